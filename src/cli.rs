@@ -1,0 +1,140 @@
+//! The command line: `serve` (default), `migrate`, `openapi`,
+//! `workspace create`, `key create`.
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+
+use crate::audit::Actor;
+use crate::config::Settings;
+use crate::ids::WorkspaceId;
+use crate::keys::model::Role;
+
+/// Shequn: community-operations SCRM.
+#[derive(Debug, Parser)]
+#[command(name = "shequn", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Sub-commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Manage workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+/// `shequn workspace ...`.
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace with default tiers and an owner key.
+    Create {
+        /// The workspace name (unique).
+        name: String,
+        /// IANA timezone.
+        #[arg(long, default_value = crate::workspaces::model::DEFAULT_TIMEZONE)]
+        timezone: String,
+        /// Print `{"workspace_id", "api_key"}` as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `shequn key ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create an API key.
+    Create {
+        /// The workspace id.
+        #[arg(long)]
+        workspace: uuid::Uuid,
+        /// owner, admin, operator or viewer.
+        #[arg(long)]
+        role: String,
+        /// A label for the key.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Print `{"workspace_id", "api_key", "key_id", "role"}` as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => crate::startup::serve(settings).await,
+        Command::Openapi => {
+            println!("{}", crate::http::openapi().to_pretty_json()?);
+            Ok(())
+        }
+        Command::Migrate => {
+            let db = crate::db::open(&settings).await?;
+            crate::db::migrate(&db.pool).await?;
+            println!("migrations applied");
+            db.close().await
+        }
+        Command::Workspace(WorkspaceCommand::Create { name, timezone, json }) => {
+            let db = open_migrated(&settings).await?;
+            let result = crate::workspaces::service::create_workspace(&db.pool, &name, &timezone, Actor::Cli).await;
+            db.close().await?;
+            let nw = result?;
+            if json {
+                println!("{}", serde_json::json!({"workspace_id": nw.workspace.id, "api_key": nw.owner_key.key}));
+            } else {
+                println!("workspace `{}` created: {}", nw.workspace.name, nw.workspace.id);
+                println!("owner API key (shown once): {}", nw.owner_key.key);
+            }
+            Ok(())
+        }
+        Command::Key(KeyCommand::Create { workspace, role, name, json }) => {
+            let Some(role) = Role::parse(&role) else { bail!("--role must be owner, admin, operator or viewer") };
+            let db = open_migrated(&settings).await?;
+            let result = create_key(&db.pool, WorkspaceId(workspace), role, &name).await;
+            db.close().await?;
+            let key = result?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"workspace_id": workspace, "api_key": key.key, "key_id": key.view.id, "role": role})
+                );
+            } else {
+                println!("{} key created ({}): {}", role.as_str(), key.view.id, key.key);
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn open_migrated(settings: &Settings) -> anyhow::Result<crate::db::Database> {
+    let db = crate::db::open(settings).await?;
+    crate::db::migrate(&db.pool).await?;
+    Ok(db)
+}
+
+async fn create_key(
+    pool: &sqlx::PgPool,
+    ws: WorkspaceId,
+    role: Role,
+    name: &str,
+) -> anyhow::Result<crate::keys::model::CreatedApiKey> {
+    let mut tx = pool.begin().await?;
+    if crate::workspaces::repo::get(&mut tx, ws).await?.is_none() {
+        bail!("no workspace {ws}");
+    }
+    let key = crate::keys::repo::create(&mut tx, ws, role, name, None).await.context("creating key")?;
+    crate::audit::record(&mut tx, ws, Actor::Cli, "api_key.create", "api_key", key.view.id, serde_json::json!({"role": role})).await?;
+    tx.commit().await?;
+    Ok(key)
+}
+

@@ -1,0 +1,299 @@
+//! Configuration: `config/default.toml` → `config/<SHEQUN_ENV>.toml` →
+//! `SHEQUN__SECTION__KEY` environment variables (and `DATABASE_URL`).
+//! The merged tree is deserialised strictly (unknown keys are refused) and
+//! validated; every error names the key. Secrets are never printed: the
+//! `Debug` of [`DatabaseSettings`] redacts the URL's password.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context};
+use serde::Deserialize;
+
+/// The built-in defaults (the same text as `config/default.toml`).
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// All settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub embedded: EmbeddedSettings,
+    pub log: LogSettings,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub request_timeout_secs: u64,
+    pub body_limit_bytes: usize,
+    pub cors_allowed_origins: Vec<String>,
+    pub shutdown_grace_secs: u64,
+    pub public_url: String,
+}
+
+/// `[database]`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout_secs: u64,
+    pub migrate_on_start: bool,
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("min_connections", &self.min_connections)
+            .field("acquire_timeout_secs", &self.acquire_timeout_secs)
+            .field("migrate_on_start", &self.migrate_on_start)
+            .finish()
+    }
+}
+
+/// `[embedded]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddedSettings {
+    pub data_dir: PathBuf,
+    pub bin_dir: String,
+    pub os_user: String,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Replaces the password of a URL with `***` (for logs and Debug).
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else { return url.to_owned() };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!(
+            "{}{}:***{}",
+            &url[..scheme_end + 3],
+            &authority[..colon],
+            &rest[at..]
+        ),
+        _ => url.to_owned(),
+    }
+}
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// Parses an environment value as a TOML value when it is one (numbers,
+/// booleans, arrays), else keeps it as a string.
+fn env_value(raw: &str) -> toml::Value {
+    let trimmed = raw.trim();
+    if trimmed.starts_with('[') || trimmed == "true" || trimmed == "false" || trimmed.parse::<i64>().is_ok() {
+        if let Ok(t) = format!("v = {trimmed}").parse::<toml::Table>() {
+            if let Some(v) = t.get("v") {
+                return v.clone();
+            }
+        }
+    }
+    toml::Value::String(raw.to_owned())
+}
+
+fn set_path(root: &mut toml::Value, path: &[String], value: toml::Value) -> anyhow::Result<()> {
+    let mut cur = root;
+    for (i, key) in path.iter().enumerate() {
+        let table = cur.as_table_mut().ok_or_else(|| anyhow!("`{}` is not a section", path[..i].join(".")))?;
+        if i + 1 == path.len() {
+            table.insert(key.clone(), value);
+            return Ok(());
+        }
+        cur = table.entry(key.clone()).or_insert_with(|| toml::Value::Table(Default::default()));
+    }
+    Ok(())
+}
+
+impl Settings {
+    /// Loads from the real environment and `./config` (or `SHEQUN_CONFIG_DIR`).
+    pub fn load() -> anyhow::Result<Self> {
+        let dir = std::env::var_os("SHEQUN_CONFIG_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("config"));
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(&dir, &env)
+    }
+
+    /// Loads from a config folder and an explicit environment (tests).
+    pub fn load_from(dir: &Path, env: &[(String, String)]) -> anyhow::Result<Self> {
+        let default_path = dir.join("default.toml");
+        let default_text = match std::fs::read_to_string(&default_path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => DEFAULT_TOML.to_owned(),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", default_path.display())),
+        };
+        let mut tree: toml::Value = toml::Value::Table(
+            default_text.parse::<toml::Table>().with_context(|| format!("parsing {}", default_path.display()))?,
+        );
+        if let Some((_, name)) = env.iter().find(|(k, _)| k == "SHEQUN_ENV") {
+            if !name.is_empty() {
+                let p = dir.join(format!("{name}.toml"));
+                let text = std::fs::read_to_string(&p)
+                    .with_context(|| format!("SHEQUN_ENV={name} but {} cannot be read", p.display()))?;
+                let over = text.parse::<toml::Table>().with_context(|| format!("parsing {}", p.display()))?;
+                merge(&mut tree, toml::Value::Table(over));
+            }
+        }
+        for (k, v) in env {
+            if let Some(rest) = k.strip_prefix("SHEQUN__") {
+                let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
+                if path.iter().any(|p| p.is_empty()) {
+                    bail!("environment variable {k}: empty key segment");
+                }
+                set_path(&mut tree, &path, env_value(v)).with_context(|| format!("environment variable {k}"))?;
+            }
+        }
+        if let Some((_, url)) = env.iter().find(|(k, _)| k == "DATABASE_URL") {
+            set_path(&mut tree, &["database".into(), "url".into()], toml::Value::String(url.clone()))?;
+        }
+        let settings: Settings = serde_path_to_error::deserialize(tree)
+            .map_err(|e| anyhow!("configuration key `{}`: {}", e.path(), e.inner()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Semantic checks; each error names the key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let s = &self.server;
+        if s.host.parse::<std::net::IpAddr>().is_err() && s.host != "localhost" {
+            bail!("configuration key `server.host`: `{}` is not an IP address", s.host);
+        }
+        if s.request_timeout_secs == 0 || s.request_timeout_secs > 3600 {
+            bail!("configuration key `server.request_timeout_secs`: must be 1..=3600");
+        }
+        if s.body_limit_bytes < 1024 || s.body_limit_bytes > 1 << 30 {
+            bail!("configuration key `server.body_limit_bytes`: must be between 1 KiB and 1 GiB");
+        }
+        for o in &s.cors_allowed_origins {
+            if o != "*" && axum::http::HeaderValue::from_str(o).is_err() {
+                bail!("configuration key `server.cors_allowed_origins`: `{o}` is not a valid origin");
+            }
+            if o != "*" && !(o.starts_with("http://") || o.starts_with("https://")) {
+                bail!("configuration key `server.cors_allowed_origins`: `{o}` must start with http:// or https://");
+            }
+        }
+        let d = &self.database;
+        if !d.url.is_empty() && !(d.url.starts_with("postgres://") || d.url.starts_with("postgresql://")) {
+            bail!("configuration key `database.url`: must start with postgres:// or postgresql://");
+        }
+        if d.max_connections == 0 || d.min_connections > d.max_connections {
+            bail!("configuration key `database.max_connections`: must be ≥ 1 and ≥ database.min_connections");
+        }
+        if d.acquire_timeout_secs == 0 {
+            bail!("configuration key `database.acquire_timeout_secs`: must be ≥ 1");
+        }
+        if self.embedded.data_dir.as_os_str().is_empty() {
+            bail!("configuration key `embedded.data_dir`: must not be empty");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            bail!("configuration key `log.level`: `{}` is not a valid filter", self.log.level);
+        }
+        Ok(())
+    }
+
+    /// The URL people use to reach this server.
+    pub fn public_url(&self, bound_port: u16) -> String {
+        if !self.server.public_url.is_empty() {
+            return self.server.public_url.trim_end_matches('/').to_owned();
+        }
+        format!("http://{}:{}", self.server.host, bound_port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn nowhere() -> PathBuf {
+        PathBuf::from("/nonexistent-shequn-config")
+    }
+
+    #[test]
+    fn defaults_load_without_any_file() {
+        let s = Settings::load_from(&nowhere(), &[]).unwrap();
+        assert_eq!(s.server.port, 8080);
+        assert_eq!(s.server.host, "127.0.0.1");
+        assert!(s.database.url.is_empty());
+        assert_eq!(s.log.format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys_with_typed_values() {
+        let s = Settings::load_from(
+            &nowhere(),
+            &env(&[
+                ("SHEQUN__SERVER__PORT", "9001"),
+                ("SHEQUN__LOG__FORMAT", "json"),
+                ("SHEQUN__SERVER__CORS_ALLOWED_ORIGINS", "[\"https://admin.example.com\"]"),
+                ("DATABASE_URL", "postgres://u:secret@db/x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.port, 9001);
+        assert_eq!(s.log.format, LogFormat::Json);
+        assert_eq!(s.server.cors_allowed_origins, vec!["https://admin.example.com".to_owned()]);
+        assert_eq!(s.database.url, "postgres://u:secret@db/x");
+        assert!(!format!("{s:?}").contains("secret"));
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let e = Settings::load_from(&nowhere(), &env(&[("SHEQUN__SERVER__PORT", "eighty")])).unwrap_err();
+        assert!(e.to_string().contains("server.port"), "{e}");
+        let e = Settings::load_from(&nowhere(), &env(&[("SHEQUN__SERVER__PROT", "1")])).unwrap_err();
+        assert!(e.to_string().contains("server"), "{e}");
+        let e = Settings::load_from(&nowhere(), &env(&[("SHEQUN__LOG__FORMAT", "xml")])).unwrap_err();
+        assert!(e.to_string().contains("log.format"), "{e}");
+        let e = Settings::load_from(&nowhere(), &env(&[("DATABASE_URL", "mysql://x")])).unwrap_err();
+        assert!(e.to_string().contains("database.url"), "{e}");
+        let e = Settings::load_from(&nowhere(), &env(&[("SHEQUN_ENV", "nope")])).unwrap_err();
+        assert!(e.to_string().contains("nope.toml"), "{e}");
+    }
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(redact_url("postgres://u:pw@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+    }
+}

@@ -1,0 +1,22 @@
+//! Shequn (社群): a community-operations SCRM over PostgreSQL.
+//!
+//! Feature folders own their routes, DTOs and SQL: `workspaces`, `keys`,
+//! `staff`, `groups`, `members`, `memberships`, `tiers`, `tags`, `layers`,
+//! `campaigns`, `audit`. Cross-cutting code: `config`, `telemetry`,
+//! `startup`, `state`, `error`, `db`, `clock`, `http`.
+
+pub mod audit;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod keys;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod tiers;
+pub mod validate;
+pub mod workspaces;

@@ -1,0 +1,117 @@
+//! Building and running the server: database (configured or embedded),
+//! migrations, the first-start bootstrap, the listener, graceful shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
+use crate::db::{self, Database};
+use crate::state::AppState;
+use crate::workspaces::service::{bootstrap, NewWorkspace};
+
+/// A built, not yet serving, application.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    db: Database,
+    state: AppState,
+    /// The workspace created on first start, if this start created one.
+    pub bootstrapped: Option<NewWorkspace>,
+}
+
+impl Application {
+    /// Opens the database, migrates, binds and bootstraps.
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let db = db::open(&settings).await?;
+        if settings.database.migrate_on_start {
+            db::migrate(&db.pool).await?;
+        }
+        let addr = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
+        let bootstrapped = bootstrap(&db.pool).await?;
+        let state = AppState::new(db.pool.clone(), settings, clock);
+        Ok(Self { listener, db, state, bootstrapped })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The shared state (tests use its pool).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Whether the database is the embedded cluster started by this process.
+    pub fn runs_embedded_database(&self) -> bool {
+        self.db.embedded.as_ref().is_some_and(|e| e.owns_cluster())
+    }
+
+    /// Serves until `shutdown` fires, lets in-flight requests finish (up to
+    /// the configured grace), then closes the pool and stops an embedded cluster.
+    pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
+        let app = crate::http::router(self.state.clone());
+        let token = shutdown.clone();
+        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move { token.cancelled().await });
+        let server = tokio::spawn(async move { server.await });
+        shutdown.cancelled().await;
+        match tokio::time::timeout(grace, server).await {
+            Ok(res) => res.context("server task")?.context("serving")?,
+            Err(_) => tracing::warn!("in-flight requests did not finish within the shutdown grace"),
+        }
+        self.db.close().await
+    }
+}
+
+fn print_banner(settings: &Settings, port: u16, created: Option<&NewWorkspace>) {
+    let base = settings.public_url(port);
+    println!("Shequn is listening on {base}");
+    println!("  API docs:     {base}/docs   (OpenAPI: {base}/openapi.json)");
+    println!("  Health check: {base}/healthz   readiness: {base}/readyz");
+    if let Some(nw) = created {
+        println!();
+        println!("First start: created workspace `{}` ({})", nw.workspace.name, nw.workspace.id);
+        println!("  Owner API key (shown once, store it now): {}", nw.owner_key.key);
+        println!("  Try: curl -H 'Authorization: Bearer {}' {base}/v1/workspace", nw.owner_key.key);
+    }
+}
+
+/// `shequn serve`: runs until SIGTERM or ctrl-c.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings.clone(), Arc::new(SystemClock)).await?;
+    print_banner(&settings, app.port(), app.bootstrapped.as_ref());
+    tracing::info!(port = app.port(), embedded_db = app.runs_embedded_database(), "serving");
+    let token = CancellationToken::new();
+    let signal_token = token.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested");
+        signal_token.cancel();
+    });
+    app.run_until(token).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

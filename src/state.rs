@@ -1,0 +1,25 @@
+//! The one application state handed to every handler (cheap to clone).
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::http::metrics::HttpMetrics;
+
+/// Shared state: pool, settings, clock, HTTP metrics.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub settings: Arc<Settings>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<HttpMetrics>,
+}
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(pool: PgPool, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+        Self { pool, settings: Arc::new(settings), clock, metrics: Arc::new(HttpMetrics::default()) }
+    }
+}

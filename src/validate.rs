@@ -1,0 +1,140 @@
+//! Small validation helpers: collect every field problem of a request, then
+//! answer one 422 naming all of them.
+
+use crate::error::{ApiError, ApiResult, FieldError};
+
+/// Collects field errors.
+#[derive(Debug, Default)]
+pub struct Checks(Vec<FieldError>);
+
+impl Checks {
+    /// Starts an empty collection.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a problem.
+    pub fn fail(&mut self, field: impl Into<String>, code: &str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, code, message));
+    }
+
+    /// A text of `min..=max` characters (after trimming) without control characters.
+    pub fn text(&mut self, field: &str, value: &str, min: usize, max: usize) {
+        let n = value.trim().chars().count();
+        if n < min {
+            self.fail(field, "required", if min <= 1 { "must not be empty".to_owned() } else { format!("must have at least {min} characters") });
+        } else if value.chars().count() > max {
+            self.fail(field, "too_long", format!("must have at most {max} characters"));
+        } else if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+            self.fail(field, "invalid", "must not contain control characters");
+        }
+    }
+
+    /// Optional text: checked only when present.
+    pub fn opt_text(&mut self, field: &str, value: Option<&str>, max: usize) {
+        if let Some(v) = value {
+            self.text(field, v, 1, max);
+        }
+    }
+
+    /// A machine key: 1..=64 of `a-z 0-9 _ -`, starting with a letter or digit.
+    pub fn slug(&mut self, field: &str, value: &str) {
+        if !is_slug(value) {
+            self.fail(field, "invalid", "must be 1-64 characters of a-z, 0-9, '_' or '-', starting with a letter or digit");
+        }
+    }
+
+    /// An IANA timezone name.
+    pub fn timezone(&mut self, field: &str, value: &str) {
+        if value.parse::<chrono_tz::Tz>().is_err() {
+            self.fail(field, "invalid_timezone", format!("`{value}` is not an IANA timezone such as Asia/Shanghai"));
+        }
+    }
+
+    /// A JSON object of at most `max_bytes` serialised.
+    pub fn json_object(&mut self, field: &str, value: &serde_json::Value, max_bytes: usize) {
+        if !value.is_object() {
+            self.fail(field, "invalid", "must be a JSON object");
+        } else if value.to_string().len() > max_bytes {
+            self.fail(field, "too_large", format!("must be at most {max_bytes} bytes as JSON"));
+        }
+    }
+
+    /// An http(s) URL.
+    pub fn url(&mut self, field: &str, value: &str) {
+        let ok = (value.starts_with("https://") || value.starts_with("http://"))
+            && value.len() <= 2048
+            && value.len() > 8
+            && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !ok {
+            self.fail(field, "invalid_url", "must be an http(s) URL of at most 2048 characters");
+        }
+    }
+
+    /// Whether nothing failed so far.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok` when nothing failed, else one 422 with every problem.
+    pub fn finish(self) -> ApiResult<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.0))
+        }
+    }
+}
+
+/// See [`Checks::slug`].
+pub fn is_slug(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 64
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && value.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern.
+pub fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_collect_every_problem() {
+        let mut c = Checks::new();
+        c.text("name", "  ", 1, 10);
+        c.text("title", "abcdefghijk", 1, 10);
+        c.timezone("timezone", "Mars/Olympus");
+        c.slug("key", "VIP!");
+        c.url("link", "ftp://x");
+        let ApiError::Validation(errs) = c.finish().unwrap_err() else { panic!() };
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "title", "timezone", "key", "link"]);
+    }
+
+    #[test]
+    fn good_values_pass() {
+        let mut c = Checks::new();
+        c.text("name", "上海宝妈VIP群", 1, 10);
+        c.timezone("tz", "America/New_York");
+        c.slug("key", "vip_2");
+        c.url("link", "https://example.com/a?b=c");
+        assert!(c.finish().is_ok());
+    }
+
+    #[test]
+    fn like_patterns_are_escaped() {
+        assert_eq!(like_escape("50%_off\\"), "50\\%\\_off\\\\");
+    }
+}

@@ -1,0 +1,94 @@
+//! Workspace DTOs.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::ids::WorkspaceId;
+use crate::validate::Checks;
+
+/// Default timezone of a new workspace.
+pub const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
+
+/// First day of the week for weekly metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WeekStart {
+    Monday,
+    Sunday,
+    Saturday,
+}
+
+impl WeekStart {
+    /// Database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WeekStart::Monday => "monday",
+            WeekStart::Sunday => "sunday",
+            WeekStart::Saturday => "saturday",
+        }
+    }
+
+    /// Parses the database spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "monday" => Some(Self::Monday),
+            "sunday" => Some(Self::Sunday),
+            "saturday" => Some(Self::Saturday),
+            _ => None,
+        }
+    }
+}
+
+/// A workspace.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Workspace {
+    pub id: WorkspaceId,
+    pub name: String,
+    /// IANA timezone for day boundaries and schedules.
+    pub timezone: String,
+    /// ISO 4217 code of amounts.
+    pub currency: String,
+    pub week_start: WeekStart,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `PATCH /v1/workspace`: fields left out stay as they are.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWorkspace {
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+    pub currency: Option<String>,
+    pub week_start: Option<WeekStart>,
+}
+
+/// Checks a workspace name.
+pub fn check_name(c: &mut Checks, name: &str) {
+    c.text("name", name, 1, 100);
+}
+
+/// Checks a currency code.
+pub fn check_currency(c: &mut Checks, currency: &str) {
+    if !(currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase())) {
+        c.fail("currency", "invalid", "must be an ISO 4217 code such as CNY or USD");
+    }
+}
+
+impl UpdateWorkspace {
+    /// Validates present fields.
+    pub fn validate(&self) -> crate::error::ApiResult<()> {
+        let mut c = Checks::new();
+        if let Some(n) = &self.name {
+            check_name(&mut c, n);
+        }
+        if let Some(tz) = &self.timezone {
+            c.timezone("timezone", tz);
+        }
+        if let Some(cur) = &self.currency {
+            check_currency(&mut c, cur);
+        }
+        c.finish()
+    }
+}

@@ -1,0 +1,63 @@
+//! All SQL of workspaces.
+
+use sqlx::{PgConnection, Row};
+
+use super::model::{UpdateWorkspace, WeekStart, Workspace};
+use crate::ids::WorkspaceId;
+
+const COLUMNS: &str = "id, name, timezone, currency, week_start, created_at, updated_at";
+
+fn from_row(r: &sqlx::postgres::PgRow) -> Result<Workspace, sqlx::Error> {
+    let ws: String = r.try_get("week_start")?;
+    Ok(Workspace {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        timezone: r.try_get("timezone")?,
+        currency: r.try_get("currency")?,
+        week_start: WeekStart::parse(&ws).ok_or_else(|| sqlx::Error::Decode("bad week_start".into()))?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// Inserts a workspace.
+pub async fn insert(conn: &mut PgConnection, name: &str, timezone: &str) -> Result<Workspace, sqlx::Error> {
+    let r = sqlx::query(&format!("INSERT INTO workspaces (id, name, timezone) VALUES ($1, $2, $3) RETURNING {COLUMNS}"))
+        .bind(WorkspaceId::new())
+        .bind(name)
+        .bind(timezone)
+        .fetch_one(conn)
+        .await?;
+    from_row(&r)
+}
+
+/// One workspace.
+pub async fn get(conn: &mut PgConnection, id: WorkspaceId) -> Result<Option<Workspace>, sqlx::Error> {
+    let r = sqlx::query(&format!("SELECT {COLUMNS} FROM workspaces WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    r.as_ref().map(from_row).transpose()
+}
+
+/// Whether any workspace exists.
+pub async fn any_exists(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM workspaces)").fetch_one(conn).await
+}
+
+/// Applies a patch.
+pub async fn update(conn: &mut PgConnection, id: WorkspaceId, p: &UpdateWorkspace) -> Result<Option<Workspace>, sqlx::Error> {
+    let r = sqlx::query(&format!(
+        "UPDATE workspaces SET name = COALESCE($2, name), timezone = COALESCE($3, timezone),
+             currency = COALESCE($4, currency), week_start = COALESCE($5, week_start), updated_at = now()
+         WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(p.name.as_deref().map(str::trim))
+    .bind(p.timezone.as_deref())
+    .bind(p.currency.as_deref())
+    .bind(p.week_start.map(WeekStart::as_str))
+    .fetch_optional(conn)
+    .await?;
+    r.as_ref().map(from_row).transpose()
+}
