@@ -133,8 +133,16 @@ async fn create_key(
         bail!("no workspace {ws}");
     }
     let key = crate::keys::repo::create(&mut tx, ws, role, name, None).await.context("creating key")?;
-    crate::audit::record(&mut tx, ws, Actor::Cli, "api_key.create", "api_key", key.view.id, serde_json::json!({"role": role})).await?;
+    crate::audit::record(
+        &mut tx,
+        ws,
+        Actor::Cli,
+        "api_key.create",
+        "api_key",
+        key.view.id,
+        serde_json::json!({"role": role}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(key)
 }
-

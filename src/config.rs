@@ -90,12 +90,9 @@ pub fn redact_url(url: &str) -> String {
     let authority_end = rest.find('/').unwrap_or(rest.len());
     let authority = &rest[..authority_end];
     match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => format!(
-            "{}{}:***{}",
-            &url[..scheme_end + 3],
-            &authority[..colon],
-            &rest[at..]
-        ),
+        (Some(at), Some(colon)) if colon < at => {
+            format!("{}{}:***{}", &url[..scheme_end + 3], &authority[..colon], &rest[at..])
+        }
         _ => url.to_owned(),
     }
 }
@@ -210,7 +207,7 @@ impl Settings {
             }
         }
         let d = &self.database;
-        if !d.url.is_empty() && !(d.url.starts_with("postgres://") || d.url.starts_with("postgresql://")) {
+        if !(d.url.is_empty() || d.url.starts_with("postgres://") || d.url.starts_with("postgresql://")) {
             bail!("configuration key `database.url`: must start with postgres:// or postgresql://");
         }
         if d.max_connections == 0 || d.min_connections > d.max_connections {

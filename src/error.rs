@@ -131,12 +131,7 @@ impl From<sqlx::Error> for ApiError {
 
 /// Builds the envelope response for a status, code and message (also used
 /// for errors produced outside handlers, e.g. timeouts and unknown routes).
-pub fn envelope_response(
-    status: StatusCode,
-    code: &str,
-    message: String,
-    details: Vec<FieldError>,
-) -> Response {
+pub fn envelope_response(status: StatusCode, code: &str, message: String, details: Vec<FieldError>) -> Response {
     let body = ErrorEnvelope {
         error: ErrorBody { code: code.to_owned(), message, details, request_id: request_id::current() },
     };
@@ -174,10 +169,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 /// Maps a unique/foreign-key/check violation named `constraint` to the given
 /// error; any other database error stays internal. Used where a query is made.
-pub fn on_constraint(
-    e: sqlx::Error,
-    map: impl FnOnce(&str) -> Option<ApiError>,
-) -> ApiError {
+pub fn on_constraint(e: sqlx::Error, map: impl FnOnce(&str) -> Option<ApiError>) -> ApiError {
     if let sqlx::Error::Database(db) = &e {
         if let Some(c) = db.constraint() {
             if let Some(mapped) = map(c) {

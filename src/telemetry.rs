@@ -12,7 +12,9 @@ pub fn init(settings: &LogSettings) {
         .or_else(|_| EnvFilter::try_new(&settings.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let result = match settings.format {
-        LogFormat::Json => fmt().json().with_env_filter(filter).with_current_span(true).with_writer(std::io::stderr).try_init(),
+        LogFormat::Json => {
+            fmt().json().with_env_filter(filter).with_current_span(true).with_writer(std::io::stderr).try_init()
+        }
         LogFormat::Pretty => fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).try_init(),
     };
     let _ = result;

@@ -22,7 +22,11 @@ impl Checks {
     pub fn text(&mut self, field: &str, value: &str, min: usize, max: usize) {
         let n = value.trim().chars().count();
         if n < min {
-            self.fail(field, "required", if min <= 1 { "must not be empty".to_owned() } else { format!("must have at least {min} characters") });
+            self.fail(
+                field,
+                "required",
+                if min <= 1 { "must not be empty".to_owned() } else { format!("must have at least {min} characters") },
+            );
         } else if value.chars().count() > max {
             self.fail(field, "too_long", format!("must have at most {max} characters"));
         } else if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
@@ -40,7 +44,11 @@ impl Checks {
     /// A machine key: 1..=64 of `a-z 0-9 _ -`, starting with a letter or digit.
     pub fn slug(&mut self, field: &str, value: &str) {
         if !is_slug(value) {
-            self.fail(field, "invalid", "must be 1-64 characters of a-z, 0-9, '_' or '-', starting with a letter or digit");
+            self.fail(
+                field,
+                "invalid",
+                "must be 1-64 characters of a-z, 0-9, '_' or '-', starting with a letter or digit",
+            );
         }
     }
 

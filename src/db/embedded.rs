@@ -64,10 +64,7 @@ fn has_binaries(dir: &Path) -> bool {
 }
 
 fn version_key(p: &Path) -> Vec<u32> {
-    p.to_string_lossy()
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|s| s.parse().ok())
-        .collect()
+    p.to_string_lossy().split(|c: char| !c.is_ascii_digit()).filter_map(|s| s.parse().ok()).collect()
 }
 
 /// Finds a folder holding both `initdb` and `postgres`.
@@ -196,7 +193,8 @@ impl EmbeddedPostgres {
         }
         std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
         let mut cmd = Command::new(bin.join("initdb"));
-        cmd.arg("-D").arg(data_dir)
+        cmd.arg("-D")
+            .arg(data_dir)
             .args(["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-instructions"])
             .current_dir(data_dir)
             .stdin(Stdio::null());
@@ -217,20 +215,30 @@ impl EmbeddedPostgres {
 
     fn spawn(bin: &Path, data_dir: &Path, user: Option<(u32, u32)>, ephemeral: bool) -> anyhow::Result<Self> {
         let log_path = data_dir.with_extension("log");
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
             .with_context(|| format!("opening {}", log_path.display()))?;
         let mut cmd = Command::new(bin.join("postgres"));
-        cmd.arg("-D").arg(data_dir)
-            .arg("-k").arg(data_dir)
-            .arg("-p").arg(SOCKET_PORT.to_string())
+        cmd.arg("-D")
+            .arg(data_dir)
+            .arg("-k")
+            .arg(data_dir)
+            .arg("-p")
+            .arg(SOCKET_PORT.to_string())
             .args(["-c", "listen_addresses=", "-c", "unix_socket_permissions=0700"])
             .current_dir(data_dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
         if ephemeral {
-            cmd.args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
-                .args(["-c", "max_connections=300", "-c", "shared_buffers=128MB"]);
+            cmd.args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]).args([
+                "-c",
+                "max_connections=300",
+                "-c",
+                "shared_buffers=128MB",
+            ]);
         } else {
             cmd.args(["-c", "max_connections=200"]);
         }
@@ -298,11 +306,7 @@ impl EmbeddedPostgres {
 
     /// Connection options for `database` over the Unix socket.
     pub fn connect_options(&self, database: &str) -> PgConnectOptions {
-        PgConnectOptions::new()
-            .socket(&self.data_dir)
-            .port(SOCKET_PORT)
-            .username(SUPERUSER)
-            .database(database)
+        PgConnectOptions::new().socket(&self.data_dir).port(SOCKET_PORT).username(SUPERUSER).database(database)
     }
 
     /// Fast shutdown (SIGINT), waiting up to 30 s, then immediate (SIGQUIT).
@@ -335,7 +339,7 @@ mod tests {
 
     #[test]
     fn newest_postgres_version_folder_sorts_first() {
-        let mut v = vec![PathBuf::from("/usr/lib/postgresql/9.6/bin"), PathBuf::from("/usr/lib/postgresql/15/bin")];
+        let mut v = [PathBuf::from("/usr/lib/postgresql/9.6/bin"), PathBuf::from("/usr/lib/postgresql/15/bin")];
         v.sort_by_key(|p| std::cmp::Reverse(version_key(p)));
         assert_eq!(v[0], PathBuf::from("/usr/lib/postgresql/15/bin"));
     }

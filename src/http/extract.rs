@@ -4,8 +4,8 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, FieldError};
@@ -24,7 +24,11 @@ fn is_json(parts_ct: Option<&header::HeaderValue>) -> bool {
 fn field_path(path: &serde_path_to_error::Path) -> String {
     let s = path.to_string();
     let s = s.replace(".[", "[");
-    if s == "." { String::new() } else { s }
+    if s == "." {
+        String::new()
+    } else {
+        s
+    }
 }
 
 /// Classifies a serde_json error for the envelope.
@@ -45,9 +49,9 @@ fn json_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         },
         _ => {
             let (field, code) = if let Some(rest) = clean.strip_prefix("unknown field `") {
+                // The path already ends with the unknown key.
                 let name = rest.split('`').next().unwrap_or("");
-                let full = if field.is_empty() { name.to_owned() } else { format!("{field}.{name}") };
-                (full, "unknown_field")
+                (if field.is_empty() { name.to_owned() } else { field }, "unknown_field")
             } else if let Some(rest) = clean.strip_prefix("missing field `") {
                 let name = rest.split('`').next().unwrap_or("");
                 let full = if field.is_empty() { name.to_owned() } else { format!("{field}.{name}") };
@@ -114,6 +118,8 @@ where
             let msg = err.inner().to_string();
             let (field, code) = if let Some(rest) = msg.strip_prefix("unknown field `") {
                 (rest.split('`').next().unwrap_or("").to_owned(), "unknown_parameter")
+            } else if let Some(rest) = msg.strip_prefix("missing field `") {
+                (rest.split('`').next().unwrap_or("").to_owned(), "required")
             } else if field.is_empty() {
                 ("query".to_owned(), "invalid")
             } else {

@@ -88,7 +88,10 @@ async fn run(state: &AppState, auth: Auth, key: String, req: Request, next: Next
             .fetch_optional(&state.pool)
             .await?;
         let Some(row) = row else {
-            return Err(ApiError::conflict("idempotency_in_progress", "a request with this Idempotency-Key just finished; retry"));
+            return Err(ApiError::conflict(
+                "idempotency_in_progress",
+                "a request with this Idempotency-Key just finished; retry",
+            ));
         };
         let stored_hash: Vec<u8> = row.try_get("request_hash")?;
         if stored_hash != hash {
@@ -100,7 +103,10 @@ async fn run(state: &AppState, auth: Auth, key: String, req: Request, next: Next
         }
         let status: Option<i32> = row.try_get("status_code")?;
         let Some(status) = status else {
-            return Err(ApiError::conflict("idempotency_in_progress", "a request with this Idempotency-Key is still running"));
+            return Err(ApiError::conflict(
+                "idempotency_in_progress",
+                "a request with this Idempotency-Key is still running",
+            ));
         };
         let body: Vec<u8> = row.try_get::<Option<Vec<u8>>, _>("response_body")?.unwrap_or_default();
         let mut res = Response::new(Body::from(body));
@@ -121,14 +127,18 @@ async fn run(state: &AppState, auth: Auth, key: String, req: Request, next: Next
         return Ok(res);
     }
     let (rparts, rbody) = res.into_parts();
-    let rbytes = to_bytes(rbody, 64 * 1024 * 1024).await.map_err(|e| ApiError::Internal(anyhow::anyhow!("buffering response: {e}")))?;
-    sqlx::query("UPDATE idempotency_keys SET status_code = $3, response_body = $4 WHERE workspace_id = $1 AND key = $2")
-        .bind(ws)
-        .bind(&key)
-        .bind(status.as_u16() as i32)
-        .bind(rbytes.as_ref())
-        .execute(&state.pool)
-        .await?;
+    let rbytes = to_bytes(rbody, 64 * 1024 * 1024)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("buffering response: {e}")))?;
+    sqlx::query(
+        "UPDATE idempotency_keys SET status_code = $3, response_body = $4 WHERE workspace_id = $1 AND key = $2",
+    )
+    .bind(ws)
+    .bind(&key)
+    .bind(status.as_u16() as i32)
+    .bind(rbytes.as_ref())
+    .execute(&state.pool)
+    .await?;
     Ok(Response::from_parts(rparts, Body::from(rbytes)))
 }
 

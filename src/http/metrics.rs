@@ -49,14 +49,19 @@ impl HttpMetrics {
         let _ = writeln!(out, "# HELP shequn_http_requests_total HTTP requests served.");
         let _ = writeln!(out, "# TYPE shequn_http_requests_total counter");
         for ((m, r, st), s) in &map {
-            let _ = writeln!(out, "shequn_http_requests_total{{method=\"{m}\",route=\"{r}\",status=\"{st}\"}} {}", s.count);
+            let _ =
+                writeln!(out, "shequn_http_requests_total{{method=\"{m}\",route=\"{r}\",status=\"{st}\"}} {}", s.count);
         }
         let _ = writeln!(out, "# HELP shequn_http_request_duration_seconds HTTP request latency.");
         let _ = writeln!(out, "# TYPE shequn_http_request_duration_seconds histogram");
         for ((m, r, st), s) in &map {
             let labels = format!("method=\"{m}\",route=\"{r}\",status=\"{st}\"");
             for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "shequn_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {}", s.buckets[i]);
+                let _ = writeln!(
+                    out,
+                    "shequn_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {}",
+                    s.buckets[i]
+                );
             }
             let _ = writeln!(out, "shequn_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
             let _ = writeln!(out, "shequn_http_request_duration_seconds_sum{{{labels}}} {}", s.sum);
@@ -79,7 +84,8 @@ impl HttpMetrics {
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().as_str().to_owned();
-    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let res = next.run(req).await;
     state.metrics.observe(&method, &route, res.status().as_u16(), started.elapsed().as_secs_f64());
     res

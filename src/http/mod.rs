@@ -81,10 +81,8 @@ fn v1_routes() -> OpenApiRouter<AppState> {
 }
 
 fn api_routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
-    let ops = OpenApiRouter::new()
-        .routes(routes!(ops::healthz))
-        .routes(routes!(ops::readyz))
-        .routes(routes!(ops::metrics));
+    let ops =
+        OpenApiRouter::new().routes(routes!(ops::healthz)).routes(routes!(ops::readyz)).routes(routes!(ops::metrics));
     (ops, v1_routes())
 }
 
@@ -115,7 +113,10 @@ pub fn router(state: AppState) -> Router {
                 .layer(middleware::from_fn_with_state(state, metrics::layer))
                 .layer(middleware::from_fn(normalize_errors))
                 .layer(CatchPanicLayer::custom(on_panic))
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(settings.server.request_timeout_secs)))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    Duration::from_secs(settings.server.request_timeout_secs),
+                ))
                 .layer(DefaultBodyLimit::max(settings.server.body_limit_bytes))
                 .layer(CompressionLayer::new())
                 .layer(cors(&settings.server.cors_allowed_origins)),
@@ -125,7 +126,11 @@ pub fn router(state: AppState) -> Router {
 fn cors(origins: &[String]) -> CorsLayer {
     let base = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, "idempotency-key".parse().unwrap_or(header::ACCEPT)])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            "idempotency-key".parse().unwrap_or(header::ACCEPT),
+        ])
         .expose_headers([request_id::HEADER.clone()])
         .max_age(Duration::from_secs(3600));
     if origins.iter().any(|o| o == "*") {
@@ -137,7 +142,8 @@ fn cors(origins: &[String]) -> CorsLayer {
 }
 
 fn make_span(req: &Request<Body>) -> tracing::Span {
-    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let rid = req.extensions().get::<request_id::RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     tracing::info_span!("request", method = %req.method(), route = %route, request_id = %rid, workspace_id = tracing::field::Empty)
 }

@@ -1,8 +1,8 @@
 //! Bearer-key authentication for `/v1`, and the [`Auth`] extractor.
 
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::Duration;

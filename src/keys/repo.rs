@@ -128,7 +128,12 @@ pub async fn count_live_owners(conn: &mut PgConnection, ws: WorkspaceId) -> Resu
 }
 
 /// Revokes a key (idempotent).
-pub async fn revoke(conn: &mut PgConnection, ws: WorkspaceId, id: ApiKeyId, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+pub async fn revoke(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: ApiKeyId,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) WHERE workspace_id = $1 AND id = $2")
         .bind(ws)
         .bind(id)

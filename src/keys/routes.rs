@@ -66,8 +66,16 @@ pub async fn create_api_key(
     c.finish()?;
     let mut tx = state.pool.begin().await?;
     let created = repo::create(&mut tx, auth.workspace_id, body.role, body.name.trim(), Some(auth.key_id)).await?;
-    audit::record(&mut tx, auth.workspace_id, Actor::from(&auth), "api_key.create", "api_key", created.view.id,
-        serde_json::json!({"role": body.role, "prefix": created.view.prefix})).await?;
+    audit::record(
+        &mut tx,
+        auth.workspace_id,
+        Actor::from(&auth),
+        "api_key.create",
+        "api_key",
+        created.view.id,
+        serde_json::json!({"role": body.role, "prefix": created.view.prefix}),
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -94,8 +102,16 @@ pub async fn revoke_api_key(
         }
     }
     repo::revoke(&mut tx, auth.workspace_id, id, state.clock.now()).await?;
-    audit::record(&mut tx, auth.workspace_id, Actor::from(&auth), "api_key.revoke", "api_key", id,
-        serde_json::json!({"prefix": key.prefix})).await?;
+    audit::record(
+        &mut tx,
+        auth.workspace_id,
+        Actor::from(&auth),
+        "api_key.revoke",
+        "api_key",
+        id,
+        serde_json::json!({"prefix": key.prefix}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -18,7 +18,15 @@ struct Row {
 
 impl From<Row> for Tier {
     fn from(r: Row) -> Self {
-        Tier { id: r.id, key: r.key, name: r.name, rank: r.rank, description: r.description, created_at: r.created_at, updated_at: r.updated_at }
+        Tier {
+            id: r.id,
+            key: r.key,
+            name: r.name,
+            rank: r.rank,
+            description: r.description,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
     }
 }
 
@@ -30,25 +38,28 @@ pub async fn insert_defaults(conn: &mut PgConnection, ws: WorkspaceId) -> Result
         ("vip", "VIP", 20, "High-value members and groups: more attention, first offers"),
         ("basic", "Basic", 10, "Everyone else"),
     ] {
-        sqlx::query("INSERT INTO tiers (workspace_id, id, key, name, rank, description) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(ws)
-            .bind(TierId::new())
-            .bind(key)
-            .bind(name)
-            .bind(rank)
-            .bind(desc)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO tiers (workspace_id, id, key, name, rank, description) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(ws)
+        .bind(TierId::new())
+        .bind(key)
+        .bind(name)
+        .bind(rank)
+        .bind(desc)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
 
 /// All tiers, most valuable first.
 pub async fn list(conn: &mut PgConnection, ws: WorkspaceId) -> Result<Vec<Tier>, sqlx::Error> {
-    let rows: Vec<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM tiers WHERE workspace_id = $1 ORDER BY rank DESC, key"))
-        .bind(ws)
-        .fetch_all(conn)
-        .await?;
+    let rows: Vec<Row> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM tiers WHERE workspace_id = $1 ORDER BY rank DESC, key"))
+            .bind(ws)
+            .fetch_all(conn)
+            .await?;
     Ok(rows.into_iter().map(Tier::from).collect())
 }
 
@@ -93,7 +104,12 @@ pub async fn insert(conn: &mut PgConnection, ws: WorkspaceId, t: &CreateTier) ->
 }
 
 /// Applies a patch.
-pub async fn update(conn: &mut PgConnection, ws: WorkspaceId, id: TierId, p: &UpdateTier) -> Result<Option<Tier>, sqlx::Error> {
+pub async fn update(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: TierId,
+    p: &UpdateTier,
+) -> Result<Option<Tier>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(&format!(
         "UPDATE tiers SET key = COALESCE($3, key), name = COALESCE($4, name), rank = COALESCE($5, rank),
              description = COALESCE($6, description), updated_at = now()
@@ -112,6 +128,7 @@ pub async fn update(conn: &mut PgConnection, ws: WorkspaceId, id: TierId, p: &Up
 
 /// Deletes a tier; `false` when it did not exist.
 pub async fn delete(conn: &mut PgConnection, ws: WorkspaceId, id: TierId) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM tiers WHERE workspace_id = $1 AND id = $2").bind(ws).bind(id).execute(conn).await?;
+    let r =
+        sqlx::query("DELETE FROM tiers WHERE workspace_id = $1 AND id = $2").bind(ws).bind(id).execute(conn).await?;
     Ok(r.rows_affected() == 1)
 }

@@ -18,9 +18,7 @@ use crate::state::AppState;
 
 /// Routes of this feature.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_tiers, create_tier))
-        .routes(routes!(get_tier, update_tier, delete_tier))
+    OpenApiRouter::new().routes(routes!(list_tiers, create_tier)).routes(routes!(get_tier, update_tier, delete_tier))
 }
 
 fn map_err(e: sqlx::Error) -> ApiError {
@@ -45,7 +43,11 @@ pub async fn list_tiers(State(state): State<AppState>, auth: Auth) -> ApiResult<
 /// One tier.
 #[utoipa::path(get, path = "/tiers/{id}", tag = "tiers", params(("id" = TierId, Path)),
     responses((status = 200, body = Tier), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
-pub async fn get_tier(State(state): State<AppState>, auth: Auth, ApiPath(id): ApiPath<TierId>) -> ApiResult<Json<Tier>> {
+pub async fn get_tier(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<TierId>,
+) -> ApiResult<Json<Tier>> {
     let mut conn = state.pool.acquire().await?;
     Ok(Json(repo::get(&mut conn, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("tier"))?))
 }
@@ -66,7 +68,16 @@ pub async fn create_tier(
         return Err(ApiError::conflict("limit_reached", format!("a workspace has at most {MAX_TIERS} tiers")));
     }
     let tier = repo::insert(&mut tx, auth.workspace_id, &body).await.map_err(map_err)?;
-    audit::record(&mut tx, auth.workspace_id, Actor::from(&auth), "tier.create", "tier", tier.id, serde_json::json!({"key": tier.key})).await?;
+    audit::record(
+        &mut tx,
+        auth.workspace_id,
+        Actor::from(&auth),
+        "tier.create",
+        "tier",
+        tier.id,
+        serde_json::json!({"key": tier.key}),
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(tier)))
 }
@@ -84,8 +95,20 @@ pub async fn update_tier(
     auth.require(Role::Operator)?;
     body.validate()?;
     let mut tx = state.pool.begin().await?;
-    let tier = repo::update(&mut tx, auth.workspace_id, id, &body).await.map_err(map_err)?.ok_or(ApiError::NotFound("tier"))?;
-    audit::record(&mut tx, auth.workspace_id, Actor::from(&auth), "tier.update", "tier", id, serde_json::json!({"key": tier.key})).await?;
+    let tier = repo::update(&mut tx, auth.workspace_id, id, &body)
+        .await
+        .map_err(map_err)?
+        .ok_or(ApiError::NotFound("tier"))?;
+    audit::record(
+        &mut tx,
+        auth.workspace_id,
+        Actor::from(&auth),
+        "tier.update",
+        "tier",
+        id,
+        serde_json::json!({"key": tier.key}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(tier))
 }
@@ -94,13 +117,18 @@ pub async fn update_tier(
 #[utoipa::path(delete, path = "/tiers/{id}", tag = "tiers", params(("id" = TierId, Path)),
     responses((status = 204), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
     security(("bearer" = [])))]
-pub async fn delete_tier(State(state): State<AppState>, auth: Auth, ApiPath(id): ApiPath<TierId>) -> ApiResult<StatusCode> {
+pub async fn delete_tier(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<TierId>,
+) -> ApiResult<StatusCode> {
     auth.require(Role::Operator)?;
     let mut tx = state.pool.begin().await?;
     if !repo::delete(&mut tx, auth.workspace_id, id).await.map_err(map_err)? {
         return Err(ApiError::NotFound("tier"));
     }
-    audit::record(&mut tx, auth.workspace_id, Actor::from(&auth), "tier.delete", "tier", id, serde_json::json!({})).await?;
+    audit::record(&mut tx, auth.workspace_id, Actor::from(&auth), "tier.delete", "tier", id, serde_json::json!({}))
+        .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

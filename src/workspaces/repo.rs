@@ -22,21 +22,20 @@ fn from_row(r: &sqlx::postgres::PgRow) -> Result<Workspace, sqlx::Error> {
 
 /// Inserts a workspace.
 pub async fn insert(conn: &mut PgConnection, name: &str, timezone: &str) -> Result<Workspace, sqlx::Error> {
-    let r = sqlx::query(&format!("INSERT INTO workspaces (id, name, timezone) VALUES ($1, $2, $3) RETURNING {COLUMNS}"))
-        .bind(WorkspaceId::new())
-        .bind(name)
-        .bind(timezone)
-        .fetch_one(conn)
-        .await?;
+    let r =
+        sqlx::query(&format!("INSERT INTO workspaces (id, name, timezone) VALUES ($1, $2, $3) RETURNING {COLUMNS}"))
+            .bind(WorkspaceId::new())
+            .bind(name)
+            .bind(timezone)
+            .fetch_one(conn)
+            .await?;
     from_row(&r)
 }
 
 /// One workspace.
 pub async fn get(conn: &mut PgConnection, id: WorkspaceId) -> Result<Option<Workspace>, sqlx::Error> {
-    let r = sqlx::query(&format!("SELECT {COLUMNS} FROM workspaces WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+    let r =
+        sqlx::query(&format!("SELECT {COLUMNS} FROM workspaces WHERE id = $1")).bind(id).fetch_optional(conn).await?;
     r.as_ref().map(from_row).transpose()
 }
 
@@ -46,7 +45,11 @@ pub async fn any_exists(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
 }
 
 /// Applies a patch.
-pub async fn update(conn: &mut PgConnection, id: WorkspaceId, p: &UpdateWorkspace) -> Result<Option<Workspace>, sqlx::Error> {
+pub async fn update(
+    conn: &mut PgConnection,
+    id: WorkspaceId,
+    p: &UpdateWorkspace,
+) -> Result<Option<Workspace>, sqlx::Error> {
     let r = sqlx::query(&format!(
         "UPDATE workspaces SET name = COALESCE($2, name), timezone = COALESCE($3, timezone),
              currency = COALESCE($4, currency), week_start = COALESCE($5, week_start), updated_at = now()

@@ -41,21 +41,38 @@ pub async fn update_workspace(
     let mut tx = state.pool.begin().await?;
     let ws = repo::update(&mut tx, auth.workspace_id, &body).await.map_err(|e| {
         crate::error::on_constraint(e, |c| {
-            (c == "workspaces_name_key").then(|| ApiError::conflict("already_exists", "a workspace with this name exists"))
+            (c == "workspaces_name_key")
+                .then(|| ApiError::conflict("already_exists", "a workspace with this name exists"))
         })
     })?;
     let ws = ws.ok_or(ApiError::NotFound("workspace"))?;
-    audit::record(&mut tx, auth.workspace_id, Actor::from(&auth), "workspace.update", "workspace", ws.id,
-        serde_json::json!({"fields": changed_fields(&body)})).await?;
+    audit::record(
+        &mut tx,
+        auth.workspace_id,
+        Actor::from(&auth),
+        "workspace.update",
+        "workspace",
+        ws.id,
+        serde_json::json!({"fields": changed_fields(&body)}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(ws))
 }
 
 fn changed_fields(b: &UpdateWorkspace) -> Vec<&'static str> {
     let mut f = Vec::new();
-    if b.name.is_some() { f.push("name") }
-    if b.timezone.is_some() { f.push("timezone") }
-    if b.currency.is_some() { f.push("currency") }
-    if b.week_start.is_some() { f.push("week_start") }
+    if b.name.is_some() {
+        f.push("name")
+    }
+    if b.timezone.is_some() {
+        f.push("timezone")
+    }
+    if b.currency.is_some() {
+        f.push("currency")
+    }
+    if b.week_start.is_some() {
+        f.push("week_start")
+    }
     f
 }

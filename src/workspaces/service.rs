@@ -40,7 +40,8 @@ pub async fn create_workspace(pool: &PgPool, name: &str, timezone: &str, actor: 
     };
     tiers::repo::insert_defaults(&mut tx, workspace.id).await?;
     let owner_key = crate::keys::repo::create(&mut tx, workspace.id, Role::Owner, "owner", None).await?;
-    audit::record(&mut tx, workspace.id, actor, "workspace.create", "workspace", workspace.id, serde_json::json!({})).await?;
+    audit::record(&mut tx, workspace.id, actor, "workspace.create", "workspace", workspace.id, serde_json::json!({}))
+        .await?;
     tx.commit().await?;
     Ok(NewWorkspace { workspace, owner_key })
 }

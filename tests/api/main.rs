@@ -1,1 +1,6 @@
-fn main(){}
+//! The API integration tests: the real app over real HTTP on a real PostgreSQL.
+
+#[allow(dead_code)] // not every helper is used by every test module
+mod helpers;
+
+mod foundation;
