@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod ops;
 pub mod pagination;
+pub mod patch;
 pub mod request_id;
 
 use std::time::Duration;
@@ -77,6 +78,9 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .merge(crate::workspaces::router())
         .merge(crate::keys::router())
         .merge(crate::tiers::router())
+        .merge(crate::tags::router())
+        .merge(crate::staff::router())
+        .merge(crate::groups::router())
         .merge(crate::audit::router())
 }
 

@@ -1,0 +1,263 @@
+//! All SQL of groups.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+use super::model::{CreateGroup, Group, GroupStatus, UpdateGroup};
+use crate::http::patch::apply;
+use crate::ids::{GroupId, StaffId, WorkspaceId};
+use crate::platform::Platform;
+use crate::tags::repo::{self as tags, Owner};
+
+#[derive(FromRow)]
+struct Row {
+    id: GroupId,
+    platform: Platform,
+    external_id: String,
+    name: String,
+    timezone: Option<String>,
+    region: Option<String>,
+    category: Option<String>,
+    tier: Option<String>,
+    owner_staff_id: Option<StaffId>,
+    status: GroupStatus,
+    notice: String,
+    rules: String,
+    attributes: Json<serde_json::Value>,
+    tags: Vec<String>,
+    member_count: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Row> for Group {
+    fn from(r: Row) -> Self {
+        Group {
+            id: r.id,
+            platform: r.platform,
+            external_id: r.external_id,
+            name: r.name,
+            timezone: r.timezone,
+            region: r.region,
+            category: r.category,
+            tier: r.tier,
+            owner_staff_id: r.owner_staff_id,
+            status: r.status,
+            notice: r.notice,
+            rules: r.rules,
+            attributes: r.attributes.0,
+            tags: r.tags,
+            member_count: r.member_count,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+const SELECT: &str = "SELECT g.id, g.platform, g.external_id, g.name, g.timezone, g.region, g.category, g.tier,
+    g.owner_staff_id, g.status, g.notice, g.rules, g.attributes, g.created_at, g.updated_at,
+    ARRAY(SELECT t.name FROM group_tags gt JOIN tags t ON t.workspace_id = gt.workspace_id AND t.id = gt.tag_id
+          WHERE gt.workspace_id = g.workspace_id AND gt.group_id = g.id ORDER BY t.name) AS tags,
+    (SELECT count(*) FROM memberships m
+      WHERE m.workspace_id = g.workspace_id AND m.group_id = g.id AND m.left_at IS NULL) AS member_count
+    FROM groups g";
+
+/// Which groups: the one selector behind the group list and layers.
+///
+/// A group matches when its status is in `statuses` (empty: any), it is not
+/// in `exclude_ids`, it matches `q` and `owner_staff_id` when given, and
+/// either it is in `include_ids`, or the rule matches: every non-empty
+/// criterion holds (`platforms`, `tiers`, `regions`, `categories`: any of
+/// the values; `tags_any`: at least one tag; `tags_all`: every tag). The rule
+/// applies when it has a criterion or `include_ids` is empty (so explicit
+/// ids alone select just those groups, and an empty filter selects all).
+#[derive(Debug, Clone, Default)]
+pub struct GroupFilter {
+    pub statuses: Vec<GroupStatus>,
+    pub platforms: Vec<Platform>,
+    pub tiers: Vec<String>,
+    pub regions: Vec<String>,
+    pub categories: Vec<String>,
+    pub tags_any: Vec<String>,
+    pub tags_all: Vec<String>,
+    pub include_ids: Vec<Uuid>,
+    pub exclude_ids: Vec<Uuid>,
+    pub q: Option<String>,
+    pub owner_staff_id: Option<StaffId>,
+}
+
+impl GroupFilter {
+    fn rule_applies(&self) -> bool {
+        let has_criterion = !(self.platforms.is_empty()
+            && self.tiers.is_empty()
+            && self.regions.is_empty()
+            && self.categories.is_empty()
+            && self.tags_any.is_empty()
+            && self.tags_all.is_empty());
+        has_criterion || self.include_ids.is_empty()
+    }
+}
+
+/// Groups matching `f`, newest first.
+pub async fn list(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    f: &GroupFilter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Group>, sqlx::Error> {
+    let tag_match = "FROM group_tags gt JOIN tags t ON t.workspace_id = gt.workspace_id AND t.id = gt.tag_id
+                     WHERE gt.workspace_id = g.workspace_id AND gt.group_id = g.id";
+    let sql = format!(
+        "{SELECT} WHERE g.workspace_id = $1
+           AND (cardinality($2::text[]) = 0 OR g.status = ANY($2))
+           AND NOT (g.id = ANY($3::uuid[]))
+           AND ($4::text IS NULL OR g.name ILIKE '%' || $4 || '%')
+           AND ($5::uuid IS NULL OR g.owner_staff_id = $5)
+           AND (g.id = ANY($6::uuid[]) OR ($7
+                AND (cardinality($8::text[]) = 0 OR g.platform = ANY($8))
+                AND (cardinality($9::text[]) = 0 OR g.tier = ANY($9))
+                AND (cardinality($10::text[]) = 0 OR g.region = ANY($10))
+                AND (cardinality($11::text[]) = 0 OR g.category = ANY($11))
+                AND (cardinality($12::text[]) = 0 OR EXISTS (SELECT 1 {tag_match} AND t.name = ANY($12)))
+                AND (cardinality($13::text[]) = 0
+                     OR (SELECT count(DISTINCT t.name) {tag_match} AND t.name = ANY($13)) = cardinality($13))))
+           AND ($14::uuid IS NULL OR g.id < $14)
+         ORDER BY g.id DESC LIMIT $15"
+    );
+    let statuses: Vec<GroupStatus> = f.statuses.clone();
+    let platforms: Vec<Platform> = f.platforms.clone();
+    let rows: Vec<Row> = sqlx::query_as(&sql)
+        .bind(ws)
+        .bind(statuses)
+        .bind(&f.exclude_ids)
+        .bind(f.q.as_deref().map(crate::validate::like_escape))
+        .bind(f.owner_staff_id)
+        .bind(&f.include_ids)
+        .bind(f.rule_applies())
+        .bind(platforms)
+        .bind(&f.tiers)
+        .bind(&f.regions)
+        .bind(&f.categories)
+        .bind(&f.tags_any)
+        .bind(&f.tags_all)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows.into_iter().map(Group::from).collect())
+}
+
+/// One group.
+pub async fn get(conn: &mut PgConnection, ws: WorkspaceId, id: GroupId) -> Result<Option<Group>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE g.workspace_id = $1 AND g.id = $2"))
+        .bind(ws)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(Group::from))
+}
+
+/// Whether a group exists in the workspace.
+pub async fn exists(conn: &mut PgConnection, ws: WorkspaceId, id: GroupId) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM groups WHERE workspace_id = $1 AND id = $2)")
+        .bind(ws)
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}
+
+/// Which of `ids` are not groups of the workspace.
+pub async fn missing(conn: &mut PgConnection, ws: WorkspaceId, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT u FROM unnest($2::uuid[]) AS u WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.workspace_id = $1 AND g.id = u)",
+    )
+    .bind(ws)
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+}
+
+/// Inserts a group with its tags.
+pub async fn insert(conn: &mut PgConnection, ws: WorkspaceId, g: &CreateGroup) -> Result<GroupId, sqlx::Error> {
+    let id = GroupId::new();
+    sqlx::query(
+        "INSERT INTO groups (workspace_id, id, platform, external_id, name, timezone, region, category, tier,
+             owner_staff_id, status, notice, rules, attributes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(g.platform)
+    .bind(&g.external_id)
+    .bind(g.name.trim())
+    .bind(&g.timezone)
+    .bind(g.region.as_deref().map(str::trim))
+    .bind(g.category.as_deref().map(str::trim))
+    .bind(&g.tier)
+    .bind(g.owner_staff_id)
+    .bind(g.status.unwrap_or(GroupStatus::Active))
+    .bind(&g.notice)
+    .bind(&g.rules)
+    .bind(Json(g.attributes.clone().unwrap_or_else(|| serde_json::json!({}))))
+    .execute(&mut *conn)
+    .await?;
+    tags::replace(conn, ws, Owner::Group(id.0), &crate::tags::model::normalize(&g.tags)).await?;
+    Ok(id)
+}
+
+/// Applies a patch to a locked row; `false` when missing.
+pub async fn update(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: GroupId,
+    p: UpdateGroup,
+) -> Result<bool, sqlx::Error> {
+    let Some(mut g) = get_for_update(conn, ws, id).await? else { return Ok(false) };
+    if let Some(n) = p.name {
+        g.name = n.trim().to_owned();
+    }
+    apply(&mut g.timezone, p.timezone);
+    apply(&mut g.region, p.region.map(|o| o.map(|s| s.trim().to_owned())));
+    apply(&mut g.category, p.category.map(|o| o.map(|s| s.trim().to_owned())));
+    apply(&mut g.tier, p.tier);
+    apply(&mut g.owner_staff_id, p.owner_staff_id);
+    g.status = p.status.unwrap_or(g.status);
+    g.notice = p.notice.unwrap_or(g.notice);
+    g.rules = p.rules.unwrap_or(g.rules);
+    g.attributes = p.attributes.unwrap_or(g.attributes);
+    sqlx::query(
+        "UPDATE groups SET name = $3, timezone = $4, region = $5, category = $6, tier = $7, owner_staff_id = $8,
+             status = $9, notice = $10, rules = $11, attributes = $12, updated_at = now()
+         WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(&g.name)
+    .bind(&g.timezone)
+    .bind(&g.region)
+    .bind(&g.category)
+    .bind(&g.tier)
+    .bind(g.owner_staff_id)
+    .bind(g.status)
+    .bind(&g.notice)
+    .bind(&g.rules)
+    .bind(Json(&g.attributes))
+    .execute(&mut *conn)
+    .await?;
+    if let Some(t) = p.tags {
+        tags::replace(conn, ws, Owner::Group(id.0), &crate::tags::model::normalize(&t)).await?;
+    }
+    Ok(true)
+}
+
+async fn get_for_update(conn: &mut PgConnection, ws: WorkspaceId, id: GroupId) -> Result<Option<Group>, sqlx::Error> {
+    sqlx::query("SELECT 1 FROM groups WHERE workspace_id = $1 AND id = $2 FOR UPDATE")
+        .bind(ws)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    get(conn, ws, id).await
+}
