@@ -15,6 +15,8 @@ pub mod groups;
 pub mod http;
 pub mod ids;
 pub mod keys;
+pub mod members;
+pub mod memberships;
 pub mod platform;
 pub mod staff;
 pub mod startup;

@@ -33,7 +33,8 @@ impl From<&Auth> for Actor {
 }
 
 impl Actor {
-    fn parts(self) -> (&'static str, Option<Uuid>) {
+    /// `(actor_type, actor_id)` as stored.
+    pub fn parts(self) -> (&'static str, Option<Uuid>) {
         match self {
             Actor::Key(id) => ("api_key", Some(id.0)),
             Actor::Cli => ("cli", None),

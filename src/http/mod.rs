@@ -81,6 +81,8 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .merge(crate::tags::router())
         .merge(crate::staff::router())
         .merge(crate::groups::router())
+        .merge(crate::members::router())
+        .merge(crate::memberships::router())
         .merge(crate::audit::router())
 }
 

@@ -23,6 +23,17 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// Query parameters of a list with no filters.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1..=200, default 50.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
 /// Validated paging parameters.
 #[derive(Debug, Clone, Copy)]
 pub struct PageParams {

@@ -3,8 +3,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::auth::Auth;
@@ -13,7 +11,7 @@ use super::repo;
 use crate::audit::{self, Actor};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::http::pagination::{Page, PageParams};
+use crate::http::pagination::{Page, PageParams, PageQuery};
 use crate::ids::ApiKeyId;
 use crate::state::AppState;
 use crate::validate::Checks;
@@ -23,23 +21,14 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_api_keys, create_api_key)).routes(routes!(revoke_api_key))
 }
 
-/// Paging of keys.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct KeyQuery {
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
-}
-
 /// List the workspace's API keys (admin or owner). Secrets are never listed.
-#[utoipa::path(get, path = "/api-keys", tag = "api-keys", params(KeyQuery),
+#[utoipa::path(get, path = "/api-keys", tag = "api-keys", params(PageQuery),
     responses((status = 200, body = Page<ApiKeyView>), (status = 403, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn list_api_keys(
     State(state): State<AppState>,
     auth: Auth,
-    ApiQuery(q): ApiQuery<KeyQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<ApiKeyView>>> {
     auth.require(Role::Admin)?;
     let page = PageParams::parse(q.limit, q.cursor.as_deref())?;

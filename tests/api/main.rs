@@ -5,3 +5,4 @@ mod helpers;
 
 mod foundation;
 mod groups;
+mod members;

@@ -1,0 +1,243 @@
+//! Member DTOs.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::ApiResult;
+use crate::http::patch::double_option;
+use crate::ids::MemberId;
+use crate::platform::{check_identities, Identity};
+use crate::tags::model::check_tag_list;
+use crate::validate::Checks;
+
+/// A member.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Member {
+    pub id: MemberId,
+    pub display_name: String,
+    /// Personal data: masked for viewer keys.
+    pub phone: Option<String>,
+    /// Personal data: masked for viewer keys.
+    pub email: Option<String>,
+    pub identities: Vec<Identity>,
+    /// Custom attributes.
+    pub attributes: serde_json::Value,
+    pub tags: Vec<String>,
+    pub is_staff: bool,
+    pub is_bot: bool,
+    /// Current tier key.
+    pub tier: Option<String>,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_active_at: Option<DateTime<Utc>>,
+    /// Set when personal data was erased.
+    pub erased_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Member {
+    /// Hides most of phone and email (for viewer keys).
+    pub fn masked(mut self) -> Self {
+        self.phone = self.phone.map(|p| mask_phone(&p));
+        self.email = self.email.map(|e| mask_email(&e));
+        self
+    }
+}
+
+fn mask_phone(p: &str) -> String {
+    let chars: Vec<char> = p.chars().collect();
+    let n = chars.len();
+    if n <= 4 {
+        return "*".repeat(n);
+    }
+    let keep_head = if n > 7 { 3 } else { 1 };
+    chars.iter().enumerate().map(|(i, c)| if i < keep_head || i >= n - 4 { *c } else { '*' }).collect()
+}
+
+fn mask_email(e: &str) -> String {
+    match e.split_once('@') {
+        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
+        None => "***".to_owned(),
+    }
+}
+
+/// `POST /v1/members`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMember {
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub identities: Vec<Identity>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub attributes: Option<serde_json::Value>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub is_staff: bool,
+    #[serde(default)]
+    pub is_bot: bool,
+    /// Initial tier (recorded in the tier history).
+    pub tier: Option<String>,
+    /// Defaults to now.
+    pub first_seen_at: Option<DateTime<Utc>>,
+}
+
+/// `PATCH /v1/members/{id}`. `attributes` is merged: a key set to `null` is
+/// removed. The tier changes through `PUT /v1/members/{id}/tier` only.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMember {
+    pub display_name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    pub attributes: Option<serde_json::Value>,
+    pub tags: Option<Vec<String>>,
+    /// Replaces the identities.
+    pub identities: Option<Vec<Identity>>,
+    pub is_staff: Option<bool>,
+    pub is_bot: Option<bool>,
+}
+
+/// `PUT /v1/members/{id}/tier`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetTier {
+    /// Tier key, or null to clear.
+    pub tier: Option<String>,
+    /// Why (kept in the history).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// One tier change.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct TierChange {
+    pub id: uuid::Uuid,
+    pub from_tier: Option<String>,
+    pub to_tier: Option<String>,
+    pub reason: String,
+    /// `api_key`, `rule`, `system` or `cli`.
+    pub actor_type: String,
+    pub actor_id: Option<uuid::Uuid>,
+    pub changed_at: DateTime<Utc>,
+}
+
+fn check_phone(c: &mut Checks, p: &str) {
+    let digits = p.chars().filter(char::is_ascii_digit).count();
+    let ok = p.chars().all(|ch| ch.is_ascii_digit() || matches!(ch, '+' | '-' | ' ' | '(' | ')'))
+        && (5..=20).contains(&digits)
+        && p.len() <= 32;
+    if !ok {
+        c.fail("phone", "invalid", "must be a phone number of 5-20 digits");
+    }
+}
+
+fn check_email(c: &mut Checks, e: &str) {
+    let ok = e.len() <= 254
+        && e.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
+        && !e.chars().any(|ch| ch.is_whitespace() || ch.is_control());
+    if !ok {
+        c.fail("email", "invalid", "must be an email address");
+    }
+}
+
+impl CreateMember {
+    /// Validates.
+    pub fn validate(&self) -> ApiResult<()> {
+        let mut c = Checks::new();
+        c.text("display_name", &self.display_name, 0, 100);
+        check_identities(&mut c, "identities", &self.identities);
+        if let Some(p) = &self.phone {
+            check_phone(&mut c, p);
+        }
+        if let Some(e) = &self.email {
+            check_email(&mut c, e);
+        }
+        if let Some(a) = &self.attributes {
+            c.json_object("attributes", a, 16 * 1024);
+        }
+        check_tag_list(&mut c, "tags", &self.tags);
+        if let Some(t) = &self.tier {
+            c.slug("tier", t);
+        }
+        c.finish()
+    }
+}
+
+impl UpdateMember {
+    /// Validates present fields.
+    pub fn validate(&self) -> ApiResult<()> {
+        let mut c = Checks::new();
+        if let Some(n) = &self.display_name {
+            c.text("display_name", n, 0, 100);
+        }
+        if let Some(Some(p)) = &self.phone {
+            check_phone(&mut c, p);
+        }
+        if let Some(Some(e)) = &self.email {
+            check_email(&mut c, e);
+        }
+        if let Some(a) = &self.attributes {
+            c.json_object("attributes", a, 16 * 1024);
+        }
+        if let Some(t) = &self.tags {
+            check_tag_list(&mut c, "tags", t);
+        }
+        if let Some(ids) = &self.identities {
+            check_identities(&mut c, "identities", ids);
+        }
+        c.finish()
+    }
+}
+
+impl SetTier {
+    /// Validates.
+    pub fn validate(&self) -> ApiResult<()> {
+        let mut c = Checks::new();
+        if let Some(t) = &self.tier {
+            c.slug("tier", t);
+        }
+        c.text("reason", &self.reason, 0, 500);
+        c.finish()
+    }
+}
+
+/// JSON merge of `patch` into `target` (RFC 7386 at the top level: null removes).
+pub fn merge_attributes(target: &mut serde_json::Value, patch: serde_json::Value) {
+    if let (Some(t), serde_json::Value::Object(p)) = (target.as_object_mut(), patch) {
+        for (k, v) in p {
+            if v.is_null() {
+                t.remove(&k);
+            } else {
+                t.insert(k, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn personal_data_is_masked_for_viewers() {
+        assert_eq!(mask_phone("13812345678"), "138****5678");
+        assert_eq!(mask_phone("12345"), "1****");
+        assert_eq!(mask_email("lily@example.com"), "l***@example.com");
+    }
+
+    #[test]
+    fn attribute_patches_merge_and_null_removes() {
+        let mut a = serde_json::json!({"city": "Shanghai", "kids": 1});
+        merge_attributes(&mut a, serde_json::json!({"kids": null, "vip_since": "2026"}));
+        assert_eq!(a, serde_json::json!({"city": "Shanghai", "vip_since": "2026"}));
+    }
+}

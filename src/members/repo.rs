@@ -1,0 +1,297 @@
+//! All SQL of members, identities and tier history.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+use super::model::{CreateMember, Member, TierChange};
+use crate::audit::Actor;
+use crate::ids::{MemberId, WorkspaceId};
+use crate::platform::{Identity, Platform};
+use crate::tags::repo::{self as tags, Owner};
+
+#[derive(FromRow)]
+struct Row {
+    id: MemberId,
+    display_name: String,
+    phone: Option<String>,
+    email: Option<String>,
+    identities: Json<Vec<Identity>>,
+    attributes: Json<serde_json::Value>,
+    tags: Vec<String>,
+    is_staff: bool,
+    is_bot: bool,
+    tier: Option<String>,
+    first_seen_at: DateTime<Utc>,
+    last_active_at: Option<DateTime<Utc>>,
+    erased_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Row> for Member {
+    fn from(r: Row) -> Self {
+        Member {
+            id: r.id,
+            display_name: r.display_name,
+            phone: r.phone,
+            email: r.email,
+            identities: r.identities.0,
+            attributes: r.attributes.0,
+            tags: r.tags,
+            is_staff: r.is_staff,
+            is_bot: r.is_bot,
+            tier: r.tier,
+            first_seen_at: r.first_seen_at,
+            last_active_at: r.last_active_at,
+            erased_at: r.erased_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+const SELECT: &str = "SELECT m.id, m.display_name, m.phone, m.email, m.attributes, m.is_staff, m.is_bot, m.tier,
+    m.first_seen_at, m.last_active_at, m.erased_at, m.created_at, m.updated_at,
+    COALESCE((SELECT json_agg(json_build_object('platform', i.platform, 'external_id', i.external_id)
+                               ORDER BY i.platform, i.external_id)
+              FROM member_identities i WHERE i.workspace_id = m.workspace_id AND i.member_id = m.id), '[]') AS identities,
+    ARRAY(SELECT t.name FROM member_tags mt JOIN tags t ON t.workspace_id = mt.workspace_id AND t.id = mt.tag_id
+          WHERE mt.workspace_id = m.workspace_id AND mt.member_id = m.id ORDER BY t.name) AS tags
+    FROM members m";
+
+/// Member filters.
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub q: Option<String>,
+    pub tier: Option<String>,
+    pub tag: Option<String>,
+    pub platform: Option<Platform>,
+    pub external_id: Option<String>,
+    pub is_staff: Option<bool>,
+    pub is_bot: Option<bool>,
+    pub include_erased: bool,
+}
+
+/// Members matching `f`, newest first.
+pub async fn list(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    f: &Filter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Member>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "{SELECT} WHERE m.workspace_id = $1 AND ($2::uuid IS NULL OR m.id < $2)
+           AND ($3::text IS NULL OR m.display_name ILIKE '%' || $3 || '%')
+           AND ($4::text IS NULL OR m.tier = $4)
+           AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM member_tags mt JOIN tags t
+                 ON t.workspace_id = mt.workspace_id AND t.id = mt.tag_id
+                 WHERE mt.workspace_id = m.workspace_id AND mt.member_id = m.id AND t.name = $5))
+           AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM member_identities i
+                 WHERE i.workspace_id = m.workspace_id AND i.member_id = m.id AND i.platform = $6
+                   AND ($7::text IS NULL OR i.external_id = $7)))
+           AND ($8::bool IS NULL OR m.is_staff = $8) AND ($9::bool IS NULL OR m.is_bot = $9)
+           AND ($10 OR m.erased_at IS NULL)
+         ORDER BY m.id DESC LIMIT $11"
+    ))
+    .bind(ws)
+    .bind(after)
+    .bind(f.q.as_deref().map(crate::validate::like_escape))
+    .bind(&f.tier)
+    .bind(&f.tag)
+    .bind(f.platform)
+    .bind(&f.external_id)
+    .bind(f.is_staff)
+    .bind(f.is_bot)
+    .bind(f.include_erased)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(Member::from).collect())
+}
+
+/// One member.
+pub async fn get(conn: &mut PgConnection, ws: WorkspaceId, id: MemberId) -> Result<Option<Member>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE m.workspace_id = $1 AND m.id = $2"))
+        .bind(ws)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(Member::from))
+}
+
+/// Locks a member row and returns it.
+pub async fn get_for_update(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: MemberId,
+) -> Result<Option<Member>, sqlx::Error> {
+    sqlx::query("SELECT 1 FROM members WHERE workspace_id = $1 AND id = $2 FOR UPDATE")
+        .bind(ws)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    get(conn, ws, id).await
+}
+
+/// Inserts a member with identities and tags.
+pub async fn insert(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    m: &CreateMember,
+    now: DateTime<Utc>,
+) -> Result<MemberId, sqlx::Error> {
+    let id = MemberId::new();
+    sqlx::query(
+        "INSERT INTO members (workspace_id, id, display_name, phone, email, attributes, is_staff, is_bot, tier, first_seen_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(m.display_name.trim())
+    .bind(&m.phone)
+    .bind(&m.email)
+    .bind(Json(m.attributes.clone().unwrap_or_else(|| serde_json::json!({}))))
+    .bind(m.is_staff)
+    .bind(m.is_bot)
+    .bind(&m.tier)
+    .bind(m.first_seen_at.unwrap_or(now))
+    .execute(&mut *conn)
+    .await?;
+    replace_identities(conn, ws, id, &m.identities).await?;
+    tags::replace(conn, ws, Owner::Member(id.0), &crate::tags::model::normalize(&m.tags)).await?;
+    Ok(id)
+}
+
+/// Replaces a member's identities.
+pub async fn replace_identities(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: MemberId,
+    ids: &[Identity],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM member_identities WHERE workspace_id = $1 AND member_id = $2")
+        .bind(ws)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    let platforms: Vec<&str> = ids.iter().map(|i| i.platform.as_str()).collect();
+    let externals: Vec<&str> = ids.iter().map(|i| i.external_id.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO member_identities (workspace_id, platform, external_id, member_id)
+         SELECT $1, u.p, u.e, $2 FROM unnest($3::text[], $4::text[]) AS u(p, e)",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(&platforms)
+    .bind(&externals)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes the mutable columns of a member.
+pub async fn save(conn: &mut PgConnection, ws: WorkspaceId, m: &Member) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE members SET display_name = $3, phone = $4, email = $5, attributes = $6, is_staff = $7, is_bot = $8,
+             updated_at = now()
+         WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind(ws)
+    .bind(m.id)
+    .bind(&m.display_name)
+    .bind(&m.phone)
+    .bind(&m.email)
+    .bind(Json(&m.attributes))
+    .bind(m.is_staff)
+    .bind(m.is_bot)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A tier change to record.
+#[derive(Debug, Clone, Copy)]
+pub struct NewTierChange<'a> {
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub reason: &'a str,
+    pub actor: Actor,
+    pub at: DateTime<Utc>,
+}
+
+/// Changes the tier and records the change.
+pub async fn set_tier(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: MemberId,
+    c: NewTierChange<'_>,
+) -> Result<(), sqlx::Error> {
+    let NewTierChange { from, to, reason, actor, at } = c;
+    sqlx::query("UPDATE members SET tier = $3, updated_at = now() WHERE workspace_id = $1 AND id = $2")
+        .bind(ws)
+        .bind(id)
+        .bind(to)
+        .execute(&mut *conn)
+        .await?;
+    let (actor_type, actor_id) = actor.parts();
+    sqlx::query(
+        "INSERT INTO member_tier_changes (workspace_id, id, member_id, from_tier, to_tier, reason, actor_type, actor_id, changed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(ws)
+    .bind(Uuid::now_v7())
+    .bind(id)
+    .bind(from)
+    .bind(to)
+    .bind(reason)
+    .bind(actor_type)
+    .bind(actor_id)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Tier history, newest first.
+pub async fn tier_history(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: MemberId,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<TierChange>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, from_tier, to_tier, reason, actor_type, actor_id, changed_at FROM member_tier_changes
+         WHERE workspace_id = $1 AND member_id = $2 AND ($3::uuid IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Erases personal data, keeping the anonymous row and its history.
+pub async fn erase(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: MemberId,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE members SET display_name = '', phone = NULL, email = NULL, attributes = '{}', erased_at = $3, updated_at = now()
+         WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    replace_identities(conn, ws, id, &[]).await?;
+    tags::replace(conn, ws, Owner::Member(id.0), &[]).await?;
+    Ok(())
+}

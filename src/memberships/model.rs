@@ -1,0 +1,118 @@
+//! Membership DTOs.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::ApiResult;
+use crate::ids::{GroupId, MemberId, MembershipId};
+use crate::validate::Checks;
+
+/// How a member arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum JoinSource {
+    /// Scanned a group QR code.
+    QrCode,
+    /// Followed an invite link.
+    InviteLink,
+    /// Added directly by another member.
+    DirectInvite,
+    /// Offline: store, flyer, street promotion (地推).
+    Offline,
+    /// Bulk import.
+    Import,
+    /// Added through the API by an integration.
+    Api,
+    /// Found the group by search.
+    Search,
+    Other,
+    Unknown,
+}
+
+/// One stint of a member in a group.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Membership {
+    pub id: MembershipId,
+    pub group_id: GroupId,
+    pub member_id: MemberId,
+    /// The member's display name (empty once erased).
+    pub display_name: String,
+    /// The group's name.
+    pub group_name: String,
+    pub joined_at: DateTime<Utc>,
+    pub left_at: Option<DateTime<Utc>>,
+    pub source: JoinSource,
+    pub inviter_id: Option<MemberId>,
+    pub invite_code: Option<String>,
+    pub leave_reason: Option<String>,
+}
+
+/// `POST /v1/groups/{id}/members`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinGroup {
+    pub member_id: MemberId,
+    /// Defaults to now.
+    pub joined_at: Option<DateTime<Utc>>,
+    /// Defaults to `unknown`.
+    pub source: Option<JoinSource>,
+    /// The member who invited them, if known.
+    pub inviter_id: Option<MemberId>,
+    pub invite_code: Option<String>,
+}
+
+/// `DELETE /v1/groups/{id}/members/{member_id}` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LeaveGroup {
+    /// Defaults to now.
+    pub left_at: Option<DateTime<Utc>>,
+    /// Why (e.g. `left`, `removed`, `dismissed`).
+    pub reason: Option<String>,
+}
+
+/// `GET /v1/groups/{id}/members` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct GroupMembersQuery {
+    /// `history` to include closed stints; default current members only.
+    pub include: Option<Include>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// What to include.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Include {
+    History,
+}
+
+impl JoinGroup {
+    /// Validates the shape.
+    pub fn validate(&self) -> ApiResult<()> {
+        let mut c = Checks::new();
+        if let Some(code) = &self.invite_code {
+            c.text("invite_code", code, 1, 128);
+        }
+        if self.inviter_id == Some(self.member_id) {
+            c.fail("inviter_id", "invalid", "a member cannot invite themselves");
+        }
+        c.finish()
+    }
+}
+
+impl LeaveGroup {
+    /// Validates the shape.
+    pub fn validate(&self) -> ApiResult<()> {
+        let mut c = Checks::new();
+        if let Some(r) = &self.reason {
+            c.text("reason", r, 1, 200);
+        }
+        c.finish()
+    }
+}
