@@ -254,18 +254,14 @@ pub async fn set_member_tier(
             }
         }
         let reason = body.reason.trim();
-        repo::set_tier(
-            &mut tx,
-            ws,
-            id,
-            m.tier.as_deref(),
-            body.tier.as_deref(),
+        let change = repo::NewTierChange {
+            from: m.tier.as_deref(),
+            to: body.tier.as_deref(),
             reason,
-            Actor::from(&auth),
-            state.clock.now(),
-        )
-        .await
-        .map_err(map_err)?;
+            actor: Actor::from(&auth),
+            at: state.clock.now(),
+        };
+        repo::set_tier(&mut tx, ws, id, change).await.map_err(map_err)?;
         audit::record(
             &mut tx,
             ws,
