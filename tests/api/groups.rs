@@ -74,20 +74,20 @@ async fn groups_are_filtered_searched_and_paged_stably() {
     let ids = |r: &crate::helpers::Resp| -> Vec<String> {
         r.body["items"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap().to_owned()).collect()
     };
-    assert_eq!(ids(&app.get("/v1/groups").await), [c.clone(), b.clone(), a.clone()]);
-    assert_eq!(ids(&app.get("/v1/groups?tier=vip").await), [c.clone(), a.clone()]);
-    assert_eq!(ids(&app.get("/v1/groups?tag=beauty").await), [b.clone(), a.clone()]);
-    assert_eq!(ids(&app.get("/v1/groups?tag=new,missing").await), [b.clone()]);
-    assert_eq!(ids(&app.get("/v1/groups?platform=wecom").await), [c.clone()]);
-    assert_eq!(ids(&app.get("/v1/groups?region=shanghai&tier=vip&platform=telegram").await), [a.clone()]);
-    assert_eq!(ids(&app.get(&format!("/v1/groups?q={}", urlencode("打卡"))).await), [c.clone()]);
+    assert_eq!(ids(&app.get("/v1/groups").await), [c.as_str(), b.as_str(), a.as_str()]);
+    assert_eq!(ids(&app.get("/v1/groups?tier=vip").await), [c.as_str(), a.as_str()]);
+    assert_eq!(ids(&app.get("/v1/groups?tag=beauty").await), [b.as_str(), a.as_str()]);
+    assert_eq!(ids(&app.get("/v1/groups?tag=new,missing").await), [b.as_str()]);
+    assert_eq!(ids(&app.get("/v1/groups?platform=wecom").await), [c.as_str()]);
+    assert_eq!(ids(&app.get("/v1/groups?region=shanghai&tier=vip&platform=telegram").await), [a.as_str()]);
+    assert_eq!(ids(&app.get(&format!("/v1/groups?q={}", urlencode("打卡"))).await), [c.as_str()]);
     assert_eq!(ids(&app.get("/v1/groups?q=%25").await), Vec::<String>::new());
 
     let p1 = app.get("/v1/groups?limit=2").await;
-    assert_eq!(ids(&p1), [c.clone(), b.clone()]);
+    assert_eq!(ids(&p1), [c.as_str(), b.as_str()]);
     let cursor = p1.body["next_cursor"].as_str().unwrap();
     let p2 = app.get(&format!("/v1/groups?limit=2&cursor={cursor}")).await;
-    assert_eq!(ids(&p2), [a.clone()]);
+    assert_eq!(ids(&p2), [a.as_str()]);
     assert!(p2.body["next_cursor"].is_null());
 
     let r = app.get("/v1/groups?status=gone").await;
