@@ -6,6 +6,7 @@
 //! `startup`, `state`, `error`, `db`, `clock`, `http`.
 
 pub mod audit;
+pub mod campaigns;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod groups;
 pub mod http;
 pub mod ids;
 pub mod keys;
+pub mod layers;
 pub mod members;
 pub mod memberships;
 pub mod platform;

@@ -83,6 +83,8 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .merge(crate::groups::router())
         .merge(crate::members::router())
         .merge(crate::memberships::router())
+        .merge(crate::layers::router())
+        .merge(crate::campaigns::router())
         .merge(crate::audit::router())
 }
 

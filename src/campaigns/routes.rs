@@ -1,0 +1,284 @@
+//! `/v1/campaigns`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use sqlx::PgConnection;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::model::{
+    can_transition, check_period, generate_tracking_code, Campaign, CampaignKind, CampaignStatus, CampaignTarget,
+    ChangeStatus, CreateCampaign, Scene, UpdateCampaign,
+};
+use super::repo;
+use crate::audit::{self, Actor};
+use crate::error::{on_constraint, ApiError, ApiResult, ErrorEnvelope, FieldError};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::pagination::{Page, PageParams};
+use crate::ids::{CampaignId, WorkspaceId};
+use crate::keys::auth::Auth;
+use crate::keys::model::Role;
+use crate::state::AppState;
+use crate::validate::Checks;
+
+/// Routes of this feature.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_campaigns, create_campaign))
+        .routes(routes!(get_campaign, update_campaign, delete_campaign))
+        .routes(routes!(change_campaign_status))
+}
+
+fn map_err(e: sqlx::Error) -> ApiError {
+    on_constraint(e, |c| match c {
+        "campaigns_tracking_code_key" => {
+            Some(ApiError::conflict("already_exists", "a campaign with this tracking_code exists"))
+        }
+        "campaigns_period_check" => Some(ApiError::field("ends_at", "before_start", "must be after starts_at")),
+        _ => None,
+    })
+}
+
+/// 422 unless the target's layer and groups belong to the workspace.
+async fn check_target(conn: &mut PgConnection, ws: WorkspaceId, t: Option<&CampaignTarget>) -> ApiResult<()> {
+    let Some(t) = t else { return Ok(()) };
+    if let Some(l) = t.layer_id {
+        if crate::layers::repo::get(conn, ws, l).await?.is_none() {
+            return Err(ApiError::field("target.layer_id", "unknown", "no such layer in this workspace"));
+        }
+    }
+    if let Some(ids) = &t.group_ids {
+        let raw: Vec<uuid::Uuid> = ids.iter().map(|g| g.0).collect();
+        let missing = crate::groups::repo::missing(conn, ws, &raw).await?;
+        let errors: Vec<FieldError> = raw
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| missing.contains(id))
+            .map(|(i, _)| {
+                FieldError::new(format!("target.group_ids[{i}]"), "unknown", "no such group in this workspace")
+            })
+            .collect();
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+    }
+    Ok(())
+}
+
+/// Campaign filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CampaignQuery {
+    pub status: Option<CampaignStatus>,
+    pub scene: Option<Scene>,
+    pub kind: Option<CampaignKind>,
+    /// Substring of the name.
+    pub q: Option<String>,
+    pub tracking_code: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// List campaigns.
+#[utoipa::path(get, path = "/campaigns", tag = "campaigns", params(CampaignQuery),
+    responses((status = 200, body = Page<Campaign>), (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn list_campaigns(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<CampaignQuery>,
+) -> ApiResult<Json<Page<Campaign>>> {
+    let page = PageParams::parse(q.limit, q.cursor.as_deref())?;
+    let f = repo::Filter { status: q.status, scene: q.scene, kind: q.kind, q: q.q, tracking_code: q.tracking_code };
+    let mut conn = state.pool.acquire().await?;
+    let rows = repo::list(&mut conn, auth.workspace_id, &f, page.after, page.fetch_limit()).await?;
+    Ok(Json(Page::from_rows(rows, page, |c| c.id.0)))
+}
+
+/// One campaign.
+#[utoipa::path(get, path = "/campaigns/{id}", tag = "campaigns", params(("id" = CampaignId, Path)),
+    responses((status = 200, body = Campaign), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn get_campaign(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<CampaignId>,
+) -> ApiResult<Json<Campaign>> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(repo::get(&mut conn, auth.workspace_id, id, false).await?.ok_or(ApiError::NotFound("campaign"))?))
+}
+
+/// Create a campaign (as a draft).
+#[utoipa::path(post, path = "/campaigns", tag = "campaigns", request_body = CreateCampaign,
+    responses((status = 201, body = Campaign), (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn create_campaign(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<CreateCampaign>,
+) -> ApiResult<(StatusCode, Json<Campaign>)> {
+    auth.require(Role::Operator)?;
+    body.validate()?;
+    let ws = auth.workspace_id;
+    let now = state.clock.now();
+    let campaign = Campaign {
+        id: CampaignId::new(),
+        name: body.name.trim().to_owned(),
+        description: body.description.trim().to_owned(),
+        scene: body.scene,
+        kind: body.kind,
+        status: CampaignStatus::Draft,
+        starts_at: body.starts_at,
+        ends_at: body.ends_at,
+        target: body.target.clone(),
+        tracking_code: match body.tracking_code {
+            Some(c) => c,
+            None => generate_tracking_code()?,
+        },
+        link: body.link,
+        settings: body.settings.unwrap_or_else(|| serde_json::json!({})),
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = state.pool.begin().await?;
+    check_target(&mut tx, ws, campaign.target.as_ref()).await?;
+    repo::insert(&mut tx, ws, &campaign).await.map_err(map_err)?;
+    repo::set_target(&mut tx, ws, campaign.id, campaign.target.as_ref()).await?;
+    audit::record(
+        &mut tx,
+        ws,
+        Actor::from(&auth),
+        "campaign.create",
+        "campaign",
+        campaign.id,
+        serde_json::json!({"tracking_code": campaign.tracking_code}),
+    )
+    .await?;
+    let saved = repo::get(&mut tx, ws, campaign.id, false).await?.ok_or(ApiError::NotFound("campaign"))?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(saved)))
+}
+
+/// Change a campaign that has not ended or been cancelled.
+#[utoipa::path(patch, path = "/campaigns/{id}", tag = "campaigns", params(("id" = CampaignId, Path)), request_body = UpdateCampaign,
+    responses((status = 200, body = Campaign), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn update_campaign(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<CampaignId>,
+    ApiJson(body): ApiJson<UpdateCampaign>,
+) -> ApiResult<Json<Campaign>> {
+    auth.require(Role::Operator)?;
+    body.validate()?;
+    let ws = auth.workspace_id;
+    let mut tx = state.pool.begin().await?;
+    let mut c = repo::get(&mut tx, ws, id, true).await?.ok_or(ApiError::NotFound("campaign"))?;
+    if matches!(c.status, CampaignStatus::Ended | CampaignStatus::Cancelled) {
+        return Err(ApiError::conflict("campaign_closed", "an ended or cancelled campaign cannot be changed"));
+    }
+    if body.tracking_code.as_ref().is_some_and(|t| *t != c.tracking_code) && c.status != CampaignStatus::Draft {
+        return Err(ApiError::conflict("tracking_code_locked", "the tracking code can change only while a draft"));
+    }
+    crate::http::patch::apply(&mut c.starts_at, body.starts_at);
+    crate::http::patch::apply(&mut c.ends_at, body.ends_at);
+    crate::http::patch::apply(&mut c.link, body.link);
+    let mut checks = Checks::new();
+    check_period(&mut checks, c.starts_at, c.ends_at);
+    checks.finish()?;
+    c.name = body.name.map(|n| n.trim().to_owned()).unwrap_or(c.name);
+    c.description = body.description.map(|d| d.trim().to_owned()).unwrap_or(c.description);
+    c.tracking_code = body.tracking_code.unwrap_or(c.tracking_code);
+    c.settings = body.settings.unwrap_or(c.settings);
+    repo::save(&mut tx, ws, &c).await.map_err(map_err)?;
+    if let Some(target) = body.target {
+        check_target(&mut tx, ws, target.as_ref()).await?;
+        repo::set_target(&mut tx, ws, id, target.as_ref()).await?;
+    }
+    audit::record(&mut tx, ws, Actor::from(&auth), "campaign.update", "campaign", id, serde_json::json!({})).await?;
+    let saved = repo::get(&mut tx, ws, id, false).await?.ok_or(ApiError::NotFound("campaign"))?;
+    tx.commit().await?;
+    Ok(Json(saved))
+}
+
+/// Move a campaign through its lifecycle (409 for an illegal transition).
+#[utoipa::path(post, path = "/campaigns/{id}/status", tag = "campaigns", params(("id" = CampaignId, Path)), request_body = ChangeStatus,
+    responses((status = 200, body = Campaign), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn change_campaign_status(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<CampaignId>,
+    ApiJson(body): ApiJson<ChangeStatus>,
+) -> ApiResult<Json<Campaign>> {
+    auth.require(Role::Operator)?;
+    let ws = auth.workspace_id;
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let mut c = repo::get(&mut tx, ws, id, true).await?.ok_or(ApiError::NotFound("campaign"))?;
+    let from = c.status;
+    if !can_transition(from, body.status) {
+        return Err(ApiError::conflict(
+            "invalid_transition",
+            format!("a {from:?} campaign cannot become {:?}", body.status).to_lowercase(),
+        ));
+    }
+    match body.status {
+        CampaignStatus::Scheduled if c.starts_at.is_none_or(|s| s <= now) => {
+            return Err(ApiError::field("starts_at", "required", "scheduling needs a starts_at in the future"));
+        }
+        CampaignStatus::Running if c.starts_at.is_none_or(|s| s > now) => c.starts_at = Some(now),
+        CampaignStatus::Ended | CampaignStatus::Cancelled if c.ends_at.is_none_or(|e| e > now) => {
+            c.ends_at = Some(now.max(c.starts_at.unwrap_or(now) + chrono::Duration::seconds(1)));
+        }
+        _ => {}
+    }
+    c.status = body.status;
+    repo::save(&mut tx, ws, &c).await.map_err(map_err)?;
+    audit::record(
+        &mut tx,
+        ws,
+        Actor::from(&auth),
+        "campaign.status",
+        "campaign",
+        id,
+        serde_json::json!({"from": from, "to": body.status}),
+    )
+    .await?;
+    let saved = repo::get(&mut tx, ws, id, false).await?.ok_or(ApiError::NotFound("campaign"))?;
+    tx.commit().await?;
+    Ok(Json(saved))
+}
+
+/// Delete a draft campaign (others are ended or cancelled instead: 409).
+#[utoipa::path(delete, path = "/campaigns/{id}", tag = "campaigns", params(("id" = CampaignId, Path)),
+    responses((status = 204), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn delete_campaign(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<CampaignId>,
+) -> ApiResult<StatusCode> {
+    auth.require(Role::Operator)?;
+    let mut tx = state.pool.begin().await?;
+    let c = repo::get(&mut tx, auth.workspace_id, id, true).await?.ok_or(ApiError::NotFound("campaign"))?;
+    if c.status != CampaignStatus::Draft {
+        return Err(ApiError::conflict("not_a_draft", "only draft campaigns can be deleted; cancel it instead"));
+    }
+    repo::delete(&mut tx, auth.workspace_id, id).await?;
+    audit::record(
+        &mut tx,
+        auth.workspace_id,
+        Actor::from(&auth),
+        "campaign.delete",
+        "campaign",
+        id,
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
