@@ -66,14 +66,15 @@ fn json_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
 
 /// Parses JSON bytes into `T` with field-naming errors (shared with tests of DTOs).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(json_error)?;
-    de.end().map_err(|e| ApiError::BadRequest {
+    // Syntax first (cheap, allocation-free), so a malformed body is always a
+    // 400 whatever the shape of its first part.
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| ApiError::BadRequest {
         code: "malformed_json",
         message: format!("request body is not valid JSON: {e}"),
         details: vec![],
     })?;
-    Ok(value)
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(json_error)
 }
 
 impl<T, S> FromRequest<S> for ApiJson<T>

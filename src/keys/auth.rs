@@ -1,8 +1,8 @@
 //! Bearer-key authentication for `/v1`, and the [`Auth`] extractor.
 
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::Duration;
@@ -64,6 +64,10 @@ pub async fn require_key(State(state): State<AppState>, mut req: Request, next: 
         }
     }
     tracing::Span::current().record("workspace_id", tracing::field::display(record.workspace_id));
+    // Viewers are read-only everywhere: refuse before any body is parsed.
+    if record.role == Role::Viewer && !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return ApiError::Forbidden.into_response();
+    }
     req.extensions_mut().insert(Auth { workspace_id: record.workspace_id, key_id: record.id, role: record.role });
     next.run(req).await
 }
