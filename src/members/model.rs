@@ -51,8 +51,9 @@ fn mask_phone(p: &str) -> String {
     if n <= 4 {
         return "*".repeat(n);
     }
-    let keep_head = if n > 7 { 3 } else { 1 };
-    chars.iter().enumerate().map(|(i, c)| if i < keep_head || i >= n - 4 { *c } else { '*' }).collect()
+    // Long numbers keep 3 + 4 digits (138****5678); short ones 1 + 2.
+    let (head, tail) = if n > 7 { (3, 4) } else { (1, 2) };
+    chars.iter().enumerate().map(|(i, c)| if i < head || i >= n - tail { *c } else { '*' }).collect()
 }
 
 fn mask_email(e: &str) -> String {
@@ -230,7 +231,7 @@ mod tests {
     #[test]
     fn personal_data_is_masked_for_viewers() {
         assert_eq!(mask_phone("13812345678"), "138****5678");
-        assert_eq!(mask_phone("12345"), "1****");
+        assert_eq!(mask_phone("12345"), "1**45");
         assert_eq!(mask_email("lily@example.com"), "l***@example.com");
     }
 
