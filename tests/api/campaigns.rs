@@ -50,6 +50,9 @@ async fn a_layer_resolves_live_by_its_selector() {
         .id();
     assert_eq!(ids(&app.get(&format!("/v1/layers/{only}/groups")).await), [archived.as_str(), sh_basic.as_str()]);
     let all = app.post("/v1/layers", json!({"name": "all", "selector": {}})).await.id();
+    assert_eq!(app.get(&format!("/v1/layers/{all}")).await.body["name"], "all");
+    assert_eq!(app.get("/v1/layers?limit=2").await.body["items"].as_array().unwrap().len(), 2);
+    assert!(app.get("/v1/layers?limit=2").await.body["next_cursor"].is_string());
     assert_eq!(ids(&app.get(&format!("/v1/layers/{all}/groups")).await).len(), 3);
 
     // Live: tagging a group later puts it in the layer.

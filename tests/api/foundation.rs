@@ -141,9 +141,19 @@ async fn tiers_default_to_vip_and_basic_and_can_be_managed() {
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.body["error"]["details"].as_array().unwrap().len(), 2);
     let id = gold.id();
+    assert_eq!(app.get(&format!("/v1/tiers/{id}")).await.body["rank"], 30);
     let r = app.patch(&format!("/v1/tiers/{id}"), json!({"name": "Gold+"})).await;
     assert_eq!(r.body["name"], "Gold+");
     assert_eq!(app.get("/v1/tiers").await.body["items"][0]["key"], "gold");
+    // Renaming a key carries over to the groups that use it; a used tier stays.
+    let g = app
+        .post("/v1/groups", json!({"platform": "slack", "external_id": "C1", "name": "g", "tier": "gold"}))
+        .await
+        .id();
+    assert_eq!(app.patch(&format!("/v1/tiers/{id}"), json!({"key": "platinum"})).await.status, StatusCode::OK);
+    assert_eq!(app.get(&format!("/v1/groups/{g}")).await.body["tier"], "platinum");
+    assert_eq!(app.delete(&format!("/v1/tiers/{id}")).await.code(), "tier_in_use");
+    app.patch(&format!("/v1/groups/{g}"), json!({"tier": null})).await;
     assert_eq!(app.delete(&format!("/v1/tiers/{id}")).await.status, StatusCode::NO_CONTENT);
     assert_eq!(app.get(&format!("/v1/tiers/{id}")).await.status, StatusCode::NOT_FOUND);
 }

@@ -126,6 +126,9 @@ async fn tags_are_shared_counted_renamed_and_deleted_everywhere() {
     let tag = &list.body["items"][0];
     assert_eq!((tag["name"].as_str(), tag["group_count"].as_i64()), (Some("vip"), Some(1)));
     let id = tag["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.get(&format!("/v1/tags/{id}")).await.body["name"], "vip");
+    assert_eq!(app.get("/v1/tags?q=vi").await.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(app.get("/v1/tags?q=zz").await.body["items"], json!([]));
     let r = app.patch(&format!("/v1/tags/{id}"), json!({"name": "VIP", "color": "#ff0000"})).await;
     assert_eq!(r.body["color"], "#ff0000");
     assert_eq!(app.get(&format!("/v1/groups/{g}")).await.body["tags"], json!(["VIP"]));
@@ -157,6 +160,21 @@ async fn staff_are_managed_and_assigned_to_groups_with_roles() {
     assert_eq!(r.body["owner_staff_id"], s.as_str());
     assert_eq!(app.get(&format!("/v1/staff/{s}")).await.body["group_count"], 1);
     assert_eq!(app.get("/v1/staff?persona=bot").await.body["items"].as_array().unwrap().len(), 1);
+    let r = app
+        .patch(
+            &format!("/v1/staff/{bot}"),
+            json!({"name": "签到机器人", "active": false,
+               "identities": [{"platform": "telegram", "external_id": "checkin_bot"}]}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["name"].as_str(), r.body["active"].as_bool()),
+        (StatusCode::OK, Some("签到机器人"), Some(false))
+    );
+    assert_eq!(r.body["identities"][0]["external_id"], "checkin_bot");
+    assert_eq!(app.get("/v1/staff?active=true").await.body["items"].as_array().unwrap().len(), 1);
+    let r = app.patch(&format!("/v1/staff/{bot}"), json!({"member_id": "01900000-0000-7000-8000-000000000000"})).await;
+    assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, "member_id"));
 
     assert_eq!(app.delete(&format!("/v1/groups/{g}/staff/{bot}")).await.status, StatusCode::NO_CONTENT);
     assert_eq!(app.delete(&format!("/v1/groups/{g}/staff/{bot}")).await.status, StatusCode::NOT_FOUND);

@@ -68,6 +68,7 @@ fn start_cluster() -> Result<Cluster, String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     rt.block_on(async {
         let mut conn = sqlx::PgConnection::connect_with(&admin).await.map_err(|e| e.to_string())?;
+        drop_stale_databases(&mut conn).await;
         sqlx::query(&format!("CREATE DATABASE {template}")).execute(&mut conn).await.map_err(|e| e.to_string())?;
         let pool = PgPoolOptions::new()
             .max_connections(1)
@@ -81,6 +82,25 @@ fn start_cluster() -> Result<Cluster, String> {
     Ok(Cluster { admin, template })
 }
 
+/// Drops test databases of earlier runs on a shared server: their names carry
+/// a UUIDv7, so those over an hour old belong to runs that have ended.
+async fn drop_stale_databases(conn: &mut sqlx::PgConnection) {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname ~ '^(t|shequn_tpl)_[0-9a-f]{32}$'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for name in names {
+        let Some(hex) = name.rsplit('_').next() else { continue };
+        let Ok(id) = uuid::Uuid::parse_str(hex) else { continue };
+        let Some((secs, _)) = id.get_timestamp().map(|t| t.to_unix()) else { continue };
+        if std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs) < hour_ago {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut *conn).await;
+        }
+    }
+}
+
 fn cluster() -> &'static Cluster {
     let c = CLUSTER.get_or_init(|| {
         std::thread::spawn(start_cluster).join().unwrap_or_else(|_| Err("cluster start panicked".into()))
@@ -91,8 +111,8 @@ fn cluster() -> &'static Cluster {
     }
 }
 
-/// A fresh, migrated, empty database.
-pub async fn fresh_pool() -> PgPool {
+/// A fresh, migrated, empty database: its pool and a URL for child processes.
+pub async fn fresh_database() -> (PgPool, String) {
     let c = cluster();
     let name = format!("t_{}", uuid::Uuid::now_v7().simple());
     let mut conn = sqlx::PgConnection::connect_with(&c.admin).await.expect("admin connection");
@@ -101,7 +121,32 @@ pub async fn fresh_pool() -> PgPool {
         .await
         .expect("create test database");
     conn.close().await.ok();
-    PgPoolOptions::new().max_connections(8).connect_with(c.admin.clone().database(&name)).await.expect("test pool")
+    let opts = c.admin.clone().database(&name);
+    let url = match (std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()), opts.get_socket()) {
+        (Some(base), _) => with_database(&base, &name),
+        (None, Some(dir)) => {
+            format!("postgres://{}@localhost:{}/{name}?host={}", opts.get_username(), opts.get_port(), dir.display())
+        }
+        (None, None) => format!("postgres://{}@{}:{}/{name}", opts.get_username(), opts.get_host(), opts.get_port()),
+    };
+    let pool = PgPoolOptions::new().max_connections(8).connect_with(opts).await.expect("test pool");
+    (pool, url)
+}
+
+/// `url` with its database name replaced (credentials and options kept).
+fn with_database(url: &str, name: &str) -> String {
+    let (main, query) = url.split_once('?').map(|(m, q)| (m, format!("?{q}"))).unwrap_or((url, String::new()));
+    let authority_start = main.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match main[authority_start..].find('/') {
+        Some(i) => &main[..authority_start + i],
+        None => main,
+    };
+    format!("{base}/{name}{query}")
+}
+
+/// A fresh, migrated, empty database.
+pub async fn fresh_pool() -> PgPool {
+    fresh_database().await.0
 }
 
 /// Settings for tests: defaults from no file.
@@ -148,9 +193,17 @@ impl TestApp {
         Self::spawn_with(test_settings()).await
     }
 
+    /// Starts an app on an existing database (the workspace `test` is added).
+    pub async fn spawn_on(pool: PgPool) -> TestApp {
+        Self::start(pool, test_settings()).await
+    }
+
     /// Starts an app with custom settings.
     pub async fn spawn_with(settings: Settings) -> TestApp {
-        let pool = fresh_pool().await;
+        Self::start(fresh_pool().await, settings).await
+    }
+
+    async fn start(pool: PgPool, settings: Settings) -> TestApp {
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 20, 2, 0, 0).unwrap());
         let nw = shequn::workspaces::service::create_workspace(&pool, "test", "Asia/Shanghai", Actor::System)
             .await

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod campaigns;
+mod cli;
 mod contract;
 mod foundation;
 mod groups;
