@@ -88,3 +88,24 @@ async fn a_bad_configuration_value_stops_the_binary_naming_the_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("hunter2"), "the password leaked: {stderr}");
 }
+
+#[tokio::test]
+async fn without_server_binaries_or_a_database_url_the_binary_explains_what_to_install() {
+    let dir = std::env::temp_dir().join(format!(
+        "shequn-test-{}-nobin-{}",
+        std::process::id(),
+        uuid::Uuid::now_v7().simple()
+    ));
+    let out = Command::new(env!("CARGO_BIN_EXE_shequn"))
+        .arg("migrate")
+        .env_remove("DATABASE_URL")
+        .env("SHEQUN_CONFIG_DIR", "/nonexistent")
+        .env("SHEQUN__EMBEDDED__BIN_DIR", "/nonexistent/bin")
+        .env("SHEQUN__EMBEDDED__DATA_DIR", dir.join("pg"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("apt-get install postgresql") && stderr.contains("DATABASE_URL"), "{stderr}");
+    assert!(!dir.exists(), "nothing is created when the binaries are missing");
+}
