@@ -60,8 +60,16 @@ impl Application {
         let app = crate::http::router(self.state.clone());
         let token = shutdown.clone();
         let server = axum::serve(self.listener, app).with_graceful_shutdown(async move { token.cancelled().await });
-        let server = tokio::spawn(async move { server.await });
-        shutdown.cancelled().await;
+        let mut server = tokio::spawn(async move { server.await });
+        tokio::select! {
+            // The server stopped on its own (e.g. the listener failed): report it.
+            res = &mut server => {
+                let res = res.context("server task").and_then(|r| r.context("serving"));
+                self.db.close().await?;
+                return res;
+            }
+            _ = shutdown.cancelled() => {}
+        }
         match tokio::time::timeout(grace, server).await {
             Ok(res) => res.context("server task")?.context("serving")?,
             Err(_) => tracing::warn!("in-flight requests did not finish within the shutdown grace"),
