@@ -7,7 +7,9 @@
 //! may retry). A retry with the same method, path and body gets the stored
 //! answer with `Idempotent-Replayed: true`; with a different request it gets
 //! 422 `idempotency_key_reused`; while the first is still running, 409
-//! `idempotency_in_progress`.
+//! `idempotency_in_progress`, unless that placeholder is older than the
+//! request timeout (abandoned by a client that went away): then the retry
+//! takes it over.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -18,6 +20,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::error::{ApiError, FieldError};
+use crate::ids::WorkspaceId;
 use crate::keys::auth::Auth;
 use crate::state::AppState;
 
@@ -103,10 +106,27 @@ async fn run(state: &AppState, auth: Auth, key: String, req: Request, next: Next
         }
         let status: Option<i32> = row.try_get("status_code")?;
         let Some(status) = status else {
-            return Err(ApiError::conflict(
-                "idempotency_in_progress",
-                "a request with this Idempotency-Key is still running",
-            ));
+            // A placeholder older than the request timeout was abandoned (the
+            // client went away or the process died): the retry takes it over.
+            let stale = format!("{} seconds", state.settings.server.request_timeout_secs + 5);
+            let taken = sqlx::query(
+                "UPDATE idempotency_keys SET created_at = now()
+                 WHERE workspace_id = $1 AND key = $2 AND status_code IS NULL AND created_at < now() - $3::interval",
+            )
+            .bind(ws)
+            .bind(&key)
+            .bind(stale)
+            .execute(&state.pool)
+            .await?
+            .rows_affected()
+                == 1;
+            if !taken {
+                return Err(ApiError::conflict(
+                    "idempotency_in_progress",
+                    "a request with this Idempotency-Key is still running",
+                ));
+            }
+            return finish(state, ws, &key, Request::from_parts(parts, Body::from(bytes)), next).await;
         };
         let body: Vec<u8> = row.try_get::<Option<Vec<u8>>, _>("response_body")?.unwrap_or_default();
         let mut res = Response::new(Body::from(body));
@@ -116,12 +136,17 @@ async fn run(state: &AppState, auth: Auth, key: String, req: Request, next: Next
         return Ok(res);
     }
 
-    let res = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    finish(state, ws, &key, Request::from_parts(parts, Body::from(bytes)), next).await
+}
+
+/// Runs the request and stores its answer under the key (or frees the key on a 5xx).
+async fn finish(state: &AppState, ws: WorkspaceId, key: &str, req: Request, next: Next) -> Result<Response, ApiError> {
+    let res = next.run(req).await;
     let status = res.status();
     if status.is_server_error() {
         let _ = sqlx::query("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2")
             .bind(ws)
-            .bind(&key)
+            .bind(key)
             .execute(&state.pool)
             .await;
         return Ok(res);
@@ -134,7 +159,7 @@ async fn run(state: &AppState, auth: Auth, key: String, req: Request, next: Next
         "UPDATE idempotency_keys SET status_code = $3, response_body = $4 WHERE workspace_id = $1 AND key = $2",
     )
     .bind(ws)
-    .bind(&key)
+    .bind(key)
     .bind(status.as_u16() as i32)
     .bind(rbytes.as_ref())
     .execute(&state.pool)

@@ -387,3 +387,49 @@ async fn the_server_starts_an_embedded_postgres_when_no_database_is_configured()
     app.run_until(token).await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_running_idempotent_request_blocks_its_retry_until_it_is_abandoned() {
+    let app = TestApp::spawn().await;
+    let body = json!({"key": "gold", "name": "Gold", "rank": 30});
+    let ws: uuid::Uuid = app.workspace_id.parse().unwrap();
+    let hash = {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update("POST");
+        h.update([0]);
+        h.update("/v1/tiers");
+        h.update([0]);
+        h.update(serde_json::to_vec(&body).unwrap());
+        h.finalize().to_vec()
+    };
+    for (key, age_secs) in [("fresh", 1), ("abandoned", 3600)] {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (workspace_id, key, method, path, request_hash, created_at)
+             VALUES ($1, $2, 'POST', '/v1/tiers', $3, now() - make_interval(secs => $4))",
+        )
+        .bind(ws)
+        .bind(key)
+        .bind(&hash)
+        .bind(age_secs as f64)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    let send = |key: &'static str| {
+        app.client
+            .post(format!("{}/v1/tiers", app.base))
+            .bearer_auth(&app.key)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+    };
+    let r = send("fresh").await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"]["code"], "idempotency_in_progress");
+    let r = send("abandoned").await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let again = send("abandoned").await.unwrap();
+    assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(app.count("tiers").await, 3);
+}
