@@ -12,7 +12,7 @@
 //! takes it over.
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
+use axum::extract::{OriginalUri, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -55,7 +55,8 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
 async fn run(state: &AppState, auth: Auth, key: String, req: Request, next: Next) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let bytes = to_bytes(body, state.settings.server.body_limit_bytes).await.map_err(|_| ApiError::PayloadTooLarge)?;
-    let path = parts.uri.path().to_owned();
+    // Inside the nested /v1 router the URI is stripped; keep the real path.
+    let path = parts.extensions.get::<OriginalUri>().map(|u| u.path()).unwrap_or(parts.uri.path()).to_owned();
     let mut h = Sha256::new();
     h.update(parts.method.as_str());
     h.update([0]);
