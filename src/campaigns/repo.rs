@@ -209,3 +209,24 @@ pub async fn delete(conn: &mut PgConnection, ws: WorkspaceId, id: CampaignId) ->
         .await?;
     Ok(r.rows_affected() == 1)
 }
+
+/// Campaign ids by id (existing ones) and by tracking code.
+pub async fn resolve(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    ids: &[Uuid],
+    codes: &[String],
+) -> Result<(Vec<Uuid>, std::collections::HashMap<String, Uuid>), sqlx::Error> {
+    let found: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM campaigns WHERE workspace_id = $1 AND id = ANY($2)")
+        .bind(ws)
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await?;
+    let by_code: Vec<(String, Uuid)> =
+        sqlx::query_as("SELECT tracking_code, id FROM campaigns WHERE workspace_id = $1 AND tracking_code = ANY($2)")
+            .bind(ws)
+            .bind(codes)
+            .fetch_all(conn)
+            .await?;
+    Ok((found, by_code.into_iter().collect()))
+}

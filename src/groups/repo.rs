@@ -261,3 +261,40 @@ async fn get_for_update(conn: &mut PgConnection, ws: WorkspaceId, id: GroupId) -
         .await?;
     get(conn, ws, id).await
 }
+
+/// Group ids for platform chat ids, registering unknown groups (named by
+/// `name` or the chat id) so a platform can connect before any set-up.
+pub async fn ensure_by_external(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    refs: &[(Platform, String, Option<String>)],
+) -> Result<std::collections::HashMap<(Platform, String), Uuid>, sqlx::Error> {
+    let ids: Vec<Uuid> = refs.iter().map(|_| Uuid::now_v7()).collect();
+    let platforms: Vec<Platform> = refs.iter().map(|r| r.0).collect();
+    let externals: Vec<&str> = refs.iter().map(|r| r.1.as_str()).collect();
+    let names: Vec<String> =
+        refs.iter().map(|r| r.2.clone().unwrap_or_else(|| format!("{} {}", r.0.as_str(), r.1))).collect();
+    sqlx::query(
+        "INSERT INTO groups (workspace_id, id, platform, external_id, name)
+         SELECT $1, u.id, u.p, u.e, u.n FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) AS u(id, p, e, n)
+         ON CONFLICT ON CONSTRAINT groups_platform_external_id_key DO NOTHING",
+    )
+    .bind(ws)
+    .bind(&ids)
+    .bind(&platforms)
+    .bind(&externals)
+    .bind(&names)
+    .execute(&mut *conn)
+    .await?;
+    let rows: Vec<(Platform, String, Uuid)> = sqlx::query_as(
+        "SELECT g.platform, g.external_id, g.id FROM groups g
+         JOIN unnest($2::text[], $3::text[]) AS u(p, e) ON g.platform = u.p AND g.external_id = u.e
+         WHERE g.workspace_id = $1",
+    )
+    .bind(ws)
+    .bind(&platforms)
+    .bind(&externals)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(p, e, id)| ((p, e), id)).collect())
+}

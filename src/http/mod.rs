@@ -55,6 +55,7 @@ use crate::state::AppState;
         (name = "tags", description = "Tags on groups and members"),
         (name = "layers", description = "Saved group selectors"),
         (name = "campaigns", description = "Campaigns and their lifecycle"),
+        (name = "events", description = "Funnel events: batch ingestion and queries"),
         (name = "audit", description = "Who changed what"),
     )
 )]
@@ -85,6 +86,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .merge(crate::memberships::router())
         .merge(crate::layers::router())
         .merge(crate::campaigns::router())
+        .merge(crate::events::router())
         .merge(crate::audit::router())
 }
 

@@ -295,3 +295,119 @@ pub async fn erase(
     tags::replace(conn, ws, Owner::Member(id.0), &[]).await?;
     Ok(())
 }
+
+/// A member named by a platform identity, to find or create.
+#[derive(Debug, Clone)]
+pub struct IdentityRef {
+    pub platform: Platform,
+    pub external_id: String,
+    pub name: Option<String>,
+    /// First seen (for a member created now).
+    pub seen_at: DateTime<Utc>,
+}
+
+/// Member ids for identities, creating members for unknown ones (safe
+/// against concurrent batches: a lost race drops our new row and uses theirs).
+pub async fn ensure_by_identity(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    refs: &[IdentityRef],
+) -> Result<std::collections::HashMap<(Platform, String), Uuid>, sqlx::Error> {
+    let mut found = lookup_identities(conn, ws, refs).await?;
+    let missing: Vec<&IdentityRef> =
+        refs.iter().filter(|r| !found.contains_key(&(r.platform, r.external_id.clone()))).collect();
+    if missing.is_empty() {
+        return Ok(found);
+    }
+    let ids: Vec<Uuid> = missing.iter().map(|_| Uuid::now_v7()).collect();
+    let names: Vec<String> = missing.iter().map(|r| r.name.clone().unwrap_or_default()).collect();
+    let seen: Vec<DateTime<Utc>> = missing.iter().map(|r| r.seen_at).collect();
+    let platforms: Vec<Platform> = missing.iter().map(|r| r.platform).collect();
+    let externals: Vec<&str> = missing.iter().map(|r| r.external_id.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO members (workspace_id, id, display_name, first_seen_at)
+         SELECT $1, u.id, u.name, u.seen FROM unnest($2::uuid[], $3::text[], $4::timestamptz[]) AS u(id, name, seen)",
+    )
+    .bind(ws)
+    .bind(&ids)
+    .bind(&names)
+    .bind(&seen)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO member_identities (workspace_id, platform, external_id, member_id)
+         SELECT $1, u.p, u.e, u.id FROM unnest($2::text[], $3::text[], $4::uuid[]) AS u(p, e, id)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(ws)
+    .bind(&platforms)
+    .bind(&externals)
+    .bind(&ids)
+    .execute(&mut *conn)
+    .await?;
+    // Members whose identity another batch claimed first are dropped.
+    sqlx::query(
+        "DELETE FROM members m WHERE m.workspace_id = $1 AND m.id = ANY($2)
+           AND NOT EXISTS (SELECT 1 FROM member_identities i WHERE i.workspace_id = m.workspace_id AND i.member_id = m.id)",
+    )
+    .bind(ws)
+    .bind(&ids)
+    .execute(&mut *conn)
+    .await?;
+    let owned: Vec<IdentityRef> = missing.into_iter().cloned().collect();
+    found.extend(lookup_identities(conn, ws, &owned).await?);
+    Ok(found)
+}
+
+async fn lookup_identities(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    refs: &[IdentityRef],
+) -> Result<std::collections::HashMap<(Platform, String), Uuid>, sqlx::Error> {
+    let platforms: Vec<Platform> = refs.iter().map(|r| r.platform).collect();
+    let externals: Vec<&str> = refs.iter().map(|r| r.external_id.as_str()).collect();
+    let rows: Vec<(Platform, String, Uuid)> = sqlx::query_as(
+        "SELECT i.platform, i.external_id, i.member_id FROM member_identities i
+         JOIN unnest($2::text[], $3::text[]) AS u(p, e) ON i.platform = u.p AND i.external_id = u.e
+         WHERE i.workspace_id = $1",
+    )
+    .bind(ws)
+    .bind(&platforms)
+    .bind(&externals)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(p, e, id)| ((p, e), id)).collect())
+}
+
+/// Which of `ids` are members of the workspace.
+pub async fn existing(conn: &mut PgConnection, ws: WorkspaceId, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM members WHERE workspace_id = $1 AND id = ANY($2)")
+        .bind(ws)
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
+/// Moves first-seen earlier and last-active later from accepted events.
+pub async fn touch_activity(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    members: &[Uuid],
+    first: &[DateTime<Utc>],
+    last_active: &[Option<DateTime<Utc>>],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE members m SET first_seen_at = LEAST(m.first_seen_at, u.f),
+             last_active_at = CASE WHEN u.a IS NULL THEN m.last_active_at
+                                   ELSE GREATEST(COALESCE(m.last_active_at, u.a), u.a) END
+         FROM unnest($2::uuid[], $3::timestamptz[], $4::timestamptz[]) AS u(id, f, a)
+         WHERE m.workspace_id = $1 AND m.id = u.id",
+    )
+    .bind(ws)
+    .bind(members)
+    .bind(first)
+    .bind(last_active)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

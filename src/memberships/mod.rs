@@ -8,6 +8,7 @@
 //! join that would overlap an earlier stint.
 
 pub mod model;
+pub mod projection;
 pub mod repo;
 mod routes;
 pub mod service;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::model::{JoinSource, Membership};
+use super::model::Membership;
 use crate::ids::{GroupId, MemberId, MembershipId, WorkspaceId};
 
 const SELECT: &str =
@@ -65,52 +65,22 @@ pub async fn overlaps_closed_stint(
     .await
 }
 
-/// A new open stint.
-pub struct NewStint<'a> {
-    pub group: GroupId,
-    pub member: MemberId,
-    pub joined_at: DateTime<Utc>,
-    pub source: JoinSource,
-    pub inviter: Option<MemberId>,
-    pub invite_code: Option<&'a str>,
-}
-
-/// Opens a stint.
-pub async fn insert(conn: &mut PgConnection, ws: WorkspaceId, s: &NewStint<'_>) -> Result<MembershipId, sqlx::Error> {
-    let id = MembershipId::new();
-    sqlx::query(
-        "INSERT INTO memberships (workspace_id, id, group_id, member_id, joined_at, source, inviter_id, invite_code)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(ws)
-    .bind(id)
-    .bind(s.group)
-    .bind(s.member)
-    .bind(s.joined_at)
-    .bind(s.source)
-    .bind(s.inviter)
-    .bind(s.invite_code)
-    .execute(conn)
-    .await?;
-    Ok(id)
-}
-
-/// Closes a stint.
-pub async fn close(
+/// The most recently closed stint of a pair.
+pub async fn latest_closed(
     conn: &mut PgConnection,
     ws: WorkspaceId,
-    id: MembershipId,
-    left_at: DateTime<Utc>,
-    reason: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE memberships SET left_at = $3, leave_reason = $4, updated_at = now() WHERE workspace_id = $1 AND id = $2")
-        .bind(ws)
-        .bind(id)
-        .bind(left_at)
-        .bind(reason)
-        .execute(conn)
-        .await?;
-    Ok(())
+    group: GroupId,
+    member: MemberId,
+) -> Result<Option<MembershipId>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM memberships WHERE workspace_id = $1 AND group_id = $2 AND member_id = $3 AND left_at IS NOT NULL
+         ORDER BY left_at DESC, joined_at DESC LIMIT 1",
+    )
+    .bind(ws)
+    .bind(group)
+    .bind(member)
+    .fetch_optional(conn)
+    .await
 }
 
 /// Stints of a group (open only unless `history`), newest first.

@@ -1,12 +1,15 @@
-//! Joining and leaving, with every check in one transaction.
+//! Joining and leaving through the API: every check in one transaction,
+//! then a `member_joined` / `member_left` event (source `api`) from which
+//! the pair's stints are re-projected, exactly as for platform events.
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgConnection;
 
 use super::model::{JoinGroup, JoinSource, LeaveGroup, Membership};
-use super::repo::{self, NewStint};
+use super::{projection, repo};
 use crate::audit::{self, Actor};
 use crate::error::{on_constraint, ApiError, ApiResult};
+use crate::events::model::EventSource;
 use crate::groups::model::GroupStatus;
 use crate::ids::{GroupId, MemberId, WorkspaceId};
 
@@ -65,15 +68,17 @@ pub async fn join(
     if repo::overlaps_closed_stint(conn, ws, group, req.member_id, joined_at).await? {
         return Err(ApiError::conflict("overlapping_stint", "joined_at falls inside an earlier stint of this member"));
     }
-    let stint = NewStint {
-        group,
-        member: req.member_id,
-        joined_at,
-        source: req.source.unwrap_or(JoinSource::Unknown),
-        inviter: req.inviter_id,
-        invite_code: req.invite_code.as_deref().map(str::trim),
-    };
-    let id = repo::insert(conn, ws, &stint).await.map_err(map_err)?;
+    let mut props = serde_json::json!({"join_source": req.source.unwrap_or(JoinSource::Unknown)});
+    if let Some(i) = req.inviter_id {
+        props["inviter_id"] = i.to_string().into();
+    }
+    if let Some(code) = req.invite_code.as_deref().map(str::trim) {
+        props["invite_code"] = code.into();
+    }
+    record_event(conn, ws, "member_joined", group, req.member_id, joined_at, props, now).await?;
+    let (id, _) = repo::open_stint_for_update(conn, ws, group, req.member_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("join produced no open stint")))?;
     audit::record(
         conn,
         ws,
@@ -81,10 +86,41 @@ pub async fn join(
         "membership.join",
         "membership",
         id,
-        serde_json::json!({"group_id": group, "member_id": req.member_id, "source": stint.source}),
+        serde_json::json!({"group_id": group, "member_id": req.member_id, "source": req.source}),
     )
     .await?;
     repo::get(conn, ws, id).await?.ok_or(ApiError::NotFound("membership"))
+}
+
+/// Stores a membership event and re-projects the pair's stints from it.
+#[allow(clippy::too_many_arguments)]
+async fn record_event(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    kind: &str,
+    group: GroupId,
+    member: MemberId,
+    at: DateTime<Utc>,
+    properties: serde_json::Value,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let row = crate::events::repo::Row {
+        id: uuid::Uuid::now_v7(),
+        kind: kind.to_owned(),
+        occurred_at: at,
+        group_id: Some(group.0),
+        member_id: Some(member.0),
+        campaign_id: None,
+        campaign_code: None,
+        order_id: None,
+        amount: None,
+        currency: None,
+        properties,
+        source: EventSource::Api,
+    };
+    crate::events::repo::insert(conn, ws, &[row], now).await?;
+    projection::sync_pair(conn, ws, group, member).await.map_err(map_err)?;
+    Ok(())
 }
 
 /// Closes the open stint of `member` in `group`.
@@ -112,7 +148,11 @@ pub async fn leave(
     if left_at < joined_at {
         return Err(ApiError::field("left_at", "before_join", "must not be before joined_at"));
     }
-    repo::close(conn, ws, id, left_at, req.reason.as_deref().map(str::trim)).await.map_err(map_err)?;
+    let mut props = serde_json::json!({});
+    if let Some(r) = req.reason.as_deref().map(str::trim) {
+        props["leave_reason"] = r.into();
+    }
+    record_event(conn, ws, "member_left", group, member, left_at, props, now).await?;
     audit::record(
         conn,
         ws,
@@ -123,5 +163,6 @@ pub async fn leave(
         serde_json::json!({"group_id": group, "member_id": member}),
     )
     .await?;
-    repo::get(conn, ws, id).await?.ok_or(ApiError::NotFound("membership"))
+    let closed = repo::latest_closed(conn, ws, group, member).await?.ok_or(ApiError::NotFound("membership"))?;
+    repo::get(conn, ws, closed).await?.ok_or(ApiError::NotFound("membership"))
 }

@@ -1,0 +1,266 @@
+//! Ingestion: validated events in, per-item results out, in one transaction.
+//!
+//! Steps: resolve members and groups (by id, or by platform id — creating
+//! unknown ones), inviters and campaigns; drop in-batch duplicates; claim
+//! orders for `order_paid` (one payment per order); insert the rest (the
+//! primary key drops redeliveries); re-project the membership stints of every
+//! (group, member) pair a join or leave touched; move members' first-seen and
+//! last-active times.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::model::{ItemResult, ItemStatus, NewEvent, Ref, DEFAULT_ACTIVE_TYPES};
+use super::repo::{self, Row};
+use crate::ids::{GroupId, MemberId, WorkspaceId};
+use crate::members::repo::IdentityRef;
+use crate::platform::Platform;
+
+type Key = (Platform, String);
+
+/// What the batch's references resolve to.
+#[derive(Default)]
+struct Resolved {
+    members: HashMap<Key, Uuid>,
+    groups: HashMap<Key, Uuid>,
+    known_members: HashSet<Uuid>,
+    known_groups: HashSet<Uuid>,
+    known_campaigns: HashSet<Uuid>,
+    campaign_codes: HashMap<String, Uuid>,
+}
+
+fn rejected(index: usize, reason: String) -> ItemResult {
+    ItemResult { index, status: ItemStatus::Rejected, event_id: None, reason: Some(reason) }
+}
+
+fn done(index: usize, status: ItemStatus, id: Uuid) -> ItemResult {
+    ItemResult { index, status, event_id: Some(id), reason: None }
+}
+
+async fn resolve(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    events: &[(usize, NewEvent)],
+) -> Result<Resolved, sqlx::Error> {
+    let mut member_refs: HashMap<Key, IdentityRef> = HashMap::new();
+    let mut group_refs: HashMap<Key, Option<String>> = HashMap::new();
+    let (mut member_ids, mut group_ids, mut campaign_ids, mut codes) = (vec![], vec![], vec![], vec![]);
+    for (_, e) in events {
+        for r in [&e.member, &e.inviter].into_iter().flatten() {
+            match r {
+                Ref::Id(id) => member_ids.push(*id),
+                Ref::External(p) => {
+                    let entry = member_refs.entry((p.platform, p.external_id.clone())).or_insert_with(|| IdentityRef {
+                        platform: p.platform,
+                        external_id: p.external_id.clone(),
+                        name: p.name.clone(),
+                        seen_at: e.occurred_at,
+                    });
+                    entry.seen_at = entry.seen_at.min(e.occurred_at);
+                }
+            }
+        }
+        match &e.group {
+            Some(Ref::Id(id)) => group_ids.push(*id),
+            Some(Ref::External(p)) => {
+                group_refs.entry((p.platform, p.external_id.clone())).or_insert_with(|| p.name.clone());
+            }
+            None => {}
+        }
+        campaign_ids.extend(e.campaign_id);
+        codes.extend(e.campaign_code.clone());
+    }
+    let refs: Vec<IdentityRef> = member_refs.into_values().collect();
+    let groups: Vec<(Platform, String, Option<String>)> = group_refs.into_iter().map(|((p, e), n)| (p, e, n)).collect();
+    let (known_campaigns, campaign_codes) = crate::campaigns::repo::resolve(conn, ws, &campaign_ids, &codes).await?;
+    Ok(Resolved {
+        members: crate::members::repo::ensure_by_identity(conn, ws, &refs).await?,
+        groups: crate::groups::repo::ensure_by_external(conn, ws, &groups).await?,
+        known_members: crate::members::repo::existing(conn, ws, &member_ids).await?.into_iter().collect(),
+        known_groups: existing_groups(conn, ws, &group_ids).await?,
+        known_campaigns: known_campaigns.into_iter().collect(),
+        campaign_codes,
+    })
+}
+
+async fn existing_groups(conn: &mut PgConnection, ws: WorkspaceId, ids: &[Uuid]) -> Result<HashSet<Uuid>, sqlx::Error> {
+    let missing: HashSet<Uuid> = crate::groups::repo::missing(conn, ws, ids).await?.into_iter().collect();
+    Ok(ids.iter().filter(|i| !missing.contains(i)).copied().collect())
+}
+
+fn member_of(r: &Resolved, x: &Option<Ref>, what: &str) -> Result<Option<Uuid>, String> {
+    match x {
+        None => Ok(None),
+        Some(Ref::Id(id)) if r.known_members.contains(id) => Ok(Some(*id)),
+        Some(Ref::Id(_)) => Err(format!("unknown {what}_id")),
+        Some(Ref::External(p)) => r
+            .members
+            .get(&(p.platform, p.external_id.clone()))
+            .copied()
+            .map(Some)
+            .ok_or_else(|| format!("{what} could not be created")),
+    }
+}
+
+fn to_row(r: &Resolved, e: NewEvent) -> Result<Row, String> {
+    let member_id = member_of(r, &e.member, "member")?;
+    let inviter = member_of(r, &e.inviter, "inviter")?;
+    let group_id = match &e.group {
+        None => None,
+        Some(Ref::Id(id)) if r.known_groups.contains(id) => Some(*id),
+        Some(Ref::Id(_)) => return Err("unknown group_id".into()),
+        Some(Ref::External(p)) => {
+            Some(r.groups.get(&(p.platform, p.external_id.clone())).copied().ok_or("group could not be created")?)
+        }
+    };
+    let campaign_id = match (e.campaign_id, &e.campaign_code) {
+        (Some(id), _) if r.known_campaigns.contains(&id) => Some(id),
+        (Some(_), _) => return Err("unknown campaign_id".into()),
+        (None, Some(code)) => r.campaign_codes.get(code).copied(),
+        (None, None) => None,
+    };
+    let mut properties = e.properties;
+    if let Some(obj) = properties.as_object_mut() {
+        if let Some(s) = e.join_source {
+            obj.insert("join_source".into(), serde_json::to_value(s).unwrap_or_default());
+        }
+        if let Some(i) = inviter {
+            obj.insert("inviter_id".into(), i.to_string().into());
+        }
+        for (k, v) in [("invite_code", e.invite_code), ("leave_reason", e.leave_reason)] {
+            if let Some(v) = v {
+                obj.insert(k.into(), v.into());
+            }
+        }
+    }
+    Ok(Row {
+        id: e.id,
+        kind: e.kind,
+        occurred_at: e.occurred_at,
+        group_id,
+        member_id,
+        campaign_id,
+        campaign_code: e.campaign_code,
+        order_id: e.order_id,
+        amount: e.amount,
+        currency: e.currency,
+        properties,
+        source: e.source,
+    })
+}
+
+/// Ingests a batch (item `i` of `items` is the request's item `i`).
+pub async fn ingest(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    items: Vec<Result<NewEvent, String>>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ItemResult>, sqlx::Error> {
+    let mut results: Vec<Option<ItemResult>> = vec![None; items.len()];
+    let mut valid = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        match item {
+            Ok(e) => valid.push((i, e)),
+            Err(reason) => results[i] = Some(rejected(i, reason)),
+        }
+    }
+    let resolved = resolve(conn, ws, &valid).await?;
+    let mut rows: Vec<(usize, Row)> = Vec::new();
+    let mut seen: HashSet<(Uuid, DateTime<Utc>)> = HashSet::new();
+    for (i, e) in valid {
+        match to_row(&resolved, e) {
+            Err(reason) => results[i] = Some(rejected(i, reason)),
+            Ok(row) if !seen.insert((row.id, row.occurred_at)) => {
+                results[i] = Some(done(i, ItemStatus::Duplicate, row.id))
+            }
+            Ok(row) => rows.push((i, row)),
+        }
+    }
+    let rows = drop_paid_orders(conn, ws, rows, &mut results).await?;
+    let plain: Vec<Row> = rows.iter().map(|(_, r)| r.clone()).collect();
+    let inserted = repo::insert(conn, ws, &plain, now).await?;
+    let mut accepted = Vec::new();
+    for (i, row) in rows {
+        let new = inserted.contains(&(row.id, row.occurred_at));
+        results[i] = Some(done(i, if new { ItemStatus::Accepted } else { ItemStatus::Duplicate }, row.id));
+        if new {
+            accepted.push(row);
+        }
+    }
+    after_insert(conn, ws, &accepted).await?;
+    Ok(results.into_iter().enumerate().map(|(i, r)| r.unwrap_or_else(|| rejected(i, "not processed".into()))).collect())
+}
+
+/// `order_paid` events for orders already paid (by another event) become duplicates.
+async fn drop_paid_orders(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    rows: Vec<(usize, Row)>,
+    results: &mut [Option<ItemResult>],
+) -> Result<Vec<(usize, Row)>, sqlx::Error> {
+    let mut first_payment: HashMap<String, Uuid> = HashMap::new();
+    let mut kept = Vec::with_capacity(rows.len());
+    for (i, row) in rows {
+        if let (true, Some(order)) = (row.kind == "order_paid", &row.order_id) {
+            if let Some(owner) = first_payment.get(order) {
+                if *owner != row.id {
+                    results[i] = Some(done(i, ItemStatus::Duplicate, *owner));
+                    continue;
+                }
+            }
+            first_payment.insert(order.clone(), row.id);
+        }
+        kept.push((i, row));
+    }
+    let claims: Vec<(String, Uuid, DateTime<Utc>)> = kept
+        .iter()
+        .filter(|(_, r)| r.kind == "order_paid")
+        .filter_map(|(_, r)| r.order_id.clone().map(|o| (o, r.id, r.occurred_at)))
+        .collect();
+    let paid_by_others = repo::claim_payments(conn, ws, &claims).await?;
+    Ok(kept
+        .into_iter()
+        .filter_map(|(i, row)| {
+            let owner =
+                (row.kind == "order_paid").then(|| row.order_id.as_ref().and_then(|o| paid_by_others.get(o))).flatten();
+            match owner {
+                Some(owner) => {
+                    results[i] = Some(done(i, ItemStatus::Duplicate, *owner));
+                    None
+                }
+                None => Some((i, row)),
+            }
+        })
+        .collect())
+}
+
+/// Membership projection and member activity times for accepted events.
+async fn after_insert(conn: &mut PgConnection, ws: WorkspaceId, accepted: &[Row]) -> Result<(), sqlx::Error> {
+    let mut pairs: BTreeSet<(Uuid, Uuid)> = BTreeSet::new();
+    let mut times: HashMap<Uuid, (DateTime<Utc>, Option<DateTime<Utc>>)> = HashMap::new();
+    for r in accepted {
+        if let (true, Some(g), Some(m)) =
+            (matches!(r.kind.as_str(), "member_joined" | "member_left"), r.group_id, r.member_id)
+        {
+            pairs.insert((m, g));
+        }
+        if let Some(m) = r.member_id {
+            let active = DEFAULT_ACTIVE_TYPES.contains(&r.kind.as_str()).then_some(r.occurred_at);
+            let t = times.entry(m).or_insert((r.occurred_at, active));
+            t.0 = t.0.min(r.occurred_at);
+            t.1 = t.1.max(active);
+        }
+    }
+    // Sorted by member so concurrent batches lock members in one order.
+    for (m, g) in pairs {
+        crate::memberships::projection::sync_pair(conn, ws, GroupId(g), MemberId(m)).await?;
+    }
+    let mut members: Vec<Uuid> = times.keys().copied().collect();
+    members.sort();
+    let first: Vec<DateTime<Utc>> = members.iter().map(|m| times[m].0).collect();
+    let last: Vec<Option<DateTime<Utc>>> = members.iter().map(|m| times[m].1).collect();
+    crate::members::repo::touch_activity(conn, ws, &members, &first, &last).await
+}

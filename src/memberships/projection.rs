@@ -1,0 +1,243 @@
+//! Membership stints as a projection of `member_joined` / `member_left`
+//! events: for one (group, member) pair, the events sorted by
+//! `(occurred_at, id)` fold into stints, so any arrival order — leave before
+//! join, duplicated joins, late events — ends in the same state.
+//!
+//! Fold rules: a join opens a stint unless one is open (a repeated join is
+//! ignored); a leave closes the open stint; a leave with no open stint and no
+//! earlier stint records a zero-length stint (the member was there before
+//! tracking began); any other stray leave is a duplicate and ignored.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+use super::model::JoinSource;
+use crate::ids::{GroupId, MemberId, WorkspaceId};
+
+/// One membership event of a pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MembershipEvent {
+    pub id: Uuid,
+    pub joined: bool,
+    pub at: DateTime<Utc>,
+    pub source: Option<JoinSource>,
+    pub inviter: Option<Uuid>,
+    pub invite_code: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// One projected stint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stint {
+    pub joined_at: DateTime<Utc>,
+    pub left_at: Option<DateTime<Utc>>,
+    pub source: JoinSource,
+    pub inviter: Option<Uuid>,
+    pub invite_code: Option<String>,
+    pub leave_reason: Option<String>,
+}
+
+/// Folds a pair's events into stints (see the module rules).
+pub fn project(mut events: Vec<MembershipEvent>) -> Vec<Stint> {
+    events.sort_by_key(|e| (e.at, e.id));
+    let mut stints: Vec<Stint> = Vec::new();
+    for e in events {
+        let open = stints.last().is_some_and(|s| s.left_at.is_none());
+        if e.joined {
+            if !open {
+                stints.push(Stint {
+                    joined_at: e.at,
+                    left_at: None,
+                    source: e.source.unwrap_or(JoinSource::Unknown),
+                    inviter: e.inviter,
+                    invite_code: e.invite_code,
+                    leave_reason: None,
+                });
+            }
+        } else if open {
+            if let Some(s) = stints.last_mut() {
+                s.left_at = Some(e.at);
+                s.leave_reason = e.reason;
+            }
+        } else if stints.is_empty() {
+            stints.push(Stint {
+                joined_at: e.at,
+                left_at: Some(e.at),
+                source: JoinSource::Unknown,
+                inviter: None,
+                invite_code: None,
+                leave_reason: e.reason,
+            });
+        }
+    }
+    stints
+}
+
+fn text(props: &serde_json::Value, key: &str) -> Option<String> {
+    props.get(key).and_then(|v| v.as_str()).map(str::to_owned)
+}
+
+/// Recomputes the stints of one pair from its events, rewriting them only
+/// when they differ. Serialised per member by a row lock.
+pub async fn sync_pair(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    group: GroupId,
+    member: MemberId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM members WHERE workspace_id = $1 AND id = $2 FOR UPDATE")
+        .bind(ws)
+        .bind(member)
+        .execute(&mut *conn)
+        .await?;
+    let rows = sqlx::query(
+        "SELECT id, type, occurred_at, properties FROM events
+         WHERE workspace_id = $1 AND member_id = $3 AND group_id = $2 AND type IN ('member_joined', 'member_left')",
+    )
+    .bind(ws)
+    .bind(group)
+    .bind(member)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut events = Vec::with_capacity(rows.len());
+    for r in rows {
+        let props: sqlx::types::Json<serde_json::Value> = r.try_get("properties")?;
+        let kind: String = r.try_get("type")?;
+        events.push(MembershipEvent {
+            id: r.try_get("id")?,
+            joined: kind == "member_joined",
+            at: r.try_get("occurred_at")?,
+            source: text(&props, "join_source").and_then(|s| serde_json::from_value(serde_json::Value::String(s)).ok()),
+            inviter: text(&props, "inviter_id").and_then(|s| s.parse().ok()),
+            invite_code: text(&props, "invite_code"),
+            reason: text(&props, "leave_reason"),
+        });
+    }
+    let wanted = project(events);
+    let existing = current(conn, ws, group, member).await?;
+    if existing == wanted {
+        return Ok(());
+    }
+    sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND group_id = $2 AND member_id = $3")
+        .bind(ws)
+        .bind(group)
+        .bind(member)
+        .execute(&mut *conn)
+        .await?;
+    for s in wanted {
+        sqlx::query(
+            "INSERT INTO memberships (workspace_id, id, group_id, member_id, joined_at, left_at, source, inviter_id,
+                 invite_code, leave_reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7,
+                     (SELECT id FROM members WHERE workspace_id = $1 AND id = $8), $9, $10)",
+        )
+        .bind(ws)
+        .bind(Uuid::now_v7())
+        .bind(group)
+        .bind(member)
+        .bind(s.joined_at)
+        .bind(s.left_at)
+        .bind(s.source)
+        .bind(s.inviter)
+        .bind(&s.invite_code)
+        .bind(&s.leave_reason)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn current(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    group: GroupId,
+    member: MemberId,
+) -> Result<Vec<Stint>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT joined_at, left_at, source, inviter_id, invite_code, leave_reason FROM memberships
+         WHERE workspace_id = $1 AND group_id = $2 AND member_id = $3 ORDER BY joined_at, id",
+    )
+    .bind(ws)
+    .bind(group)
+    .bind(member)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Stint {
+                joined_at: r.try_get("joined_at")?,
+                left_at: r.try_get("left_at")?,
+                source: r.try_get("source")?,
+                inviter: r.try_get("inviter_id")?,
+                invite_code: r.try_get("invite_code")?,
+                leave_reason: r.try_get("leave_reason")?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(n: u128, joined: bool, day: u32) -> MembershipEvent {
+        MembershipEvent {
+            id: Uuid::from_u128(n),
+            joined,
+            at: format!("2026-11-{day:02}T00:00:00Z").parse().unwrap(),
+            source: joined.then_some(JoinSource::InviteLink),
+            inviter: None,
+            invite_code: None,
+            reason: (!joined).then(|| "left".to_owned()),
+        }
+    }
+
+    /// Every order of `events` gives the same stints.
+    fn same_in_every_order(events: Vec<MembershipEvent>) -> Vec<Stint> {
+        let expected = project(events.clone());
+        let n = events.len();
+        let mut idx: Vec<usize> = (0..n).collect();
+        // Heap's algorithm over all permutations (n ≤ 6 here).
+        fn permute(k: usize, idx: &mut Vec<usize>, events: &[MembershipEvent], expected: &[Stint]) {
+            if k == 1 {
+                let order: Vec<_> = idx.iter().map(|i| events[*i].clone()).collect();
+                assert_eq!(project(order), expected);
+                return;
+            }
+            for i in 0..k {
+                permute(k - 1, idx, events, expected);
+                let j = if k % 2 == 0 { i } else { 0 };
+                idx.swap(j, k - 1);
+            }
+        }
+        permute(n, &mut idx, &events, &expected);
+        expected
+    }
+
+    #[test]
+    fn join_leave_rejoin_gives_two_stints_in_any_arrival_order() {
+        let s = same_in_every_order(vec![ev(1, true, 1), ev(2, false, 5), ev(3, true, 7)]);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].left_at, Some("2026-11-05T00:00:00Z".parse().unwrap()));
+        assert_eq!(s[1].left_at, None);
+        assert_eq!(s[1].source, JoinSource::InviteLink);
+    }
+
+    #[test]
+    fn duplicate_joins_and_leaves_change_nothing() {
+        let once = project(vec![ev(1, true, 1), ev(2, false, 5)]);
+        let s = same_in_every_order(vec![ev(1, true, 1), ev(4, true, 2), ev(2, false, 5), ev(5, false, 6)]);
+        assert_eq!(s, once);
+    }
+
+    #[test]
+    fn a_leave_without_any_join_records_a_zero_length_stint() {
+        let s = project(vec![ev(1, false, 3)]);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].joined_at, s[0].left_at.unwrap());
+        assert_eq!(s[0].source, JoinSource::Unknown);
+        let s = same_in_every_order(vec![ev(1, false, 3), ev(2, true, 4), ev(3, false, 6)]);
+        assert_eq!(s.len(), 2);
+    }
+}
