@@ -6,6 +6,7 @@ mod helpers;
 mod campaigns;
 mod cli;
 mod contract;
+mod events;
 mod foundation;
 mod groups;
 mod members;
