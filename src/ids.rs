@@ -48,3 +48,7 @@ id_type!(/// A saved group selector.
     LayerId);
 id_type!(/// A campaign.
     CampaignId);
+id_type!(/// A platform connection.
+    ConnectionId);
+id_type!(/// A stored webhook request.
+    InboxId);

@@ -56,6 +56,7 @@ use crate::state::AppState;
         (name = "layers", description = "Saved group selectors"),
         (name = "campaigns", description = "Campaigns and their lifecycle"),
         (name = "events", description = "Funnel events: batch ingestion and queries"),
+        (name = "connections", description = "Chat-platform accounts and their webhook URLs"),
         (name = "audit", description = "Who changed what"),
     )
 )]
@@ -87,6 +88,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .merge(crate::layers::router())
         .merge(crate::campaigns::router())
         .merge(crate::events::router())
+        .merge(crate::connections::router())
         .merge(crate::audit::router())
 }
 

@@ -1,0 +1,2 @@
+//! Inbound chat-platform webhooks.
+pub mod crypto;
