@@ -20,6 +20,17 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub embedded: EmbeddedSettings,
     pub log: LogSettings,
+    pub workers: WorkerSettings,
+}
+
+/// `[workers]`: background jobs of `serve`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSettings {
+    pub inbox_recovery: bool,
+    pub inbox_recovery_interval_secs: u64,
+    pub inbox_stale_secs: u64,
+    pub event_partitions: bool,
 }
 
 /// `[server]`.
@@ -218,6 +229,9 @@ impl Settings {
         }
         if self.embedded.data_dir.as_os_str().is_empty() {
             bail!("configuration key `embedded.data_dir`: must not be empty");
+        }
+        if self.workers.inbox_recovery_interval_secs == 0 || self.workers.inbox_stale_secs == 0 {
+            bail!("configuration key `workers.inbox_recovery_interval_secs`/`inbox_stale_secs`: must be ≥ 1");
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             bail!("configuration key `log.level`: `{}` is not a valid filter", self.log.level);

@@ -18,6 +18,7 @@ pub mod groups;
 pub mod hooks;
 pub mod http;
 pub mod ids;
+pub mod jobs;
 pub mod keys;
 pub mod layers;
 pub mod members;

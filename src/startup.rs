@@ -58,6 +58,7 @@ impl Application {
     pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
         let app = crate::http::router(self.state.clone());
+        let jobs = crate::jobs::spawn_all(&self.state, &shutdown);
         let token = shutdown.clone();
         let server = axum::serve(self.listener, app).with_graceful_shutdown(async move { token.cancelled().await });
         let mut server = tokio::spawn(async move { server.await });
@@ -73,6 +74,9 @@ impl Application {
         match tokio::time::timeout(grace, server).await {
             Ok(res) => res.context("server task")?.context("serving")?,
             Err(_) => tracing::warn!("in-flight requests did not finish within the shutdown grace"),
+        }
+        for job in jobs {
+            let _ = tokio::time::timeout(grace, job).await;
         }
         self.db.close().await
     }

@@ -76,8 +76,11 @@ fn alnum(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// The credential keys of a platform: (key, required, check).
-fn rules(platform: Platform) -> Option<Vec<(&'static str, bool, fn(&str) -> bool)>> {
+/// One credential key: (name, required, format check).
+type Rule = (&'static str, bool, fn(&str) -> bool);
+
+/// The credential keys of a platform.
+fn rules(platform: Platform) -> Option<Vec<Rule>> {
     Some(match platform {
         Platform::Wecom => vec![
             ("corp_id", true, |s| !s.is_empty() && s.len() <= 64 && alnum(s)),
@@ -117,7 +120,11 @@ pub fn check_credentials(platform: Platform, creds: &serde_json::Value) -> ApiRe
     let mut errors = Vec::new();
     for key in obj.keys() {
         if !rules.iter().any(|(k, _, _)| k == key) {
-            errors.push(FieldError::new(format!("credentials.{key}"), "unknown_field", "not a credential of this platform"));
+            errors.push(FieldError::new(
+                format!("credentials.{key}"),
+                "unknown_field",
+                "not a credential of this platform",
+            ));
         }
     }
     for (key, required, ok) in rules {
@@ -189,8 +196,10 @@ mod tests {
                         "encoding_aes_key": "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"});
         assert!(check_credentials(Platform::Wecom, &ok).is_ok());
         let bad = json!({"corp_id": "ww1", "token": "x", "extra": "y"});
-        assert_eq!(fields(check_credentials(Platform::Wecom, &bad).unwrap_err()),
-            ["credentials.extra", "credentials.token", "credentials.encoding_aes_key"]);
+        assert_eq!(
+            fields(check_credentials(Platform::Wecom, &bad).unwrap_err()),
+            ["credentials.extra", "credentials.token", "credentials.encoding_aes_key"]
+        );
         assert!(check_credentials(Platform::Telegram, &json!({"bot_token": "1:abc", "secret_token": "s3cr3t"})).is_ok());
         assert!(check_credentials(Platform::Generic, &json!({"secret": "short"})).is_err());
         assert!(check_credentials(Platform::Dingtalk, &json!({})).is_err());

@@ -39,7 +39,8 @@ impl From<Row> for Connection {
     }
 }
 
-const COLUMNS: &str = "id, platform, name, status, settings, previous_valid_until, last_received_at, created_at, updated_at";
+const COLUMNS: &str =
+    "id, platform, name, status, settings, previous_valid_until, last_received_at, created_at, updated_at";
 
 /// Everything webhook handling needs, secrets included (never serialised).
 #[derive(Clone, FromRow)]
@@ -56,7 +57,10 @@ pub struct ConnectionRecord {
 
 impl std::fmt::Debug for ConnectionRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectionRecord").field("id", &self.id).field("platform", &self.platform).finish_non_exhaustive()
+        f.debug_struct("ConnectionRecord")
+            .field("id", &self.id)
+            .field("platform", &self.platform)
+            .finish_non_exhaustive()
     }
 }
 
@@ -85,7 +89,12 @@ pub async fn record(conn: &mut PgConnection, id: Uuid) -> Result<Option<Connecti
 }
 
 /// Connections, newest first.
-pub async fn list(conn: &mut PgConnection, ws: WorkspaceId, after: Option<Uuid>, limit: i64) -> Result<Vec<Connection>, sqlx::Error> {
+pub async fn list(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Connection>, sqlx::Error> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM connections WHERE workspace_id = $1 AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
     ))
@@ -98,17 +107,26 @@ pub async fn list(conn: &mut PgConnection, ws: WorkspaceId, after: Option<Uuid>,
 }
 
 /// One connection.
-pub async fn get(conn: &mut PgConnection, ws: WorkspaceId, id: ConnectionId) -> Result<Option<Connection>, sqlx::Error> {
-    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM connections WHERE workspace_id = $1 AND id = $2"))
-        .bind(ws)
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+pub async fn get(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: ConnectionId,
+) -> Result<Option<Connection>, sqlx::Error> {
+    let row: Option<Row> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM connections WHERE workspace_id = $1 AND id = $2"))
+            .bind(ws)
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
     Ok(row.map(Connection::from))
 }
 
 /// Inserts a connection.
-pub async fn insert(conn: &mut PgConnection, ws: WorkspaceId, c: &CreateConnection) -> Result<ConnectionId, sqlx::Error> {
+pub async fn insert(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    c: &CreateConnection,
+) -> Result<ConnectionId, sqlx::Error> {
     let id = ConnectionId::new();
     sqlx::query("INSERT INTO connections (workspace_id, id, platform, name, credentials, settings) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(ws)
@@ -123,7 +141,12 @@ pub async fn insert(conn: &mut PgConnection, ws: WorkspaceId, c: &CreateConnecti
 }
 
 /// Applies a patch; `false` when missing.
-pub async fn update(conn: &mut PgConnection, ws: WorkspaceId, id: ConnectionId, p: &UpdateConnection) -> Result<bool, sqlx::Error> {
+pub async fn update(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: ConnectionId,
+    p: &UpdateConnection,
+) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE connections SET name = COALESCE($3, name), status = COALESCE($4, status), settings = COALESCE($5, settings),
              updated_at = now()
@@ -162,12 +185,21 @@ pub async fn rotate(
 
 /// Deletes a connection (and its inbox); `false` when missing.
 pub async fn delete(conn: &mut PgConnection, ws: WorkspaceId, id: ConnectionId) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM connections WHERE workspace_id = $1 AND id = $2").bind(ws).bind(id).execute(conn).await?;
+    let r = sqlx::query("DELETE FROM connections WHERE workspace_id = $1 AND id = $2")
+        .bind(ws)
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(r.rows_affected() == 1)
 }
 
 /// Records that a webhook arrived.
-pub async fn touch(conn: &mut PgConnection, ws: WorkspaceId, id: ConnectionId, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+pub async fn touch(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: ConnectionId,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE connections SET last_received_at = GREATEST(COALESCE(last_received_at, $3), $3) WHERE workspace_id = $1 AND id = $2")
         .bind(ws)
         .bind(id)

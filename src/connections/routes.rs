@@ -6,7 +6,9 @@ use axum::Json;
 use chrono::Duration;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::model::{check_credentials, Connection, CreateConnection, RotateCredentials, UpdateConnection, DEFAULT_GRACE_SECONDS};
+use super::model::{
+    check_credentials, Connection, CreateConnection, RotateCredentials, UpdateConnection, DEFAULT_GRACE_SECONDS,
+};
 use super::repo;
 use crate::audit::{self, Actor};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
@@ -63,8 +65,16 @@ pub async fn create_connection(
     body.validate()?;
     let mut tx = state.pool.begin().await?;
     let id = repo::insert(&mut tx, auth.workspace_id, &body).await?;
-    audit::record(&mut tx, auth.workspace_id, Actor::from(&auth), "connection.create", "connection", id,
-        serde_json::json!({"platform": body.platform})).await?;
+    audit::record(
+        &mut tx,
+        auth.workspace_id,
+        Actor::from(&auth),
+        "connection.create",
+        "connection",
+        id,
+        serde_json::json!({"platform": body.platform}),
+    )
+    .await?;
     let c = repo::get(&mut tx, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("connection"))?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(c)))
@@ -86,8 +96,16 @@ pub async fn update_connection(
     if !repo::update(&mut tx, auth.workspace_id, id, &body).await? {
         return Err(ApiError::NotFound("connection"));
     }
-    audit::record(&mut tx, auth.workspace_id, Actor::from(&auth), "connection.update", "connection", id,
-        serde_json::json!({"status": body.status})).await?;
+    audit::record(
+        &mut tx,
+        auth.workspace_id,
+        Actor::from(&auth),
+        "connection.update",
+        "connection",
+        id,
+        serde_json::json!({"status": body.status}),
+    )
+    .await?;
     let c = repo::get(&mut tx, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("connection"))?;
     tx.commit().await?;
     Ok(Json(c))
@@ -114,8 +132,16 @@ pub async fn rotate_connection_credentials(
     check_credentials(current.platform, &body.credentials)?;
     let until = state.clock.now() + Duration::seconds(grace);
     repo::rotate(&mut tx, auth.workspace_id, id, &body.credentials, until).await?;
-    audit::record(&mut tx, auth.workspace_id, Actor::from(&auth), "connection.rotate", "connection", id,
-        serde_json::json!({"grace_seconds": grace})).await?;
+    audit::record(
+        &mut tx,
+        auth.workspace_id,
+        Actor::from(&auth),
+        "connection.rotate",
+        "connection",
+        id,
+        serde_json::json!({"grace_seconds": grace}),
+    )
+    .await?;
     let c = repo::get(&mut tx, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("connection"))?;
     tx.commit().await?;
     Ok(Json(c))
@@ -134,8 +160,16 @@ pub async fn delete_connection(
     if !repo::delete(&mut tx, auth.workspace_id, id).await? {
         return Err(ApiError::NotFound("connection"));
     }
-    audit::record(&mut tx, auth.workspace_id, Actor::from(&auth), "connection.delete", "connection", id, serde_json::json!({}))
-        .await?;
+    audit::record(
+        &mut tx,
+        auth.workspace_id,
+        Actor::from(&auth),
+        "connection.delete",
+        "connection",
+        id,
+        serde_json::json!({}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

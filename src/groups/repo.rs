@@ -298,3 +298,19 @@ pub async fn ensure_by_external(
     .await?;
     Ok(rows.into_iter().map(|(p, e, id)| ((p, e), id)).collect())
 }
+
+/// Sets a group's status (platform lifecycle, e.g. dismissed).
+pub async fn set_status(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: Uuid,
+    status: GroupStatus,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE groups SET status = $3, updated_at = now() WHERE workspace_id = $1 AND id = $2")
+        .bind(ws)
+        .bind(id)
+        .bind(status)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -19,7 +19,8 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 /// HMAC-SHA256 of `msg` under `key`, lowercase hex.
 pub fn hmac_sha256_hex(key: &[u8], msg: &[u8]) -> String {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(msg);
     hex::encode(mac.finalize().into_bytes())
 }
@@ -38,7 +39,8 @@ const LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::
 );
 
 fn wecom_key(encoding_aes_key: &str) -> Result<[u8; 32], String> {
-    let bytes = LENIENT.decode(format!("{encoding_aes_key}=")).map_err(|_| "EncodingAESKey is not base64".to_owned())?;
+    let bytes =
+        LENIENT.decode(format!("{encoding_aes_key}=")).map_err(|_| "EncodingAESKey is not base64".to_owned())?;
     bytes.try_into().map_err(|_| "EncodingAESKey must decode to 32 bytes".to_owned())
 }
 
@@ -72,7 +74,12 @@ pub fn wecom_decrypt(encoding_aes_key: &str, encrypt: &str) -> Result<(Vec<u8>, 
 }
 
 /// Encrypts a message the WeCom way (used for replies and by tests standing in for WeCom).
-pub fn wecom_encrypt(encoding_aes_key: &str, msg: &[u8], receive_id: &str, random16: [u8; 16]) -> Result<String, String> {
+pub fn wecom_encrypt(
+    encoding_aes_key: &str,
+    msg: &[u8],
+    receive_id: &str,
+    random16: [u8; 16],
+) -> Result<String, String> {
     let key = wecom_key(encoding_aes_key)?;
     let mut plain = random16.to_vec();
     plain.extend_from_slice(&(msg.len() as u32).to_be_bytes());
@@ -149,7 +156,10 @@ mod tests {
     #[test]
     fn the_official_wecom_message_sample_passes() {
         let encrypt = "Kl7kjoSf6DMD1zh7rtrHjFaDapSCkaOnwu3bqLc5tAybhhMl9pFeK8NslNPVdMwmBQTNoW4mY7AIjeLvEl3NyeTkAgGzBhzTtRLNshw2AEew+kkYcD+Fq72Kt00fT0WnN87hGrW8SqGc+NcT3mu87Ha3dz1pSDi6GaUA6A0sqfde0VJPQbZ9U+3JWcoD4Z5jaU0y9GSh010wsHF8KZD24YhmZH4ch4Ka7ilEbjbfvhKkNL65HHL0J6EYJIZUC2pFrdkJ7MhmEbU2qARR4iQHE7wy24qy0cRX3Mfp6iELcDNfSsPGjUQVDGxQDCWjayJOpcwocugux082f49HKYg84EpHSGXAyh+/oxwaWbvL6aSDPOYuPDGOCI8jmnKiypE+";
-        assert_eq!(wecom_signature(TOKEN, "1476422779", "1597212914", encrypt), "0c3914025cb4b4d68103f6bfc8db550f79dcf48e");
+        assert_eq!(
+            wecom_signature(TOKEN, "1476422779", "1597212914", encrypt),
+            "0c3914025cb4b4d68103f6bfc8db550f79dcf48e"
+        );
         let (msg, receive_id) = wecom_decrypt(AES_KEY, encrypt).unwrap();
         assert_eq!(receive_id, CORP_ID);
         let xml = String::from_utf8(msg).unwrap();
@@ -183,7 +193,10 @@ mod tests {
     fn feishu_encryption_round_trips() {
         let enc = feishu_encrypt("test key", br#"{"challenge":"x"}"#, [3; 16]);
         assert_eq!(feishu_decrypt("test key", &enc).unwrap(), br#"{"challenge":"x"}"#);
-        assert!(feishu_decrypt("other key", &enc).is_err() || feishu_decrypt("other key", &enc).unwrap() != br#"{"challenge":"x"}"#);
+        assert!(
+            feishu_decrypt("other key", &enc).is_err()
+                || feishu_decrypt("other key", &enc).unwrap() != br#"{"challenge":"x"}"#
+        );
     }
 
     #[test]

@@ -1,2 +1,19 @@
-//! Inbound chat-platform webhooks.
+//! Inbound chat-platform webhooks: `/hooks/{platform}/{connection_id}`.
+//!
+//! Invariants: the signature is checked over the exact raw bytes, in
+//! constant time, with the current credentials or (during a rotation's
+//! grace) the previous ones; a refused request stores nothing but a counter
+//! and a log line; a 2xx is sent only after the raw request is durably in the
+//! inbox; a stored request is never lost — processing failures stay in the
+//! inbox with their error (`GET /v1/inbox?status=failed`,
+//! `POST /v1/inbox/{id}/replay`), and requests interrupted by a crash are
+//! picked up by the recovery worker.
+
+pub mod connectors;
 pub mod crypto;
+pub mod inbox;
+mod routes;
+pub mod service;
+
+pub use connectors::generic::sign as sign_generic;
+pub use routes::{hooks_router, inbox_router};

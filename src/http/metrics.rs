@@ -26,6 +26,7 @@ struct Series {
 #[derive(Debug, Default)]
 pub struct HttpMetrics {
     series: Mutex<BTreeMap<(String, String, u16), Series>>,
+    rejections: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 impl HttpMetrics {
@@ -40,6 +41,12 @@ impl HttpMetrics {
                 s.buckets[i] += 1;
             }
         }
+    }
+
+    /// Counts a refused webhook request.
+    pub fn count_rejection(&self, platform: &str, reason: &str) {
+        let mut map = self.rejections.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry((platform.to_owned(), reason.to_owned())).or_default() += 1;
     }
 
     /// Renders the Prometheus exposition text.
@@ -66,6 +73,11 @@ impl HttpMetrics {
             let _ = writeln!(out, "shequn_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
             let _ = writeln!(out, "shequn_http_request_duration_seconds_sum{{{labels}}} {}", s.sum);
             let _ = writeln!(out, "shequn_http_request_duration_seconds_count{{{labels}}} {}", s.count);
+        }
+        let _ = writeln!(out, "# HELP shequn_webhook_rejections_total Webhook requests refused (nothing stored).");
+        let _ = writeln!(out, "# TYPE shequn_webhook_rejections_total counter");
+        for ((p, r), n) in self.rejections.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "shequn_webhook_rejections_total{{platform=\"{p}\",reason=\"{r}\"}} {n}");
         }
         let _ = writeln!(out, "# HELP shequn_db_pool_connections Open pooled connections.");
         let _ = writeln!(out, "# TYPE shequn_db_pool_connections gauge");

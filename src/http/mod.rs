@@ -57,6 +57,7 @@ use crate::state::AppState;
         (name = "campaigns", description = "Campaigns and their lifecycle"),
         (name = "events", description = "Funnel events: batch ingestion and queries"),
         (name = "connections", description = "Chat-platform accounts and their webhook URLs"),
+        (name = "webhooks", description = "Inbound platform callbacks and their inbox"),
         (name = "audit", description = "Who changed what"),
     )
 )]
@@ -89,12 +90,16 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .merge(crate::campaigns::router())
         .merge(crate::events::router())
         .merge(crate::connections::router())
+        .merge(crate::hooks::inbox_router())
         .merge(crate::audit::router())
 }
 
 fn api_routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
-    let ops =
-        OpenApiRouter::new().routes(routes!(ops::healthz)).routes(routes!(ops::readyz)).routes(routes!(ops::metrics));
+    let ops = OpenApiRouter::new()
+        .merge(crate::hooks::hooks_router())
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics));
     (ops, v1_routes())
 }
 

@@ -162,6 +162,7 @@ pub struct TestApp {
     pub workspace_id: String,
     pub clock: ManualClock,
     pub client: reqwest::Client,
+    pub state: AppState,
 }
 
 /// A response: status and JSON body (Null when not JSON).
@@ -211,7 +212,7 @@ impl TestApp {
         let state = AppState::new(pool.clone(), settings, Arc::new(clock.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let app = shequn::http::router(state);
+        let app = shequn::http::router(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
         TestApp {
             base: format!("http://{addr}"),
@@ -220,6 +221,7 @@ impl TestApp {
             workspace_id: nw.workspace.id.to_string(),
             clock,
             client: reqwest::Client::new(),
+            state,
         }
     }
 

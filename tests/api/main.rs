@@ -10,3 +10,4 @@ mod events;
 mod foundation;
 mod groups;
 mod members;
+mod webhooks;

@@ -1,0 +1,170 @@
+//! One connector per platform behind the [`Connector`] trait: verify a raw
+//! request (constant-time, over the exact bytes), answer platform handshakes,
+//! and normalise a stored request into events.
+
+pub mod generic;
+mod slack;
+mod telegram;
+mod wecom;
+
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+
+use crate::events::model::{NewEvent, PlatformRef};
+use crate::platform::Platform;
+
+/// A request as it arrived.
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    pub method: &'a Method,
+    pub query: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    pub now: DateTime<Utc>,
+}
+
+/// A stored request, for normalisation (and replays).
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub query: String,
+    pub headers: serde_json::Map<String, serde_json::Value>,
+    pub body: Vec<u8>,
+}
+
+impl Stored {
+    /// A stored header value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.as_str())
+    }
+}
+
+/// What to do with a verified request.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Store it and process it.
+    Store,
+    /// A handshake: answer this, store nothing.
+    Reply(Response),
+}
+
+/// Why a request was refused (nothing is stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// 401: signature, token or timestamp wrong or missing.
+    Unauthorized(&'static str),
+    /// 400: not a request of this platform.
+    Malformed(&'static str),
+}
+
+/// What a stored request means.
+#[derive(Debug, Default)]
+pub struct Normalized {
+    pub events: Vec<NewEvent>,
+    /// Groups to register (e.g. the bot was added to them).
+    pub groups: Vec<PlatformRef>,
+    /// Groups dissolved on the platform.
+    pub dismissed: Vec<PlatformRef>,
+    /// Items that could not be read.
+    pub rejected: Vec<String>,
+}
+
+/// A platform's webhook protocol.
+pub trait Connector: Send + Sync {
+    /// Checks a request with one credential set.
+    fn verify(&self, creds: &serde_json::Value, req: &Incoming<'_>) -> Result<Verdict, Refusal>;
+    /// Turns a stored request into events (scope: the connection id).
+    fn normalize(
+        &self,
+        scope: &str,
+        creds: &[&serde_json::Value],
+        req: &Stored,
+        now: DateTime<Utc>,
+    ) -> Result<Normalized, String>;
+    /// The answer after storing.
+    fn ack(&self, outcome: &serde_json::Value) -> Response;
+}
+
+/// The connector of a platform, if it has one.
+pub fn for_platform(p: Platform) -> Option<&'static dyn Connector> {
+    match p {
+        Platform::Generic => Some(&generic::Generic),
+        Platform::Telegram => Some(&telegram::Telegram),
+        Platform::Slack => Some(&slack::Slack),
+        Platform::Wecom => Some(&wecom::Wecom),
+        Platform::Feishu | Platform::Dingtalk => None,
+    }
+}
+
+/// The headers worth keeping with a stored request.
+pub fn kept_headers(headers: &HeaderMap) -> serde_json::Map<String, serde_json::Value> {
+    headers
+        .iter()
+        .filter(|(k, _)| {
+            let k = k.as_str();
+            k == "content-type"
+                || k == "user-agent"
+                || k.starts_with("x-slack-")
+                || k.starts_with("x-lark-")
+                || k == "x-shequn-signature"
+                || k == "x-telegram-bot-api-secret-token"
+        })
+        // The Telegram secret token is a credential: keep only that it was present.
+        .map(|(k, v)| {
+            let value =
+                if k.as_str() == "x-telegram-bot-api-secret-token" { "(verified)" } else { v.to_str().unwrap_or("") };
+            (k.as_str().to_owned(), serde_json::Value::String(value.to_owned()))
+        })
+        .collect()
+}
+
+/// A credential string.
+pub fn cred<'a>(creds: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+    creds.get(key).and_then(|v| v.as_str())
+}
+
+/// `|now - ts| ≤ 5 min` for a unix-seconds timestamp string.
+pub fn fresh(ts: &str, now: DateTime<Utc>) -> Result<(), Refusal> {
+    let t: i64 = ts.trim().parse().map_err(|_| Refusal::Unauthorized("bad timestamp"))?;
+    if (now.timestamp() - t).abs() > 300 {
+        return Err(Refusal::Unauthorized("stale timestamp"));
+    }
+    Ok(())
+}
+
+/// A time from unix seconds.
+pub fn unix(secs: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(secs, 0)
+}
+
+/// A membership or message event from a platform, with a derived id.
+#[allow(clippy::too_many_arguments)]
+pub fn platform_event(
+    source: crate::events::model::EventSource,
+    scope: &str,
+    source_id: &str,
+    kind: &str,
+    at: DateTime<Utc>,
+    member: Option<PlatformRef>,
+    group: Option<PlatformRef>,
+    properties: serde_json::Value,
+) -> NewEvent {
+    NewEvent {
+        id: crate::events::model::derive_id(scope, source_id),
+        kind: kind.to_owned(),
+        occurred_at: at,
+        member: member.map(crate::events::model::Ref::External),
+        group: group.map(crate::events::model::Ref::External),
+        campaign_id: None,
+        campaign_code: None,
+        order_id: None,
+        amount: None,
+        currency: None,
+        properties,
+        source,
+        join_source: None,
+        inviter: None,
+        invite_code: None,
+        leave_reason: None,
+    }
+}

@@ -1,0 +1,189 @@
+//! WeCom (企业微信) callbacks. `GET` verifies the URL: check `msg_signature`
+//! over (token, timestamp, nonce, echostr), decrypt `echostr`, check the
+//! receive id is the corp id, echo the plaintext. `POST` carries an XML
+//! envelope whose `Encrypt` is signed the same way and decrypts (AES-256-CBC,
+//! key from the 43-character EncodingAESKey) to the event XML. XML with a DTD
+//! (and so entities) is refused. The reply is `success`.
+//!
+//! Events: `change_external_chat` — `create` registers the group; `update`
+//! with `add_member` / `del_member` becomes `member_joined` / `member_left`
+//! for each `MemChangeList` item (`JoinScene` 0 direct invite, 1 invite
+//! link, 3 QR code; `QuitScene` 1 removed), `change_owner` / `change_name` /
+//! `change_notice` become `custom.group_updated`; `dismiss` marks the group
+//! dismissed. `change_external_contact` add/delete become
+//! `custom.contact_added` / `custom.contact_deleted` (creating the customer
+//! as a member). Ids derive from the payload, so WeCom's retries are duplicates.
+
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{cred, platform_event, unix, Connector, Incoming, Normalized, Refusal, Stored, Verdict};
+use crate::events::model::{EventSource, NewEvent, PlatformRef};
+use crate::hooks::crypto::{ct_eq, wecom_decrypt, wecom_signature};
+use crate::memberships::model::JoinSource;
+use crate::platform::Platform;
+
+/// The WeCom connector.
+pub struct Wecom;
+
+fn query_param(query: &str, key: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
+}
+
+/// Parses XML refusing DTDs (and so entity expansion).
+fn parse_xml(text: &str) -> Result<roxmltree::Document<'_>, String> {
+    let opts = roxmltree::ParsingOptions { allow_dtd: false, ..Default::default() };
+    roxmltree::Document::parse_with_options(text, opts).map_err(|e| format!("bad XML: {e}"))
+}
+
+fn child_text(doc: &roxmltree::Document<'_>, name: &str) -> Option<String> {
+    doc.root_element().children().find(|n| n.has_tag_name(name)).and_then(|n| n.text()).map(|t| t.trim().to_owned())
+}
+
+/// Verifies a signed Encrypt value and decrypts it, checking the corp id.
+fn open(creds: &serde_json::Value, query: &str, encrypt: &str) -> Result<Vec<u8>, Refusal> {
+    let token = cred(creds, "token").ok_or(Refusal::Unauthorized("no token"))?;
+    let key = cred(creds, "encoding_aes_key").ok_or(Refusal::Unauthorized("no key"))?;
+    let corp = cred(creds, "corp_id").ok_or(Refusal::Unauthorized("no corp id"))?;
+    let sig = query_param(query, "msg_signature").ok_or(Refusal::Unauthorized("missing msg_signature"))?;
+    let ts = query_param(query, "timestamp").ok_or(Refusal::Unauthorized("missing timestamp"))?;
+    let nonce = query_param(query, "nonce").ok_or(Refusal::Unauthorized("missing nonce"))?;
+    let expected = wecom_signature(token, &ts, &nonce, encrypt);
+    if !ct_eq(sig.as_bytes(), expected.as_bytes()) {
+        return Err(Refusal::Unauthorized("bad signature"));
+    }
+    let (msg, receive_id) = wecom_decrypt(key, encrypt).map_err(|_| Refusal::Unauthorized("cannot decrypt"))?;
+    if !ct_eq(receive_id.as_bytes(), corp.as_bytes()) {
+        return Err(Refusal::Unauthorized("wrong corp id"));
+    }
+    Ok(msg)
+}
+
+fn envelope_encrypt(body: &[u8]) -> Result<String, Refusal> {
+    let text = std::str::from_utf8(body).map_err(|_| Refusal::Malformed("body is not UTF-8"))?;
+    let doc = parse_xml(text).map_err(|_| Refusal::Malformed("bad XML envelope"))?;
+    child_text(&doc, "Encrypt").ok_or(Refusal::Malformed("no Encrypt element"))
+}
+
+fn member(id: &str) -> PlatformRef {
+    PlatformRef { platform: Platform::Wecom, external_id: id.to_owned(), name: None }
+}
+
+fn chat_events(doc: &roxmltree::Document<'_>, scope: &str, out: &mut Normalized) -> Result<(), String> {
+    let text = |n: &str| child_text(doc, n);
+    let chat = text("ChatId").ok_or("no ChatId")?;
+    let at = text("CreateTime").and_then(|t| t.parse().ok()).and_then(unix).ok_or("no CreateTime")?;
+    let group = PlatformRef { platform: Platform::Wecom, external_id: chat.clone(), name: None };
+    let change = text("ChangeType").unwrap_or_default();
+    let detail = text("UpdateDetail").unwrap_or_default();
+    let base = format!("{chat}:{}:{change}:{detail}", at.timestamp());
+    match (change.as_str(), detail.as_str()) {
+        ("create", _) => out.groups.push(group),
+        ("dismiss", _) => out.dismissed.push(group),
+        ("update", "add_member" | "del_member") => {
+            let items: Vec<String> = doc
+                .descendants()
+                .filter(|n| n.has_tag_name("Item") && n.parent().is_some_and(|p| p.has_tag_name("MemChangeList")))
+                .filter_map(|n| n.text().map(|t| t.trim().to_owned()))
+                .collect();
+            let joined = detail == "add_member";
+            for id in items {
+                let kind = if joined { "member_joined" } else { "member_left" };
+                let mut e = platform_event(
+                    EventSource::Wecom,
+                    scope,
+                    &format!("{base}:{id}"),
+                    kind,
+                    at,
+                    Some(member(&id)),
+                    Some(group.clone()),
+                    json!({}),
+                );
+                if joined {
+                    e.join_source = Some(match text("JoinScene").as_deref() {
+                        Some("0") => JoinSource::DirectInvite,
+                        Some("1") => JoinSource::InviteLink,
+                        Some("3") => JoinSource::QrCode,
+                        _ => JoinSource::Unknown,
+                    });
+                } else {
+                    e.leave_reason =
+                        Some(if text("QuitScene").as_deref() == Some("1") { "removed" } else { "left" }.to_owned());
+                }
+                out.events.push(e);
+            }
+        }
+        ("update", _) => {
+            out.events.push(platform_event(
+                EventSource::Wecom,
+                scope,
+                &base,
+                "custom.group_updated",
+                at,
+                None,
+                Some(group),
+                json!({"update_detail": detail}),
+            ));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn contact_event(doc: &roxmltree::Document<'_>, scope: &str) -> Option<NewEvent> {
+    let text = |n: &str| child_text(doc, n);
+    let kind = match text("ChangeType")?.as_str() {
+        "add_external_contact" | "add_half_external_contact" => "custom.contact_added",
+        "del_external_contact" | "del_follow_user" => "custom.contact_deleted",
+        _ => return None,
+    };
+    let customer = text("ExternalUserID")?;
+    let at = text("CreateTime").and_then(|t| t.parse().ok()).and_then(unix)?;
+    let staff = text("UserID");
+    let props = json!({"staff_user_id": staff, "state": text("State")});
+    let id = format!("contact:{customer}:{}:{kind}:{}", at.timestamp(), staff.unwrap_or_default());
+    Some(platform_event(EventSource::Wecom, scope, &id, kind, at, Some(member(&customer)), None, props))
+}
+
+impl Connector for Wecom {
+    fn verify(&self, creds: &serde_json::Value, req: &Incoming<'_>) -> Result<Verdict, Refusal> {
+        if req.method == Method::GET {
+            let echo = query_param(req.query, "echostr").ok_or(Refusal::Malformed("missing echostr"))?;
+            let plain = open(creds, req.query, &echo)?;
+            let resp = ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], plain).into_response();
+            return Ok(Verdict::Reply(resp));
+        }
+        let encrypt = envelope_encrypt(req.body)?;
+        open(creds, req.query, &encrypt)?;
+        Ok(Verdict::Store)
+    }
+
+    fn normalize(
+        &self,
+        scope: &str,
+        creds: &[&serde_json::Value],
+        req: &Stored,
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Normalized, String> {
+        let encrypt = envelope_encrypt(&req.body).map_err(|r| format!("{r:?}"))?;
+        let plain = creds
+            .iter()
+            .find_map(|c| open(c, &req.query, &encrypt).ok())
+            .ok_or("no credential set opens this request")?;
+        let text = String::from_utf8(plain).map_err(|_| "event is not UTF-8")?;
+        let doc = parse_xml(&text)?;
+        let scope = format!("wecom:{scope}");
+        let mut out = Normalized::default();
+        match child_text(&doc, "Event").as_deref() {
+            Some("change_external_chat") => chat_events(&doc, &scope, &mut out)?,
+            Some("change_external_contact") => out.events.extend(contact_event(&doc, &scope)),
+            _ => {}
+        }
+        Ok(out)
+    }
+
+    fn ack(&self, _outcome: &serde_json::Value) -> Response {
+        (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "success").into_response()
+    }
+}

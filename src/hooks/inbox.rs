@@ -1,0 +1,161 @@
+//! The inbox: every verified webhook request, stored before it is
+//! acknowledged, with its processing status. All its SQL lives here.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+use sqlx::{FromRow, PgConnection};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::ids::{ConnectionId, InboxId, WorkspaceId};
+use crate::platform::Platform;
+
+/// Processing state of a stored request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum InboxStatus {
+    /// Stored, not processed yet (or interrupted: the worker picks it up).
+    Received,
+    Processed,
+    /// Could not be processed; the error says why. Replay after fixing.
+    Failed,
+}
+
+/// A stored request as listed.
+#[derive(Debug, Clone, Serialize, ToSchema, FromRow)]
+pub struct InboxEntry {
+    pub id: InboxId,
+    pub connection_id: ConnectionId,
+    pub platform: Platform,
+    pub received_at: DateTime<Utc>,
+    pub status: InboxStatus,
+    pub attempts: i32,
+    pub error: Option<String>,
+    pub events_accepted: i32,
+    pub events_duplicate: i32,
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+/// A stored request with its content.
+#[derive(Debug, Clone, FromRow)]
+pub struct InboxRaw {
+    pub workspace_id: WorkspaceId,
+    pub connection_id: ConnectionId,
+    pub query: String,
+    pub headers: Json<serde_json::Map<String, serde_json::Value>>,
+    pub body: Vec<u8>,
+}
+
+const COLUMNS: &str =
+    "id, connection_id, platform, received_at, status, attempts, error, events_accepted, events_duplicate, processed_at";
+
+/// Stores a verified request.
+pub async fn insert(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    connection: ConnectionId,
+    platform: Platform,
+    query: &str,
+    headers: &serde_json::Map<String, serde_json::Value>,
+    body: &[u8],
+) -> Result<InboxId, sqlx::Error> {
+    let id = InboxId::new();
+    sqlx::query(
+        "INSERT INTO inbox (workspace_id, id, connection_id, platform, query, headers, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(connection)
+    .bind(platform)
+    .bind(query)
+    .bind(Json(headers))
+    .bind(body)
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Locks a request for processing; `None` when missing or being processed elsewhere.
+pub async fn lock(conn: &mut PgConnection, ws: WorkspaceId, id: InboxId) -> Result<Option<InboxRaw>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT workspace_id, connection_id, query, headers, body FROM inbox
+         WHERE workspace_id = $1 AND id = $2 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(ws)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Records the outcome of a processing attempt.
+pub async fn finish(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: InboxId,
+    error: Option<&str>,
+    accepted: i32,
+    duplicate: i32,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE inbox SET status = CASE WHEN $3::text IS NULL THEN 'processed' ELSE 'failed' END, error = $3,
+             attempts = attempts + 1, events_accepted = $4, events_duplicate = $5, processed_at = $6
+         WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(error)
+    .bind(accepted)
+    .bind(duplicate)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// One entry.
+pub async fn get(conn: &mut PgConnection, ws: WorkspaceId, id: InboxId) -> Result<Option<InboxEntry>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM inbox WHERE workspace_id = $1 AND id = $2"))
+        .bind(ws)
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Entries, newest first.
+pub async fn list(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    status: Option<InboxStatus>,
+    connection: Option<ConnectionId>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<InboxEntry>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM inbox WHERE workspace_id = $1 AND ($2::text IS NULL OR status = $2)
+           AND ($3::uuid IS NULL OR connection_id = $3) AND ($4::uuid IS NULL OR id < $4)
+         ORDER BY id DESC LIMIT $5"
+    ))
+    .bind(ws)
+    .bind(status)
+    .bind(connection)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Requests stored before `before` and never processed (any workspace).
+pub async fn pending(
+    conn: &mut PgConnection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<(WorkspaceId, InboxId)>, sqlx::Error> {
+    sqlx::query_as("SELECT workspace_id, id FROM inbox WHERE status = 'received' AND received_at < $1 ORDER BY received_at LIMIT $2")
+        .bind(before)
+        .bind(limit)
+        .fetch_all(conn)
+        .await
+}

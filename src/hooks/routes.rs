@@ -1,0 +1,208 @@
+//! `/hooks/{platform}/{connection_id}` (no API key: the platform signs) and
+//! `/v1/inbox` (stored requests, replay).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::connectors::{self, Incoming, Refusal, Verdict};
+use super::inbox::{self, InboxEntry, InboxStatus};
+use super::service;
+use crate::error::{envelope_response, ApiError, ApiResult, ErrorEnvelope};
+use crate::http::extract::{ApiPath, ApiQuery};
+use crate::http::pagination::{Page, PageParams};
+use crate::ids::{ConnectionId, InboxId};
+use crate::keys::auth::Auth;
+use crate::keys::model::Role;
+use crate::platform::Platform;
+use crate::state::AppState;
+
+/// The webhook receiver (outside `/v1`).
+pub fn hooks_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(receive_webhook_post, receive_webhook_get))
+}
+
+/// The inbox API (inside `/v1`).
+pub fn inbox_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_inbox))
+        .routes(routes!(get_inbox_entry))
+        .routes(routes!(replay_inbox_entry))
+}
+
+fn refuse(state: &AppState, platform: &str, status: StatusCode, code: &str, reason: &str) -> Response {
+    state.metrics.count_rejection(platform, reason);
+    tracing::warn!(platform, reason, "webhook refused");
+    envelope_response(status, code, format!("webhook refused: {reason}"), vec![])
+}
+
+async fn receive(
+    state: AppState,
+    platform: String,
+    id: String,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (Some(p), Ok(id)) = (Platform::parse(&platform), id.parse::<uuid::Uuid>()) else {
+        return refuse(&state, "unknown", StatusCode::NOT_FOUND, "not_found", "unknown connection");
+    };
+    let found = match state.pool.acquire().await {
+        Ok(mut c) => crate::connections::repo::record(&mut c, id).await,
+        Err(e) => Err(e),
+    };
+    let record = match found {
+        Ok(Some(r)) if r.platform == p && r.status == crate::connections::model::ConnectionStatus::Active => r,
+        Ok(_) => return refuse(&state, p.as_str(), StatusCode::NOT_FOUND, "not_found", "unknown connection"),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let Some(connector) = connectors::for_platform(p) else {
+        return refuse(&state, p.as_str(), StatusCode::NOT_FOUND, "not_found", "platform has no webhook connector");
+    };
+    let now = state.clock.now();
+    let query = uri.query().unwrap_or("");
+    let req = Incoming { method: &method, query, headers: &headers, body: &body, now };
+    let mut verdict = Err(Refusal::Unauthorized("no credentials"));
+    for creds in record.credential_sets(now) {
+        verdict = connector.verify(creds, &req);
+        if verdict.is_ok() {
+            break;
+        }
+    }
+    match verdict {
+        Err(Refusal::Unauthorized(reason)) => {
+            refuse(&state, p.as_str(), StatusCode::UNAUTHORIZED, "unauthorized", reason)
+        }
+        Err(Refusal::Malformed(reason)) => {
+            refuse(&state, p.as_str(), StatusCode::BAD_REQUEST, "malformed_webhook", reason)
+        }
+        Ok(Verdict::Reply(resp)) => resp,
+        Ok(Verdict::Store) => {
+            let kept = connectors::kept_headers(&headers);
+            let stored = match state.pool.acquire().await {
+                Ok(mut c) => inbox::insert(&mut c, record.workspace_id, record.id, p, query, &kept, &body).await,
+                Err(e) => Err(e),
+            };
+            let inbox_id = match stored {
+                Ok(id) => id,
+                // Not stored: no 2xx, the platform retries.
+                Err(e) => return ApiError::from(e).into_response(),
+            };
+            // Stored: from here on the answer is 2xx; a failure stays in the inbox.
+            let outcome = match service::process(&state, record.workspace_id, inbox_id).await {
+                Ok(Some(o)) => o,
+                Ok(None) => service::Outcome { inbox_id: Some(inbox_id), ..Default::default() },
+                Err(e) => {
+                    tracing::error!(error = ?e, %inbox_id, "webhook stored but not processed; the worker will retry");
+                    service::Outcome { inbox_id: Some(inbox_id), ..Default::default() }
+                }
+            };
+            connector.ack(&serde_json::to_value(&outcome).unwrap_or_default())
+        }
+    }
+}
+
+/// Receive a platform callback: verified over the exact bytes, stored in the inbox, then normalised into events.
+#[utoipa::path(post, path = "/hooks/{platform}/{connection_id}", tag = "webhooks",
+    params(("platform" = Platform, Path), ("connection_id" = ConnectionId, Path)),
+    request_body(content = String, description = "The platform's raw callback body"),
+    responses((status = 200, description = "Stored (the platform's expected answer)"), (status = 400, body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 413, body = ErrorEnvelope)))]
+pub async fn receive_webhook_post(
+    State(state): State<AppState>,
+    Path((platform, id)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    receive(state, platform, id, Method::POST, uri, headers, body).await
+}
+
+/// Platform URL verification (WeCom `echostr`).
+#[utoipa::path(get, path = "/hooks/{platform}/{connection_id}", tag = "webhooks",
+    params(("platform" = Platform, Path), ("connection_id" = ConnectionId, Path)),
+    responses((status = 200, description = "The decrypted echo"), (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+pub async fn receive_webhook_get(
+    State(state): State<AppState>,
+    Path((platform, id)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    receive(state, platform, id, Method::GET, uri, headers, Bytes::new()).await
+}
+
+/// Inbox filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct InboxQuery {
+    pub status: Option<InboxStatus>,
+    pub connection_id: Option<ConnectionId>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Stored webhook requests, newest first (`?status=failed` for the ones to look at).
+#[utoipa::path(get, path = "/inbox", tag = "webhooks", params(InboxQuery),
+    responses((status = 200, body = Page<InboxEntry>)), security(("bearer" = [])))]
+pub async fn list_inbox(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<InboxQuery>,
+) -> ApiResult<Json<Page<InboxEntry>>> {
+    auth.require(Role::Operator)?;
+    let page = PageParams::parse(q.limit, q.cursor.as_deref())?;
+    let mut conn = state.pool.acquire().await?;
+    let rows =
+        inbox::list(&mut conn, auth.workspace_id, q.status, q.connection_id, page.after, page.fetch_limit()).await?;
+    Ok(Json(Page::from_rows(rows, page, |e| e.id.0)))
+}
+
+/// One stored request.
+#[utoipa::path(get, path = "/inbox/{id}", tag = "webhooks", params(("id" = InboxId, Path)),
+    responses((status = 200, body = InboxEntry), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn get_inbox_entry(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<InboxId>,
+) -> ApiResult<Json<InboxEntry>> {
+    auth.require(Role::Operator)?;
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(inbox::get(&mut conn, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("inbox entry"))?))
+}
+
+/// The answer of a replay.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayResult {
+    pub entry: InboxEntry,
+    pub accepted: usize,
+    pub duplicates: usize,
+}
+
+/// Process a stored request again (events already stored count as duplicates).
+#[utoipa::path(post, path = "/inbox/{id}/replay", tag = "webhooks", params(("id" = InboxId, Path)),
+    responses((status = 200, body = ReplayResult), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn replay_inbox_entry(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<InboxId>,
+) -> ApiResult<Json<ReplayResult>> {
+    auth.require(Role::Operator)?;
+    {
+        let mut conn = state.pool.acquire().await?;
+        inbox::get(&mut conn, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("inbox entry"))?;
+    }
+    let outcome = service::process(&state, auth.workspace_id, id)
+        .await?
+        .ok_or_else(|| ApiError::conflict("in_progress", "this request is being processed right now"))?;
+    let mut conn = state.pool.acquire().await?;
+    let entry = inbox::get(&mut conn, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("inbox entry"))?;
+    Ok(Json(ReplayResult { entry, accepted: outcome.accepted, duplicates: outcome.duplicates }))
+}
