@@ -1,12 +1,18 @@
 //! Membership stints as a projection of `member_joined` / `member_left`
 //! events: for one (group, member) pair, the events sorted by
-//! `(occurred_at, id)` fold into stints, so any arrival order — leave before
-//! join, duplicated joins, late events — ends in the same state.
+//! `(occurred_at, joins before leaves, id)` fold into stints, so any arrival
+//! order — leave before join, duplicated joins, late events — ends in the
+//! same state. At one instant a join sorts first: platforms stamp seconds,
+//! and joining then being removed within a second (spam clean-up) is far
+//! more common than leaving and re-joining within one.
 //!
 //! Fold rules: a join opens a stint unless one is open (a repeated join is
 //! ignored); a leave closes the open stint; a leave with no open stint and no
 //! earlier stint records a zero-length stint (the member was there before
-//! tracking began); any other stray leave is a duplicate and ignored.
+//! tracking began); any other stray leave is a duplicate and ignored. A
+//! repeated join fills in what the first lacked (source, inviter, code), so
+//! a platform's two reports of one join (e.g. Telegram's service message and
+//! its `chat_member` update) merge.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
@@ -40,12 +46,20 @@ pub struct Stint {
 
 /// Folds a pair's events into stints (see the module rules).
 pub fn project(mut events: Vec<MembershipEvent>) -> Vec<Stint> {
-    events.sort_by_key(|e| (e.at, e.id));
+    events.sort_by_key(|e| (e.at, !e.joined, e.id));
     let mut stints: Vec<Stint> = Vec::new();
     for e in events {
         let open = stints.last().is_some_and(|s| s.left_at.is_none());
         if e.joined {
-            if !open {
+            if open {
+                if let Some(s) = stints.last_mut() {
+                    if s.source == JoinSource::Unknown {
+                        s.source = e.source.unwrap_or(JoinSource::Unknown);
+                    }
+                    s.inviter = s.inviter.or(e.inviter);
+                    s.invite_code = s.invite_code.take().or(e.invite_code);
+                }
+            } else {
                 stints.push(Stint {
                     joined_at: e.at,
                     left_at: None,
@@ -229,6 +243,24 @@ mod tests {
         let once = project(vec![ev(1, true, 1), ev(2, false, 5)]);
         let s = same_in_every_order(vec![ev(1, true, 1), ev(4, true, 2), ev(2, false, 5), ev(5, false, 6)]);
         assert_eq!(s, once);
+    }
+
+    #[test]
+    fn at_one_instant_a_join_comes_before_a_leave() {
+        let s = same_in_every_order(vec![ev(9, false, 3), ev(1, true, 3)]);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].left_at, Some(s[0].joined_at));
+        assert_eq!(s[0].source, JoinSource::InviteLink);
+    }
+
+    #[test]
+    fn a_second_report_of_a_join_fills_in_what_the_first_lacked() {
+        let mut bare = ev(1, true, 1);
+        bare.source = None;
+        let mut linked = ev(2, true, 1);
+        linked.invite_code = Some("poster-A".into());
+        let s = same_in_every_order(vec![bare, linked]);
+        assert_eq!((s[0].source, s[0].invite_code.as_deref()), (JoinSource::InviteLink, Some("poster-A")));
     }
 
     #[test]

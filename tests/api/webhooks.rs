@@ -523,3 +523,89 @@ async fn connections_validate_credentials_hide_them_and_stay_in_their_workspace(
     }
     assert_eq!(app.delete(&format!("/v1/connections/{id}")).await.status, StatusCode::NO_CONTENT);
 }
+
+// ---------- feishu ----------
+
+fn lark(key: &str, inner: &Value, ts: i64, nonce: &str) -> (Vec<(&'static str, String)>, Vec<u8>) {
+    let enc = shequn::hooks::crypto::feishu_encrypt(key, &serde_json::to_vec(inner).unwrap(), [5; 16]);
+    let body = serde_json::to_vec(&json!({"encrypt": enc})).unwrap();
+    let sig = shequn::hooks::crypto::feishu_signature(&ts.to_string(), nonce, key, &body);
+    let headers = vec![
+        ("x-lark-request-timestamp", ts.to_string()),
+        ("x-lark-request-nonce", nonce.to_owned()),
+        ("x-lark-signature", sig),
+        ("content-type", "application/json".into()),
+    ];
+    (headers, body)
+}
+
+fn lark_event(id: &str, kind: &str, event: Value, token: &str) -> Value {
+    json!({"schema": "2.0", "header": {"event_id": id, "token": token, "create_time": format!("{}000", T0 - 30),
+           "event_type": kind, "tenant_key": "t1", "app_id": "cli_a1"}, "event": event})
+}
+
+#[tokio::test]
+async fn feishu_events_are_decrypted_verified_and_normalised() {
+    let app = TestApp::spawn().await;
+    let key = "lark-encrypt-key";
+    let url =
+        connect(&app, "feishu", json!({"app_id": "cli_a1", "verification_token": "vtok", "encrypt_key": key})).await;
+    // The URL challenge arrives encrypted, without signature headers.
+    let (_, challenge) =
+        lark(key, &json!({"challenge": "ch-123", "token": "vtok", "type": "url_verification"}), T0, "n");
+    let (status, text) = raw(&app, Method::POST, &url, &[], challenge).await;
+    assert_eq!(
+        (status, serde_json::from_str::<Value>(&text).unwrap()["challenge"].as_str()),
+        (StatusCode::OK, Some("ch-123"))
+    );
+
+    let users =
+        json!([{"name": "Lily", "user_id": {"open_id": "ou_lily"}}, {"name": "Bob", "user_id": {"open_id": "ou_bob"}}]);
+    let events = [
+        lark_event(
+            "e1",
+            "im.chat.member.user.added_v1",
+            json!({"chat_id": "oc_1", "name": "深圳美妆群", "operator_id": {"open_id": "ou_admin"}, "users": users}),
+            "vtok",
+        ),
+        lark_event(
+            "e2",
+            "im.message.receive_v1",
+            json!({"sender": {"sender_id": {"open_id": "ou_lily"}, "sender_type": "user"},
+            "message": {"message_id": "om_1", "chat_id": "oc_1", "chat_type": "group", "message_type": "text", "content": "{\"text\":\"hi\"}"}}),
+            "vtok",
+        ),
+        lark_event(
+            "e3",
+            "im.chat.member.user.withdrawn_v1",
+            json!({"chat_id": "oc_1", "users": [{"name": "Bob", "user_id": {"open_id": "ou_bob"}}]}),
+            "vtok",
+        ),
+    ];
+    for e in &events {
+        let (headers, body) = lark(key, e, T0, "nonce-1");
+        assert_eq!(raw(&app, Method::POST, &url, &headers, body).await.0, StatusCode::OK);
+    }
+    let kinds: Vec<String> = app.get("/v1/events").await.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(kinds.len(), 4, "{kinds:?}");
+    let group = app.get("/v1/groups?platform=feishu").await.body["items"][0].clone();
+    assert_eq!((group["name"].as_str(), group["member_count"].as_i64()), (Some("深圳美妆群"), Some(1)));
+
+    let (headers, body) = lark(key, &lark_event("e9", "im.message.receive_v1", json!({}), "wrong-token"), T0, "n");
+    assert_eq!(raw(&app, Method::POST, &url, &headers, body).await.0, StatusCode::UNAUTHORIZED);
+    let (mut headers, body) = lark(key, &events[1], T0, "n");
+    headers[1].1 = "other-nonce".into();
+    assert_eq!(raw(&app, Method::POST, &url, &headers, body.clone()).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(raw(&app, Method::POST, &url, &[], body).await.0, StatusCode::UNAUTHORIZED, "events must be signed");
+    let (headers, body) = lark(key, &events[1], T0 - 400, "n");
+    assert_eq!(raw(&app, Method::POST, &url, &headers, body).await.0, StatusCode::UNAUTHORIZED);
+    let (headers, body) =
+        lark(key, &lark_event("e4", "im.chat.disbanded_v1", json!({"chat_id": "oc_1"}), "vtok"), T0, "n");
+    assert_eq!(raw(&app, Method::POST, &url, &headers, body).await.0, StatusCode::OK);
+    assert_eq!(app.get(&format!("/v1/groups/{}", group["id"].as_str().unwrap())).await.body["status"], "dismissed");
+}

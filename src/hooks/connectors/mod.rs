@@ -2,6 +2,7 @@
 //! request (constant-time, over the exact bytes), answer platform handshakes,
 //! and normalise a stored request into events.
 
+mod feishu;
 pub mod generic;
 mod slack;
 mod telegram;
@@ -92,7 +93,8 @@ pub fn for_platform(p: Platform) -> Option<&'static dyn Connector> {
         Platform::Telegram => Some(&telegram::Telegram),
         Platform::Slack => Some(&slack::Slack),
         Platform::Wecom => Some(&wecom::Wecom),
-        Platform::Feishu | Platform::Dingtalk => None,
+        Platform::Feishu => Some(&feishu::Feishu),
+        Platform::Dingtalk => None,
     }
 }
 
