@@ -40,6 +40,7 @@ pub struct ServerSettings {
     pub host: String,
     pub port: u16,
     pub request_timeout_secs: u64,
+    pub import_timeout_secs: u64,
     pub body_limit_bytes: usize,
     pub cors_allowed_origins: Vec<String>,
     pub shutdown_grace_secs: u64,
@@ -205,6 +206,11 @@ impl Settings {
         }
         if s.request_timeout_secs == 0 || s.request_timeout_secs > 3600 {
             bail!("configuration key `server.request_timeout_secs`: must be 1..=3600");
+        }
+        if s.import_timeout_secs < s.request_timeout_secs || s.import_timeout_secs > 86_400 {
+            bail!(
+                "configuration key `server.import_timeout_secs`: must be between server.request_timeout_secs and 86400"
+            );
         }
         if s.body_limit_bytes < 1024 || s.body_limit_bytes > 1 << 30 {
             bail!("configuration key `server.body_limit_bytes`: must be between 1 KiB and 1 GiB");

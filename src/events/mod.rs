@@ -5,6 +5,7 @@
 //! Unknown members and groups named by platform ids are created on first
 //! sight; membership stints are re-projected from join/leave events.
 
+pub mod import;
 pub mod model;
 pub mod repo;
 mod routes;

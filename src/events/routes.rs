@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_events, ingest_events))
         .layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT))
         .routes(routes!(member_timeline))
+        .merge(OpenApiRouter::new().routes(routes!(super::import::import_events)).layer(DefaultBodyLimit::disable()))
 }
 
 /// Splits a batch body into raw items: a JSON array, or NDJSON lines.

@@ -19,7 +19,7 @@ pub mod request_id;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -29,7 +29,6 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -130,14 +129,28 @@ pub fn router(state: AppState) -> Router {
                 .layer(middleware::from_fn_with_state(state, metrics::layer))
                 .layer(middleware::from_fn(normalize_errors))
                 .layer(CatchPanicLayer::custom(on_panic))
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
-                    Duration::from_secs(settings.server.request_timeout_secs),
-                ))
+                .layer(middleware::from_fn_with_state(settings.clone(), timeout))
                 .layer(DefaultBodyLimit::max(settings.server.body_limit_bytes))
                 .layer(CompressionLayer::new())
                 .layer(cors(&settings.server.cors_allowed_origins)),
         )
+}
+
+/// Answers 408 when a request runs past its limit (imports get a longer one).
+async fn timeout(
+    State(settings): State<std::sync::Arc<crate::config::Settings>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let secs = if req.uri().path().starts_with("/v1/imports/") {
+        settings.server.import_timeout_secs
+    } else {
+        settings.server.request_timeout_secs
+    };
+    match tokio::time::timeout(Duration::from_secs(secs), next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => envelope_response(StatusCode::REQUEST_TIMEOUT, "timeout", "the request took too long".into(), vec![]),
+    }
 }
 
 fn cors(origins: &[String]) -> CorsLayer {

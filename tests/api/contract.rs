@@ -29,7 +29,7 @@ fn operations() -> Vec<Op> {
             ops.push(Op {
                 method: m,
                 path: path.clone(),
-                has_body: op.get("requestBody").is_some(),
+                has_body: op["requestBody"]["content"].get("application/json").is_some(),
                 array_body: op["requestBody"]["content"]["application/json"]["schema"]["type"] == "array",
                 has_path_params: path.contains('{'),
             });

@@ -282,3 +282,52 @@ async fn workspaces_keep_their_own_events_members_and_groups() {
         json!([])
     );
 }
+
+#[tokio::test]
+async fn large_ndjson_and_csv_imports_are_streamed_counted_and_idempotent() {
+    let app = TestApp::spawn().await;
+    let mut ndjson = String::new();
+    for i in 0..2500 {
+        let line = if i == 1234 {
+            "{not json".to_owned()
+        } else {
+            json!({"id": format!("imp-{i}"), "type": "message_sent", "occurred_at": "2026-10-01T00:00:00Z",
+                   "member": {"platform": "telegram", "external_id": format!("u{}", i % 100)},
+                   "group": {"platform": "telegram", "external_id": "-100"}, "properties": {"pad": "x".repeat(400)}})
+            .to_string()
+        };
+        ndjson.push_str(&line);
+        ndjson.push('\n');
+    }
+    assert!(ndjson.len() > 1024 * 1024, "bigger than the normal body limit");
+    let r = app.send_raw(Method::POST, "/v1/imports/events", "application/x-ndjson", ndjson.clone().into_bytes()).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        (r.body["lines"].as_u64(), r.body["accepted"].as_u64(), r.body["rejected"].as_u64()),
+        (Some(2500), Some(2499), Some(1))
+    );
+    assert_eq!(r.body["errors"][0]["line"], 1235);
+    let again = app.send_raw(Method::POST, "/v1/imports/events", "application/x-ndjson", ndjson.into_bytes()).await;
+    assert_eq!((again.body["accepted"].as_u64(), again.body["duplicates"].as_u64()), (Some(0), Some(2499)));
+    assert_eq!(app.count("events").await, 2499);
+    assert_eq!(app.get("/v1/events?limit=1").await.body["items"][0]["source"], "import");
+
+    let csv = "id,type,occurred_at,member_platform,member_external_id,order_id,amount,currency,properties\r\n\
+               c1,order_paid,2026-10-02T00:00:00Z,generic,shop-1,A9,12900,CNY,\"{\"\"sku\"\":\"\"L\"\"}\"\r\n\
+               c2,order_paid,2026-10-02T00:00:00Z,generic,shop-1,A9,12900,CNY,\r\n\
+               c3,checked_in,not-a-time,generic,shop-1,,,,\r\n";
+    let r = app.send_raw(Method::POST, "/v1/imports/events", "text/csv", csv.as_bytes().to_vec()).await;
+    assert_eq!(
+        (r.body["accepted"].as_u64(), r.body["duplicates"].as_u64(), r.body["rejected"].as_u64()),
+        (Some(1), Some(1), Some(1)),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(r.body["errors"][0]["line"], 4);
+    let paid = app.get("/v1/events?type=order_paid").await;
+    assert_eq!(paid.body["items"][0]["properties"]["sku"], "L");
+    assert_eq!(
+        app.send_raw(Method::POST, "/v1/imports/events", "application/json", b"[]".to_vec()).await.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+}
