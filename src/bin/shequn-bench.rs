@@ -117,13 +117,20 @@ async fn api_ingest(base: &str, key: &str, a: &Args) -> anyhow::Result<f64> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..a.clients {
-        let (client, bodies, next, url, key) = (client.clone(), bodies.clone(), next.clone(), format!("{base}/v1/events"), key.to_owned());
+        let (client, bodies, next, url, key) =
+            (client.clone(), bodies.clone(), next.clone(), format!("{base}/v1/events"), key.to_owned());
         tasks.push(tokio::spawn(async move {
             let mut accepted = 0u64;
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(body) = bodies.get(i) else { return Ok::<u64, anyhow::Error>(accepted) };
-                let res = client.post(&url).bearer_auth(&key).header("content-type", "application/json").body(body.clone()).send().await?;
+                let res = client
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await?;
                 if !res.status().is_success() {
                     bail!("batch {i}: {}", res.status());
                 }
@@ -144,7 +151,8 @@ async fn api_ingest(base: &str, key: &str, a: &Args) -> anyhow::Result<f64> {
 }
 
 async fn copy_ingest(pool: &PgPool, events: usize) -> anyhow::Result<f64> {
-    let ws: uuid::Uuid = sqlx::query_scalar("SELECT id FROM workspaces WHERE name = 'bench-copy'").fetch_one(pool).await?;
+    let ws: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM workspaces WHERE name = 'bench-copy'").fetch_one(pool).await?;
     let (members, groups): (Vec<uuid::Uuid>, Vec<uuid::Uuid>) =
         ((0..20_000).map(|_| uuid::Uuid::now_v7()).collect(), (0..300).map(|_| uuid::Uuid::now_v7()).collect());
     let kinds = ["message_sent", "message_sent", "message_sent", "checked_in", "link_clicked"];
@@ -154,13 +162,22 @@ async fn copy_ingest(pool: &PgPool, events: usize) -> anyhow::Result<f64> {
         let _ = writeln!(
             text,
             "{ws}\t{}\t{}\t2026-11-{:02} {:02}:{:02}:00+00\t{}\t{}\t{{\"len\": {}}}\tapi",
-            uuid::Uuid::now_v7(), kinds[i % kinds.len()], 1 + i % 19, i % 24, i % 60, groups[i % 300], members[i % 20_000], i % 97
+            uuid::Uuid::now_v7(),
+            kinds[i % kinds.len()],
+            1 + i % 19,
+            i % 24,
+            i % 60,
+            groups[i % 300],
+            members[i % 20_000],
+            i % 97
         );
     }
     let mut conn = pool.acquire().await?;
     let started = Instant::now();
     let mut copy = conn
-        .copy_in_raw("COPY events (workspace_id, id, type, occurred_at, group_id, member_id, properties, source) FROM STDIN")
+        .copy_in_raw(
+            "COPY events (workspace_id, id, type, occurred_at, group_id, member_id, properties, source) FROM STDIN",
+        )
         .await?;
     for chunk in text.as_bytes().chunks(1 << 20) {
         copy.send(chunk).await?;
@@ -210,7 +227,8 @@ async fn fire(requests: Vec<(String, Vec<(String, String)>, Vec<u8>)>, concurren
     }
     let secs = started.elapsed().as_secs_f64();
     all.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0.0);
+    let pct =
+        |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0.0);
     Ok(Latency { rate: total as f64 / secs, p50_ms: pct(0.50), p99_ms: pct(0.99) })
 }
 
@@ -233,14 +251,18 @@ fn telegram_requests(url: &str, n: usize) -> Vec<(String, Vec<(String, String)>,
             let body = json!({"update_id": i, "message": {"message_id": i, "date": now - 60,
                 "chat": {"id": -1_000_000 - (i % 300) as i64, "type": "supergroup", "title": "bench"},
                 "from": {"id": 1000 + i % 20_000, "is_bot": false, "first_name": "m"}, "text": "hi"}});
-            let headers = vec![("x-telegram-bot-api-secret-token".into(), "bench-secret".into()), ("content-type".into(), "application/json".into())];
+            let headers = vec![
+                ("x-telegram-bot-api-secret-token".into(), "bench-secret".into()),
+                ("content-type".into(), "application/json".into()),
+            ];
             (url.to_owned(), headers, serde_json::to_vec(&body).unwrap_or_default())
         })
         .collect()
 }
 
 fn wecom_requests(url: &str, n: usize) -> anyhow::Result<Vec<(String, Vec<(String, String)>, Vec<u8>)>> {
-    let (token, key, corp) = ("hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo", "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt", "ww1436e0e65a779aee");
+    let (token, key, corp) =
+        ("hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo", "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt", "ww1436e0e65a779aee");
     let now = chrono::Utc::now().timestamp();
     (0..n)
         .map(|i| {
@@ -263,7 +285,12 @@ async fn database() -> anyhow::Result<(PgConnectOptions, String, Option<Embedded
         return Ok((admin, url, None));
     }
     let dir = std::env::temp_dir().join(format!("shequn-bench-{}", std::process::id()));
-    let pg = EmbeddedPostgres::start(&EmbeddedOptions { data_dir: dir.join("pg"), bin_dir: None, os_user: None, ephemeral: false })?;
+    let pg = EmbeddedPostgres::start(&EmbeddedOptions {
+        data_dir: dir.join("pg"),
+        bin_dir: None,
+        os_user: None,
+        ephemeral: false,
+    })?;
     let admin = pg.connect_options("postgres");
     let url = format!("postgres://postgres@localhost:5432/postgres?host={}", pg.data_dir().display());
     Ok((admin, url, Some(pg)))
@@ -286,15 +313,30 @@ async fn main() -> anyhow::Result<()> {
     shequn::workspaces::service::create_workspace(&pool, "bench-copy", "Asia/Shanghai", Actor::Cli).await?;
     let key = nw.owner_key.key.clone();
     let server = start_server(&url).await?;
-    println!("machine: {} cores; events: {}; clients: {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), a.events, a.clients);
+    println!(
+        "machine: {} cores; events: {}; clients: {}",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        a.events,
+        a.clients
+    );
 
     let api_rate = api_ingest(&server.base, &key, &a).await?;
     let copy_rate = copy_ingest(&pool, a.events / 1000 * 1000).await?;
-    println!("1. POST /v1/events: {api_rate:.0} events/s; COPY: {copy_rate:.0} events/s; ratio {:.2}", api_rate / copy_rate);
+    println!(
+        "1. POST /v1/events: {api_rate:.0} events/s; COPY: {copy_rate:.0} events/s; ratio {:.2}",
+        api_rate / copy_rate
+    );
 
-    let tg = connect(&server.base, &key, "telegram", json!({"bot_token": "1:x", "secret_token": "bench-secret"})).await?;
-    let wc = connect(&server.base, &key, "wecom", json!({"corp_id": "ww1436e0e65a779aee", "token": "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo",
-        "encoding_aes_key": "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"})).await?;
+    let tg =
+        connect(&server.base, &key, "telegram", json!({"bot_token": "1:x", "secret_token": "bench-secret"})).await?;
+    let wc = connect(
+        &server.base,
+        &key,
+        "wecom",
+        json!({"corp_id": "ww1436e0e65a779aee", "token": "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo",
+        "encoding_aes_key": "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"}),
+    )
+    .await?;
     let t = fire(telegram_requests(&tg, a.webhooks), 64).await?;
     println!("2. Telegram webhooks: {:.0}/s, p50 {:.1} ms, p99 {:.1} ms (64 connections)", t.rate, t.p50_ms, t.p99_ms);
     let w = fire(wecom_requests(&wc, a.webhooks)?, 64).await?;

@@ -53,6 +53,7 @@ pub struct ConnectionRecord {
     pub previous_credentials: Option<Json<serde_json::Value>>,
     pub previous_valid_until: Option<DateTime<Utc>>,
     pub settings: Json<serde_json::Value>,
+    pub last_received_at: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for ConnectionRecord {
@@ -80,7 +81,8 @@ impl ConnectionRecord {
 /// A connection by id alone (webhooks), with its secrets.
 pub async fn record(conn: &mut PgConnection, id: Uuid) -> Result<Option<ConnectionRecord>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT workspace_id, id, platform, status, credentials, previous_credentials, previous_valid_until, settings
+        "SELECT workspace_id, id, platform, status, credentials, previous_credentials, previous_valid_until, settings,
+                last_received_at
          FROM connections WHERE id = $1",
     )
     .bind(id)

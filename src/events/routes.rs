@@ -32,11 +32,26 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(OpenApiRouter::new().routes(routes!(super::import::import_events)).layer(DefaultBodyLimit::disable()))
 }
 
-/// Splits a batch body into raw items: a JSON array, or NDJSON lines.
-fn split_items(headers: &HeaderMap, body: &[u8]) -> ApiResult<Vec<Result<serde_json::Value, String>>> {
+/// Parses one event from its JSON text; the error is the item's rejection reason.
+fn parse_item(text: &str, now: DateTime<Utc>) -> Result<NewEvent, String> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let event: EventIn = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.inner().to_string()
+        } else {
+            format!("{path}: {}", e.inner())
+        }
+    })?;
+    event.into_new(now)
+}
+
+/// Reads a batch body — a JSON array, or NDJSON lines — into parsed items,
+/// each item's JSON parsed once, straight into an event.
+fn read_batch(headers: &HeaderMap, body: &[u8], now: DateTime<Utc>) -> ApiResult<Vec<Result<NewEvent, String>>> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    let items: Vec<Result<serde_json::Value, String>> = match mime.as_str() {
+    let items: Vec<Result<NewEvent, String>> = match mime.as_str() {
         "application/x-ndjson" | "application/ndjson" => std::str::from_utf8(body)
             .map_err(|_| ApiError::BadRequest {
                 code: "malformed_body",
@@ -45,11 +60,17 @@ fn split_items(headers: &HeaderMap, body: &[u8]) -> ApiResult<Vec<Result<serde_j
             })?
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).map_err(|e| format!("not valid JSON: {e}")))
+            .map(|l| {
+                serde_json::from_str::<serde::de::IgnoredAny>(l).map_err(|e| format!("not valid JSON: {e}"))?;
+                parse_item(l, now)
+            })
             .collect(),
-        "application/json" => match serde_json::from_slice::<serde_json::Value>(body) {
-            Ok(serde_json::Value::Array(a)) => a.into_iter().map(Ok).collect(),
-            Ok(_) => return Err(ApiError::field("body", "invalid", "must be a JSON array of events")),
+        "application/json" => match serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(body) {
+            Ok(raw) => raw.into_iter().map(|r| parse_item(r.get(), now)).collect(),
+            // Valid JSON of the wrong shape is a 422; anything else a 400.
+            Err(_) if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() => {
+                return Err(ApiError::field("body", "invalid", "must be a JSON array of events"))
+            }
             Err(e) => {
                 return Err(ApiError::BadRequest {
                     code: "malformed_json",
@@ -70,19 +91,6 @@ fn split_items(headers: &HeaderMap, body: &[u8]) -> ApiResult<Vec<Result<serde_j
     Ok(items)
 }
 
-fn parse_item(raw: Result<serde_json::Value, String>, now: DateTime<Utc>) -> Result<NewEvent, String> {
-    let value = raw?;
-    let event: EventIn = serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            e.inner().to_string()
-        } else {
-            format!("{path}: {}", e.inner())
-        }
-    })?;
-    event.into_new(now)
-}
-
 /// Ingest up to 1,000 events (JSON array, or NDJSON with `Content-Type: application/x-ndjson`).
 /// Each item is `accepted`, `duplicate` (already stored) or `rejected` with a reason; one bad item
 /// never loses the good ones. A 200 means the accepted events are durably stored.
@@ -98,9 +106,8 @@ pub async fn ingest_events(
     body: Bytes,
 ) -> ApiResult<Json<BatchResult>> {
     auth.require(Role::Operator)?;
-    let raw = split_items(&headers, &body)?;
     let now = state.clock.now();
-    let items: Vec<Result<NewEvent, String>> = raw.into_iter().map(|r| parse_item(r, now)).collect();
+    let items = read_batch(&headers, &body, now)?;
     let mut tx = state.pool.begin().await?;
     let results = service::ingest(&mut tx, auth.workspace_id, items, now).await?;
     tx.commit().await?;

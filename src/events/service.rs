@@ -4,8 +4,9 @@
 //! unknown ones), inviters and campaigns; drop in-batch duplicates; claim
 //! orders for `order_paid` (one payment per order); insert the rest (the
 //! primary key drops redeliveries); re-project the membership stints of every
-//! (group, member) pair a join or leave touched; move members' first-seen and
-//! last-active times.
+//! (group, member) pair a join or leave touched. Members' first-seen and
+//! last-active times are derived from the events when read, so ingestion
+//! never updates member rows.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -13,7 +14,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::model::{ItemResult, ItemStatus, NewEvent, Ref, DEFAULT_ACTIVE_TYPES};
+use super::model::{ItemResult, ItemStatus, NewEvent, Ref};
 use super::repo::{self, Row};
 use crate::ids::{GroupId, MemberId, WorkspaceId};
 use crate::members::repo::IdentityRef;
@@ -75,11 +76,19 @@ async fn resolve(
     }
     let refs: Vec<IdentityRef> = member_refs.into_values().collect();
     let groups: Vec<(Platform, String, Option<String>)> = group_refs.into_iter().map(|((p, e), n)| (p, e, n)).collect();
-    let (known_campaigns, campaign_codes) = crate::campaigns::repo::resolve(conn, ws, &campaign_ids, &codes).await?;
+    let (known_campaigns, campaign_codes) = if campaign_ids.is_empty() && codes.is_empty() {
+        (Vec::new(), HashMap::new())
+    } else {
+        crate::campaigns::repo::resolve(conn, ws, &campaign_ids, &codes).await?
+    };
     Ok(Resolved {
         members: crate::members::repo::ensure_by_identity(conn, ws, &refs).await?,
         groups: crate::groups::repo::ensure_by_external(conn, ws, &groups).await?,
-        known_members: crate::members::repo::existing(conn, ws, &member_ids).await?.into_iter().collect(),
+        known_members: if member_ids.is_empty() {
+            HashSet::new()
+        } else {
+            crate::members::repo::existing(conn, ws, &member_ids).await?.into_iter().collect()
+        },
         known_groups: existing_groups(conn, ws, &group_ids).await?,
         known_campaigns: known_campaigns.into_iter().collect(),
         campaign_codes,
@@ -87,6 +96,9 @@ async fn resolve(
 }
 
 async fn existing_groups(conn: &mut PgConnection, ws: WorkspaceId, ids: &[Uuid]) -> Result<HashSet<Uuid>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
     let missing: HashSet<Uuid> = crate::groups::repo::missing(conn, ws, ids).await?.into_iter().collect();
     Ok(ids.iter().filter(|i| !missing.contains(i)).copied().collect())
 }
@@ -237,30 +249,16 @@ async fn drop_paid_orders(
         .collect())
 }
 
-/// Membership projection and member activity times for accepted events.
+/// Re-projects the membership stints of every pair a join or leave touched.
 async fn after_insert(conn: &mut PgConnection, ws: WorkspaceId, accepted: &[Row]) -> Result<(), sqlx::Error> {
-    let mut pairs: BTreeSet<(Uuid, Uuid)> = BTreeSet::new();
-    let mut times: HashMap<Uuid, (DateTime<Utc>, Option<DateTime<Utc>>)> = HashMap::new();
-    for r in accepted {
-        if let (true, Some(g), Some(m)) =
-            (matches!(r.kind.as_str(), "member_joined" | "member_left"), r.group_id, r.member_id)
-        {
-            pairs.insert((m, g));
-        }
-        if let Some(m) = r.member_id {
-            let active = DEFAULT_ACTIVE_TYPES.contains(&r.kind.as_str()).then_some(r.occurred_at);
-            let t = times.entry(m).or_insert((r.occurred_at, active));
-            t.0 = t.0.min(r.occurred_at);
-            t.1 = t.1.max(active);
-        }
-    }
+    let pairs: BTreeSet<(Uuid, Uuid)> = accepted
+        .iter()
+        .filter(|r| matches!(r.kind.as_str(), "member_joined" | "member_left"))
+        .filter_map(|r| Some((r.member_id?, r.group_id?)))
+        .collect();
     // Sorted by member so concurrent batches lock members in one order.
     for (m, g) in pairs {
         crate::memberships::projection::sync_pair(conn, ws, GroupId(g), MemberId(m)).await?;
     }
-    let mut members: Vec<Uuid> = times.keys().copied().collect();
-    members.sort();
-    let first: Vec<DateTime<Utc>> = members.iter().map(|m| times[m].0).collect();
-    let last: Vec<Option<DateTime<Utc>>> = members.iter().map(|m| times[m].1).collect();
-    crate::members::repo::touch_activity(conn, ws, &members, &first, &last).await
+    Ok(())
 }

@@ -269,11 +269,20 @@ pub async fn ensure_by_external(
     ws: WorkspaceId,
     refs: &[(Platform, String, Option<String>)],
 ) -> Result<std::collections::HashMap<(Platform, String), Uuid>, sqlx::Error> {
-    let ids: Vec<Uuid> = refs.iter().map(|_| Uuid::now_v7()).collect();
-    let platforms: Vec<Platform> = refs.iter().map(|r| r.0).collect();
-    let externals: Vec<&str> = refs.iter().map(|r| r.1.as_str()).collect();
+    if refs.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let mut found = lookup_external(conn, ws, refs).await?;
+    let missing: Vec<&(Platform, String, Option<String>)> =
+        refs.iter().filter(|r| !found.contains_key(&(r.0, r.1.clone()))).collect();
+    if missing.is_empty() {
+        return Ok(found);
+    }
+    let ids: Vec<Uuid> = missing.iter().map(|_| Uuid::now_v7()).collect();
+    let platforms: Vec<Platform> = missing.iter().map(|r| r.0).collect();
+    let externals: Vec<&str> = missing.iter().map(|r| r.1.as_str()).collect();
     let names: Vec<String> =
-        refs.iter().map(|r| r.2.clone().unwrap_or_else(|| format!("{} {}", r.0.as_str(), r.1))).collect();
+        missing.iter().map(|r| r.2.clone().unwrap_or_else(|| format!("{} {}", r.0.as_str(), r.1))).collect();
     sqlx::query(
         "INSERT INTO groups (workspace_id, id, platform, external_id, name)
          SELECT $1, u.id, u.p, u.e, u.n FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) AS u(id, p, e, n)
@@ -286,6 +295,18 @@ pub async fn ensure_by_external(
     .bind(&names)
     .execute(&mut *conn)
     .await?;
+    let owned: Vec<(Platform, String, Option<String>)> = missing.into_iter().cloned().collect();
+    found.extend(lookup_external(conn, ws, &owned).await?);
+    Ok(found)
+}
+
+async fn lookup_external(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    refs: &[(Platform, String, Option<String>)],
+) -> Result<std::collections::HashMap<(Platform, String), Uuid>, sqlx::Error> {
+    let platforms: Vec<Platform> = refs.iter().map(|r| r.0).collect();
+    let externals: Vec<&str> = refs.iter().map(|r| r.1.as_str()).collect();
     let rows: Vec<(Platform, String, Uuid)> = sqlx::query_as(
         "SELECT g.platform, g.external_id, g.id FROM groups g
          JOIN unnest($2::text[], $3::text[]) AS u(p, e) ON g.platform = u.p AND g.external_id = u.e

@@ -85,25 +85,12 @@ async fn receive(
         Ok(Verdict::Reply(resp)) => resp,
         Ok(Verdict::Store) => {
             let kept = connectors::kept_headers(&headers);
-            let stored = match state.pool.acquire().await {
-                Ok(mut c) => inbox::insert(&mut c, record.workspace_id, record.id, p, query, &kept, &body).await,
-                Err(e) => Err(e),
-            };
-            let inbox_id = match stored {
-                Ok(id) => id,
-                // Not stored: no 2xx, the platform retries.
-                Err(e) => return ApiError::from(e).into_response(),
-            };
-            // Stored: from here on the answer is 2xx; a failure stays in the inbox.
-            let outcome = match service::process(&state, record.workspace_id, inbox_id).await {
-                Ok(Some(o)) => o,
-                Ok(None) => service::Outcome { inbox_id: Some(inbox_id), ..Default::default() },
-                Err(e) => {
-                    tracing::error!(error = ?e, %inbox_id, "webhook stored but not processed; the worker will retry");
-                    service::Outcome { inbox_id: Some(inbox_id), ..Default::default() }
-                }
-            };
-            connector.ack(&serde_json::to_value(&outcome).unwrap_or_default())
+            match service::store_and_process(&state, &record, query, &kept, &body).await {
+                // Stored: the platform gets its expected answer.
+                Ok(outcome) => connector.ack(&serde_json::to_value(&outcome).unwrap_or_default()),
+                // Not stored: no 2xx, so the platform retries.
+                Err(e) => ApiError::from(e).into_response(),
+            }
         }
     }
 }

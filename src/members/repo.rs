@@ -52,8 +52,16 @@ impl From<Row> for Member {
     }
 }
 
+// First seen and last active come from the events (an index scan per member)
+// rather than being written on every event: ingestion never updates members.
 const SELECT: &str = "SELECT m.id, m.display_name, m.phone, m.email, m.attributes, m.is_staff, m.is_bot, m.tier,
-    m.first_seen_at, m.last_active_at, m.erased_at, m.created_at, m.updated_at,
+    LEAST(m.first_seen_at, (SELECT min(e.occurred_at) FROM events e
+                            WHERE e.workspace_id = m.workspace_id AND e.member_id = m.id)) AS first_seen_at,
+    GREATEST(m.last_active_at, (SELECT max(e.occurred_at) FROM events e
+                                WHERE e.workspace_id = m.workspace_id AND e.member_id = m.id
+                                  AND e.type IN ('message_sent', 'checked_in', 'link_clicked', 'coupon_claimed',
+                                                 'order_placed', 'order_paid'))) AS last_active_at,
+    m.erased_at, m.created_at, m.updated_at,
     COALESCE((SELECT json_agg(json_build_object('platform', i.platform, 'external_id', i.external_id)
                                ORDER BY i.platform, i.external_id)
               FROM member_identities i WHERE i.workspace_id = m.workspace_id AND i.member_id = m.id), '[]') AS identities,
@@ -313,6 +321,9 @@ pub async fn ensure_by_identity(
     ws: WorkspaceId,
     refs: &[IdentityRef],
 ) -> Result<std::collections::HashMap<(Platform, String), Uuid>, sqlx::Error> {
+    if refs.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
     let mut found = lookup_identities(conn, ws, refs).await?;
     let missing: Vec<&IdentityRef> =
         refs.iter().filter(|r| !found.contains_key(&(r.platform, r.external_id.clone()))).collect();
@@ -386,28 +397,4 @@ pub async fn existing(conn: &mut PgConnection, ws: WorkspaceId, ids: &[Uuid]) ->
         .bind(ids)
         .fetch_all(conn)
         .await
-}
-
-/// Moves first-seen earlier and last-active later from accepted events.
-pub async fn touch_activity(
-    conn: &mut PgConnection,
-    ws: WorkspaceId,
-    members: &[Uuid],
-    first: &[DateTime<Utc>],
-    last_active: &[Option<DateTime<Utc>>],
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE members m SET first_seen_at = LEAST(m.first_seen_at, u.f),
-             last_active_at = CASE WHEN u.a IS NULL THEN m.last_active_at
-                                   ELSE GREATEST(COALESCE(m.last_active_at, u.a), u.a) END
-         FROM unnest($2::uuid[], $3::timestamptz[], $4::timestamptz[]) AS u(id, f, a)
-         WHERE m.workspace_id = $1 AND m.id = u.id",
-    )
-    .bind(ws)
-    .bind(members)
-    .bind(first)
-    .bind(last_active)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
