@@ -307,6 +307,11 @@ async fn main() -> anyhow::Result<()> {
         Some((base, q)) => format!("{}/{name}?{q}", base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base)),
         None => format!("{}/{name}", admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url)),
     };
+    if std::env::var_os("BENCH_DIAGNOSE_ASYNC_COMMIT").is_some() {
+        // Diagnosis only: shows how much of the time is commit fsync. Never for recorded numbers.
+        sqlx::query(&format!("ALTER DATABASE {name} SET synchronous_commit = off")).execute(&mut c).await?;
+        println!("DIAGNOSTIC RUN: synchronous_commit = off");
+    }
     let pool = PgPoolOptions::new().max_connections(4).connect_with(admin.clone().database(&name)).await?;
     shequn::db::migrate(&pool).await?;
     let nw = shequn::workspaces::service::create_workspace(&pool, "bench", "Asia/Shanghai", Actor::Cli).await?;
@@ -347,7 +352,9 @@ async fn main() -> anyhow::Result<()> {
     println!("   rows in events: {stored}");
     drop(server);
     pool.close().await;
-    let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut c).await;
+    if std::env::var_os("BENCH_KEEP_DB").is_none() {
+        let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut c).await;
+    }
     drop(embedded);
     let _ = PathBuf::new();
     Ok(())

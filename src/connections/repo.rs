@@ -202,7 +202,10 @@ pub async fn touch(
     id: ConnectionId,
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE connections SET last_received_at = GREATEST(COALESCE(last_received_at, $3), $3) WHERE workspace_id = $1 AND id = $2")
+    sqlx::query(
+        "UPDATE connections SET last_received_at = $3
+         WHERE workspace_id = $1 AND id = $2 AND (last_received_at IS NULL OR last_received_at < $3 - interval '60 seconds')",
+    )
         .bind(ws)
         .bind(id)
         .bind(at)

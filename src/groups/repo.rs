@@ -307,10 +307,11 @@ async fn lookup_external(
 ) -> Result<std::collections::HashMap<(Platform, String), Uuid>, sqlx::Error> {
     let platforms: Vec<Platform> = refs.iter().map(|r| r.0).collect();
     let externals: Vec<&str> = refs.iter().map(|r| r.1.as_str()).collect();
+    // One index probe per reference, whatever plan is cached (see members::repo).
     let rows: Vec<(Platform, String, Uuid)> = sqlx::query_as(
-        "SELECT g.platform, g.external_id, g.id FROM groups g
-         JOIN unnest($2::text[], $3::text[]) AS u(p, e) ON g.platform = u.p AND g.external_id = u.e
-         WHERE g.workspace_id = $1",
+        "SELECT u.p, u.e, g.id FROM unnest($2::text[], $3::text[]) AS u(p, e)
+         CROSS JOIN LATERAL (SELECT id FROM groups
+                             WHERE workspace_id = $1 AND platform = u.p AND external_id = u.e LIMIT 1) g",
     )
     .bind(ws)
     .bind(&platforms)

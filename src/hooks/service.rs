@@ -73,9 +73,6 @@ async fn process_in(
     }
     let error = (!outcome.errors.is_empty()).then(|| outcome.errors.join("; "));
     inbox::finish(tx, ws, id, error.as_deref(), outcome.accepted as i32, outcome.duplicates as i32, now).await?;
-    if record.last_received_at.is_none_or(|t| now - t > chrono::Duration::seconds(60)) {
-        crate::connections::repo::touch(tx, ws, record.id, now).await?;
-    }
     outcome.processed = error.is_none();
     Ok(outcome)
 }
@@ -102,7 +99,22 @@ pub async fn store_and_process(
         }
     };
     tx.commit().await?;
+    note_received(state, record, now).await;
     Ok(outcome)
+}
+
+/// Records when a connection last received a request: at most once a minute,
+/// outside the request's transaction (so concurrent webhooks never queue on
+/// the connection's row), and best effort.
+async fn note_received(state: &AppState, record: &ConnectionRecord, now: DateTime<Utc>) {
+    if record.last_received_at.is_some_and(|t| now - t < chrono::Duration::seconds(60)) {
+        return;
+    }
+    if let Ok(mut conn) = state.pool.acquire().await {
+        if let Err(e) = crate::connections::repo::touch(&mut conn, record.workspace_id, record.id, now).await {
+            tracing::warn!(error = %e, "could not record the connection's last request");
+        }
+    }
 }
 
 /// Processes one stored request (worker, replay); `Ok(None)` when another worker holds it.
@@ -116,5 +128,6 @@ pub async fn process(state: &AppState, ws: WorkspaceId, id: InboxId) -> anyhow::
     let stored = Stored { query: raw.query, headers: raw.headers.0, body: raw.body };
     let outcome = process_in(&mut tx, &record, id, &stored, now).await?;
     tx.commit().await?;
+    note_received(state, &record, now).await;
     Ok(Some(outcome))
 }

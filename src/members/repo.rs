@@ -314,8 +314,9 @@ pub struct IdentityRef {
     pub seen_at: DateTime<Utc>,
 }
 
-/// Member ids for identities, creating members for unknown ones (safe
-/// against concurrent batches: a lost race drops our new row and uses theirs).
+/// Member ids for identities, creating members for unknown ones. Safe
+/// against concurrent batches: the identity is claimed first (its foreign
+/// key is checked at commit), and only the claims that won create members.
 pub async fn ensure_by_identity(
     conn: &mut PgConnection,
     ws: WorkspaceId,
@@ -331,45 +332,53 @@ pub async fn ensure_by_identity(
         return Ok(found);
     }
     let ids: Vec<Uuid> = missing.iter().map(|_| Uuid::now_v7()).collect();
-    let names: Vec<String> = missing.iter().map(|r| r.name.clone().unwrap_or_default()).collect();
-    let seen: Vec<DateTime<Utc>> = missing.iter().map(|r| r.seen_at).collect();
     let platforms: Vec<Platform> = missing.iter().map(|r| r.platform).collect();
     let externals: Vec<&str> = missing.iter().map(|r| r.external_id.as_str()).collect();
-    sqlx::query(
-        "INSERT INTO members (workspace_id, id, display_name, first_seen_at)
-         SELECT $1, u.id, u.name, u.seen FROM unnest($2::uuid[], $3::text[], $4::timestamptz[]) AS u(id, name, seen)",
-    )
-    .bind(ws)
-    .bind(&ids)
-    .bind(&names)
-    .bind(&seen)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
+    sqlx::query("SET CONSTRAINTS member_identities_member_fkey DEFERRED").execute(&mut *conn).await?;
+    let claimed: Vec<(Platform, String, Uuid)> = sqlx::query_as(
         "INSERT INTO member_identities (workspace_id, platform, external_id, member_id)
          SELECT $1, u.p, u.e, u.id FROM unnest($2::text[], $3::text[], $4::uuid[]) AS u(p, e, id)
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT DO NOTHING RETURNING platform, external_id, member_id",
     )
     .bind(ws)
     .bind(&platforms)
     .bind(&externals)
     .bind(&ids)
-    .execute(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    // Members whose identity another batch claimed first are dropped.
+    let by_key: std::collections::HashMap<(Platform, &str), &IdentityRef> =
+        missing.iter().map(|r| ((r.platform, r.external_id.as_str()), *r)).collect();
+    let (mut new_ids, mut names, mut seen) = (Vec::new(), Vec::new(), Vec::new());
+    for (p, e, id) in &claimed {
+        if let Some(r) = by_key.get(&(*p, e.as_str())) {
+            new_ids.push(*id);
+            names.push(r.name.clone().unwrap_or_default());
+            seen.push(r.seen_at);
+        }
+    }
     sqlx::query(
-        "DELETE FROM members m WHERE m.workspace_id = $1 AND m.id = ANY($2)
-           AND NOT EXISTS (SELECT 1 FROM member_identities i WHERE i.workspace_id = m.workspace_id AND i.member_id = m.id)",
+        "INSERT INTO members (workspace_id, id, display_name, first_seen_at)
+         SELECT $1, u.id, u.name, u.seen FROM unnest($2::uuid[], $3::text[], $4::timestamptz[]) AS u(id, name, seen)",
     )
     .bind(ws)
-    .bind(&ids)
+    .bind(&new_ids)
+    .bind(&names)
+    .bind(&seen)
     .execute(&mut *conn)
     .await?;
-    let owned: Vec<IdentityRef> = missing.into_iter().cloned().collect();
-    found.extend(lookup_identities(conn, ws, &owned).await?);
+    sqlx::query("SET CONSTRAINTS member_identities_member_fkey IMMEDIATE").execute(&mut *conn).await?;
+    let lost = missing.len() - claimed.len();
+    found.extend(claimed.into_iter().map(|(p, e, id)| ((p, e), id)));
+    if lost > 0 {
+        // Another batch claimed some first: use theirs.
+        let owned: Vec<IdentityRef> = missing.into_iter().cloned().collect();
+        found.extend(lookup_identities(conn, ws, &owned).await?);
+    }
     Ok(found)
 }
 
+/// One index probe per reference (LATERAL … LIMIT 1 keeps the plan a nested
+/// loop whatever statistics a cached generic plan was made with).
 async fn lookup_identities(
     conn: &mut PgConnection,
     ws: WorkspaceId,
@@ -378,9 +387,9 @@ async fn lookup_identities(
     let platforms: Vec<Platform> = refs.iter().map(|r| r.platform).collect();
     let externals: Vec<&str> = refs.iter().map(|r| r.external_id.as_str()).collect();
     let rows: Vec<(Platform, String, Uuid)> = sqlx::query_as(
-        "SELECT i.platform, i.external_id, i.member_id FROM member_identities i
-         JOIN unnest($2::text[], $3::text[]) AS u(p, e) ON i.platform = u.p AND i.external_id = u.e
-         WHERE i.workspace_id = $1",
+        "SELECT u.p, u.e, i.member_id FROM unnest($2::text[], $3::text[]) AS u(p, e)
+         CROSS JOIN LATERAL (SELECT member_id FROM member_identities
+                             WHERE workspace_id = $1 AND platform = u.p AND external_id = u.e LIMIT 1) i",
     )
     .bind(ws)
     .bind(&platforms)
