@@ -20,16 +20,34 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub embedded: EmbeddedSettings,
     pub log: LogSettings,
+    pub ingest: IngestSettings,
     pub workers: WorkerSettings,
+}
+
+/// `[ingest]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSettings {
+    pub webhook_mode: WebhookMode,
+}
+
+/// When webhook requests are turned into events.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookMode {
+    /// Answer once stored; the inbox processor ingests in batches.
+    Queued,
+    /// Process before answering.
+    Inline,
 }
 
 /// `[workers]`: background jobs of `serve`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerSettings {
-    pub inbox_recovery: bool,
-    pub inbox_recovery_interval_secs: u64,
-    pub inbox_stale_secs: u64,
+    pub inbox_processor: bool,
+    pub inbox_interval_secs: u64,
+    pub inbox_batch_size: i64,
     pub event_partitions: bool,
 }
 
@@ -236,8 +254,11 @@ impl Settings {
         if self.embedded.data_dir.as_os_str().is_empty() {
             bail!("configuration key `embedded.data_dir`: must not be empty");
         }
-        if self.workers.inbox_recovery_interval_secs == 0 || self.workers.inbox_stale_secs == 0 {
-            bail!("configuration key `workers.inbox_recovery_interval_secs`/`inbox_stale_secs`: must be ≥ 1");
+        if self.workers.inbox_interval_secs == 0 {
+            bail!("configuration key `workers.inbox_interval_secs`: must be ≥ 1");
+        }
+        if !(1..=5000).contains(&self.workers.inbox_batch_size) {
+            bail!("configuration key `workers.inbox_batch_size`: must be 1..=5000");
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             bail!("configuration key `log.level`: `{}` is not a valid filter", self.log.level);

@@ -1,12 +1,11 @@
 //! Background jobs of `serve`, each a loop watching one cancellation token:
-//! the inbox recovery worker (re-processes stored webhook requests that were
-//! interrupted) and event-partition maintenance. Both are safe on several
+//! the inbox processor (turns stored webhook requests into events, in
+//! batches) and event-partition maintenance. Both are safe on several
 //! instances: inbox rows are claimed with `FOR UPDATE SKIP LOCKED`, and
 //! partition creation is idempotent under an advisory lock.
 
 use std::time::Duration;
 
-use chrono::Duration as ChronoDuration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -16,8 +15,8 @@ use crate::state::AppState;
 pub fn spawn_all(state: &AppState, token: &CancellationToken) -> Vec<JoinHandle<()>> {
     let w = &state.settings.workers;
     let mut handles = Vec::new();
-    if w.inbox_recovery {
-        handles.push(tokio::spawn(inbox_recovery(state.clone(), token.clone())));
+    if w.inbox_processor {
+        handles.push(tokio::spawn(inbox_processor(state.clone(), token.clone())));
     }
     if w.event_partitions {
         handles.push(tokio::spawn(event_partitions(state.clone(), token.clone())));
@@ -25,35 +24,28 @@ pub fn spawn_all(state: &AppState, token: &CancellationToken) -> Vec<JoinHandle<
     handles
 }
 
-/// One pass of the recovery worker: processes interrupted requests; returns how many.
-pub async fn recover_inbox_once(state: &AppState) -> anyhow::Result<usize> {
-    let stale = ChronoDuration::seconds(state.settings.workers.inbox_stale_secs as i64);
-    let pending = {
-        let mut conn = state.pool.acquire().await?;
-        crate::hooks::inbox::pending(&mut conn, state.clock.now() - stale, 100).await?
-    };
-    let mut done = 0;
-    for (ws, id) in pending {
-        match crate::hooks::service::process(state, ws, id).await {
-            Ok(Some(_)) => done += 1,
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = ?e, %id, "inbox recovery failed; will retry"),
+/// Processes stored webhook requests until none is left; returns how many.
+pub async fn drain_inbox(state: &AppState) -> anyhow::Result<usize> {
+    let mut total = 0;
+    loop {
+        let n = crate::hooks::service::process_batch(state, state.settings.workers.inbox_batch_size).await?;
+        if n == 0 {
+            return Ok(total);
         }
+        total += n;
     }
-    Ok(done)
 }
 
-async fn inbox_recovery(state: AppState, token: CancellationToken) {
-    let every = Duration::from_secs(state.settings.workers.inbox_recovery_interval_secs);
+async fn inbox_processor(state: AppState, token: CancellationToken) {
+    let every = Duration::from_secs(state.settings.workers.inbox_interval_secs);
     loop {
+        if let Err(e) = drain_inbox(&state).await {
+            tracing::warn!(error = ?e, "inbox processing failed; will retry");
+        }
         tokio::select! {
             _ = token.cancelled() => return,
+            _ = state.inbox_wakeup.notified() => {}
             _ = tokio::time::sleep(every) => {}
-        }
-        match recover_inbox_once(&state).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(recovered = n, "re-processed interrupted webhook requests"),
-            Err(e) => tracing::warn!(error = ?e, "inbox recovery pass failed"),
         }
     }
 }

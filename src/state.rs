@@ -15,11 +15,19 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<HttpMetrics>,
+    /// Wakes the inbox processor when a webhook request is stored.
+    pub inbox_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
     /// Builds the state.
     pub fn new(pool: PgPool, settings: Settings, clock: Arc<dyn Clock>) -> Self {
-        Self { pool, settings: Arc::new(settings), clock, metrics: Arc::new(HttpMetrics::default()) }
+        Self {
+            pool,
+            settings: Arc::new(settings),
+            clock,
+            metrics: Arc::new(HttpMetrics::default()),
+            inbox_wakeup: Arc::new(tokio::sync::Notify::new()),
+        }
     }
 }

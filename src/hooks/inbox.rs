@@ -41,6 +41,7 @@ pub struct InboxEntry {
 /// A stored request with its content.
 #[derive(Debug, Clone, FromRow)]
 pub struct InboxRaw {
+    pub id: InboxId,
     pub workspace_id: WorkspaceId,
     pub connection_id: ConnectionId,
     pub query: String,
@@ -80,7 +81,7 @@ pub async fn insert(
 /// Locks a request for processing; `None` when missing or being processed elsewhere.
 pub async fn lock(conn: &mut PgConnection, ws: WorkspaceId, id: InboxId) -> Result<Option<InboxRaw>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT workspace_id, connection_id, query, headers, body FROM inbox
+        "SELECT id, workspace_id, connection_id, query, headers, body FROM inbox
          WHERE workspace_id = $1 AND id = $2 FOR UPDATE SKIP LOCKED",
     )
     .bind(ws)
@@ -147,15 +148,36 @@ pub async fn list(
     .await
 }
 
-/// Requests stored before `before` and never processed (any workspace).
-pub async fn pending(
+/// Claims up to `limit` unprocessed requests (any workspace), oldest first;
+/// rows another processor holds are skipped.
+pub async fn claim(conn: &mut PgConnection, limit: i64) -> Result<Vec<InboxRaw>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, workspace_id, connection_id, query, headers, body FROM inbox
+         WHERE status = 'received' ORDER BY received_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Counts a failed attempt; after `max_attempts` the request is marked failed.
+pub async fn note_attempt_error(
     conn: &mut PgConnection,
-    before: DateTime<Utc>,
-    limit: i64,
-) -> Result<Vec<(WorkspaceId, InboxId)>, sqlx::Error> {
-    sqlx::query_as("SELECT workspace_id, id FROM inbox WHERE status = 'received' AND received_at < $1 ORDER BY received_at LIMIT $2")
-        .bind(before)
-        .bind(limit)
-        .fetch_all(conn)
-        .await
+    ws: WorkspaceId,
+    id: InboxId,
+    error: &str,
+    max_attempts: i32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE inbox SET attempts = attempts + 1, error = $3,
+             status = CASE WHEN attempts + 1 >= $4 THEN 'failed' ELSE status END
+         WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(error)
+    .bind(max_attempts)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

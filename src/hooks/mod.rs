@@ -7,7 +7,7 @@
 //! inbox; a stored request is never lost — processing failures stay in the
 //! inbox with their error (`GET /v1/inbox?status=failed`,
 //! `POST /v1/inbox/{id}/replay`), and requests interrupted by a crash are
-//! picked up by the recovery worker.
+//! picked up by the inbox processor.
 
 pub mod connectors;
 pub mod crypto;

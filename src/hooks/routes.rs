@@ -13,6 +13,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::connectors::{self, Incoming, Refusal, Verdict};
 use super::inbox::{self, InboxEntry, InboxStatus};
 use super::service;
+use crate::config::WebhookMode;
 use crate::error::{envelope_response, ApiError, ApiResult, ErrorEnvelope};
 use crate::http::extract::{ApiPath, ApiQuery};
 use crate::http::pagination::{Page, PageParams};
@@ -85,7 +86,11 @@ async fn receive(
         Ok(Verdict::Reply(resp)) => resp,
         Ok(Verdict::Store) => {
             let kept = connectors::kept_headers(&headers);
-            match service::store_and_process(&state, &record, query, &kept, &body).await {
+            let stored = match state.settings.ingest.webhook_mode {
+                WebhookMode::Queued => service::store(&state, &record, query, &kept, &body).await,
+                WebhookMode::Inline => service::store_and_process(&state, &record, query, &kept, &body).await,
+            };
+            match stored {
                 // Stored: the platform gets its expected answer.
                 Ok(outcome) => connector.ack(&serde_json::to_value(&outcome).unwrap_or_default()),
                 // Not stored: no 2xx, so the platform retries.

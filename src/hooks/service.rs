@@ -1,83 +1,161 @@
-//! Processing a stored request: normalise it with its connector, ingest the
-//! events, record the outcome.
+//! Processing stored requests: normalise with the connector, ingest the
+//! events, record each request's outcome.
 //!
-//! The webhook path stores and processes in one transaction: the raw request
-//! is inserted, processing runs under a savepoint, and one commit makes both
-//! durable. If processing errors (a database fault, not a bad payload), the
-//! transaction rolls back to the savepoint and commits the raw request alone,
-//! still `received`, for the recovery worker. A bad payload is recorded as
-//! `failed` with its error. Replays and the worker process in a transaction
-//! of their own, claiming the row with `FOR UPDATE SKIP LOCKED`.
+//! Two modes (`ingest.webhook_mode`):
+//! - `queued` (default): the webhook answers after one durable insert into
+//!   the inbox; the processor claims `received` rows in batches
+//!   (`FOR UPDATE SKIP LOCKED`, so instances cooperate and a crash only
+//!   leaves rows to claim again), ingests all their events per workspace in
+//!   one call and commits once. If a batch fails, its rows are retried one by
+//!   one so a single bad row cannot stall the others; a row failing
+//!   `MAX_ATTEMPTS` times is marked `failed`.
+//! - `inline`: store and process in one transaction, processing under a
+//!   savepoint (a processing fault commits the raw request alone, `received`).
+//!
+//! A bad payload is never an error here: it is recorded as `failed` with its
+//! reason, for `GET /v1/inbox?status=failed` and replay.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use super::connectors::{self, Stored};
-use super::inbox;
+use super::connectors::{self, Normalized, Stored};
+use super::inbox::{self, InboxRaw};
 use crate::connections::repo::ConnectionRecord;
-use crate::events::model::ItemStatus;
+use crate::events::model::{ItemStatus, NewEvent};
 use crate::groups::model::GroupStatus;
 use crate::ids::{InboxId, WorkspaceId};
 use crate::state::AppState;
+
+/// Attempts before a request that keeps faulting is marked failed.
+pub const MAX_ATTEMPTS: i32 = 5;
 
 /// What processing did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Outcome {
     pub inbox_id: Option<InboxId>,
-    pub processed: bool,
+    /// `received` (queued), `processed` or `failed`.
+    pub status: &'static str,
     pub accepted: usize,
     pub duplicates: usize,
     pub rejected: usize,
     pub errors: Vec<String>,
 }
 
-/// Normalises and ingests one stored request inside `tx`, recording its outcome.
-async fn process_in(
-    tx: &mut PgConnection,
-    record: &ConnectionRecord,
+/// One request's normalisation, waiting for the batch's ingest.
+struct Pending {
+    ws: WorkspaceId,
     id: InboxId,
-    stored: &Stored,
+    events: std::ops::Range<usize>,
+    outcome: Outcome,
+}
+
+/// Registers and dismisses the groups a request names.
+async fn apply_groups(tx: &mut PgConnection, ws: WorkspaceId, n: &Normalized) -> Result<(), sqlx::Error> {
+    let refs: Vec<_> =
+        n.groups.iter().chain(&n.dismissed).map(|g| (g.platform, g.external_id.clone(), g.name.clone())).collect();
+    let ids = crate::groups::repo::ensure_by_external(tx, ws, &refs).await?;
+    for g in &n.dismissed {
+        if let Some(gid) = ids.get(&(g.platform, g.external_id.clone())) {
+            crate::groups::repo::set_status(tx, ws, *gid, GroupStatus::Dismissed).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Normalises, ingests and records a set of stored requests inside `tx`.
+async fn process_rows(
+    tx: &mut PgConnection,
+    rows: Vec<InboxRaw>,
+    records: &HashMap<uuid::Uuid, ConnectionRecord>,
     now: DateTime<Utc>,
-) -> anyhow::Result<Outcome> {
-    let ws = record.workspace_id;
-    let connector = connectors::for_platform(record.platform).ok_or_else(|| anyhow::anyhow!("no connector"))?;
-    let mut outcome = Outcome { inbox_id: Some(id), ..Default::default() };
-    match connector.normalize(&record.id.to_string(), &record.credential_sets(now), stored, now) {
-        Err(reason) => outcome.errors.push(reason),
-        Ok(n) => {
-            let refs: Vec<_> = n
-                .groups
-                .iter()
-                .chain(&n.dismissed)
-                .map(|g| (g.platform, g.external_id.clone(), g.name.clone()))
-                .collect();
-            let ids = crate::groups::repo::ensure_by_external(tx, ws, &refs).await?;
-            for g in &n.dismissed {
-                if let Some(gid) = ids.get(&(g.platform, g.external_id.clone())) {
-                    crate::groups::repo::set_status(tx, ws, *gid, GroupStatus::Dismissed).await?;
-                }
-            }
-            outcome.errors.extend(n.rejected);
-            let items = n.events.into_iter().map(Ok).collect();
-            for r in crate::events::service::ingest(tx, ws, items, now).await? {
-                match r.status {
-                    ItemStatus::Accepted => outcome.accepted += 1,
-                    ItemStatus::Duplicate => outcome.duplicates += 1,
-                    ItemStatus::Rejected => {
-                        outcome.rejected += 1;
-                        outcome.errors.push(format!("event {}: {}", r.index, r.reason.unwrap_or_default()));
+) -> anyhow::Result<Vec<Outcome>> {
+    let mut events: HashMap<WorkspaceId, Vec<NewEvent>> = HashMap::new();
+    let mut pending = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut outcome = Outcome { inbox_id: Some(row.id), ..Default::default() };
+        let list = events.entry(row.workspace_id).or_default();
+        let start = list.len();
+        let record = records.get(&row.connection_id.0);
+        match record.and_then(|r| connectors::for_platform(r.platform).map(|c| (r, c))) {
+            None => outcome.errors.push("the connection is gone".into()),
+            Some((record, connector)) => {
+                let stored = Stored { query: row.query, headers: row.headers.0, body: row.body };
+                match connector.normalize(&record.id.to_string(), &record.credential_sets(now), &stored, now) {
+                    Err(reason) => outcome.errors.push(reason),
+                    Ok(n) => {
+                        apply_groups(tx, row.workspace_id, &n).await?;
+                        outcome.errors.extend(n.rejected);
+                        list.extend(n.events);
                     }
                 }
             }
         }
+        pending.push(Pending { ws: row.workspace_id, id: row.id, events: start..list.len(), outcome });
     }
-    let error = (!outcome.errors.is_empty()).then(|| outcome.errors.join("; "));
-    inbox::finish(tx, ws, id, error.as_deref(), outcome.accepted as i32, outcome.duplicates as i32, now).await?;
-    outcome.processed = error.is_none();
-    Ok(outcome)
+    let mut results = HashMap::new();
+    for (ws, list) in events {
+        let items = list.into_iter().map(Ok).collect();
+        results.insert(ws, crate::events::service::ingest(tx, ws, items, now).await?);
+    }
+    let mut outcomes = Vec::with_capacity(pending.len());
+    for mut p in pending {
+        for r in results.get(&p.ws).map(|v| &v[p.events.clone()]).unwrap_or(&[]) {
+            match r.status {
+                ItemStatus::Accepted => p.outcome.accepted += 1,
+                ItemStatus::Duplicate => p.outcome.duplicates += 1,
+                ItemStatus::Rejected => {
+                    p.outcome.rejected += 1;
+                    p.outcome.errors.push(format!(
+                        "event {}: {}",
+                        r.index - p.events.start,
+                        r.reason.clone().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        let error = (!p.outcome.errors.is_empty()).then(|| p.outcome.errors.join("; "));
+        inbox::finish(tx, p.ws, p.id, error.as_deref(), p.outcome.accepted as i32, p.outcome.duplicates as i32, now)
+            .await?;
+        p.outcome.status = if error.is_none() { "processed" } else { "failed" };
+        outcomes.push(p.outcome);
+    }
+    Ok(outcomes)
 }
 
-/// Stores a verified request and processes it; `Ok` means it is durably stored.
+async fn records_for(
+    conn: &mut PgConnection,
+    rows: &[InboxRaw],
+) -> Result<HashMap<uuid::Uuid, ConnectionRecord>, sqlx::Error> {
+    let mut records = HashMap::new();
+    for row in rows {
+        if let std::collections::hash_map::Entry::Vacant(e) = records.entry(row.connection_id.0) {
+            if let Some(r) = crate::connections::repo::record(conn, row.connection_id.0).await? {
+                e.insert(r);
+            }
+        }
+    }
+    Ok(records)
+}
+
+/// Stores a verified request (queued mode): one insert, durable when this returns.
+pub async fn store(
+    state: &AppState,
+    record: &ConnectionRecord,
+    query: &str,
+    headers: &serde_json::Map<String, serde_json::Value>,
+    body: &[u8],
+) -> Result<Outcome, sqlx::Error> {
+    let mut conn = state.pool.acquire().await?;
+    let id = inbox::insert(&mut conn, record.workspace_id, record.id, record.platform, query, headers, body).await?;
+    drop(conn);
+    state.inbox_wakeup.notify_one();
+    note_received(state, record, state.clock.now()).await;
+    Ok(Outcome { inbox_id: Some(id), status: "received", ..Default::default() })
+}
+
+/// Stores and processes a verified request in one transaction (inline mode).
 pub async fn store_and_process(
     state: &AppState,
     record: &ConnectionRecord,
@@ -89,13 +167,21 @@ pub async fn store_and_process(
     let mut tx = state.pool.begin().await?;
     let id = inbox::insert(&mut tx, record.workspace_id, record.id, record.platform, query, headers, body).await?;
     sqlx::query("SAVEPOINT processing").execute(&mut *tx).await?;
-    let stored = Stored { query: query.to_owned(), headers: headers.clone(), body: body.to_vec() };
-    let outcome = match process_in(&mut tx, record, id, &stored, now).await {
-        Ok(o) => o,
+    let row = InboxRaw {
+        id,
+        workspace_id: record.workspace_id,
+        connection_id: record.id,
+        query: query.to_owned(),
+        headers: sqlx::types::Json(headers.clone()),
+        body: body.to_vec(),
+    };
+    let records = HashMap::from([(record.id.0, record.clone())]);
+    let outcome = match process_rows(&mut tx, vec![row], &records, now).await {
+        Ok(mut o) => o.pop().unwrap_or_default(),
         Err(e) => {
-            tracing::error!(error = ?e, %id, "webhook stored but not processed; the recovery worker will retry");
+            tracing::error!(error = ?e, %id, "webhook stored but not processed; the processor will retry");
             sqlx::query("ROLLBACK TO SAVEPOINT processing").execute(&mut *tx).await?;
-            Outcome { inbox_id: Some(id), ..Default::default() }
+            Outcome { inbox_id: Some(id), status: "received", ..Default::default() }
         }
     };
     tx.commit().await?;
@@ -104,8 +190,7 @@ pub async fn store_and_process(
 }
 
 /// Records when a connection last received a request: at most once a minute,
-/// outside the request's transaction (so concurrent webhooks never queue on
-/// the connection's row), and best effort.
+/// outside any request transaction, best effort.
 async fn note_received(state: &AppState, record: &ConnectionRecord, now: DateTime<Utc>) {
     if record.last_received_at.is_some_and(|t| now - t < chrono::Duration::seconds(60)) {
         return;
@@ -117,17 +202,43 @@ async fn note_received(state: &AppState, record: &ConnectionRecord, now: DateTim
     }
 }
 
-/// Processes one stored request (worker, replay); `Ok(None)` when another worker holds it.
+/// Processes one batch of unprocessed requests; returns how many were handled.
+pub async fn process_batch(state: &AppState, limit: i64) -> anyhow::Result<usize> {
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let rows = inbox::claim(&mut tx, limit).await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let count = rows.len();
+    let keys: Vec<(WorkspaceId, InboxId)> = rows.iter().map(|r| (r.workspace_id, r.id)).collect();
+    let records = records_for(&mut tx, &rows).await?;
+    match process_rows(&mut tx, rows, &records, now).await {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(count)
+        }
+        Err(e) => {
+            tracing::warn!(error = ?e, rows = count, "inbox batch failed; retrying its requests one by one");
+            drop(tx);
+            for (ws, id) in keys {
+                if let Err(e) = process(state, ws, id).await {
+                    let mut conn = state.pool.acquire().await?;
+                    inbox::note_attempt_error(&mut conn, ws, id, &format!("{e:#}"), MAX_ATTEMPTS).await?;
+                }
+            }
+            Ok(count)
+        }
+    }
+}
+
+/// Processes one stored request (replay, retries); `Ok(None)` when another processor holds it.
 pub async fn process(state: &AppState, ws: WorkspaceId, id: InboxId) -> anyhow::Result<Option<Outcome>> {
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
-    let Some(raw) = inbox::lock(&mut tx, ws, id).await? else { return Ok(None) };
-    let record = crate::connections::repo::record(&mut tx, raw.connection_id.0)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("connection {} is gone", raw.connection_id))?;
-    let stored = Stored { query: raw.query, headers: raw.headers.0, body: raw.body };
-    let outcome = process_in(&mut tx, &record, id, &stored, now).await?;
+    let Some(row) = inbox::lock(&mut tx, ws, id).await? else { return Ok(None) };
+    let records = records_for(&mut tx, std::slice::from_ref(&row)).await?;
+    let outcome = process_rows(&mut tx, vec![row], &records, now).await?.pop().unwrap_or_default();
     tx.commit().await?;
-    note_received(state, &record, now).await;
     Ok(Some(outcome))
 }

@@ -280,6 +280,11 @@ impl TestApp {
         self.send(Method::DELETE, path, Some(&self.key), None).await
     }
 
+    /// Runs the inbox processor until no stored webhook request is left.
+    pub async fn drain_inbox(&self) -> usize {
+        shequn::jobs::drain_inbox(&self.state).await.expect("inbox processing")
+    }
+
     /// Rows in a table of this database (to prove nothing changed).
     pub async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&self.pool).await.expect("count")

@@ -31,7 +31,10 @@ async fn raw(
         req = req.header(*k, v);
     }
     let res = req.send().await.unwrap();
-    (res.status(), res.text().await.unwrap())
+    let out = (res.status(), res.text().await.unwrap());
+    // Queued mode: the answer means "stored"; run the processor as the server would.
+    app.drain_inbox().await;
+    out
 }
 
 async fn counts(app: &TestApp) -> (i64, i64) {
@@ -56,12 +59,16 @@ async fn generic_webhooks_are_verified_stored_and_deduped() {
         "member": {"platform": "generic", "external_id": "shop-user-9"}, "order_id": "A1", "amount": 9900, "currency": "CNY"}])).unwrap();
     let (status, text) = raw(&app, Method::POST, &url, &generic_headers(secret, T0, &body), body.clone()).await;
     assert_eq!(status, StatusCode::OK, "{text}");
-    let outcome: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!((outcome["accepted"].as_u64(), outcome["processed"].as_bool()), (Some(1), Some(true)));
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["status"], "received", "queued: answered once stored");
+    assert!(answer["inbox_id"].is_string());
     // A replayed valid request is acknowledged and deduped.
-    let (status, text) = raw(&app, Method::POST, &url, &generic_headers(secret, T0, &body), body.clone()).await;
+    let (status, _) = raw(&app, Method::POST, &url, &generic_headers(secret, T0, &body), body.clone()).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["duplicates"], 1);
+    let inbox = app.get("/v1/inbox").await;
+    let dup: Vec<i64> =
+        inbox.body["items"].as_array().unwrap().iter().map(|e| e["events_duplicate"].as_i64().unwrap()).collect();
+    assert_eq!(dup, [1, 0]);
     assert_eq!(counts(&app).await, (2, 1));
     let events = app.get("/v1/events").await;
     assert_eq!(events.body["items"][0]["source"], "generic");
@@ -225,6 +232,7 @@ async fn concurrent_redeliveries_of_one_telegram_update_count_once() {
     for h in handles {
         assert_eq!(h.await.unwrap(), StatusCode::OK);
     }
+    assert_eq!(app.drain_inbox().await, 8);
     assert_eq!(counts(&app).await, (8, 1));
 }
 
@@ -455,7 +463,7 @@ async fn failed_requests_stay_in_the_inbox_and_can_be_replayed() {
 }
 
 #[tokio::test]
-async fn a_request_stored_before_a_crash_is_processed_by_the_recovery_worker() {
+async fn a_request_stored_before_a_crash_is_processed_by_the_inbox_processor() {
     let app = TestApp::spawn().await;
     let url = connect(&app, "telegram", json!({"bot_token": "1:a", "secret_token": "s"})).await;
     let connection: uuid::Uuid = url.rsplit('/').next().unwrap().parse().unwrap();
@@ -466,11 +474,9 @@ async fn a_request_stored_before_a_crash_is_processed_by_the_recovery_worker() {
         .bind(ws).bind(uuid::Uuid::now_v7()).bind(connection).bind(serde_json::to_vec(&update).unwrap())
         .bind(chrono::DateTime::from_timestamp(T0 - 5, 0).unwrap())
         .execute(&app.pool).await.unwrap();
-    assert_eq!(shequn::jobs::recover_inbox_once(&app.state).await.unwrap(), 0, "too recent to count as interrupted");
-    app.clock.advance(chrono::Duration::minutes(1));
-    assert_eq!(shequn::jobs::recover_inbox_once(&app.state).await.unwrap(), 1);
+    assert_eq!(app.drain_inbox().await, 1);
     assert_eq!(app.count("events").await, 1);
-    assert_eq!(shequn::jobs::recover_inbox_once(&app.state).await.unwrap(), 0, "processed once");
+    assert_eq!(app.drain_inbox().await, 0, "processed once");
     assert_eq!(app.get("/v1/inbox?status=processed").await.body["items"].as_array().unwrap().len(), 1);
 }
 
@@ -608,4 +614,32 @@ async fn feishu_events_are_decrypted_verified_and_normalised() {
         lark(key, &lark_event("e4", "im.chat.disbanded_v1", json!({"chat_id": "oc_1"}), "vtok"), T0, "n");
     assert_eq!(raw(&app, Method::POST, &url, &headers, body).await.0, StatusCode::OK);
     assert_eq!(app.get(&format!("/v1/groups/{}", group["id"].as_str().unwrap())).await.body["status"], "dismissed");
+}
+
+#[tokio::test]
+async fn inline_mode_processes_before_answering() {
+    let mut settings = crate::helpers::test_settings();
+    settings.ingest.webhook_mode = shequn::config::WebhookMode::Inline;
+    let app = TestApp::spawn_with(settings).await;
+    let secret = "0123456789abcdef-secret";
+    let url = connect(&app, "generic", json!({"secret": secret})).await;
+    let body = serde_json::to_vec(&json!([{"id": "e1", "type": "checked_in", "occurred_at": "2026-11-20T01:00:00Z"},
+                                          {"id": "e2", "type": "bogus", "occurred_at": "2026-11-20T01:00:00Z"}]))
+    .unwrap();
+    let res = app
+        .client
+        .post(format!("{}{url}", app.base))
+        .headers(reqwest::header::HeaderMap::from_iter(
+            generic_headers(secret, T0, &body).into_iter().map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap())),
+        ))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(
+        (answer["status"].as_str(), answer["accepted"].as_u64(), answer["errors"].as_array().map(Vec::len)),
+        (Some("failed"), Some(1), Some(1))
+    );
+    assert_eq!(app.count("events").await, 1, "stored before the answer, without the processor");
 }
