@@ -17,6 +17,8 @@ pub struct AppState {
     pub metrics: Arc<HttpMetrics>,
     /// Wakes the inbox processor when a webhook request is stored.
     pub inbox_wakeup: Arc<tokio::sync::Notify>,
+    /// Recently used connection records (webhooks), see [`crate::connections::cache`].
+    pub connections: Arc<crate::connections::cache::ConnectionCache>,
 }
 
 impl AppState {
@@ -28,6 +30,7 @@ impl AppState {
             clock,
             metrics: Arc::new(HttpMetrics::default()),
             inbox_wakeup: Arc::new(tokio::sync::Notify::new()),
+            connections: Arc::new(Default::default()),
         }
     }
 }

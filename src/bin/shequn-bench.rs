@@ -346,6 +346,22 @@ async fn main() -> anyhow::Result<()> {
     println!("2. Telegram webhooks: {:.0}/s, p50 {:.1} ms, p99 {:.1} ms (64 connections)", t.rate, t.p50_ms, t.p99_ms);
     let w = fire(wecom_requests(&wc, a.webhooks)?, 64).await?;
     println!("   WeCom webhooks:    {:.0}/s, p50 {:.1} ms, p99 {:.1} ms (64 connections)", w.rate, w.p50_ms, w.p99_ms);
+    let drain_started = Instant::now();
+    loop {
+        let left: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM inbox WHERE status = 'received'").fetch_one(&pool).await?;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let failed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM inbox WHERE status <> 'processed'").fetch_one(&pool).await?;
+    println!(
+        "   all {} webhook requests processed {:.2} s after the last answer ({failed} not processed)",
+        2 * a.webhooks,
+        drain_started.elapsed().as_secs_f64()
+    );
     let peak = peak_rss_mb(server.child.id()).unwrap_or(f64::NAN);
     println!("3. server peak memory (VmHWM): {peak:.0} MB");
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await?;

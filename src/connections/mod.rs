@@ -4,6 +4,7 @@
 //! hides them) — and can be rotated with the old set accepted during a grace
 //! period. Each connection is served at `/hooks/{platform}/{id}`.
 
+pub mod cache;
 pub mod model;
 pub mod repo;
 mod routes;

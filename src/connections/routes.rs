@@ -108,6 +108,7 @@ pub async fn update_connection(
     .await?;
     let c = repo::get(&mut tx, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("connection"))?;
     tx.commit().await?;
+    state.connections.forget(id.0);
     Ok(Json(c))
 }
 
@@ -144,6 +145,7 @@ pub async fn rotate_connection_credentials(
     .await?;
     let c = repo::get(&mut tx, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("connection"))?;
     tx.commit().await?;
+    state.connections.forget(id.0);
     Ok(Json(c))
 }
 
@@ -171,5 +173,6 @@ pub async fn delete_connection(
     )
     .await?;
     tx.commit().await?;
+    state.connections.forget(id.0);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -54,10 +54,7 @@ async fn receive(
     let (Some(p), Ok(id)) = (Platform::parse(&platform), id.parse::<uuid::Uuid>()) else {
         return refuse(&state, "unknown", StatusCode::NOT_FOUND, "not_found", "unknown connection");
     };
-    let found = match state.pool.acquire().await {
-        Ok(mut c) => crate::connections::repo::record(&mut c, id).await,
-        Err(e) => Err(e),
-    };
+    let found = state.connections.get(&state.pool, id).await;
     let record = match found {
         Ok(Some(r)) if r.platform == p && r.status == crate::connections::model::ConnectionStatus::Active => r,
         Ok(_) => return refuse(&state, p.as_str(), StatusCode::NOT_FOUND, "not_found", "unknown connection"),

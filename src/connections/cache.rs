@@ -1,0 +1,51 @@
+//! A short-lived in-memory cache of connection records for the webhook hot
+//! path. Entries live 5 seconds; this instance drops an entry as soon as it
+//! changes the connection, other instances see the change within 5 seconds.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::repo::{self, ConnectionRecord};
+
+/// How long an entry is trusted.
+pub const TTL: Duration = Duration::from_secs(5);
+
+/// The cache.
+#[derive(Default)]
+pub struct ConnectionCache {
+    entries: Mutex<HashMap<Uuid, (Instant, Option<ConnectionRecord>)>>,
+}
+
+impl std::fmt::Debug for ConnectionCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConnectionCache")
+    }
+}
+
+impl ConnectionCache {
+    /// The record for `id` (also caching that none exists).
+    pub async fn get(&self, pool: &PgPool, id: Uuid) -> Result<Option<ConnectionRecord>, sqlx::Error> {
+        if let Some((at, rec)) = self.entries.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
+            if at.elapsed() < TTL {
+                return Ok(rec.clone());
+            }
+        }
+        let mut conn = pool.acquire().await?;
+        let rec = repo::record(&mut conn, id).await?;
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() > 10_000 {
+            entries.retain(|_, (at, _)| at.elapsed() < TTL);
+        }
+        entries.insert(id, (Instant::now(), rec.clone()));
+        Ok(rec)
+    }
+
+    /// Forgets `id` (after a change).
+    pub fn forget(&self, id: Uuid) {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+    }
+}
