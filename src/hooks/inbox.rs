@@ -90,26 +90,29 @@ pub async fn lock(conn: &mut PgConnection, ws: WorkspaceId, id: InboxId) -> Resu
     .await
 }
 
-/// Records the outcome of a processing attempt.
-pub async fn finish(
-    conn: &mut PgConnection,
-    ws: WorkspaceId,
-    id: InboxId,
-    error: Option<&str>,
-    accepted: i32,
-    duplicate: i32,
-    at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+/// A processing outcome to record.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub ws: WorkspaceId,
+    pub id: InboxId,
+    pub error: Option<String>,
+    pub accepted: i32,
+    pub duplicate: i32,
+}
+
+/// Records many outcomes in one statement.
+pub async fn finish_many(conn: &mut PgConnection, rows: &[Finished], at: DateTime<Utc>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE inbox SET status = CASE WHEN $3::text IS NULL THEN 'processed' ELSE 'failed' END, error = $3,
-             attempts = attempts + 1, events_accepted = $4, events_duplicate = $5, processed_at = $6
-         WHERE workspace_id = $1 AND id = $2",
+        "UPDATE inbox i SET status = CASE WHEN u.err IS NULL THEN 'processed' ELSE 'failed' END, error = u.err,
+             attempts = i.attempts + 1, events_accepted = u.acc, events_duplicate = u.dup, processed_at = $6
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int4[], $5::int4[]) AS u(ws, id, err, acc, dup)
+         WHERE i.workspace_id = u.ws AND i.id = u.id",
     )
-    .bind(ws)
-    .bind(id)
-    .bind(error)
-    .bind(accepted)
-    .bind(duplicate)
+    .bind(rows.iter().map(|r| r.ws).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.error.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.accepted).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.duplicate).collect::<Vec<_>>())
     .bind(at)
     .execute(conn)
     .await?;

@@ -100,6 +100,7 @@ async fn process_rows(
         results.insert(ws, crate::events::service::ingest(tx, ws, items, now).await?);
     }
     let mut outcomes = Vec::with_capacity(pending.len());
+    let mut finished = Vec::with_capacity(pending.len());
     for mut p in pending {
         for r in results.get(&p.ws).map(|v| &v[p.events.clone()]).unwrap_or(&[]) {
             match r.status {
@@ -116,11 +117,17 @@ async fn process_rows(
             }
         }
         let error = (!p.outcome.errors.is_empty()).then(|| p.outcome.errors.join("; "));
-        inbox::finish(tx, p.ws, p.id, error.as_deref(), p.outcome.accepted as i32, p.outcome.duplicates as i32, now)
-            .await?;
         p.outcome.status = if error.is_none() { "processed" } else { "failed" };
+        finished.push(inbox::Finished {
+            ws: p.ws,
+            id: p.id,
+            error,
+            accepted: p.outcome.accepted as i32,
+            duplicate: p.outcome.duplicates as i32,
+        });
         outcomes.push(p.outcome);
     }
+    inbox::finish_many(tx, &finished, now).await?;
     Ok(outcomes)
 }
 
