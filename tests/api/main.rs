@@ -6,6 +6,7 @@ mod helpers;
 mod campaigns;
 mod cli;
 mod contract;
+mod crash;
 mod events;
 mod foundation;
 mod groups;
