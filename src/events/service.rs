@@ -81,9 +81,11 @@ async fn resolve(
     } else {
         crate::campaigns::repo::resolve(conn, ws, &campaign_ids, &codes).await?
     };
+    // Groups first: while the transaction has written nothing, their ids can be cached.
+    let groups = crate::groups::repo::ensure_by_external(conn, ws, &groups).await?;
     Ok(Resolved {
         members: crate::members::repo::ensure_by_identity(conn, ws, &refs).await?,
-        groups: crate::groups::repo::ensure_by_external(conn, ws, &groups).await?,
+        groups,
         known_members: if member_ids.is_empty() {
             HashSet::new()
         } else {

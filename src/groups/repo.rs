@@ -269,12 +269,26 @@ pub async fn ensure_by_external(
     ws: WorkspaceId,
     refs: &[(Platform, String, Option<String>)],
 ) -> Result<std::collections::HashMap<(Platform, String), Uuid>, sqlx::Error> {
-    if refs.is_empty() {
-        return Ok(std::collections::HashMap::new());
+    let mut found = std::collections::HashMap::new();
+    let mut unknown = Vec::new();
+    for r in refs {
+        match EXTERNAL_IDS.get(ws, r.0, &r.1) {
+            Some(id) => {
+                found.insert((r.0, r.1.clone()), id);
+            }
+            None => unknown.push(r.clone()),
+        }
     }
-    let mut found = lookup_external(conn, ws, refs).await?;
+    if unknown.is_empty() {
+        return Ok(found);
+    }
+    let (looked_up, committed) = lookup_external(conn, ws, &unknown).await?;
+    if committed {
+        EXTERNAL_IDS.put(ws, &looked_up);
+    }
+    found.extend(looked_up);
     let missing: Vec<&(Platform, String, Option<String>)> =
-        refs.iter().filter(|r| !found.contains_key(&(r.0, r.1.clone()))).collect();
+        unknown.iter().filter(|r| !found.contains_key(&(r.0, r.1.clone()))).collect();
     if missing.is_empty() {
         return Ok(found);
     }
@@ -296,20 +310,24 @@ pub async fn ensure_by_external(
     .execute(&mut *conn)
     .await?;
     let owned: Vec<(Platform, String, Option<String>)> = missing.into_iter().cloned().collect();
-    found.extend(lookup_external(conn, ws, &owned).await?);
+    // Rows this transaction created are not cached: it may still roll back.
+    found.extend(lookup_external(conn, ws, &owned).await?.0);
     Ok(found)
 }
 
+/// Looks groups up, one index probe per reference whatever plan is cached
+/// (see members::repo). The flag says every row seen is committed: the
+/// transaction has written nothing, so it cannot be seeing rows of its own.
 async fn lookup_external(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     refs: &[(Platform, String, Option<String>)],
-) -> Result<std::collections::HashMap<(Platform, String), Uuid>, sqlx::Error> {
+) -> Result<(std::collections::HashMap<(Platform, String), Uuid>, bool), sqlx::Error> {
     let platforms: Vec<Platform> = refs.iter().map(|r| r.0).collect();
     let externals: Vec<&str> = refs.iter().map(|r| r.1.as_str()).collect();
-    // One index probe per reference, whatever plan is cached (see members::repo).
-    let rows: Vec<(Platform, String, Uuid)> = sqlx::query_as(
-        "SELECT u.p, u.e, g.id FROM unnest($2::text[], $3::text[]) AS u(p, e)
+    let rows: Vec<(Platform, String, Uuid, bool)> = sqlx::query_as(
+        "SELECT u.p, u.e, g.id, pg_current_xact_id_if_assigned() IS NULL
+         FROM unnest($2::text[], $3::text[]) AS u(p, e)
          CROSS JOIN LATERAL (SELECT id FROM groups
                              WHERE workspace_id = $1 AND platform = u.p AND external_id = u.e LIMIT 1) g",
     )
@@ -318,7 +336,35 @@ async fn lookup_external(
     .bind(&externals)
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(|(p, e, id)| ((p, e), id)).collect())
+    let committed = rows.iter().all(|r| r.3);
+    Ok((rows.into_iter().map(|(p, e, id, _)| ((p, e), id)).collect(), committed))
+}
+
+/// Platform chat id → group id, per workspace. The mapping never changes
+/// (groups are not deleted and their platform ids are immutable), so an
+/// entry stays valid. Only ids read by a transaction that has written
+/// nothing yet are cached — those rows are committed; a row this
+/// transaction created could still be rolled back.
+struct ExternalIds(std::sync::Mutex<std::collections::HashMap<(WorkspaceId, Platform, String), Uuid>>);
+
+static EXTERNAL_IDS: std::sync::LazyLock<ExternalIds> = std::sync::LazyLock::new(|| ExternalIds(Default::default()));
+
+impl ExternalIds {
+    const MAX: usize = 100_000;
+
+    fn get(&self, ws: WorkspaceId, p: Platform, e: &str) -> Option<Uuid> {
+        self.0.lock().unwrap_or_else(|x| x.into_inner()).get(&(ws, p, e.to_owned())).copied()
+    }
+
+    fn put(&self, ws: WorkspaceId, found: &std::collections::HashMap<(Platform, String), Uuid>) {
+        let mut map = self.0.lock().unwrap_or_else(|x| x.into_inner());
+        if map.len() + found.len() > Self::MAX {
+            map.clear();
+        }
+        for ((p, e), id) in found {
+            map.insert((ws, *p, e.clone()), *id);
+        }
+    }
 }
 
 /// Sets a group's status (platform lifecycle, e.g. dismissed).

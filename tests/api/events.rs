@@ -331,3 +331,28 @@ async fn large_ndjson_and_csv_imports_are_streamed_counted_and_idempotent() {
         StatusCode::UNSUPPORTED_MEDIA_TYPE
     );
 }
+
+#[tokio::test]
+async fn a_group_created_in_a_rolled_back_transaction_is_not_remembered() {
+    let app = TestApp::spawn().await;
+    let ws = shequn::ids::WorkspaceId(app.workspace_id.parse().unwrap());
+    let refs = [(shequn::platform::Platform::Telegram, "-4242".to_owned(), None)];
+    let mut tx = app.pool.begin().await.unwrap();
+    let first = shequn::groups::repo::ensure_by_external(&mut tx, ws, &refs).await.unwrap();
+    tx.rollback().await.unwrap();
+    let mut tx = app.pool.begin().await.unwrap();
+    let second = shequn::groups::repo::ensure_by_external(&mut tx, ws, &refs).await.unwrap();
+    tx.commit().await.unwrap();
+    let key = (shequn::platform::Platform::Telegram, "-4242".to_owned());
+    assert_ne!(first[&key], second[&key]);
+    // Now committed and looked up by a transaction that wrote nothing: the same id every time.
+    let mut conn = app.pool.acquire().await.unwrap();
+    let third = shequn::groups::repo::ensure_by_external(&mut conn, ws, &refs).await.unwrap();
+    assert_eq!(third[&key], second[&key]);
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM groups WHERE id = $1")
+        .bind(second[&key])
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1);
+}
