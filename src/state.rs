@@ -17,14 +17,17 @@ pub struct AppState {
     pub metrics: Arc<HttpMetrics>,
     /// Wakes the inbox processor when a webhook request is stored.
     pub inbox_wakeup: Arc<tokio::sync::Notify>,
+    /// Group-committing writers of webhook requests (queued mode).
+    pub intake: Arc<crate::hooks::intake::Intake>,
     /// Recently used connection records (webhooks), see [`crate::connections::cache`].
     pub connections: Arc<crate::connections::cache::ConnectionCache>,
 }
 
 impl AppState {
-    /// Builds the state.
+    /// Builds the state (starts the intake writers: call inside the runtime).
     pub fn new(pool: PgPool, settings: Settings, clock: Arc<dyn Clock>) -> Self {
         Self {
+            intake: Arc::new(crate::hooks::intake::Intake::start(pool.clone())),
             pool,
             settings: Arc::new(settings),
             clock,

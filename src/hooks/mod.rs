@@ -12,6 +12,7 @@
 pub mod connectors;
 pub mod crypto;
 pub mod inbox;
+pub mod intake;
 mod routes;
 pub mod service;
 

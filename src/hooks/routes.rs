@@ -85,13 +85,15 @@ async fn receive(
             let kept = connectors::kept_headers(&headers);
             let stored = match state.settings.ingest.webhook_mode {
                 WebhookMode::Queued => service::store(&state, &record, query, &kept, &body).await,
-                WebhookMode::Inline => service::store_and_process(&state, &record, query, &kept, &body).await,
+                WebhookMode::Inline => {
+                    service::store_and_process(&state, &record, query, &kept, &body).await.map_err(anyhow::Error::from)
+                }
             };
             match stored {
                 // Stored: the platform gets its expected answer.
                 Ok(outcome) => connector.ack(&serde_json::to_value(&outcome).unwrap_or_default()),
                 // Not stored: no 2xx, so the platform retries.
-                Err(e) => ApiError::from(e).into_response(),
+                Err(e) => ApiError::Internal(e).into_response(),
             }
         }
     }

@@ -146,17 +146,24 @@ async fn records_for(
     Ok(records)
 }
 
-/// Stores a verified request (queued mode): one insert, durable when this returns.
+/// Stores a verified request (queued mode): durable when this returns. The
+/// insert is group-committed with concurrent requests (see [`super::intake`]).
 pub async fn store(
     state: &AppState,
     record: &ConnectionRecord,
     query: &str,
     headers: &serde_json::Map<String, serde_json::Value>,
     body: &[u8],
-) -> Result<Outcome, sqlx::Error> {
-    let mut conn = state.pool.acquire().await?;
-    let id = inbox::insert(&mut conn, record.workspace_id, record.id, record.platform, query, headers, body).await?;
-    drop(conn);
+) -> Result<Outcome, anyhow::Error> {
+    let row = super::intake::NewRow {
+        ws: record.workspace_id,
+        connection: record.id,
+        platform: record.platform,
+        query: query.to_owned(),
+        headers: headers.clone(),
+        body: body.to_vec(),
+    };
+    let id = state.intake.store(row).await.map_err(anyhow::Error::msg)?;
     state.inbox_wakeup.notify_one();
     note_received(state, record, state.clock.now()).await;
     Ok(Outcome { inbox_id: Some(id), status: "received", ..Default::default() })
