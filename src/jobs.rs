@@ -44,11 +44,18 @@ async fn inbox_processor(state: AppState, token: CancellationToken) {
         }
         tokio::select! {
             _ = token.cancelled() => return,
-            _ = state.inbox_wakeup.notified() => {}
+            _ = state.inbox_wakeup.notified() => {
+                // Let requests arriving together form one batch: fewer, larger
+                // transactions cost less than one per request.
+                tokio::time::sleep(COALESCE).await;
+            }
             _ = tokio::time::sleep(every) => {}
         }
     }
 }
+
+/// How long the processor waits after a wake-up for more requests to batch.
+const COALESCE: Duration = Duration::from_millis(50);
 
 /// Creates this month's and the next three months' event partitions.
 pub async fn ensure_event_partitions(state: &AppState) -> anyhow::Result<i64> {
