@@ -145,7 +145,7 @@ impl IntoResponse for ApiError {
         match self {
             Self::Internal(err) => {
                 // Logged once, here, inside the request span.
-                tracing::error!(error = ?err, "internal error");
+                tracing::error!(error = %format!("{err:#}"), "internal error");
                 envelope_response(status, code, "internal server error".into(), vec![])
             }
             Self::Validation(details) => {

@@ -179,15 +179,10 @@ impl Importer<'_> {
     async fn flush(&mut self) -> ApiResult<()> {
         let batch = std::mem::take(&mut self.batch);
         let lines: Vec<usize> = batch.iter().map(|(l, _)| *l).collect();
-        let mut tx = self.state.pool.begin().await?;
-        let results = super::service::ingest(
-            &mut tx,
-            self.auth.workspace_id,
-            batch.into_iter().map(|(_, e)| e).collect(),
-            self.state.clock.now(),
-        )
-        .await?;
-        tx.commit().await?;
+        let items = batch.into_iter().map(|(_, e)| e).collect();
+        let results =
+            super::service::ingest_committed(&self.state.pool, self.auth.workspace_id, items, self.state.clock.now())
+                .await?;
         for r in results {
             match r.status {
                 ItemStatus::Accepted => self.report.accepted += 1,

@@ -38,7 +38,11 @@ pub async fn insert(
     if rows.is_empty() {
         return Ok(HashSet::new());
     }
-    let col = |f: &dyn Fn(&Row) -> Option<Uuid>| rows.iter().map(f).collect::<Vec<_>>();
+    // Key order, so concurrent batches with overlapping events cannot deadlock.
+    let mut sorted: Vec<&Row> = rows.iter().collect();
+    sorted.sort_by_key(|r| (r.id, r.occurred_at));
+    let rows = sorted;
+    let col = |f: &dyn Fn(&Row) -> Option<Uuid>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
     let times: Vec<DateTime<Utc>> = rows.iter().map(|r| r.occurred_at).collect();

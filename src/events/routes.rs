@@ -108,9 +108,7 @@ pub async fn ingest_events(
     auth.require(Role::Operator)?;
     let now = state.clock.now();
     let items = read_batch(&headers, &body, now)?;
-    let mut tx = state.pool.begin().await?;
-    let results = service::ingest(&mut tx, auth.workspace_id, items, now).await?;
-    tx.commit().await?;
+    let results = service::ingest_committed(&state.pool, auth.workspace_id, items, now).await?;
     Ok(Json(BatchResult::from_results(results)))
 }
 

@@ -264,3 +264,35 @@ async fn after_insert(conn: &mut PgConnection, ws: WorkspaceId, accepted: &[Row]
     }
     Ok(())
 }
+
+/// Whether a database error is worth retrying the whole transaction for
+/// (deadlock or serialization failure).
+pub fn is_retryable(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40P01") | Some("40001")))
+}
+
+/// Ingests a batch in its own transaction, retrying it (up to 3 times in
+/// all) on a deadlock or serialization failure. Returns once committed.
+pub async fn ingest_committed(
+    pool: &sqlx::PgPool,
+    ws: WorkspaceId,
+    items: Vec<Result<NewEvent, String>>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ItemResult>, sqlx::Error> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut tx = pool.begin().await?;
+        match ingest(&mut tx, ws, items.clone(), now).await {
+            Ok(results) => {
+                tx.commit().await?;
+                return Ok(results);
+            }
+            Err(e) if attempt < 3 && is_retryable(&e) => {
+                tracing::warn!(attempt, "ingest transaction aborted by the database; retrying");
+                drop(tx);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -287,11 +287,15 @@ pub async fn ensure_by_external(
         EXTERNAL_IDS.put(ws, &looked_up);
     }
     found.extend(looked_up);
-    let missing: Vec<&(Platform, String, Option<String>)> =
+    let mut missing: Vec<&(Platform, String, Option<String>)> =
         unknown.iter().filter(|r| !found.contains_key(&(r.0, r.1.clone()))).collect();
     if missing.is_empty() {
         return Ok(found);
     }
+    // One key order for every transaction: concurrent batches creating the
+    // same groups then wait on each other in one direction, never in a cycle.
+    missing.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
+    missing.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
     let ids: Vec<Uuid> = missing.iter().map(|_| Uuid::now_v7()).collect();
     let platforms: Vec<Platform> = missing.iter().map(|r| r.0).collect();
     let externals: Vec<&str> = missing.iter().map(|r| r.1.as_str()).collect();

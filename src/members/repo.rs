@@ -326,11 +326,14 @@ pub async fn ensure_by_identity(
         return Ok(std::collections::HashMap::new());
     }
     let mut found = lookup_identities(conn, ws, refs).await?;
-    let missing: Vec<&IdentityRef> =
+    let mut missing: Vec<&IdentityRef> =
         refs.iter().filter(|r| !found.contains_key(&(r.platform, r.external_id.clone()))).collect();
     if missing.is_empty() {
         return Ok(found);
     }
+    // One key order for every transaction, so concurrent claims cannot deadlock.
+    missing.sort_by(|a, b| (a.platform.as_str(), &a.external_id).cmp(&(b.platform.as_str(), &b.external_id)));
+    missing.dedup_by(|a, b| a.platform == b.platform && a.external_id == b.external_id);
     let ids: Vec<Uuid> = missing.iter().map(|_| Uuid::now_v7()).collect();
     let platforms: Vec<Platform> = missing.iter().map(|r| r.platform).collect();
     let externals: Vec<&str> = missing.iter().map(|r| r.external_id.as_str()).collect();

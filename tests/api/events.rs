@@ -356,3 +356,30 @@ async fn a_group_created_in_a_rolled_back_transaction_is_not_remembered() {
         .unwrap();
     assert_eq!(stored, 1);
 }
+
+#[tokio::test]
+async fn concurrent_batches_creating_the_same_groups_in_different_orders_do_not_deadlock() {
+    let app = TestApp::spawn().await;
+    let mut handles = Vec::new();
+    for k in 0..8usize {
+        // Each batch names the same 500 new groups and members, rotated differently.
+        let batch: Vec<Value> = (0..1000usize)
+            .map(|i| {
+                let j = (i + k * 37) % 500;
+                json!({"id": format!("b{k}-{i}"), "type": "message_sent", "occurred_at": "2026-11-20T00:00:00Z",
+                       "member": {"platform": "telegram", "external_id": format!("m{j}")},
+                       "group": {"platform": "telegram", "external_id": format!("-{j}")}})
+            })
+            .collect();
+        let req = app.client.post(format!("{}/v1/events", app.base)).bearer_auth(&app.key).json(&batch);
+        handles.push(tokio::spawn(async move { req.send().await.unwrap() }));
+    }
+    for h in handles {
+        let res = h.await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.json::<Value>().await.unwrap()["accepted"], 1000);
+    }
+    assert_eq!(app.count("groups").await, 500);
+    assert_eq!(app.count("members").await, 500);
+    assert_eq!(app.count("events").await, 8000);
+}
