@@ -102,6 +102,22 @@ pub fn is_slug(value: &str) -> bool {
         && value.as_bytes()[0].is_ascii_alphanumeric()
 }
 
+/// The path of the first string or key holding U+0000 (PostgreSQL text and
+/// jsonb cannot store it), e.g. `attributes.city` or `tags[2]`.
+pub fn find_nul(v: &serde_json::Value, path: &str) -> Option<String> {
+    let join = |k: &str| if path.is_empty() { k.to_owned() } else { format!("{path}.{k}") };
+    match v {
+        serde_json::Value::String(s) => s.contains('\0').then(|| path.to_owned()),
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().find_map(|(i, x)| find_nul(x, &format!("{path}[{i}]")))
+        }
+        serde_json::Value::Object(map) => {
+            map.iter().find_map(|(k, x)| if k.contains('\0') { Some(join(k)) } else { find_nul(x, &join(k)) })
+        }
+        _ => None,
+    }
+}
+
 /// Escapes `%`, `_` and `\` for a LIKE pattern.
 pub fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -139,6 +155,14 @@ mod tests {
         c.slug("key", "vip_2");
         c.url("link", "https://example.com/a?b=c");
         assert!(c.finish().is_ok());
+    }
+
+    #[test]
+    fn nul_characters_are_found_with_their_path() {
+        let v = serde_json::json!({"a": {"b": ["ok", "x\u{0}"]}, "c": 1});
+        assert_eq!(find_nul(&v, ""), Some("a.b[1]".to_owned()));
+        assert_eq!(find_nul(&serde_json::json!({"k\u{0}": 1}), "attributes"), Some("attributes.k\u{0}".to_owned()));
+        assert_eq!(find_nul(&serde_json::json!({"a": "\\u0000 is text"}), ""), None);
     }
 
     #[test]

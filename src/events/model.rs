@@ -120,6 +120,30 @@ pub struct NewEvent {
     pub leave_reason: Option<String>,
 }
 
+impl NewEvent {
+    /// Refuses U+0000 in any text the event stores (PostgreSQL cannot hold
+    /// it). Checked at ingestion for every event, whoever built it.
+    pub fn check_nul(&self) -> Result<(), String> {
+        let refs = [&self.member, &self.group, &self.inviter];
+        let ref_texts = refs.into_iter().flatten().filter_map(|r| match r {
+            Ref::External(p) => Some([Some(p.external_id.as_str()), p.name.as_deref()]),
+            Ref::Id(_) => None,
+        });
+        let texts = [&self.order_id, &self.currency, &self.campaign_code, &self.invite_code, &self.leave_reason];
+        let has_nul = |t: &Option<&str>| t.is_some_and(|s| s.contains('\0'));
+        if texts.iter().any(|t| has_nul(&t.as_deref()))
+            || ref_texts.flatten().any(|t| has_nul(&t))
+            || self.kind.contains('\0')
+        {
+            return Err("contains a NUL character (U+0000)".into());
+        }
+        if let Some(path) = crate::validate::find_nul(&self.properties, "properties") {
+            return Err(format!("{path} contains a NUL character (U+0000)"));
+        }
+        Ok(())
+    }
+}
+
 /// The namespace of ids derived from client and platform ids.
 const NAMESPACE: Uuid = Uuid::from_u128(0x5e9f_5a1d_7c2b_4c1e_9d3a_6b0f_2e8c_41a7);
 

@@ -176,7 +176,7 @@ pub async fn ingest(
     let mut results: Vec<Option<ItemResult>> = vec![None; items.len()];
     let mut valid = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
-        match item {
+        match item.and_then(|e| e.check_nul().map(|()| e)) {
             Ok(e) => valid.push((i, e)),
             Err(reason) => results[i] = Some(rejected(i, reason)),
         }

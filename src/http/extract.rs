@@ -73,6 +73,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         message: format!("request body is not valid JSON: {e}"),
         details: vec![],
     })?;
+    // U+0000 can only arrive as the escape `\u0000`; only then is the body walked.
+    if bytes.windows(6).any(|w| w == b"\\u0000") {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            if let Some(path) = crate::validate::find_nul(&v, "") {
+                let field = if path.is_empty() { "body".to_owned() } else { path };
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    field,
+                    "invalid",
+                    "must not contain NUL characters",
+                )]));
+            }
+        }
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(json_error)
 }
@@ -113,6 +126,14 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let q = parts.uri.query().unwrap_or("");
+        // PostgreSQL text cannot hold U+0000: refuse it here for every parameter.
+        if let Some((k, _)) = form_urlencoded::parse(q.as_bytes()).find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                k.replace('\0', ""),
+                "invalid",
+                "must not contain NUL characters",
+            )]));
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
         serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|err| {
             let field = field_path(err.path());

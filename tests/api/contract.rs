@@ -141,3 +141,42 @@ async fn cors_answers_preflights_for_configured_origins_only() {
     let other = preflight("https://evil.example.com").await.unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn nul_characters_anywhere_in_input_are_refused_not_500s() {
+    let app = TestApp::spawn().await;
+    let before = audit_rows(&app).await;
+    // Query strings: PostgreSQL text cannot hold U+0000.
+    for path in ["/v1/groups?q=%00", "/v1/members?tag=a%00b", "/v1/tags?q=%00"] {
+        let r = app.get(path).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {:?}", r.body);
+    }
+    // JSON objects stored as jsonb.
+    for (path, body) in [
+        ("/v1/members", serde_json::json!({"attributes": {"city": "a\u{0}b"}})),
+        ("/v1/members", serde_json::json!({"attributes": {"k\u{0}": 1}})),
+        (
+            "/v1/groups",
+            serde_json::json!({"platform": "slack", "external_id": "C1", "name": "g", "attributes": {"x": ["\u{0}"]}}),
+        ),
+    ] {
+        let r = app.post(path, body).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {:?}", r.body);
+        assert!(r.field().starts_with("attributes."), "{path}: {:?}", r.body);
+    }
+    assert_eq!(audit_rows(&app).await, before);
+    // Events: one bad item is rejected with a reason; the good one is kept.
+    let r = app
+        .post("/v1/events", serde_json::json!([
+            {"id": "a", "type": "checked_in", "occurred_at": "2026-11-20T00:00:00Z", "properties": {"note": "x\u{0}"}},
+            {"id": "b", "type": "order_placed", "occurred_at": "2026-11-20T00:00:00Z", "order_id": "A\u{0}1"},
+            {"id": "c", "type": "checked_in", "occurred_at": "2026-11-20T00:00:00Z", "member": {"platform": "slack", "external_id": "U1", "name": "n\u{0}"}},
+            {"id": "d", "type": "checked_in", "occurred_at": "2026-11-20T00:00:00Z"}
+        ]))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let statuses: Vec<&str> =
+        r.body["results"].as_array().unwrap().iter().map(|x| x["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["rejected", "rejected", "rejected", "accepted"]);
+    assert!(r.body["results"][0]["reason"].as_str().unwrap().contains("NUL"));
+}
