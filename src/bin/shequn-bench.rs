@@ -9,8 +9,12 @@
 //! `COPY` into the same table and indexes; (2) signed single-event Telegram
 //! and WeCom webhooks/s with p50/p99 latency at 64 concurrent connections;
 //! (3) the server's peak resident memory (VmHWM).
+//!
+//! Diagnostic switches (never for recorded figures): `BENCH_DIAGNOSE_ASYNC_COMMIT=1`
+//! turns off synchronous commit for the benchmark database, to see how much
+//! time commit fsync costs; `BENCH_KEEP_DB=1` keeps the database afterwards
+//! (with `DATABASE_URL`, for `pg_stat_statements`).
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -186,13 +190,16 @@ async fn copy_ingest(pool: &PgPool, events: usize) -> anyhow::Result<f64> {
     Ok(events as f64 / started.elapsed().as_secs_f64())
 }
 
+/// A request to fire: URL, headers, body.
+type Request = (String, Vec<(String, String)>, Vec<u8>);
+
 struct Latency {
     rate: f64,
     p50_ms: f64,
     p99_ms: f64,
 }
 
-async fn fire(requests: Vec<(String, Vec<(String, String)>, Vec<u8>)>, concurrency: usize) -> anyhow::Result<Latency> {
+async fn fire(requests: Vec<Request>, concurrency: usize) -> anyhow::Result<Latency> {
     let total = requests.len();
     let requests = Arc::new(requests);
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
@@ -244,7 +251,7 @@ async fn connect(base: &str, key: &str, platform: &str, creds: serde_json::Value
     Ok(format!("{base}{}", r["webhook_url"].as_str().context("no webhook url")?))
 }
 
-fn telegram_requests(url: &str, n: usize) -> Vec<(String, Vec<(String, String)>, Vec<u8>)> {
+fn telegram_requests(url: &str, n: usize) -> Vec<Request> {
     let now = chrono::Utc::now().timestamp();
     (0..n)
         .map(|i| {
@@ -260,7 +267,7 @@ fn telegram_requests(url: &str, n: usize) -> Vec<(String, Vec<(String, String)>,
         .collect()
 }
 
-fn wecom_requests(url: &str, n: usize) -> anyhow::Result<Vec<(String, Vec<(String, String)>, Vec<u8>)>> {
+fn wecom_requests(url: &str, n: usize) -> anyhow::Result<Vec<Request>> {
     let (token, key, corp) =
         ("hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo", "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt", "ww1436e0e65a779aee");
     let now = chrono::Utc::now().timestamp();
@@ -372,6 +379,5 @@ async fn main() -> anyhow::Result<()> {
         let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut c).await;
     }
     drop(embedded);
-    let _ = PathBuf::new();
     Ok(())
 }

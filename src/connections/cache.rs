@@ -11,6 +11,9 @@ use uuid::Uuid;
 
 use super::repo::{self, ConnectionRecord};
 
+/// Most entries kept (unknown ids are cached too, so the map is bounded).
+const MAX_ENTRIES: usize = 10_000;
+
 /// How long an entry is trusted.
 pub const TTL: Duration = Duration::from_secs(5);
 
@@ -37,8 +40,12 @@ impl ConnectionCache {
         let mut conn = pool.acquire().await?;
         let rec = repo::record(&mut conn, id).await?;
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() > 10_000 {
+        if entries.len() > MAX_ENTRIES {
             entries.retain(|_, (at, _)| at.elapsed() < TTL);
+            // Still full (e.g. a flood of unknown ids): start over rather than grow.
+            if entries.len() > MAX_ENTRIES {
+                entries.clear();
+            }
         }
         entries.insert(id, (Instant::now(), rec.clone()));
         Ok(rec)

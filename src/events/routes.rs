@@ -37,12 +37,15 @@ fn parse_item(text: &str, now: DateTime<Utc>) -> Result<NewEvent, String> {
     let mut de = serde_json::Deserializer::from_str(text);
     let event: EventIn = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        if path == "." {
-            e.inner().to_string()
-        } else {
-            format!("{path}: {}", e.inner())
+        match e.inner().classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                format!("not valid JSON: {}", e.inner())
+            }
+            _ if path == "." => e.inner().to_string(),
+            _ => format!("{path}: {}", e.inner()),
         }
     })?;
+    de.end().map_err(|e| format!("not valid JSON: {e}"))?;
     event.into_new(now)
 }
 
@@ -60,10 +63,7 @@ fn read_batch(headers: &HeaderMap, body: &[u8], now: DateTime<Utc>) -> ApiResult
             })?
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                serde_json::from_str::<serde::de::IgnoredAny>(l).map_err(|e| format!("not valid JSON: {e}"))?;
-                parse_item(l, now)
-            })
+            .map(|l| parse_item(l, now))
             .collect(),
         "application/json" => match serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(body) {
             Ok(raw) => raw.into_iter().map(|r| parse_item(r.get(), now)).collect(),

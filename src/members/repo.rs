@@ -410,3 +410,16 @@ pub async fn existing(conn: &mut PgConnection, ws: WorkspaceId, ids: &[Uuid]) ->
         .fetch_all(conn)
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    /// The activity types spelled out in the member query are the event
+    /// model's default active set (SQL cannot take the Rust constant).
+    #[test]
+    fn the_member_query_uses_the_default_active_types() {
+        let start = super::SELECT.find("e.type IN (").map(|i| i + "e.type IN (".len()).unwrap();
+        let list = &super::SELECT[start..start + super::SELECT[start..].find(')').unwrap()];
+        let types: Vec<&str> = list.split(',').map(|t| t.trim().trim_matches('\'')).collect();
+        assert_eq!(types, crate::events::model::DEFAULT_ACTIVE_TYPES);
+    }
+}

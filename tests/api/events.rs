@@ -139,10 +139,13 @@ async fn ndjson_batches_are_read_line_by_line() {
         "\n",
         r#"{"id": "n2", "type": "link_clicked", "occurred_at": "2026-11-20T00:00:01Z"}"#,
         "\n",
+        r#"{"id": "n3", "type": "link_clicked", "occurred_at": "2026-11-20T00:00:02Z"} trailing"#,
+        "\n",
     );
     let r = app.send_raw(Method::POST, "/v1/events", "application/x-ndjson", body.as_bytes().to_vec()).await;
-    assert_eq!(statuses(&r), ["accepted", "rejected", "accepted"]);
+    assert_eq!(statuses(&r), ["accepted", "rejected", "accepted", "rejected"]);
     assert!(r.body["results"][1]["reason"].as_str().unwrap().contains("not valid JSON"));
+    assert!(r.body["results"][3]["reason"].as_str().unwrap().contains("not valid JSON"));
 }
 
 #[tokio::test]
