@@ -25,6 +25,7 @@ pub mod members;
 pub mod memberships;
 pub mod platform;
 pub mod staff;
+pub mod sop;
 pub mod startup;
 pub mod state;
 pub mod tags;
