@@ -31,8 +31,10 @@ CREATE TABLE sop_plans (
     ends_on          date,
     -- When the plan last became active or was edited: slots before it never fire.
     effective_from   timestamptz NOT NULL,
-    -- Set when targets may have changed; the scheduler re-syncs the schedules.
-    needs_sync       boolean NOT NULL DEFAULT true,
+    -- Joins and group creations from this instant on start relative steps.
+    anchor_from      timestamptz NOT NULL,
+    -- The last sync of the schedules with the plan's targets and new joins.
+    synced_at        timestamptz,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (workspace_id, id),
@@ -47,7 +49,7 @@ CREATE TABLE sop_plans (
     CONSTRAINT sop_plans_connection_fkey FOREIGN KEY (workspace_id, connection_id)
         REFERENCES connections (workspace_id, id)
 );
-CREATE INDEX sop_plans_sync_idx ON sop_plans (workspace_id, id) WHERE needs_sync AND status = 'active';
+CREATE INDEX sop_plans_sync_idx ON sop_plans (synced_at NULLS FIRST) WHERE status = 'active';
 
 CREATE TABLE sop_plan_groups (
     workspace_id  uuid NOT NULL,
@@ -110,6 +112,8 @@ CREATE TABLE deliveries (
     state                text NOT NULL,
     message              jsonb NOT NULL,
     attempts             integer NOT NULL DEFAULT 0,
+    -- Attempts made before the last manual retry (the budget restarts there).
+    attempts_base        integer NOT NULL DEFAULT 0,
     next_attempt_at      timestamptz,
     lease_until          timestamptz,
     sent_at              timestamptz,

@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `migrate`, `openapi`,
+//! The command line: `serve` (default), `worker`, `migrate`, `openapi`,
 //! `workspace create`, `key create`.
 
 use anyhow::{bail, Context};
@@ -22,6 +22,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP API (the default).
     Serve,
+    /// Run only the background work (SOP scheduler, delivery workers, inbox
+    /// processor, partition maintenance), without the HTTP API.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the OpenAPI document.
@@ -78,6 +81,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             println!("{}", crate::http::openapi().to_pretty_json()?);
             Ok(())
         }
+        Command::Worker => crate::startup::worker(settings).await,
         Command::Migrate => {
             let db = crate::db::open(&settings).await?;
             crate::db::migrate(&db.pool).await?;

@@ -22,6 +22,25 @@ pub struct Settings {
     pub log: LogSettings,
     pub ingest: IngestSettings,
     pub workers: WorkerSettings,
+    pub delivery: DeliverySettings,
+}
+
+/// `[delivery]`: the SOP scheduler and the delivery workers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    pub scheduler: bool,
+    pub workers: bool,
+    pub tick_millis: u64,
+    pub misfire_grace_secs: u64,
+    pub batch_size: i64,
+    pub sync_interval_secs: u64,
+    pub concurrency: usize,
+    pub max_attempts: i32,
+    pub backoff_base_secs: u64,
+    pub backoff_max_secs: u64,
+    pub lease_secs: u64,
+    pub request_timeout_secs: u64,
 }
 
 /// `[ingest]`.
@@ -259,6 +278,28 @@ impl Settings {
         }
         if !(1..=5000).contains(&self.workers.inbox_batch_size) {
             bail!("configuration key `workers.inbox_batch_size`: must be 1..=5000");
+        }
+        let dl = &self.delivery;
+        if !(10..=60_000).contains(&dl.tick_millis) {
+            bail!("configuration key `delivery.tick_millis`: must be 10..=60000");
+        }
+        if !(1..=10_000).contains(&dl.batch_size) {
+            bail!("configuration key `delivery.batch_size`: must be 1..=10000");
+        }
+        if !(1..=1024).contains(&dl.concurrency) {
+            bail!("configuration key `delivery.concurrency`: must be 1..=1024");
+        }
+        if !(1..=100).contains(&dl.max_attempts) {
+            bail!("configuration key `delivery.max_attempts`: must be 1..=100");
+        }
+        if dl.backoff_base_secs == 0 || dl.backoff_max_secs < dl.backoff_base_secs {
+            bail!("configuration key `delivery.backoff_max_secs`: must be ≥ delivery.backoff_base_secs ≥ 1");
+        }
+        if dl.request_timeout_secs == 0 || dl.lease_secs <= dl.request_timeout_secs {
+            bail!("configuration key `delivery.lease_secs`: must exceed delivery.request_timeout_secs ≥ 1");
+        }
+        if dl.sync_interval_secs == 0 {
+            bail!("configuration key `delivery.sync_interval_secs`: must be ≥ 1");
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             bail!("configuration key `log.level`: `{}` is not a valid filter", self.log.level);

@@ -52,3 +52,11 @@ id_type!(/// A platform connection.
     ConnectionId);
 id_type!(/// A stored webhook request.
     InboxId);
+id_type!(/// A message template of the content library.
+    ContentId);
+id_type!(/// An SOP plan.
+    PlanId);
+id_type!(/// A step of an SOP plan.
+    StepId);
+id_type!(/// One scheduled send of a step to a group.
+    DeliveryId);

@@ -21,7 +21,73 @@ pub fn spawn_all(state: &AppState, token: &CancellationToken) -> Vec<JoinHandle<
     if w.event_partitions {
         handles.push(tokio::spawn(event_partitions(state.clone(), token.clone())));
     }
+    let d = &state.settings.delivery;
+    if d.scheduler {
+        handles.push(tokio::spawn(sop_scheduler(state.clone(), token.clone())));
+    }
+    if d.workers {
+        match crate::deliveries::worker::http_client(d) {
+            Ok(http) => handles.push(tokio::spawn(delivery_worker(state.clone(), http, token.clone()))),
+            Err(e) => tracing::error!(error = %e, "delivery workers not started: no HTTP client"),
+        }
+    }
     handles
+}
+
+/// One scheduler pass: re-sync stale plans, then claim every due slot.
+pub async fn run_scheduler_once(state: &AppState) -> anyhow::Result<usize> {
+    let d = &state.settings.delivery;
+    let now = state.clock.now();
+    let every = chrono::Duration::seconds(d.sync_interval_secs as i64);
+    while crate::sop::scheduler::sync_stale(&state.pool, now, every, 20).await? == 20 {}
+    let grace = chrono::Duration::seconds(d.misfire_grace_secs as i64);
+    let mut total = 0;
+    loop {
+        let n = crate::sop::scheduler::run_due(&state.pool, now, grace, d.batch_size).await?;
+        total += n;
+        if n < d.batch_size as usize {
+            return Ok(total);
+        }
+    }
+}
+
+/// Sends due deliveries until none is due; returns how many were claimed.
+pub async fn drain_deliveries(state: &AppState, http: &reqwest::Client) -> anyhow::Result<usize> {
+    let mut total = 0;
+    loop {
+        let n = crate::deliveries::worker::send_due(state, http).await?;
+        if n == 0 {
+            return Ok(total);
+        }
+        total += n;
+    }
+}
+
+async fn sop_scheduler(state: AppState, token: CancellationToken) {
+    let every = Duration::from_millis(state.settings.delivery.tick_millis);
+    loop {
+        if let Err(e) = run_scheduler_once(&state).await {
+            tracing::warn!(error = %format!("{e:#}"), "SOP scheduler pass failed; will retry");
+        }
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+async fn delivery_worker(state: AppState, http: reqwest::Client, token: CancellationToken) {
+    let every = Duration::from_millis(state.settings.delivery.tick_millis);
+    loop {
+        // A batch in flight finishes (and is recorded) before shutdown.
+        if let Err(e) = drain_deliveries(&state, &http).await {
+            tracing::warn!(error = %format!("{e:#}"), "delivery pass failed; will retry");
+        }
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
 }
 
 /// Processes stored webhook requests until none is left; returns how many.

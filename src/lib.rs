@@ -11,6 +11,8 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod connections;
+pub mod deliveries;
+pub mod contents;
 pub mod db;
 pub mod error;
 pub mod events;

@@ -110,6 +110,27 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     app.run_until(token).await
 }
 
+/// `shequn worker`: the background jobs alone, until SIGTERM or ctrl-c;
+/// in-flight deliveries finish before it exits.
+pub async fn worker(settings: Settings) -> anyhow::Result<()> {
+    let db = db::open(&settings).await?;
+    if settings.database.migrate_on_start {
+        db::migrate(&db.pool).await?;
+    }
+    let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
+    let state = AppState::new(db.pool.clone(), settings, Arc::new(SystemClock));
+    let token = CancellationToken::new();
+    let jobs = crate::jobs::spawn_all(&state, &token);
+    tracing::info!(jobs = jobs.len(), "worker running");
+    shutdown_signal().await;
+    tracing::info!("shutdown requested");
+    token.cancel();
+    for job in jobs {
+        let _ = tokio::time::timeout(grace, job).await;
+    }
+    db.close().await
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

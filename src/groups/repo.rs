@@ -100,18 +100,13 @@ impl GroupFilter {
     }
 }
 
-/// Groups matching `f`, newest first.
-pub async fn list(
-    conn: &mut PgConnection,
-    ws: WorkspaceId,
-    f: &GroupFilter,
-    after: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<Group>, sqlx::Error> {
+/// The WHERE clause of [`GroupFilter`] over `g` ($1 workspace, $2..$13
+/// criteria, $14 cursor, $15 limit; see [`bind_filter`]).
+fn filter_sql(select: &str) -> String {
     let tag_match = "FROM group_tags gt JOIN tags t ON t.workspace_id = gt.workspace_id AND t.id = gt.tag_id
                      WHERE gt.workspace_id = g.workspace_id AND gt.group_id = g.id";
-    let sql = format!(
-        "{SELECT} WHERE g.workspace_id = $1
+    format!(
+        "{select} WHERE g.workspace_id = $1
            AND (cardinality($2::text[]) = 0 OR g.status = ANY($2))
            AND NOT (g.id = ANY($3::uuid[]))
            AND ($4::text IS NULL OR g.name ILIKE '%' || $4 || '%')
@@ -126,18 +121,26 @@ pub async fn list(
                      OR (SELECT count(DISTINCT t.name) {tag_match} AND t.name = ANY($13)) = cardinality($13))))
            AND ($14::uuid IS NULL OR g.id < $14)
          ORDER BY g.id DESC LIMIT $15"
-    );
-    let statuses: Vec<GroupStatus> = f.statuses.clone();
-    let platforms: Vec<Platform> = f.platforms.clone();
-    let rows: Vec<Row> = sqlx::query_as(&sql)
-        .bind(ws)
-        .bind(statuses)
+    )
+}
+
+type PgQueryAs<'q, O> = sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>;
+
+fn bind_filter<'q, O>(
+    q: PgQueryAs<'q, O>,
+    ws: WorkspaceId,
+    f: &'q GroupFilter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> PgQueryAs<'q, O> {
+    q.bind(ws)
+        .bind(f.statuses.clone())
         .bind(&f.exclude_ids)
         .bind(f.q.as_deref().map(crate::validate::like_escape))
         .bind(f.owner_staff_id)
         .bind(&f.include_ids)
         .bind(f.rule_applies())
-        .bind(platforms)
+        .bind(f.platforms.clone())
         .bind(&f.tiers)
         .bind(&f.regions)
         .bind(&f.categories)
@@ -145,9 +148,41 @@ pub async fn list(
         .bind(&f.tags_all)
         .bind(after)
         .bind(limit)
-        .fetch_all(conn)
-        .await?;
+}
+
+/// Groups matching `f`, newest first.
+pub async fn list(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    f: &GroupFilter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Group>, sqlx::Error> {
+    let sql = filter_sql(SELECT);
+    let rows: Vec<Row> = bind_filter(sqlx::query_as(&sql), ws, f, after, limit).fetch_all(conn).await?;
     Ok(rows.into_iter().map(Group::from).collect())
+}
+
+/// A group as a schedule sees it: id, effective timezone, creation time.
+#[derive(Debug, Clone, FromRow)]
+pub struct ScheduleTarget {
+    pub id: GroupId,
+    /// The group's timezone, else the workspace's.
+    pub timezone: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Every group matching `f` (no paging), as schedule targets.
+pub async fn schedule_targets(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    f: &GroupFilter,
+) -> Result<Vec<ScheduleTarget>, sqlx::Error> {
+    let sql = filter_sql(
+        "SELECT g.id, coalesce(g.timezone, (SELECT w.timezone FROM workspaces w WHERE w.id = g.workspace_id)) AS timezone,
+                g.created_at FROM groups g",
+    );
+    bind_filter(sqlx::query_as(&sql), ws, f, None, i64::MAX).fetch_all(conn).await
 }
 
 /// One group.

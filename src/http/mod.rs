@@ -57,6 +57,9 @@ use crate::state::AppState;
         (name = "events", description = "Funnel events: batch ingestion and queries"),
         (name = "connections", description = "Chat-platform accounts and their webhook URLs"),
         (name = "webhooks", description = "Inbound platform callbacks and their inbox"),
+        (name = "contents", description = "The content library: message templates"),
+        (name = "sop", description = "SOP plans: timed content per group, layer or tier"),
+        (name = "deliveries", description = "Every scheduled send and its attempts"),
         (name = "audit", description = "Who changed what"),
     )
 )]
@@ -90,6 +93,9 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .merge(crate::events::router())
         .merge(crate::connections::router())
         .merge(crate::hooks::inbox_router())
+        .merge(crate::contents::router())
+        .merge(crate::sop::router())
+        .merge(crate::deliveries::router())
         .merge(crate::audit::router())
 }
 

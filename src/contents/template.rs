@@ -1,0 +1,149 @@
+//! Message templates: text with `{{variable}}` placeholders, optionally
+//! with a fallback used when the value is empty: `{{member.display_name|家人}}`.
+//! Parsing is strict: an unknown variable or an unclosed `{{` is an error,
+//! so a template that saved always renders.
+
+use chrono::{Datelike, NaiveDateTime};
+
+/// Every variable a template may use.
+pub const VARIABLES: &[&str] = &[
+    "group.name",
+    "group.region",
+    "group.category",
+    "group.tier",
+    "member.display_name",
+    "campaign.name",
+    "campaign.link",
+    "campaign.tracking_code",
+    "date",
+    "time",
+    "weekday",
+];
+
+/// One piece of a parsed template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece<'a> {
+    Text(&'a str),
+    Var(&'static str, Option<&'a str>),
+}
+
+fn parse(s: &str) -> Result<Vec<Piece<'_>>, String> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(open) = rest.find("{{") {
+        if open > 0 {
+            out.push(Piece::Text(&rest[..open]));
+        }
+        let after = &rest[open + 2..];
+        let close = after.find("}}").ok_or_else(|| "a `{{` is not closed by `}}`".to_owned())?;
+        let inner = &after[..close];
+        let (name, fallback) = match inner.split_once('|') {
+            Some((n, f)) => (n.trim(), Some(f)),
+            None => (inner.trim(), None),
+        };
+        let var = VARIABLES
+            .iter()
+            .find(|v| **v == name)
+            .ok_or_else(|| format!("unknown variable `{name}` (known: {})", VARIABLES.join(", ")))?;
+        out.push(Piece::Var(var, fallback));
+        rest = &after[close + 2..];
+    }
+    if rest.contains("}}") {
+        return Err("a `}}` has no opening `{{`".to_owned());
+    }
+    if !rest.is_empty() {
+        out.push(Piece::Text(rest));
+    }
+    Ok(out)
+}
+
+/// The variables a template uses, or why it cannot render.
+pub fn variables(s: &str) -> Result<Vec<&'static str>, String> {
+    Ok(parse(s)?
+        .into_iter()
+        .filter_map(|p| match p {
+            Piece::Var(v, _) => Some(v),
+            Piece::Text(_) => None,
+        })
+        .collect())
+}
+
+/// The values a template is rendered with.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub group_name: String,
+    pub group_region: String,
+    pub group_category: String,
+    pub group_tier: String,
+    pub member_display_name: String,
+    pub campaign_name: String,
+    pub campaign_link: String,
+    pub campaign_tracking_code: String,
+    /// The slot's local date-time in the group's timezone.
+    pub local: Option<NaiveDateTime>,
+}
+
+impl Context {
+    fn value(&self, var: &str) -> String {
+        let local = self.local;
+        match var {
+            "group.name" => self.group_name.clone(),
+            "group.region" => self.group_region.clone(),
+            "group.category" => self.group_category.clone(),
+            "group.tier" => self.group_tier.clone(),
+            "member.display_name" => self.member_display_name.clone(),
+            "campaign.name" => self.campaign_name.clone(),
+            "campaign.link" => self.campaign_link.clone(),
+            "campaign.tracking_code" => self.campaign_tracking_code.clone(),
+            "date" => local.map(|l| l.format("%Y-%m-%d").to_string()).unwrap_or_default(),
+            "time" => local.map(|l| l.format("%H:%M").to_string()).unwrap_or_default(),
+            "weekday" => local.map(|l| l.weekday().to_string()).unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Renders a template (unparseable text is returned as it is; saving refuses it).
+pub fn render(s: &str, ctx: &Context) -> String {
+    let Ok(pieces) = parse(s) else { return s.to_owned() };
+    let mut out = String::with_capacity(s.len() + 32);
+    for p in pieces {
+        match p {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Var(v, fallback) => {
+                let value = ctx.value(v);
+                match fallback {
+                    Some(f) if value.trim().is_empty() => out.push_str(f),
+                    _ => out.push_str(&value),
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_render_with_fallbacks() {
+        let ctx = Context {
+            group_name: "上海宝妈VIP群".into(),
+            campaign_link: "https://shop.example/c/1".into(),
+            local: NaiveDateTime::parse_from_str("2026-11-23T09:00", "%Y-%m-%dT%H:%M").ok(),
+            ..Default::default()
+        };
+        let t = "{{group.name}} 的家人们早上好，今天签到了吗？{{ campaign.link }} {{member.display_name|亲}} {{date}} {{time}} {{weekday}}";
+        assert_eq!(render(t, &ctx), "上海宝妈VIP群 的家人们早上好，今天签到了吗？https://shop.example/c/1 亲 2026-11-23 09:00 Mon");
+        assert_eq!(variables(t).unwrap(), ["group.name", "campaign.link", "member.display_name", "date", "time", "weekday"]);
+    }
+
+    #[test]
+    fn unknown_variables_and_broken_braces_are_refused() {
+        assert!(variables("hi {{member.phone}}").unwrap_err().contains("unknown variable `member.phone`"));
+        assert!(variables("hi {{group.name").unwrap_err().contains("not closed"));
+        assert!(variables("hi group.name}}").unwrap_err().contains("no opening"));
+        assert_eq!(variables("plain text, { single } braces").unwrap(), Vec::<&str>::new());
+    }
+}

@@ -1,0 +1,128 @@
+//! Delivery DTOs: states, channels and the attempt log.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::contents::model::Message;
+use crate::ids::{ConnectionId, ContentId, DeliveryId, GroupId, MemberId, PlanId, StepId};
+
+/// Where a delivery is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting for its time (or its retry time).
+    Pending,
+    /// Claimed by a worker that is calling the platform.
+    Sending,
+    /// The platform accepted it.
+    Sent,
+    /// The last attempt failed; another is scheduled.
+    Failed,
+    /// Given up (attempts exhausted, a permanent refusal, or no route); `POST .../retry` starts again.
+    Dead,
+    /// Its slot had passed by more than the misfire grace when the scheduler reached it.
+    Missed,
+    /// Accepted as a WeCom mass-send task that a staff member must confirm.
+    AwaitingConfirmation,
+    /// The staff member confirmed the mass send.
+    Confirmed,
+    /// The sender stopped between calling the platform and recording its answer: it may or may not have been sent.
+    Uncertain,
+}
+
+/// How a delivery reaches its group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum Channel {
+    /// Telegram Bot API `sendMessage` / `sendPhoto`.
+    Telegram,
+    /// Slack `chat.postMessage`.
+    Slack,
+    /// The group's WeCom group robot (`webhook/send?key=`).
+    WecomRobot,
+    /// WeCom customer-group mass send, confirmed by the group owner.
+    WecomMassSend,
+    /// The group's Feishu custom bot (signed).
+    FeishuBot,
+    /// Shequn's signed outbound webhook.
+    Generic,
+    /// Nothing can send to this group (see `last_error`).
+    None,
+}
+
+impl Channel {
+    /// Whether the receiver dedupes on our idempotency key, so a retry after
+    /// an unknown outcome cannot send twice.
+    pub fn idempotent(self) -> bool {
+        matches!(self, Channel::Generic)
+    }
+}
+
+/// One call to the platform.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Attempt {
+    pub number: i32,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// `accepted`, `retryable`, `rejected`.
+    pub outcome: String,
+    pub http_status: Option<i32>,
+    /// The platform's answer (truncated).
+    pub response: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A scheduled send of one step to one group.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Delivery {
+    pub id: DeliveryId,
+    pub plan_id: PlanId,
+    pub step_id: StepId,
+    pub group_id: GroupId,
+    /// The member a per-member step was for.
+    pub member_id: Option<MemberId>,
+    pub content_id: ContentId,
+    pub connection_id: Option<ConnectionId>,
+    pub channel: Channel,
+    pub state: DeliveryState,
+    /// The nominal slot.
+    pub slot_at: DateTime<Utc>,
+    /// When it was due (after quiet hours and jitter).
+    pub fire_at: DateTime<Utc>,
+    /// The slot's local time in the group's timezone.
+    pub local_time: String,
+    /// What is sent, rendered when the slot was claimed.
+    pub message: Message,
+    pub attempt_count: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub sent_at: Option<DateTime<Utc>>,
+    /// `sent_at - fire_at`.
+    pub lateness_ms: Option<i64>,
+    pub platform_message_id: Option<String>,
+    pub last_error: Option<String>,
+    /// Reminders sent to the group owner while awaiting confirmation.
+    pub reminders: i32,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub attempts: Vec<Attempt>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Delivery filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryQuery {
+    pub plan_id: Option<PlanId>,
+    pub group_id: Option<GroupId>,
+    pub state: Option<DeliveryState>,
+    /// Slots at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Slots before this instant.
+    pub to: Option<DateTime<Utc>>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}

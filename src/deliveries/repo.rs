@@ -1,0 +1,357 @@
+//! All SQL of deliveries. The claim and recovery queries span workspaces
+//! (like the inbox processor's claim): they are the workers' global view.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+use super::model::{Attempt, Channel, Delivery, DeliveryState};
+use crate::contents::model::Message;
+use crate::ids::{ConnectionId, ContentId, DeliveryId, GroupId, MemberId, PlanId, StepId, WorkspaceId};
+
+#[derive(FromRow)]
+struct Row {
+    id: DeliveryId,
+    plan_id: PlanId,
+    step_id: StepId,
+    group_id: GroupId,
+    member_id: Uuid,
+    content_id: ContentId,
+    connection_id: Option<ConnectionId>,
+    channel: Channel,
+    state: DeliveryState,
+    slot_at: DateTime<Utc>,
+    fire_at: DateTime<Utc>,
+    local_time: String,
+    message: Json<Message>,
+    attempt_count: i32,
+    next_attempt_at: Option<DateTime<Utc>>,
+    sent_at: Option<DateTime<Utc>>,
+    lateness_ms: Option<i64>,
+    platform_message_id: Option<String>,
+    last_error: Option<String>,
+    reminders: i32,
+    confirmed_at: Option<DateTime<Utc>>,
+    attempt_log: Json<Vec<Attempt>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Row> for Delivery {
+    fn from(r: Row) -> Self {
+        Delivery {
+            id: r.id,
+            plan_id: r.plan_id,
+            step_id: r.step_id,
+            group_id: r.group_id,
+            member_id: (!r.member_id.is_nil()).then_some(MemberId(r.member_id)),
+            content_id: r.content_id,
+            connection_id: r.connection_id,
+            channel: r.channel,
+            state: r.state,
+            slot_at: r.slot_at,
+            fire_at: r.fire_at,
+            local_time: r.local_time,
+            message: r.message.0,
+            attempt_count: r.attempt_count,
+            next_attempt_at: r.next_attempt_at,
+            sent_at: r.sent_at,
+            lateness_ms: r.lateness_ms,
+            platform_message_id: r.platform_message_id,
+            last_error: r.last_error,
+            reminders: r.reminders,
+            confirmed_at: r.confirmed_at,
+            attempts: r.attempt_log.0,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+const SELECT: &str = "SELECT d.id, d.plan_id, d.step_id, d.group_id, d.member_id, d.content_id, d.connection_id,
+    d.channel, d.state, d.slot_at, d.fire_at, d.local_time, d.message, d.attempts AS attempt_count, d.next_attempt_at,
+    d.sent_at, d.lateness_ms, d.platform_message_id, d.last_error, d.reminders, d.confirmed_at, d.created_at, d.updated_at,
+    coalesce((SELECT jsonb_agg(jsonb_build_object('number', a.number, 'started_at', a.started_at,
+                 'finished_at', a.finished_at, 'outcome', a.outcome, 'http_status', a.http_status,
+                 'response', a.response, 'error', a.error) ORDER BY a.number)
+              FROM delivery_attempts a WHERE a.workspace_id = d.workspace_id AND a.delivery_id = d.id), '[]') AS attempt_log
+    FROM deliveries d";
+
+/// Delivery filters.
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub plan: Option<PlanId>,
+    pub group: Option<GroupId>,
+    pub state: Option<DeliveryState>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Deliveries, newest first.
+pub async fn list(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    f: &Filter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Delivery>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "{SELECT} WHERE d.workspace_id = $1 AND ($2::uuid IS NULL OR d.id < $2)
+           AND ($3::uuid IS NULL OR d.plan_id = $3) AND ($4::uuid IS NULL OR d.group_id = $4)
+           AND ($5::text IS NULL OR d.state = $5) AND ($6::timestamptz IS NULL OR d.slot_at >= $6)
+           AND ($7::timestamptz IS NULL OR d.slot_at < $7)
+         ORDER BY d.id DESC LIMIT $8"
+    ))
+    .bind(ws)
+    .bind(after)
+    .bind(f.plan)
+    .bind(f.group)
+    .bind(f.state)
+    .bind(f.from)
+    .bind(f.to)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(Delivery::from).collect())
+}
+
+/// One delivery.
+pub async fn get(conn: &mut PgConnection, ws: WorkspaceId, id: DeliveryId) -> Result<Option<Delivery>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE d.workspace_id = $1 AND d.id = $2"))
+        .bind(ws)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(Delivery::from))
+}
+
+/// Deliveries created by one scheduler pass.
+#[derive(Debug, Default)]
+pub struct NewDeliveries {
+    pub ids: Vec<Uuid>,
+    pub plans: Vec<Uuid>,
+    pub steps: Vec<Uuid>,
+    pub groups: Vec<Uuid>,
+    pub members: Vec<Uuid>,
+    pub contents: Vec<Uuid>,
+    pub connections: Vec<Option<Uuid>>,
+    pub channels: Vec<Channel>,
+    pub slots: Vec<DateTime<Utc>>,
+    pub fires: Vec<DateTime<Utc>>,
+    pub local_times: Vec<String>,
+    pub states: Vec<DeliveryState>,
+    pub messages: Vec<Json<Message>>,
+    pub errors: Vec<Option<String>>,
+}
+
+/// Inserts deliveries; a slot that already has one is left alone (the
+/// unique key makes concurrent schedulers create exactly one). Returns how many were new.
+pub async fn insert_many(conn: &mut PgConnection, ws: WorkspaceId, d: &NewDeliveries) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query(
+        "INSERT INTO deliveries (workspace_id, id, plan_id, step_id, group_id, member_id, content_id, connection_id, channel,
+             slot_at, fire_at, local_time, state, message, last_error, next_attempt_at)
+         SELECT $1, u.id, u.plan, u.step, u.grp, u.member, u.content, u.conn, u.channel, u.slot, u.fire, u.local, u.state,
+             u.message, u.error, CASE WHEN u.state = 'pending' THEN u.fire END
+         FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::uuid[], $8::uuid[], $9::text[],
+                     $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[], $14::jsonb[], $15::text[])
+             AS u(id, plan, step, grp, member, content, conn, channel, slot, fire, local, state, message, error)
+         ON CONFLICT (workspace_id, step_id, group_id, member_id, slot_at) DO NOTHING",
+    )
+    .bind(ws)
+    .bind(&d.ids)
+    .bind(&d.plans)
+    .bind(&d.steps)
+    .bind(&d.groups)
+    .bind(&d.members)
+    .bind(&d.contents)
+    .bind(&d.connections)
+    .bind(&d.channels)
+    .bind(&d.slots)
+    .bind(&d.fires)
+    .bind(&d.local_times)
+    .bind(&d.states)
+    .bind(&d.messages)
+    .bind(&d.errors)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// A delivery claimed by a worker, with what it needs to send.
+#[derive(Debug, Clone, FromRow)]
+pub struct Claimed {
+    pub workspace_id: WorkspaceId,
+    pub id: DeliveryId,
+    pub group_id: GroupId,
+    pub connection_id: Option<ConnectionId>,
+    pub channel: Channel,
+    pub fire_at: DateTime<Utc>,
+    pub message: Json<Message>,
+    /// This attempt's number.
+    pub attempts: i32,
+    /// Attempts made before the last manual retry.
+    pub attempts_base: i32,
+    pub external_id: String,
+}
+
+/// Claims due deliveries: `sending`, one more attempt, leased until `lease_until`.
+pub async fn claim(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH due AS (
+             SELECT workspace_id, id FROM deliveries
+             WHERE state IN ('pending', 'failed') AND next_attempt_at <= $1
+             ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+         UPDATE deliveries d SET state = 'sending', attempts = d.attempts + 1, lease_until = $2, updated_at = now()
+         FROM due, groups g
+         WHERE d.workspace_id = due.workspace_id AND d.id = due.id AND g.workspace_id = d.workspace_id AND g.id = d.group_id
+         RETURNING d.workspace_id, d.id, d.group_id, d.connection_id, d.channel, d.fire_at, d.message, d.attempts, d.attempts_base,
+                   g.external_id",
+    )
+    .bind(now)
+    .bind(lease_until)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// The recorded result of one claimed delivery.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub workspace_id: WorkspaceId,
+    pub id: DeliveryId,
+    pub attempt: i32,
+    pub state: DeliveryState,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub lateness_ms: Option<i64>,
+    pub platform_message_id: Option<String>,
+    pub error: Option<String>,
+    pub next_reminder_at: Option<DateTime<Utc>>,
+    /// `None`: the attempt did not happen (throttled locally) and is given back.
+    pub log: Option<Attempt>,
+}
+
+/// Records outcomes in two statements; a delivery no longer `sending` at
+/// this attempt (recovered meanwhile) is left alone.
+pub async fn record(conn: &mut PgConnection, outcomes: &[Outcome]) -> Result<(), sqlx::Error> {
+    let col = |f: fn(&Outcome) -> Option<DateTime<Utc>>| outcomes.iter().map(f).collect::<Vec<_>>();
+    let ws: Vec<Uuid> = outcomes.iter().map(|o| o.workspace_id.0).collect();
+    let ids: Vec<Uuid> = outcomes.iter().map(|o| o.id.0).collect();
+    let attempts: Vec<i32> = outcomes.iter().map(|o| o.attempt).collect();
+    let given_back: Vec<bool> = outcomes.iter().map(|o| o.log.is_none()).collect();
+    let states: Vec<DeliveryState> = outcomes.iter().map(|o| o.state).collect();
+    let lateness: Vec<Option<i64>> = outcomes.iter().map(|o| o.lateness_ms).collect();
+    let msg_ids: Vec<Option<String>> = outcomes.iter().map(|o| o.platform_message_id.clone()).collect();
+    let errors: Vec<Option<String>> = outcomes.iter().map(|o| o.error.clone()).collect();
+    sqlx::query(
+        "UPDATE deliveries d SET state = u.state, next_attempt_at = u.next_at, sent_at = coalesce(u.sent_at, d.sent_at),
+             lateness_ms = coalesce(u.lateness, d.lateness_ms),
+             platform_message_id = coalesce(u.msg_id, d.platform_message_id), last_error = u.error,
+             next_reminder_at = u.reminder_at, lease_until = NULL,
+             attempts = d.attempts - CASE WHEN u.given_back THEN 1 ELSE 0 END, updated_at = now()
+         FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::bigint[],
+                     $8::text[], $9::text[], $10::timestamptz[], $11::bool[])
+             AS u(ws, id, attempt, state, next_at, sent_at, lateness, msg_id, error, reminder_at, given_back)
+         WHERE d.workspace_id = u.ws AND d.id = u.id AND d.state = 'sending' AND d.attempts = u.attempt",
+    )
+    .bind(&ws)
+    .bind(&ids)
+    .bind(&attempts)
+    .bind(&states)
+    .bind(col(|o| o.next_attempt_at))
+    .bind(col(|o| o.sent_at))
+    .bind(&lateness)
+    .bind(&msg_ids)
+    .bind(&errors)
+    .bind(col(|o| o.next_reminder_at))
+    .bind(&given_back)
+    .execute(&mut *conn)
+    .await?;
+    let logged: Vec<(&Outcome, &Attempt)> = outcomes.iter().filter_map(|o| o.log.as_ref().map(|a| (o, a))).collect();
+    if logged.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO delivery_attempts (workspace_id, delivery_id, number, started_at, finished_at, outcome, http_status,
+             response, error)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::text[],
+                              $7::int[], $8::text[], $9::text[])
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(logged.iter().map(|(o, _)| o.workspace_id.0).collect::<Vec<_>>())
+    .bind(logged.iter().map(|(o, _)| o.id.0).collect::<Vec<_>>())
+    .bind(logged.iter().map(|(_, a)| a.number).collect::<Vec<_>>())
+    .bind(logged.iter().map(|(_, a)| a.started_at).collect::<Vec<_>>())
+    .bind(logged.iter().map(|(_, a)| a.finished_at).collect::<Vec<_>>())
+    .bind(logged.iter().map(|(_, a)| a.outcome.clone()).collect::<Vec<_>>())
+    .bind(logged.iter().map(|(_, a)| a.http_status).collect::<Vec<_>>())
+    .bind(logged.iter().map(|(_, a)| a.response.clone()).collect::<Vec<_>>())
+    .bind(logged.iter().map(|(_, a)| a.error.clone()).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Deliveries whose sender stopped mid-call (lease expired): back to
+/// `pending` where the receiver dedupes, else `uncertain`. Returns how many.
+pub async fn recover_expired(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE deliveries SET lease_until = NULL, updated_at = now(),
+             state = CASE WHEN channel = 'generic' THEN 'pending' ELSE 'uncertain' END,
+             next_attempt_at = CASE WHEN channel = 'generic' THEN $1 END,
+             last_error = 'the sender stopped before recording the platform''s answer'
+         WHERE state = 'sending' AND lease_until < $1",
+    )
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// Gives back deliveries this process claimed but did not send (shutdown).
+pub async fn release(conn: &mut PgConnection, ids: &[(WorkspaceId, DeliveryId, i32)]) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE deliveries d SET state = 'pending', attempts = d.attempts - 1, lease_until = NULL, updated_at = now()
+         FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS u(ws, id, attempt)
+         WHERE d.workspace_id = u.ws AND d.id = u.id AND d.state = 'sending' AND d.attempts = u.attempt",
+    )
+    .bind(ids.iter().map(|i| i.0 .0).collect::<Vec<_>>())
+    .bind(ids.iter().map(|i| i.1 .0).collect::<Vec<_>>())
+    .bind(ids.iter().map(|i| i.2).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves a delivery from one of `from` to `to`; `false` when it was in none of them.
+pub async fn transition(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: DeliveryId,
+    from: &[DeliveryState],
+    to: DeliveryState,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE deliveries SET state = $4, updated_at = now(),
+             next_attempt_at = CASE WHEN $4 = 'pending' THEN $5 ELSE next_attempt_at END,
+             attempts_base = CASE WHEN $4 = 'pending' THEN attempts ELSE attempts_base END,
+             confirmed_at = CASE WHEN $4 = 'confirmed' THEN $5 ELSE confirmed_at END,
+             next_reminder_at = CASE WHEN $4 = 'awaiting_confirmation' THEN next_reminder_at END
+         WHERE workspace_id = $1 AND id = $2 AND state = ANY($3)",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(from.to_vec())
+    .bind(to)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -1,0 +1,269 @@
+//! SOP plan DTOs and their field rules.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::timing::{parse_hhmm, Quiet, Timing, TimingSpec};
+use crate::error::ApiResult;
+use crate::http::patch::double_option;
+use crate::ids::{CampaignId, ConnectionId, ContentId, GroupId, LayerId, PlanId, StepId};
+use crate::validate::Checks;
+
+/// Whether a plan sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum PlanStatus {
+    /// Slots fire.
+    Active,
+    /// No slot fires; resuming continues with future slots only.
+    Paused,
+    /// Final: kept for its history.
+    Archived,
+}
+
+/// Whom a plan sends to: exactly one of a layer, explicit groups, or every group of a tier.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanTarget {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_id: Option<LayerId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_ids: Option<Vec<GroupId>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+}
+
+/// Local times during which nothing is sent; a slot inside moves to `end`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHours {
+    /// `HH:MM`.
+    pub start: String,
+    /// `HH:MM`; before `start` wraps midnight (22:00-08:00).
+    pub end: String,
+}
+
+impl QuietHours {
+    /// The parsed window (validated on input).
+    pub fn window(&self) -> Option<Quiet> {
+        Some(Quiet { start: parse_hhmm(&self.start)?, end: parse_hhmm(&self.end)? })
+    }
+}
+
+/// A step as given.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepInput {
+    pub content_id: ContentId,
+    pub timing: TimingSpec,
+}
+
+/// A step of a plan.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Step {
+    pub id: StepId,
+    /// 0-based position (`step_index` in previews and deliveries).
+    pub index: i32,
+    pub content_id: ContentId,
+    pub timing: TimingSpec,
+}
+
+/// An SOP plan.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Plan {
+    pub id: PlanId,
+    pub name: String,
+    pub status: PlanStatus,
+    pub target: PlanTarget,
+    pub campaign_id: Option<CampaignId>,
+    /// Null: each group's own platform connection.
+    pub connection_id: Option<ConnectionId>,
+    pub quiet_hours: Option<QuietHours>,
+    pub jitter_seconds: i32,
+    /// First local date slots may fall on (in each group's timezone).
+    pub starts_on: Option<NaiveDate>,
+    /// Last local date slots may fall on.
+    pub ends_on: Option<NaiveDate>,
+    pub steps: Vec<Step>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `POST /v1/sop-plans`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePlan {
+    pub name: String,
+    pub target: PlanTarget,
+    pub campaign_id: Option<CampaignId>,
+    pub connection_id: Option<ConnectionId>,
+    pub quiet_hours: Option<QuietHours>,
+    #[serde(default)]
+    pub jitter_seconds: i32,
+    pub starts_on: Option<NaiveDate>,
+    pub ends_on: Option<NaiveDate>,
+    /// `active` (default) or `paused`.
+    pub status: Option<PlanStatus>,
+    pub steps: Vec<StepInput>,
+}
+
+/// `PATCH /v1/sop-plans/{id}`: changes apply to future slots only.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePlan {
+    pub name: Option<String>,
+    pub target: Option<PlanTarget>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<CampaignId>)]
+    pub campaign_id: Option<Option<CampaignId>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<ConnectionId>)]
+    pub connection_id: Option<Option<ConnectionId>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<QuietHours>)]
+    pub quiet_hours: Option<Option<QuietHours>>,
+    pub jitter_seconds: Option<i32>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub starts_on: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub ends_on: Option<Option<NaiveDate>>,
+    /// Replaces every step; unchanged steps keep their ids.
+    pub steps: Option<Vec<StepInput>>,
+}
+
+/// `POST /v1/sop-plans/{id}/status`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePlanStatus {
+    pub status: PlanStatus,
+}
+
+/// `GET /v1/sop-plans/{id}/preview`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PreviewQuery {
+    /// First local date (default: today in the workspace's timezone).
+    pub from: Option<NaiveDate>,
+    /// Days to show, 1-90 (default 7).
+    pub days: Option<u32>,
+    /// Only this group.
+    pub group_id: Option<GroupId>,
+}
+
+/// Plan list filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PlanQuery {
+    pub status: Option<PlanStatus>,
+    pub campaign_id: Option<CampaignId>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// One slot that will fire.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct PreviewItem {
+    pub group_id: GroupId,
+    pub step_id: StepId,
+    pub step_index: i32,
+    /// The slot's nominal local time (`YYYY-MM-DDTHH:MM`) in the group's timezone.
+    pub local_time: String,
+    pub timezone: String,
+    /// The nominal slot in UTC.
+    pub slot_at: DateTime<Utc>,
+    /// When it is sent: after quiet hours and jitter.
+    pub fire_at: DateTime<Utc>,
+}
+
+/// A preview: slots in order of `fire_at`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Preview {
+    pub items: Vec<PreviewItem>,
+    /// Relative steps fire per member join or group creation and are not listed.
+    pub relative_steps: Vec<i32>,
+    /// Whether the list was cut at 10,000 items.
+    pub truncated: bool,
+}
+
+/// Most steps in a plan.
+pub const MAX_STEPS: usize = 50;
+
+/// Checks the target shape.
+pub fn check_target(c: &mut Checks, t: &PlanTarget) {
+    let given = [t.layer_id.is_some(), t.group_ids.is_some(), t.tier.is_some()].iter().filter(|b| **b).count();
+    if given != 1 {
+        c.fail("target", "invalid", "give exactly one of layer_id, group_ids, tier");
+    }
+    if let Some(ids) = &t.group_ids {
+        if ids.is_empty() || ids.len() > 1000 {
+            c.fail("target.group_ids", "invalid", "must hold 1 to 1000 group ids");
+        }
+    }
+    if let Some(tier) = &t.tier {
+        c.slug("target.tier", tier);
+    }
+}
+
+/// Checks quiet hours.
+pub fn check_quiet(c: &mut Checks, q: &QuietHours) {
+    match (parse_hhmm(&q.start), parse_hhmm(&q.end)) {
+        (None, _) => c.fail("quiet_hours.start", "invalid", "must be HH:MM"),
+        (_, None) => c.fail("quiet_hours.end", "invalid", "must be HH:MM"),
+        (Some(s), Some(e)) if s == e => c.fail("quiet_hours.end", "invalid", "must differ from start"),
+        _ => {}
+    }
+}
+
+/// Compiles every step's timing, naming `steps[i].timing...` on failure.
+pub fn compile_steps(c: &mut Checks, steps: &[StepInput]) -> Vec<Timing> {
+    if steps.is_empty() || steps.len() > MAX_STEPS {
+        c.fail("steps", "invalid", format!("must hold 1 to {MAX_STEPS} steps"));
+    }
+    steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match s.timing.compile(&format!("steps[{i}].timing")) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                c.fail(e.field, &e.code, e.message);
+                None
+            }
+        })
+        .collect()
+}
+
+/// Checks the scalar fields shared by create and update.
+pub fn check_common(c: &mut Checks, jitter: i32, starts: Option<NaiveDate>, ends: Option<NaiveDate>) {
+    if !(0..=3600).contains(&jitter) {
+        c.fail("jitter_seconds", "out_of_range", "must be 0-3600");
+    }
+    if let (Some(s), Some(e)) = (starts, ends) {
+        if e < s {
+            c.fail("ends_on", "before_start", "must not be before starts_on");
+        }
+    }
+}
+
+impl CreatePlan {
+    /// Validates the request's own fields (references are checked against the database later).
+    pub fn validate(&self) -> ApiResult<()> {
+        let mut c = Checks::new();
+        c.text("name", &self.name, 1, 200);
+        check_target(&mut c, &self.target);
+        if let Some(q) = &self.quiet_hours {
+            check_quiet(&mut c, q);
+        }
+        check_common(&mut c, self.jitter_seconds, self.starts_on, self.ends_on);
+        if self.status == Some(PlanStatus::Archived) {
+            c.fail("status", "invalid", "a new plan is active or paused");
+        }
+        compile_steps(&mut c, &self.steps);
+        c.finish()
+    }
+}

@@ -1,0 +1,277 @@
+//! All SQL of SOP plans and steps (schedules live in [`super::schedule`]).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::types::Json;
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+use super::model::{Plan, PlanStatus, PlanTarget, QuietHours, Step};
+use super::timing::TimingSpec;
+use crate::ids::{CampaignId, ConnectionId, ContentId, GroupId, LayerId, PlanId, StepId, WorkspaceId};
+
+#[derive(FromRow)]
+struct Row {
+    id: PlanId,
+    name: String,
+    status: PlanStatus,
+    target_layer_id: Option<LayerId>,
+    target_tier: Option<String>,
+    group_ids: Vec<Uuid>,
+    campaign_id: Option<CampaignId>,
+    connection_id: Option<ConnectionId>,
+    quiet_start: Option<String>,
+    quiet_end: Option<String>,
+    jitter_seconds: i32,
+    starts_on: Option<NaiveDate>,
+    ends_on: Option<NaiveDate>,
+    steps: Json<Vec<StepRow>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(serde::Deserialize)]
+struct StepRow {
+    id: StepId,
+    position: i32,
+    content_id: ContentId,
+    timing: TimingSpec,
+}
+
+impl From<Row> for Plan {
+    fn from(r: Row) -> Self {
+        let target = PlanTarget {
+            layer_id: r.target_layer_id,
+            tier: r.target_tier,
+            group_ids: (!r.group_ids.is_empty()).then(|| r.group_ids.into_iter().map(GroupId).collect()),
+        };
+        let quiet_hours = match (r.quiet_start, r.quiet_end) {
+            (Some(start), Some(end)) => Some(QuietHours { start, end }),
+            _ => None,
+        };
+        Plan {
+            id: r.id,
+            name: r.name,
+            status: r.status,
+            target,
+            campaign_id: r.campaign_id,
+            connection_id: r.connection_id,
+            quiet_hours,
+            jitter_seconds: r.jitter_seconds,
+            starts_on: r.starts_on,
+            ends_on: r.ends_on,
+            steps: r
+                .steps
+                .0
+                .into_iter()
+                .map(|s| Step { id: s.id, index: s.position, content_id: s.content_id, timing: s.timing })
+                .collect(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+const SELECT: &str = "SELECT p.id, p.name, p.status, p.target_layer_id, p.target_tier, p.campaign_id, p.connection_id,
+    p.quiet_start, p.quiet_end, p.jitter_seconds, p.starts_on, p.ends_on, p.created_at, p.updated_at,
+    ARRAY(SELECT pg.group_id FROM sop_plan_groups pg WHERE pg.workspace_id = p.workspace_id AND pg.plan_id = p.id
+          ORDER BY pg.group_id) AS group_ids,
+    coalesce((SELECT jsonb_agg(jsonb_build_object('id', s.id, 'position', s.position, 'content_id', s.content_id,
+                                                  'timing', s.timing) ORDER BY s.position)
+              FROM sop_steps s WHERE s.workspace_id = p.workspace_id AND s.plan_id = p.id), '[]') AS steps
+    FROM sop_plans p";
+
+/// Plans, newest first.
+pub async fn list(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    status: Option<PlanStatus>,
+    campaign: Option<CampaignId>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Plan>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "{SELECT} WHERE p.workspace_id = $1 AND ($2::uuid IS NULL OR p.id < $2)
+           AND ($3::text IS NULL OR p.status = $3) AND ($4::uuid IS NULL OR p.campaign_id = $4)
+         ORDER BY p.id DESC LIMIT $5"
+    ))
+    .bind(ws)
+    .bind(after)
+    .bind(status)
+    .bind(campaign)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(Plan::from).collect())
+}
+
+/// One plan (row-locked when `for_update`).
+pub async fn get(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: PlanId,
+    for_update: bool,
+) -> Result<Option<Plan>, sqlx::Error> {
+    let lock = if for_update { " FOR UPDATE OF p" } else { "" };
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE p.workspace_id = $1 AND p.id = $2{lock}"))
+        .bind(ws)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(Plan::from))
+}
+
+/// Inserts or overwrites a plan's own columns and explicit groups. A change
+/// restarts its schedule from `effective_from` (future slots only).
+pub async fn upsert(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    p: &Plan,
+    effective_from: DateTime<Utc>,
+    anchor_from: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    let (qs, qe) = p.quiet_hours.as_ref().map(|q| (Some(&q.start), Some(&q.end))).unwrap_or((None, None));
+    sqlx::query(
+        "INSERT INTO sop_plans (workspace_id, id, name, status, target_layer_id, target_tier, campaign_id, connection_id,
+             quiet_start, quiet_end, jitter_seconds, starts_on, ends_on, effective_from, anchor_from)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, coalesce($15, $14))
+         ON CONFLICT (workspace_id, id) DO UPDATE SET name = $3, status = $4, target_layer_id = $5, target_tier = $6,
+             campaign_id = $7, connection_id = $8, quiet_start = $9, quiet_end = $10, jitter_seconds = $11,
+             starts_on = $12, ends_on = $13, effective_from = $14,
+             anchor_from = coalesce($15, sop_plans.anchor_from), synced_at = NULL, updated_at = now()",
+    )
+    .bind(ws)
+    .bind(p.id)
+    .bind(&p.name)
+    .bind(p.status)
+    .bind(p.target.layer_id)
+    .bind(&p.target.tier)
+    .bind(p.campaign_id)
+    .bind(p.connection_id)
+    .bind(qs)
+    .bind(qe)
+    .bind(p.jitter_seconds)
+    .bind(p.starts_on)
+    .bind(p.ends_on)
+    .bind(effective_from)
+    .bind(anchor_from)
+    .execute(&mut *conn)
+    .await?;
+    let groups: Vec<Uuid> = p.target.group_ids.iter().flatten().map(|g| g.0).collect();
+    sqlx::query("DELETE FROM sop_plan_groups WHERE workspace_id = $1 AND plan_id = $2")
+        .bind(ws)
+        .bind(p.id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO sop_plan_groups (workspace_id, plan_id, group_id) SELECT $1, $2, u FROM unnest($3::uuid[]) u
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(ws)
+    .bind(p.id)
+    .bind(&groups)
+    .execute(&mut *conn)
+    .await?;
+    // Future slots only: the schedules are rebuilt by the next sync.
+    sqlx::query("DELETE FROM sop_schedules WHERE workspace_id = $1 AND plan_id = $2")
+        .bind(ws)
+        .bind(p.id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Replaces the steps; a step equal to an old one (same content and timing) keeps its id.
+pub async fn replace_steps(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    plan: PlanId,
+    old: &[Step],
+    new: &[(ContentId, TimingSpec)],
+) -> Result<(), sqlx::Error> {
+    let mut unused: Vec<&Step> = old.iter().collect();
+    let mut ids = Vec::with_capacity(new.len());
+    for (content, timing) in new {
+        let id = match unused.iter().position(|s| s.content_id == *content && s.timing == *timing) {
+            Some(i) => unused.remove(i).id,
+            None => StepId::new(),
+        };
+        ids.push(id.0);
+    }
+    let keep: Vec<Uuid> = ids.clone();
+    sqlx::query("DELETE FROM sop_steps WHERE workspace_id = $1 AND plan_id = $2 AND NOT (id = ANY($3))")
+        .bind(ws)
+        .bind(plan)
+        .bind(&keep)
+        .execute(&mut *conn)
+        .await?;
+    // Park kept steps on negative positions so the new order never collides.
+    sqlx::query("UPDATE sop_steps SET position = -1 - position WHERE workspace_id = $1 AND plan_id = $2")
+        .bind(ws)
+        .bind(plan)
+        .execute(&mut *conn)
+        .await?;
+    let contents: Vec<Uuid> = new.iter().map(|(c, _)| c.0).collect();
+    let timings: Vec<Json<&TimingSpec>> = new.iter().map(|(_, t)| Json(t)).collect();
+    let positions: Vec<i32> = (0..new.len() as i32).collect();
+    sqlx::query(
+        "INSERT INTO sop_steps (workspace_id, id, plan_id, position, content_id, timing)
+         SELECT $1, u.id, $2, u.pos, u.content, u.timing FROM unnest($3::uuid[], $4::int[], $5::uuid[], $6::jsonb[])
+             AS u(id, pos, content, timing)
+         ON CONFLICT (workspace_id, id) DO UPDATE SET position = EXCLUDED.position",
+    )
+    .bind(ws)
+    .bind(plan)
+    .bind(&ids)
+    .bind(&positions)
+    .bind(&contents)
+    .bind(&timings)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Sets a plan's status; leaving `paused` for `active` restarts its schedule from `now`.
+pub async fn set_status(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: PlanId,
+    status: PlanStatus,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE sop_plans SET status = $3, effective_from = $4, anchor_from = CASE WHEN $3 = 'active' THEN $4 ELSE anchor_from END,
+             synced_at = NULL, updated_at = now()
+         WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(status)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM sop_schedules WHERE workspace_id = $1 AND plan_id = $2")
+        .bind(ws)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether any delivery of the plan exists.
+pub async fn has_deliveries(conn: &mut PgConnection, ws: WorkspaceId, id: PlanId) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deliveries WHERE workspace_id = $1 AND plan_id = $2)")
+        .bind(ws)
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}
+
+/// Deletes a plan; `false` when missing.
+pub async fn delete(conn: &mut PgConnection, ws: WorkspaceId, id: PlanId) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM sop_plans WHERE workspace_id = $1 AND id = $2")
+        .bind(ws)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}

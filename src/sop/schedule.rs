@@ -1,0 +1,236 @@
+//! Schedule state: one `sop_schedules` row per (step, group[, member]) with
+//! its next slot. [`sync_plan`] brings the rows in line with the plan's
+//! targets and new joins; the scheduler claims due rows, creates their
+//! deliveries and advances them (see [`super::scheduler`]).
+//!
+//! New rows get the first slot at or after both the plan's
+//! `effective_from` and the sync time (editing and resuming affect future
+//! slots only); relative steps count from joins and group creations at or
+//! after `anchor_from`.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::model::{Plan, PlanTarget};
+use super::timing::{self, Anchor, Offset, Quiet, Timing};
+use crate::groups::repo::{GroupFilter, ScheduleTarget};
+use crate::ids::WorkspaceId;
+
+/// A plan with its timings compiled, ready to compute slots.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub plan: Plan,
+    pub timings: Vec<Timing>,
+    pub quiet: Option<Quiet>,
+}
+
+impl Compiled {
+    /// Compiles a stored plan (its timings were validated when saved).
+    pub fn new(plan: Plan) -> anyhow::Result<Self> {
+        let timings = plan
+            .steps
+            .iter()
+            .map(|s| s.timing.compile("timing").map_err(|e| anyhow::anyhow!("stored timing: {}", e.message)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let quiet = plan.quiet_hours.as_ref().and_then(|q| q.window());
+        Ok(Self { plan, timings, quiet })
+    }
+
+    /// Whether a slot's local date lies within the plan's dates.
+    pub fn in_window(&self, tz: Tz, slot: DateTime<Utc>) -> bool {
+        let d = slot.with_timezone(&tz).date_naive();
+        self.plan.starts_on.is_none_or(|s| d >= s) && self.plan.ends_on.is_none_or(|e| d <= e)
+    }
+
+    /// The first slot of a recurring or one-off step strictly after `after`, within the dates.
+    pub fn next_slot(&self, step: usize, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let t = self.timings.get(step)?;
+        let mut after = after;
+        if let Some(start) = self.plan.starts_on.and_then(|d| d.and_hms_opt(0, 0, 0)) {
+            after = after.max(timing::resolve(tz, start) - Duration::seconds(1));
+        }
+        t.next_after(tz, after).filter(|s| self.in_window(tz, *s))
+    }
+
+    /// When a slot is sent: quiet hours, then jitter.
+    pub fn fire_at(&self, step: usize, tz: Tz, group: Uuid, member: Uuid, slot: DateTime<Utc>) -> DateTime<Utc> {
+        let step_id = self.plan.steps.get(step).map(|s| s.id.0).unwrap_or_default();
+        let quieted = self.quiet.map(|q| q.apply(tz, slot)).unwrap_or(slot);
+        quieted + timing::jitter(self.plan.jitter_seconds.max(0) as u32, step_id, group, member, slot)
+    }
+}
+
+/// Parses a stored timezone (validated on input; UTC if somehow not).
+pub fn zone(name: &str) -> Tz {
+    name.parse().unwrap_or(Tz::UTC)
+}
+
+/// The groups a plan targets right now (active groups only).
+pub async fn targets(conn: &mut PgConnection, ws: WorkspaceId, t: &PlanTarget) -> anyhow::Result<Vec<ScheduleTarget>> {
+    let active = vec![crate::groups::model::GroupStatus::Active];
+    let filter = if let Some(layer) = t.layer_id {
+        match crate::layers::repo::get(conn, ws, layer).await? {
+            Some(l) => {
+                let mut f = l.selector.to_filter();
+                f.statuses = active;
+                f
+            }
+            None => return Ok(vec![]),
+        }
+    } else if let Some(ids) = &t.group_ids {
+        GroupFilter { statuses: active, include_ids: ids.iter().map(|g| g.0).collect(), ..Default::default() }
+    } else if let Some(tier) = &t.tier {
+        GroupFilter { statuses: active, tiers: vec![tier.clone()], ..Default::default() }
+    } else {
+        return Ok(vec![]);
+    };
+    Ok(crate::groups::repo::schedule_targets(conn, ws, &filter).await?)
+}
+
+/// One schedule row to insert.
+#[derive(Debug, Default)]
+struct NewRows {
+    steps: Vec<Uuid>,
+    groups: Vec<Uuid>,
+    members: Vec<Uuid>,
+    anchors: Vec<Option<DateTime<Utc>>>,
+    slots: Vec<Option<DateTime<Utc>>>,
+    fires: Vec<Option<DateTime<Utc>>>,
+}
+
+impl NewRows {
+    fn push(&mut self, c: &Compiled, step: usize, tz: Tz, group: Uuid, member: Uuid, anchor: Option<DateTime<Utc>>, slot: Option<DateTime<Utc>>) {
+        self.steps.push(c.plan.steps[step].id.0);
+        self.groups.push(group);
+        self.members.push(member);
+        self.anchors.push(anchor);
+        self.slots.push(slot);
+        self.fires.push(slot.map(|s| c.fire_at(step, tz, group, member, s)));
+    }
+}
+
+fn lookback(t: &Timing) -> Duration {
+    let offset = match t {
+        Timing::After(_, Offset::Exact(d)) => *d,
+        Timing::After(_, Offset::Days(n, _)) => Duration::days(i64::from(*n) + 1),
+        _ => Duration::zero(),
+    };
+    offset + Duration::days(1)
+}
+
+/// Brings a plan's schedule rows in line with its targets and new joins;
+/// returns how many rows it added. Runs inside the caller's transaction.
+pub async fn sync_plan(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    c: &Compiled,
+    effective_from: DateTime<Utc>,
+    anchor_from: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let plan_id = c.plan.id;
+    let targets = targets(conn, ws, &c.plan.target).await?;
+    let ids: Vec<Uuid> = targets.iter().map(|t| t.id.0).collect();
+    sqlx::query("DELETE FROM sop_schedules WHERE workspace_id = $1 AND plan_id = $2 AND NOT (group_id = ANY($3))")
+        .bind(ws)
+        .bind(plan_id)
+        .bind(&ids)
+        .execute(&mut *conn)
+        .await?;
+    let existing: HashSet<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT step_id, group_id FROM sop_schedules WHERE workspace_id = $1 AND plan_id = $2 AND member_id = $3",
+    )
+    .bind(ws)
+    .bind(plan_id)
+    .bind(Uuid::nil())
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    let from = effective_from.max(now) - Duration::seconds(1);
+    let mut rows = NewRows::default();
+    for (i, (step, t)) in c.plan.steps.iter().zip(&c.timings).enumerate() {
+        match t.anchor() {
+            Some(Anchor::MemberJoined) => {
+                let since = anchor_from.max(now - lookback(t));
+                add_joins(conn, ws, c, i, &targets, since, effective_from, &mut rows).await?;
+            }
+            anchor => {
+                for g in targets.iter().filter(|g| !existing.contains(&(step.id.0, g.id.0))) {
+                    let tz = zone(&g.timezone);
+                    let slot = match anchor {
+                        Some(_) if g.created_at < anchor_from => None,
+                        Some(_) => t.slot_for(tz, g.created_at).filter(|s| *s >= effective_from && c.in_window(tz, *s)),
+                        None => c.next_slot(i, tz, from),
+                    };
+                    rows.push(c, i, tz, g.id.0, Uuid::nil(), anchor.map(|_| g.created_at), slot);
+                }
+            }
+        }
+    }
+    let added = rows.steps.len();
+    sqlx::query(
+        "INSERT INTO sop_schedules (workspace_id, step_id, group_id, member_id, plan_id, anchor_at, next_slot_at, next_fire_at)
+         SELECT $1, u.s, u.g, u.m, $2, u.a, u.slot, u.fire
+         FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::timestamptz[], $7::timestamptz[], $8::timestamptz[])
+             AS u(s, g, m, a, slot, fire)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(ws)
+    .bind(plan_id)
+    .bind(&rows.steps)
+    .bind(&rows.groups)
+    .bind(&rows.members)
+    .bind(&rows.anchors)
+    .bind(&rows.slots)
+    .bind(&rows.fires)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE sop_plans SET synced_at = $3 WHERE workspace_id = $1 AND id = $2")
+        .bind(ws)
+        .bind(plan_id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(added)
+}
+
+/// Adds rows for members who joined a targeted group since `since` and have none yet.
+#[allow(clippy::too_many_arguments)]
+async fn add_joins(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    c: &Compiled,
+    step: usize,
+    targets: &[ScheduleTarget],
+    since: DateTime<Utc>,
+    effective_from: DateTime<Utc>,
+    rows: &mut NewRows,
+) -> anyhow::Result<()> {
+    let ids: Vec<Uuid> = targets.iter().map(|t| t.id.0).collect();
+    let joins: Vec<(Uuid, Uuid, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT ms.group_id, ms.member_id, min(ms.joined_at)
+         FROM memberships ms JOIN members m ON m.workspace_id = ms.workspace_id AND m.id = ms.member_id
+         WHERE ms.workspace_id = $1 AND ms.group_id = ANY($2) AND ms.joined_at >= $3 AND NOT m.is_staff AND NOT m.is_bot
+           AND NOT EXISTS (SELECT 1 FROM sop_schedules s WHERE s.workspace_id = $1 AND s.step_id = $4
+                           AND s.group_id = ms.group_id AND s.member_id = ms.member_id)
+         GROUP BY ms.group_id, ms.member_id",
+    )
+    .bind(ws)
+    .bind(&ids)
+    .bind(since)
+    .bind(c.plan.steps[step].id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let tz_of: std::collections::HashMap<Uuid, Tz> = targets.iter().map(|t| (t.id.0, zone(&t.timezone))).collect();
+    for (group, member, joined) in joins {
+        let tz = tz_of.get(&group).copied().unwrap_or(Tz::UTC);
+        let slot = c.timings[step].slot_for(tz, joined).filter(|s| *s >= effective_from && c.in_window(tz, *s));
+        rows.push(c, step, tz, group, member, Some(joined), slot);
+    }
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! The scheduler: claims due schedule rows (`FOR UPDATE SKIP LOCKED`),
+//! creates their deliveries and advances them to the next slot — all in one
+//! transaction, so a crash at any point either leaves the slot unclaimed or
+//! fully recorded. The deliveries' unique key (step, group, member, slot) is
+//! what makes several instances create exactly one delivery per slot.
+//!
+//! Misfires: a slot whose fire time is more than the grace behind the clock
+//! becomes a `missed` delivery with the reason, never silently dropped.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::schedule::{self, zone, Compiled};
+use crate::contents::model::Message;
+use crate::contents::repo as contents;
+use crate::contents::template::Context;
+use crate::deliveries::model::{Channel, DeliveryState};
+use crate::deliveries::repo::{self as deliveries, NewDeliveries};
+use crate::deliveries::route;
+use crate::ids::{PlanId, WorkspaceId};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Due {
+    workspace_id: WorkspaceId,
+    step_id: Uuid,
+    group_id: Uuid,
+    member_id: Uuid,
+    plan_id: PlanId,
+    next_slot_at: DateTime<Utc>,
+    next_fire_at: DateTime<Utc>,
+}
+
+/// Runs one pass over at most `limit` due slots; returns how many it claimed.
+pub async fn run_due(pool: &PgPool, now: DateTime<Utc>, grace: Duration, limit: i64) -> anyhow::Result<usize> {
+    let mut tx = pool.begin().await?;
+    let due: Vec<Due> = sqlx::query_as(
+        "SELECT s.workspace_id, s.step_id, s.group_id, s.member_id, s.plan_id, s.next_slot_at, s.next_fire_at
+         FROM sop_schedules s
+         WHERE s.next_fire_at <= $1 AND EXISTS (SELECT 1 FROM sop_plans p
+               WHERE p.workspace_id = s.workspace_id AND p.id = s.plan_id AND p.status = 'active')
+         ORDER BY s.next_fire_at LIMIT $2 FOR UPDATE OF s SKIP LOCKED",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let n = due.len();
+    let mut by_ws: HashMap<WorkspaceId, Vec<Due>> = HashMap::new();
+    for d in due {
+        by_ws.entry(d.workspace_id).or_default().push(d);
+    }
+    for (ws, rows) in by_ws {
+        claim_workspace(&mut tx, ws, rows, now, grace).await?;
+    }
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// What one workspace's claimed slots need: plans, contents, groups, members, campaigns.
+struct Lookups {
+    plans: HashMap<PlanId, Compiled>,
+    contents: HashMap<Uuid, crate::contents::model::Content>,
+    groups: HashMap<Uuid, contents::GroupVars>,
+    members: HashMap<Uuid, String>,
+    campaigns: HashMap<Uuid, (String, Option<String>, String)>,
+    routes: HashMap<(PlanId, Uuid), route::Route>,
+}
+
+async fn lookups(conn: &mut PgConnection, ws: WorkspaceId, rows: &[Due]) -> anyhow::Result<Lookups> {
+    let mut plans = HashMap::new();
+    let mut campaigns = HashMap::new();
+    let mut routes = HashMap::new();
+    let mut plan_ids: Vec<PlanId> = rows.iter().map(|r| r.plan_id).collect();
+    plan_ids.sort();
+    plan_ids.dedup();
+    for id in plan_ids {
+        let Some(plan) = super::repo::get(conn, ws, id, false).await? else { continue };
+        if let Some(c) = plan.campaign_id {
+            if let Some(v) = contents::campaign_vars(conn, ws, c).await? {
+                campaigns.insert(c.0, v);
+            }
+        }
+        let groups: Vec<Uuid> = rows.iter().filter(|r| r.plan_id == id).map(|r| r.group_id).collect();
+        for (g, r) in route::resolve(conn, ws, plan.connection_id, &groups).await? {
+            routes.insert((id, g), r);
+        }
+        plans.insert(id, Compiled::new(plan)?);
+    }
+    let content_ids: Vec<Uuid> = plans.values().flat_map(|p| p.plan.steps.iter().map(|s| s.content_id.0)).collect();
+    let group_ids: Vec<Uuid> = rows.iter().map(|r| r.group_id).collect();
+    let member_ids: Vec<Uuid> = rows.iter().map(|r| r.member_id).filter(|m| !m.is_nil()).collect();
+    Ok(Lookups {
+        contents: contents::get_many(conn, ws, &content_ids).await?.into_iter().map(|c| (c.id.0, c)).collect(),
+        groups: contents::group_vars(conn, ws, &group_ids).await?.into_iter().map(|g| (g.id.0, g)).collect(),
+        members: contents::member_names(conn, ws, &member_ids).await?.into_iter().map(|(id, n)| (id.0, n)).collect(),
+        plans,
+        campaigns,
+        routes,
+    })
+}
+
+/// Renders a step's content for a group (and member) at a slot.
+fn render(l: &Lookups, c: &Compiled, step: usize, d: &Due, local: chrono::NaiveDateTime) -> Option<(Uuid, Message)> {
+    let content = l.contents.get(&c.plan.steps.get(step)?.content_id.0)?;
+    let g = l.groups.get(&d.group_id)?;
+    let campaign = c.plan.campaign_id.and_then(|id| l.campaigns.get(&id.0));
+    let ctx = Context {
+        group_name: g.name.clone(),
+        group_region: g.region.clone().unwrap_or_default(),
+        group_category: g.category.clone().unwrap_or_default(),
+        group_tier: g.tier.clone().unwrap_or_default(),
+        member_display_name: l.members.get(&d.member_id).cloned().unwrap_or_default(),
+        campaign_name: campaign.map(|c| c.0.clone()).unwrap_or_default(),
+        campaign_link: campaign.and_then(|c| c.1.clone()).unwrap_or_default(),
+        campaign_tracking_code: campaign.map(|c| c.2.clone()).unwrap_or_default(),
+        local: Some(local),
+    };
+    Some((content.id.0, Message { kind: content.kind, body: content.body.render(&ctx) }))
+}
+
+async fn claim_workspace(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    rows: Vec<Due>,
+    now: DateTime<Utc>,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    let l = lookups(conn, ws, &rows).await?;
+    let mut new = NewDeliveries::default();
+    let (mut keys, mut next_slots, mut next_fires) = (Vec::new(), Vec::new(), Vec::new());
+    for d in &rows {
+        let (Some(c), Some(g)) = (l.plans.get(&d.plan_id), l.groups.get(&d.group_id)) else { continue };
+        let Some(step) = c.plan.steps.iter().position(|s| s.id.0 == d.step_id) else { continue };
+        let tz = zone(&g.timezone);
+        let local = d.next_slot_at.with_timezone(&tz).naive_local();
+        let next = c.timings[step].anchor().is_none().then(|| c.next_slot(step, tz, d.next_slot_at)).flatten();
+        keys.push((d.step_id, d.group_id, d.member_id));
+        next_slots.push(next);
+        next_fires.push(next.map(|s| c.fire_at(step, tz, d.group_id, d.member_id, s)));
+        let Some((content_id, message)) = render(&l, c, step, d, local) else { continue };
+        let route = l.routes.get(&(d.plan_id, d.group_id));
+        let late = now - d.next_fire_at;
+        let (state, error) = if late > grace {
+            let msg = format!("reached {}s after its time; the misfire grace is {}s", late.num_seconds(), grace.num_seconds());
+            (DeliveryState::Missed, Some(msg))
+        } else if let Some(e) = route.and_then(|r| r.error.clone()) {
+            (DeliveryState::Dead, Some(e))
+        } else {
+            (DeliveryState::Pending, None)
+        };
+        new.ids.push(Uuid::now_v7());
+        new.plans.push(d.plan_id.0);
+        new.steps.push(d.step_id);
+        new.groups.push(d.group_id);
+        new.members.push(d.member_id);
+        new.contents.push(content_id);
+        new.connections.push(route.and_then(|r| r.connection_id));
+        new.channels.push(route.map(|r| r.channel).unwrap_or(Channel::None));
+        new.slots.push(d.next_slot_at);
+        new.fires.push(d.next_fire_at);
+        new.local_times.push(local.format("%Y-%m-%dT%H:%M").to_string());
+        new.states.push(state);
+        new.messages.push(Json(message));
+        new.errors.push(error);
+    }
+    deliveries::insert_many(conn, ws, &new).await?;
+    sqlx::query(
+        "UPDATE sop_schedules s SET next_slot_at = u.slot, next_fire_at = u.fire
+         FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::timestamptz[]) AS u(st, g, m, slot, fire)
+         WHERE s.workspace_id = $1 AND s.step_id = u.st AND s.group_id = u.g AND s.member_id = u.m",
+    )
+    .bind(ws)
+    .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.2).collect::<Vec<_>>())
+    .bind(&next_slots)
+    .bind(&next_fires)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Re-syncs active plans not synced for `every` (new groups in a layer, new
+/// joins for relative steps); returns how many plans it synced.
+pub async fn sync_stale(pool: &PgPool, now: DateTime<Utc>, every: Duration, limit: i64) -> anyhow::Result<usize> {
+    let mut tx = pool.begin().await?;
+    let stale: Vec<(WorkspaceId, PlanId, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT workspace_id, id, effective_from, anchor_from FROM sop_plans
+         WHERE status = 'active' AND (synced_at IS NULL OR synced_at < $1)
+         ORDER BY synced_at NULLS FIRST LIMIT $2 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(now - every)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (ws, id, effective_from, anchor_from) in &stale {
+        if let Some(plan) = super::repo::get(&mut tx, *ws, *id, false).await? {
+            schedule::sync_plan(&mut tx, *ws, &Compiled::new(plan)?, *effective_from, *anchor_from, now).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(stale.len())
+}

@@ -1,0 +1,174 @@
+//! Plan writes that span tables (references, steps, schedules) and the preview.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sqlx::PgConnection;
+
+use super::model::{Plan, PlanStatus, PlanTarget, PreviewItem, StepInput};
+use super::schedule::{self, zone, Compiled};
+use super::timing::{Anchor, Timing};
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::ids::{CampaignId, ConnectionId, GroupId, WorkspaceId};
+
+/// 422 naming every reference that is not in the workspace, and every step
+/// whose content uses variables the step cannot fill.
+pub async fn check_refs(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    target: &PlanTarget,
+    campaign: Option<CampaignId>,
+    connection: Option<ConnectionId>,
+    steps: &[StepInput],
+    timings: &[Timing],
+) -> ApiResult<()> {
+    let mut errors = Vec::new();
+    let unknown = |f: String| FieldError::new(f, "unknown", "no such record in this workspace");
+    if let Some(l) = target.layer_id {
+        if crate::layers::repo::get(conn, ws, l).await?.is_none() {
+            errors.push(unknown("target.layer_id".into()));
+        }
+    }
+    if let Some(ids) = &target.group_ids {
+        let raw: Vec<uuid::Uuid> = ids.iter().map(|g| g.0).collect();
+        let missing = crate::groups::repo::missing(conn, ws, &raw).await?;
+        errors.extend(raw.iter().enumerate().filter(|(_, id)| missing.contains(id)).map(|(i, _)| unknown(format!("target.group_ids[{i}]"))));
+    }
+    if let Some(tier) = &target.tier {
+        let found: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tiers WHERE workspace_id = $1 AND key = $2)")
+            .bind(ws)
+            .bind(tier)
+            .fetch_one(&mut *conn)
+            .await?;
+        if !found {
+            errors.push(unknown("target.tier".into()));
+        }
+    }
+    if let Some(c) = campaign {
+        if crate::contents::repo::campaign_vars(conn, ws, c).await?.is_none() {
+            errors.push(unknown("campaign_id".into()));
+        }
+    }
+    if let Some(c) = connection {
+        let found: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM connections WHERE workspace_id = $1 AND id = $2)")
+                .bind(ws)
+                .bind(c)
+                .fetch_one(&mut *conn)
+                .await?;
+        if !found {
+            errors.push(unknown("connection_id".into()));
+        }
+    }
+    let ids: Vec<uuid::Uuid> = steps.iter().map(|s| s.content_id.0).collect();
+    let contents = crate::contents::repo::get_many(conn, ws, &ids).await?;
+    for (i, (step, timing)) in steps.iter().zip(timings).enumerate() {
+        let field = format!("steps[{i}].content_id");
+        let Some(c) = contents.iter().find(|c| c.id == step.content_id) else {
+            errors.push(unknown(field));
+            continue;
+        };
+        if c.variables.iter().any(|v| v.starts_with("member.")) && timing.anchor() != Some(Anchor::MemberJoined) {
+            errors.push(FieldError::new(&field, "member_variables", "member variables need an after_join step"));
+        }
+        if c.variables.iter().any(|v| v.starts_with("campaign.")) && campaign.is_none() {
+            errors.push(FieldError::new(&field, "campaign_variables", "campaign variables need the plan's campaign_id"));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// Saves a plan (own columns, groups, steps) and, when active, syncs its
+/// schedules from `now`: previous future slots are replaced, delivered ones stay.
+pub async fn save(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    plan: &Plan,
+    old_steps: &[super::model::Step],
+    steps: &[StepInput],
+    now: DateTime<Utc>,
+    new_plan: bool,
+) -> ApiResult<Plan> {
+    super::repo::upsert(conn, ws, plan, now, new_plan.then_some(now)).await.map_err(map_err)?;
+    let new: Vec<_> = steps.iter().map(|s| (s.content_id, s.timing.clone())).collect();
+    super::repo::replace_steps(conn, ws, plan.id, old_steps, &new).await?;
+    let saved = super::repo::get(conn, ws, plan.id, false).await?.ok_or(ApiError::NotFound("sop plan"))?;
+    if saved.status == PlanStatus::Active {
+        let anchor_from: DateTime<Utc> =
+            sqlx::query_scalar("SELECT anchor_from FROM sop_plans WHERE workspace_id = $1 AND id = $2")
+                .bind(ws)
+                .bind(plan.id)
+                .fetch_one(&mut *conn)
+                .await?;
+        schedule::sync_plan(conn, ws, &Compiled::new(saved.clone())?, now, anchor_from, now).await?;
+    }
+    Ok(saved)
+}
+
+/// Maps the plan table's constraints.
+pub fn map_err(e: sqlx::Error) -> ApiError {
+    crate::error::on_constraint(e, |c| match c {
+        "sop_plans_name_key" => Some(ApiError::conflict("already_exists", "a plan with this name exists")),
+        "sop_plans_dates_check" => Some(ApiError::field("ends_on", "before_start", "must not be before starts_on")),
+        _ => None,
+    })
+}
+
+/// Most preview items.
+pub const PREVIEW_LIMIT: usize = 10_000;
+
+/// Every (group, step, slot) of recurring and one-off steps whose local date
+/// lies in `[from, from + days)`, in each group's timezone, computed exactly
+/// as the scheduler will. Relative steps depend on future joins and are not listed.
+pub async fn preview(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    plan: Plan,
+    from: NaiveDate,
+    days: u32,
+    only: Option<GroupId>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Vec<PreviewItem>, bool)> {
+    let c = Compiled::new(plan)?;
+    let mut targets = schedule::targets(conn, ws, &c.plan.target).await?;
+    if let Some(g) = only {
+        targets.retain(|t| t.id == g);
+    }
+    let until = from + Duration::days(i64::from(days));
+    let mut items = Vec::new();
+    let mut truncated = false;
+    for g in &targets {
+        let tz = zone(&g.timezone);
+        let start = from.and_hms_opt(0, 0, 0).map(|d| super::timing::resolve(tz, d)).unwrap_or(now);
+        for (i, (step, t)) in c.plan.steps.iter().zip(&c.timings).enumerate() {
+            if t.anchor().is_some() {
+                continue;
+            }
+            let mut after = start.max(now) - Duration::seconds(1);
+            while let Some(slot) = c.next_slot(i, tz, after) {
+                let local = slot.with_timezone(&tz).naive_local();
+                if local.date() >= until {
+                    break;
+                }
+                if items.len() >= PREVIEW_LIMIT {
+                    truncated = true;
+                    break;
+                }
+                items.push(PreviewItem {
+                    group_id: g.id,
+                    step_id: step.id,
+                    step_index: step.index,
+                    local_time: local.format("%Y-%m-%dT%H:%M").to_string(),
+                    timezone: g.timezone.clone(),
+                    slot_at: slot,
+                    fire_at: c.fire_at(i, tz, g.id.0, uuid::Uuid::nil(), slot),
+                });
+                after = slot;
+            }
+        }
+    }
+    items.sort_by(|a, b| (a.fire_at, a.group_id, a.step_index).cmp(&(b.fire_at, b.group_id, b.step_index)));
+    Ok((items, truncated))
+}
