@@ -43,9 +43,10 @@ pub async fn run_scheduler_once(state: &AppState) -> anyhow::Result<usize> {
     let grace = chrono::Duration::seconds(d.misfire_grace_secs as i64);
     let mut total = 0;
     loop {
+        // A claimed row whose next slot is also past comes back in the next pass.
         let n = crate::sop::scheduler::run_due(&state.pool, now, grace, d.batch_size).await?;
         total += n;
-        if n < d.batch_size as usize {
+        if n == 0 {
             return Ok(total);
         }
     }

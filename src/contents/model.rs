@@ -156,7 +156,7 @@ impl UpdateContent {
 pub struct PreviewQuery {
     /// The group whose name, region, ... fill `group.*` (required when used).
     pub group_id: Option<GroupId>,
-    /// The member for `member.*` (required when used).
+    /// The member for `member.*` (without one, member variables render empty or as their fallback).
     pub member_id: Option<MemberId>,
     /// The campaign for `campaign.*` (required when used).
     pub campaign_id: Option<CampaignId>,

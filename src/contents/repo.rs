@@ -98,11 +98,8 @@ pub async fn upsert(conn: &mut PgConnection, ws: WorkspaceId, c: &Content) -> Re
 
 /// Deletes a content; `false` when missing.
 pub async fn delete(conn: &mut PgConnection, ws: WorkspaceId, id: ContentId) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM contents WHERE workspace_id = $1 AND id = $2")
-        .bind(ws)
-        .bind(id)
-        .execute(conn)
-        .await?;
+    let r =
+        sqlx::query("DELETE FROM contents WHERE workspace_id = $1 AND id = $2").bind(ws).bind(id).execute(conn).await?;
     Ok(r.rows_affected() == 1)
 }
 

@@ -58,8 +58,7 @@ pub async fn list_contents(
 ) -> ApiResult<Json<Page<Content>>> {
     let page = PageParams::parse(q.limit, q.cursor.as_deref())?;
     let mut conn = state.pool.acquire().await?;
-    let rows =
-        repo::list(&mut conn, auth.workspace_id, q.kind, q.q.as_deref(), page.after, page.fetch_limit()).await?;
+    let rows = repo::list(&mut conn, auth.workspace_id, q.kind, q.q.as_deref(), page.after, page.fetch_limit()).await?;
     Ok(Json(Page::from_rows(rows, page, |c| c.id.0)))
 }
 
@@ -206,9 +205,8 @@ async fn preview_context(
         return Err(required("group_id"));
     }
     if let Some(m) = q.member_id {
-        ctx.member_display_name = repo::member_names(conn, ws, &[m.0]).await?.pop().ok_or_else(|| unknown("member_id"))?.1;
-    } else if uses("member.") {
-        return Err(required("member_id"));
+        ctx.member_display_name =
+            repo::member_names(conn, ws, &[m.0]).await?.pop().ok_or_else(|| unknown("member_id"))?.1;
     }
     if let Some(c) = q.campaign_id {
         let (name, link, code) = repo::campaign_vars(conn, ws, c).await?.ok_or_else(|| unknown("campaign_id"))?;

@@ -135,8 +135,14 @@ mod tests {
             ..Default::default()
         };
         let t = "{{group.name}} 的家人们早上好，今天签到了吗？{{ campaign.link }} {{member.display_name|亲}} {{date}} {{time}} {{weekday}}";
-        assert_eq!(render(t, &ctx), "上海宝妈VIP群 的家人们早上好，今天签到了吗？https://shop.example/c/1 亲 2026-11-23 09:00 Mon");
-        assert_eq!(variables(t).unwrap(), ["group.name", "campaign.link", "member.display_name", "date", "time", "weekday"]);
+        assert_eq!(
+            render(t, &ctx),
+            "上海宝妈VIP群 的家人们早上好，今天签到了吗？https://shop.example/c/1 亲 2026-11-23 09:00 Mon"
+        );
+        assert_eq!(
+            variables(t).unwrap(),
+            ["group.name", "campaign.link", "member.display_name", "date", "time", "weekday"]
+        );
     }
 
     #[test]

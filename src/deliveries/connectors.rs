@@ -42,10 +42,13 @@ pub enum Sent {
     Rejected { status: Option<u16>, error: String, response: String },
 }
 
+/// A built request: URL, JSON body, extra headers.
+pub type Built = (String, Value, Vec<(&'static str, String)>);
+
 /// One outbound channel.
 pub trait Outbound {
     /// The HTTP request: URL and JSON body (`None`: cannot be built, with why).
-    fn request(&self, r: &SendRequest<'_>) -> Result<(String, Value, Vec<(&'static str, String)>), String>;
+    fn request(&self, r: &SendRequest<'_>) -> Result<Built, String>;
     /// Reads a 2xx answer's body (platforms report errors inside 200s).
     fn verdict(&self, status: u16, body: &Value, raw: String) -> Sent;
 }
@@ -75,14 +78,15 @@ pub fn plain_text(m: &Message) -> String {
 pub struct Telegram;
 
 impl Outbound for Telegram {
-    fn request(&self, r: &SendRequest<'_>) -> Result<(String, Value, Vec<(&'static str, String)>), String> {
+    fn request(&self, r: &SendRequest<'_>) -> Result<Built, String> {
         let base = base(r.settings, "https://api.telegram.org");
         let token = cred(r.credentials, "bot_token")?;
         let b = &r.message.body;
         let (method, body) = match (r.message.kind, &b.image_url, &b.url) {
-            (ContentKind::Image, Some(img), _) => {
-                ("sendPhoto", json!({"chat_id": r.chat_id, "photo": img, "caption": b.text.clone().unwrap_or_default()}))
-            }
+            (ContentKind::Image, Some(img), _) => (
+                "sendPhoto",
+                json!({"chat_id": r.chat_id, "photo": img, "caption": b.text.clone().unwrap_or_default()}),
+            ),
             (ContentKind::File, _, Some(url)) => ("sendDocument", json!({"chat_id": r.chat_id, "document": url})),
             _ => ("sendMessage", json!({"chat_id": r.chat_id, "text": plain_text(r.message)})),
         };
@@ -96,7 +100,12 @@ impl Outbound for Telegram {
         }
         let error = body["description"].as_str().unwrap_or("not ok").to_owned();
         match body["parameters"]["retry_after"].as_u64() {
-            Some(s) => Sent::Retryable { status: Some(status), retry_after: Some(Duration::from_secs(s)), error, response: raw },
+            Some(s) => Sent::Retryable {
+                status: Some(status),
+                retry_after: Some(Duration::from_secs(s)),
+                error,
+                response: raw,
+            },
             None => Sent::Rejected { status: Some(status), error, response: raw },
         }
     }
@@ -106,7 +115,7 @@ impl Outbound for Telegram {
 pub struct Slack;
 
 impl Outbound for Slack {
-    fn request(&self, r: &SendRequest<'_>) -> Result<(String, Value, Vec<(&'static str, String)>), String> {
+    fn request(&self, r: &SendRequest<'_>) -> Result<Built, String> {
         let base = base(r.settings, "https://slack.com");
         let token = cred(r.credentials, "bot_token")?;
         let body = json!({"channel": r.chat_id, "text": plain_text(r.message), "unfurl_links": true});
@@ -130,7 +139,7 @@ impl Outbound for Slack {
 pub struct WecomRobot;
 
 impl Outbound for WecomRobot {
-    fn request(&self, r: &SendRequest<'_>) -> Result<(String, Value, Vec<(&'static str, String)>), String> {
+    fn request(&self, r: &SendRequest<'_>) -> Result<Built, String> {
         let url = r.robot.and_then(|v| v["webhook_url"].as_str()).ok_or("the group has no WeCom robot")?;
         let b = &r.message.body;
         let body = match r.message.kind {
@@ -145,9 +154,12 @@ impl Outbound for WecomRobot {
         match body["errcode"].as_i64() {
             Some(0) => Sent::Accepted { status, message_id: None, response: raw },
             // 45009: frequency limit; -1: system busy.
-            Some(c @ (45009 | -1)) => {
-                Sent::Retryable { status: Some(status), retry_after: None, error: format!("errcode {c}"), response: raw }
-            }
+            Some(c @ (45009 | -1)) => Sent::Retryable {
+                status: Some(status),
+                retry_after: None,
+                error: format!("errcode {c}"),
+                response: raw,
+            },
             c => Sent::Rejected { status: Some(status), error: format!("errcode {}", c.unwrap_or(-2)), response: raw },
         }
     }
@@ -158,7 +170,8 @@ type HmacSha256 = Hmac<Sha256>;
 /// Feishu custom bot signature: base64(HMAC-SHA256(key = "timestamp\nsecret", "")).
 pub fn feishu_sign(timestamp: i64, secret: &str) -> String {
     let key = format!("{timestamp}\n{secret}");
-    let mac = HmacSha256::new_from_slice(key.as_bytes()).map(|m| m.finalize().into_bytes().to_vec()).unwrap_or_default();
+    let mac =
+        HmacSha256::new_from_slice(key.as_bytes()).map(|m| m.finalize().into_bytes().to_vec()).unwrap_or_default();
     base64::engine::general_purpose::STANDARD.encode(mac)
 }
 
@@ -166,7 +179,7 @@ pub fn feishu_sign(timestamp: i64, secret: &str) -> String {
 pub struct FeishuBot;
 
 impl Outbound for FeishuBot {
-    fn request(&self, r: &SendRequest<'_>) -> Result<(String, Value, Vec<(&'static str, String)>), String> {
+    fn request(&self, r: &SendRequest<'_>) -> Result<Built, String> {
         let robot = r.robot.ok_or("the group has no Feishu bot")?;
         let url = robot["webhook_url"].as_str().ok_or("the group has no Feishu bot")?;
         let mut body = json!({"msg_type": "text", "content": {"text": plain_text(r.message)}});
@@ -194,8 +207,12 @@ impl Outbound for FeishuBot {
 pub struct Generic;
 
 impl Outbound for Generic {
-    fn request(&self, r: &SendRequest<'_>) -> Result<(String, Value, Vec<(&'static str, String)>), String> {
-        let url = r.settings.get("outbound_url").and_then(Value::as_str).ok_or("the connection has no settings.outbound_url")?;
+    fn request(&self, r: &SendRequest<'_>) -> Result<Built, String> {
+        let url = r
+            .settings
+            .get("outbound_url")
+            .and_then(Value::as_str)
+            .ok_or("the connection has no settings.outbound_url")?;
         let body = json!({"delivery_id": r.delivery_id, "group": {"id": r.group_id, "external_id": r.chat_id},
                           "message": r.message});
         Ok((url.to_owned(), body, vec![("idempotency-key", r.delivery_id.to_string())]))
@@ -229,7 +246,11 @@ fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
 /// Sends one request and classifies the answer. Credentials never reach the verdict.
 pub async fn send(http: &reqwest::Client, channel: Channel, r: &SendRequest<'_>, generic_secret: Option<&str>) -> Sent {
     let Some(c) = connector(channel) else {
-        return Sent::Rejected { status: None, error: format!("no connector for {channel:?}"), response: String::new() };
+        return Sent::Rejected {
+            status: None,
+            error: format!("no connector for {channel:?}"),
+            response: String::new(),
+        };
     };
     let (url, body, headers) = match c.request(r) {
         Ok(x) => x,
@@ -247,8 +268,19 @@ pub async fn send(http: &reqwest::Client, channel: Channel, r: &SendRequest<'_>,
         Ok(res) => res,
         // The error's text may hold the URL, which may hold a token: keep only its kind.
         Err(e) => {
-            let kind = if e.is_timeout() { "timeout" } else if e.is_connect() { "connection failed" } else { "request failed" };
-            return Sent::Retryable { status: None, retry_after: None, error: kind.to_owned(), response: String::new() };
+            let kind = if e.is_timeout() {
+                "timeout"
+            } else if e.is_connect() {
+                "connection failed"
+            } else {
+                "request failed"
+            };
+            return Sent::Retryable {
+                status: None,
+                retry_after: None,
+                error: kind.to_owned(),
+                response: String::new(),
+            };
         }
     };
     let status = res.status().as_u16();
@@ -257,8 +289,12 @@ pub async fn send(http: &reqwest::Client, channel: Channel, r: &SendRequest<'_>,
     let parsed: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
     match status {
         200..=299 => c.verdict(status, &parsed, raw),
-        429 => Sent::Retryable { status: Some(status), retry_after: after, error: "throttled (429)".into(), response: raw },
-        500..=599 => Sent::Retryable { status: Some(status), retry_after: after, error: format!("HTTP {status}"), response: raw },
+        429 => {
+            Sent::Retryable { status: Some(status), retry_after: after, error: "throttled (429)".into(), response: raw }
+        }
+        500..=599 => {
+            Sent::Retryable { status: Some(status), retry_after: after, error: format!("HTTP {status}"), response: raw }
+        }
         _ => match c.verdict(status, &parsed, raw.clone()) {
             r @ Sent::Retryable { .. } => r,
             _ => Sent::Rejected { status: Some(status), error: format!("HTTP {status}"), response: raw },
@@ -282,12 +318,22 @@ mod tests {
 
     #[test]
     fn platform_errors_inside_200s_are_classified() {
-        let t = Telegram.verdict(200, &json!({"ok": false, "error_code": 429, "parameters": {"retry_after": 7}}), String::new());
+        let t = Telegram.verdict(
+            200,
+            &json!({"ok": false, "error_code": 429, "parameters": {"retry_after": 7}}),
+            String::new(),
+        );
         assert!(matches!(t, Sent::Retryable { retry_after: Some(d), .. } if d.as_secs() == 7));
         let t = Telegram.verdict(200, &json!({"ok": true, "result": {"message_id": 42}}), String::new());
         assert!(matches!(t, Sent::Accepted { message_id: Some(ref m), .. } if m == "42"));
-        assert!(matches!(Slack.verdict(200, &json!({"ok": false, "error": "ratelimited"}), String::new()), Sent::Retryable { .. }));
-        assert!(matches!(Slack.verdict(200, &json!({"ok": false, "error": "channel_not_found"}), String::new()), Sent::Rejected { .. }));
+        assert!(matches!(
+            Slack.verdict(200, &json!({"ok": false, "error": "ratelimited"}), String::new()),
+            Sent::Retryable { .. }
+        ));
+        assert!(matches!(
+            Slack.verdict(200, &json!({"ok": false, "error": "channel_not_found"}), String::new()),
+            Sent::Rejected { .. }
+        ));
         assert!(matches!(WecomRobot.verdict(200, &json!({"errcode": 45009}), String::new()), Sent::Retryable { .. }));
         assert!(matches!(WecomRobot.verdict(200, &json!({"errcode": 93000}), String::new()), Sent::Rejected { .. }));
         assert!(matches!(FeishuBot.verdict(200, &json!({"code": 0}), String::new()), Sent::Accepted { .. }));

@@ -34,8 +34,12 @@ fn via(c: &Conn) -> Route {
         Platform::Slack => (Channel::Slack, ""),
         Platform::Generic if c.has_outbound_url => (Channel::Generic, ""),
         Platform::Generic => (Channel::None, "the connection has no settings.outbound_url"),
-        Platform::Wecom => (Channel::None, "WeCom groups are sent to through their group robot: PUT /v1/groups/{id}/robot"),
-        Platform::Feishu => (Channel::None, "Feishu groups are sent to through their custom bot: PUT /v1/groups/{id}/robot"),
+        Platform::Wecom => {
+            (Channel::None, "WeCom groups are sent to through their group robot: PUT /v1/groups/{id}/robot")
+        }
+        Platform::Feishu => {
+            (Channel::None, "Feishu groups are sent to through their custom bot: PUT /v1/groups/{id}/robot")
+        }
         Platform::Dingtalk => (Channel::None, "DingTalk has no outbound connector yet"),
     };
     Route { connection_id: Some(c.id), channel, error: (!error.is_empty()).then(|| error.to_owned()) }
@@ -75,8 +79,12 @@ pub async fn resolve(
         let robot = robots.get(&group).map(String::as_str);
         let route = match (named, robot) {
             (Some(c), _) if !matches!(c.platform, Platform::Wecom | Platform::Feishu) => via(c),
-            (_, Some("wecom_robot")) => Route { connection_id: named.map(|c| c.id), channel: Channel::WecomRobot, error: None },
-            (_, Some("feishu_bot")) => Route { connection_id: named.map(|c| c.id), channel: Channel::FeishuBot, error: None },
+            (_, Some("wecom_robot")) => {
+                Route { connection_id: named.map(|c| c.id), channel: Channel::WecomRobot, error: None }
+            }
+            (_, Some("feishu_bot")) => {
+                Route { connection_id: named.map(|c| c.id), channel: Channel::FeishuBot, error: None }
+            }
             (Some(c), _) => via(c),
             (None, _) if plan_connection.is_some() => Route {
                 connection_id: None,
@@ -88,7 +96,12 @@ pub async fn resolve(
                 None => Route {
                     connection_id: None,
                     channel: Channel::None,
-                    error: Some(format!("no active {} connection", platform.as_str())),
+                    error: Some(match platform {
+                        Platform::Wecom | Platform::Feishu => {
+                            "the group has no robot to send through: PUT /v1/groups/{id}/robot".to_owned()
+                        }
+                        p => format!("no active {} connection", p.as_str()),
+                    }),
                 },
             },
         };

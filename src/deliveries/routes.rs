@@ -152,7 +152,11 @@ async fn load_robot(conn: &mut sqlx::PgConnection, auth: &Auth, id: GroupId) -> 
 /// The group's robot (404 when it has none).
 #[utoipa::path(get, path = "/groups/{id}/robot", tag = "deliveries", params(("id" = GroupId, Path)),
     responses((status = 200, body = Robot), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
-pub async fn get_group_robot(State(state): State<AppState>, auth: Auth, ApiPath(id): ApiPath<GroupId>) -> ApiResult<Json<Robot>> {
+pub async fn get_group_robot(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<GroupId>,
+) -> ApiResult<Json<Robot>> {
     let mut conn = state.pool.acquire().await?;
     Ok(Json(load_robot(&mut conn, &auth, id).await?))
 }
@@ -193,8 +197,16 @@ pub async fn put_group_robot(
     .bind(sqlx::types::Json(creds))
     .execute(&mut *tx)
     .await?;
-    audit::record(&mut tx, ws, Actor::from(&auth), "group.robot.set", "group", id, serde_json::json!({"kind": body.kind}))
-        .await?;
+    audit::record(
+        &mut tx,
+        ws,
+        Actor::from(&auth),
+        "group.robot.set",
+        "group",
+        id,
+        serde_json::json!({"kind": body.kind}),
+    )
+    .await?;
     let robot = load_robot(&mut tx, &auth, id).await?;
     tx.commit().await?;
     Ok(Json(robot))
@@ -203,7 +215,11 @@ pub async fn put_group_robot(
 /// Remove the group's robot.
 #[utoipa::path(delete, path = "/groups/{id}/robot", tag = "deliveries", params(("id" = GroupId, Path)),
     responses((status = 204), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
-pub async fn delete_group_robot(State(state): State<AppState>, auth: Auth, ApiPath(id): ApiPath<GroupId>) -> ApiResult<StatusCode> {
+pub async fn delete_group_robot(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<GroupId>,
+) -> ApiResult<StatusCode> {
     auth.require(Role::Admin)?;
     let ws = auth.workspace_id;
     let mut tx = state.pool.begin().await?;

@@ -59,12 +59,13 @@ async fn secrets(
         .fetch_all(&mut *conn)
         .await?;
         connections.extend(rows.into_iter().map(|(id, c, s)| (id, (c.0, s.0))));
-        let rows: Vec<(Uuid, sqlx::types::Json<Value>)> =
-            sqlx::query_as("SELECT group_id, credentials FROM group_robots WHERE workspace_id = $1 AND group_id = ANY($2)")
-                .bind(ws)
-                .bind(&groups)
-                .fetch_all(&mut *conn)
-                .await?;
+        let rows: Vec<(Uuid, sqlx::types::Json<Value>)> = sqlx::query_as(
+            "SELECT group_id, credentials FROM group_robots WHERE workspace_id = $1 AND group_id = ANY($2)",
+        )
+        .bind(ws)
+        .bind(&groups)
+        .fetch_all(&mut *conn)
+        .await?;
         robots.extend(rows.into_iter().map(|(g, c)| ((ws, g), c.0)));
     }
     Ok((connections, robots))

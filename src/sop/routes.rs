@@ -6,8 +6,8 @@ use axum::Json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::model::{
-    check_common, check_quiet, check_target, compile_steps, ChangePlanStatus, CreatePlan, Plan, PlanQuery,
-    PlanStatus, Preview, PreviewQuery, UpdatePlan,
+    check_common, check_quiet, check_target, compile_steps, ChangePlanStatus, CreatePlan, Plan, PlanQuery, PlanStatus,
+    Preview, PreviewQuery, UpdatePlan,
 };
 use super::{repo, service};
 use crate::audit::{self, Actor};
@@ -39,14 +39,19 @@ pub async fn list_plans(
 ) -> ApiResult<Json<Page<Plan>>> {
     let page = PageParams::parse(q.limit, q.cursor.as_deref())?;
     let mut conn = state.pool.acquire().await?;
-    let rows = repo::list(&mut conn, auth.workspace_id, q.status, q.campaign_id, page.after, page.fetch_limit()).await?;
+    let rows =
+        repo::list(&mut conn, auth.workspace_id, q.status, q.campaign_id, page.after, page.fetch_limit()).await?;
     Ok(Json(Page::from_rows(rows, page, |p| p.id.0)))
 }
 
 /// One plan with its steps.
 #[utoipa::path(get, path = "/sop-plans/{id}", tag = "sop", params(("id" = PlanId, Path)),
     responses((status = 200, body = Plan), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
-pub async fn get_plan(State(state): State<AppState>, auth: Auth, ApiPath(id): ApiPath<PlanId>) -> ApiResult<Json<Plan>> {
+pub async fn get_plan(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<PlanId>,
+) -> ApiResult<Json<Plan>> {
     let mut conn = state.pool.acquire().await?;
     Ok(Json(repo::get(&mut conn, auth.workspace_id, id, false).await?.ok_or(ApiError::NotFound("sop plan"))?))
 }
@@ -83,7 +88,8 @@ pub async fn create_plan(
         updated_at: now,
     };
     let saved = service::save(&mut tx, ws, &plan, &[], &body.steps, now, true).await?;
-    audit::record(&mut tx, ws, Actor::from(&auth), "sop_plan.create", "sop_plan", saved.id, serde_json::json!({})).await?;
+    audit::record(&mut tx, ws, Actor::from(&auth), "sop_plan.create", "sop_plan", saved.id, serde_json::json!({}))
+        .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(saved)))
 }
@@ -128,7 +134,11 @@ pub async fn update_plan(
     check_common(&mut c, p.jitter_seconds, p.starts_on, p.ends_on);
     let steps: Vec<super::model::StepInput> = match body.steps {
         Some(s) => s,
-        None => p.steps.iter().map(|s| super::model::StepInput { content_id: s.content_id, timing: s.timing.clone() }).collect(),
+        None => p
+            .steps
+            .iter()
+            .map(|s| super::model::StepInput { content_id: s.content_id, timing: s.timing.clone() })
+            .collect(),
     };
     let timings = compile_steps(&mut c, &steps);
     c.finish()?;
@@ -177,7 +187,11 @@ pub async fn change_plan_status(
 #[utoipa::path(delete, path = "/sop-plans/{id}", tag = "sop", params(("id" = PlanId, Path)),
     responses((status = 204), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
     security(("bearer" = [])))]
-pub async fn delete_plan(State(state): State<AppState>, auth: Auth, ApiPath(id): ApiPath<PlanId>) -> ApiResult<StatusCode> {
+pub async fn delete_plan(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<PlanId>,
+) -> ApiResult<StatusCode> {
     auth.require(Role::Operator)?;
     let ws = auth.workspace_id;
     let mut tx = state.pool.begin().await?;
@@ -211,8 +225,17 @@ pub async fn preview_plan(
     let plan = repo::get(&mut conn, ws, id, false).await?.ok_or(ApiError::NotFound("sop plan"))?;
     let tz = crate::workspaces::repo::get(&mut conn, ws).await?.map(|w| w.timezone).unwrap_or_default();
     let from = q.from.unwrap_or_else(|| now.with_timezone(&super::schedule::zone(&tz)).date_naive());
-    let relative_steps =
-        plan.steps.iter().filter(|s| matches!(s.timing, super::timing::TimingSpec::AfterJoin { .. } | super::timing::TimingSpec::AfterGroupCreated { .. })).map(|s| s.index).collect();
+    let relative_steps = plan
+        .steps
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.timing,
+                super::timing::TimingSpec::AfterJoin { .. } | super::timing::TimingSpec::AfterGroupCreated { .. }
+            )
+        })
+        .map(|s| s.index)
+        .collect();
     let (items, truncated) = service::preview(&mut conn, ws, plan, from, days, q.group_id, now).await?;
     Ok(Json(Preview { items, relative_steps, truncated }))
 }

@@ -103,7 +103,17 @@ struct NewRows {
 }
 
 impl NewRows {
-    fn push(&mut self, c: &Compiled, step: usize, tz: Tz, group: Uuid, member: Uuid, anchor: Option<DateTime<Utc>>, slot: Option<DateTime<Utc>>) {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        c: &Compiled,
+        step: usize,
+        tz: Tz,
+        group: Uuid,
+        member: Uuid,
+        anchor: Option<DateTime<Utc>>,
+        slot: Option<DateTime<Utc>>,
+    ) {
         self.steps.push(c.plan.steps[step].id.0);
         self.groups.push(group);
         self.members.push(member);

@@ -145,7 +145,11 @@ async fn claim_workspace(
         let route = l.routes.get(&(d.plan_id, d.group_id));
         let late = now - d.next_fire_at;
         let (state, error) = if late > grace {
-            let msg = format!("reached {}s after its time; the misfire grace is {}s", late.num_seconds(), grace.num_seconds());
+            let msg = format!(
+                "reached {}s after its time; the misfire grace is {}s",
+                late.num_seconds(),
+                grace.num_seconds()
+            );
             (DeliveryState::Missed, Some(msg))
         } else if let Some(e) = route.and_then(|r| r.error.clone()) {
             (DeliveryState::Dead, Some(e))

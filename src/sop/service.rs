@@ -30,14 +30,20 @@ pub async fn check_refs(
     if let Some(ids) = &target.group_ids {
         let raw: Vec<uuid::Uuid> = ids.iter().map(|g| g.0).collect();
         let missing = crate::groups::repo::missing(conn, ws, &raw).await?;
-        errors.extend(raw.iter().enumerate().filter(|(_, id)| missing.contains(id)).map(|(i, _)| unknown(format!("target.group_ids[{i}]"))));
+        errors.extend(
+            raw.iter()
+                .enumerate()
+                .filter(|(_, id)| missing.contains(id))
+                .map(|(i, _)| unknown(format!("target.group_ids[{i}]"))),
+        );
     }
     if let Some(tier) = &target.tier {
-        let found: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tiers WHERE workspace_id = $1 AND key = $2)")
-            .bind(ws)
-            .bind(tier)
-            .fetch_one(&mut *conn)
-            .await?;
+        let found: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tiers WHERE workspace_id = $1 AND key = $2)")
+                .bind(ws)
+                .bind(tier)
+                .fetch_one(&mut *conn)
+                .await?;
         if !found {
             errors.push(unknown("target.tier".into()));
         }
@@ -70,7 +76,11 @@ pub async fn check_refs(
             errors.push(FieldError::new(&field, "member_variables", "member variables need an after_join step"));
         }
         if c.variables.iter().any(|v| v.starts_with("campaign.")) && campaign.is_none() {
-            errors.push(FieldError::new(&field, "campaign_variables", "campaign variables need the plan's campaign_id"));
+            errors.push(FieldError::new(
+                &field,
+                "campaign_variables",
+                "campaign variables need the plan's campaign_id",
+            ));
         }
     }
     if errors.is_empty() {
@@ -169,6 +179,6 @@ pub async fn preview(
             }
         }
     }
-    items.sort_by(|a, b| (a.fire_at, a.group_id, a.step_index).cmp(&(b.fire_at, b.group_id, b.step_index)));
+    items.sort_by_key(|i| (i.fire_at, i.group_id, i.step_index));
     Ok((items, truncated))
 }

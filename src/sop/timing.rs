@@ -154,7 +154,8 @@ impl TimingSpec {
     /// Validates into a [`Timing`]; errors name fields under `field`.
     pub fn compile(&self, field: &str) -> Result<Timing, FieldError> {
         let at = |s: &str| {
-            parse_hhmm(s).ok_or_else(|| FieldError::new(format!("{field}.at"), "invalid", "must be HH:MM (00:00-23:59)"))
+            parse_hhmm(s)
+                .ok_or_else(|| FieldError::new(format!("{field}.at"), "invalid", "must be HH:MM (00:00-23:59)"))
         };
         Ok(match self {
             TimingSpec::Daily { at: a } => Timing::Daily(at(a)?),
@@ -182,11 +183,11 @@ impl TimingSpec {
             TimingSpec::AfterGroupCreated { minutes, hours, days, at } => {
                 Timing::After(Anchor::GroupCreated, offset(field, *minutes, *hours, *days, at)?)
             }
-            TimingSpec::Once { at } => Timing::Once(
-                NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M").map_err(|_| {
+            TimingSpec::Once { at } => {
+                Timing::Once(NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M").map_err(|_| {
                     FieldError::new(format!("{field}.at"), "invalid", "must be a local date-time YYYY-MM-DDTHH:MM")
-                })?,
-            ),
+                })?)
+            }
         })
     }
 }

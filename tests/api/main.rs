@@ -11,4 +11,5 @@ mod events;
 mod foundation;
 mod groups;
 mod members;
+mod sop;
 mod webhooks;
