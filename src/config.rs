@@ -41,6 +41,8 @@ pub struct DeliverySettings {
     pub backoff_max_secs: u64,
     pub lease_secs: u64,
     pub request_timeout_secs: u64,
+    pub rate_limits: bool,
+    pub reminder_interval_secs: u64,
 }
 
 /// `[ingest]`.
@@ -297,6 +299,9 @@ impl Settings {
         }
         if dl.request_timeout_secs == 0 || dl.lease_secs <= dl.request_timeout_secs {
             bail!("configuration key `delivery.lease_secs`: must exceed delivery.request_timeout_secs ≥ 1");
+        }
+        if dl.reminder_interval_secs < 60 {
+            bail!("configuration key `delivery.reminder_interval_secs`: must be ≥ 60");
         }
         if dl.sync_interval_secs == 0 {
             bail!("configuration key `delivery.sync_interval_secs`: must be ≥ 1");

@@ -84,6 +84,9 @@ async fn delivery_worker(state: AppState, http: reqwest::Client, token: Cancella
         if let Err(e) = drain_deliveries(&state, &http).await {
             tracing::warn!(error = %format!("{e:#}"), "delivery pass failed; will retry");
         }
+        if let Err(e) = crate::deliveries::worker::send_reminders(&state, &http).await {
+            tracing::warn!(error = %format!("{e:#}"), "confirmation reminders failed; will retry");
+        }
         tokio::select! {
             _ = token.cancelled() => return,
             _ = tokio::time::sleep(every) => {}

@@ -21,6 +21,8 @@ pub struct AppState {
     pub intake: Arc<crate::hooks::intake::Intake>,
     /// Recently used connection records (webhooks), see [`crate::connections::cache`].
     pub connections: Arc<crate::connections::cache::ConnectionCache>,
+    /// Outbound send rate limits of this process.
+    pub limiter: Arc<crate::deliveries::limits::RateLimiter>,
 }
 
 impl AppState {
@@ -34,6 +36,7 @@ impl AppState {
             metrics: Arc::new(HttpMetrics::default()),
             inbox_wakeup: Arc::new(tokio::sync::Notify::new()),
             connections: Arc::new(Default::default()),
+            limiter: Arc::new(Default::default()),
         }
     }
 }

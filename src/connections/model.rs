@@ -142,13 +142,22 @@ pub fn check_credentials(platform: Platform, creds: &serde_json::Value) -> ApiRe
     }
 }
 
-/// Checks settings: an object; `api_base_url`, when present, an http(s) URL.
+/// Checks settings: an object; `api_base_url` and `outbound_url` (generic
+/// connections' outbound webhook), when present, http(s) URLs;
+/// `group_daily_cap`, when present, 1-1000 SOP messages per group and local day.
 pub fn check_settings(c: &mut Checks, settings: &serde_json::Value) {
     c.json_object("settings", settings, 8 * 1024);
-    if let Some(v) = settings.get("api_base_url") {
-        match v.as_str() {
-            Some(u) => c.url("settings.api_base_url", u),
-            None => c.fail("settings.api_base_url", "invalid", "must be a URL string"),
+    for key in ["api_base_url", "outbound_url"] {
+        if let Some(v) = settings.get(key) {
+            match v.as_str() {
+                Some(u) => c.url(&format!("settings.{key}"), u),
+                None => c.fail(format!("settings.{key}"), "invalid", "must be a URL string"),
+            }
+        }
+    }
+    if let Some(v) = settings.get("group_daily_cap") {
+        if !v.as_u64().is_some_and(|n| (1..=1000).contains(&n)) {
+            c.fail("settings.group_daily_cap", "out_of_range", "must be an integer 1-1000");
         }
     }
 }

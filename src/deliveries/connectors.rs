@@ -27,8 +27,10 @@ pub struct SendRequest<'a> {
     pub settings: &'a Value,
     /// The group's robot (`webhook_url`, optional `secret`).
     pub robot: Option<&'a Value>,
-    /// Secret of the generic connection, for the signature.
+    /// Unix seconds when the call starts (signatures).
     pub now_unix: i64,
+    /// The WeCom user id of the group's owner staff (mass sends are sent as them).
+    pub sender: Option<&'a str>,
 }
 
 /// The platform's verdict on one call.
@@ -245,6 +247,9 @@ fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
 
 /// Sends one request and classifies the answer. Credentials never reach the verdict.
 pub async fn send(http: &reqwest::Client, channel: Channel, r: &SendRequest<'_>, generic_secret: Option<&str>) -> Sent {
+    if channel == Channel::WecomMassSend {
+        return super::wecom_mass::send(http, r).await;
+    }
     let Some(c) = connector(channel) else {
         return Sent::Rejected {
             status: None,

@@ -6,10 +6,12 @@
 //! group, member, slot), enforced by the database.
 
 pub mod connectors;
+pub mod limits;
 pub mod model;
 pub mod repo;
 pub mod route;
 mod routes;
+pub mod wecom_mass;
 pub mod worker;
 
 pub use routes::router;

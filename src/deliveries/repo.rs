@@ -252,7 +252,8 @@ pub async fn record(conn: &mut PgConnection, outcomes: &[Outcome]) -> Result<(),
     sqlx::query(
         "UPDATE deliveries d SET state = u.state, next_attempt_at = u.next_at, sent_at = coalesce(u.sent_at, d.sent_at),
              lateness_ms = coalesce(u.lateness, d.lateness_ms),
-             platform_message_id = coalesce(u.msg_id, d.platform_message_id), last_error = u.error,
+             platform_message_id = coalesce(u.msg_id, d.platform_message_id),
+             last_error = CASE WHEN u.given_back THEN d.last_error ELSE u.error END,
              next_reminder_at = u.reminder_at, lease_until = NULL,
              attempts = d.attempts - CASE WHEN u.given_back THEN 1 ELSE 0 END, updated_at = now()
          FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::bigint[],

@@ -25,6 +25,7 @@ struct Conn {
     platform: Platform,
     has_bot_token: bool,
     has_outbound_url: bool,
+    has_secret: bool,
 }
 
 fn via(c: &Conn) -> Route {
@@ -34,9 +35,11 @@ fn via(c: &Conn) -> Route {
         Platform::Slack => (Channel::Slack, ""),
         Platform::Generic if c.has_outbound_url => (Channel::Generic, ""),
         Platform::Generic => (Channel::None, "the connection has no settings.outbound_url"),
-        Platform::Wecom => {
-            (Channel::None, "WeCom groups are sent to through their group robot: PUT /v1/groups/{id}/robot")
-        }
+        Platform::Wecom if c.has_secret => (Channel::WecomMassSend, ""),
+        Platform::Wecom => (
+            Channel::None,
+            "give the WeCom connection its contact `secret` for mass sends, or the group a robot: PUT /v1/groups/{id}/robot",
+        ),
         Platform::Feishu => {
             (Channel::None, "Feishu groups are sent to through their custom bot: PUT /v1/groups/{id}/robot")
         }
@@ -67,7 +70,8 @@ pub async fn resolve(
             .into_iter()
             .collect();
     let conns: Vec<Conn> = sqlx::query_as(
-        "SELECT id, platform, credentials ? 'bot_token' AS has_bot_token, settings ? 'outbound_url' AS has_outbound_url
+        "SELECT id, platform, credentials ? 'bot_token' AS has_bot_token, settings ? 'outbound_url' AS has_outbound_url,
+                credentials ? 'secret' AS has_secret
          FROM connections WHERE workspace_id = $1 AND status = 'active' ORDER BY id",
     )
     .bind(ws)

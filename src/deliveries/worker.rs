@@ -37,13 +37,20 @@ pub fn backoff(s: &DeliverySettings, failed: i32, retry_after: Option<StdDuratio
 }
 
 /// Credentials and settings of the connections and robots a batch needs.
-async fn secrets(
-    state: &AppState,
-    claimed: &[Claimed],
-) -> anyhow::Result<(HashMap<Uuid, (Value, Value)>, HashMap<(WorkspaceId, Uuid), Value>)> {
+/// What a batch needs besides the claimed rows.
+#[derive(Default)]
+struct Secrets {
+    /// Connection id -> (credentials, settings).
+    connections: HashMap<Uuid, (Value, Value)>,
+    /// (workspace, group) -> robot credentials.
+    robots: HashMap<(WorkspaceId, Uuid), Value>,
+    /// (workspace, group) -> the owner staff's WeCom user id.
+    senders: HashMap<(WorkspaceId, Uuid), String>,
+}
+
+async fn secrets(state: &AppState, claimed: &[Claimed]) -> anyhow::Result<Secrets> {
     let mut conn = state.pool.acquire().await?;
-    let mut connections = HashMap::new();
-    let mut robots = HashMap::new();
+    let mut out = Secrets::default();
     let mut by_ws: HashMap<WorkspaceId, (Vec<Uuid>, Vec<Uuid>)> = HashMap::new();
     for c in claimed {
         let e = by_ws.entry(c.workspace_id).or_default();
@@ -58,7 +65,7 @@ async fn secrets(
         .bind(&conns)
         .fetch_all(&mut *conn)
         .await?;
-        connections.extend(rows.into_iter().map(|(id, c, s)| (id, (c.0, s.0))));
+        out.connections.extend(rows.into_iter().map(|(id, c, s)| (id, (c.0, s.0))));
         let rows: Vec<(Uuid, sqlx::types::Json<Value>)> = sqlx::query_as(
             "SELECT group_id, credentials FROM group_robots WHERE workspace_id = $1 AND group_id = ANY($2)",
         )
@@ -66,9 +73,19 @@ async fn secrets(
         .bind(&groups)
         .fetch_all(&mut *conn)
         .await?;
-        robots.extend(rows.into_iter().map(|(g, c)| ((ws, g), c.0)));
+        out.robots.extend(rows.into_iter().map(|(g, c)| ((ws, g), c.0)));
+        let rows: Vec<(Uuid, String)> = sqlx::query_as(
+            "SELECT g.id, i->>'external_id' FROM groups g JOIN staff s ON s.workspace_id = g.workspace_id AND s.id = g.owner_staff_id
+                 CROSS JOIN LATERAL jsonb_array_elements(s.identities) i
+             WHERE g.workspace_id = $1 AND g.id = ANY($2) AND i->>'platform' = 'wecom'",
+        )
+        .bind(ws)
+        .bind(&groups)
+        .fetch_all(&mut *conn)
+        .await?;
+        out.senders.extend(rows.into_iter().map(|(g, u)| ((ws, g), u)));
     }
-    Ok((connections, robots))
+    Ok(out)
 }
 
 /// Turns a verdict into the recorded outcome.
@@ -88,6 +105,10 @@ fn outcome(s: &DeliverySettings, c: &Claimed, sent: Sent, started: DateTime<Utc>
     };
     let (label, status, response, error) = match sent {
         Sent::Accepted { status, message_id, response } => {
+            if c.channel == Channel::WecomMassSend {
+                o.state = DeliveryState::AwaitingConfirmation;
+                o.next_reminder_at = Some(finished + Duration::seconds(s.reminder_interval_secs as i64));
+            }
             o.sent_at = Some(finished);
             o.lateness_ms = Some((finished - c.fire_at).num_milliseconds().max(0));
             o.platform_message_id = message_id;
@@ -133,30 +154,61 @@ pub async fn send_due(state: &AppState, http: &reqwest::Client) -> anyhow::Resul
     if claimed.is_empty() {
         return Ok(0);
     }
-    let (connections, robots) = secrets(state, &claimed).await?;
+    let sec = secrets(state, &claimed).await?;
+    let (claimed, mut outcomes) = throttle(state, claimed, now);
     let none = (Value::Null, Value::Null);
     let futures: Vec<_> = claimed
         .iter()
         .map(|c| {
-            let (creds, settings) = c.connection_id.and_then(|id| connections.get(&id.0)).unwrap_or(&none);
-            let robot = robots.get(&(c.workspace_id, c.group_id.0));
-            send_one(state, http, c, creds, settings, robot)
+            let (creds, settings) = c.connection_id.and_then(|id| sec.connections.get(&id.0)).unwrap_or(&none);
+            let robot = sec.robots.get(&(c.workspace_id, c.group_id.0));
+            let sender = sec.senders.get(&(c.workspace_id, c.group_id.0)).map(String::as_str);
+            send_one(state, http, c, (creds, settings), robot, sender)
         })
         .collect();
-    let outcomes: Vec<Outcome> =
-        futures_util::stream::iter(futures).buffer_unordered(s.concurrency.max(1)).collect().await;
+    let sent: Vec<Outcome> = futures_util::stream::iter(futures).buffer_unordered(s.concurrency.max(1)).collect().await;
+    outcomes.extend(sent);
     let mut conn = state.pool.acquire().await?;
     repo::record(&mut conn, &outcomes).await?;
-    Ok(claimed.len())
+    Ok(outcomes.len())
+}
+
+/// Splits a claim into what may be sent now and, for the rest, outcomes that
+/// give the delivery back (no attempt counted) until the limit frees.
+fn throttle(state: &AppState, claimed: Vec<Claimed>, now: DateTime<Utc>) -> (Vec<Claimed>, Vec<Outcome>) {
+    if !state.settings.delivery.rate_limits {
+        return (claimed, vec![]);
+    }
+    let mut send = Vec::with_capacity(claimed.len());
+    let mut back = Vec::new();
+    for c in claimed {
+        match state.limiter.acquire(c.channel, c.connection_id.map(|x| x.0), c.group_id.0, now) {
+            Ok(()) => send.push(c),
+            Err(free) => back.push(Outcome {
+                workspace_id: c.workspace_id,
+                id: c.id,
+                attempt: c.attempts,
+                state: DeliveryState::Pending,
+                next_attempt_at: Some(free),
+                sent_at: None,
+                lateness_ms: None,
+                platform_message_id: None,
+                error: None,
+                next_reminder_at: None,
+                log: None,
+            }),
+        }
+    }
+    (send, back)
 }
 
 async fn send_one(
     state: &AppState,
     http: &reqwest::Client,
     c: &Claimed,
-    creds: &Value,
-    settings: &Value,
+    (creds, settings): (&Value, &Value),
     robot: Option<&Value>,
+    sender: Option<&str>,
 ) -> Outcome {
     let started = state.clock.now();
     let req = SendRequest {
@@ -168,10 +220,52 @@ async fn send_one(
         settings,
         robot,
         now_unix: started.timestamp(),
+        sender,
     };
     let secret = (c.channel == Channel::Generic).then(|| creds["secret"].as_str()).flatten();
     let sent = connectors::send(http, c.channel, &req, secret).await;
     outcome(&state.settings.delivery, c, sent, started, state.clock.now())
+}
+
+/// Most reminders per mass-send task (WeCom allows a few a day).
+pub const MAX_REMINDERS: i32 = 3;
+
+/// A task to remind: workspace, delivery, WeCom msgid, reminders so far, connection credentials and settings.
+type Reminder =
+    (WorkspaceId, Uuid, Option<String>, i32, Option<sqlx::types::Json<Value>>, Option<sqlx::types::Json<Value>>);
+
+/// Reminds group owners of mass sends still awaiting their confirmation;
+/// returns how many reminders were due.
+pub async fn send_reminders(state: &AppState, http: &reqwest::Client) -> anyhow::Result<usize> {
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let due: Vec<Reminder> = sqlx::query_as(
+        "SELECT d.workspace_id, d.id, d.platform_message_id, d.reminders, c.credentials, c.settings
+             FROM deliveries d LEFT JOIN connections c ON c.workspace_id = d.workspace_id AND c.id = d.connection_id
+             WHERE d.state = 'awaiting_confirmation' AND d.next_reminder_at <= $1
+             ORDER BY d.next_reminder_at LIMIT 100 FOR UPDATE OF d SKIP LOCKED",
+    )
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (ws, id, msgid, reminders, creds, settings) in &due {
+        let (Some(msgid), Some(creds), Some(settings)) = (msgid, creds, settings) else { continue };
+        let ok = super::wecom_mass::remind(http, &creds.0, &settings.0, msgid).await;
+        let next = (reminders + 1 < MAX_REMINDERS)
+            .then(|| now + Duration::seconds(state.settings.delivery.reminder_interval_secs as i64));
+        sqlx::query(
+            "UPDATE deliveries SET reminders = reminders + CASE WHEN $3 THEN 1 ELSE 0 END, next_reminder_at = $4,
+                 updated_at = now() WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(ok)
+        .bind(next)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(due.len())
 }
 
 /// The HTTP client of the connectors.

@@ -68,6 +68,8 @@ struct Lookups {
     members: HashMap<Uuid, String>,
     campaigns: HashMap<Uuid, (String, Option<String>, String)>,
     routes: HashMap<(PlanId, Uuid), route::Route>,
+    /// `settings.group_daily_cap` of the connections that have one.
+    caps: HashMap<Uuid, i64>,
 }
 
 async fn lookups(conn: &mut PgConnection, ws: WorkspaceId, rows: &[Due]) -> anyhow::Result<Lookups> {
@@ -93,7 +95,15 @@ async fn lookups(conn: &mut PgConnection, ws: WorkspaceId, rows: &[Due]) -> anyh
     let content_ids: Vec<Uuid> = plans.values().flat_map(|p| p.plan.steps.iter().map(|s| s.content_id.0)).collect();
     let group_ids: Vec<Uuid> = rows.iter().map(|r| r.group_id).collect();
     let member_ids: Vec<Uuid> = rows.iter().map(|r| r.member_id).filter(|m| !m.is_nil()).collect();
+    let caps: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT id, (settings->>'group_daily_cap')::bigint FROM connections
+         WHERE workspace_id = $1 AND settings ? 'group_daily_cap' AND jsonb_typeof(settings->'group_daily_cap') = 'number'",
+    )
+    .bind(ws)
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(Lookups {
+        caps: caps.into_iter().collect(),
         contents: contents::get_many(conn, ws, &content_ids).await?.into_iter().map(|c| (c.id.0, c)).collect(),
         groups: contents::group_vars(conn, ws, &group_ids).await?.into_iter().map(|g| (g.id.0, g)).collect(),
         members: contents::member_names(conn, ws, &member_ids).await?.into_iter().map(|(id, n)| (id.0, n)).collect(),
@@ -130,6 +140,7 @@ async fn claim_workspace(
     grace: Duration,
 ) -> anyhow::Result<()> {
     let l = lookups(conn, ws, &rows).await?;
+    let mut caps = DailyCaps::default();
     let mut new = NewDeliveries::default();
     let (mut keys, mut next_slots, mut next_fires) = (Vec::new(), Vec::new(), Vec::new());
     for d in &rows {
@@ -153,6 +164,8 @@ async fn claim_workspace(
             (DeliveryState::Missed, Some(msg))
         } else if let Some(e) = route.and_then(|r| r.error.clone()) {
             (DeliveryState::Dead, Some(e))
+        } else if let Some(cap) = caps.reached(conn, ws, &l, route, d.group_id, tz, local.date()).await? {
+            (DeliveryState::Dead, Some(format!("the group's daily cap of {cap} SOP messages is reached")))
         } else {
             (DeliveryState::Pending, None)
         };
@@ -186,6 +199,51 @@ async fn claim_workspace(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Counts of today's deliveries per (group, local date), for daily caps.
+#[derive(Default)]
+struct DailyCaps(HashMap<(Uuid, chrono::NaiveDate), i64>);
+
+impl DailyCaps {
+    /// `Some(cap)` when one more delivery would exceed the route's cap; else counts it.
+    #[allow(clippy::too_many_arguments)]
+    async fn reached(
+        &mut self,
+        conn: &mut PgConnection,
+        ws: WorkspaceId,
+        l: &Lookups,
+        route: Option<&route::Route>,
+        group: Uuid,
+        tz: chrono_tz::Tz,
+        day: chrono::NaiveDate,
+    ) -> anyhow::Result<Option<i64>> {
+        let Some(cap) = route.and_then(|r| r.connection_id).and_then(|c| l.caps.get(&c)).copied() else {
+            return Ok(None);
+        };
+        let count = match self.0.get(&(group, day)) {
+            Some(n) => *n,
+            None => {
+                let start = day.and_hms_opt(0, 0, 0).map(|d| super::timing::resolve(tz, d));
+                let end = day.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| super::timing::resolve(tz, d));
+                sqlx::query_scalar(
+                    "SELECT count(*) FROM deliveries WHERE workspace_id = $1 AND group_id = $2 AND slot_at >= $3
+                       AND slot_at < $4 AND state NOT IN ('missed', 'dead')",
+                )
+                .bind(ws)
+                .bind(group)
+                .bind(start)
+                .bind(end)
+                .fetch_one(&mut *conn)
+                .await?
+            }
+        };
+        if count >= cap {
+            return Ok(Some(cap));
+        }
+        self.0.insert((group, day), count + 1);
+        Ok(None)
+    }
 }
 
 /// Re-syncs active plans not synced for `every` (new groups in a layer, new

@@ -7,6 +7,7 @@ mod campaigns;
 mod cli;
 mod contract;
 mod crash;
+mod delivery;
 mod events;
 mod foundation;
 mod groups;

@@ -1,0 +1,119 @@
+//! Per-connection and per-group send rate limits, from the platforms'
+//! published limits: Telegram 30 messages/s per bot and 20/min per group,
+//! Slack 1/s per channel, WeCom group robot 20/min, Feishu custom bot 5/s and
+//! 100/min. Sliding windows over the injected clock, held per process: with
+//! several instances each enforces the limits on its own sends.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use super::model::Channel;
+
+/// One limit: at most `max` sends per `window`.
+#[derive(Debug, Clone, Copy)]
+struct Limit {
+    max: usize,
+    window: Duration,
+}
+
+/// What a limit is counted over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Scope {
+    Connection(Uuid),
+    Group(Uuid),
+}
+
+fn limits(channel: Channel) -> &'static [(bool, usize, i64)] {
+    // (per group?, max, window in ms)
+    match channel {
+        Channel::Telegram => &[(false, 30, 1_000), (true, 20, 60_000)],
+        Channel::Slack => &[(true, 1, 1_000)],
+        Channel::WecomRobot => &[(true, 20, 60_000)],
+        Channel::FeishuBot => &[(true, 5, 1_000), (true, 100, 60_000)],
+        Channel::WecomMassSend | Channel::Generic | Channel::None => &[],
+    }
+}
+
+/// Send times in one window, keyed by scope and window length (ms).
+type Windows = HashMap<(Scope, i64), VecDeque<DateTime<Utc>>>;
+
+/// Sliding-window counters.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    windows: Mutex<Windows>,
+}
+
+impl RateLimiter {
+    /// Takes a slot for one send now, or says when the earliest one frees.
+    pub fn acquire(
+        &self,
+        channel: Channel,
+        connection: Option<Uuid>,
+        group: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(), DateTime<Utc>> {
+        let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let mut keys = Vec::new();
+        for &(per_group, max, ms) in limits(channel) {
+            let scope = match (per_group, connection) {
+                (true, _) => Scope::Group(group),
+                (false, Some(c)) => Scope::Connection(c),
+                (false, None) => continue,
+            };
+            let limit = Limit { max, window: Duration::milliseconds(ms) };
+            let q = w.entry((scope, ms)).or_default();
+            while q.front().is_some_and(|t| *t <= now - limit.window) {
+                q.pop_front();
+            }
+            if q.len() >= limit.max {
+                let free = q.front().map(|t| *t + limit.window).unwrap_or(now);
+                return Err(free);
+            }
+            keys.push((scope, ms));
+        }
+        for k in keys {
+            w.entry(k).or_default().push_back(now);
+        }
+        if w.len() > 100_000 {
+            w.retain(|(_, ms), q| q.back().is_some_and(|t| *t > now - Duration::milliseconds(*ms)));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_wecom_robot_sends_twenty_a_minute_per_group() {
+        let l = RateLimiter::default();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap();
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        for i in 0..20 {
+            assert!(l.acquire(Channel::WecomRobot, None, a, t0 + Duration::seconds(i)).is_ok());
+        }
+        assert_eq!(
+            l.acquire(Channel::WecomRobot, None, a, t0 + Duration::seconds(30)),
+            Err(t0 + Duration::seconds(60))
+        );
+        assert!(l.acquire(Channel::WecomRobot, None, b, t0 + Duration::seconds(30)).is_ok(), "another group");
+        assert!(l.acquire(Channel::WecomRobot, None, a, t0 + Duration::seconds(60)).is_ok(), "the window slid");
+    }
+
+    #[test]
+    fn a_telegram_bot_sends_thirty_a_second_across_groups() {
+        let l = RateLimiter::default();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap();
+        let bot = Some(Uuid::from_u128(9));
+        for g in 0..30 {
+            assert!(l.acquire(Channel::Telegram, bot, Uuid::from_u128(g), t0).is_ok());
+        }
+        assert!(l.acquire(Channel::Telegram, bot, Uuid::from_u128(99), t0).is_err());
+        assert!(l.acquire(Channel::Generic, bot, Uuid::from_u128(99), t0).is_ok(), "no limit on webhooks");
+    }
+}

@@ -1,0 +1,143 @@
+//! WeCom customer-group mass send (`externalcontact/add_msg_template`).
+//! WeCom only executes the task after the group owner confirms it in their
+//! client, so an accepted call leaves the delivery `awaiting_confirmation`;
+//! reminders go through `remind_groupmsg_send`. Access tokens
+//! (`gettoken` with the corp id and the contact secret) are cached per
+//! corp until shortly before they expire.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::connectors::{plain_text, SendRequest, Sent};
+use crate::contents::model::ContentKind;
+
+/// (API base, corp id) -> (access token, valid until).
+type Tokens = HashMap<(String, String), (String, Instant)>;
+
+static TOKENS: Mutex<Option<Tokens>> = Mutex::new(None);
+
+fn base(settings: &Value) -> String {
+    settings
+        .get("api_base_url")
+        .and_then(Value::as_str)
+        .unwrap_or("https://qyapi.weixin.qq.com")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+async fn token(http: &reqwest::Client, creds: &Value, settings: &Value) -> Result<String, Sent> {
+    let refuse = |e: &str| Sent::Rejected { status: None, error: e.to_owned(), response: String::new() };
+    let corp = creds["corp_id"].as_str().ok_or_else(|| refuse("the connection has no corp_id"))?;
+    let secret = creds["secret"].as_str().ok_or_else(|| refuse("the connection has no secret for mass sends"))?;
+    let base = base(settings);
+    let key = (base.clone(), corp.to_owned());
+    if let Some((t, until)) =
+        TOKENS.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(HashMap::new).get(&key)
+    {
+        if *until > Instant::now() {
+            return Ok(t.clone());
+        }
+    }
+    let res = http
+        .get(format!("{base}/cgi-bin/gettoken"))
+        .query(&[("corpid", corp), ("corpsecret", secret)])
+        .send()
+        .await
+        .map_err(|_| Sent::Retryable {
+            status: None,
+            retry_after: None,
+            error: "gettoken failed".into(),
+            response: String::new(),
+        })?;
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    match (body["errcode"].as_i64(), body["access_token"].as_str()) {
+        (Some(0) | None, Some(t)) => {
+            let ttl = body["expires_in"].as_u64().unwrap_or(7200).saturating_sub(300);
+            let mut cache = TOKENS.lock().unwrap_or_else(|p| p.into_inner());
+            cache
+                .get_or_insert_with(HashMap::new)
+                .insert(key, (t.to_owned(), Instant::now() + Duration::from_secs(ttl)));
+            Ok(t.to_owned())
+        }
+        (code, _) => Err(Sent::Rejected {
+            status: None,
+            error: format!("gettoken errcode {}", code.unwrap_or(-2)),
+            response: String::new(),
+        }),
+    }
+}
+
+/// The task body: text plus an attachment for link, image and mini-program contents.
+fn task(r: &SendRequest<'_>, sender: &str) -> Value {
+    let b = &r.message.body;
+    let attachment = match r.message.kind {
+        ContentKind::Link => Some(
+            json!({"msgtype": "link", "link": {"title": b.title, "picurl": b.image_url, "desc": b.description, "url": b.url}}),
+        ),
+        ContentKind::Image => Some(json!({"msgtype": "image", "image": {"pic_url": b.image_url}})),
+        ContentKind::MiniProgram => Some(
+            json!({"msgtype": "miniprogram", "miniprogram": {"title": b.title, "appid": b.app_id, "page": b.page_path}}),
+        ),
+        _ => None,
+    };
+    let text = match r.message.kind {
+        ContentKind::Text | ContentKind::File => plain_text(r.message),
+        _ => b.text.clone().unwrap_or_default(),
+    };
+    let mut body =
+        json!({"chat_type": "group", "sender": sender, "chat_id_list": [r.chat_id], "text": {"content": text}});
+    if let Some(a) = attachment {
+        body["attachments"] = json!([a]);
+    }
+    body
+}
+
+/// Creates the mass-send task; `Accepted` here means "awaiting the owner's confirmation".
+pub async fn send(http: &reqwest::Client, r: &SendRequest<'_>) -> Sent {
+    let Some(sender) = r.sender else {
+        let error = "the group's owner staff has no WeCom identity to send as".to_owned();
+        return Sent::Rejected { status: None, error, response: String::new() };
+    };
+    let token = match token(http, r.credentials, r.settings).await {
+        Ok(t) => t,
+        Err(s) => return s,
+    };
+    let url = format!("{}/cgi-bin/externalcontact/add_msg_template", base(r.settings));
+    let res = match http.post(url).query(&[("access_token", token.as_str())]).json(&task(r, sender)).send().await {
+        Ok(res) => res,
+        Err(_) => {
+            return Sent::Retryable {
+                status: None,
+                retry_after: None,
+                error: "request failed".into(),
+                response: String::new(),
+            }
+        }
+    };
+    let status = res.status().as_u16();
+    let raw: String = res.text().await.unwrap_or_default().chars().take(2000).collect();
+    let body: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
+    match body["errcode"].as_i64() {
+        Some(0) => Sent::Accepted { status, message_id: body["msgid"].as_str().map(str::to_owned), response: raw },
+        Some(c @ (-1 | 45009 | 42001)) => {
+            Sent::Retryable { status: Some(status), retry_after: None, error: format!("errcode {c}"), response: raw }
+        }
+        _ if status >= 500 || status == 429 => {
+            Sent::Retryable { status: Some(status), retry_after: None, error: format!("HTTP {status}"), response: raw }
+        }
+        c => Sent::Rejected { status: Some(status), error: format!("errcode {}", c.unwrap_or(-2)), response: raw },
+    }
+}
+
+/// Reminds the owner to confirm a task (`remind_groupmsg_send`); `true` when WeCom accepted.
+pub async fn remind(http: &reqwest::Client, creds: &Value, settings: &Value, msgid: &str) -> bool {
+    let Ok(token) = token(http, creds, settings).await else { return false };
+    let url = format!("{}/cgi-bin/externalcontact/remind_groupmsg_send", base(settings));
+    match http.post(url).query(&[("access_token", token.as_str())]).json(&json!({"msgid": msgid})).send().await {
+        Ok(res) => res.json::<Value>().await.ok().and_then(|b| b["errcode"].as_i64()) == Some(0),
+        Err(_) => false,
+    }
+}

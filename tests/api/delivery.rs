@@ -1,0 +1,251 @@
+//! Outbound channels against the fake platform: WeCom mass sends awaiting
+//! confirmation (with reminders), signed generic webhooks, signed Feishu
+//! bots, Slack, timeouts, daily caps and the recovery of abandoned sends.
+
+use chrono::Duration;
+use hmac::{Hmac, Mac};
+use reqwest::StatusCode;
+use serde_json::json;
+use sha2::Sha256;
+
+use crate::helpers::{test_settings, TestApp};
+use crate::sop::{content, deliveries, group, scheduler, send, telegram, utc, Fake};
+
+async fn once_plan(app: &TestApp, groups: &[&str], text: &str, at: &str) -> String {
+    let c = content(app, text).await;
+    let r = app
+        .post(
+            "/v1/sop-plans",
+            json!({"name": format!("p-{at}-{text}"), "target": {"group_ids": groups},
+            "steps": [{"content_id": c, "timing": {"kind": "once", "at": at}}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.id()
+}
+
+#[tokio::test]
+async fn a_wecom_mass_send_awaits_the_owners_confirmation_with_reminders() {
+    let app = TestApp::spawn().await;
+    let fake = Fake::start().await;
+    let conn = app
+        .post("/v1/connections", json!({"platform": "wecom", "name": "corp",
+            "credentials": {"corp_id": "ww1", "token": "tok", "encoding_aes_key": "a".repeat(43), "secret": "CONTACTSECRET"},
+            "settings": {"api_base_url": fake.base}}))
+        .await;
+    assert_eq!(conn.status, StatusCode::CREATED, "{}", conn.body);
+    let staff = app
+        .post(
+            "/v1/staff",
+            json!({"name": "Zhang", "persona": "owner",
+        "identities": [{"platform": "wecom", "external_id": "zhangsan"}]}),
+        )
+        .await
+        .id();
+    let g = app
+        .post(
+            "/v1/groups",
+            json!({"platform": "wecom", "external_id": "wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA",
+        "name": "宝妈群", "owner_staff_id": staff}),
+        )
+        .await
+        .id();
+    once_plan(&app, &[&g], "{{group.name}} 10点福利", "2026-11-20T10:05").await;
+    fake.then(200, vec![], json!({"errcode": 0, "access_token": "ACCESS", "expires_in": 7200}));
+    fake.then(200, vec![], json!({"errcode": 0, "errmsg": "ok", "fail_list": [], "msgid": "msgGCAAAXtWyuja"}));
+    app.clock.set(utc("2026-11-20T02:05:00Z"));
+    scheduler(&app).await;
+    send(&app).await;
+    let d = &deliveries(&app, "").await[0];
+    assert_eq!((d["state"].as_str(), d["channel"].as_str()), (Some("awaiting_confirmation"), Some("wecom_mass_send")));
+    assert_eq!(d["platform_message_id"], "msgGCAAAXtWyuja");
+    let seen = fake.seen();
+    assert!(seen[0].path.starts_with("/cgi-bin/gettoken?corpid=ww1&corpsecret="), "{}", seen[0].path);
+    assert_eq!(seen[1].path, "/cgi-bin/externalcontact/add_msg_template?access_token=ACCESS");
+    assert_eq!(
+        seen[1].body,
+        json!({"chat_type": "group", "sender": "zhangsan", "chat_id_list": ["wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA"],
+               "text": {"content": "宝妈群 10点福利"}})
+    );
+    // Two hours later the owner is reminded (the token is reused).
+    let http = shequn::deliveries::worker::http_client(&app.state.settings.delivery).unwrap();
+    assert_eq!(shequn::deliveries::worker::send_reminders(&app.state, &http).await.unwrap(), 0);
+    app.clock.advance(Duration::hours(2));
+    fake.then(200, vec![], json!({"errcode": 0, "errmsg": "ok"}));
+    assert_eq!(shequn::deliveries::worker::send_reminders(&app.state, &http).await.unwrap(), 1);
+    let seen = fake.seen();
+    assert_eq!(seen[2].path, "/cgi-bin/externalcontact/remind_groupmsg_send?access_token=ACCESS");
+    assert_eq!(seen[2].body, json!({"msgid": "msgGCAAAXtWyuja"}));
+    let id = d["id"].as_str().unwrap();
+    assert_eq!(app.get(&format!("/v1/deliveries/{id}")).await.body["reminders"], 1);
+    let ok = app.post(&format!("/v1/deliveries/{id}/confirm"), json!({})).await;
+    assert_eq!((ok.status, ok.body["state"].as_str()), (StatusCode::OK, Some("confirmed")));
+    assert!(ok.body["confirmed_at"].is_string());
+    let again = app.post(&format!("/v1/deliveries/{id}/confirm"), json!({})).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert!(!app.get(&format!("/v1/deliveries/{id}")).await.body.to_string().contains("CONTACTSECRET"));
+}
+
+#[tokio::test]
+async fn generic_webhooks_are_signed_and_carry_the_delivery_id_as_idempotency_key() {
+    let app = TestApp::spawn().await;
+    let fake = Fake::start().await;
+    let secret = "0123456789abcdef0123";
+    let r = app
+        .post(
+            "/v1/connections",
+            json!({"platform": "generic", "name": "shop", "credentials": {"secret": secret},
+            "settings": {"outbound_url": format!("{}/hook", fake.base)}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let g =
+        app.post("/v1/groups", json!({"platform": "generic", "external_id": "mp-1", "name": "小程序群"})).await.id();
+    once_plan(&app, &[&g], "hello {{group.name}}", "2026-11-20T10:05").await;
+    app.clock.set(utc("2026-11-20T02:05:00Z"));
+    scheduler(&app).await;
+    send(&app).await;
+    let d = &deliveries(&app, "").await[0];
+    assert_eq!(d["state"], "sent", "{d}");
+    let seen = &fake.seen()[0];
+    assert_eq!(seen.headers["idempotency-key"].to_str().unwrap(), d["id"].as_str().unwrap());
+    assert_eq!(seen.body["message"], json!({"kind": "text", "text": "hello 小程序群"}));
+    let sig = seen.headers["x-shequn-signature"].to_str().unwrap();
+    let (t, v1) = sig.split_once(',').unwrap();
+    let t = t.strip_prefix("t=").unwrap();
+    let body = serde_json::to_vec(&seen.body).unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(&body);
+    assert_eq!(v1.strip_prefix("v1=").unwrap(), hex::encode(mac.finalize().into_bytes()));
+}
+
+#[tokio::test]
+async fn feishu_bots_are_signed_and_slack_posts_with_the_bot_token() {
+    let app = TestApp::spawn().await;
+    let fake = Fake::start().await;
+    let fs = app.post("/v1/groups", json!({"platform": "feishu", "external_id": "oc_1", "name": "飞书群"})).await.id();
+    let r = app
+        .put(&format!("/v1/groups/{fs}/robot"),
+            json!({"kind": "feishu_bot", "webhook_url": format!("{}/open-apis/bot/v2/hook/abc", fake.base), "secret": "s3cr3t"}))
+        .await;
+    assert_eq!((r.status, r.body["signed"].as_bool()), (StatusCode::OK, Some(true)));
+    app.post(
+        "/v1/connections",
+        json!({"platform": "slack", "name": "ws",
+        "credentials": {"signing_secret": "8f742231b10e8888abcd99yyyzzz85a5", "bot_token": "xoxb-SLACKTOKEN"},
+        "settings": {"api_base_url": fake.base}}),
+    )
+    .await;
+    let sl =
+        app.post("/v1/groups", json!({"platform": "slack", "external_id": "C024BE91L", "name": "general"})).await.id();
+    once_plan(&app, &[&fs, &sl], "hi {{group.name}}", "2026-11-20T10:05").await;
+    app.clock.set(utc("2026-11-20T02:05:00Z"));
+    scheduler(&app).await;
+    send(&app).await;
+    let seen = fake.seen();
+    let feishu = seen.iter().find(|s| s.path.starts_with("/open-apis")).expect("feishu call");
+    let ts: i64 = feishu.body["timestamp"].as_str().unwrap().parse().unwrap();
+    assert_eq!(feishu.body["sign"], shequn::deliveries::connectors::feishu_sign(ts, "s3cr3t"));
+    assert_eq!(feishu.body["content"], json!({"text": "hi 飞书群"}));
+    let slack = seen.iter().find(|s| s.path == "/api/chat.postMessage").expect("slack call");
+    assert_eq!(slack.headers["authorization"].to_str().unwrap(), "Bearer xoxb-SLACKTOKEN");
+    assert_eq!(slack.body["channel"], "C024BE91L");
+    let ds = deliveries(&app, "&state=sent").await;
+    assert_eq!(ds.len(), 2, "{:?}", deliveries(&app, "").await);
+    assert!(ds.iter().any(|d| d["platform_message_id"] == "1503435956.000247"));
+}
+
+#[tokio::test]
+async fn a_platform_that_times_out_is_retried_later() {
+    let mut settings = test_settings();
+    settings.delivery.request_timeout_secs = 1;
+    settings.delivery.lease_secs = 5;
+    let app = TestApp::spawn_with(settings).await;
+    let fake = Fake::start().await;
+    telegram(&app, &fake).await;
+    let g = group(&app, "-11", "Asia/Shanghai").await;
+    once_plan(&app, &[&g], "hi", "2026-11-20T10:05").await;
+    fake.then(0, vec![], json!({}));
+    app.clock.set(utc("2026-11-20T02:05:00Z"));
+    scheduler(&app).await;
+    send(&app).await;
+    let d = &deliveries(&app, "").await[0];
+    assert_eq!(d["state"], "failed");
+    assert_eq!(d["attempts"][0]["error"], "timeout");
+    assert!(d["next_attempt_at"].is_string());
+}
+
+#[tokio::test]
+async fn a_group_daily_cap_stops_further_sends_that_day() {
+    let app = TestApp::spawn().await;
+    let fake = Fake::start().await;
+    let r = app
+        .post(
+            "/v1/connections",
+            json!({"platform": "telegram", "name": "tg", "credentials": {"bot_token": "1:T", "secret_token": "s"},
+            "settings": {"api_base_url": fake.base, "group_daily_cap": 2}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let bad = app
+        .post(
+            "/v1/connections",
+            json!({"platform": "telegram", "credentials": {"bot_token": "1:T", "secret_token": "s"},
+        "settings": {"group_daily_cap": 0}}),
+        )
+        .await;
+    assert_eq!((bad.status, bad.field()), (StatusCode::UNPROCESSABLE_ENTITY, "settings.group_daily_cap"));
+    let g = group(&app, "-12", "Asia/Shanghai").await;
+    let c = content(&app, "tick").await;
+    app.post(
+        "/v1/sop-plans",
+        json!({"name": "p", "target": {"group_ids": [g]},
+        "steps": [{"content_id": c, "timing": {"kind": "cron", "expr": "*/5 * * * *"}}]}),
+    )
+    .await;
+    app.clock.set(utc("2026-11-20T02:14:00Z"));
+    scheduler(&app).await;
+    let mut ds = deliveries(&app, "").await;
+    ds.sort_by_key(|d| d["slot_at"].as_str().unwrap().to_owned());
+    let states: Vec<&str> = ds.iter().map(|d| d["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["pending", "pending", "dead"]);
+    assert!(ds[2]["last_error"].as_str().unwrap().contains("daily cap of 2"));
+}
+
+#[tokio::test]
+async fn an_abandoned_send_becomes_uncertain_or_is_retried_where_the_receiver_dedupes() {
+    let app = TestApp::spawn().await;
+    let fake = Fake::start().await;
+    telegram(&app, &fake).await;
+    app.post(
+        "/v1/connections",
+        json!({"platform": "generic", "name": "shop", "credentials": {"secret": "0123456789abcdef"},
+        "settings": {"outbound_url": format!("{}/hook", fake.base)}}),
+    )
+    .await;
+    let tg = group(&app, "-13", "Asia/Shanghai").await;
+    let gen = app.post("/v1/groups", json!({"platform": "generic", "external_id": "x", "name": "x"})).await.id();
+    once_plan(&app, &[&tg, &gen], "hi", "2026-11-20T10:05").await;
+    app.clock.set(utc("2026-11-20T02:05:00Z"));
+    scheduler(&app).await;
+    // A worker claimed both and died before recording the platform's answer.
+    let lease = utc("2026-11-20T02:05:00Z") + Duration::seconds(120);
+    let claimed = {
+        let mut conn = app.pool.acquire().await.unwrap();
+        shequn::deliveries::repo::claim(&mut conn, utc("2026-11-20T02:05:00Z"), lease, 10).await.unwrap()
+    };
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(send(&app).await, 0, "leased deliveries are not sent again");
+    app.clock.set(lease + Duration::seconds(1));
+    send(&app).await;
+    let tg_d = &deliveries(&app, &format!("&group_id={tg}")).await[0];
+    assert_eq!(tg_d["state"], "uncertain", "{tg_d}");
+    let gen_d = &deliveries(&app, &format!("&group_id={gen}")).await[0];
+    assert_eq!(gen_d["state"], "sent", "the generic receiver dedupes on the idempotency key: {gen_d}");
+    assert_eq!(fake.seen().len(), 1, "the uncertain one was not guessed at");
+    let id = tg_d["id"].as_str().unwrap();
+    assert_eq!(app.post(&format!("/v1/deliveries/{id}/retry"), json!({})).await.body["state"], "pending");
+    send(&app).await;
+    assert_eq!(app.get(&format!("/v1/deliveries/{id}")).await.body["state"], "sent");
+}
