@@ -80,9 +80,18 @@ async fn sop_scheduler(state: AppState, token: CancellationToken) {
 async fn delivery_worker(state: AppState, http: reqwest::Client, token: CancellationToken) {
     let every = Duration::from_millis(state.settings.delivery.tick_millis);
     loop {
-        // A batch in flight finishes (and is recorded) before shutdown.
-        if let Err(e) = drain_deliveries(&state, &http).await {
-            tracing::warn!(error = %format!("{e:#}"), "delivery pass failed; will retry");
+        // Batch after batch until none is due; a batch in flight finishes
+        // (and is recorded) before shutdown, and no new one starts after it.
+        loop {
+            match crate::deliveries::worker::send_due(&state, &http).await {
+                Ok(0) => break,
+                Ok(_) if token.is_cancelled() => return,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "delivery pass failed; will retry");
+                    break;
+                }
+            }
         }
         if let Err(e) = crate::deliveries::worker::send_reminders(&state, &http).await {
             tracing::warn!(error = %format!("{e:#}"), "confirmation reminders failed; will retry");

@@ -62,23 +62,29 @@ impl Application {
         let token = shutdown.clone();
         let server = axum::serve(self.listener, app).with_graceful_shutdown(async move { token.cancelled().await });
         let mut server = tokio::spawn(async move { server.await });
-        tokio::select! {
-            // The server stopped on its own (e.g. the listener failed): report it.
-            res = &mut server => {
-                let res = res.context("server task").and_then(|r| r.context("serving"));
-                self.db.close().await?;
-                return res;
-            }
-            _ = shutdown.cancelled() => {}
-        }
-        match tokio::time::timeout(grace, server).await {
-            Ok(res) => res.context("server task")?.context("serving")?,
-            Err(_) => tracing::warn!("in-flight requests did not finish within the shutdown grace"),
-        }
+        // The server may finish first on a graceful shutdown too (select!
+        // picks a ready branch at random): either way the jobs are stopped
+        // and awaited before the database closes.
+        let stopped = tokio::select! {
+            res = &mut server => Some(res),
+            _ = shutdown.cancelled() => None,
+        };
+        let result = match stopped {
+            Some(res) => res.context("server task").and_then(|r| r.context("serving")),
+            None => match tokio::time::timeout(grace, server).await {
+                Ok(res) => res.context("server task").and_then(|r| r.context("serving")),
+                Err(_) => {
+                    tracing::warn!("in-flight requests did not finish within the shutdown grace");
+                    Ok(())
+                }
+            },
+        };
+        shutdown.cancel();
         for job in jobs {
             let _ = tokio::time::timeout(grace, job).await;
         }
-        self.db.close().await
+        self.db.close().await?;
+        result
     }
 }
 

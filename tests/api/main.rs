@@ -13,4 +13,5 @@ mod foundation;
 mod groups;
 mod members;
 mod sop;
+mod sop_crash;
 mod webhooks;
