@@ -1,6 +1,7 @@
 //! Benchmarks against a real PostgreSQL and the real release server.
 //!
 //! `cargo run --release --features bench --bin shequn-bench -- ingest [--events N] [--clients N]`
+//! `cargo run --release --features bench --bin shequn-bench -- sop [--groups N]` (see `bench_sop.rs`)
 //!
 //! Uses `DATABASE_URL` if set, else a throwaway embedded cluster (durable
 //! settings). Starts `target/release/shequn` as a child process, then
@@ -27,17 +28,23 @@ use shequn::db::embedded::{EmbeddedOptions, EmbeddedPostgres};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgPool};
 
+#[path = "bench_sop.rs"]
+mod sop;
+
 struct Args {
+    command: String,
     events: usize,
     clients: usize,
     webhooks: usize,
+    groups: usize,
 }
 
 fn args() -> anyhow::Result<Args> {
-    let mut a = Args { events: 1_000_000, clients: 8, webhooks: 20_000 };
+    let mut a = Args { command: String::new(), events: 1_000_000, clients: 8, webhooks: 20_000, groups: 10_000 };
     let raw: Vec<String> = std::env::args().skip(1).collect();
-    if raw.first().map(String::as_str) != Some("ingest") {
-        bail!("usage: shequn-bench ingest [--events N] [--clients N] [--webhooks N]");
+    match raw.first().map(String::as_str) {
+        Some(c @ ("ingest" | "sop")) => a.command = c.to_owned(),
+        _ => bail!("usage: shequn-bench ingest [--events N] [--clients N] [--webhooks N] | sop [--groups N]"),
     }
     let mut it = raw.iter().skip(1);
     while let Some(flag) = it.next() {
@@ -46,10 +53,19 @@ fn args() -> anyhow::Result<Args> {
             "--events" => a.events = v,
             "--clients" => a.clients = v,
             "--webhooks" => a.webhooks = v,
+            "--groups" => a.groups = v,
             other => bail!("unknown flag {other}"),
         }
     }
     Ok(a)
+}
+
+/// `admin_url` pointing at database `name` (query options kept).
+fn database_url(admin_url: &str, name: &str) -> String {
+    match admin_url.split_once('?') {
+        Some((base, q)) => format!("{}/{name}?{q}", base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base)),
+        None => format!("{}/{name}", admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin_url)),
+    }
 }
 
 struct Server {
@@ -70,6 +86,10 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 async fn start_server(url: &str) -> anyhow::Result<Server> {
+    start_server_with(url, &[("SHEQUN__DATABASE__MAX_CONNECTIONS", "16".to_owned())]).await
+}
+
+async fn start_server_with(url: &str, env: &[(&str, String)]) -> anyhow::Result<Server> {
     let exe = std::env::current_exe()?.with_file_name("shequn");
     let port = free_port()?;
     let child = Command::new(&exe)
@@ -77,7 +97,7 @@ async fn start_server(url: &str) -> anyhow::Result<Server> {
         .env("SHEQUN_CONFIG_DIR", "/nonexistent")
         .env("SHEQUN__SERVER__PORT", port.to_string())
         .env("SHEQUN__LOG__LEVEL", "warn")
-        .env("SHEQUN__DATABASE__MAX_CONNECTIONS", "16")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .spawn()
         .with_context(|| format!("starting {}", exe.display()))?;
@@ -303,17 +323,35 @@ async fn database() -> anyhow::Result<(PgConnectOptions, String, Option<Embedded
     Ok((admin, url, Some(pg)))
 }
 
+async fn sop_bench(admin: &PgConnectOptions, admin_url: &str, groups: usize) -> anyhow::Result<()> {
+    println!("machine: {} cores; groups: {groups}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+    let mut runs = Vec::new();
+    for instances in [1, 2] {
+        let r = sop::run(admin, admin_url, groups, instances).await?;
+        println!(
+            "{} instance(s): all {groups} sent {:.2} s after the slot; lateness p50 {:.0} ms, p99 {:.0} ms; \
+             duplicates {}; plan creation (schedules for every group) {:.0} ms",
+            r.instances, r.seconds_to_all_sent, r.p50_lateness_ms, r.p99_lateness_ms, r.duplicates, r.plan_create_ms
+        );
+        runs.push(r);
+    }
+    println!("throughput with two instances: {:.2}x", runs[0].seconds_to_all_sent / runs[1].seconds_to_all_sent);
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let a = args()?;
     let (admin, admin_url, embedded) = database().await?;
+    if a.command == "sop" {
+        let r = sop_bench(&admin, &admin_url, a.groups).await;
+        drop(embedded);
+        return r;
+    }
     let name = format!("shequn_bench_{}", std::process::id());
     let mut c = sqlx::PgConnection::connect_with(&admin).await?;
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut c).await?;
-    let url = match admin_url.split_once('?') {
-        Some((base, q)) => format!("{}/{name}?{q}", base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base)),
-        None => format!("{}/{name}", admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url)),
-    };
+    let url = database_url(&admin_url, &name);
     if std::env::var_os("BENCH_DIAGNOSE_ASYNC_COMMIT").is_some() {
         // Diagnosis only: shows how much of the time is commit fsync. Never for recorded numbers.
         sqlx::query(&format!("ALTER DATABASE {name} SET synchronous_commit = off")).execute(&mut c).await?;

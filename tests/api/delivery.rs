@@ -249,3 +249,80 @@ async fn an_abandoned_send_becomes_uncertain_or_is_retried_where_the_receiver_de
     send(&app).await;
     assert_eq!(app.get(&format!("/v1/deliveries/{id}")).await.body["state"], "sent");
 }
+
+#[tokio::test]
+async fn groups_entering_a_layer_later_are_picked_up_by_the_next_sync() {
+    let app = TestApp::spawn().await;
+    let fake = Fake::start().await;
+    telegram(&app, &fake).await;
+    let layer = app.post("/v1/layers", json!({"name": "beauty", "selector": {"tags": ["beauty"]}})).await.id();
+    let first = app
+        .post("/v1/groups", json!({"platform": "telegram", "external_id": "-20", "name": "a", "tags": ["beauty"]}))
+        .await
+        .id();
+    let c = content(&app, "hi {{group.name}}").await;
+    let r = app
+        .post(
+            "/v1/sop-plans",
+            json!({"name": "p", "target": {"layer_id": layer},
+        "steps": [{"content_id": c, "timing": {"kind": "daily", "at": "10:00"}}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // A second group gets the tag after the plan exists; the first one loses it.
+    let later = app
+        .post("/v1/groups", json!({"platform": "telegram", "external_id": "-21", "name": "b", "tags": ["beauty"]}))
+        .await
+        .id();
+    app.patch(&format!("/v1/groups/{first}"), json!({"tags": []})).await;
+    app.clock.set(utc("2026-11-20T02:01:00Z"));
+    scheduler(&app).await;
+    app.clock.set(utc("2026-11-21T02:00:30Z"));
+    scheduler(&app).await;
+    let ds = deliveries(&app, "").await;
+    let groups: Vec<&str> = ds.iter().map(|d| d["group_id"].as_str().unwrap()).collect();
+    assert_eq!(groups, [later.as_str()], "{ds:?}");
+}
+
+#[tokio::test]
+async fn editing_a_step_changes_future_slots_only() {
+    let app = TestApp::spawn().await;
+    let fake = Fake::start().await;
+    telegram(&app, &fake).await;
+    let g = group(&app, "-22", "Asia/Shanghai").await;
+    let c = content(&app, "morning").await;
+    let pid = app
+        .post(
+            "/v1/sop-plans",
+            json!({"name": "p", "target": {"group_ids": [g]},
+            "steps": [{"content_id": c, "timing": {"kind": "daily", "at": "10:00"}}]}),
+        )
+        .await
+        .id();
+    app.clock.set(utc("2026-11-20T02:00:10Z"));
+    scheduler(&app).await;
+    send(&app).await;
+    let before = app.get(&format!("/v1/sop-plans/{pid}")).await.body["steps"][0]["id"].clone();
+    // Same step again: keeps its id; a new time: a new step from now on.
+    let same = app.patch(&format!("/v1/sop-plans/{pid}"), json!({"name": "renamed"})).await;
+    assert_eq!(same.body["steps"][0]["id"], before);
+    let moved = app
+        .patch(
+            &format!("/v1/sop-plans/{pid}"),
+            json!({"steps": [{"content_id": c, "timing": {"kind": "daily", "at": "09:00"}}]}),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    assert_ne!(moved.body["steps"][0]["id"], before);
+    app.clock.set(utc("2026-11-22T03:00:00Z"));
+    scheduler(&app).await;
+    let mut locals: Vec<String> =
+        deliveries(&app, "").await.iter().map(|d| d["local_time"].as_str().unwrap().to_owned()).collect();
+    locals.sort();
+    // The 10:00 slot of the 20th was sent; from the edit on, 09:00 (the 21st was missed while nobody ran the scheduler).
+    assert_eq!(locals, ["2026-11-20T10:00", "2026-11-21T09:00", "2026-11-22T09:00"]);
+    let preview = app.get(&format!("/v1/sop-plans/{pid}/preview?from=2026-11-23&days=1")).await;
+    assert_eq!(preview.body["items"][0]["local_time"], "2026-11-23T09:00");
+    let bad = app.get(&format!("/v1/sop-plans/{pid}/preview?days=91")).await;
+    assert_eq!((bad.status, bad.field()), (StatusCode::UNPROCESSABLE_ENTITY, "days"));
+}
