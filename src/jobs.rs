@@ -65,20 +65,45 @@ pub async fn drain_deliveries(state: &AppState, http: &reqwest::Client) -> anyho
 }
 
 async fn sop_scheduler(state: AppState, token: CancellationToken) {
-    let every = Duration::from_millis(state.settings.delivery.tick_millis);
+    let tick = Duration::from_millis(state.settings.delivery.tick_millis);
     loop {
-        if let Err(e) = run_scheduler_once(&state).await {
-            tracing::warn!(error = %format!("{e:#}"), "SOP scheduler pass failed; will retry");
+        match run_scheduler_once(&state).await {
+            Ok(0) => {}
+            Ok(_) => state.delivery_wakeup.notify_one(),
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "SOP scheduler pass failed; will retry"),
         }
+        // Sleep until the next slot is due, at most one tick.
+        let now = state.clock.now();
+        let wait = match crate::sop::scheduler::next_due(&state.pool, now).await {
+            Ok(Some(next)) => (next - now).to_std().unwrap_or_default().min(tick),
+            _ => tick,
+        };
         tokio::select! {
             _ = token.cancelled() => return,
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }
 
+/// Listens for new deliveries announced by any instance (None: polling only).
+async fn delivery_listener(state: &AppState) -> Option<sqlx::postgres::PgListener> {
+    let mut l = match sqlx::postgres::PgListener::connect_with(&state.pool).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "no LISTEN connection for delivery wake-ups; polling");
+            return None;
+        }
+    };
+    if let Err(e) = l.listen(crate::sop::scheduler::DELIVERIES_CHANNEL).await {
+        tracing::warn!(error = %e, "LISTEN for delivery wake-ups failed; polling");
+        return None;
+    }
+    Some(l)
+}
+
 async fn delivery_worker(state: AppState, http: reqwest::Client, token: CancellationToken) {
     let every = Duration::from_millis(state.settings.delivery.tick_millis);
+    let mut listener = delivery_listener(&state).await;
     loop {
         // Batch after batch until none is due; a batch in flight finishes
         // (and is recorded) before shutdown, and no new one starts after it.
@@ -96,8 +121,19 @@ async fn delivery_worker(state: AppState, http: reqwest::Client, token: Cancella
         if let Err(e) = crate::deliveries::worker::send_reminders(&state, &http).await {
             tracing::warn!(error = %format!("{e:#}"), "confirmation reminders failed; will retry");
         }
+        let notified = async {
+            match listener.as_mut() {
+                Some(l) => l.recv().await.is_ok(),
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = token.cancelled() => return,
+            _ = state.delivery_wakeup.notified() => {}
+            ok = notified => if !ok {
+                // The listener broke: poll until it is back.
+                listener = delivery_listener(&state).await;
+            },
             _ = tokio::time::sleep(every) => {}
         }
     }

@@ -23,6 +23,8 @@ pub struct AppState {
     pub connections: Arc<crate::connections::cache::ConnectionCache>,
     /// Outbound send rate limits of this process.
     pub limiter: Arc<crate::deliveries::limits::RateLimiter>,
+    /// Wakes this process's delivery workers when its scheduler created deliveries.
+    pub delivery_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -37,6 +39,7 @@ impl AppState {
             inbox_wakeup: Arc::new(tokio::sync::Notify::new()),
             connections: Arc::new(Default::default()),
             limiter: Arc::new(Default::default()),
+            delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }

@@ -24,6 +24,8 @@ pub struct Run {
     pub p99_lateness_ms: f64,
     pub plan_create_ms: f64,
     pub duplicates: i64,
+    /// When the scheduler had created the last delivery, after the slot.
+    pub seconds_to_all_created: f64,
 }
 
 async fn fake_platform() -> anyhow::Result<(String, Arc<AtomicUsize>)> {
@@ -72,6 +74,7 @@ pub async fn run(admin: &PgConnectOptions, admin_url: &str, groups: usize, insta
     let env = [
         ("SHEQUN__DELIVERY__RATE_LIMITS", "false".to_owned()),
         ("SHEQUN__DELIVERY__CONCURRENCY", "64".to_owned()),
+        ("SHEQUN__DELIVERY__TICK_MILLIS", std::env::var("BENCH_TICK").unwrap_or("1000".into())),
         ("SHEQUN__DATABASE__MAX_CONNECTIONS", "16".to_owned()),
     ];
     let mut servers = Vec::new();
@@ -136,8 +139,8 @@ pub async fn run(admin: &PgConnectOptions, admin_url: &str, groups: usize, insta
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let last_sent: chrono::DateTime<Utc> =
-        sqlx::query_scalar("SELECT max(sent_at) FROM deliveries").fetch_one(&pool).await?;
+    let (last_sent, last_created): (chrono::DateTime<Utc>, chrono::DateTime<Utc>) =
+        sqlx::query_as("SELECT max(sent_at), max(created_at) FROM deliveries").fetch_one(&pool).await?;
     let (p50, p99): (f64, f64) = sqlx::query_as(
         "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lateness_ms)::float8,
                 percentile_cont(0.99) WITHIN GROUP (ORDER BY lateness_ms)::float8 FROM deliveries",
@@ -157,5 +160,6 @@ pub async fn run(admin: &PgConnectOptions, admin_url: &str, groups: usize, insta
         p99_lateness_ms: p99,
         plan_create_ms,
         duplicates,
+        seconds_to_all_created: (last_created - slot).num_milliseconds() as f64 / 1000.0,
     })
 }

@@ -49,41 +49,52 @@ struct Secrets {
 }
 
 async fn secrets(state: &AppState, claimed: &[Claimed]) -> anyhow::Result<Secrets> {
-    let mut conn = state.pool.acquire().await?;
     let mut out = Secrets::default();
     let mut by_ws: HashMap<WorkspaceId, (Vec<Uuid>, Vec<Uuid>)> = HashMap::new();
     for c in claimed {
+        if let Some(id) = c.connection_id {
+            if !out.connections.contains_key(&id.0) {
+                // The short-lived connection cache (as on the webhook path);
+                // a record of another workspace is never used.
+                if let Some(r) = state.connections.get(&state.pool, id.0).await? {
+                    if r.workspace_id == c.workspace_id {
+                        out.connections.insert(id.0, (r.credentials.0.clone(), r.settings.0.clone()));
+                    }
+                }
+            }
+        }
         let e = by_ws.entry(c.workspace_id).or_default();
-        e.0.extend(c.connection_id.map(|x| x.0));
-        e.1.push(c.group_id.0);
+        match c.channel {
+            Channel::WecomRobot | Channel::FeishuBot => e.0.push(c.group_id.0),
+            Channel::WecomMassSend => e.1.push(c.group_id.0),
+            _ => {}
+        }
     }
-    for (ws, (conns, groups)) in by_ws {
-        let rows: Vec<(Uuid, sqlx::types::Json<Value>, sqlx::types::Json<Value>)> = sqlx::query_as(
-            "SELECT id, credentials, settings FROM connections WHERE workspace_id = $1 AND id = ANY($2)",
-        )
-        .bind(ws)
-        .bind(&conns)
-        .fetch_all(&mut *conn)
-        .await?;
-        out.connections.extend(rows.into_iter().map(|(id, c, s)| (id, (c.0, s.0))));
-        let rows: Vec<(Uuid, sqlx::types::Json<Value>)> = sqlx::query_as(
-            "SELECT group_id, credentials FROM group_robots WHERE workspace_id = $1 AND group_id = ANY($2)",
-        )
-        .bind(ws)
-        .bind(&groups)
-        .fetch_all(&mut *conn)
-        .await?;
-        out.robots.extend(rows.into_iter().map(|(g, c)| ((ws, g), c.0)));
-        let rows: Vec<(Uuid, String)> = sqlx::query_as(
-            "SELECT g.id, i->>'external_id' FROM groups g JOIN staff s ON s.workspace_id = g.workspace_id AND s.id = g.owner_staff_id
-                 CROSS JOIN LATERAL jsonb_array_elements(s.identities) i
-             WHERE g.workspace_id = $1 AND g.id = ANY($2) AND i->>'platform' = 'wecom'",
-        )
-        .bind(ws)
-        .bind(&groups)
-        .fetch_all(&mut *conn)
-        .await?;
-        out.senders.extend(rows.into_iter().map(|(g, u)| ((ws, g), u)));
+    let mut conn = state.pool.acquire().await?;
+    for (ws, (robot_groups, mass_groups)) in by_ws {
+        if !robot_groups.is_empty() {
+            let rows: Vec<(Uuid, sqlx::types::Json<Value>)> = sqlx::query_as(
+                "SELECT group_id, credentials FROM group_robots WHERE workspace_id = $1 AND group_id = ANY($2)",
+            )
+            .bind(ws)
+            .bind(&robot_groups)
+            .fetch_all(&mut *conn)
+            .await?;
+            out.robots.extend(rows.into_iter().map(|(g, c)| ((ws, g), c.0)));
+        }
+        if !mass_groups.is_empty() {
+            let rows: Vec<(Uuid, String)> = sqlx::query_as(
+                "SELECT g.id, i->>'external_id' FROM groups g
+                     JOIN staff s ON s.workspace_id = g.workspace_id AND s.id = g.owner_staff_id
+                     CROSS JOIN LATERAL jsonb_array_elements(s.identities) i
+                 WHERE g.workspace_id = $1 AND g.id = ANY($2) AND i->>'platform' = 'wecom'",
+            )
+            .bind(ws)
+            .bind(&mass_groups)
+            .fetch_all(&mut *conn)
+            .await?;
+            out.senders.extend(rows.into_iter().map(|(g, u)| ((ws, g), u)));
+        }
     }
     Ok(out)
 }
@@ -168,8 +179,10 @@ pub async fn send_due(state: &AppState, http: &reqwest::Client) -> anyhow::Resul
         .collect();
     let sent: Vec<Outcome> = futures_util::stream::iter(futures).buffer_unordered(s.concurrency.max(1)).collect().await;
     outcomes.extend(sent);
-    let mut conn = state.pool.acquire().await?;
-    repo::record(&mut conn, &outcomes).await?;
+    // States and the attempt log commit together.
+    let mut tx = state.pool.begin().await?;
+    repo::record(&mut tx, &outcomes).await?;
+    tx.commit().await?;
     Ok(outcomes.len())
 }
 

@@ -56,8 +56,24 @@ pub async fn run_due(pool: &PgPool, now: DateTime<Utc>, grace: Duration, limit: 
     for (ws, rows) in by_ws {
         claim_workspace(&mut tx, ws, rows, now, grace).await?;
     }
+    if n > 0 {
+        // Delivered at commit: wakes the delivery workers of every instance.
+        sqlx::query("SELECT pg_notify($1, '')").bind(DELIVERIES_CHANNEL).execute(&mut *tx).await?;
+    }
     tx.commit().await?;
     Ok(n)
+}
+
+/// The LISTEN/NOTIFY channel announcing new deliveries (a wake-up only:
+/// workers also poll, so correctness never depends on it).
+pub const DELIVERIES_CHANNEL: &str = "shequn_deliveries";
+
+/// The next fire time after `now` of any schedule row, to sleep until it.
+pub async fn next_due(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<Option<DateTime<Utc>>> {
+    Ok(sqlx::query_scalar("SELECT min(next_fire_at) FROM sop_schedules WHERE next_fire_at > $1")
+        .bind(now)
+        .fetch_one(pool)
+        .await?)
 }
 
 /// What one workspace's claimed slots need: plans, contents, groups, members, campaigns.
