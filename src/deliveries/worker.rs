@@ -53,12 +53,12 @@ async fn secrets(state: &AppState, claimed: &[Claimed]) -> anyhow::Result<Secret
     let mut by_ws: HashMap<WorkspaceId, (Vec<Uuid>, Vec<Uuid>)> = HashMap::new();
     for c in claimed {
         if let Some(id) = c.connection_id {
-            if !out.connections.contains_key(&id.0) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = out.connections.entry(id.0) {
                 // The short-lived connection cache (as on the webhook path);
                 // a record of another workspace is never used.
                 if let Some(r) = state.connections.get(&state.pool, id.0).await? {
                     if r.workspace_id == c.workspace_id {
-                        out.connections.insert(id.0, (r.credentials.0.clone(), r.settings.0.clone()));
+                        slot.insert((r.credentials.0.clone(), r.settings.0.clone()));
                     }
                 }
             }
