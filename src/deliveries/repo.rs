@@ -237,6 +237,26 @@ pub struct Outcome {
     pub log: Option<Attempt>,
 }
 
+impl Outcome {
+    /// An outcome of a claimed delivery in `state`, everything else unset
+    /// (no attempt logged: the attempt is given back unless `log` is set).
+    pub fn of(c: &Claimed, state: DeliveryState) -> Self {
+        Outcome {
+            workspace_id: c.workspace_id,
+            id: c.id,
+            attempt: c.attempts,
+            state,
+            next_attempt_at: None,
+            sent_at: None,
+            lateness_ms: None,
+            platform_message_id: None,
+            error: None,
+            next_reminder_at: None,
+            log: None,
+        }
+    }
+}
+
 /// Records outcomes in two statements; a delivery no longer `sending` at
 /// this attempt (recovered meanwhile) is left alone.
 pub async fn record(conn: &mut PgConnection, outcomes: &[Outcome]) -> Result<(), sqlx::Error> {

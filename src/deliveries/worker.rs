@@ -101,19 +101,7 @@ async fn secrets(state: &AppState, claimed: &[Claimed]) -> anyhow::Result<Secret
 
 /// Turns a verdict into the recorded outcome.
 fn outcome(s: &DeliverySettings, c: &Claimed, sent: Sent, started: DateTime<Utc>, finished: DateTime<Utc>) -> Outcome {
-    let mut o = Outcome {
-        workspace_id: c.workspace_id,
-        id: c.id,
-        attempt: c.attempts,
-        state: DeliveryState::Sent,
-        next_attempt_at: None,
-        sent_at: None,
-        lateness_ms: None,
-        platform_message_id: None,
-        error: None,
-        next_reminder_at: None,
-        log: None,
-    };
+    let mut o = Outcome::of(c, DeliveryState::Sent);
     let (label, status, response, error) = match sent {
         Sent::Accepted { status, message_id, response } => {
             if c.channel == Channel::WecomMassSend {
@@ -197,19 +185,7 @@ fn throttle(state: &AppState, claimed: Vec<Claimed>, now: DateTime<Utc>) -> (Vec
     for c in claimed {
         match state.limiter.acquire(c.channel, c.connection_id.map(|x| x.0), c.group_id.0, now) {
             Ok(()) => send.push(c),
-            Err(free) => back.push(Outcome {
-                workspace_id: c.workspace_id,
-                id: c.id,
-                attempt: c.attempts,
-                state: DeliveryState::Pending,
-                next_attempt_at: Some(free),
-                sent_at: None,
-                lateness_ms: None,
-                platform_message_id: None,
-                error: None,
-                next_reminder_at: None,
-                log: None,
-            }),
+            Err(free) => back.push(Outcome { next_attempt_at: Some(free), ..Outcome::of(&c, DeliveryState::Pending) }),
         }
     }
     (send, back)

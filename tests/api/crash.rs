@@ -3,40 +3,15 @@
 //! event; nothing acknowledged is lost, nothing is counted twice.
 
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use shequn::audit::Actor;
 
-use crate::helpers::fresh_database;
+use crate::helpers::{free_port, fresh_database, spawn_binary, wait_ready};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn spawn(url: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_shequn"))
-        .env("DATABASE_URL", url)
-        .env("SHEQUN_CONFIG_DIR", "/nonexistent")
-        .env("SHEQUN__SERVER__PORT", port.to_string())
-        .env("SHEQUN__LOG__LEVEL", "error")
-        .env("SHEQUN__WORKERS__INBOX_BATCH_SIZE", "20")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start shequn")
-}
-
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("server did not become ready");
+fn spawn(url: &str, port: u16) -> std::process::Child {
+    spawn_binary(url, port, &[("SHEQUN__WORKERS__INBOX_BATCH_SIZE", "20")])
 }
 
 #[tokio::test]

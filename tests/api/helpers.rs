@@ -298,3 +298,34 @@ async fn to_resp(res: reqwest::Response) -> Resp {
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     Resp { status, body, headers }
 }
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts the real `shequn` binary on `url` and `port` with extra settings.
+pub fn spawn_binary(url: &str, port: u16, env: &[(&str, &str)]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_shequn"))
+        .env("DATABASE_URL", url)
+        .env("SHEQUN_CONFIG_DIR", "/nonexistent")
+        .env("SHEQUN__SERVER__PORT", port.to_string())
+        .env("SHEQUN__LOG__LEVEL", "error")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start shequn")
+}
+
+/// Waits until the server at `base` answers `/readyz`.
+pub async fn wait_ready(client: &reqwest::Client, base: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("server did not become ready");
+}

@@ -6,7 +6,6 @@
 //! ends `sent` for every delivery. A SIGTERM lets in-flight sends finish.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,39 +14,20 @@ use axum::http::{HeaderMap, Uri};
 use serde_json::{json, Value};
 use shequn::audit::Actor;
 
-use crate::helpers::fresh_database;
+use crate::helpers::{free_port, fresh_database, spawn_binary, wait_ready};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+/// Short ticks, leases and timeouts so the test runs in seconds.
+const ENV: &[(&str, &str)] = &[
+    ("SHEQUN__DELIVERY__TICK_MILLIS", "100"),
+    ("SHEQUN__DELIVERY__SYNC_INTERVAL_SECS", "1"),
+    ("SHEQUN__DELIVERY__LEASE_SECS", "3"),
+    ("SHEQUN__DELIVERY__REQUEST_TIMEOUT_SECS", "2"),
+    ("SHEQUN__DELIVERY__CONCURRENCY", "8"),
+    ("SHEQUN__DELIVERY__RATE_LIMITS", "false"),
+];
 
-fn spawn(url: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_shequn"))
-        .env("DATABASE_URL", url)
-        .env("SHEQUN_CONFIG_DIR", "/nonexistent")
-        .env("SHEQUN__SERVER__PORT", port.to_string())
-        .env("SHEQUN__LOG__LEVEL", "error")
-        .env("SHEQUN__DELIVERY__TICK_MILLIS", "100")
-        .env("SHEQUN__DELIVERY__SYNC_INTERVAL_SECS", "1")
-        .env("SHEQUN__DELIVERY__LEASE_SECS", "3")
-        .env("SHEQUN__DELIVERY__REQUEST_TIMEOUT_SECS", "2")
-        .env("SHEQUN__DELIVERY__CONCURRENCY", "8")
-        .env("SHEQUN__DELIVERY__RATE_LIMITS", "false")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start shequn")
-}
-
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("server did not become ready");
+fn spawn(url: &str, port: u16) -> std::process::Child {
+    spawn_binary(url, port, ENV)
 }
 
 /// Received requests: (chat id or delivery id) -> count.
