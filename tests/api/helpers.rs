@@ -304,9 +304,15 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Starts the real `shequn` binary on `url` and `port` with extra settings.
+/// Starts the real `shequn` binary (`serve`) on `url` and `port` with extra settings.
 pub fn spawn_binary(url: &str, port: u16, env: &[(&str, &str)]) -> std::process::Child {
+    spawn_command(&[], url, port, env)
+}
+
+/// Starts the real `shequn` binary with arguments.
+pub fn spawn_command(args: &[&str], url: &str, port: u16, env: &[(&str, &str)]) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_shequn"))
+        .args(args)
         .env("DATABASE_URL", url)
         .env("SHEQUN_CONFIG_DIR", "/nonexistent")
         .env("SHEQUN__SERVER__PORT", port.to_string())
@@ -328,4 +334,17 @@ pub async fn wait_ready(client: &reqwest::Client, base: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("server did not become ready");
+}
+
+/// Waits for a child process without blocking the test's runtime (which may
+/// be serving the fake platform the child is talking to).
+pub async fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the process did not exit");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }

@@ -210,9 +210,58 @@ async fn a_sigkill_mid_send_neither_loses_nor_doubles_a_delivery() {
     }
     // SAFETY: sends SIGTERM to the child we started.
     unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
-    let status = server.wait().unwrap();
+    let status = crate::helpers::wait_exit(&mut server).await;
     assert!(status.success(), "graceful exit: {status:?}");
     let left: i64 =
         sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE state = 'sending'").fetch_one(&pool).await.unwrap();
     assert_eq!(left, 0, "nothing is left claimed after a graceful shutdown");
+    let failed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM deliveries WHERE state IN ('failed', 'uncertain') AND group_id IN
+        (SELECT id FROM groups WHERE external_id >= 'telegram-60' AND external_id < 'telegram-7')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(failed, 0, "the sends in flight at SIGTERM finished");
+}
+
+#[tokio::test]
+async fn shequn_worker_runs_the_scheduler_and_senders_without_the_api() {
+    let slow = Slow::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fake = format!("http://{}", listener.local_addr().unwrap());
+    let platform = axum::Router::new().fallback(slow_platform).with_state(slow.clone());
+    tokio::spawn(async move { axum::serve(listener, platform).await.unwrap() });
+    let (pool, url) = fresh_database().await;
+    // The API in this process (no background work), the worker as a separate process.
+    let app = crate::helpers::TestApp::spawn_on(pool.clone()).await;
+    app.post(
+        "/v1/connections",
+        json!({"platform": "telegram", "name": "tg",
+        "credentials": {"bot_token": "1:x", "secret_token": "s"}, "settings": {"api_base_url": fake}}),
+    )
+    .await;
+    let content =
+        app.post("/v1/contents", json!({"name": "hi", "kind": "text", "text": "hi {{group.name}}"})).await.id();
+    app.post(
+        "/v1/sop-plans",
+        json!({"name": "welcome", "target": {"tier": "vip"},
+        "steps": [{"content_id": content, "timing": {"kind": "after_group_created", "minutes": 0}}]}),
+    )
+    .await;
+    app.post("/v1/groups", json!({"platform": "telegram", "external_id": "-77", "name": "g", "tier": "vip"})).await;
+    let port = free_port();
+    let mut worker = crate::helpers::spawn_command(&["worker"], &url, port, ENV);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while slow.got.lock().unwrap().get("/bot1:x/sendMessage:-77").is_none() {
+        assert!(Instant::now() < deadline, "the worker did not send");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_err(), "a worker serves no API");
+    // SAFETY: sends SIGTERM to the child we started.
+    unsafe { libc::kill(worker.id() as i32, libc::SIGTERM) };
+    assert!(crate::helpers::wait_exit(&mut worker).await.success());
+    let (state, error): (String, Option<String>) =
+        sqlx::query_as("SELECT state, last_error FROM deliveries").fetch_one(&pool).await.unwrap();
+    assert_eq!(state, "sent", "{error:?}");
 }
