@@ -1,7 +1,8 @@
 //! WeCom customer-group mass send (`externalcontact/add_msg_template`).
 //! WeCom only executes the task after the group owner confirms it in their
 //! client, so an accepted call leaves the delivery `awaiting_confirmation`;
-//! reminders go through `remind_groupmsg_send`. Access tokens
+//! at each reminder time the task is looked up (`get_groupmsg_task`): sent
+//! means `confirmed`, else the owner is reminded (`remind_groupmsg_send`). Access tokens
 //! (`gettoken` with the corp id and the contact secret) are cached per
 //! corp until shortly before they expire.
 
@@ -140,4 +141,23 @@ pub async fn remind(http: &reqwest::Client, creds: &Value, settings: &Value, msg
         Ok(res) => res.json::<Value>().await.ok().and_then(|b| b["errcode"].as_i64()) == Some(0),
         Err(_) => false,
     }
+}
+
+/// Whether the owner has sent the task (`get_groupmsg_task`: a task with
+/// status 1 means sent); `None` when WeCom could not be asked.
+pub async fn confirmed(http: &reqwest::Client, creds: &Value, settings: &Value, msgid: &str) -> Option<bool> {
+    let token = token(http, creds, settings).await.ok()?;
+    let url = format!("{}/cgi-bin/externalcontact/get_groupmsg_task", base(settings));
+    let res = http
+        .post(url)
+        .query(&[("access_token", token.as_str())])
+        .json(&json!({"msgid": msgid, "limit": 1000}))
+        .send()
+        .await
+        .ok()?;
+    let body: Value = res.json().await.ok()?;
+    if body["errcode"].as_i64() != Some(0) {
+        return None;
+    }
+    Some(body["task_list"].as_array()?.iter().any(|t| t["status"].as_i64() == Some(1)))
 }

@@ -223,8 +223,9 @@ pub const MAX_REMINDERS: i32 = 3;
 type Reminder =
     (WorkspaceId, Uuid, Option<String>, i32, Option<sqlx::types::Json<Value>>, Option<sqlx::types::Json<Value>>);
 
-/// Reminds group owners of mass sends still awaiting their confirmation;
-/// returns how many reminders were due.
+/// Follows up mass sends awaiting confirmation whose reminder is due: one
+/// WeCom reports sent becomes `confirmed`, else the owner is reminded.
+/// Returns how many were due.
 pub async fn send_reminders(state: &AppState, http: &reqwest::Client) -> anyhow::Result<usize> {
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
@@ -239,6 +240,18 @@ pub async fn send_reminders(state: &AppState, http: &reqwest::Client) -> anyhow:
     .await?;
     for (ws, id, msgid, reminders, creds, settings) in &due {
         let (Some(msgid), Some(creds), Some(settings)) = (msgid, creds, settings) else { continue };
+        if super::wecom_mass::confirmed(http, &creds.0, &settings.0, msgid).await == Some(true) {
+            repo::transition(
+                &mut tx,
+                *ws,
+                crate::ids::DeliveryId(*id),
+                &[DeliveryState::AwaitingConfirmation],
+                DeliveryState::Confirmed,
+                now,
+            )
+            .await?;
+            continue;
+        }
         let ok = super::wecom_mass::remind(http, &creds.0, &settings.0, msgid).await;
         let next = (reminders + 1 < MAX_REMINDERS)
             .then(|| now + Duration::seconds(state.settings.delivery.reminder_interval_secs as i64));

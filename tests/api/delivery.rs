@@ -71,11 +71,13 @@ async fn a_wecom_mass_send_awaits_the_owners_confirmation_with_reminders() {
     let http = shequn::deliveries::worker::http_client(&app.state.settings.delivery).unwrap();
     assert_eq!(shequn::deliveries::worker::send_reminders(&app.state, &http).await.unwrap(), 0);
     app.clock.advance(Duration::hours(2));
+    fake.then(200, vec![], json!({"errcode": 0, "task_list": [{"userid": "zhangsan", "status": 0}]}));
     fake.then(200, vec![], json!({"errcode": 0, "errmsg": "ok"}));
     assert_eq!(shequn::deliveries::worker::send_reminders(&app.state, &http).await.unwrap(), 1);
     let seen = fake.seen();
-    assert_eq!(seen[2].path, "/cgi-bin/externalcontact/remind_groupmsg_send?access_token=ACCESS");
-    assert_eq!(seen[2].body, json!({"msgid": "msgGCAAAXtWyuja"}));
+    assert_eq!(seen[2].path, "/cgi-bin/externalcontact/get_groupmsg_task?access_token=ACCESS");
+    assert_eq!(seen[3].path, "/cgi-bin/externalcontact/remind_groupmsg_send?access_token=ACCESS");
+    assert_eq!(seen[3].body, json!({"msgid": "msgGCAAAXtWyuja"}));
     let id = d["id"].as_str().unwrap();
     assert_eq!(app.get(&format!("/v1/deliveries/{id}")).await.body["reminders"], 1);
     let ok = app.post(&format!("/v1/deliveries/{id}/confirm"), json!({})).await;
@@ -84,6 +86,23 @@ async fn a_wecom_mass_send_awaits_the_owners_confirmation_with_reminders() {
     let again = app.post(&format!("/v1/deliveries/{id}/confirm"), json!({})).await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert!(!app.get(&format!("/v1/deliveries/{id}")).await.body.to_string().contains("CONTACTSECRET"));
+
+    // Another task the owner sends from their client: WeCom reports it sent at the next follow-up.
+    once_plan(&app, &[&g], "second", "2026-11-21T10:05").await;
+    fake.then(200, vec![], json!({"errcode": 0, "msgid": "msg2"}));
+    app.clock.set(utc("2026-11-21T02:05:00Z"));
+    scheduler(&app).await;
+    send(&app).await;
+    app.clock.advance(Duration::hours(2));
+    fake.then(
+        200,
+        vec![],
+        json!({"errcode": 0, "task_list": [{"userid": "zhangsan", "status": 1, "send_time": 1700000000}]}),
+    );
+    shequn::deliveries::worker::send_reminders(&app.state, &http).await.unwrap();
+    let confirmed = deliveries(&app, "&state=confirmed").await;
+    assert_eq!(confirmed.len(), 2, "{confirmed:?}");
+    assert_eq!(fake.seen().len(), 6, "no reminder for a sent task");
 }
 
 #[tokio::test]
