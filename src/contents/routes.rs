@@ -217,7 +217,9 @@ async fn preview_context(
     let zone: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
     ctx.local = Some(match &q.at {
         Some(at) => NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M")
-            .map_err(|_| ApiError::field("at", "invalid", "must be a local date-time YYYY-MM-DDTHH:MM"))?,
+            .ok()
+            .filter(|t| (1970..=9999).contains(&chrono::Datelike::year(t)))
+            .ok_or_else(|| ApiError::field("at", "invalid", "must be a local date-time YYYY-MM-DDTHH:MM"))?,
         None => now.with_timezone(&zone).naive_local(),
     });
     Ok((ctx, tz))

@@ -219,6 +219,9 @@ pub async fn preview_plan(
     if !(1..=90).contains(&days) {
         return Err(ApiError::field("days", "out_of_range", "must be 1-90"));
     }
+    if q.from.is_some_and(|d| !(1970..=9999).contains(&chrono::Datelike::year(&d))) {
+        return Err(ApiError::field("from", "out_of_range", "must be a date between 1970 and 9999"));
+    }
     let ws = auth.workspace_id;
     let now = state.clock.now();
     let mut conn = state.pool.acquire().await?;

@@ -146,7 +146,7 @@ pub async fn preview(
     if let Some(g) = only {
         targets.retain(|t| t.id == g);
     }
-    let until = from + Duration::days(i64::from(days));
+    let until = from.checked_add_signed(Duration::days(i64::from(days))).unwrap_or(from);
     let mut items = Vec::new();
     let mut truncated = false;
     for g in &targets {

@@ -183,11 +183,14 @@ impl TimingSpec {
             TimingSpec::AfterGroupCreated { minutes, hours, days, at } => {
                 Timing::After(Anchor::GroupCreated, offset(field, *minutes, *hours, *days, at)?)
             }
-            TimingSpec::Once { at } => {
-                Timing::Once(NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M").map_err(|_| {
-                    FieldError::new(format!("{field}.at"), "invalid", "must be a local date-time YYYY-MM-DDTHH:MM")
-                })?)
-            }
+            TimingSpec::Once { at } => Timing::Once(
+                NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M")
+                    .ok()
+                    .filter(|t| (1970..=9999).contains(&t.year()))
+                    .ok_or_else(|| {
+                        FieldError::new(format!("{field}.at"), "invalid", "must be a local date-time YYYY-MM-DDTHH:MM")
+                    })?,
+            ),
         })
     }
 }
@@ -201,7 +204,7 @@ pub fn resolve(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
             // In a gap: read the wall time with the offset in force before
             // the gap, which lands it after the gap, shifted by its length.
             let before = tz
-                .from_local_datetime(&(local - Duration::hours(12)))
+                .from_local_datetime(&local.checked_sub_signed(Duration::hours(12)).unwrap_or(local))
                 .earliest()
                 .map(|t| t.offset().fix())
                 .unwrap_or_else(|| Utc.fix());

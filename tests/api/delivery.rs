@@ -344,4 +344,16 @@ async fn editing_a_step_changes_future_slots_only() {
     assert_eq!(preview.body["items"][0]["local_time"], "2026-11-23T09:00");
     let bad = app.get(&format!("/v1/sop-plans/{pid}/preview?days=91")).await;
     assert_eq!((bad.status, bad.field()), (StatusCode::UNPROCESSABLE_ENTITY, "days"));
+    // Extreme dates are answered, never a panic.
+    let far = app.get(&format!("/v1/sop-plans/{pid}/preview?from=9999-12-31&days=90")).await;
+    assert_eq!(far.status, StatusCode::OK, "{}", far.body);
+    let early = app.get(&format!("/v1/sop-plans/{pid}/preview?from=0001-01-01")).await;
+    assert_eq!((early.status, early.field()), (StatusCode::UNPROCESSABLE_ENTITY, "from"));
+    let once = app
+        .patch(
+            &format!("/v1/sop-plans/{pid}"),
+            json!({"steps": [{"content_id": c, "timing": {"kind": "once", "at": "0001-01-01T00:00"}}]}),
+        )
+        .await;
+    assert_eq!((once.status, once.field()), (StatusCode::UNPROCESSABLE_ENTITY, "steps[0].timing.at"));
 }
