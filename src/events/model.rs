@@ -57,6 +57,9 @@ pub struct PlatformRef {
     /// Display name (member) or group name, used when it is created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// A member that is a bot (set when it is created; metrics and welcomes skip bots).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_bot: bool,
 }
 
 /// One event as clients send it.
@@ -164,6 +167,9 @@ fn check_ref(r: &PlatformRef, what: &str) -> Result<(), String> {
     }
     if r.name.as_ref().is_some_and(|n| n.chars().count() > 200) {
         return Err(format!("{what}.name must be at most 200 characters"));
+    }
+    if r.is_bot && what == "group" {
+        return Err("group.is_bot: only members can be bots".into());
     }
     Ok(())
 }

@@ -58,6 +58,7 @@ async fn resolve(
                         platform: p.platform,
                         external_id: p.external_id.clone(),
                         name: p.name.clone(),
+                        is_bot: p.is_bot,
                         seen_at: e.occurred_at,
                     });
                     entry.seen_at = entry.seen_at.min(e.occurred_at);

@@ -310,6 +310,8 @@ pub struct IdentityRef {
     pub platform: Platform,
     pub external_id: String,
     pub name: Option<String>,
+    /// Created as a bot.
+    pub is_bot: bool,
     /// First seen (for a member created now).
     pub seen_at: DateTime<Utc>,
 }
@@ -351,22 +353,25 @@ pub async fn ensure_by_identity(
     .await?;
     let by_key: std::collections::HashMap<(Platform, &str), &IdentityRef> =
         missing.iter().map(|r| ((r.platform, r.external_id.as_str()), *r)).collect();
-    let (mut new_ids, mut names, mut seen) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut new_ids, mut names, mut seen, mut bots) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (p, e, id) in &claimed {
         if let Some(r) = by_key.get(&(*p, e.as_str())) {
             new_ids.push(*id);
             names.push(r.name.clone().unwrap_or_default());
             seen.push(r.seen_at);
+            bots.push(r.is_bot);
         }
     }
     sqlx::query(
-        "INSERT INTO members (workspace_id, id, display_name, first_seen_at)
-         SELECT $1, u.id, u.name, u.seen FROM unnest($2::uuid[], $3::text[], $4::timestamptz[]) AS u(id, name, seen)",
+        "INSERT INTO members (workspace_id, id, display_name, first_seen_at, is_bot)
+         SELECT $1, u.id, u.name, u.seen, u.bot
+         FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::bool[]) AS u(id, name, seen, bot)",
     )
     .bind(ws)
     .bind(&new_ids)
     .bind(&names)
     .bind(&seen)
+    .bind(&bots)
     .execute(&mut *conn)
     .await?;
     sqlx::query("SET CONSTRAINTS member_identities_member_fkey IMMEDIATE").execute(&mut *conn).await?;

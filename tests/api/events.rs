@@ -386,3 +386,26 @@ async fn concurrent_batches_creating_the_same_groups_in_different_orders_do_not_
     assert_eq!(app.count("members").await, 500);
     assert_eq!(app.count("events").await, 8000);
 }
+
+#[tokio::test]
+async fn members_named_as_bots_are_created_as_bots_and_groups_cannot_be_bots() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .post(
+            "/v1/events",
+            json!([
+                {"id": "b1", "type": "message_sent", "occurred_at": "2026-11-20T01:00:00Z",
+                 "member": {"platform": "telegram", "external_id": "900", "name": "PointsBot", "is_bot": true},
+                 "group": {"platform": "telegram", "external_id": "-5"}},
+                {"id": "b2", "type": "message_sent", "occurred_at": "2026-11-20T01:00:00Z",
+                 "member": {"platform": "telegram", "external_id": "901"},
+                 "group": {"platform": "telegram", "external_id": "-5", "is_bot": true}}
+            ]),
+        )
+        .await;
+    assert_eq!(statuses(&r), ["accepted", "rejected"]);
+    assert!(r.body["results"][1]["reason"].as_str().unwrap().contains("group.is_bot"), "{}", r.body);
+    let bots = app.get("/v1/members?is_bot=true").await;
+    assert_eq!(bots.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(bots.body["items"][0]["display_name"], "PointsBot");
+}

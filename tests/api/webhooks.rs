@@ -209,13 +209,23 @@ async fn telegram_updates_become_joins_messages_and_leaves() {
     assert!(bob["inviter_id"].is_string());
     assert_eq!(group["member_count"], 1);
 
+    // A bot added to the group becomes a member flagged as a bot.
+    let bot = json!({"update_id": 7, "message": {"message_id": 13, "date": date + 5, "chat": tg_chat(), "from": tg_user(8, "Amy"),
+        "new_chat_members": [{"id": 500, "is_bot": true, "first_name": "HelperBot"}]}});
+    assert_eq!(tg(&app, &url, "tg-secret_1", bot).await, StatusCode::OK);
+    app.drain_inbox().await;
+    let bots = app.get("/v1/members?is_bot=true").await;
+    let names: Vec<&str> =
+        bots.body["items"].as_array().unwrap().iter().map(|m| m["display_name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["HelperBot"]);
+
     assert_eq!(tg(&app, &url, "wrong", updates[3].clone()).await, StatusCode::UNAUTHORIZED);
     assert_eq!(
         raw(&app, Method::POST, &url, &[], serde_json::to_vec(&updates[3]).unwrap()).await.0,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(tg(&app, &url, "tg-secret_1", json!({"hello": "world"})).await, StatusCode::BAD_REQUEST);
-    assert_eq!(app.count("inbox").await, 7);
+    assert_eq!(app.count("inbox").await, 8, "the seven updates, one redelivery; refusals store nothing");
 }
 
 #[tokio::test]

@@ -40,11 +40,21 @@ fn token_of(inner: &Value) -> Option<&str> {
 
 fn user(id: &Value, name: Option<&str>) -> Option<PlatformRef> {
     let open_id = id.get("open_id").and_then(Value::as_str)?;
-    Some(PlatformRef { platform: Platform::Feishu, external_id: open_id.to_owned(), name: name.map(str::to_owned) })
+    Some(PlatformRef {
+        platform: Platform::Feishu,
+        external_id: open_id.to_owned(),
+        name: name.map(str::to_owned),
+        is_bot: false,
+    })
 }
 
 fn chat(id: Option<&str>, name: Option<&str>) -> Option<PlatformRef> {
-    Some(PlatformRef { platform: Platform::Feishu, external_id: id?.to_owned(), name: name.map(str::to_owned) })
+    Some(PlatformRef {
+        platform: Platform::Feishu,
+        external_id: id?.to_owned(),
+        name: name.map(str::to_owned),
+        is_bot: false,
+    })
 }
 
 impl Connector for Feishu {

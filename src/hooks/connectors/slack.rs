@@ -25,6 +25,7 @@ fn slack_ref(id: Option<&str>) -> Option<PlatformRef> {
         platform: Platform::Slack,
         external_id: id.to_owned(),
         name: None,
+        is_bot: false,
     })
 }
 

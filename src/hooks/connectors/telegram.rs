@@ -29,6 +29,7 @@ fn user_ref(u: &Value) -> Option<PlatformRef> {
         platform: Platform::Telegram,
         external_id: id.to_string(),
         name: (!name.is_empty()).then_some(name),
+        is_bot: u.get("is_bot").and_then(Value::as_bool).unwrap_or(false),
     })
 }
 
@@ -41,6 +42,7 @@ fn group_chat(chat: &Value) -> Option<PlatformRef> {
         platform: Platform::Telegram,
         external_id: chat.get("id")?.as_i64()?.to_string(),
         name: chat.get("title").and_then(Value::as_str).map(str::to_owned),
+        is_bot: false,
     })
 }
 

@@ -67,14 +67,14 @@ fn envelope_encrypt(body: &[u8]) -> Result<String, Refusal> {
 }
 
 fn member(id: &str) -> PlatformRef {
-    PlatformRef { platform: Platform::Wecom, external_id: id.to_owned(), name: None }
+    PlatformRef { platform: Platform::Wecom, external_id: id.to_owned(), name: None, is_bot: false }
 }
 
 fn chat_events(doc: &roxmltree::Document<'_>, scope: &str, out: &mut Normalized) -> Result<(), String> {
     let text = |n: &str| child_text(doc, n);
     let chat = text("ChatId").ok_or("no ChatId")?;
     let at = text("CreateTime").and_then(|t| t.parse().ok()).and_then(unix).ok_or("no CreateTime")?;
-    let group = PlatformRef { platform: Platform::Wecom, external_id: chat.clone(), name: None };
+    let group = PlatformRef { platform: Platform::Wecom, external_id: chat.clone(), name: None, is_bot: false };
     let change = text("ChangeType").unwrap_or_default();
     let detail = text("UpdateDetail").unwrap_or_default();
     let base = format!("{chat}:{}:{change}:{detail}", at.timestamp());
