@@ -111,7 +111,9 @@ pub async fn get(
     id: PlanId,
     for_update: bool,
 ) -> Result<Option<Plan>, sqlx::Error> {
-    let lock = if for_update { " FOR UPDATE OF p" } else { "" };
+    // NO KEY UPDATE: the scheduler's delivery inserts take KEY SHARE on the plan
+    // (foreign key) while holding schedule rows a plan edit deletes.
+    let lock = if for_update { " FOR NO KEY UPDATE OF p" } else { "" };
     let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE p.workspace_id = $1 AND p.id = $2{lock}"))
         .bind(ws)
         .bind(id)
@@ -120,8 +122,9 @@ pub async fn get(
     Ok(row.map(Plan::from))
 }
 
-/// Inserts or overwrites a plan's own columns and explicit groups. A change
-/// restarts its schedule from `effective_from` (future slots only).
+/// Inserts (when `anchor_from` is given: a new plan) or updates a plan's own
+/// columns and explicit groups. A change restarts its schedule from
+/// `effective_from` (future slots only).
 pub async fn upsert(
     conn: &mut PgConnection,
     ws: WorkspaceId,
@@ -130,32 +133,41 @@ pub async fn upsert(
     anchor_from: Option<DateTime<Utc>>,
 ) -> Result<(), sqlx::Error> {
     let (qs, qe) = p.quiet_hours.as_ref().map(|q| (Some(&q.start), Some(&q.end))).unwrap_or((None, None));
-    sqlx::query(
-        "INSERT INTO sop_plans (workspace_id, id, name, status, target_layer_id, target_tier, campaign_id, connection_id,
-             quiet_start, quiet_end, jitter_seconds, starts_on, ends_on, effective_from, anchor_from)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, coalesce($15, $14))
-         ON CONFLICT (workspace_id, id) DO UPDATE SET name = $3, status = $4, target_layer_id = $5, target_tier = $6,
-             campaign_id = $7, connection_id = $8, quiet_start = $9, quiet_end = $10, jitter_seconds = $11,
-             starts_on = $12, ends_on = $13, effective_from = $14,
-             anchor_from = coalesce($15, sop_plans.anchor_from), synced_at = NULL, updated_at = now()",
-    )
-    .bind(ws)
-    .bind(p.id)
-    .bind(&p.name)
-    .bind(p.status)
-    .bind(p.target.layer_id)
-    .bind(&p.target.tier)
-    .bind(p.campaign_id)
-    .bind(p.connection_id)
-    .bind(qs)
-    .bind(qe)
-    .bind(p.jitter_seconds)
-    .bind(p.starts_on)
-    .bind(p.ends_on)
-    .bind(effective_from)
-    .bind(anchor_from)
-    .execute(&mut *conn)
-    .await?;
+    // A plain UPDATE for an existing plan: INSERT .. ON CONFLICT DO UPDATE
+    // would lock the row FOR UPDATE, which conflicts with the scheduler's
+    // foreign-key KEY SHARE locks and deadlocks with its claims.
+    let sql = match anchor_from {
+        Some(_) => {
+            "INSERT INTO sop_plans (workspace_id, id, name, status, target_layer_id, target_tier, campaign_id, connection_id,
+                 quiet_start, quiet_end, jitter_seconds, starts_on, ends_on, effective_from, anchor_from)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, coalesce($15, $14))"
+        }
+        None => {
+            "UPDATE sop_plans SET name = $3, status = $4, target_layer_id = $5, target_tier = $6, campaign_id = $7,
+                 connection_id = $8, quiet_start = $9, quiet_end = $10, jitter_seconds = $11, starts_on = $12,
+                 ends_on = $13, effective_from = $14, anchor_from = coalesce($15, anchor_from), synced_at = NULL,
+                 updated_at = now()
+             WHERE workspace_id = $1 AND id = $2"
+        }
+    };
+    sqlx::query(sql)
+        .bind(ws)
+        .bind(p.id)
+        .bind(&p.name)
+        .bind(p.status)
+        .bind(p.target.layer_id)
+        .bind(&p.target.tier)
+        .bind(p.campaign_id)
+        .bind(p.connection_id)
+        .bind(qs)
+        .bind(qe)
+        .bind(p.jitter_seconds)
+        .bind(p.starts_on)
+        .bind(p.ends_on)
+        .bind(effective_from)
+        .bind(anchor_from)
+        .execute(&mut *conn)
+        .await?;
     let groups: Vec<Uuid> = p.target.group_ids.iter().flatten().map(|g| g.0).collect();
     sqlx::query("DELETE FROM sop_plan_groups WHERE workspace_id = $1 AND plan_id = $2")
         .bind(ws)

@@ -269,7 +269,7 @@ pub async fn sync_stale(pool: &PgPool, now: DateTime<Utc>, every: Duration, limi
     let stale: Vec<(WorkspaceId, PlanId, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
         "SELECT workspace_id, id, effective_from, anchor_from FROM sop_plans
          WHERE status = 'active' AND (synced_at IS NULL OR synced_at < $1)
-         ORDER BY synced_at NULLS FIRST LIMIT $2 FOR UPDATE SKIP LOCKED",
+         ORDER BY synced_at NULLS FIRST LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED",
     )
     .bind(now - every)
     .bind(limit)

@@ -357,3 +357,43 @@ async fn editing_a_step_changes_future_slots_only() {
         .await;
     assert_eq!((once.status, once.field()), (StatusCode::UNPROCESSABLE_ENTITY, "steps[0].timing.at"));
 }
+
+#[tokio::test]
+async fn plan_edits_racing_the_scheduler_neither_deadlock_nor_fail() {
+    let _ = tracing_subscriber::fmt().with_env_filter("error").with_test_writer().try_init();
+    let app = TestApp::spawn().await;
+    let fake = Fake::start().await;
+    telegram(&app, &fake).await;
+    let mut groups = vec![];
+    for i in 0..30 {
+        groups.push(group(&app, &format!("-3{i}"), "Asia/Shanghai").await);
+    }
+    let c = content(&app, "tick").await;
+    let pid = app
+        .post(
+            "/v1/sop-plans",
+            json!({"name": "p", "target": {"group_ids": groups},
+            "steps": [{"content_id": c, "timing": {"kind": "cron", "expr": "* * * * *"}}]}),
+        )
+        .await
+        .id();
+    let state = app.state.clone();
+    let clock = app.clock.clone();
+    let scheduler = tokio::spawn(async move {
+        for _ in 0..40 {
+            clock.advance(Duration::minutes(1));
+            shequn::jobs::run_scheduler_once(&state).await.expect("scheduler pass");
+        }
+    });
+    for j in 0..40 {
+        let r = app.patch(&format!("/v1/sop-plans/{pid}"), json!({"jitter_seconds": j % 5})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    scheduler.await.unwrap();
+    let dup: i64 = sqlx::query_scalar("SELECT count(*) - count(DISTINCT (step_id, group_id, slot_at)) FROM deliveries")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(dup, 0);
+    assert!(app.count("deliveries").await > 0);
+}
