@@ -268,7 +268,12 @@ pub async fn delete_campaign(
     if c.status != CampaignStatus::Draft {
         return Err(ApiError::conflict("not_a_draft", "only draft campaigns can be deleted; cancel it instead"));
     }
-    repo::delete(&mut tx, auth.workspace_id, id).await?;
+    repo::delete(&mut tx, auth.workspace_id, id).await.map_err(|e| {
+        on_constraint(e, |c| {
+            (c == "sop_plans_campaign_fkey")
+                .then(|| ApiError::conflict("campaign_in_use", "SOP plans use this campaign"))
+        })
+    })?;
     audit::record(
         &mut tx,
         auth.workspace_id,

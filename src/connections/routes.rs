@@ -159,7 +159,13 @@ pub async fn delete_connection(
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Admin)?;
     let mut tx = state.pool.begin().await?;
-    if !repo::delete(&mut tx, auth.workspace_id, id).await? {
+    let deleted = repo::delete(&mut tx, auth.workspace_id, id).await.map_err(|e| {
+        crate::error::on_constraint(e, |c| {
+            (c == "sop_plans_connection_fkey")
+                .then(|| ApiError::conflict("connection_in_use", "SOP plans send through this connection"))
+        })
+    })?;
+    if !deleted {
         return Err(ApiError::NotFound("connection"));
     }
     audit::record(

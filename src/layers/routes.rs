@@ -30,6 +30,7 @@ fn map_err(e: sqlx::Error) -> ApiError {
     on_constraint(e, |c| match c {
         "layers_name_key" => Some(ApiError::conflict("already_exists", "a layer with this name exists")),
         "campaigns_target_layer_fkey" => Some(ApiError::conflict("layer_in_use", "campaigns target this layer")),
+        "sop_plans_layer_fkey" => Some(ApiError::conflict("layer_in_use", "SOP plans target this layer")),
         _ => None,
     })
 }

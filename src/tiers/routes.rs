@@ -27,6 +27,7 @@ fn map_err(e: sqlx::Error) -> ApiError {
         "groups_tier_fkey" | "members_tier_fkey" => {
             Some(ApiError::conflict("tier_in_use", "groups or members still have this tier"))
         }
+        "sop_plans_tier_fkey" => Some(ApiError::conflict("tier_in_use", "SOP plans target this tier")),
         _ => None,
     })
 }

@@ -397,3 +397,42 @@ async fn plan_edits_racing_the_scheduler_neither_deadlock_nor_fail() {
     assert_eq!(dup, 0);
     assert!(app.count("deliveries").await > 0);
 }
+
+#[tokio::test]
+async fn what_a_plan_uses_cannot_be_deleted_from_under_it() {
+    let app = TestApp::spawn().await;
+    let fake = Fake::start().await;
+    let conn = telegram(&app, &fake).await;
+    let c = content(&app, "go {{campaign.link}}").await;
+    let layer = app.post("/v1/layers", json!({"name": "all", "selector": {}})).await.id();
+    let campaign = app
+        .post(
+            "/v1/campaigns",
+            json!({"name": "c", "scene": "conversion", "kind": "coupon", "link": "https://shop.example/c"}),
+        )
+        .await
+        .id();
+    let tier = app.post("/v1/tiers", json!({"key": "gold", "name": "Gold", "rank": 50})).await;
+    assert_eq!(tier.status, StatusCode::CREATED, "{}", tier.body);
+    let tier_id = tier.id();
+    for target in [json!({"layer_id": layer}), json!({"tier": "gold"})] {
+        let r = app
+            .post(
+                "/v1/sop-plans",
+                json!({"name": format!("p{target}"), "target": target, "campaign_id": campaign,
+                "connection_id": conn, "steps": [{"content_id": c, "timing": {"kind": "daily", "at": "09:00"}}]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    for (path, code) in [
+        (format!("/v1/layers/{layer}"), "layer_in_use"),
+        (format!("/v1/tiers/{tier_id}"), "tier_in_use"),
+        (format!("/v1/campaigns/{campaign}"), "campaign_in_use"),
+        (format!("/v1/connections/{conn}"), "connection_in_use"),
+        (format!("/v1/contents/{c}"), "content_in_use"),
+    ] {
+        let r = app.delete(&path).await;
+        assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, code), "{path}: {}", r.body);
+    }
+}
