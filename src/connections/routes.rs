@@ -149,9 +149,10 @@ pub async fn rotate_connection_credentials(
     Ok(Json(c))
 }
 
-/// Delete a connection and its stored webhook requests (admin or owner).
+/// Delete a connection and its stored webhook requests (admin or owner); 409 while SOP plans send through it.
 #[utoipa::path(delete, path = "/connections/{id}", tag = "connections", params(("id" = ConnectionId, Path)),
-    responses((status = 204), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+    responses((status = 204), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
 pub async fn delete_connection(
     State(state): State<AppState>,
     auth: Auth,
