@@ -1,4 +1,4 @@
-//! `shequn-bench sop [--groups N]`: 10,000 groups with a daily SOP step due
+//! `shequn-bench sop [--groups N] [--runs N] [--latency-ms N]`: 10,000 groups with a daily SOP step due
 //! at the same minute, a local fake platform that accepts everything, and
 //! the real release server(s) with rate limits off. Reports the time from
 //! the slot until every delivery is `sent`, p50/p99 lateness, and the same
@@ -28,13 +28,18 @@ pub struct Run {
     pub seconds_to_all_created: f64,
 }
 
-async fn fake_platform() -> anyhow::Result<(String, Arc<AtomicUsize>)> {
+/// A platform that accepts everything, answering after `latency` (0: at once;
+/// real chat platforms answer in tens to hundreds of milliseconds).
+async fn fake_platform(latency: Duration) -> anyhow::Result<(String, Arc<AtomicUsize>)> {
     let count = Arc::new(AtomicUsize::new(0));
     let c = count.clone();
     let app = axum::Router::new().fallback(move || {
         let c = c.clone();
         async move {
             c.fetch_add(1, Ordering::Relaxed);
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
             axum::Json(json!({"ok": true, "result": {"message_id": 1}}))
         }
     });
@@ -61,7 +66,13 @@ async fn post(
 }
 
 /// Sets up a fresh database with `groups` groups, starts `instances` servers, waits for the slot and measures.
-pub async fn run(admin: &PgConnectOptions, admin_url: &str, groups: usize, instances: usize) -> anyhow::Result<Run> {
+pub async fn run(
+    admin: &PgConnectOptions,
+    admin_url: &str,
+    groups: usize,
+    instances: usize,
+    latency: Duration,
+) -> anyhow::Result<Run> {
     let name = format!("shequn_bench_sop_{}_{instances}", std::process::id());
     let mut c = sqlx::PgConnection::connect_with(admin).await?;
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut c).await?;
@@ -70,7 +81,7 @@ pub async fn run(admin: &PgConnectOptions, admin_url: &str, groups: usize, insta
     shequn::db::migrate(&pool).await?;
     let nw = shequn::workspaces::service::create_workspace(&pool, "bench", "UTC", Actor::Cli).await?;
     let key = nw.owner_key.key.clone();
-    let (fake, received) = fake_platform().await?;
+    let (fake, received) = fake_platform(latency).await?;
     let env = [
         ("SHEQUN__DELIVERY__RATE_LIMITS", "false".to_owned()),
         ("SHEQUN__DELIVERY__CONCURRENCY", "64".to_owned()),

@@ -38,11 +38,19 @@ struct Args {
     webhooks: usize,
     groups: usize,
     runs: usize,
+    latency_ms: usize,
 }
 
 fn args() -> anyhow::Result<Args> {
-    let mut a =
-        Args { command: String::new(), events: 1_000_000, clients: 8, webhooks: 20_000, groups: 10_000, runs: 3 };
+    let mut a = Args {
+        command: String::new(),
+        events: 1_000_000,
+        clients: 8,
+        webhooks: 20_000,
+        groups: 10_000,
+        runs: 3,
+        latency_ms: 0,
+    };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     match raw.first().map(String::as_str) {
         Some(c @ ("ingest" | "sop")) => a.command = c.to_owned(),
@@ -59,6 +67,7 @@ fn args() -> anyhow::Result<Args> {
             "--webhooks" => a.webhooks = v,
             "--groups" => a.groups = v,
             "--runs" => a.runs = v,
+            "--latency-ms" => a.latency_ms = v,
             other => bail!("unknown flag {other}"),
         }
     }
@@ -328,16 +337,23 @@ async fn database() -> anyhow::Result<(PgConnectOptions, String, Option<Embedded
     Ok((admin, url, Some(pg)))
 }
 
-async fn sop_bench(admin: &PgConnectOptions, admin_url: &str, groups: usize, repeat: usize) -> anyhow::Result<()> {
+async fn sop_bench(
+    admin: &PgConnectOptions,
+    admin_url: &str,
+    groups: usize,
+    repeat: usize,
+    latency: Duration,
+) -> anyhow::Result<()> {
     println!(
-        "machine: {} cores; groups: {groups}; runs per setting: {repeat}",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+        "machine: {} cores; groups: {groups}; runs per setting: {repeat}; platform latency: {} ms",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        latency.as_millis()
     );
     let mut medians = Vec::new();
     for instances in [1, 2] {
         let mut times = Vec::new();
         for _ in 0..repeat {
-            let r = sop::run(admin, admin_url, groups, instances).await?;
+            let r = sop::run(admin, admin_url, groups, instances, latency).await?;
             println!(
                 "{} instance(s): all {groups} sent {:.2} s after the slot (all created after {:.2} s); \
                  lateness p50 {:.0} ms, p99 {:.0} ms; duplicates {}; plan creation (schedules for every group) {:.0} ms",
@@ -368,7 +384,8 @@ async fn main() -> anyhow::Result<()> {
     let a = args()?;
     let (admin, admin_url, embedded) = database().await?;
     if a.command == "sop" {
-        let r = sop_bench(&admin, &admin_url, a.groups, a.runs.max(1)).await;
+        let r =
+            sop_bench(&admin, &admin_url, a.groups, a.runs.max(1), Duration::from_millis(a.latency_ms as u64)).await;
         drop(embedded);
         return r;
     }
