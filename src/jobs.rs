@@ -105,14 +105,18 @@ async fn delivery_worker(state: AppState, http: reqwest::Client, token: Cancella
     let every = Duration::from_millis(state.settings.delivery.tick_millis);
     let mut listener = delivery_listener(&state).await;
     loop {
-        // Until none is due; on shutdown no new send starts, and the ones in
-        // flight finish and are recorded.
-        let stop = || token.is_cancelled();
-        if let Err(e) = crate::deliveries::worker::send_due_until(&state, &http, &stop).await {
-            tracing::warn!(error = %format!("{e:#}"), "delivery pass failed; will retry");
-        }
-        if token.is_cancelled() {
-            return;
+        // Batch after batch until none is due; a batch in flight finishes
+        // (and is recorded) before shutdown, and no new one starts after it.
+        loop {
+            match crate::deliveries::worker::send_due(&state, &http).await {
+                Ok(0) => break,
+                Ok(_) if token.is_cancelled() => return,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "delivery pass failed; will retry");
+                    break;
+                }
+            }
         }
         if let Err(e) = crate::deliveries::worker::send_reminders(&state, &http).await {
             tracing::warn!(error = %format!("{e:#}"), "confirmation reminders failed; will retry");

@@ -141,72 +141,37 @@ fn outcome(s: &DeliverySettings, c: &Claimed, sent: Sent, started: DateTime<Utc>
     o
 }
 
-/// Outcomes recorded per transaction while sends go on.
-const RECORD_BATCH: usize = 16;
-
-/// Sends due deliveries until none is due; returns how many were claimed.
+/// Sends one batch of due deliveries; returns how many were claimed.
 pub async fn send_due(state: &AppState, http: &reqwest::Client) -> anyhow::Result<usize> {
-    send_due_until(state, http, &|| false).await
-}
-
-/// Keeps up to `delivery.concurrency` platform calls in flight: claims as
-/// slots free up (so what is claimed is what is being sent), records
-/// answers in small batches, and stops claiming once nothing is due or
-/// `stop()` says so — the calls in flight always finish and are recorded.
-pub async fn send_due_until(
-    state: &AppState,
-    http: &reqwest::Client,
-    stop: &(dyn Fn() -> bool + Sync),
-) -> anyhow::Result<usize> {
     let s = &state.settings.delivery;
-    let cap = s.concurrency.max(1);
-    let refill_at = (cap / 4).max(1);
-    {
-        let mut conn = state.pool.acquire().await?;
-        repo::recover_expired(&mut conn, state.clock.now()).await?;
+    let now = state.clock.now();
+    let mut conn = state.pool.acquire().await?;
+    repo::recover_expired(&mut conn, now).await?;
+    let lease = now + Duration::seconds(s.lease_secs as i64);
+    let claimed = repo::claim(&mut conn, now, lease, s.concurrency as i64).await?;
+    drop(conn);
+    if claimed.is_empty() {
+        return Ok(0);
     }
-    let mut in_flight = futures_util::stream::FuturesUnordered::new();
-    let (mut done, mut total, mut exhausted) = (Vec::new(), 0, false);
-    loop {
-        if !exhausted && cap - in_flight.len() >= refill_at && !stop() {
-            let want = cap - in_flight.len();
-            let now = state.clock.now();
-            let lease = now + Duration::seconds(s.lease_secs as i64);
-            let claimed = {
-                let mut conn = state.pool.acquire().await?;
-                repo::claim(&mut conn, now, lease, want as i64).await?
-            };
-            exhausted = claimed.len() < want;
-            total += claimed.len();
-            let sec = secrets(state, &claimed).await?;
-            let (send, back) = throttle(state, claimed, now);
-            done.extend(back);
-            for c in send {
-                let (creds, settings) = c
-                    .connection_id
-                    .and_then(|id| sec.connections.get(&id.0))
-                    .cloned()
-                    .unwrap_or((Value::Null, Value::Null));
-                let robot = sec.robots.get(&(c.workspace_id, c.group_id.0)).cloned();
-                let sender = sec.senders.get(&(c.workspace_id, c.group_id.0)).cloned();
-                in_flight.push(send_one(state, http, c, (creds, settings), robot, sender));
-            }
-        }
-        let next = if in_flight.is_empty() { None } else { in_flight.next().await };
-        if let Some(o) = next {
-            done.push(o);
-        }
-        if done.len() >= RECORD_BATCH || (in_flight.is_empty() && !done.is_empty()) {
-            // States and the attempt log commit together.
-            let mut tx = state.pool.begin().await?;
-            repo::record(&mut tx, &done).await?;
-            tx.commit().await?;
-            done.clear();
-        }
-        if in_flight.is_empty() && (exhausted || stop()) {
-            return Ok(total);
-        }
-    }
+    let sec = secrets(state, &claimed).await?;
+    let (claimed, mut outcomes) = throttle(state, claimed, now);
+    let none = (Value::Null, Value::Null);
+    let futures: Vec<_> = claimed
+        .iter()
+        .map(|c| {
+            let (creds, settings) = c.connection_id.and_then(|id| sec.connections.get(&id.0)).unwrap_or(&none);
+            let robot = sec.robots.get(&(c.workspace_id, c.group_id.0));
+            let sender = sec.senders.get(&(c.workspace_id, c.group_id.0)).map(String::as_str);
+            send_one(state, http, c, (creds, settings), robot, sender)
+        })
+        .collect();
+    let sent: Vec<Outcome> = futures_util::stream::iter(futures).buffer_unordered(s.concurrency.max(1)).collect().await;
+    outcomes.extend(sent);
+    // States and the attempt log commit together.
+    let mut tx = state.pool.begin().await?;
+    repo::record(&mut tx, &outcomes).await?;
+    tx.commit().await?;
+    Ok(outcomes.len())
 }
 
 /// Splits a claim into what may be sent now and, for the rest, outcomes that
@@ -229,10 +194,10 @@ fn throttle(state: &AppState, claimed: Vec<Claimed>, now: DateTime<Utc>) -> (Vec
 async fn send_one(
     state: &AppState,
     http: &reqwest::Client,
-    c: Claimed,
-    (creds, settings): (Value, Value),
-    robot: Option<Value>,
-    sender: Option<String>,
+    c: &Claimed,
+    (creds, settings): (&Value, &Value),
+    robot: Option<&Value>,
+    sender: Option<&str>,
 ) -> Outcome {
     let started = state.clock.now();
     let req = SendRequest {
@@ -240,15 +205,15 @@ async fn send_one(
         chat_id: &c.external_id,
         group_id: c.group_id.0,
         message: &c.message.0,
-        credentials: &creds,
-        settings: &settings,
-        robot: robot.as_ref(),
+        credentials: creds,
+        settings,
+        robot,
         now_unix: started.timestamp(),
-        sender: sender.as_deref(),
+        sender,
     };
     let secret = (c.channel == Channel::Generic).then(|| creds["secret"].as_str()).flatten();
     let sent = connectors::send(http, c.channel, &req, secret).await;
-    outcome(&state.settings.delivery, &c, sent, started, state.clock.now())
+    outcome(&state.settings.delivery, c, sent, started, state.clock.now())
 }
 
 /// Most reminders per mass-send task (WeCom allows a few a day).
