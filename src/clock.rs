@@ -4,6 +4,19 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 
+/// A stored IANA timezone name (validated on input) as a zone; UTC if it
+/// somehow does not parse, so a bad row never stops a computation.
+pub fn zone(name: &str) -> chrono_tz::Tz {
+    name.parse().unwrap_or(chrono_tz::Tz::UTC)
+}
+
+/// Parses a local date-time `YYYY-MM-DDTHH:MM` of the years 1970-9999
+/// (the form operators write one-off times and previews in).
+pub fn parse_local(s: &str) -> Option<chrono::NaiveDateTime> {
+    use chrono::Datelike;
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").ok().filter(|t| (1970..=9999).contains(&t.year()))
+}
+
 /// A source of the current time.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Now, in UTC.

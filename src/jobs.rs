@@ -54,13 +54,23 @@ pub async fn run_scheduler_once(state: &AppState) -> anyhow::Result<usize> {
 
 /// Sends due deliveries until none is due; returns how many were claimed.
 pub async fn drain_deliveries(state: &AppState, http: &reqwest::Client) -> anyhow::Result<usize> {
+    drain_deliveries_until(state, http, &|| false).await
+}
+
+/// [`drain_deliveries`], starting no new batch once `stop()` (a batch in
+/// flight always finishes and is recorded).
+async fn drain_deliveries_until(
+    state: &AppState,
+    http: &reqwest::Client,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> anyhow::Result<usize> {
     let mut total = 0;
     loop {
         let n = crate::deliveries::worker::send_due(state, http).await?;
-        if n == 0 {
+        total += n;
+        if n == 0 || stop() {
             return Ok(total);
         }
-        total += n;
     }
 }
 
@@ -105,18 +115,12 @@ async fn delivery_worker(state: AppState, http: reqwest::Client, token: Cancella
     let every = Duration::from_millis(state.settings.delivery.tick_millis);
     let mut listener = delivery_listener(&state).await;
     loop {
-        // Batch after batch until none is due; a batch in flight finishes
-        // (and is recorded) before shutdown, and no new one starts after it.
-        loop {
-            match crate::deliveries::worker::send_due(&state, &http).await {
-                Ok(0) => break,
-                Ok(_) if token.is_cancelled() => return,
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), "delivery pass failed; will retry");
-                    break;
-                }
-            }
+        let stop = || token.is_cancelled();
+        if let Err(e) = drain_deliveries_until(&state, &http, &stop).await {
+            tracing::warn!(error = %format!("{e:#}"), "delivery pass failed; will retry");
+        }
+        if token.is_cancelled() {
+            return;
         }
         if let Err(e) = crate::deliveries::worker::send_reminders(&state, &http).await {
             tracing::warn!(error = %format!("{e:#}"), "confirmation reminders failed; will retry");

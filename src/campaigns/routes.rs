@@ -14,7 +14,7 @@ use super::model::{
 };
 use super::repo;
 use crate::audit::{self, Actor};
-use crate::error::{on_constraint, ApiError, ApiResult, ErrorEnvelope, FieldError};
+use crate::error::{on_constraint, ApiError, ApiResult, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::pagination::{Page, PageParams};
 use crate::ids::{CampaignId, WorkspaceId};
@@ -50,16 +50,7 @@ async fn check_target(conn: &mut PgConnection, ws: WorkspaceId, t: Option<&Campa
         }
     }
     if let Some(ids) = &t.group_ids {
-        let raw: Vec<uuid::Uuid> = ids.iter().map(|g| g.0).collect();
-        let missing = crate::groups::repo::missing(conn, ws, &raw).await?;
-        let errors: Vec<FieldError> = raw
-            .iter()
-            .enumerate()
-            .filter(|(_, id)| missing.contains(id))
-            .map(|(i, _)| {
-                FieldError::new(format!("target.group_ids[{i}]"), "unknown", "no such group in this workspace")
-            })
-            .collect();
+        let errors = crate::groups::unknown_ids(conn, ws, ids, "target.group_ids").await?;
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }

@@ -6,6 +6,7 @@ use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
 use super::model::{Content, ContentKind, MessageBody};
+use super::template::Context;
 use crate::ids::{CampaignId, ContentId, GroupId, MemberId, WorkspaceId};
 
 #[derive(FromRow)]
@@ -141,12 +142,39 @@ pub async fn member_names(
         .await
 }
 
-/// What a campaign contributes to a template: name, link, tracking code.
+/// What a campaign contributes to a template.
+#[derive(Debug, Clone, FromRow)]
+pub struct CampaignVars {
+    pub name: String,
+    pub link: Option<String>,
+    pub tracking_code: String,
+}
+
+impl GroupVars {
+    /// Fills `group.*`.
+    pub fn fill(&self, ctx: &mut Context) {
+        ctx.group_name = self.name.clone();
+        ctx.group_region = self.region.clone().unwrap_or_default();
+        ctx.group_category = self.category.clone().unwrap_or_default();
+        ctx.group_tier = self.tier.clone().unwrap_or_default();
+    }
+}
+
+impl CampaignVars {
+    /// Fills `campaign.*`.
+    pub fn fill(&self, ctx: &mut Context) {
+        ctx.campaign_name = self.name.clone();
+        ctx.campaign_link = self.link.clone().unwrap_or_default();
+        ctx.campaign_tracking_code = self.tracking_code.clone();
+    }
+}
+
+/// What a campaign contributes to a template.
 pub async fn campaign_vars(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     id: CampaignId,
-) -> Result<Option<(String, Option<String>, String)>, sqlx::Error> {
+) -> Result<Option<CampaignVars>, sqlx::Error> {
     sqlx::query_as("SELECT name, link, tracking_code FROM campaigns WHERE workspace_id = $1 AND id = $2")
         .bind(ws)
         .bind(id)

@@ -3,7 +3,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -196,10 +195,7 @@ async fn preview_context(
     let mut tz = crate::workspaces::repo::get(conn, ws).await?.map(|w| w.timezone).unwrap_or_default();
     if let Some(g) = q.group_id {
         let vars = repo::group_vars(conn, ws, &[g.0]).await?.pop().ok_or_else(|| unknown("group_id"))?;
-        ctx.group_name = vars.name;
-        ctx.group_region = vars.region.unwrap_or_default();
-        ctx.group_category = vars.category.unwrap_or_default();
-        ctx.group_tier = vars.tier.unwrap_or_default();
+        vars.fill(&mut ctx);
         tz = vars.timezone;
     } else if uses("group.") {
         return Err(required("group_id"));
@@ -209,18 +205,14 @@ async fn preview_context(
             repo::member_names(conn, ws, &[m.0]).await?.pop().ok_or_else(|| unknown("member_id"))?.1;
     }
     if let Some(c) = q.campaign_id {
-        let (name, link, code) = repo::campaign_vars(conn, ws, c).await?.ok_or_else(|| unknown("campaign_id"))?;
-        (ctx.campaign_name, ctx.campaign_link, ctx.campaign_tracking_code) = (name, link.unwrap_or_default(), code);
+        repo::campaign_vars(conn, ws, c).await?.ok_or_else(|| unknown("campaign_id"))?.fill(&mut ctx);
     } else if uses("campaign.") {
         return Err(required("campaign_id"));
     }
-    let zone: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
     ctx.local = Some(match &q.at {
-        Some(at) => NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M")
-            .ok()
-            .filter(|t| (1970..=9999).contains(&chrono::Datelike::year(t)))
+        Some(at) => crate::clock::parse_local(at)
             .ok_or_else(|| ApiError::field("at", "invalid", "must be a local date-time YYYY-MM-DDTHH:MM"))?,
-        None => now.with_timezone(&zone).naive_local(),
+        None => now.with_timezone(&crate::clock::zone(&tz)).naive_local(),
     });
     Ok((ctx, tz))
 }

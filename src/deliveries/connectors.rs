@@ -49,8 +49,12 @@ pub type Built = (String, Value, Vec<(&'static str, String)>);
 
 /// One outbound channel.
 pub trait Outbound {
-    /// The HTTP request: URL and JSON body (`None`: cannot be built, with why).
+    /// The HTTP request: URL, JSON body and extra headers (`Err`: cannot be built, with why).
     fn request(&self, r: &SendRequest<'_>) -> Result<Built, String>;
+    /// A signature header over the exact body bytes, for channels that sign.
+    fn sign(&self, _r: &SendRequest<'_>, _body: &[u8]) -> Option<(&'static str, String)> {
+        None
+    }
     /// Reads a 2xx answer's body (platforms report errors inside 200s).
     fn verdict(&self, status: u16, body: &Value, raw: String) -> Sent;
 }
@@ -220,6 +224,11 @@ impl Outbound for Generic {
         Ok((url.to_owned(), body, vec![("idempotency-key", r.delivery_id.to_string())]))
     }
 
+    fn sign(&self, r: &SendRequest<'_>, body: &[u8]) -> Option<(&'static str, String)> {
+        let secret = r.credentials.get("secret").and_then(Value::as_str)?;
+        Some(("x-shequn-signature", crate::hooks::connectors::generic::sign(secret, r.now_unix, body)))
+    }
+
     fn verdict(&self, status: u16, _body: &Value, raw: String) -> Sent {
         Sent::Accepted { status, message_id: None, response: raw }
     }
@@ -246,7 +255,7 @@ fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
 }
 
 /// Sends one request and classifies the answer. Credentials never reach the verdict.
-pub async fn send(http: &reqwest::Client, channel: Channel, r: &SendRequest<'_>, generic_secret: Option<&str>) -> Sent {
+pub async fn send(http: &reqwest::Client, channel: Channel, r: &SendRequest<'_>) -> Sent {
     if channel == Channel::WecomMassSend {
         return super::wecom_mass::send(http, r).await;
     }
@@ -266,8 +275,8 @@ pub async fn send(http: &reqwest::Client, channel: Channel, r: &SendRequest<'_>,
     for (k, v) in headers {
         req = req.header(k, v);
     }
-    if let Some(secret) = generic_secret {
-        req = req.header("x-shequn-signature", crate::hooks::connectors::generic::sign(secret, r.now_unix, &bytes));
+    if let Some((name, value)) = c.sign(r, &bytes) {
+        req = req.header(name, value);
     }
     let res = match req.body(bytes).send().await {
         Ok(res) => res,

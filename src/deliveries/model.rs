@@ -54,6 +54,17 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// Every channel.
+    pub const ALL: [Channel; 7] = [
+        Channel::Telegram,
+        Channel::Slack,
+        Channel::WecomRobot,
+        Channel::WecomMassSend,
+        Channel::FeishuBot,
+        Channel::Generic,
+        Channel::None,
+    ];
+
     /// Whether the receiver dedupes on our idempotency key, so a retry after
     /// an unknown outcome cannot send twice.
     pub fn idempotent(self) -> bool {

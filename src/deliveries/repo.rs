@@ -320,34 +320,22 @@ pub async fn record(conn: &mut PgConnection, outcomes: &[Outcome]) -> Result<(),
 }
 
 /// Deliveries whose sender stopped mid-call (lease expired): back to
-/// `pending` where the receiver dedupes, else `uncertain`. Returns how many.
+/// `pending` where the receiver dedupes ([`Channel::idempotent`]), else
+/// `uncertain`. Returns how many.
 pub async fn recover_expired(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    let retried: Vec<Channel> = Channel::ALL.into_iter().filter(|c| c.idempotent()).collect();
     let r = sqlx::query(
         "UPDATE deliveries SET lease_until = NULL, updated_at = now(),
-             state = CASE WHEN channel = 'generic' THEN 'pending' ELSE 'uncertain' END,
-             next_attempt_at = CASE WHEN channel = 'generic' THEN $1 END,
+             state = CASE WHEN channel = ANY($2) THEN 'pending' ELSE 'uncertain' END,
+             next_attempt_at = CASE WHEN channel = ANY($2) THEN $1 END,
              last_error = 'the sender stopped before recording the platform''s answer'
          WHERE state = 'sending' AND lease_until < $1",
     )
     .bind(now)
+    .bind(retried)
     .execute(conn)
     .await?;
     Ok(r.rows_affected())
-}
-
-/// Gives back deliveries this process claimed but did not send (shutdown).
-pub async fn release(conn: &mut PgConnection, ids: &[(WorkspaceId, DeliveryId, i32)]) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE deliveries d SET state = 'pending', attempts = d.attempts - 1, lease_until = NULL, updated_at = now()
-         FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS u(ws, id, attempt)
-         WHERE d.workspace_id = u.ws AND d.id = u.id AND d.state = 'sending' AND d.attempts = u.attempt",
-    )
-    .bind(ids.iter().map(|i| i.0 .0).collect::<Vec<_>>())
-    .bind(ids.iter().map(|i| i.1 .0).collect::<Vec<_>>())
-    .bind(ids.iter().map(|i| i.2).collect::<Vec<_>>())
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Moves a delivery from one of `from` to `to`; `false` when it was in none of them.

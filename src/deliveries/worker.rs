@@ -20,7 +20,7 @@ use super::connectors::{self, SendRequest, Sent};
 use super::model::{Attempt, Channel, DeliveryState};
 use super::repo::{self, Claimed, Outcome};
 use crate::config::DeliverySettings;
-use crate::ids::WorkspaceId;
+use crate::ids::{DeliveryId, WorkspaceId};
 use crate::state::AppState;
 
 /// Backoff before attempt `n + 1` after `n` failed ones: base·2^(n-1), capped, plus up to half of it as jitter.
@@ -36,7 +36,6 @@ pub fn backoff(s: &DeliverySettings, failed: i32, retry_after: Option<StdDuratio
     Duration::seconds(wait.min(i64::MAX as u64) as i64)
 }
 
-/// Credentials and settings of the connections and robots a batch needs.
 /// What a batch needs besides the claimed rows.
 #[derive(Default)]
 struct Secrets {
@@ -211,62 +210,60 @@ async fn send_one(
         now_unix: started.timestamp(),
         sender,
     };
-    let secret = (c.channel == Channel::Generic).then(|| creds["secret"].as_str()).flatten();
-    let sent = connectors::send(http, c.channel, &req, secret).await;
+    let sent = connectors::send(http, c.channel, &req).await;
     outcome(&state.settings.delivery, c, sent, started, state.clock.now())
 }
 
 /// Most reminders per mass-send task (WeCom allows a few a day).
 pub const MAX_REMINDERS: i32 = 3;
 
-/// A task to remind: workspace, delivery, WeCom msgid, reminders so far, connection credentials and settings.
-type Reminder =
-    (WorkspaceId, Uuid, Option<String>, i32, Option<sqlx::types::Json<Value>>, Option<sqlx::types::Json<Value>>);
+/// A task to follow up: workspace, delivery, WeCom msgid, reminders so far,
+/// connection credentials and settings.
+type FollowUp = (WorkspaceId, DeliveryId, String, i32, sqlx::types::Json<Value>, sqlx::types::Json<Value>);
 
 /// Follows up mass sends awaiting confirmation whose reminder is due: one
 /// WeCom reports sent becomes `confirmed`, else the owner is reminded.
-/// Returns how many were due.
+/// The due rows are taken in one statement that moves their next follow-up
+/// on (so no transaction is held across the WeCom calls, and another
+/// instance skips them). Returns how many were due.
 pub async fn send_reminders(state: &AppState, http: &reqwest::Client) -> anyhow::Result<usize> {
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    let due: Vec<Reminder> = sqlx::query_as(
-        "SELECT d.workspace_id, d.id, d.platform_message_id, d.reminders, c.credentials, c.settings
-             FROM deliveries d LEFT JOIN connections c ON c.workspace_id = d.workspace_id AND c.id = d.connection_id
-             WHERE d.state = 'awaiting_confirmation' AND d.next_reminder_at <= $1
-             ORDER BY d.next_reminder_at LIMIT 100 FOR UPDATE OF d SKIP LOCKED",
+    let next = now + Duration::seconds(state.settings.delivery.reminder_interval_secs as i64);
+    let due: Vec<FollowUp> = sqlx::query_as(
+        "WITH due AS (
+             SELECT workspace_id, id FROM deliveries
+             WHERE state = 'awaiting_confirmation' AND next_reminder_at <= $1
+             ORDER BY next_reminder_at LIMIT 100 FOR UPDATE SKIP LOCKED),
+         moved AS (
+             UPDATE deliveries d
+             SET next_reminder_at = CASE WHEN d.platform_message_id IS NULL OR d.reminders + 1 >= $3 THEN NULL ELSE $2 END
+             FROM due WHERE d.workspace_id = due.workspace_id AND d.id = due.id
+             RETURNING d.workspace_id, d.id, d.platform_message_id, d.reminders, d.connection_id)
+         SELECT m.workspace_id, m.id, m.platform_message_id, m.reminders, c.credentials, c.settings
+         FROM moved m JOIN connections c ON c.workspace_id = m.workspace_id AND c.id = m.connection_id
+         WHERE m.platform_message_id IS NOT NULL",
     )
     .bind(now)
-    .fetch_all(&mut *tx)
+    .bind(next)
+    .bind(MAX_REMINDERS)
+    .fetch_all(&state.pool)
     .await?;
-    for (ws, id, msgid, reminders, creds, settings) in &due {
-        let (Some(msgid), Some(creds), Some(settings)) = (msgid, creds, settings) else { continue };
-        if super::wecom_mass::confirmed(http, &creds.0, &settings.0, msgid).await == Some(true) {
-            repo::transition(
-                &mut tx,
-                *ws,
-                crate::ids::DeliveryId(*id),
-                &[DeliveryState::AwaitingConfirmation],
-                DeliveryState::Confirmed,
-                now,
-            )
-            .await?;
-            continue;
+    for (ws, id, msgid, _, creds, settings) in &due {
+        // The WeCom calls first; a pooled connection only for the short update.
+        let sent = super::wecom_mass::confirmed(http, &creds.0, &settings.0, msgid).await == Some(true);
+        let reminded = !sent && super::wecom_mass::remind(http, &creds.0, &settings.0, msgid).await;
+        let mut conn = state.pool.acquire().await?;
+        if sent {
+            let from = [DeliveryState::AwaitingConfirmation];
+            repo::transition(&mut conn, *ws, *id, &from, DeliveryState::Confirmed, now).await?;
+        } else if reminded {
+            sqlx::query("UPDATE deliveries SET reminders = reminders + 1, updated_at = now() WHERE workspace_id = $1 AND id = $2")
+                .bind(ws)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
         }
-        let ok = super::wecom_mass::remind(http, &creds.0, &settings.0, msgid).await;
-        let next = (reminders + 1 < MAX_REMINDERS)
-            .then(|| now + Duration::seconds(state.settings.delivery.reminder_interval_secs as i64));
-        sqlx::query(
-            "UPDATE deliveries SET reminders = reminders + CASE WHEN $3 THEN 1 ELSE 0 END, next_reminder_at = $4,
-                 updated_at = now() WHERE workspace_id = $1 AND id = $2",
-        )
-        .bind(ws)
-        .bind(id)
-        .bind(ok)
-        .bind(next)
-        .execute(&mut *tx)
-        .await?;
     }
-    tx.commit().await?;
     Ok(due.len())
 }
 

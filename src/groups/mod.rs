@@ -9,3 +9,23 @@ pub mod repo;
 mod routes;
 
 pub use routes::router;
+
+/// One 422 detail per id that is not a group of the workspace, named
+/// `{field}[i]` (for every feature that references groups by id).
+pub async fn unknown_ids(
+    conn: &mut sqlx::PgConnection,
+    ws: crate::ids::WorkspaceId,
+    ids: &[crate::ids::GroupId],
+    field: &str,
+) -> Result<Vec<crate::error::FieldError>, sqlx::Error> {
+    let raw: Vec<uuid::Uuid> = ids.iter().map(|g| g.0).collect();
+    let missing = repo::missing(conn, ws, &raw).await?;
+    Ok(raw
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| missing.contains(id))
+        .map(|(i, _)| {
+            crate::error::FieldError::new(format!("{field}[{i}]"), "unknown", "no such group in this workspace")
+        })
+        .collect())
+}

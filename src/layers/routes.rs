@@ -9,7 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::model::{CreateLayer, Layer, LayerSelector, UpdateLayer};
 use super::repo;
 use crate::audit::{self, Actor};
-use crate::error::{on_constraint, ApiError, ApiResult, ErrorEnvelope, FieldError};
+use crate::error::{on_constraint, ApiError, ApiResult, ErrorEnvelope};
 use crate::groups::model::Group;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::pagination::{Page, PageParams, PageQuery};
@@ -44,17 +44,7 @@ pub async fn check_group_ids(
 ) -> ApiResult<()> {
     let mut errors = Vec::new();
     for (name, ids) in [("group_ids", &s.group_ids), ("exclude_group_ids", &s.exclude_group_ids)] {
-        let raw: Vec<uuid::Uuid> = ids.iter().map(|g| g.0).collect();
-        let missing = crate::groups::repo::missing(conn, ws, &raw).await?;
-        for (i, id) in raw.iter().enumerate() {
-            if missing.contains(id) {
-                errors.push(FieldError::new(
-                    format!("{field}.{name}[{i}]"),
-                    "unknown",
-                    "no such group in this workspace",
-                ));
-            }
-        }
+        errors.extend(crate::groups::unknown_ids(conn, ws, ids, &format!("{field}.{name}")).await?);
     }
     if errors.is_empty() {
         Ok(())

@@ -227,18 +227,6 @@ pub async fn preview_plan(
     let mut conn = state.pool.acquire().await?;
     let plan = repo::get(&mut conn, ws, id, false).await?.ok_or(ApiError::NotFound("sop plan"))?;
     let tz = crate::workspaces::repo::get(&mut conn, ws).await?.map(|w| w.timezone).unwrap_or_default();
-    let from = q.from.unwrap_or_else(|| now.with_timezone(&super::schedule::zone(&tz)).date_naive());
-    let relative_steps = plan
-        .steps
-        .iter()
-        .filter(|s| {
-            matches!(
-                s.timing,
-                super::timing::TimingSpec::AfterJoin { .. } | super::timing::TimingSpec::AfterGroupCreated { .. }
-            )
-        })
-        .map(|s| s.index)
-        .collect();
-    let (items, truncated) = service::preview(&mut conn, ws, plan, from, days, q.group_id, now).await?;
-    Ok(Json(Preview { items, relative_steps, truncated }))
+    let from = q.from.unwrap_or_else(|| now.with_timezone(&crate::clock::zone(&tz)).date_naive());
+    Ok(Json(service::preview(&mut conn, ws, plan, from, days, q.group_id, now).await?))
 }

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::model::{Plan, PlanTarget};
 use super::timing::{self, Anchor, Offset, Quiet, Timing};
+use crate::clock::zone;
 use crate::groups::repo::{GroupFilter, ScheduleTarget};
 use crate::ids::WorkspaceId;
 
@@ -62,11 +63,6 @@ impl Compiled {
         let quieted = self.quiet.map(|q| q.apply(tz, slot)).unwrap_or(slot);
         quieted + timing::jitter(self.plan.jitter_seconds.max(0) as u32, step_id, group, member, slot)
     }
-}
-
-/// Parses a stored timezone (validated on input; UTC if somehow not).
-pub fn zone(name: &str) -> Tz {
-    name.parse().unwrap_or(Tz::UTC)
 }
 
 /// The groups a plan targets right now (active groups only).

@@ -14,7 +14,8 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::schedule::{self, zone, Compiled};
+use super::schedule::{self, Compiled};
+use crate::clock::zone;
 use crate::contents::model::Message;
 use crate::contents::repo as contents;
 use crate::contents::template::Context;
@@ -82,7 +83,7 @@ struct Lookups {
     contents: HashMap<Uuid, crate::contents::model::Content>,
     groups: HashMap<Uuid, contents::GroupVars>,
     members: HashMap<Uuid, String>,
-    campaigns: HashMap<Uuid, (String, Option<String>, String)>,
+    campaigns: HashMap<Uuid, contents::CampaignVars>,
     routes: HashMap<(PlanId, Uuid), route::Route>,
     /// `settings.group_daily_cap` of the connections that have one.
     caps: HashMap<Uuid, i64>,
@@ -133,18 +134,15 @@ async fn lookups(conn: &mut PgConnection, ws: WorkspaceId, rows: &[Due]) -> anyh
 fn render(l: &Lookups, c: &Compiled, step: usize, d: &Due, local: chrono::NaiveDateTime) -> Option<(Uuid, Message)> {
     let content = l.contents.get(&c.plan.steps.get(step)?.content_id.0)?;
     let g = l.groups.get(&d.group_id)?;
-    let campaign = c.plan.campaign_id.and_then(|id| l.campaigns.get(&id.0));
-    let ctx = Context {
-        group_name: g.name.clone(),
-        group_region: g.region.clone().unwrap_or_default(),
-        group_category: g.category.clone().unwrap_or_default(),
-        group_tier: g.tier.clone().unwrap_or_default(),
+    let mut ctx = Context {
         member_display_name: l.members.get(&d.member_id).cloned().unwrap_or_default(),
-        campaign_name: campaign.map(|c| c.0.clone()).unwrap_or_default(),
-        campaign_link: campaign.and_then(|c| c.1.clone()).unwrap_or_default(),
-        campaign_tracking_code: campaign.map(|c| c.2.clone()).unwrap_or_default(),
         local: Some(local),
+        ..Context::default()
     };
+    g.fill(&mut ctx);
+    if let Some(campaign) = c.plan.campaign_id.and_then(|id| l.campaigns.get(&id.0)) {
+        campaign.fill(&mut ctx);
+    }
     Some((content.id.0, Message { kind: content.kind, body: content.body.render(&ctx) }))
 }
 
@@ -160,12 +158,20 @@ async fn claim_workspace(
     let mut new = NewDeliveries::default();
     let (mut keys, mut next_slots, mut next_fires) = (Vec::new(), Vec::new(), Vec::new());
     for d in &rows {
-        let (Some(c), Some(g)) = (l.plans.get(&d.plan_id), l.groups.get(&d.group_id)) else { continue };
-        let Some(step) = c.plan.steps.iter().position(|s| s.id.0 == d.step_id) else { continue };
-        let tz = zone(&g.timezone);
+        // Every claimed row advances; one that cannot be resolved (it cannot
+        // happen through the foreign keys) is finished rather than claimed forever.
+        keys.push((d.step_id, d.group_id, d.member_id));
+        let resolved = l.plans.get(&d.plan_id).zip(l.groups.get(&d.group_id)).and_then(|(c, g)| {
+            let step = c.plan.steps.iter().position(|s| s.id.0 == d.step_id)?;
+            Some((c, step, zone(&g.timezone)))
+        });
+        let Some((c, step, tz)) = resolved else {
+            next_slots.push(None);
+            next_fires.push(None);
+            continue;
+        };
         let local = d.next_slot_at.with_timezone(&tz).naive_local();
         let next = c.timings[step].anchor().is_none().then(|| c.next_slot(step, tz, d.next_slot_at)).flatten();
-        keys.push((d.step_id, d.group_id, d.member_id));
         next_slots.push(next);
         next_fires.push(next.map(|s| c.fire_at(step, tz, d.group_id, d.member_id, s)));
         let Some((content_id, message)) = render(&l, c, step, d, local) else { continue };

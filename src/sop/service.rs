@@ -3,9 +3,10 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::PgConnection;
 
-use super::model::{Plan, PlanStatus, PlanTarget, PreviewItem, StepInput};
-use super::schedule::{self, zone, Compiled};
+use super::model::{Plan, PlanStatus, PlanTarget, Preview, PreviewItem, StepInput};
+use super::schedule::{self, Compiled};
 use super::timing::{Anchor, Timing};
+use crate::clock::zone;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::ids::{CampaignId, ConnectionId, GroupId, WorkspaceId};
 
@@ -28,23 +29,10 @@ pub async fn check_refs(
         }
     }
     if let Some(ids) = &target.group_ids {
-        let raw: Vec<uuid::Uuid> = ids.iter().map(|g| g.0).collect();
-        let missing = crate::groups::repo::missing(conn, ws, &raw).await?;
-        errors.extend(
-            raw.iter()
-                .enumerate()
-                .filter(|(_, id)| missing.contains(id))
-                .map(|(i, _)| unknown(format!("target.group_ids[{i}]"))),
-        );
+        errors.extend(crate::groups::unknown_ids(conn, ws, ids, "target.group_ids").await?);
     }
     if let Some(tier) = &target.tier {
-        let found: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tiers WHERE workspace_id = $1 AND key = $2)")
-                .bind(ws)
-                .bind(tier)
-                .fetch_one(&mut *conn)
-                .await?;
-        if !found {
+        if !crate::tiers::repo::key_exists(conn, ws, tier).await? {
             errors.push(unknown("target.tier".into()));
         }
     }
@@ -54,13 +42,7 @@ pub async fn check_refs(
         }
     }
     if let Some(c) = connection {
-        let found: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM connections WHERE workspace_id = $1 AND id = $2)")
-                .bind(ws)
-                .bind(c)
-                .fetch_one(&mut *conn)
-                .await?;
-        if !found {
+        if crate::connections::repo::get(conn, ws, c).await?.is_none() {
             errors.push(unknown("connection_id".into()));
         }
     }
@@ -140,8 +122,10 @@ pub async fn preview(
     days: u32,
     only: Option<GroupId>,
     now: DateTime<Utc>,
-) -> anyhow::Result<(Vec<PreviewItem>, bool)> {
+) -> anyhow::Result<Preview> {
     let c = Compiled::new(plan)?;
+    let relative_steps =
+        c.plan.steps.iter().zip(&c.timings).filter(|(_, t)| t.anchor().is_some()).map(|(s, _)| s.index).collect();
     let mut targets = schedule::targets(conn, ws, &c.plan.target).await?;
     if let Some(g) = only {
         targets.retain(|t| t.id == g);
@@ -180,5 +164,5 @@ pub async fn preview(
         }
     }
     items.sort_by_key(|i| (i.fire_at, i.group_id, i.step_index));
-    Ok((items, truncated))
+    Ok(Preview { items, relative_steps, truncated })
 }

@@ -183,14 +183,9 @@ impl TimingSpec {
             TimingSpec::AfterGroupCreated { minutes, hours, days, at } => {
                 Timing::After(Anchor::GroupCreated, offset(field, *minutes, *hours, *days, at)?)
             }
-            TimingSpec::Once { at } => Timing::Once(
-                NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M")
-                    .ok()
-                    .filter(|t| (1970..=9999).contains(&t.year()))
-                    .ok_or_else(|| {
-                        FieldError::new(format!("{field}.at"), "invalid", "must be a local date-time YYYY-MM-DDTHH:MM")
-                    })?,
-            ),
+            TimingSpec::Once { at } => Timing::Once(crate::clock::parse_local(at).ok_or_else(|| {
+                FieldError::new(format!("{field}.at"), "invalid", "must be a local date-time YYYY-MM-DDTHH:MM")
+            })?),
         })
     }
 }

@@ -18,7 +18,6 @@ use crate::helpers::TestApp;
 #[derive(Debug, Clone)]
 pub struct Seen {
     pub path: String,
-    #[allow(dead_code)] // kept for tests of signed channels
     pub headers: HeaderMap,
     pub body: Value,
 }
@@ -64,10 +63,9 @@ async fn fake_handler(
 impl Fake {
     pub async fn start() -> Fake {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut fake = Fake { base: format!("http://{}", listener.local_addr().unwrap()), ..Default::default() };
+        let fake = Fake { base: format!("http://{}", listener.local_addr().unwrap()), ..Default::default() };
         let app = axum::Router::new().fallback(fake_handler).with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        fake.base = fake.base.clone();
         fake
     }
     pub fn then(&self, status: u16, headers: Vec<(&'static str, String)>, body: Value) {

@@ -178,7 +178,6 @@ async fn a_sigkill_mid_send_neither_loses_nor_doubles_a_delivery() {
             }
         }
     }
-    eprintln!("uncertain after the kill: {uncertain}, in flight at the kill: {in_flight}");
     assert!(uncertain <= 8, "at most one claim's worth is uncertain: {uncertain}");
     let per_group: i64 =
         sqlx::query_scalar("SELECT count(DISTINCT group_id) FROM deliveries").fetch_one(&pool).await.unwrap();
