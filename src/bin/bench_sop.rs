@@ -4,6 +4,9 @@
 //! the slot until every delivery is `sent`, p50/p99 lateness, and the same
 //! with two server instances sharing the database (checking that no slot
 //! was sent twice).
+//!
+//! Diagnostic switch (never for recorded figures): `BENCH_TICK=<ms>` sets the
+//! servers' `delivery.tick_millis` (default 1000).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
