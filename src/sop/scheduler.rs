@@ -43,6 +43,9 @@ pub async fn run_due(pool: &PgPool, now: DateTime<Utc>, grace: Duration, limit: 
          FROM sop_schedules s
          WHERE s.next_fire_at <= $1 AND EXISTS (SELECT 1 FROM sop_plans p
                WHERE p.workspace_id = s.workspace_id AND p.id = s.plan_id AND p.status = 'active')
+           -- A group archived or dismissed since the last sync is not sent to (the sync drops its rows).
+           AND EXISTS (SELECT 1 FROM groups g WHERE g.workspace_id = s.workspace_id AND g.id = s.group_id
+                       AND g.status = 'active')
          ORDER BY s.next_fire_at LIMIT $2 FOR UPDATE OF s SKIP LOCKED",
     )
     .bind(now)

@@ -436,3 +436,19 @@ async fn what_a_plan_uses_cannot_be_deleted_from_under_it() {
         assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, code), "{path}: {}", r.body);
     }
 }
+
+#[tokio::test]
+async fn a_group_archived_between_syncs_is_not_sent_to() {
+    let app = TestApp::spawn().await;
+    let fake = Fake::start().await;
+    telegram(&app, &fake).await;
+    let g = group(&app, "-40", "Asia/Shanghai").await;
+    // Due at once (the clock stands at 02:00Z = 10:00 local), and within the
+    // sync interval, so only the claim itself can keep the message back.
+    once_plan(&app, &[&g], "hi", "2026-11-20T10:00").await;
+    let r = app.patch(&format!("/v1/groups/{g}"), json!({"status": "archived"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    app.clock.set(utc("2026-11-20T02:00:10Z"));
+    scheduler(&app).await;
+    assert_eq!(app.count("deliveries").await, 0);
+}
