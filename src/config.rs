@@ -70,6 +70,8 @@ pub struct WorkerSettings {
     pub inbox_interval_secs: u64,
     pub inbox_batch_size: i64,
     pub event_partitions: bool,
+    pub metric_rollups: bool,
+    pub rollup_interval_millis: u64,
 }
 
 /// `[server]`.
@@ -277,6 +279,9 @@ impl Settings {
         }
         if self.workers.inbox_interval_secs == 0 {
             bail!("configuration key `workers.inbox_interval_secs`: must be ≥ 1");
+        }
+        if !(50..=3_600_000).contains(&self.workers.rollup_interval_millis) {
+            bail!("configuration key `workers.rollup_interval_millis`: must be 50..=3600000");
         }
         if !(1..=5000).contains(&self.workers.inbox_batch_size) {
             bail!("configuration key `workers.inbox_batch_size`: must be 1..=5000");

@@ -1,8 +1,9 @@
 //! Background jobs of `serve`, each a loop watching one cancellation token:
 //! the inbox processor (turns stored webhook requests into events, in
-//! batches) and event-partition maintenance. Both are safe on several
-//! instances: inbox rows are claimed with `FOR UPDATE SKIP LOCKED`, and
-//! partition creation is idempotent under an advisory lock.
+//! batches), event-partition maintenance, the metric rollups, the SOP
+//! scheduler and the delivery workers. All are safe on several instances:
+//! inbox rows are claimed with `FOR UPDATE SKIP LOCKED`, partition creation
+//! and rollups run under advisory locks.
 
 use std::time::Duration;
 
@@ -20,6 +21,9 @@ pub fn spawn_all(state: &AppState, token: &CancellationToken) -> Vec<JoinHandle<
     }
     if w.event_partitions {
         handles.push(tokio::spawn(event_partitions(state.clone(), token.clone())));
+    }
+    if w.metric_rollups {
+        handles.push(tokio::spawn(metric_rollups(state.clone(), token.clone())));
     }
     let d = &state.settings.delivery;
     if d.scheduler {
@@ -195,6 +199,22 @@ async fn event_partitions(state: AppState, token: CancellationToken) {
         tokio::select! {
             _ = token.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+        }
+    }
+}
+
+/// Recomputes dirty metric days until the queue is empty, then waits a tick.
+async fn metric_rollups(state: AppState, token: CancellationToken) {
+    let tick = Duration::from_millis(state.settings.workers.rollup_interval_millis);
+    loop {
+        match crate::metrics::rollup::drain(&state.pool).await {
+            Ok(0) => {}
+            Ok(days) => tracing::debug!(days, "metric rollups recomputed"),
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "metric rollup pass failed; will retry"),
+        }
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep(tick) => {}
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod keys;
 pub mod layers;
 pub mod members;
 pub mod memberships;
+pub mod metrics;
 pub mod platform;
 pub mod sop;
 pub mod staff;

@@ -206,6 +206,8 @@ pub async fn ingest(
         }
     }
     after_insert(conn, ws, &accepted).await?;
+    let times: Vec<DateTime<Utc>> = accepted.iter().map(|r| r.occurred_at).collect();
+    crate::metrics::rollup::mark_dirty(conn, ws, &times).await?;
     Ok(results.into_iter().enumerate().map(|(i, r)| r.unwrap_or_else(|| rejected(i, "not processed".into()))).collect())
 }
 

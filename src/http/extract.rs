@@ -125,31 +125,36 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let q = parts.uri.query().unwrap_or("");
-        // PostgreSQL text cannot hold U+0000: refuse it here for every parameter.
-        if let Some((k, _)) = form_urlencoded::parse(q.as_bytes()).find(|(k, v)| k.contains('\0') || v.contains('\0')) {
-            return Err(ApiError::Validation(vec![FieldError::new(
-                k.replace('\0', ""),
-                "invalid",
-                "must not contain NUL characters",
-            )]));
-        }
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
-        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|err| {
-            let field = field_path(err.path());
-            let msg = err.inner().to_string();
-            let (field, code) = if let Some(rest) = msg.strip_prefix("unknown field `") {
-                (rest.split('`').next().unwrap_or("").to_owned(), "unknown_parameter")
-            } else if let Some(rest) = msg.strip_prefix("missing field `") {
-                (rest.split('`').next().unwrap_or("").to_owned(), "required")
-            } else if field.is_empty() {
-                ("query".to_owned(), "invalid")
-            } else {
-                (field, "invalid")
-            };
-            ApiError::Validation(vec![FieldError::new(field, code, msg)])
-        })
+        parse_query(parts.uri.query().unwrap_or("")).map(ApiQuery)
     }
+}
+
+/// Parses a query string into `T` with the envelope's errors (unknown
+/// parameters, when `T` denies them, name the parameter).
+pub fn parse_query<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
+    // PostgreSQL text cannot hold U+0000: refuse it here for every parameter.
+    if let Some((k, _)) = form_urlencoded::parse(q.as_bytes()).find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            k.replace('\0', ""),
+            "invalid",
+            "must not contain NUL characters",
+        )]));
+    }
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let field = field_path(err.path());
+        let msg = err.inner().to_string();
+        let (field, code) = if let Some(rest) = msg.strip_prefix("unknown field `") {
+            (rest.split('`').next().unwrap_or("").to_owned(), "unknown_parameter")
+        } else if let Some(rest) = msg.strip_prefix("missing field `") {
+            (rest.split('`').next().unwrap_or("").to_owned(), "required")
+        } else if field.is_empty() {
+            ("query".to_owned(), "invalid")
+        } else {
+            (field, "invalid")
+        };
+        ApiError::Validation(vec![FieldError::new(field, code, msg)])
+    })
 }
 
 /// Path parameters; a malformed one (e.g. not a UUID) answers 400 naming it.

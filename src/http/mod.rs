@@ -96,6 +96,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .merge(crate::contents::router())
         .merge(crate::sop::router())
         .merge(crate::deliveries::router())
+        .merge(crate::metrics::router())
         .merge(crate::audit::router())
 }
 

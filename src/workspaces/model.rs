@@ -50,6 +50,8 @@ pub struct Workspace {
     /// ISO 4217 code of amounts.
     pub currency: String,
     pub week_start: WeekStart,
+    /// Event types that make a member active in metrics (joins and leaves never do).
+    pub active_event_types: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -62,6 +64,9 @@ pub struct UpdateWorkspace {
     pub timezone: Option<String>,
     pub currency: Option<String>,
     pub week_start: Option<WeekStart>,
+    /// Built-in types or `custom.<name>`; not `member_joined` / `member_left`.
+    /// Changing it (or the timezone) rebuilds the metric rollups.
+    pub active_event_types: Option<Vec<String>>,
 }
 
 /// Checks a workspace name.
@@ -88,6 +93,20 @@ impl UpdateWorkspace {
         }
         if let Some(cur) = &self.currency {
             check_currency(&mut c, cur);
+        }
+        if let Some(types) = &self.active_event_types {
+            if types.is_empty() || types.len() > 50 {
+                c.fail("active_event_types", "invalid", "give 1 to 50 event types");
+            }
+            for (i, t) in types.iter().enumerate() {
+                if !crate::events::model::valid_type(t) || t == "member_joined" || t == "member_left" {
+                    c.fail(
+                        format!("active_event_types[{i}]"),
+                        "invalid",
+                        "not an activity event type (built-in type other than joins/leaves, or custom.<name>)",
+                    );
+                }
+            }
         }
         c.finish()
     }

@@ -5,7 +5,7 @@ use sqlx::{PgConnection, Row};
 use super::model::{UpdateWorkspace, WeekStart, Workspace};
 use crate::ids::WorkspaceId;
 
-const COLUMNS: &str = "id, name, timezone, currency, week_start, created_at, updated_at";
+const COLUMNS: &str = "id, name, timezone, currency, week_start, active_event_types, created_at, updated_at";
 
 fn from_row(r: &sqlx::postgres::PgRow) -> Result<Workspace, sqlx::Error> {
     let ws: String = r.try_get("week_start")?;
@@ -15,6 +15,7 @@ fn from_row(r: &sqlx::postgres::PgRow) -> Result<Workspace, sqlx::Error> {
         timezone: r.try_get("timezone")?,
         currency: r.try_get("currency")?,
         week_start: WeekStart::parse(&ws).ok_or_else(|| sqlx::Error::Decode("bad week_start".into()))?,
+        active_event_types: r.try_get("active_event_types")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
@@ -52,7 +53,8 @@ pub async fn update(
 ) -> Result<Option<Workspace>, sqlx::Error> {
     let r = sqlx::query(&format!(
         "UPDATE workspaces SET name = COALESCE($2, name), timezone = COALESCE($3, timezone),
-             currency = COALESCE($4, currency), week_start = COALESCE($5, week_start), updated_at = now()
+             currency = COALESCE($4, currency), week_start = COALESCE($5, week_start),
+             active_event_types = COALESCE($6, active_event_types), updated_at = now()
          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
@@ -60,6 +62,7 @@ pub async fn update(
     .bind(p.timezone.as_deref())
     .bind(p.currency.as_deref())
     .bind(p.week_start.map(WeekStart::as_str))
+    .bind(p.active_event_types.as_deref())
     .fetch_optional(conn)
     .await?;
     r.as_ref().map(from_row).transpose()

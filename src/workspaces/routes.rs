@@ -39,6 +39,11 @@ pub async fn update_workspace(
     auth.require(Role::Admin)?;
     body.validate()?;
     let mut tx = state.pool.begin().await?;
+    sqlx::query("SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(auth.workspace_id)
+        .execute(&mut *tx)
+        .await?;
+    let before = repo::get(&mut tx, auth.workspace_id).await?.ok_or(ApiError::NotFound("workspace"))?;
     let ws = repo::update(&mut tx, auth.workspace_id, &body).await.map_err(|e| {
         crate::error::on_constraint(e, |c| {
             (c == "workspaces_name_key")
@@ -46,6 +51,9 @@ pub async fn update_workspace(
         })
     })?;
     let ws = ws.ok_or(ApiError::NotFound("workspace"))?;
+    if before.timezone != ws.timezone || before.active_event_types != ws.active_event_types {
+        crate::metrics::rollup::mark_all_dirty(&mut tx, auth.workspace_id).await?;
+    }
     audit::record(
         &mut tx,
         auth.workspace_id,
@@ -73,6 +81,9 @@ fn changed_fields(b: &UpdateWorkspace) -> Vec<&'static str> {
     }
     if b.week_start.is_some() {
         f.push("week_start")
+    }
+    if b.active_event_types.is_some() {
+        f.push("active_event_types")
     }
     f
 }

@@ -12,6 +12,7 @@ mod events;
 mod foundation;
 mod groups;
 mod members;
+mod metrics;
 mod sop;
 mod sop_crash;
 mod webhooks;

@@ -1,0 +1,260 @@
+//! Activity: DAU / WAU / MAU, messages, active rate and stickiness per local
+//! day. The arithmetic here is pure: it takes each member's active days and
+//! belonging days (see `repo`) and is unit-tested on its own; the API tests
+//! compare its answers with a computation over the raw events.
+
+use std::collections::HashMap;
+
+use chrono::{Duration, NaiveDate};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Days before `from` a trailing window reaches back (MAU: d-29..d).
+pub const LEAD: usize = 29;
+
+/// One day of the activity report.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ActivityDay {
+    #[schema(value_type = String, example = "2026-10-01")]
+    pub date: NaiveDate,
+    /// Members active on the day.
+    pub dau: Option<i64>,
+    /// Members active on at least one of the days d-6..d.
+    pub wau: Option<i64>,
+    /// Members active on at least one of the days d-29..d.
+    pub mau: Option<i64>,
+    /// `message_sent` events of counted members.
+    pub messages: Option<i64>,
+    /// Members who belonged to a group of the scope at any time of the day.
+    pub members: Option<i64>,
+    /// Of those, the ones active on the day (in the scope).
+    pub active_members: Option<i64>,
+    /// `active_members / members` (null when no one belonged).
+    pub active_rate: Option<f64>,
+    /// The day is today or later: figures are partial (today) or null (future).
+    pub incomplete: bool,
+}
+
+/// How many members were active on exactly `active_days` complete days.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ActiveDaysBucket {
+    pub active_days: i64,
+    pub members: i64,
+}
+
+/// What [`compute`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Computed {
+    pub days: Vec<ActivityDay>,
+    pub stickiness: Option<f64>,
+    pub distribution: Vec<ActiveDaysBucket>,
+    /// Distinct members active on some complete day of the period.
+    pub active_members: i64,
+}
+
+/// Inputs of [`compute`]; day offsets: `active` from `from - LEAD`,
+/// `belonging` (inclusive day ranges) from `from`.
+pub struct Input<'a> {
+    pub from: NaiveDate,
+    pub days: usize,
+    pub today: NaiveDate,
+    pub active: &'a [(Uuid, Vec<i32>)],
+    pub belonging: &'a HashMap<Uuid, Vec<(i32, i32)>>,
+    pub messages: &'a [i64],
+}
+
+/// Counts, for each day `i` of `0..n`, the members for whom `covered(i)`.
+fn add_window(counts: &mut [i64], offsets: &[i32], width: i32) {
+    let n = counts.len() as i32;
+    let mut covered_until = i32::MIN;
+    for &a in offsets {
+        let start = a.max(covered_until.saturating_add(1));
+        let end = a + width - 1;
+        for x in start..=end {
+            let i = x - LEAD as i32;
+            if (0..n).contains(&i) {
+                counts[i as usize] += 1;
+            }
+        }
+        covered_until = covered_until.max(end);
+    }
+}
+
+/// Merges inclusive ranges.
+fn merge(mut ranges: Vec<(i32, i32)>) -> Vec<(i32, i32)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(i32, i32)> = Vec::with_capacity(ranges.len());
+    for (a, b) in ranges {
+        match out.last_mut() {
+            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// The report's arithmetic (see `docs/metrics.md`, "activity").
+pub fn compute(inp: &Input) -> Computed {
+    let n = inp.days;
+    let (mut dau, mut wau, mut mau) = (vec![0i64; n], vec![0i64; n], vec![0i64; n]);
+    let (mut members, mut active_members) = (vec![0i64; n], vec![0i64; n]);
+    // Days before today are complete.
+    let complete = ((inp.today - inp.from).num_days().clamp(0, n as i64)) as usize;
+    let mut per_member_days: HashMap<i64, i64> = HashMap::new();
+    let mut period_active = 0;
+    let merged: HashMap<Uuid, Vec<(i32, i32)>> = inp.belonging.iter().map(|(m, r)| (*m, merge(r.clone()))).collect();
+    for ranges in merged.values() {
+        for &(a, b) in ranges {
+            for i in a.max(0)..=b.min(n as i32 - 1) {
+                members[i as usize] += 1;
+            }
+        }
+    }
+    for (member, offsets) in inp.active {
+        let mut offsets = offsets.clone();
+        offsets.sort_unstable();
+        offsets.dedup();
+        add_window(&mut wau, &offsets, 7);
+        add_window(&mut mau, &offsets, 30);
+        let ranges = merged.get(member);
+        let mut days_active = 0;
+        for &a in &offsets {
+            let i = a - LEAD as i32;
+            if !(0..n as i32).contains(&i) {
+                continue;
+            }
+            dau[i as usize] += 1;
+            if (i as usize) < complete {
+                days_active += 1;
+            }
+            if ranges.is_some_and(|r| r.iter().any(|&(lo, hi)| lo <= i && i <= hi)) {
+                active_members[i as usize] += 1;
+            }
+        }
+        if days_active > 0 {
+            *per_member_days.entry(days_active).or_default() += 1;
+            period_active += 1;
+        }
+    }
+    let ratios: Vec<f64> = (0..complete).filter(|&i| mau[i] > 0).map(|i| dau[i] as f64 / mau[i] as f64).collect();
+    let stickiness = (!ratios.is_empty()).then(|| ratios.iter().sum::<f64>() / ratios.len() as f64);
+    let days = (0..n)
+        .map(|i| {
+            let date = inp.from + Duration::days(i as i64);
+            let known = date <= inp.today;
+            let v = |x: i64| known.then_some(x);
+            ActivityDay {
+                date,
+                dau: v(dau[i]),
+                wau: v(wau[i]),
+                mau: v(mau[i]),
+                messages: v(inp.messages.get(i).copied().unwrap_or(0)),
+                members: v(members[i]),
+                active_members: v(active_members[i]),
+                active_rate: (known && members[i] > 0).then(|| active_members[i] as f64 / members[i] as f64),
+                incomplete: date >= inp.today,
+            }
+        })
+        .collect();
+    let mut distribution: Vec<ActiveDaysBucket> =
+        per_member_days.into_iter().map(|(active_days, members)| ActiveDaysBucket { active_days, members }).collect();
+    distribution.sort_by_key(|b| b.active_days);
+    Computed { days, stickiness, distribution, active_members: period_active }
+}
+
+/// The inclusive local-day range (offsets from `from`) in which a stint
+/// `[joined, left)` belongs to its group: from its join day to the day
+/// before `left` ends it (a stint ending exactly at midnight does not reach
+/// into that day).
+pub fn stint_days(
+    tz: chrono_tz::Tz,
+    from: NaiveDate,
+    joined: chrono::DateTime<chrono::Utc>,
+    left: Option<chrono::DateTime<chrono::Utc>>,
+) -> (i32, i32) {
+    use super::period::{day_start, local_day};
+    let first = (local_day(tz, joined) - from).num_days() as i32;
+    let last = match left {
+        None => i32::MAX,
+        Some(l) => {
+            let day = local_day(tz, l);
+            let day = if day_start(tz, day) == l { day - Duration::days(1) } else { day };
+            (day - from).num_days() as i32
+        }
+    };
+    (first, last)
+}
+
+/// Belonging ranges per member.
+pub fn belonging(tz: chrono_tz::Tz, from: NaiveDate, stints: &[super::repo::Stint]) -> HashMap<Uuid, Vec<(i32, i32)>> {
+    let mut out: HashMap<Uuid, Vec<(i32, i32)>> = HashMap::new();
+    for s in stints {
+        let (a, b) = stint_days(tz, from, s.joined_at, s.left_at);
+        if a <= b {
+            out.entry(s.member_id).or_default().push((a, b));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn u(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    #[test]
+    fn trailing_windows_count_each_member_once() {
+        // Member 1 active on from-10 and from+0; member 2 on from+1 and from+2.
+        let l = LEAD as i32;
+        let active = vec![(u(1), vec![l - 10, l]), (u(2), vec![l + 2, l + 1])];
+        let belonging = HashMap::from([(u(1), vec![(0, 3)]), (u(2), vec![(2, 3), (0, 0)])]);
+        let c = compute(&Input {
+            from: d("2026-10-01"),
+            days: 4,
+            today: d("2026-10-04"),
+            active: &active,
+            belonging: &belonging,
+            messages: &[1, 2, 3, 4],
+        });
+        let col = |f: fn(&ActivityDay) -> Option<i64>| c.days.iter().map(f).collect::<Vec<_>>();
+        assert_eq!(col(|x| x.dau), vec![Some(1), Some(1), Some(1), Some(0)]);
+        // Member 1's day from-10 is outside every 7-day window of the period.
+        assert_eq!(col(|x| x.wau), vec![Some(1), Some(2), Some(2), Some(2)]);
+        assert_eq!(col(|x| x.mau), vec![Some(1), Some(2), Some(2), Some(2)]);
+        assert_eq!(col(|x| x.members), vec![Some(2), Some(1), Some(2), Some(2)]);
+        // Member 2 was active on day 1 without belonging: not in the rate.
+        assert_eq!(col(|x| x.active_members), vec![Some(1), Some(0), Some(1), Some(0)]);
+        assert!(c.days[3].incomplete);
+        assert!(!c.days[2].incomplete);
+        // Complete days 0..3: dau/mau = 1, 0.5, 0.5.
+        assert!((c.stickiness.unwrap() - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(
+            c.distribution,
+            vec![ActiveDaysBucket { active_days: 1, members: 1 }, ActiveDaysBucket { active_days: 2, members: 1 }]
+        );
+    }
+
+    #[test]
+    fn future_days_are_null_not_zero() {
+        let c = compute(&Input {
+            from: d("2026-10-01"),
+            days: 3,
+            today: d("2026-10-02"),
+            active: &[],
+            belonging: &HashMap::new(),
+            messages: &[],
+        });
+        assert_eq!(c.days[0].dau, Some(0));
+        assert_eq!((c.days[1].dau, c.days[1].incomplete), (Some(0), true));
+        assert_eq!((c.days[2].dau, c.days[2].active_rate, c.days[2].incomplete), (None, None, true));
+        assert_eq!(c.stickiness, None);
+    }
+}

@@ -1,0 +1,248 @@
+//! The query parameters every metric shares (period, timezone, scope, staff,
+//! format) and their resolution into a [`Ctx`]. Parameters are parsed
+//! strictly: an unknown one is refused, naming it.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use chrono::{Duration, NaiveDate};
+use chrono_tz::Tz;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use sqlx::PgConnection;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::period;
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::groups::repo::GroupFilter;
+use crate::http::extract::parse_query;
+use crate::ids::{CampaignId, GroupId, LayerId, WorkspaceId};
+use crate::memberships::model::JoinSource;
+use crate::workspaces::model::WeekStart;
+
+/// Longest period one request may cover.
+pub const MAX_DAYS: i64 = 366;
+
+/// Response format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    #[default]
+    Json,
+    Csv,
+}
+
+/// Parameters shared by every metric.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Common {
+    /// First local date (`YYYY-MM-DD`, inclusive); default 29 days before `to`.
+    #[param(value_type = Option<String>, example = "2026-10-01")]
+    pub from: Option<NaiveDate>,
+    /// Last local date (inclusive); default today.
+    #[param(value_type = Option<String>, example = "2026-10-31")]
+    pub to: Option<NaiveDate>,
+    /// IANA timezone of day boundaries; default the workspace's.
+    pub tz: Option<String>,
+    /// Scope: one group.
+    pub group_id: Option<GroupId>,
+    /// Scope: the groups of a layer (as it selects them now).
+    pub layer_id: Option<LayerId>,
+    /// Scope: the groups of a value tier (by key).
+    pub tier: Option<String>,
+    /// Scope: a campaign (its groups for member metrics; its attributed orders for commerce).
+    pub campaign_id: Option<CampaignId>,
+    /// Scope: members who joined a group of the scope through this channel.
+    pub source: Option<JoinSource>,
+    /// Count staff and bot members too (default false).
+    pub include_staff: Option<bool>,
+    /// `json` (default) or `csv`.
+    pub format: Option<Format>,
+}
+
+const COMMON_KEYS: &[&str] =
+    &["from", "to", "tz", "group_id", "layer_id", "tier", "campaign_id", "source", "include_staff", "format"];
+
+/// A metric's own parameters.
+pub trait Params: DeserializeOwned {
+    /// The parameter names it reads.
+    const KEYS: &'static [&'static str];
+}
+
+/// No parameters beyond the common ones.
+#[derive(Debug, Default, Deserialize)]
+pub struct NoParams {}
+
+impl Params for NoParams {
+    const KEYS: &'static [&'static str] = &[];
+}
+
+/// Common and metric-specific parameters, unknown names refused.
+#[derive(Debug)]
+pub struct MetricQuery<T>(pub Common, pub T);
+
+impl<T: Params, S: Send + Sync> FromRequestParts<S> for MetricQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or("");
+        for (k, _) in form_urlencoded::parse(q.as_bytes()) {
+            if !COMMON_KEYS.contains(&k.as_ref()) && !T::KEYS.contains(&k.as_ref()) {
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    k.as_ref(),
+                    "unknown_parameter",
+                    format!("unknown parameter `{k}`"),
+                )]));
+            }
+        }
+        Ok(MetricQuery(parse_query(q)?, parse_query(q)?))
+    }
+}
+
+/// Which members and groups a metric covers.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// The groups (None: every group, and events naming no group).
+    pub groups: Option<Vec<Uuid>>,
+    /// Only members with a stint (in the scope's groups) that joined through this channel.
+    pub source: Option<String>,
+    /// The campaign asked for, if any.
+    pub campaign: Option<Uuid>,
+}
+
+/// Everything a metric computation needs to know about the request.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub ws: WorkspaceId,
+    pub tz: Tz,
+    pub tz_name: String,
+    /// True when `tz` is the workspace's, so local-day rollups apply.
+    pub rollup_days: bool,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Today in `tz`: this day and later ones are incomplete.
+    pub today: NaiveDate,
+    pub week_start: WeekStart,
+    pub currency: String,
+    pub active_types: Vec<String>,
+    pub include_staff: bool,
+    pub scope: Scope,
+    pub format: Format,
+}
+
+impl Ctx {
+    /// Number of days in `[from, to]`.
+    pub fn days(&self) -> usize {
+        ((self.to - self.from).num_days() + 1) as usize
+    }
+
+    /// The instant local day `d` starts.
+    pub fn start(&self, d: NaiveDate) -> chrono::DateTime<chrono::Utc> {
+        period::day_start(self.tz, d)
+    }
+}
+
+/// Validates the common parameters and resolves the scope.
+pub async fn resolve(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    q: &Common,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<Ctx> {
+    let w = crate::workspaces::repo::get(conn, ws).await?.ok_or(ApiError::NotFound("workspace"))?;
+    let (tz_name, tz) = match &q.tz {
+        None => (w.timezone.clone(), crate::clock::zone(&w.timezone)),
+        Some(name) => {
+            let tz: Tz = name.parse().map_err(|_| ApiError::field("tz", "invalid", "not an IANA timezone name"))?;
+            (name.clone(), tz)
+        }
+    };
+    let today = period::local_day(tz, now);
+    let to = q.to.unwrap_or(today);
+    let from = q.from.unwrap_or(to - Duration::days(29));
+    if from > to {
+        return Err(ApiError::field("from", "invalid", "must not be after `to`"));
+    }
+    if (to - from).num_days() >= MAX_DAYS {
+        return Err(ApiError::field("to", "too_long", format!("at most {MAX_DAYS} days per request")));
+    }
+    if to > today + Duration::days(MAX_DAYS) || from.and_hms_opt(0, 0, 0).is_none_or(|t| t.and_utc().timestamp() < 0) {
+        return Err(ApiError::field("from", "out_of_range", "dates must lie between 1970 and a year from now"));
+    }
+    let active_types: Vec<String> = sqlx::query_scalar("SELECT active_event_types FROM workspaces WHERE id = $1")
+        .bind(ws)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Ctx {
+        ws,
+        rollup_days: tz.name() == crate::clock::zone(&w.timezone).name(),
+        tz,
+        tz_name,
+        from,
+        to,
+        today,
+        week_start: w.week_start,
+        currency: w.currency,
+        active_types,
+        include_staff: q.include_staff.unwrap_or(false),
+        scope: scope(conn, ws, q).await?,
+        format: q.format.unwrap_or_default(),
+    })
+}
+
+async fn scope(conn: &mut PgConnection, ws: WorkspaceId, q: &Common) -> ApiResult<Scope> {
+    let given = [q.group_id.is_some(), q.layer_id.is_some(), q.tier.is_some(), q.campaign_id.is_some()];
+    if given.iter().filter(|g| **g).count() > 1 {
+        return Err(ApiError::field(
+            "group_id",
+            "conflict",
+            "give at most one of group_id, layer_id, tier, campaign_id",
+        ));
+    }
+    let source = q.source.and_then(|s| serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)));
+    let mut scope = Scope { groups: None, source, campaign: q.campaign_id.map(|c| c.0) };
+    if let Some(g) = q.group_id {
+        if !crate::groups::repo::exists(conn, ws, g).await? {
+            return Err(ApiError::field("group_id", "unknown", "no such group in this workspace"));
+        }
+        scope.groups = Some(vec![g.0]);
+    } else if let Some(l) = q.layer_id {
+        let layer = crate::layers::repo::get(conn, ws, l)
+            .await?
+            .ok_or_else(|| ApiError::field("layer_id", "unknown", "no such layer"))?;
+        scope.groups = Some(group_ids(conn, ws, &layer.selector.to_filter()).await?);
+    } else if let Some(t) = &q.tier {
+        let known: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tiers WHERE workspace_id = $1 AND key = $2)")
+                .bind(ws)
+                .bind(t)
+                .fetch_one(&mut *conn)
+                .await?;
+        if !known {
+            return Err(ApiError::field("tier", "unknown", "no such tier in this workspace"));
+        }
+        scope.groups = Some(group_ids(conn, ws, &GroupFilter { tiers: vec![t.clone()], ..Default::default() }).await?);
+    } else if let Some(c) = q.campaign_id {
+        let campaign = crate::campaigns::repo::get(conn, ws, c, false)
+            .await?
+            .ok_or_else(|| ApiError::field("campaign_id", "unknown", "no such campaign"))?;
+        scope.groups = match campaign.target {
+            Some(crate::campaigns::model::CampaignTarget { group_ids: Some(ids), .. }) => {
+                Some(ids.iter().map(|g| g.0).collect())
+            }
+            Some(crate::campaigns::model::CampaignTarget { layer_id: Some(l), .. }) => {
+                match crate::layers::repo::get(conn, ws, l).await? {
+                    Some(layer) => Some(group_ids(conn, ws, &layer.selector.to_filter()).await?),
+                    None => Some(vec![]),
+                }
+            }
+            _ => None,
+        };
+    }
+    Ok(scope)
+}
+
+/// Every group a filter selects.
+async fn group_ids(conn: &mut PgConnection, ws: WorkspaceId, f: &GroupFilter) -> Result<Vec<Uuid>, sqlx::Error> {
+    Ok(crate::groups::repo::schedule_targets(conn, ws, f).await?.into_iter().map(|t| t.id.0).collect())
+}

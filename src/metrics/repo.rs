@@ -1,0 +1,130 @@
+//! All SQL of the metrics: reads of the rollups (or, for a timezone other
+//! than the workspace's, of the raw events with the rollup's own grouping)
+//! and of membership stints. Every query is scoped by workspace, by the
+//! request's groups, staff rule and join-source rule.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::params::Ctx;
+
+/// The member filter every query shares: `$1` workspace, `$4` groups (NULL:
+/// all), `$5` include staff, `$6` join source (NULL: any). `{m}` is the
+/// member id column.
+fn member_filter(m: &str) -> String {
+    format!(
+        "($5 OR NOT EXISTS (SELECT 1 FROM members x WHERE x.workspace_id = $1 AND x.id = {m} AND (x.is_staff OR x.is_bot)))
+         AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM memberships s WHERE s.workspace_id = $1 AND s.member_id = {m}
+              AND s.source = $6 AND ($4::uuid[] IS NULL OR s.group_id = ANY($4))))"
+    )
+}
+
+/// Each counted member's active days in `[lo, hi]`, as offsets from `lo`.
+pub async fn active_days(
+    conn: &mut PgConnection,
+    c: &Ctx,
+    lo: NaiveDate,
+    hi: NaiveDate,
+) -> Result<Vec<(Uuid, Vec<i32>)>, sqlx::Error> {
+    let sql = if c.rollup_days {
+        format!(
+            "SELECT d.member_id, array_agg(DISTINCT d.day - $2) FROM metric_member_days d
+             WHERE d.workspace_id = $1 AND d.day BETWEEN $2 AND $3 AND d.active_events > 0
+               AND ($4::uuid[] IS NULL OR d.group_id = ANY($4)) AND {}
+             GROUP BY d.member_id",
+            member_filter("d.member_id")
+        )
+    } else {
+        format!(
+            "SELECT e.member_id, array_agg(DISTINCT (e.occurred_at AT TIME ZONE $7)::date - $2) FROM events e
+             WHERE e.workspace_id = $1 AND e.occurred_at >= $8 AND e.occurred_at < $9 AND e.member_id IS NOT NULL
+               AND e.type = ANY($10)
+               AND ($4::uuid[] IS NULL OR COALESCE(e.group_id, '00000000-0000-0000-0000-000000000000') = ANY($4)) AND {}
+             GROUP BY e.member_id",
+            member_filter("e.member_id")
+        )
+    };
+    bind_range(sqlx::query_as(&sql), c, lo, hi).fetch_all(conn).await
+}
+
+/// `message_sent` events of counted members per day of `[lo, hi]` (offset from `lo`, count).
+pub async fn messages(
+    conn: &mut PgConnection,
+    c: &Ctx,
+    lo: NaiveDate,
+    hi: NaiveDate,
+) -> Result<Vec<(i32, i64)>, sqlx::Error> {
+    let sql = if c.rollup_days {
+        format!(
+            "SELECT d.day - $2, sum(d.messages)::int8 FROM metric_member_days d
+             WHERE d.workspace_id = $1 AND d.day BETWEEN $2 AND $3 AND d.messages > 0
+               AND ($4::uuid[] IS NULL OR d.group_id = ANY($4)) AND {}
+             GROUP BY 1",
+            member_filter("d.member_id")
+        )
+    } else {
+        format!(
+            "SELECT (e.occurred_at AT TIME ZONE $7)::date - $2, count(*) FROM events e
+             WHERE e.workspace_id = $1 AND e.occurred_at >= $8 AND e.occurred_at < $9 AND e.member_id IS NOT NULL
+               AND e.type = 'message_sent'
+               AND ($4::uuid[] IS NULL OR COALESCE(e.group_id, '00000000-0000-0000-0000-000000000000') = ANY($4)) AND {}
+             GROUP BY 1",
+            member_filter("e.member_id")
+        )
+    };
+    bind_range(sqlx::query_as(&sql), c, lo, hi).fetch_all(conn).await
+}
+
+type Q<'q, T> = sqlx::query::QueryAs<'q, sqlx::Postgres, T, sqlx::postgres::PgArguments>;
+
+fn bind_range<'q, T>(q: Q<'q, T>, c: &'q Ctx, lo: NaiveDate, hi: NaiveDate) -> Q<'q, T> {
+    let next = hi.succ_opt().unwrap_or(hi);
+    q.bind(c.ws)
+        .bind(lo)
+        .bind(hi)
+        .bind(c.scope.groups.as_deref())
+        .bind(c.include_staff)
+        .bind(c.scope.source.as_deref())
+        .bind(&c.tz_name)
+        .bind(c.start(lo))
+        .bind(c.start(next))
+        .bind(&c.active_types)
+}
+
+/// A membership stint as metrics see it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Stint {
+    pub member_id: Uuid,
+    pub group_id: Uuid,
+    pub joined_at: DateTime<Utc>,
+    pub left_at: Option<DateTime<Utc>>,
+    pub source: String,
+    pub inviter_id: Option<Uuid>,
+}
+
+/// Stints of counted members in the scope's groups overlapping `[lo, hi)`
+/// (the half-open interval `[joined_at, left_at)` is when they belong).
+pub async fn stints(
+    conn: &mut PgConnection,
+    c: &Ctx,
+    lo: DateTime<Utc>,
+    hi: DateTime<Utc>,
+) -> Result<Vec<Stint>, sqlx::Error> {
+    let sql = format!(
+        "SELECT s.member_id, s.group_id, s.joined_at, s.left_at, s.source, s.inviter_id FROM memberships s
+         WHERE s.workspace_id = $1 AND s.joined_at < $3 AND (s.left_at IS NULL OR s.left_at > $2)
+           AND s.left_at IS DISTINCT FROM s.joined_at
+           AND ($4::uuid[] IS NULL OR s.group_id = ANY($4)) AND {}",
+        member_filter("s.member_id")
+    );
+    sqlx::query_as(&sql)
+        .bind(c.ws)
+        .bind(lo)
+        .bind(hi)
+        .bind(c.scope.groups.as_deref())
+        .bind(c.include_staff)
+        .bind(c.scope.source.as_deref())
+        .fetch_all(conn)
+        .await
+}

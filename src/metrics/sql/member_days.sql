@@ -1,0 +1,21 @@
+-- Rolls the events of [$4, $5) up per member, group and local day ($2 is
+-- the workspace timezone, $3 its active event types). Events without a
+-- member are not rolled up; events without a group go to the nil group.
+INSERT INTO metric_member_days (workspace_id, day, group_id, member_id, events, active_events, messages,
+    check_ins, link_clicks, coupons_claimed, coupons_redeemed, orders_placed, orders_paid, invites, first_active_at)
+SELECT $1, (e.occurred_at AT TIME ZONE $2)::date,
+       COALESCE(e.group_id, '00000000-0000-0000-0000-000000000000'::uuid), e.member_id,
+       count(*),
+       count(*) FILTER (WHERE e.type = ANY($3)),
+       count(*) FILTER (WHERE e.type = 'message_sent'),
+       count(*) FILTER (WHERE e.type = 'checked_in'),
+       count(*) FILTER (WHERE e.type = 'link_clicked'),
+       count(*) FILTER (WHERE e.type = 'coupon_claimed'),
+       count(*) FILTER (WHERE e.type = 'coupon_redeemed'),
+       count(*) FILTER (WHERE e.type = 'order_placed'),
+       count(*) FILTER (WHERE e.type = 'order_paid'),
+       count(*) FILTER (WHERE e.type = 'member_invited'),
+       min(e.occurred_at) FILTER (WHERE e.type = ANY($3))
+FROM events e
+WHERE e.workspace_id = $1 AND e.occurred_at >= $4 AND e.occurred_at < $5 AND e.member_id IS NOT NULL
+GROUP BY 2, 3, 4

@@ -1,0 +1,276 @@
+//! Metrics: every figure from the rollups equals a straightforward
+//! computation over the raw events (random histories), plus golden cases
+//! pinning the edge cases.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use shequn::clock::Clock;
+use uuid::Uuid;
+
+use crate::helpers::TestApp;
+
+/// A small deterministic generator (no dependency, same history every run).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+fn day_start(tz: Tz, d: NaiveDate) -> DateTime<Utc> {
+    shequn::metrics::period::day_start(tz, d)
+}
+
+fn local(tz: Tz, t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&tz).date_naive()
+}
+
+pub async fn drain(app: &TestApp) {
+    shequn::metrics::rollup::drain(&app.pool).await.expect("rollup");
+}
+
+async fn post_events(app: &TestApp, batch: &[Value]) {
+    for chunk in batch.chunks(500) {
+        let r = app.post("/v1/events", Value::Array(chunk.to_vec())).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["rejected"], 0, "{}", r.body);
+    }
+}
+
+fn ev(id: String, kind: &str, at: DateTime<Utc>, member: usize, group: Option<usize>) -> Value {
+    let mut e = json!({"id": id, "type": kind, "occurred_at": at.to_rfc3339(),
+                       "member": {"platform": "generic", "external_id": format!("m{member}")}});
+    if let Some(g) = group {
+        e["group"] = json!({"platform": "telegram", "external_id": format!("-100{g}")});
+    }
+    e
+}
+
+/// A random history over `[start, start + days)`: joins, leaves, re-joins,
+/// activity (some exactly at local midnight, some simultaneous), orders.
+fn history(seed: u64, tz: Tz, start: NaiveDate, days: i64, members: usize, groups: usize) -> Vec<Value> {
+    let mut r = Lcg(seed);
+    let mut out = Vec::new();
+    let mut n = 0;
+    let id = |n: &mut usize| {
+        *n += 1;
+        format!("ev-{seed}-{n}")
+    };
+    let span =
+        |r: &mut Lcg, d: i64| day_start(tz, start + Duration::days(d)) + Duration::seconds(r.below(86_400) as i64);
+    for m in 0..members {
+        for g in 0..groups {
+            if !r.chance(60) {
+                continue;
+            }
+            let d0 = r.below(days as u64) as i64 / 2;
+            let mut t = span(&mut r, d0);
+            for _ in 0..=r.below(2) {
+                out.push(ev(id(&mut n), "member_joined", t, m, Some(g)));
+                if r.chance(40) {
+                    t += Duration::hours(1 + r.below(24 * 20) as i64);
+                    out.push(ev(id(&mut n), "member_left", t, m, Some(g)));
+                    t += Duration::hours(1 + r.below(24 * 5) as i64);
+                } else {
+                    break;
+                }
+            }
+        }
+        let active_days = r.below(days as u64 / 2);
+        for _ in 0..active_days {
+            let d = r.below(days as u64) as i64;
+            let g = if r.chance(10) { None } else { Some(r.below(groups as u64) as usize) };
+            let at = if r.chance(10) { day_start(tz, start + Duration::days(d)) } else { span(&mut r, d) };
+            let kinds = ["message_sent", "message_sent", "message_sent", "checked_in", "link_clicked", "custom.poll"];
+            let kind = kinds[r.below(kinds.len() as u64) as usize];
+            out.push(ev(id(&mut n), kind, at, m, g));
+            if r.chance(20) {
+                out.push(ev(id(&mut n), "message_sent", at, m, g));
+            }
+        }
+    }
+    out
+}
+
+/// What the raw rows say.
+type StintRow = (Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>);
+
+struct Raw {
+    events: Vec<(String, DateTime<Utc>, Option<Uuid>, Uuid)>,
+    stints: Vec<StintRow>,
+    staff: HashSet<Uuid>,
+}
+
+async fn raw(app: &TestApp) -> Raw {
+    let ws = Uuid::parse_str(&app.workspace_id).unwrap();
+    let events = sqlx::query_as(
+        "SELECT type, occurred_at, group_id, member_id FROM events WHERE workspace_id = $1 AND member_id IS NOT NULL",
+    )
+    .bind(ws)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let stints =
+        sqlx::query_as("SELECT member_id, group_id, joined_at, left_at FROM memberships WHERE workspace_id = $1")
+            .bind(ws)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    let staff: Vec<Uuid> =
+        sqlx::query_scalar("SELECT id FROM members WHERE workspace_id = $1 AND (is_staff OR is_bot)")
+            .bind(ws)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    Raw { events, stints, staff: staff.into_iter().collect() }
+}
+
+const ACTIVE: [&str; 6] =
+    ["message_sent", "checked_in", "link_clicked", "coupon_claimed", "order_placed", "order_paid"];
+
+/// Activity by the definitions of docs/metrics.md, straight from raw rows.
+fn expected_activity(
+    raw: &Raw,
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+    groups: Option<&[Uuid]>,
+    staff: bool,
+) -> Vec<[i64; 6]> {
+    let counted = |m: &Uuid| staff || !raw.staff.contains(m);
+    let in_scope = |g: &Option<Uuid>| groups.is_none_or(|gs| g.is_some_and(|g| gs.contains(&g)));
+    let mut active: HashMap<NaiveDate, HashSet<Uuid>> = HashMap::new();
+    let mut messages: HashMap<NaiveDate, i64> = HashMap::new();
+    for (kind, at, g, m) in &raw.events {
+        if !counted(m) || !in_scope(g) {
+            continue;
+        }
+        let d = local(tz, *at);
+        if ACTIVE.contains(&kind.as_str()) {
+            active.entry(d).or_default().insert(*m);
+        }
+        if kind == "message_sent" {
+            *messages.entry(d).or_default() += 1;
+        }
+    }
+    let mut out = Vec::new();
+    let mut d = from;
+    while d <= to {
+        let window = |w: i64| {
+            (0..w)
+                .flat_map(|k| active.get(&(d - Duration::days(k))).into_iter().flatten())
+                .collect::<HashSet<_>>()
+                .len() as i64
+        };
+        let (lo, hi) = (day_start(tz, d), day_start(tz, d + Duration::days(1)));
+        let belonged: HashSet<Uuid> = raw
+            .stints
+            .iter()
+            .filter(|(m, g, j, l)| counted(m) && in_scope(&Some(*g)) && *j < hi && l.is_none_or(|l| l > lo && l != *j))
+            .map(|s| s.0)
+            .collect();
+        let today = active.get(&d).cloned().unwrap_or_default();
+        let both = today.intersection(&belonged).count() as i64;
+        out.push([
+            today.len() as i64,
+            window(7),
+            window(30),
+            messages.get(&d).copied().unwrap_or(0),
+            belonged.len() as i64,
+            both,
+        ]);
+        d += Duration::days(1);
+    }
+    out
+}
+
+fn got_activity(body: &Value) -> Vec<[i64; 6]> {
+    body["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| !d["dau"].is_null())
+        .map(|d| {
+            let f = |k: &str| d[k].as_i64().unwrap_or_else(|| panic!("{k} missing in {d}"));
+            [f("dau"), f("wau"), f("mau"), f("messages"), f("members"), f("active_members")]
+        })
+        .collect()
+}
+
+async fn group_id(app: &TestApp, g: usize) -> Uuid {
+    sqlx::query_scalar("SELECT id FROM groups WHERE external_id = $1")
+        .bind(format!("-100{g}"))
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+async fn member_id(app: &TestApp, m: usize) -> Uuid {
+    sqlx::query_scalar("SELECT member_id FROM member_identities WHERE external_id = $1")
+        .bind(format!("m{m}"))
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn activity_from_the_rollups_equals_the_raw_event_computation_on_random_histories() {
+    let app = TestApp::spawn().await;
+    let tz: Tz = "America/New_York".parse().unwrap();
+    assert_eq!(app.patch("/v1/workspace", json!({"timezone": "America/New_York"})).await.status, StatusCode::OK);
+    // 2026-10-10 .. 2026-11-19 spans the fall-back day (2026-11-01, 25 h); now is 2026-11-19 21:00 local.
+    let start = day("2026-10-10");
+    let events = history(7, tz, start, 41, 40, 3);
+    let (first, late) = events.split_at(events.len() * 3 / 4);
+    post_events(&app, first).await;
+    drain(&app).await;
+    // Late events (occurring long before), then a redelivery of a batch.
+    post_events(&app, late).await;
+    post_events(&app, &first[..300]).await;
+    let staff = member_id(&app, 3).await;
+    sqlx::query("UPDATE members SET is_staff = true WHERE id = $1").bind(staff).execute(&app.pool).await.unwrap();
+    drain(&app).await;
+
+    let raw = raw(&app).await;
+    let (from, to, today) = (day("2026-10-20"), day("2026-11-20"), day("2026-11-19"));
+    let g1 = group_id(&app, 1).await;
+    for (query, groups, staff, zone) in [
+        ("", None, false, tz),
+        ("&include_staff=true", None, true, tz),
+        (&format!("&group_id={g1}") as &str, Some(vec![g1]), false, tz),
+        ("&tz=Asia/Shanghai", None, false, "Asia/Shanghai".parse().unwrap()),
+    ] {
+        let r = app.get(&format!("/v1/metrics/activity?from={from}&to={to}{query}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let zone_today = local(zone, app.clock.now());
+        let want = expected_activity(&raw, zone, from, zone_today.min(to), groups.as_deref(), staff);
+        assert_eq!(got_activity(&r.body), want, "query {query}");
+        assert!(want.iter().map(|d| d[0]).sum::<i64>() > 50, "the history is not trivial");
+        assert_eq!(r.body["pending"], false);
+        let days = r.body["days"].as_array().unwrap();
+        assert_eq!(days.len(), 32);
+        let last = &days[31];
+        if zone == tz {
+            assert_eq!((last["dau"].is_null(), last["incomplete"].as_bool()), (true, Some(true)), "the future is null");
+            assert_eq!(days[30]["incomplete"], true, "today is incomplete");
+            assert_eq!(days[29]["incomplete"], false);
+            assert_eq!(days[30]["date"], today.to_string());
+        }
+    }
+}
