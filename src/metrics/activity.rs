@@ -82,7 +82,7 @@ fn add_window(counts: &mut [i64], offsets: &[i32], width: i32) {
 }
 
 /// Merges inclusive ranges.
-fn merge(mut ranges: Vec<(i32, i32)>) -> Vec<(i32, i32)> {
+pub(super) fn merge(mut ranges: Vec<(i32, i32)>) -> Vec<(i32, i32)> {
     ranges.sort_unstable();
     let mut out: Vec<(i32, i32)> = Vec::with_capacity(ranges.len());
     for (a, b) in ranges {

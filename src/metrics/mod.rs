@@ -10,7 +10,9 @@
 //! is drained; responses carry `pending` while days of their period wait.
 
 pub mod activity;
+pub mod commerce;
 pub mod csv;
+pub mod growth;
 pub mod params;
 pub mod period;
 pub mod repo;

@@ -128,3 +128,65 @@ pub async fn stints(
         .fetch_all(conn)
         .await
 }
+
+/// Orders of counted members paid or refunded in `[lo, hi)` in the workspace
+/// currency, attributed (the event's campaign, else the member's last
+/// campaign click in `[paid_at - attribution, paid_at]`). `groups` filters
+/// by the order's group (None: any).
+pub async fn orders(
+    conn: &mut PgConnection,
+    c: &Ctx,
+    groups: Option<&[Uuid]>,
+    lo: DateTime<Utc>,
+    hi: DateTime<Utc>,
+    attribution: chrono::Duration,
+) -> Result<Vec<super::commerce::Order>, sqlx::Error> {
+    let sql = "SELECT o.order_id, o.member_id, o.group_id, g.tier, o.paid_at, o.amount, o.refunded_at,
+                LEAST(COALESCE(o.refund_amount, o.amount), o.amount) AS refund,
+                COALESCE(o.campaign_id, (
+                    SELECT k.campaign_id FROM metric_campaign_clicks k
+                    WHERE k.workspace_id = $1 AND k.member_id = o.member_id
+                      AND k.clicked_at <= o.paid_at AND k.clicked_at >= o.paid_at - make_interval(secs => $8)
+                    ORDER BY k.clicked_at DESC, k.event_id DESC LIMIT 1)) AS campaign_id
+         FROM metric_orders o
+         LEFT JOIN groups g ON g.workspace_id = o.workspace_id AND g.id = o.group_id
+         WHERE o.workspace_id = $1 AND o.paid_at IS NOT NULL
+           AND ((o.paid_at >= $2 AND o.paid_at < $3) OR (o.refunded_at >= $2 AND o.refunded_at < $3))
+           AND COALESCE(o.currency, $7) = $7
+           AND ($4::uuid[] IS NULL OR o.group_id = ANY($4))
+           AND ($5 OR o.member_id IS NULL OR NOT EXISTS (SELECT 1 FROM members x WHERE x.workspace_id = $1
+                AND x.id = o.member_id AND (x.is_staff OR x.is_bot)))
+           AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM memberships s WHERE s.workspace_id = $1
+                AND s.member_id = o.member_id AND s.source = $6 AND ($4::uuid[] IS NULL OR s.group_id = ANY($4))))
+         ORDER BY o.paid_at, o.order_id";
+    sqlx::query_as(sql)
+        .bind(c.ws)
+        .bind(lo)
+        .bind(hi)
+        .bind(groups)
+        .bind(c.include_staff)
+        .bind(c.scope.source.as_deref())
+        .bind(&c.currency)
+        .bind(attribution.num_seconds() as f64)
+        .fetch_all(conn)
+        .await
+}
+
+/// Orders in the period paid in another currency than the workspace's.
+pub async fn other_currency_orders(
+    conn: &mut PgConnection,
+    c: &Ctx,
+    lo: DateTime<Utc>,
+    hi: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM metric_orders WHERE workspace_id = $1 AND paid_at >= $2 AND paid_at < $3
+           AND currency IS NOT NULL AND currency <> $4",
+    )
+    .bind(c.ws)
+    .bind(lo)
+    .bind(hi)
+    .bind(&c.currency)
+    .fetch_one(conn)
+    .await
+}

@@ -4,22 +4,24 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{Duration, NaiveDate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, Transaction};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::activity::{self, ActiveDaysBucket, ActivityDay, LEAD};
+use super::commerce::{self, By};
 use super::csv::{cell, Table};
+use super::growth::{self, GroupGrowth, GrowthDay, Referrals};
 use super::params::{self, Common, Ctx, Format, MetricQuery, NoParams};
 use super::{repo, rollup};
-use crate::error::{ApiResult, ErrorEnvelope};
+use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;
 use crate::state::AppState;
 
 /// Routes of this feature.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_activity))
+    OpenApiRouter::new().routes(routes!(get_activity)).routes(routes!(get_growth)).routes(routes!(get_commerce))
 }
 
 /// A read-only snapshot: every query of one report sees the same data.
@@ -124,4 +126,209 @@ pub async fn get_activity(
             t.response("activity")
         }
     })
+}
+
+/// Growth parameters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GrowthParams {
+    /// N of "invitees who stayed N days" (1-365, default 7).
+    pub stay_days: Option<i64>,
+}
+
+impl params::Params for GrowthParams {
+    const KEYS: &'static [&'static str] = &["stay_days"];
+}
+
+/// Growth of a period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GrowthReport {
+    pub timezone: String,
+    #[schema(value_type = String)]
+    pub from: NaiveDate,
+    #[schema(value_type = String)]
+    pub to: NaiveDate,
+    /// Seats (member × group) when the period started.
+    pub members_start: i64,
+    pub days: Vec<GrowthDay>,
+    /// Per group of the scope with a stint in the period.
+    pub groups: Vec<GroupGrowth>,
+    pub referrals: Referrals,
+}
+
+/// Joins, leaves, net growth, members at end of day, churn; referral stats.
+#[utoipa::path(get, path = "/metrics/growth", tag = "metrics", params(Common, GrowthParams),
+    responses((status = 200, body = GrowthReport, description = "JSON, or CSV with `format=csv`"),
+        (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn get_growth(
+    State(state): State<AppState>,
+    auth: Auth,
+    MetricQuery(q, p): MetricQuery<GrowthParams>,
+) -> ApiResult<Response> {
+    let stay_days = p.stay_days.unwrap_or(7);
+    if !(1..=365).contains(&stay_days) {
+        return Err(ApiError::field("stay_days", "out_of_range", "must be 1-365"));
+    }
+    let now = state.clock.now();
+    let mut tx = snapshot(&state.pool).await?;
+    let c = params::resolve(&mut tx, auth.workspace_id, &q, now).await?;
+    let stints = repo::stints(&mut tx, &c, c.start(c.from), c.start(c.to + Duration::days(1))).await?;
+    let g = growth::compute(&growth::Input {
+        tz: c.tz,
+        from: c.from,
+        days: c.days(),
+        today: c.today,
+        now,
+        stay_days,
+        stints: &stints,
+    });
+    let report = GrowthReport {
+        timezone: c.tz_name.clone(),
+        from: c.from,
+        to: c.to,
+        members_start: g.groups.iter().map(|x| x.members_start).sum(),
+        days: g.days,
+        groups: g.groups,
+        referrals: g.referrals,
+    };
+    Ok(match c.format {
+        Format::Json => Json(report).into_response(),
+        Format::Csv => {
+            let mut t = Table::new(&[
+                "date",
+                "joins",
+                "leaves",
+                "net",
+                "members_end",
+                "distinct_members_end",
+                "churn_rate",
+                "incomplete",
+            ]);
+            for d in &report.days {
+                t.push(vec![
+                    d.date.to_string(),
+                    cell(d.joins),
+                    cell(d.leaves),
+                    cell(d.net),
+                    cell(d.members_end),
+                    cell(d.distinct_members_end),
+                    cell(d.churn_rate),
+                    d.incomplete.to_string(),
+                ]);
+            }
+            t.response("growth")
+        }
+    })
+}
+
+/// Commerce parameters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CommerceParams {
+    /// Breakdown: `group`, `tier` (the group's) or `campaign` (attributed; `organic` when none).
+    pub by: Option<By>,
+    /// How far back a campaign link click attributes an order (0-90 days, default 7).
+    pub attribution_days: Option<i64>,
+}
+
+impl params::Params for CommerceParams {
+    const KEYS: &'static [&'static str] = &["by", "attribution_days"];
+}
+
+/// Commerce of a period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommerceReport {
+    pub timezone: String,
+    /// ISO 4217 code of every amount (the workspace currency).
+    pub currency: String,
+    #[schema(value_type = String)]
+    pub from: NaiveDate,
+    #[schema(value_type = String)]
+    pub to: NaiveDate,
+    pub total: commerce::Figures,
+    /// `gmv / active members` of the period (null when no one was active).
+    pub arpu: Option<f64>,
+    /// Distinct members active in the period (ARPU's denominator).
+    pub active_members: i64,
+    /// Orders paid in another currency (left out of every figure).
+    pub other_currency_orders: i64,
+    pub rows: Vec<commerce::Row>,
+    pub days: Vec<commerce::Day>,
+    pub pending: bool,
+}
+
+/// GMV, orders, buyers, AOV, repurchase rate and ARPU, by group, tier or campaign.
+#[utoipa::path(get, path = "/metrics/commerce", tag = "metrics", params(Common, CommerceParams),
+    responses((status = 200, body = CommerceReport, description = "JSON, or CSV with `format=csv`"),
+        (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn get_commerce(
+    State(state): State<AppState>,
+    auth: Auth,
+    MetricQuery(q, p): MetricQuery<CommerceParams>,
+) -> ApiResult<Response> {
+    let attribution = p.attribution_days.unwrap_or(7);
+    if !(0..=90).contains(&attribution) {
+        return Err(ApiError::field("attribution_days", "out_of_range", "must be 0-90"));
+    }
+    let mut tx = snapshot(&state.pool).await?;
+    let c = params::resolve(&mut tx, auth.workspace_id, &q, state.clock.now()).await?;
+    let (lo, hi) = (c.start(c.from), c.start(c.to + Duration::days(1)));
+    // A campaign scope means the campaign's attributed orders, from any group.
+    let groups = if c.scope.campaign.is_some() { None } else { c.scope.groups.as_deref() };
+    let mut orders = repo::orders(&mut tx, &c, groups, lo, hi, Duration::days(attribution)).await?;
+    if let Some(campaign) = c.scope.campaign {
+        orders.retain(|o| o.campaign_id == Some(campaign));
+    }
+    let m = commerce::compute(&commerce::Input {
+        tz: c.tz,
+        from: c.from,
+        days: c.days(),
+        today: c.today,
+        lo,
+        hi,
+        by: p.by,
+        orders: &orders,
+    });
+    let active = repo::active_days(&mut tx, &c, c.from, c.to).await?;
+    let active_members = active.len() as i64;
+    let report = CommerceReport {
+        timezone: c.tz_name.clone(),
+        currency: c.currency.clone(),
+        from: c.from,
+        to: c.to,
+        arpu: (active_members > 0).then(|| m.total.gmv as f64 / active_members as f64),
+        active_members,
+        total: m.total,
+        other_currency_orders: repo::other_currency_orders(&mut tx, &c, lo, hi).await?,
+        rows: m.rows,
+        days: m.days,
+        pending: pending(&mut tx, &c, 0).await?,
+    };
+    Ok(match c.format {
+        Format::Json => Json(report).into_response(),
+        Format::Csv => commerce_csv(&report).response("commerce"),
+    })
+}
+
+fn commerce_csv(r: &CommerceReport) -> Table {
+    let mut t =
+        Table::new(&["key", "gmv", "paid", "refunds", "orders", "refunded_orders", "buyers", "aov", "repurchase_rate"]);
+    let mut push = |key: &str, f: &commerce::Figures| {
+        t.push(vec![
+            key.to_owned(),
+            f.gmv.to_string(),
+            f.paid.to_string(),
+            f.refunds.to_string(),
+            f.orders.to_string(),
+            f.refunded_orders.to_string(),
+            f.buyers.to_string(),
+            cell(f.aov),
+            cell(f.repurchase_rate),
+        ]);
+    };
+    push("total", &r.total);
+    for row in &r.rows {
+        push(&row.key, &row.figures);
+    }
+    t
 }

@@ -1,0 +1,185 @@
+//! Commerce: GMV, orders, buyers, average order value, repurchase rate and
+//! ARPU, in total, per local day and by group, tier or campaign. Orders
+//! come from the `metric_orders` rollup: one payment per order (ingestion
+//! dedupes), the first refund per order, capped at the paid amount.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::period::local_day;
+
+/// Breakdown of the commerce report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum By {
+    Group,
+    Tier,
+    Campaign,
+}
+
+/// An order as the report sees it (one row of `metric_orders`, attributed).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Order {
+    pub order_id: String,
+    pub member_id: Option<Uuid>,
+    pub group_id: Option<Uuid>,
+    pub tier: Option<String>,
+    pub paid_at: DateTime<Utc>,
+    pub amount: i64,
+    pub refunded_at: Option<DateTime<Utc>>,
+    /// Already capped at `amount`.
+    pub refund: i64,
+    /// The event's campaign, else the member's last campaign click before paying.
+    pub campaign_id: Option<Uuid>,
+}
+
+/// Commerce figures of one slice.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct Figures {
+    /// Paid amounts minus refunds, in minor units of the workspace currency.
+    pub gmv: i64,
+    /// Paid amounts before refunds.
+    pub paid: i64,
+    pub refunds: i64,
+    /// Orders paid in the period.
+    pub orders: i64,
+    /// Orders refunded in the period.
+    pub refunded_orders: i64,
+    /// Distinct members with a paid order.
+    pub buyers: i64,
+    /// `gmv / orders`, rounded to a minor unit.
+    pub aov: Option<i64>,
+    /// Buyers with at least two paid orders / buyers.
+    pub repurchase_rate: Option<f64>,
+}
+
+/// One row of a breakdown.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Row {
+    /// Group id, tier key or campaign id; `none` (no group / tier) or `organic` (no campaign).
+    pub key: String,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+/// One day's commerce.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Day {
+    #[schema(value_type = String)]
+    pub date: NaiveDate,
+    pub gmv: Option<i64>,
+    pub orders: Option<i64>,
+    pub buyers: Option<i64>,
+    pub incomplete: bool,
+}
+
+#[derive(Default)]
+struct Acc {
+    f: Figures,
+    orders_by_buyer: HashMap<Uuid, i64>,
+}
+
+impl Acc {
+    fn paid(&mut self, o: &Order) {
+        self.f.paid += o.amount;
+        self.f.orders += 1;
+        if let Some(m) = o.member_id {
+            *self.orders_by_buyer.entry(m).or_default() += 1;
+        }
+    }
+    fn refunded(&mut self, o: &Order) {
+        self.f.refunds += o.refund;
+        self.f.refunded_orders += 1;
+    }
+    fn finish(mut self) -> Figures {
+        self.f.gmv = self.f.paid - self.f.refunds;
+        self.f.buyers = self.orders_by_buyer.len() as i64;
+        self.f.aov = (self.f.orders > 0).then(|| (self.f.gmv as f64 / self.f.orders as f64).round() as i64);
+        let repeat = self.orders_by_buyer.values().filter(|n| **n >= 2).count() as f64;
+        self.f.repurchase_rate = (self.f.buyers > 0).then(|| repeat / self.f.buyers as f64);
+        self.f
+    }
+}
+
+/// What [`compute`] returns.
+pub struct Computed {
+    pub total: Figures,
+    pub rows: Vec<Row>,
+    pub days: Vec<Day>,
+}
+
+/// Inputs of [`compute`]: orders paid or refunded in `[lo, hi)`.
+pub struct Input<'a> {
+    pub tz: Tz,
+    pub from: NaiveDate,
+    pub days: usize,
+    pub today: NaiveDate,
+    pub lo: DateTime<Utc>,
+    pub hi: DateTime<Utc>,
+    pub by: Option<By>,
+    pub orders: &'a [Order],
+}
+
+fn key(o: &Order, by: By) -> String {
+    let none = || "none".to_owned();
+    match by {
+        By::Group => o.group_id.map(|g| g.to_string()).unwrap_or_else(none),
+        By::Tier => o.tier.clone().unwrap_or_else(none),
+        By::Campaign => o.campaign_id.map(|c| c.to_string()).unwrap_or_else(|| "organic".to_owned()),
+    }
+}
+
+/// The report's arithmetic (see `docs/metrics.md`, "commerce").
+pub fn compute(inp: &Input) -> Computed {
+    let within = |t: DateTime<Utc>| inp.lo <= t && t < inp.hi;
+    let mut total = Acc::default();
+    let mut rows: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut days: Vec<Acc> = (0..inp.days).map(|_| Acc::default()).collect();
+    for o in inp.orders {
+        let mut slices: Vec<&mut Acc> = Vec::with_capacity(3);
+        slices.push(&mut total);
+        if let Some(by) = inp.by {
+            slices.push(rows.entry(key(o, by)).or_default());
+        }
+        for acc in slices {
+            if within(o.paid_at) {
+                acc.paid(o);
+            }
+            if o.refunded_at.is_some_and(within) {
+                acc.refunded(o);
+            }
+        }
+        let day = |t: DateTime<Utc>| usize::try_from((local_day(inp.tz, t) - inp.from).num_days()).ok();
+        if let Some(d) = within(o.paid_at).then(|| day(o.paid_at)).flatten().and_then(|d| days.get_mut(d)) {
+            d.paid(o);
+        }
+        if let Some(r) = o.refunded_at.filter(|t| within(*t)) {
+            if let Some(d) = day(r).and_then(|d| days.get_mut(d)) {
+                d.refunded(o);
+            }
+        }
+    }
+    let days = days
+        .into_iter()
+        .enumerate()
+        .map(|(i, acc)| {
+            let date = inp.from + Duration::days(i as i64);
+            let known = date <= inp.today;
+            let f = acc.finish();
+            Day {
+                date,
+                gmv: known.then_some(f.gmv),
+                orders: known.then_some(f.orders),
+                buyers: known.then_some(f.buyers),
+                incomplete: date >= inp.today,
+            }
+        })
+        .collect();
+    let rows = rows.into_iter().map(|(key, acc)| Row { key, figures: acc.finish() }).collect();
+    Computed { total: total.finish(), rows, days }
+}
