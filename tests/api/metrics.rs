@@ -504,3 +504,87 @@ async fn commerce_and_growth_equal_the_raw_event_computation_on_random_histories
     let total_line = text.lines().nth(1).unwrap();
     assert_eq!(total_line.split(',').nth(1).unwrap(), want["total"][0].to_string(), "{text}");
 }
+
+#[tokio::test]
+async fn golden_midnight_boundaries_late_events_pending_and_tenancy() {
+    let app = TestApp::spawn().await;
+    // Asia/Shanghai: 2026-11-11 00:00 local = 2026-11-10T16:00Z.
+    let midnight = |d: u32| Utc.with_ymd_and_hms(2026, 11, d, 16, 0, 0).unwrap();
+    let mut batch = vec![
+        ev("join".into(), "member_joined", midnight(10), 1, Some(0)),
+        ev("msg-at-midnight".into(), "message_sent", midnight(10), 1, Some(0)),
+        ev("left-at-midnight".into(), "member_left", midnight(12), 1, Some(0)),
+        ev("join2".into(), "member_joined", midnight(10) + Duration::hours(3), 2, Some(0)),
+        // Joins and leaves are not activity; a custom event is not in the default active set.
+        ev("custom".into(), "custom.poll", midnight(11), 2, Some(0)),
+    ];
+    // Two simultaneous messages count one active member, two messages.
+    batch.push(ev("sim-1".into(), "message_sent", midnight(11) + Duration::hours(2), 2, Some(0)));
+    batch.push(ev("sim-2".into(), "message_sent", midnight(11) + Duration::hours(2), 2, Some(0)));
+    post_events(&app, &batch).await;
+    drain(&app).await;
+    let q = "/v1/metrics/activity?from=2026-11-10&to=2026-11-13";
+    let r = app.get(q).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let days = r.body["days"].as_array().unwrap();
+    let col = |k: &str| days.iter().map(|d| d[k].as_i64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(col("dau"), [0, 1, 1, 0], "the message at 00:00 belongs to the new day");
+    assert_eq!(col("messages"), [0, 1, 2, 0]);
+    assert_eq!(col("members"), [0, 2, 2, 1], "a stint ending exactly at midnight does not reach into that day");
+    assert_eq!(col("wau"), [0, 1, 2, 2]);
+    let g = app.get("/v1/metrics/growth?from=2026-11-10&to=2026-11-13").await;
+    let gd = g.body["days"].as_array().unwrap();
+    let gcol = |k: &str| gd.iter().map(|d| d[k].as_i64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(gcol("joins"), [0, 2, 0, 0]);
+    assert_eq!(gcol("leaves"), [0, 0, 0, 1]);
+    assert_eq!(gcol("members_end"), [0, 2, 2, 1]);
+
+    // A late event is pending until the rollup catches up, then counted.
+    let late = ev("late".into(), "checked_in", midnight(9) + Duration::hours(5), 3, Some(0));
+    post_events(&app, &[late]).await;
+    let before = app.get(q).await;
+    assert_eq!(before.body["pending"], true);
+    drain(&app).await;
+    let after = app.get(q).await;
+    assert_eq!(after.body["pending"], false);
+    assert_eq!(after.body["days"][0]["dau"], 1);
+
+    // Staff are left out unless asked for.
+    let m2 = member_id(&app, 2).await;
+    sqlx::query("UPDATE members SET is_staff = true WHERE id = $1").bind(m2).execute(&app.pool).await.unwrap();
+    let r = app.get(q).await;
+    assert_eq!(r.body["days"][2]["dau"], 0);
+    assert_eq!(r.body["days"][2]["messages"], 0);
+    let r = app.get(&format!("{q}&include_staff=true")).await;
+    assert_eq!(r.body["days"][2]["dau"], 1);
+
+    // Another workspace sees nothing of this one, and cannot scope to its groups.
+    let other = app.other_workspace("other").await;
+    let r = app.send(reqwest::Method::GET, q, Some(&other), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body["days"].as_array().unwrap().iter().all(|d| d["dau"] == 0 && d["members"] == 0), "{}", r.body);
+    let g0 = group_id(&app, 0).await;
+    let r = app.send(reqwest::Method::GET, &format!("{q}&group_id={g0}"), Some(&other), None).await;
+    assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, "group_id"));
+}
+
+#[tokio::test]
+async fn bad_metric_parameters_are_refused_naming_them() {
+    let app = TestApp::spawn().await;
+    for (q, field) in [
+        ("/v1/metrics/activity?grup_id=x", "grup_id"),
+        ("/v1/metrics/activity?from=2026-11-10&to=2026-11-01", "from"),
+        ("/v1/metrics/activity?from=2025-01-01&to=2026-11-01", "to"),
+        ("/v1/metrics/activity?tz=Mars/Olympus", "tz"),
+        ("/v1/metrics/activity?from=20261101", "from"),
+        ("/v1/metrics/activity?format=xml", "format"),
+        ("/v1/metrics/growth?stay_days=0", "stay_days"),
+        ("/v1/metrics/commerce?by=planet", "by"),
+        ("/v1/metrics/commerce?attribution_days=91", "attribution_days"),
+        ("/v1/metrics/commerce?tier=nope", "tier"),
+        ("/v1/metrics/activity?stay_days=3", "stay_days"),
+    ] {
+        let r = app.get(q).await;
+        assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, field), "{q}: {}", r.body);
+    }
+}
