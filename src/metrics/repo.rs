@@ -15,8 +15,8 @@ use super::params::Ctx;
 fn member_filter(m: &str) -> String {
     format!(
         "($5 OR NOT EXISTS (SELECT 1 FROM members x WHERE x.workspace_id = $1 AND x.id = {m} AND (x.is_staff OR x.is_bot)))
-         AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM memberships s WHERE s.workspace_id = $1 AND s.member_id = {m}
-              AND s.source = $6 AND ($4::uuid[] IS NULL OR s.group_id = ANY($4))))"
+         AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM memberships js WHERE js.workspace_id = $1 AND js.member_id = {m}
+              AND js.source = $6 AND ($4::uuid[] IS NULL OR js.group_id = ANY($4))))"
     )
 }
 
@@ -156,8 +156,8 @@ pub async fn orders(
            AND ($4::uuid[] IS NULL OR o.group_id = ANY($4))
            AND ($5 OR o.member_id IS NULL OR NOT EXISTS (SELECT 1 FROM members x WHERE x.workspace_id = $1
                 AND x.id = o.member_id AND (x.is_staff OR x.is_bot)))
-           AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM memberships s WHERE s.workspace_id = $1
-                AND s.member_id = o.member_id AND s.source = $6 AND ($4::uuid[] IS NULL OR s.group_id = ANY($4))))
+           AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM memberships js WHERE js.workspace_id = $1
+                AND js.member_id = o.member_id AND js.source = $6 AND ($4::uuid[] IS NULL OR js.group_id = ANY($4))))
          ORDER BY o.paid_at, o.order_id";
     sqlx::query_as(sql)
         .bind(c.ws)

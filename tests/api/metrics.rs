@@ -510,8 +510,10 @@ async fn golden_midnight_boundaries_late_events_pending_and_tenancy() {
     let app = TestApp::spawn().await;
     // Asia/Shanghai: 2026-11-11 00:00 local = 2026-11-10T16:00Z.
     let midnight = |d: u32| Utc.with_ymd_and_hms(2026, 11, d, 16, 0, 0).unwrap();
+    let mut qr_join = ev("join".into(), "member_joined", midnight(10), 1, Some(0));
+    qr_join["join_source"] = json!("qr_code");
     let mut batch = vec![
-        ev("join".into(), "member_joined", midnight(10), 1, Some(0)),
+        qr_join,
         ev("msg-at-midnight".into(), "message_sent", midnight(10), 1, Some(0)),
         ev("left-at-midnight".into(), "member_left", midnight(12), 1, Some(0)),
         ev("join2".into(), "member_joined", midnight(10) + Duration::hours(3), 2, Some(0)),
@@ -538,6 +540,10 @@ async fn golden_midnight_boundaries_late_events_pending_and_tenancy() {
     assert_eq!(gcol("joins"), [0, 2, 0, 0]);
     assert_eq!(gcol("leaves"), [0, 0, 0, 1]);
     assert_eq!(gcol("members_end"), [0, 2, 2, 1]);
+    // Scoped to members who joined by QR code: member 1 only.
+    let qr = app.get(&format!("{q}&source=qr_code")).await;
+    let qcol = |k: &str| qr.body["days"].as_array().unwrap().iter().map(|d| d[k].as_i64().unwrap()).collect::<Vec<_>>();
+    assert_eq!((qcol("dau"), qcol("members")), (vec![0, 1, 0, 0], vec![0, 1, 1, 0]));
 
     // A late event is pending until the rollup catches up, then counted.
     let late = ev("late".into(), "checked_in", midnight(9) + Duration::hours(5), 3, Some(0));
