@@ -2,8 +2,9 @@
 //!
 //! Feature folders own their routes, DTOs and SQL: `workspaces`, `keys`,
 //! `staff`, `groups`, `members`, `memberships`, `tiers`, `tags`, `layers`,
-//! `campaigns`, `audit`. Cross-cutting code: `config`, `telemetry`,
-//! `startup`, `state`, `error`, `db`, `clock`, `http`.
+//! `campaigns`, `events`, `connections`, `hooks`, `contents`, `sop`,
+//! `deliveries`, `metrics`, `audit`. Cross-cutting code: `config`,
+//! `telemetry`, `startup`, `state`, `error`, `db`, `clock`, `http`, `jobs`.
 
 pub mod audit;
 pub mod campaigns;

@@ -208,16 +208,15 @@ fn referrals(inp: &Input) -> Referrals {
         if joiners.contains(&inviter) {
             viral += 1;
         }
+        // How long the stint has lasted so far (to now while still open).
+        let lasted = s.left_at.unwrap_or(inp.now) - s.joined_at;
         let e = per.entry(inviter).or_insert(Inviter { member_id: inviter, invited: 0, stayed: 0 });
         e.invited += 1;
-        match s.left_at {
-            Some(l) if l - s.joined_at >= stay => stayed += 1,
-            Some(_) => {}
-            None if inp.now - s.joined_at >= stay => stayed += 1,
-            None => pending += 1,
-        }
-        if s.left_at.map_or(inp.now, |l| l) - s.joined_at >= stay {
+        if lasted >= stay {
+            stayed += 1;
             e.stayed += 1;
+        } else if s.left_at.is_none() {
+            pending += 1;
         }
     }
     let inviters = per.len() as i64;

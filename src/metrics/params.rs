@@ -18,7 +18,6 @@ use crate::groups::repo::GroupFilter;
 use crate::http::extract::parse_query;
 use crate::ids::{CampaignId, GroupId, LayerId, WorkspaceId};
 use crate::memberships::model::JoinSource;
-use crate::workspaces::model::WeekStart;
 
 /// Longest period one request may cover.
 pub const MAX_DAYS: i64 = 366;
@@ -105,7 +104,7 @@ pub struct Scope {
     /// The groups (None: every group, and events naming no group).
     pub groups: Option<Vec<Uuid>>,
     /// Only members with a stint (in the scope's groups) that joined through this channel.
-    pub source: Option<String>,
+    pub source: Option<JoinSource>,
     /// The campaign asked for, if any.
     pub campaign: Option<Uuid>,
 }
@@ -122,7 +121,6 @@ pub struct Ctx {
     pub to: NaiveDate,
     /// Today in `tz`: this day and later ones are incomplete.
     pub today: NaiveDate,
-    pub week_start: WeekStart,
     pub currency: String,
     pub active_types: Vec<String>,
     pub include_staff: bool,
@@ -139,6 +137,11 @@ impl Ctx {
     /// The instant local day `d` starts.
     pub fn start(&self, d: NaiveDate) -> chrono::DateTime<chrono::Utc> {
         period::day_start(self.tz, d)
+    }
+
+    /// The instants the period starts and ends (`[start(from), start(to + 1))`).
+    pub fn bounds(&self) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+        (self.start(self.from), self.start(self.to + Duration::days(1)))
     }
 }
 
@@ -158,6 +161,33 @@ pub async fn resolve(
         }
     };
     let today = period::local_day(tz, now);
+    let (from, to) = period_of(q, today)?;
+    Ok(Ctx {
+        ws,
+        rollup_days: tz == crate::clock::zone(&w.timezone),
+        tz,
+        tz_name,
+        from,
+        to,
+        today,
+        currency: w.currency,
+        active_types: w.active_event_types,
+        include_staff: q.include_staff.unwrap_or(false),
+        scope: scope(conn, ws, q).await?,
+        format: q.format.unwrap_or_default(),
+    })
+}
+
+/// The period asked for: `to` defaults to today, `from` to 29 days before
+/// `to`; both between 1970 and a year from today, at most [`MAX_DAYS`] days.
+fn period_of(q: &Common, today: NaiveDate) -> ApiResult<(NaiveDate, NaiveDate)> {
+    let earliest = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN);
+    let latest = today + Duration::days(MAX_DAYS);
+    for (field, d) in [("from", q.from), ("to", q.to)] {
+        if d.is_some_and(|d| d < earliest || d > latest) {
+            return Err(ApiError::field(field, "out_of_range", "dates must lie between 1970 and a year from now"));
+        }
+    }
     let to = q.to.unwrap_or(today);
     let from = q.from.unwrap_or(to - Duration::days(29));
     if from > to {
@@ -166,28 +196,7 @@ pub async fn resolve(
     if (to - from).num_days() >= MAX_DAYS {
         return Err(ApiError::field("to", "too_long", format!("at most {MAX_DAYS} days per request")));
     }
-    if to > today + Duration::days(MAX_DAYS) || from.and_hms_opt(0, 0, 0).is_none_or(|t| t.and_utc().timestamp() < 0) {
-        return Err(ApiError::field("from", "out_of_range", "dates must lie between 1970 and a year from now"));
-    }
-    let active_types: Vec<String> = sqlx::query_scalar("SELECT active_event_types FROM workspaces WHERE id = $1")
-        .bind(ws)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(Ctx {
-        ws,
-        rollup_days: tz.name() == crate::clock::zone(&w.timezone).name(),
-        tz,
-        tz_name,
-        from,
-        to,
-        today,
-        week_start: w.week_start,
-        currency: w.currency,
-        active_types,
-        include_staff: q.include_staff.unwrap_or(false),
-        scope: scope(conn, ws, q).await?,
-        format: q.format.unwrap_or_default(),
-    })
+    Ok((from, to))
 }
 
 async fn scope(conn: &mut PgConnection, ws: WorkspaceId, q: &Common) -> ApiResult<Scope> {
@@ -199,8 +208,7 @@ async fn scope(conn: &mut PgConnection, ws: WorkspaceId, q: &Common) -> ApiResul
             "give at most one of group_id, layer_id, tier, campaign_id",
         ));
     }
-    let source = q.source.and_then(|s| serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)));
-    let mut scope = Scope { groups: None, source, campaign: q.campaign_id.map(|c| c.0) };
+    let mut scope = Scope { groups: None, source: q.source, campaign: q.campaign_id.map(|c| c.0) };
     if let Some(g) = q.group_id {
         if !crate::groups::repo::exists(conn, ws, g).await? {
             return Err(ApiError::field("group_id", "unknown", "no such group in this workspace"));
@@ -212,12 +220,7 @@ async fn scope(conn: &mut PgConnection, ws: WorkspaceId, q: &Common) -> ApiResul
             .ok_or_else(|| ApiError::field("layer_id", "unknown", "no such layer"))?;
         scope.groups = Some(group_ids(conn, ws, &layer.selector.to_filter()).await?);
     } else if let Some(t) = &q.tier {
-        let known: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tiers WHERE workspace_id = $1 AND key = $2)")
-                .bind(ws)
-                .bind(t)
-                .fetch_one(&mut *conn)
-                .await?;
+        let known = crate::tiers::repo::key_exists(conn, ws, t).await?;
         if !known {
             return Err(ApiError::field("tier", "unknown", "no such tier in this workspace"));
         }

@@ -22,6 +22,14 @@ pub fn day_start(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&midnight)
 }
 
+/// Bucket bounds of the local days `first..=last`: element `i` starts day
+/// `first + i`, the last element ends `last`. Every local-day grouping in SQL
+/// buckets instants with these (`width_bucket`), so day boundaries come from
+/// one place (chrono-tz), never from the database's own timezone data.
+pub fn day_bounds(tz: Tz, first: NaiveDate, last: NaiveDate) -> Vec<DateTime<Utc>> {
+    first.iter_days().take_while(|d| *d <= last.succ_opt().unwrap_or(*d)).map(|d| day_start(tz, d)).collect()
+}
+
 /// The local date of an instant.
 pub fn local_day(tz: Tz, at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&tz).date_naive()
@@ -86,6 +94,15 @@ mod tests {
         let start = day_start(scl, d("2026-09-06"));
         assert_eq!(local_day(scl, start), d("2026-09-06"));
         assert_eq!(local_day(scl, start - Duration::seconds(1)), d("2026-09-05"));
+    }
+
+    #[test]
+    fn day_bounds_bracket_every_day_of_the_range() {
+        let ny: Tz = "America/New_York".parse().unwrap();
+        let b = day_bounds(ny, d("2026-10-31"), d("2026-11-01"));
+        assert_eq!(b.len(), 3);
+        assert_eq!(b[0], day_start(ny, d("2026-10-31")));
+        assert_eq!((b[2] - b[1]).num_hours(), 25);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! All SQL of the metrics: reads of the rollups (or, for a timezone other
-//! than the workspace's, of the raw events with the rollup's own grouping)
-//! and of membership stints. Every query is scoped by workspace, by the
+//! than the workspace's, of the raw events bucketed into local days by the
+//! application's day bounds, as the rollup does) and of membership stints. Every query is scoped by workspace, by the
 //! request's groups, staff rule and join-source rule.
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -37,7 +37,7 @@ pub async fn active_days(
         )
     } else {
         format!(
-            "SELECT e.member_id, array_agg(DISTINCT (e.occurred_at AT TIME ZONE $7)::date - $2) FROM events e
+            "SELECT e.member_id, array_agg(DISTINCT width_bucket(e.occurred_at, $7::timestamptz[]) - 1) FROM events e
              WHERE e.workspace_id = $1 AND e.occurred_at >= $8 AND e.occurred_at < $9 AND e.member_id IS NOT NULL
                AND e.type = ANY($10)
                AND ($4::uuid[] IS NULL OR COALESCE(e.group_id, '00000000-0000-0000-0000-000000000000') = ANY($4)) AND {}
@@ -65,7 +65,7 @@ pub async fn messages(
         )
     } else {
         format!(
-            "SELECT (e.occurred_at AT TIME ZONE $7)::date - $2, count(*) FROM events e
+            "SELECT width_bucket(e.occurred_at, $7::timestamptz[]) - 1, count(*) FROM events e
              WHERE e.workspace_id = $1 AND e.occurred_at >= $8 AND e.occurred_at < $9 AND e.member_id IS NOT NULL
                AND e.type = 'message_sent'
                AND ($4::uuid[] IS NULL OR COALESCE(e.group_id, '00000000-0000-0000-0000-000000000000') = ANY($4)) AND {}
@@ -78,17 +78,20 @@ pub async fn messages(
 
 type Q<'q, T> = sqlx::query::QueryAs<'q, sqlx::Postgres, T, sqlx::postgres::PgArguments>;
 
+/// Binds `$1`-`$10`: workspace, local days `lo..=hi`, the member filter's
+/// parameters, the days' bounds and their first and last instants, the active types.
 fn bind_range<'q, T>(q: Q<'q, T>, c: &'q Ctx, lo: NaiveDate, hi: NaiveDate) -> Q<'q, T> {
-    let next = hi.succ_opt().unwrap_or(hi);
+    let bounds = super::period::day_bounds(c.tz, lo, hi);
+    let (start, end) = (bounds.first().copied(), bounds.last().copied());
     q.bind(c.ws)
         .bind(lo)
         .bind(hi)
         .bind(c.scope.groups.as_deref())
         .bind(c.include_staff)
-        .bind(c.scope.source.as_deref())
-        .bind(&c.tz_name)
-        .bind(c.start(lo))
-        .bind(c.start(next))
+        .bind(c.scope.source)
+        .bind(bounds)
+        .bind(start)
+        .bind(end)
         .bind(&c.active_types)
 }
 
@@ -103,14 +106,10 @@ pub struct Stint {
     pub inviter_id: Option<Uuid>,
 }
 
-/// Stints of counted members in the scope's groups overlapping `[lo, hi)`
+/// Stints of counted members in the scope's groups overlapping the period
 /// (the half-open interval `[joined_at, left_at)` is when they belong).
-pub async fn stints(
-    conn: &mut PgConnection,
-    c: &Ctx,
-    lo: DateTime<Utc>,
-    hi: DateTime<Utc>,
-) -> Result<Vec<Stint>, sqlx::Error> {
+pub async fn stints(conn: &mut PgConnection, c: &Ctx) -> Result<Vec<Stint>, sqlx::Error> {
+    let (lo, hi) = c.bounds();
     let sql = format!(
         "SELECT s.member_id, s.group_id, s.joined_at, s.left_at, s.source, s.inviter_id FROM memberships s
          WHERE s.workspace_id = $1 AND s.joined_at < $3 AND (s.left_at IS NULL OR s.left_at > $2)
@@ -124,7 +123,7 @@ pub async fn stints(
         .bind(hi)
         .bind(c.scope.groups.as_deref())
         .bind(c.include_staff)
-        .bind(c.scope.source.as_deref())
+        .bind(c.scope.source)
         .fetch_all(conn)
         .await
 }
@@ -141,7 +140,8 @@ pub async fn orders(
     hi: DateTime<Utc>,
     attribution: chrono::Duration,
 ) -> Result<Vec<super::commerce::Order>, sqlx::Error> {
-    let sql = "SELECT o.order_id, o.member_id, o.group_id, g.tier, o.paid_at, o.amount, o.refunded_at,
+    let sql = format!(
+        "SELECT o.order_id, o.member_id, o.group_id, g.tier, o.paid_at, o.amount, o.refunded_at,
                 LEAST(COALESCE(o.refund_amount, o.amount), o.amount) AS refund,
                 COALESCE(o.campaign_id, (
                     SELECT k.campaign_id FROM metric_campaign_clicks k
@@ -154,18 +154,17 @@ pub async fn orders(
            AND ((o.paid_at >= $2 AND o.paid_at < $3) OR (o.refunded_at >= $2 AND o.refunded_at < $3))
            AND COALESCE(o.currency, $7) = $7
            AND ($4::uuid[] IS NULL OR o.group_id = ANY($4))
-           AND ($5 OR o.member_id IS NULL OR NOT EXISTS (SELECT 1 FROM members x WHERE x.workspace_id = $1
-                AND x.id = o.member_id AND (x.is_staff OR x.is_bot)))
-           AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM memberships js WHERE js.workspace_id = $1
-                AND js.member_id = o.member_id AND js.source = $6 AND ($4::uuid[] IS NULL OR js.group_id = ANY($4))))
-         ORDER BY o.paid_at, o.order_id";
-    sqlx::query_as(sql)
+           AND {}
+         ORDER BY o.paid_at, o.order_id",
+        member_filter("o.member_id")
+    );
+    sqlx::query_as(&sql)
         .bind(c.ws)
         .bind(lo)
         .bind(hi)
         .bind(groups)
         .bind(c.include_staff)
-        .bind(c.scope.source.as_deref())
+        .bind(c.scope.source)
         .bind(&c.currency)
         .bind(attribution.num_seconds() as f64)
         .fetch_all(conn)

@@ -19,7 +19,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::period::{day_bounds, local_day};
 use crate::ids::WorkspaceId;
+use crate::workspaces::model::Workspace;
 
 /// Advisory lock key of the rollup worker ("shequn-r").
 const LOCK_KEY: i64 = 0x7368_6571_756e_2d72;
@@ -27,20 +29,25 @@ const LOCK_KEY: i64 = 0x7368_6571_756e_2d72;
 /// Most queue rows one pass takes.
 const BATCH: i64 = 5000;
 
-/// Queues the local days (workspace timezone) of these event times for recomputation.
+/// Queues the local days (workspace timezone) of these event times for
+/// recomputation. The workspace row is share-locked, so a timezone change
+/// (which queues a full rebuild) waits for batches numbering days the old way.
 pub async fn mark_dirty(conn: &mut PgConnection, ws: WorkspaceId, times: &[DateTime<Utc>]) -> Result<(), sqlx::Error> {
     if times.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "INSERT INTO metric_dirty_days (workspace_id, day)
-         SELECT DISTINCT w.id, (t AT TIME ZONE w.timezone)::date
-         FROM unnest($2::timestamptz[]) AS t, workspaces w WHERE w.id = $1",
-    )
-    .bind(ws)
-    .bind(times)
-    .execute(conn)
-    .await?;
+    let tz: Option<String> = sqlx::query_scalar("SELECT timezone FROM workspaces WHERE id = $1 FOR SHARE")
+        .bind(ws)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(tz) = tz else { return Ok(()) };
+    let zone = crate::clock::zone(&tz);
+    let days: Vec<NaiveDate> = times.iter().map(|t| local_day(zone, *t)).collect::<BTreeSet<_>>().into_iter().collect();
+    sqlx::query("INSERT INTO metric_dirty_days (workspace_id, day) SELECT $1, d FROM unnest($2::date[]) AS d")
+        .bind(ws)
+        .bind(&days)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -136,19 +143,19 @@ async fn pass(pool: &PgPool) -> anyhow::Result<Pass> {
     let mut done = 0;
     for (ws, (ids, days)) in work {
         let ws = WorkspaceId(ws);
-        let Some(settings) = workspace(&mut tx, ws).await? else {
+        let Some(w) = crate::workspaces::repo::get(&mut tx, ws).await? else {
             // The workspace is gone: drop its queue rows.
             delete_queued(&mut tx, ws, &ids).await?;
             continue;
         };
         match days {
             None => {
-                rebuild(&mut tx, ws, &settings).await.context("full rollup rebuild")?;
+                rebuild(&mut tx, &w).await.context("full rollup rebuild")?;
                 done += 1;
             }
             Some(days) => {
                 for day in days {
-                    recompute_day(&mut tx, ws, &settings, day).await.with_context(|| format!("rollup of {day}"))?;
+                    recompute_day(&mut tx, &w, day).await.with_context(|| format!("rollup of {day}"))?;
                     done += 1;
                 }
             }
@@ -157,21 +164,6 @@ async fn pass(pool: &PgPool) -> anyhow::Result<Pass> {
     }
     tx.commit().await?;
     Ok(Pass { queued: rows.len(), days: done, ran: true })
-}
-
-/// What the rollups of a workspace depend on.
-struct WsSettings {
-    timezone: String,
-    active: Vec<String>,
-}
-
-async fn workspace(conn: &mut PgConnection, ws: WorkspaceId) -> Result<Option<WsSettings>, sqlx::Error> {
-    let row: Option<(String, Vec<String>)> =
-        sqlx::query_as("SELECT timezone, active_event_types FROM workspaces WHERE id = $1")
-            .bind(ws)
-            .fetch_optional(conn)
-            .await?;
-    Ok(row.map(|(timezone, active)| WsSettings { timezone, active }))
 }
 
 async fn delete_queued(conn: &mut PgConnection, ws: WorkspaceId, ids: &[i64]) -> Result<(), sqlx::Error> {
@@ -183,52 +175,45 @@ async fn delete_queued(conn: &mut PgConnection, ws: WorkspaceId, ids: &[i64]) ->
     Ok(())
 }
 
-/// The instants bounding a local day.
-fn day_bounds(tz: &str, day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
-    let zone = crate::clock::zone(tz);
-    (
-        crate::metrics::period::day_start(zone, day),
-        crate::metrics::period::day_start(zone, day.succ_opt().unwrap_or(day)),
-    )
-}
-
-async fn recompute_day(conn: &mut PgConnection, ws: WorkspaceId, s: &WsSettings, day: NaiveDate) -> anyhow::Result<()> {
-    let (lo, hi) = day_bounds(&s.timezone, day);
+async fn recompute_day(conn: &mut PgConnection, w: &Workspace, day: NaiveDate) -> anyhow::Result<()> {
     sqlx::query("DELETE FROM metric_member_days WHERE workspace_id = $1 AND day = $2")
-        .bind(ws)
+        .bind(w.id)
         .bind(day)
         .execute(&mut *conn)
         .await?;
-    aggregate(conn, ws, s, lo, hi).await
+    aggregate(conn, w, day, day).await
 }
 
-async fn rebuild(conn: &mut PgConnection, ws: WorkspaceId, s: &WsSettings) -> anyhow::Result<()> {
+async fn rebuild(conn: &mut PgConnection, w: &Workspace) -> anyhow::Result<()> {
     for table in ["metric_member_days", "metric_orders", "metric_campaign_clicks"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE workspace_id = $1")).bind(ws).execute(&mut *conn).await?;
+        sqlx::query(&format!("DELETE FROM {table} WHERE workspace_id = $1")).bind(w.id).execute(&mut *conn).await?;
     }
-    aggregate(conn, ws, s, DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC).await
+    let span: (Option<DateTime<Utc>>, Option<DateTime<Utc>>) =
+        sqlx::query_as("SELECT min(occurred_at), max(occurred_at) FROM events WHERE workspace_id = $1")
+            .bind(w.id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let (Some(first), Some(last)) = span else { return Ok(()) };
+    let zone = crate::clock::zone(&w.timezone);
+    aggregate(conn, w, local_day(zone, first), local_day(zone, last)).await
 }
 
-/// Rolls up the events of `[lo, hi)` (whose member-day rows were deleted).
-async fn aggregate(
-    conn: &mut PgConnection,
-    ws: WorkspaceId,
-    s: &WsSettings,
-    lo: DateTime<Utc>,
-    hi: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    let (lo, hi) = (lo.max(min_time()), hi.min(max_time()));
+/// Rolls up the events of the local days `first..=last` (whose member-day rows were deleted).
+async fn aggregate(conn: &mut PgConnection, w: &Workspace, first: NaiveDate, last: NaiveDate) -> anyhow::Result<()> {
+    let bounds = day_bounds(crate::clock::zone(&w.timezone), first, last);
+    let (Some(&lo), Some(&hi)) = (bounds.first(), bounds.last()) else { return Ok(()) };
     sqlx::query(include_str!("sql/member_days.sql"))
-        .bind(ws)
-        .bind(&s.timezone)
-        .bind(&s.active)
+        .bind(w.id)
+        .bind(first)
+        .bind(&w.active_event_types)
+        .bind(&bounds)
         .bind(lo)
         .bind(hi)
         .execute(&mut *conn)
         .await
         .context("member days")?;
-    sqlx::query(include_str!("sql/orders_paid.sql")).bind(ws).bind(lo).bind(hi).execute(&mut *conn).await?;
-    sqlx::query(include_str!("sql/orders_refunded.sql")).bind(ws).bind(lo).bind(hi).execute(&mut *conn).await?;
+    sqlx::query(include_str!("sql/orders_paid.sql")).bind(w.id).bind(lo).bind(hi).execute(&mut *conn).await?;
+    sqlx::query(include_str!("sql/orders_refunded.sql")).bind(w.id).bind(lo).bind(hi).execute(&mut *conn).await?;
     sqlx::query(
         "INSERT INTO metric_campaign_clicks (workspace_id, member_id, clicked_at, event_id, campaign_id)
          SELECT workspace_id, member_id, occurred_at, id, campaign_id FROM events
@@ -236,19 +221,10 @@ async fn aggregate(
            AND type = 'link_clicked' AND member_id IS NOT NULL AND campaign_id IS NOT NULL
          ON CONFLICT DO NOTHING",
     )
-    .bind(ws)
+    .bind(w.id)
     .bind(lo)
     .bind(hi)
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-// Postgres timestamptz spans 4713 BC..294276 AD; chrono's extremes do not fit.
-fn min_time() -> DateTime<Utc> {
-    DateTime::from_timestamp(-210_866_803_200, 0).unwrap_or_default()
-}
-
-fn max_time() -> DateTime<Utc> {
-    DateTime::from_timestamp(253_402_300_799, 0).unwrap_or_default()
 }

@@ -31,6 +31,14 @@ pub(super) async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postg
     Ok(tx)
 }
 
+/// The report as JSON, or as the CSV table `csv` makes of it.
+fn respond<T: Serialize>(format: Format, report: T, name: &str, csv: fn(&T) -> Table) -> Response {
+    match format {
+        Format::Json => Json(report).into_response(),
+        Format::Csv => csv(&report).response(name),
+    }
+}
+
 /// Daily activity of a period.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ActivityReport {
@@ -76,7 +84,7 @@ pub async fn get_activity(
             *slot = n;
         }
     }
-    let stints = repo::stints(&mut tx, &c, c.start(c.from), c.start(c.to + Duration::days(1))).await?;
+    let stints = repo::stints(&mut tx, &c).await?;
     let belonging = activity::belonging(c.tz, c.from, &stints);
     let computed = activity::compute(&activity::Input {
         from: c.from,
@@ -96,36 +104,35 @@ pub async fn get_activity(
         active_days_distribution: computed.distribution,
         pending: pending(&mut tx, &c, LEAD as i64).await?,
     };
-    Ok(match c.format {
-        Format::Json => Json(report).into_response(),
-        Format::Csv => {
-            let mut t = Table::new(&[
-                "date",
-                "dau",
-                "wau",
-                "mau",
-                "messages",
-                "members",
-                "active_members",
-                "active_rate",
-                "incomplete",
-            ]);
-            for d in &report.days {
-                t.push(vec![
-                    d.date.to_string(),
-                    cell(d.dau),
-                    cell(d.wau),
-                    cell(d.mau),
-                    cell(d.messages),
-                    cell(d.members),
-                    cell(d.active_members),
-                    cell(d.active_rate),
-                    d.incomplete.to_string(),
-                ]);
-            }
-            t.response("activity")
-        }
-    })
+    Ok(respond(c.format, report, "activity", activity_csv))
+}
+
+fn activity_csv(r: &ActivityReport) -> Table {
+    let mut t = Table::new(&[
+        "date",
+        "dau",
+        "wau",
+        "mau",
+        "messages",
+        "members",
+        "active_members",
+        "active_rate",
+        "incomplete",
+    ]);
+    for d in &r.days {
+        t.push(vec![
+            d.date.to_string(),
+            cell(d.dau),
+            cell(d.wau),
+            cell(d.mau),
+            cell(d.messages),
+            cell(d.members),
+            cell(d.active_members),
+            cell(d.active_rate),
+            d.incomplete.to_string(),
+        ]);
+    }
+    t
 }
 
 /// Growth parameters.
@@ -172,7 +179,7 @@ pub async fn get_growth(
     let now = state.clock.now();
     let mut tx = snapshot(&state.pool).await?;
     let c = params::resolve(&mut tx, auth.workspace_id, &q, now).await?;
-    let stints = repo::stints(&mut tx, &c, c.start(c.from), c.start(c.to + Duration::days(1))).await?;
+    let stints = repo::stints(&mut tx, &c).await?;
     let g = growth::compute(&growth::Input {
         tz: c.tz,
         from: c.from,
@@ -191,34 +198,33 @@ pub async fn get_growth(
         groups: g.groups,
         referrals: g.referrals,
     };
-    Ok(match c.format {
-        Format::Json => Json(report).into_response(),
-        Format::Csv => {
-            let mut t = Table::new(&[
-                "date",
-                "joins",
-                "leaves",
-                "net",
-                "members_end",
-                "distinct_members_end",
-                "churn_rate",
-                "incomplete",
-            ]);
-            for d in &report.days {
-                t.push(vec![
-                    d.date.to_string(),
-                    cell(d.joins),
-                    cell(d.leaves),
-                    cell(d.net),
-                    cell(d.members_end),
-                    cell(d.distinct_members_end),
-                    cell(d.churn_rate),
-                    d.incomplete.to_string(),
-                ]);
-            }
-            t.response("growth")
-        }
-    })
+    Ok(respond(c.format, report, "growth", growth_csv))
+}
+
+fn growth_csv(r: &GrowthReport) -> Table {
+    let mut t = Table::new(&[
+        "date",
+        "joins",
+        "leaves",
+        "net",
+        "members_end",
+        "distinct_members_end",
+        "churn_rate",
+        "incomplete",
+    ]);
+    for d in &r.days {
+        t.push(vec![
+            d.date.to_string(),
+            cell(d.joins),
+            cell(d.leaves),
+            cell(d.net),
+            cell(d.members_end),
+            cell(d.distinct_members_end),
+            cell(d.churn_rate),
+            d.incomplete.to_string(),
+        ]);
+    }
+    t
 }
 
 /// Commerce parameters.
@@ -272,7 +278,7 @@ pub async fn get_commerce(
     }
     let mut tx = snapshot(&state.pool).await?;
     let c = params::resolve(&mut tx, auth.workspace_id, &q, state.clock.now()).await?;
-    let (lo, hi) = (c.start(c.from), c.start(c.to + Duration::days(1)));
+    let (lo, hi) = c.bounds();
     // A campaign scope means the campaign's attributed orders, from any group.
     let groups = if c.scope.campaign.is_some() { None } else { c.scope.groups.as_deref() };
     let mut orders = repo::orders(&mut tx, &c, groups, lo, hi, Duration::days(attribution)).await?;
@@ -304,10 +310,7 @@ pub async fn get_commerce(
         days: m.days,
         pending: pending(&mut tx, &c, 0).await?,
     };
-    Ok(match c.format {
-        Format::Json => Json(report).into_response(),
-        Format::Csv => commerce_csv(&report).response("commerce"),
-    })
+    Ok(respond(c.format, report, "commerce", commerce_csv))
 }
 
 fn commerce_csv(r: &CommerceReport) -> Table {

@@ -275,6 +275,15 @@ async fn activity_from_the_rollups_equals_the_raw_event_computation_on_random_hi
             assert_eq!(days[30]["date"], today.to_string());
         }
     }
+    // A timezone change rebuilds every day from the raw events in the new zone.
+    let shanghai: Tz = "Asia/Shanghai".parse().unwrap();
+    assert_eq!(app.patch("/v1/workspace", json!({"timezone": "Asia/Shanghai"})).await.status, StatusCode::OK);
+    assert_eq!(app.get(&format!("/v1/metrics/activity?from={from}&to={to}")).await.body["pending"], true);
+    drain(&app).await;
+    let r = app.get(&format!("/v1/metrics/activity?from={from}&to={to}")).await;
+    assert_eq!(r.body["pending"], false);
+    let want = expected_activity(&raw, shanghai, from, local(shanghai, app.clock.now()), None, false);
+    assert_eq!(got_activity(&r.body), want, "after the rebuild");
 }
 
 /// Joins (some invited), leaves, orders (some campaign-coded, some in USD,
@@ -589,6 +598,8 @@ async fn bad_metric_parameters_are_refused_naming_them() {
         ("/v1/metrics/commerce?attribution_days=91", "attribution_days"),
         ("/v1/metrics/commerce?tier=nope", "tier"),
         ("/v1/metrics/activity?stay_days=3", "stay_days"),
+        ("/v1/metrics/activity?to=%2B262142-12-31", "to"),
+        ("/v1/metrics/activity?to=1969-12-31", "to"),
     ] {
         let r = app.get(q).await;
         assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, field), "{q}: {}", r.body);

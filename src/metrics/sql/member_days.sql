@@ -1,9 +1,10 @@
--- Rolls the events of [$4, $5) up per member, group and local day ($2 is
--- the workspace timezone, $3 its active event types). Events without a
--- member are not rolled up; events without a group go to the nil group.
+-- Rolls the events of [$5, $6) up per member, group and local day: $4 holds
+-- the bounds of the local days from $2 on (computed by the application, see
+-- period::day_bounds), $3 the workspace's active event types. Events
+-- without a member are not rolled up; events without a group go to the nil group.
 INSERT INTO metric_member_days (workspace_id, day, group_id, member_id, events, active_events, messages,
     check_ins, link_clicks, coupons_claimed, coupons_redeemed, orders_placed, orders_paid, invites, first_active_at)
-SELECT $1, (e.occurred_at AT TIME ZONE $2)::date,
+SELECT $1, $2::date + (width_bucket(e.occurred_at, $4::timestamptz[]) - 1),
        COALESCE(e.group_id, '00000000-0000-0000-0000-000000000000'::uuid), e.member_id,
        count(*),
        count(*) FILTER (WHERE e.type = ANY($3)),
@@ -17,5 +18,5 @@ SELECT $1, (e.occurred_at AT TIME ZONE $2)::date,
        count(*) FILTER (WHERE e.type = 'member_invited'),
        min(e.occurred_at) FILTER (WHERE e.type = ANY($3))
 FROM events e
-WHERE e.workspace_id = $1 AND e.occurred_at >= $4 AND e.occurred_at < $5 AND e.member_id IS NOT NULL
+WHERE e.workspace_id = $1 AND e.occurred_at >= $5 AND e.occurred_at < $6 AND e.member_id IS NOT NULL
 GROUP BY 2, 3, 4
