@@ -9,19 +9,11 @@ use serde_json::json;
 use sha2::Sha256;
 
 use crate::helpers::{test_settings, TestApp};
-use crate::sop::{content, deliveries, group, scheduler, send, telegram, utc, Fake};
+use crate::sop::{content, deliveries, group, plan, scheduler, send, telegram, utc, Fake};
 
 async fn once_plan(app: &TestApp, groups: &[&str], text: &str, at: &str) -> String {
     let c = content(app, text).await;
-    let r = app
-        .post(
-            "/v1/sop-plans",
-            json!({"name": format!("p-{at}-{text}"), "target": {"group_ids": groups},
-            "steps": [{"content_id": c, "timing": {"kind": "once", "at": at}}]}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    r.id()
+    plan(app, json!({"group_ids": groups}), &c, json!({"kind": "once", "at": at})).await
 }
 
 #[tokio::test]
@@ -217,12 +209,7 @@ async fn a_group_daily_cap_stops_further_sends_that_day() {
     assert_eq!((bad.status, bad.field()), (StatusCode::UNPROCESSABLE_ENTITY, "settings.group_daily_cap"));
     let g = group(&app, "-12", "Asia/Shanghai").await;
     let c = content(&app, "tick").await;
-    app.post(
-        "/v1/sop-plans",
-        json!({"name": "p", "target": {"group_ids": [g]},
-        "steps": [{"content_id": c, "timing": {"kind": "cron", "expr": "*/5 * * * *"}}]}),
-    )
-    .await;
+    plan(&app, json!({"group_ids": [g]}), &c, json!({"kind": "cron", "expr": "*/5 * * * *"})).await;
     app.clock.set(utc("2026-11-20T02:14:00Z"));
     scheduler(&app).await;
     let mut ds = deliveries(&app, "").await;
@@ -280,14 +267,7 @@ async fn groups_entering_a_layer_later_are_picked_up_by_the_next_sync() {
         .await
         .id();
     let c = content(&app, "hi {{group.name}}").await;
-    let r = app
-        .post(
-            "/v1/sop-plans",
-            json!({"name": "p", "target": {"layer_id": layer},
-        "steps": [{"content_id": c, "timing": {"kind": "daily", "at": "10:00"}}]}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    plan(&app, json!({"layer_id": layer}), &c, json!({"kind": "daily", "at": "10:00"})).await;
     // A second group gets the tag after the plan exists; the first one loses it.
     let later = app
         .post("/v1/groups", json!({"platform": "telegram", "external_id": "-21", "name": "b", "tags": ["beauty"]}))
@@ -310,14 +290,7 @@ async fn editing_a_step_changes_future_slots_only() {
     telegram(&app, &fake).await;
     let g = group(&app, "-22", "Asia/Shanghai").await;
     let c = content(&app, "morning").await;
-    let pid = app
-        .post(
-            "/v1/sop-plans",
-            json!({"name": "p", "target": {"group_ids": [g]},
-            "steps": [{"content_id": c, "timing": {"kind": "daily", "at": "10:00"}}]}),
-        )
-        .await
-        .id();
+    let pid = plan(&app, json!({"group_ids": [g]}), &c, json!({"kind": "daily", "at": "10:00"})).await;
     app.clock.set(utc("2026-11-20T02:00:10Z"));
     scheduler(&app).await;
     send(&app).await;
@@ -369,14 +342,7 @@ async fn plan_edits_racing_the_scheduler_neither_deadlock_nor_fail() {
         groups.push(group(&app, &format!("-3{i}"), "Asia/Shanghai").await);
     }
     let c = content(&app, "tick").await;
-    let pid = app
-        .post(
-            "/v1/sop-plans",
-            json!({"name": "p", "target": {"group_ids": groups},
-            "steps": [{"content_id": c, "timing": {"kind": "cron", "expr": "* * * * *"}}]}),
-        )
-        .await
-        .id();
+    let pid = plan(&app, json!({"group_ids": groups}), &c, json!({"kind": "cron", "expr": "* * * * *"})).await;
     let state = app.state.clone();
     let clock = app.clock.clone();
     let scheduler = tokio::spawn(async move {

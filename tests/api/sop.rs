@@ -118,6 +118,15 @@ pub async fn content(app: &TestApp, text: &str) -> String {
     r.id()
 }
 
+/// Creates a one-step plan (named after its content) for `target`, asserting 201; its id.
+pub async fn plan(app: &TestApp, target: Value, content: &str, timing: Value) -> String {
+    let body = json!({"name": format!("p-{content}"), "target": target,
+                      "steps": [{"content_id": content, "timing": timing}]});
+    let r = app.post("/v1/sop-plans", body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.id()
+}
+
 pub async fn deliveries(app: &TestApp, query: &str) -> Vec<Value> {
     let r = app.get(&format!("/v1/deliveries?limit=200{query}")).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -273,14 +282,7 @@ async fn concurrent_schedulers_create_exactly_one_delivery_per_slot() {
         groups.push(group(&app, &format!("-{i}"), "Asia/Shanghai").await);
     }
     let c = content(&app, "hello").await;
-    let r = app
-        .post(
-            "/v1/sop-plans",
-            json!({"name": "p", "target": {"group_ids": groups},
-              "steps": [{"content_id": c, "timing": {"kind": "cron", "expr": "*/5 * * * *"}}]}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    plan(&app, json!({"group_ids": groups}), &c, json!({"kind": "cron", "expr": "*/5 * * * *"})).await;
     app.clock.set(utc("2026-11-20T02:14:00Z"));
     let mut tasks = vec![];
     for _ in 0..6 {
@@ -318,12 +320,7 @@ async fn retries_back_off_honour_retry_after_and_give_up_on_refusals() {
     telegram(&app, &fake).await;
     let g = group(&app, "-5", "Asia/Shanghai").await;
     let c = content(&app, "hi").await;
-    app.post(
-        "/v1/sop-plans",
-        json!({"name": "p", "target": {"group_ids": [g]},
-        "steps": [{"content_id": c, "timing": {"kind": "once", "at": "2026-11-20T10:05"}}]}),
-    )
-    .await;
+    plan(&app, json!({"group_ids": [g]}), &c, json!({"kind": "once", "at": "2026-11-20T10:05"})).await;
     fake.then(503, vec![], json!({"ok": false}));
     fake.then(429, vec![("retry-after", "3600".into())], json!({"ok": false}));
     app.clock.set(utc("2026-11-20T02:05:00Z"));
@@ -379,12 +376,7 @@ async fn slots_past_the_misfire_grace_are_recorded_as_missed_not_sent() {
     telegram(&app, &fake).await;
     let g = group(&app, "-6", "Asia/Shanghai").await;
     let c = content(&app, "hi").await;
-    app.post(
-        "/v1/sop-plans",
-        json!({"name": "p", "target": {"group_ids": [g]},
-        "steps": [{"content_id": c, "timing": {"kind": "daily", "at": "10:00"}}]}),
-    )
-    .await;
+    plan(&app, json!({"group_ids": [g]}), &c, json!({"kind": "daily", "at": "10:00"})).await;
     // Down from before 10:00 on the 20th until 10:10 on the 22nd (Shanghai).
     app.clock.set(utc("2026-11-22T02:10:00Z"));
     scheduler(&app).await;
@@ -405,14 +397,7 @@ async fn pausing_skips_slots_and_resuming_sends_future_ones_only() {
     telegram(&app, &fake).await;
     let g = group(&app, "-7", "Asia/Shanghai").await;
     let c = content(&app, "hi").await;
-    let pid = app
-        .post(
-            "/v1/sop-plans",
-            json!({"name": "p", "target": {"group_ids": [g]},
-            "steps": [{"content_id": c, "timing": {"kind": "daily", "at": "10:00"}}]}),
-        )
-        .await
-        .id();
+    let pid = plan(&app, json!({"group_ids": [g]}), &c, json!({"kind": "daily", "at": "10:00"})).await;
     let paused = app.post(&format!("/v1/sop-plans/{pid}/status"), json!({"status": "paused"})).await;
     assert_eq!(paused.body["status"], "paused");
     app.clock.set(utc("2026-11-20T02:05:00Z"));
@@ -479,14 +464,7 @@ async fn deliveries_and_plans_are_invisible_to_other_workspaces() {
     telegram(&app, &fake).await;
     let g = group(&app, "-9", "Asia/Shanghai").await;
     let c = content(&app, "hi").await;
-    let pid = app
-        .post(
-            "/v1/sop-plans",
-            json!({"name": "p", "target": {"group_ids": [g]},
-        "steps": [{"content_id": c, "timing": {"kind": "once", "at": "2026-11-20T10:05"}}]}),
-        )
-        .await
-        .id();
+    let pid = plan(&app, json!({"group_ids": [g]}), &c, json!({"kind": "once", "at": "2026-11-20T10:05"})).await;
     app.clock.set(utc("2026-11-20T02:06:00Z"));
     scheduler(&app).await;
     let did = deliveries(&app, "").await[0]["id"].as_str().unwrap().to_owned();
@@ -528,12 +506,7 @@ async fn wecom_groups_are_sent_through_their_robot_and_groups_without_a_route_ar
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(!r.body.to_string().contains("ROBOTKEY"));
     let c = content(&app, "hi {{group.name}}").await;
-    app.post(
-        "/v1/sop-plans",
-        json!({"name": "p", "target": {"group_ids": [with, without]},
-        "steps": [{"content_id": c, "timing": {"kind": "once", "at": "2026-11-20T10:05"}}]}),
-    )
-    .await;
+    plan(&app, json!({"group_ids": [with, without]}), &c, json!({"kind": "once", "at": "2026-11-20T10:05"})).await;
     fake.then(200, vec![], json!({"errcode": 0, "errmsg": "ok"}));
     app.clock.set(utc("2026-11-20T02:05:00Z"));
     scheduler(&app).await;
