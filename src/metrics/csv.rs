@@ -6,14 +6,14 @@ use axum::response::{IntoResponse, Response};
 /// A CSV table.
 #[derive(Debug, Default)]
 pub struct Table {
-    pub header: Vec<&'static str>,
+    pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
 }
 
 impl Table {
     /// A table with these columns.
-    pub fn new(header: &[&'static str]) -> Self {
-        Self { header: header.to_vec(), rows: Vec::new() }
+    pub fn new(header: &[&str]) -> Self {
+        Self { header: header.iter().map(|h| (*h).to_owned()).collect(), rows: Vec::new() }
     }
 
     /// Adds a row.
@@ -41,7 +41,7 @@ impl Table {
             }
             out.push_str("\r\n");
         };
-        line(&mut out, &mut self.header.iter().copied());
+        line(&mut out, &mut self.header.iter().map(String::as_str));
         for r in &self.rows {
             line(&mut out, &mut r.iter().map(String::as_str));
         }

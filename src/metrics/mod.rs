@@ -10,6 +10,8 @@
 //! is drained; responses carry `pending` while days of their period wait.
 
 pub mod activity;
+mod cohort_routes;
+pub mod cohorts;
 pub mod commerce;
 pub mod csv;
 pub mod growth;

@@ -122,6 +122,7 @@ pub struct Ctx {
     /// Today in `tz`: this day and later ones are incomplete.
     pub today: NaiveDate,
     pub currency: String,
+    pub week_start: crate::workspaces::model::WeekStart,
     pub active_types: Vec<String>,
     pub include_staff: bool,
     pub scope: Scope,
@@ -171,6 +172,7 @@ pub async fn resolve(
         to,
         today,
         currency: w.currency,
+        week_start: w.week_start,
         active_types: w.active_event_types,
         include_staff: q.include_staff.unwrap_or(false),
         scope: scope(conn, ws, q).await?,

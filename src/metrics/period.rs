@@ -70,6 +70,18 @@ pub fn next_period(start: NaiveDate, period: Period) -> NaiveDate {
     }
 }
 
+/// The start of the period `k` periods after (negative: before) the one starting at `start`.
+pub fn shift(start: NaiveDate, period: Period, k: i64) -> NaiveDate {
+    match period {
+        Period::Day => start + Duration::days(k),
+        Period::Week => start + Duration::days(7 * k),
+        Period::Month => {
+            let m = chrono::Months::new(k.unsigned_abs().min(u32::MAX as u64) as u32);
+            if k >= 0 { start.checked_add_months(m) } else { start.checked_sub_months(m) }.unwrap_or(start)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +126,7 @@ mod tests {
         assert_eq!(period_start(d("2026-11-16"), Period::Week, WeekStart::Monday), d("2026-11-16"));
         assert_eq!(period_start(d("2026-11-19"), Period::Month, WeekStart::Monday), d("2026-11-01"));
         assert_eq!(next_period(d("2026-01-01"), Period::Month), d("2026-02-01"));
+        assert_eq!(shift(d("2026-01-01"), Period::Month, -2), d("2025-11-01"));
+        assert_eq!(shift(d("2026-11-16"), Period::Week, 3), d("2026-12-07"));
     }
 }

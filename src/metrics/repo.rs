@@ -95,6 +95,68 @@ fn bind_range<'q, T>(q: Q<'q, T>, c: &'q Ctx, lo: NaiveDate, hi: NaiveDate) -> Q
         .bind(&c.active_types)
 }
 
+/// Each counted member active on a day of `[lo, hi]`, with the first
+/// instant they were ever active in the scope.
+pub async fn first_active(
+    conn: &mut PgConnection,
+    c: &Ctx,
+    lo: NaiveDate,
+    hi: NaiveDate,
+) -> Result<Vec<(Uuid, DateTime<Utc>)>, sqlx::Error> {
+    let sql = if c.rollup_days {
+        format!(
+            "SELECT d.member_id, min(d.first_active_at) FROM metric_member_days d
+             WHERE d.workspace_id = $1 AND d.day <= $3 AND d.active_events > 0
+               AND ($4::uuid[] IS NULL OR d.group_id = ANY($4))
+               AND d.member_id IN (SELECT a.member_id FROM metric_member_days a
+                   WHERE a.workspace_id = $1 AND a.day BETWEEN $2 AND $3 AND a.active_events > 0
+                     AND ($4::uuid[] IS NULL OR a.group_id = ANY($4)))
+               AND {}
+             GROUP BY d.member_id",
+            member_filter("d.member_id")
+        )
+    } else {
+        format!(
+            "SELECT e.member_id, min(e.occurred_at) FROM events e
+             WHERE e.workspace_id = $1 AND e.occurred_at < $9 AND e.member_id IS NOT NULL AND e.type = ANY($10)
+               AND ($4::uuid[] IS NULL OR COALESCE(e.group_id, '00000000-0000-0000-0000-000000000000') = ANY($4))
+               AND e.member_id IN (SELECT a.member_id FROM events a
+                   WHERE a.workspace_id = $1 AND a.occurred_at >= $8 AND a.occurred_at < $9 AND a.type = ANY($10)
+                     AND ($4::uuid[] IS NULL OR COALESCE(a.group_id, '00000000-0000-0000-0000-000000000000') = ANY($4)))
+               AND {}
+             GROUP BY e.member_id",
+            member_filter("e.member_id")
+        )
+    };
+    bind_range(sqlx::query_as(&sql), c, lo, hi).fetch_all(conn).await
+}
+
+/// Each counted member whose first stint in the scope's groups began in
+/// `[lo, hi)`, with that instant.
+pub async fn first_joins(
+    conn: &mut PgConnection,
+    c: &Ctx,
+    lo: DateTime<Utc>,
+    hi: DateTime<Utc>,
+) -> Result<Vec<(Uuid, DateTime<Utc>)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT s.member_id, min(s.joined_at) FROM memberships s
+         WHERE s.workspace_id = $1 AND s.left_at IS DISTINCT FROM s.joined_at
+           AND ($4::uuid[] IS NULL OR s.group_id = ANY($4)) AND {}
+         GROUP BY s.member_id HAVING min(s.joined_at) >= $2 AND min(s.joined_at) < $3",
+        member_filter("s.member_id")
+    );
+    sqlx::query_as(&sql)
+        .bind(c.ws)
+        .bind(lo)
+        .bind(hi)
+        .bind(c.scope.groups.as_deref())
+        .bind(c.include_staff)
+        .bind(c.scope.source)
+        .fetch_all(conn)
+        .await
+}
+
 /// A membership stint as metrics see it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Stint {
@@ -110,6 +172,16 @@ pub struct Stint {
 /// (the half-open interval `[joined_at, left_at)` is when they belong).
 pub async fn stints(conn: &mut PgConnection, c: &Ctx) -> Result<Vec<Stint>, sqlx::Error> {
     let (lo, hi) = c.bounds();
+    stints_between(conn, c, lo, hi).await
+}
+
+/// Stints of counted members in the scope's groups overlapping `[lo, hi)`.
+pub async fn stints_between(
+    conn: &mut PgConnection,
+    c: &Ctx,
+    lo: DateTime<Utc>,
+    hi: DateTime<Utc>,
+) -> Result<Vec<Stint>, sqlx::Error> {
     let sql = format!(
         "SELECT s.member_id, s.group_id, s.joined_at, s.left_at, s.source, s.inviter_id FROM memberships s
          WHERE s.workspace_id = $1 AND s.joined_at < $3 AND (s.left_at IS NULL OR s.left_at > $2)

@@ -21,7 +21,13 @@ use crate::state::AppState;
 
 /// Routes of this feature.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_activity)).routes(routes!(get_growth)).routes(routes!(get_commerce))
+    use super::cohort_routes::{__path_get_lifecycle, __path_get_retention, get_lifecycle, get_retention};
+    OpenApiRouter::new()
+        .routes(routes!(get_activity))
+        .routes(routes!(get_growth))
+        .routes(routes!(get_commerce))
+        .routes(routes!(get_retention))
+        .routes(routes!(get_lifecycle))
 }
 
 /// A read-only snapshot: every query of one report sees the same data.
@@ -32,7 +38,7 @@ pub(super) async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postg
 }
 
 /// The report as JSON, or as the CSV table `csv` makes of it.
-fn respond<T: Serialize>(format: Format, report: T, name: &str, csv: fn(&T) -> Table) -> Response {
+pub(super) fn respond<T: Serialize>(format: Format, report: T, name: &str, csv: fn(&T) -> Table) -> Response {
     match format {
         Format::Json => Json(report).into_response(),
         Format::Csv => csv(&report).response(name),
@@ -59,7 +65,7 @@ pub struct ActivityReport {
 }
 
 /// Whether the rollups of the period (and the trailing windows) are complete.
-async fn pending(conn: &mut sqlx::PgConnection, c: &Ctx, lead: i64) -> Result<bool, sqlx::Error> {
+pub(super) async fn pending(conn: &mut sqlx::PgConnection, c: &Ctx, lead: i64) -> Result<bool, sqlx::Error> {
     if !c.rollup_days {
         return Ok(false);
     }

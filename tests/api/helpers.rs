@@ -267,6 +267,13 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> Resp {
         self.send(Method::GET, path, Some(&self.key), None).await
     }
+    /// A GET answered with text (CSV): asserts 200 and `text/csv`.
+    pub async fn get_text(&self, path: &str) -> String {
+        let r = self.client.get(format!("{}{}", self.base, path)).bearer_auth(&self.key).send().await.expect("request");
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+        assert!(r.headers()["content-type"].to_str().unwrap_or("").starts_with("text/csv"));
+        r.text().await.expect("body")
+    }
     pub async fn post(&self, path: &str, body: Value) -> Resp {
         self.send(Method::POST, path, Some(&self.key), Some(body)).await
     }

@@ -13,6 +13,7 @@ mod foundation;
 mod groups;
 mod members;
 mod metrics;
+mod metrics_cohorts;
 mod sop;
 mod sop_crash;
 mod webhooks;

@@ -29,15 +29,15 @@ impl Lcg {
     }
 }
 
-fn day(s: &str) -> NaiveDate {
+pub fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
 
-fn day_start(tz: Tz, d: NaiveDate) -> DateTime<Utc> {
+pub fn day_start(tz: Tz, d: NaiveDate) -> DateTime<Utc> {
     shequn::metrics::period::day_start(tz, d)
 }
 
-fn local(tz: Tz, t: DateTime<Utc>) -> NaiveDate {
+pub fn local(tz: Tz, t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&tz).date_naive()
 }
 
@@ -45,7 +45,7 @@ pub async fn drain(app: &TestApp) {
     shequn::metrics::rollup::drain(&app.pool).await.expect("rollup");
 }
 
-async fn post_events(app: &TestApp, batch: &[Value]) {
+pub async fn post_events(app: &TestApp, batch: &[Value]) {
     for chunk in batch.chunks(500) {
         let r = app.post("/v1/events", Value::Array(chunk.to_vec())).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -55,7 +55,7 @@ async fn post_events(app: &TestApp, batch: &[Value]) {
     }
 }
 
-fn ev(id: String, kind: &str, at: DateTime<Utc>, member: usize, group: Option<usize>) -> Value {
+pub fn ev(id: String, kind: &str, at: DateTime<Utc>, member: usize, group: Option<usize>) -> Value {
     let mut e = json!({"id": id, "type": kind, "occurred_at": at.to_rfc3339(),
                        "member": {"platform": "generic", "external_id": format!("m{member}")}});
     if let Some(g) = group {
@@ -66,7 +66,7 @@ fn ev(id: String, kind: &str, at: DateTime<Utc>, member: usize, group: Option<us
 
 /// A random history over `[start, start + days)`: joins, leaves, re-joins,
 /// activity (some exactly at local midnight, some simultaneous), orders.
-fn history(seed: u64, tz: Tz, start: NaiveDate, days: i64, members: usize, groups: usize) -> Vec<Value> {
+pub fn history(seed: u64, tz: Tz, start: NaiveDate, days: i64, members: usize, groups: usize) -> Vec<Value> {
     let mut r = Lcg(seed);
     let mut out = Vec::new();
     let mut n = 0;
@@ -113,13 +113,13 @@ fn history(seed: u64, tz: Tz, start: NaiveDate, days: i64, members: usize, group
 /// What the raw rows say.
 type StintRow = (Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>);
 
-struct Raw {
-    events: Vec<(String, DateTime<Utc>, Option<Uuid>, Uuid)>,
-    stints: Vec<StintRow>,
-    staff: HashSet<Uuid>,
+pub struct Raw {
+    pub events: Vec<(String, DateTime<Utc>, Option<Uuid>, Uuid)>,
+    pub stints: Vec<StintRow>,
+    pub staff: HashSet<Uuid>,
 }
 
-async fn raw(app: &TestApp) -> Raw {
+pub async fn raw(app: &TestApp) -> Raw {
     let ws = Uuid::parse_str(&app.workspace_id).unwrap();
     let events = sqlx::query_as(
         "SELECT type, occurred_at, group_id, member_id FROM events WHERE workspace_id = $1 AND member_id IS NOT NULL",
@@ -143,7 +143,7 @@ async fn raw(app: &TestApp) -> Raw {
     Raw { events, stints, staff: staff.into_iter().collect() }
 }
 
-const ACTIVE: [&str; 6] =
+pub const ACTIVE: [&str; 6] =
     ["message_sent", "checked_in", "link_clicked", "coupon_claimed", "order_placed", "order_paid"];
 
 /// Activity by the definitions of docs/metrics.md, straight from raw rows.
@@ -215,7 +215,7 @@ fn got_activity(body: &Value) -> Vec<[i64; 6]> {
         .collect()
 }
 
-async fn group_id(app: &TestApp, g: usize) -> Uuid {
+pub async fn group_id(app: &TestApp, g: usize) -> Uuid {
     sqlx::query_scalar("SELECT id FROM groups WHERE external_id = $1")
         .bind(format!("-100{g}"))
         .fetch_one(&app.pool)
@@ -223,7 +223,7 @@ async fn group_id(app: &TestApp, g: usize) -> Uuid {
         .unwrap()
 }
 
-async fn member_id(app: &TestApp, m: usize) -> Uuid {
+pub async fn member_id(app: &TestApp, m: usize) -> Uuid {
     sqlx::query_scalar("SELECT member_id FROM member_identities WHERE external_id = $1")
         .bind(format!("m{m}"))
         .fetch_one(&app.pool)
@@ -501,15 +501,7 @@ async fn commerce_and_growth_equal_the_raw_event_computation_on_random_histories
     }
     assert!(g.body["referrals"]["invited_joins"].as_i64().unwrap() > 5, "{}", g.body["referrals"]);
     // CSV of the same report.
-    let csv = app
-        .client
-        .get(format!("{}/v1/metrics/commerce?from={from}&to={to}&by=campaign&format=csv", app.base))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap();
-    assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
-    let text = csv.text().await.unwrap();
+    let text = app.get_text(&format!("/v1/metrics/commerce?from={from}&to={to}&by=campaign&format=csv")).await;
     let total_line = text.lines().nth(1).unwrap();
     assert_eq!(total_line.split(',').nth(1).unwrap(), want["total"][0].to_string(), "{text}");
 }

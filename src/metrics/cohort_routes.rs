@@ -1,0 +1,262 @@
+//! `/v1/metrics/retention` and `/v1/metrics/lifecycle`.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::response::Response;
+use chrono::{Duration, NaiveDate};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::cohorts::{self, Average, Cohort, CohortBy, LifecyclePeriod, Measure, Member, Mode};
+use super::csv::{cell, Table};
+use super::params::{self, Common, Ctx, MetricQuery};
+use super::period::{local_day, period_start, shift, Period};
+use super::repo;
+use super::routes::{pending, respond, snapshot};
+use crate::error::{ApiError, ApiResult, ErrorEnvelope};
+use crate::keys::auth::Auth;
+use crate::state::AppState;
+
+/// Most periods a retention row may have.
+const MAX_PERIODS: i64 = 60;
+
+/// Retention parameters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RetentionParams {
+    /// `join` (default) or `first_activity`.
+    pub cohort: Option<CohortBy>,
+    /// `day`, `week` (default) or `month`.
+    pub period: Option<Period>,
+    /// Periods per cohort, 1-60 (default 14 days, 12 weeks or 12 months).
+    pub periods: Option<i64>,
+    /// `active` (default): active in the period; `member`: belonging at its end.
+    pub measure: Option<Measure>,
+    /// `on` (default): in period k; `on_or_after`: in period k or any later one.
+    pub mode: Option<Mode>,
+}
+
+impl params::Params for RetentionParams {
+    const KEYS: &'static [&'static str] = &["cohort", "period", "periods", "measure", "mode"];
+}
+
+/// Retention cohorts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetentionReport {
+    pub timezone: String,
+    /// First day of the first cohort.
+    #[schema(value_type = String)]
+    pub from: NaiveDate,
+    #[schema(value_type = String)]
+    pub to: NaiveDate,
+    pub cohort: CohortBy,
+    pub period: Period,
+    pub periods: i64,
+    pub measure: Measure,
+    pub mode: Mode,
+    pub cohorts: Vec<Cohort>,
+    pub average: Average,
+    pub pending: bool,
+}
+
+/// Without `from`, a report starts `n - 1` periods before the one holding `to`.
+fn default_from(q: &Common, c: &mut Ctx, period: Period, n: i64) {
+    if q.from.is_none() {
+        c.from = shift(period_start(c.to, period, c.week_start), period, -(n - 1));
+    }
+}
+
+/// Each member's active days in `[lo, hi]` as dates, for the members of `into`.
+async fn add_active(
+    conn: &mut sqlx::PgConnection,
+    c: &Ctx,
+    lo: NaiveDate,
+    hi: NaiveDate,
+    into: &mut HashMap<uuid::Uuid, Member>,
+) -> Result<(), sqlx::Error> {
+    if lo > hi {
+        return Ok(());
+    }
+    for (id, offsets) in repo::active_days(conn, c, lo, hi).await? {
+        if let Some(m) = into.get_mut(&id) {
+            m.active = offsets.iter().map(|o| lo + Duration::days(*o as i64)).collect();
+            m.active.sort_unstable();
+        }
+    }
+    Ok(())
+}
+
+/// Cohorts by join or first activity: members retained per period, as
+/// active members or as members still in the scope's groups.
+#[utoipa::path(get, path = "/metrics/retention", tag = "metrics", params(Common, RetentionParams),
+    responses((status = 200, body = RetentionReport, description = "JSON, or CSV with `format=csv`"),
+        (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn get_retention(
+    State(state): State<AppState>,
+    auth: Auth,
+    MetricQuery(q, p): MetricQuery<RetentionParams>,
+) -> ApiResult<Response> {
+    let period = p.period.unwrap_or(Period::Week);
+    let n = p.periods.unwrap_or(if period == Period::Day { 14 } else { 12 });
+    if !(1..=MAX_PERIODS).contains(&n) {
+        return Err(ApiError::field("periods", "out_of_range", format!("must be 1-{MAX_PERIODS}")));
+    }
+    let (by, measure, mode) = (p.cohort.unwrap_or_default(), p.measure.unwrap_or_default(), p.mode.unwrap_or_default());
+    let now = state.clock.now();
+    let mut tx = snapshot(&state.pool).await?;
+    let mut c = params::resolve(&mut tx, auth.workspace_id, &q, now).await?;
+    default_from(&q, &mut c, period, n);
+    let starts = cohorts::cohort_starts(c.from, c.to, period, c.week_start);
+    let first = starts[0];
+    let cohort_end = shift(starts[starts.len() - 1], period, 1);
+    let entries = match by {
+        CohortBy::Join => repo::first_joins(&mut tx, &c, c.start(first), c.start(cohort_end)).await?,
+        CohortBy::FirstActivity => repo::first_active(&mut tx, &c, first, cohort_end - Duration::days(1)).await?,
+    };
+    let mut members: HashMap<uuid::Uuid, Member> = HashMap::new();
+    for (id, at) in entries {
+        let day = local_day(c.tz, at);
+        if day >= first && day < cohort_end {
+            members.insert(id, Member { cohort_day: Some(day), ..Default::default() });
+        }
+    }
+    // The last day any value needs.
+    let last = match mode {
+        Mode::OnOrAfter => c.today,
+        Mode::On => c.today.min(shift(starts[starts.len() - 1], period, n) - Duration::days(1)),
+    };
+    match measure {
+        Measure::Active => add_active(&mut tx, &c, first, last, &mut members).await?,
+        Measure::Member => {
+            for s in repo::stints_between(&mut tx, &c, c.start(first), c.start(last + Duration::days(1))).await? {
+                if let Some(m) = members.get_mut(&s.member_id) {
+                    m.stints.push((s.joined_at, s.left_at));
+                }
+            }
+        }
+    }
+    let (rows, average) = cohorts::retention(&cohorts::RetentionInput {
+        tz: c.tz,
+        period,
+        week_start: c.week_start,
+        from: c.from,
+        to: c.to,
+        periods: n as usize,
+        measure,
+        mode,
+        today: c.today,
+        now,
+        members: &members,
+    });
+    let lead = (c.from - first).num_days();
+    c.to = c.to.max(last);
+    let report = RetentionReport {
+        timezone: c.tz_name.clone(),
+        from: first,
+        to: cohort_end - Duration::days(1),
+        cohort: by,
+        period,
+        periods: n,
+        measure,
+        mode,
+        cohorts: rows,
+        average,
+        pending: pending(&mut tx, &c, lead).await?,
+    };
+    Ok(respond(c.format, report, "retention", retention_csv))
+}
+
+fn retention_csv(r: &RetentionReport) -> Table {
+    let mut header = vec!["cohort".to_owned(), "size".to_owned()];
+    header.extend((0..r.periods).map(|k| format!("period_{k}")));
+    let mut t = Table::new(&header.iter().map(String::as_str).collect::<Vec<_>>());
+    for c in &r.cohorts {
+        let mut row = vec![c.start.to_string(), c.size.to_string()];
+        row.extend(c.values.iter().map(|v| cell(*v)));
+        t.push(row);
+    }
+    let mut row = vec!["average".to_owned(), String::new()];
+    row.extend(r.average.rates.iter().map(|v| cell(*v)));
+    t.push(row);
+    t
+}
+
+/// Lifecycle parameters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LifecycleParams {
+    /// `day`, `week` (default) or `month`.
+    pub period: Option<Period>,
+}
+
+impl params::Params for LifecycleParams {
+    const KEYS: &'static [&'static str] = &["period"];
+}
+
+/// Lifecycle of a period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LifecycleReport {
+    pub timezone: String,
+    #[schema(value_type = String)]
+    pub from: NaiveDate,
+    #[schema(value_type = String)]
+    pub to: NaiveDate,
+    pub period: Period,
+    pub periods: Vec<LifecyclePeriod>,
+    pub pending: bool,
+}
+
+/// Members new, returning, resurrecting and dormant per period.
+#[utoipa::path(get, path = "/metrics/lifecycle", tag = "metrics", params(Common, LifecycleParams),
+    responses((status = 200, body = LifecycleReport, description = "JSON, or CSV with `format=csv`"),
+        (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn get_lifecycle(
+    State(state): State<AppState>,
+    auth: Auth,
+    MetricQuery(q, p): MetricQuery<LifecycleParams>,
+) -> ApiResult<Response> {
+    let period = p.period.unwrap_or(Period::Week);
+    let mut tx = snapshot(&state.pool).await?;
+    let mut c = params::resolve(&mut tx, auth.workspace_id, &q, state.clock.now()).await?;
+    default_from(&q, &mut c, period, 12);
+    let starts = cohorts::cohort_starts(c.from, c.to, period, c.week_start);
+    let lo = shift(starts[0], period, -1);
+    let hi = c.today.min(shift(starts[starts.len() - 1], period, 1) - Duration::days(1));
+    let mut members: HashMap<uuid::Uuid, Member> = HashMap::new();
+    if lo <= hi {
+        for (id, at) in repo::first_active(&mut tx, &c, lo, hi).await? {
+            members.insert(id, Member { cohort_day: Some(local_day(c.tz, at)), ..Default::default() });
+        }
+    }
+    add_active(&mut tx, &c, lo, hi, &mut members).await?;
+    let (from, to) = (c.from, c.to);
+    let periods = cohorts::lifecycle(from, to, period, c.week_start, c.today, &members);
+    let lead = (c.from - lo).num_days();
+    c.to = c.to.max(hi);
+    let report = LifecycleReport {
+        timezone: c.tz_name.clone(),
+        from: starts[0],
+        to: shift(starts[starts.len() - 1], period, 1) - Duration::days(1),
+        period,
+        periods,
+        pending: pending(&mut tx, &c, lead).await?,
+    };
+    Ok(respond(c.format, report, "lifecycle", lifecycle_csv))
+}
+
+fn lifecycle_csv(r: &LifecycleReport) -> Table {
+    let mut t = Table::new(&["start", "new", "returning", "resurrecting", "dormant", "active", "incomplete"]);
+    for p in &r.periods {
+        t.push(vec![
+            p.start.to_string(),
+            cell(p.new),
+            cell(p.returning),
+            cell(p.resurrecting),
+            cell(p.dormant),
+            cell(p.active),
+            p.incomplete.to_string(),
+        ]);
+    }
+    t
+}
