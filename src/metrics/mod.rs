@@ -14,6 +14,8 @@ mod cohort_routes;
 pub mod cohorts;
 pub mod commerce;
 pub mod csv;
+pub mod funnel;
+mod funnel_routes;
 pub mod growth;
 pub mod params;
 pub mod period;

@@ -261,3 +261,36 @@ pub async fn other_currency_orders(
     .fetch_one(conn)
     .await
 }
+
+/// Events of counted members of the given types in `[lo, hi)` (the scope's
+/// groups), sorted by member, time and id; `properties` only when asked.
+pub async fn funnel_events(
+    conn: &mut PgConnection,
+    c: &Ctx,
+    types: &[String],
+    lo: DateTime<Utc>,
+    hi: DateTime<Utc>,
+    properties: bool,
+) -> Result<Vec<super::funnel::Event>, sqlx::Error> {
+    let sql = format!(
+        "SELECT e.member_id, e.type, e.occurred_at, e.id, e.group_id, e.campaign_id, e.campaign_code,
+                CASE WHEN $8 THEN e.properties END AS properties
+         FROM events e
+         WHERE e.workspace_id = $1 AND e.occurred_at >= $2 AND e.occurred_at < $3 AND e.member_id IS NOT NULL
+           AND e.type = ANY($7)
+           AND ($4::uuid[] IS NULL OR COALESCE(e.group_id, '00000000-0000-0000-0000-000000000000') = ANY($4)) AND {}
+         ORDER BY e.member_id, e.occurred_at, e.id",
+        member_filter("e.member_id")
+    );
+    sqlx::query_as(&sql)
+        .bind(c.ws)
+        .bind(lo)
+        .bind(hi)
+        .bind(c.scope.groups.as_deref())
+        .bind(c.include_staff)
+        .bind(c.scope.source)
+        .bind(types)
+        .bind(properties)
+        .fetch_all(conn)
+        .await
+}

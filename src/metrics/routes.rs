@@ -22,12 +22,14 @@ use crate::state::AppState;
 /// Routes of this feature.
 pub fn router() -> OpenApiRouter<AppState> {
     use super::cohort_routes::{__path_get_lifecycle, __path_get_retention, get_lifecycle, get_retention};
+    use super::funnel_routes::{__path_get_funnel, get_funnel};
     OpenApiRouter::new()
         .routes(routes!(get_activity))
         .routes(routes!(get_growth))
         .routes(routes!(get_commerce))
         .routes(routes!(get_retention))
         .routes(routes!(get_lifecycle))
+        .routes(routes!(get_funnel))
 }
 
 /// A read-only snapshot: every query of one report sees the same data.

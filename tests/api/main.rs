@@ -14,6 +14,7 @@ mod groups;
 mod members;
 mod metrics;
 mod metrics_cohorts;
+mod metrics_funnel;
 mod sop;
 mod sop_crash;
 mod webhooks;
