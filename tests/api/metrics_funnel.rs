@@ -196,7 +196,8 @@ async fn funnels_equal_a_brute_force_search_over_the_raw_events() {
         ("order_placed", None, Some("A1")),
         ("order_paid", None, None),
     ];
-    let cases: Vec<(String, &[E], &[S], Tz, Duration, bool)> = vec![
+    type Case<'a> = (String, &'a [E], &'a [S<'a>], Tz, Duration, bool);
+    let cases: Vec<Case> = vec![
         (String::new(), &events, onboarding, utc, Duration::days(7), false),
         ("&funnel=onboarding&window=36h".into(), &events, onboarding, utc, Duration::hours(36), false),
         ("&steps=link_clicked,order_placed,order_paid&window=3d".into(), &events, purchase, utc, Duration::days(3), false),
