@@ -3,8 +3,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::model::{merge_attributes, CreateMember, Member, SetTier, TierChange, UpdateMember};
@@ -97,15 +97,25 @@ pub async fn list_members(
 
 /// One member.
 #[utoipa::path(get, path = "/members/{id}", tag = "members", params(("id" = MemberId, Path)),
-    responses((status = 200, body = Member), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+    responses((status = 200, body = MemberDetail), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn get_member(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<MemberId>,
-) -> ApiResult<Json<Member>> {
+) -> ApiResult<Json<MemberDetail>> {
     let mut conn = state.pool.acquire().await?;
     let m = repo::get(&mut conn, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("member"))?;
-    Ok(Json(shown(&auth, m)))
+    let w = crate::workspaces::repo::get(&mut conn, auth.workspace_id).await?.ok_or(ApiError::NotFound("workspace"))?;
+    let engagement = crate::metrics::group_routes::engagement_now(&mut conn, w, id.0, state.clock.now()).await?;
+    Ok(Json(MemberDetail { member: shown(&auth, m), engagement }))
+}
+
+/// A member with their engagement score (see `GET /v1/metrics/members/{id}/engagement`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberDetail {
+    #[serde(flatten)]
+    pub member: Member,
+    pub engagement: crate::metrics::group_routes::Engagement,
 }
 
 /// Add a member.

@@ -180,6 +180,27 @@ pub async fn resolve(
     })
 }
 
+/// The whole workspace in its own timezone, staff included, for `[today - 29, today]`.
+pub fn workspace_ctx(w: crate::workspaces::model::Workspace, now: chrono::DateTime<chrono::Utc>) -> Ctx {
+    let tz = crate::clock::zone(&w.timezone);
+    let today = period::local_day(tz, now);
+    Ctx {
+        ws: w.id,
+        tz,
+        tz_name: w.timezone,
+        rollup_days: true,
+        from: today - Duration::days(29),
+        to: today,
+        today,
+        currency: w.currency,
+        week_start: w.week_start,
+        active_types: w.active_event_types,
+        include_staff: true,
+        scope: Scope::default(),
+        format: Format::Json,
+    }
+}
+
 /// The period asked for: `to` defaults to today, `from` to 29 days before
 /// `to`; both between 1970 and a year from today, at most [`MAX_DAYS`] days.
 fn period_of(q: &Common, today: NaiveDate) -> ApiResult<(NaiveDate, NaiveDate)> {

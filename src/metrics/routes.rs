@@ -23,6 +23,10 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     use super::cohort_routes::{__path_get_lifecycle, __path_get_retention, get_lifecycle, get_retention};
     use super::funnel_routes::{__path_get_funnel, get_funnel};
+    use super::group_routes::{
+        __path_get_group_leaderboard, __path_get_group_roles, __path_get_groups_health, __path_get_member_engagement,
+        get_group_leaderboard, get_group_roles, get_groups_health, get_member_engagement,
+    };
     OpenApiRouter::new()
         .routes(routes!(get_activity))
         .routes(routes!(get_growth))
@@ -30,6 +34,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_retention))
         .routes(routes!(get_lifecycle))
         .routes(routes!(get_funnel))
+        .routes(routes!(get_groups_health))
+        .routes(routes!(get_group_roles))
+        .routes(routes!(get_group_leaderboard))
+        .routes(routes!(get_member_engagement))
 }
 
 /// A read-only snapshot: every query of one report sees the same data.

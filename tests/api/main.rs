@@ -15,6 +15,7 @@ mod members;
 mod metrics;
 mod metrics_cohorts;
 mod metrics_funnel;
+mod metrics_groups;
 mod sop;
 mod sop_crash;
 mod webhooks;

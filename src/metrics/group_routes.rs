@@ -1,0 +1,611 @@
+//! `/v1/metrics/groups/health`, `/v1/metrics/groups/{id}/roles`,
+//! `/v1/metrics/groups/{id}/leaderboard` and
+//! `/v1/metrics/members/{id}/engagement`.
+
+use std::collections::{HashMap, HashSet};
+
+use axum::extract::State;
+use axum::response::Response;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::csv::{cell, Table};
+use super::health::{self, DayCounts, GroupHealth, Rules, Status};
+use super::params::{self, Common, Ctx, MetricQuery};
+use super::repo;
+use super::routes::{pending, respond, snapshot};
+use crate::error::{ApiError, ApiResult, ErrorEnvelope};
+use crate::http::extract::ApiPath;
+use crate::ids::{GroupId, MemberId};
+use crate::keys::auth::Auth;
+use crate::state::AppState;
+
+/// Without `to`, windows end yesterday (the last complete day); without
+/// `from`, they last 30 days.
+fn default_window(q: &Common, c: &mut Ctx) {
+    if q.to.is_none() {
+        c.to = c.today - Duration::days(1);
+    }
+    if q.from.is_none() {
+        c.from = c.to - Duration::days(29);
+    }
+}
+
+/// Health parameters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HealthParams {
+    /// Dead when no message on any of the window's last N days (1-365, default 14).
+    pub dead_after_days: Option<i64>,
+    /// Declining when the active rate is under this (0-1, default 0.1).
+    pub min_active_rate: Option<f64>,
+    /// Only groups in this state.
+    pub status: Option<Status>,
+}
+
+impl params::Params for HealthParams {
+    const KEYS: &'static [&'static str] = &["dead_after_days", "min_active_rate", "status"];
+}
+
+/// Groups by state.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct StatusCounts {
+    pub healthy: i64,
+    pub declining: i64,
+    pub dead: i64,
+}
+
+/// Health of the scope's groups.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthReport {
+    pub timezone: String,
+    #[schema(value_type = String)]
+    pub from: NaiveDate,
+    #[schema(value_type = String)]
+    pub to: NaiveDate,
+    pub days: i64,
+    pub dead_after_days: i64,
+    pub min_active_rate: f64,
+    /// Every active group of the scope (before the `status` filter).
+    pub counts: StatusCounts,
+    /// Dead first, then declining, then healthy; lowest score first.
+    pub items: Vec<GroupHealth>,
+    /// The window reaches today: figures are partial.
+    pub incomplete: bool,
+    pub pending: bool,
+}
+
+/// A 0-100 health score per group with its components, and the groups
+/// that are declining or dead.
+#[utoipa::path(get, path = "/metrics/groups/health", tag = "metrics", params(Common, HealthParams),
+    responses((status = 200, body = HealthReport, description = "JSON, or CSV with `format=csv`"),
+        (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn get_groups_health(
+    State(state): State<AppState>,
+    auth: Auth,
+    MetricQuery(q, p): MetricQuery<HealthParams>,
+) -> ApiResult<Response> {
+    let dead_after_days = p.dead_after_days.unwrap_or(14);
+    if !(1..=365).contains(&dead_after_days) {
+        return Err(ApiError::field("dead_after_days", "out_of_range", "must be 1-365"));
+    }
+    let min_active_rate = p.min_active_rate.unwrap_or(0.1);
+    if !(0.0..=1.0).contains(&min_active_rate) {
+        return Err(ApiError::field("min_active_rate", "out_of_range", "must be 0-1"));
+    }
+    let mut tx = snapshot(&state.pool).await?;
+    let mut c = params::resolve(&mut tx, auth.workspace_id, &q, state.clock.now()).await?;
+    default_window(&q, &mut c);
+    if c.from > c.to {
+        return Err(ApiError::field("from", "invalid", "must not be after `to`"));
+    }
+    let days = c.days() as i64;
+    let before = c.from - Duration::days(days);
+    let activity: HashMap<Uuid, repo::GroupActivity> =
+        repo::group_activity(&mut tx, &c, before, c.from, c.to).await?.into_iter().map(|a| (a.group_id, a)).collect();
+    let (lo, hi) = c.bounds();
+    let settle = Duration::days(health::SETTLE_DAYS);
+    let membership: HashMap<Uuid, repo::GroupMembership> =
+        repo::group_membership(&mut tx, &c, lo, hi, settle).await?.into_iter().map(|m| (m.group_id, m)).collect();
+    let last_join = c.to - Duration::days(health::SETTLE_DAYS - 1);
+    let activation: HashMap<Uuid, (i64, i64)> = if last_join >= c.from {
+        repo::group_activation(&mut tx, &c, c.from, last_join, c.to, health::SETTLE_DAYS as i32)
+            .await?
+            .into_iter()
+            .map(|(g, n, a)| (g, (n, a)))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let rules = Rules { dead_after_days, min_active_rate };
+    let mut counts = StatusCounts::default();
+    let mut items = Vec::new();
+    for (g, name, last) in repo::group_last_messages(&mut tx, &c, c.to).await? {
+        let h = health::group_health(health::Input {
+            group_id: g,
+            name,
+            last_message_day: last,
+            to: c.to,
+            days,
+            activity: activity.get(&g),
+            membership: membership.get(&g),
+            activation: activation.get(&g).copied().unwrap_or((0, 0)),
+            rules,
+        });
+        *match h.status {
+            Status::Healthy => &mut counts.healthy,
+            Status::Declining => &mut counts.declining,
+            Status::Dead => &mut counts.dead,
+        } += 1;
+        if p.status.is_none_or(|s| s == h.status) {
+            items.push(h);
+        }
+    }
+    items.sort_by_key(|h| (h.status, h.score, h.group_id));
+    let report = HealthReport {
+        timezone: c.tz_name.clone(),
+        from: c.from,
+        to: c.to,
+        days,
+        dead_after_days,
+        min_active_rate,
+        counts,
+        items,
+        incomplete: c.to >= c.today,
+        pending: pending(&mut tx, &c, days).await?,
+    };
+    Ok(respond(c.format, report, "groups-health", health_csv))
+}
+
+fn health_csv(r: &HealthReport) -> Table {
+    let mut t = Table::new(&[
+        "group_id",
+        "name",
+        "score",
+        "status",
+        "reasons",
+        "last_message_day",
+        "active_rate",
+        "stickiness",
+        "activation",
+        "new_member_retention",
+        "net_growth",
+        "concentration",
+        "silence",
+    ]);
+    for h in &r.items {
+        let c = &h.components;
+        t.push(vec![
+            h.group_id.to_string(),
+            h.name.clone(),
+            h.score.to_string(),
+            serde_json::to_value(h.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            h.reasons.join(" "),
+            h.last_message_day.map(|d| d.to_string()).unwrap_or_default(),
+            cell(c.active_rate.value),
+            cell(c.stickiness.value),
+            cell(c.activation.value),
+            cell(c.new_member_retention.value),
+            cell(c.net_growth.value),
+            cell(c.concentration.value),
+            cell(c.silence.value),
+        ]);
+    }
+    t
+}
+
+/// The group of a path, checked to exist in the workspace.
+async fn group_scope(conn: &mut PgConnection, c: &mut Ctx, g: GroupId) -> ApiResult<()> {
+    if !crate::groups::repo::exists(conn, c.ws, g).await? {
+        return Err(ApiError::NotFound("group"));
+    }
+    c.scope.groups = Some(vec![g.0]);
+    Ok(())
+}
+
+/// Display names of members.
+async fn names(conn: &mut PgConnection, c: &Ctx, ids: &[Uuid]) -> Result<HashMap<Uuid, String>, sqlx::Error> {
+    let rows: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT id, display_name FROM members WHERE workspace_id = $1 AND id = ANY($2)")
+            .bind(c.ws)
+            .bind(ids)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// List-size parameter.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LimitParams {
+    /// Members per list (1-200, default 20).
+    pub limit: Option<i64>,
+}
+
+impl params::Params for LimitParams {
+    const KEYS: &'static [&'static str] = &["limit"];
+}
+
+fn limit_of(p: &LimitParams) -> ApiResult<i64> {
+    let limit = p.limit.unwrap_or(20);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::field("limit", "out_of_range", "must be 1-200"));
+    }
+    Ok(limit)
+}
+
+/// A member in a role list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RoleMember {
+    pub member_id: Uuid,
+    pub display_name: String,
+    pub messages: i64,
+    pub message_days: i64,
+    pub active_days: i64,
+    /// Members who joined the group in the window naming them as inviter.
+    pub invitees: i64,
+    /// Their `member_invited` events in the group.
+    pub invite_events: i64,
+}
+
+/// Members per role.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct RoleCounts {
+    /// Members who belonged to the group at some time in the window.
+    pub members: i64,
+    pub core_creators: i64,
+    pub active_followers: i64,
+    pub sharers: i64,
+    /// Belonged, but active on no day in the group.
+    pub lurkers: i64,
+}
+
+/// The people driving a group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RolesReport {
+    pub group_id: Uuid,
+    pub timezone: String,
+    #[schema(value_type = String)]
+    pub from: NaiveDate,
+    #[schema(value_type = String)]
+    pub to: NaiveDate,
+    pub counts: RoleCounts,
+    /// The top 10% of senders by messages (at least one), with messages on ≥ 3 days; most messages first.
+    pub core_creators: Vec<RoleMember>,
+    /// Active on ≥ 3 days, not core creators; most active days first.
+    pub active_followers: Vec<RoleMember>,
+    /// Brought members in (invitees or invite events); most invitees first.
+    pub sharers: Vec<RoleMember>,
+    pub pending: bool,
+}
+
+/// Core creators, active followers, sharers and lurkers of a group.
+#[utoipa::path(get, path = "/metrics/groups/{id}/roles", tag = "metrics",
+    params(("id" = GroupId, Path), Common, LimitParams),
+    responses((status = 200, body = RolesReport, description = "JSON, or CSV with `format=csv`"),
+        (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn get_group_roles(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<GroupId>,
+    MetricQuery(q, p): MetricQuery<LimitParams>,
+) -> ApiResult<Response> {
+    let limit = limit_of(&p)?;
+    let mut tx = snapshot(&state.pool).await?;
+    let mut c = params::resolve(&mut tx, auth.workspace_id, &q, state.clock.now()).await?;
+    default_window(&q, &mut c);
+    if c.from > c.to {
+        return Err(ApiError::field("from", "invalid", "must not be after `to`"));
+    }
+    group_scope(&mut tx, &mut c, id).await?;
+    let (lo, hi) = c.bounds();
+    let rows = repo::members_in_group(&mut tx, &c, id.0, c.from, c.to).await?;
+    let invitees: HashMap<Uuid, i64> = repo::inviters_in_group(&mut tx, &c, id.0, lo, hi).await?.into_iter().collect();
+    let belonged: HashSet<Uuid> = repo::stints(&mut tx, &c).await?.into_iter().map(|s| s.member_id).collect();
+    let mut all: HashMap<Uuid, RoleMember> = HashMap::new();
+    let blank = |member_id| RoleMember {
+        member_id,
+        display_name: String::new(),
+        messages: 0,
+        message_days: 0,
+        active_days: 0,
+        invitees: 0,
+        invite_events: 0,
+    };
+    for r in rows {
+        let m = all.entry(r.member_id).or_insert_with(|| blank(r.member_id));
+        (m.messages, m.message_days, m.active_days, m.invite_events) =
+            (r.messages, r.message_days, r.active_days, r.invite_events);
+    }
+    for (id, n) in &invitees {
+        all.entry(*id).or_insert_with(|| blank(*id)).invitees = *n;
+    }
+    let mut senders: Vec<&RoleMember> = all.values().filter(|m| m.messages > 0).collect();
+    senders.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.member_id.cmp(&b.member_id)));
+    let top = senders.len().div_ceil(10);
+    let core: HashSet<Uuid> = senders.iter().take(top).filter(|m| m.message_days >= 3).map(|m| m.member_id).collect();
+    let mut core_creators: Vec<RoleMember> = all.values().filter(|m| core.contains(&m.member_id)).cloned().collect();
+    core_creators.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.member_id.cmp(&b.member_id)));
+    let mut followers: Vec<RoleMember> =
+        all.values().filter(|m| m.active_days >= 3 && !core.contains(&m.member_id)).cloned().collect();
+    followers.sort_by(|a, b| b.active_days.cmp(&a.active_days).then(a.member_id.cmp(&b.member_id)));
+    let mut sharers: Vec<RoleMember> =
+        all.values().filter(|m| m.invitees > 0 || m.invite_events > 0).cloned().collect();
+    sharers.sort_by(|a, b| {
+        (b.invitees, b.invite_events).cmp(&(a.invitees, a.invite_events)).then(a.member_id.cmp(&b.member_id))
+    });
+    let active: HashSet<Uuid> = all.values().filter(|m| m.active_days > 0).map(|m| m.member_id).collect();
+    let counts = RoleCounts {
+        members: belonged.len() as i64,
+        core_creators: core_creators.len() as i64,
+        active_followers: followers.len() as i64,
+        sharers: sharers.len() as i64,
+        lurkers: belonged.iter().filter(|m| !active.contains(m)).count() as i64,
+    };
+    for list in [&mut core_creators, &mut followers, &mut sharers] {
+        list.truncate(limit as usize);
+    }
+    let ids: Vec<Uuid> = core_creators.iter().chain(&followers).chain(&sharers).map(|m| m.member_id).collect();
+    let shown = names(&mut tx, &c, &ids).await?;
+    for m in core_creators.iter_mut().chain(followers.iter_mut()).chain(sharers.iter_mut()) {
+        m.display_name = shown.get(&m.member_id).cloned().unwrap_or_default();
+    }
+    let report = RolesReport {
+        group_id: id.0,
+        timezone: c.tz_name.clone(),
+        from: c.from,
+        to: c.to,
+        counts,
+        core_creators,
+        active_followers: followers,
+        sharers,
+        pending: pending(&mut tx, &c, 0).await?,
+    };
+    Ok(respond(c.format, report, "group-roles", roles_csv))
+}
+
+fn roles_csv(r: &RolesReport) -> Table {
+    let mut t = Table::new(&[
+        "role",
+        "member_id",
+        "display_name",
+        "messages",
+        "message_days",
+        "active_days",
+        "invitees",
+        "invite_events",
+    ]);
+    for (role, list) in
+        [("core_creator", &r.core_creators), ("active_follower", &r.active_followers), ("sharer", &r.sharers)]
+    {
+        for m in list {
+            t.push(vec![
+                role.to_owned(),
+                m.member_id.to_string(),
+                m.display_name.clone(),
+                m.messages.to_string(),
+                m.message_days.to_string(),
+                m.active_days.to_string(),
+                m.invitees.to_string(),
+                m.invite_events.to_string(),
+            ]);
+        }
+    }
+    t
+}
+
+/// The 180 local days ending `to` (default today) that engagement reads;
+/// `from` has no meaning for a score.
+fn engagement_window(q: &Common, c: &mut Ctx) -> ApiResult<NaiveDate> {
+    if q.from.is_some() {
+        return Err(ApiError::field("from", "not_applicable", "engagement reads the 180 days ending `to`"));
+    }
+    c.from = c.to - Duration::days(health::ENGAGEMENT_DAYS - 1);
+    Ok(c.from)
+}
+
+/// One leaderboard row.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeaderboardRow {
+    pub rank: i64,
+    pub member_id: Uuid,
+    pub display_name: String,
+    pub score: f64,
+    pub level: i64,
+    /// Days active in the group in the 180 days.
+    pub active_days: i64,
+}
+
+/// Most engaged members of a group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Leaderboard {
+    pub group_id: Uuid,
+    pub timezone: String,
+    /// The score is as of the end of this day.
+    #[schema(value_type = String)]
+    pub as_of: NaiveDate,
+    /// Members with a score above 0.
+    pub members: i64,
+    pub items: Vec<LeaderboardRow>,
+    pub pending: bool,
+}
+
+/// Members of a group by engagement score (their activity in that group).
+#[utoipa::path(get, path = "/metrics/groups/{id}/leaderboard", tag = "metrics",
+    params(("id" = GroupId, Path), Common, LimitParams),
+    responses((status = 200, body = Leaderboard, description = "JSON, or CSV with `format=csv`"),
+        (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn get_group_leaderboard(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<GroupId>,
+    MetricQuery(q, p): MetricQuery<LimitParams>,
+) -> ApiResult<Response> {
+    let limit = limit_of(&p)?;
+    let mut tx = snapshot(&state.pool).await?;
+    let mut c = params::resolve(&mut tx, auth.workspace_id, &q, state.clock.now()).await?;
+    let lo = engagement_window(&q, &mut c)?;
+    group_scope(&mut tx, &mut c, id).await?;
+    let (rows, members) = repo::leaderboard(&mut tx, &c, id.0, lo, c.to, limit).await?;
+    let shown = names(&mut tx, &c, &rows.iter().map(|r| r.0).collect::<Vec<_>>()).await?;
+    let items = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, (member_id, score, active_days))| LeaderboardRow {
+            rank: i as i64 + 1,
+            member_id,
+            display_name: shown.get(&member_id).cloned().unwrap_or_default(),
+            score,
+            level: health::level(score),
+            active_days,
+        })
+        .collect();
+    let report = Leaderboard {
+        group_id: id.0,
+        timezone: c.tz_name.clone(),
+        as_of: c.to,
+        members,
+        items,
+        pending: pending(&mut tx, &c, 0).await?,
+    };
+    Ok(respond(c.format, report, "leaderboard", leaderboard_csv))
+}
+
+fn leaderboard_csv(r: &Leaderboard) -> Table {
+    let mut t = Table::new(&["rank", "member_id", "display_name", "score", "level", "active_days"]);
+    for x in &r.items {
+        t.push(vec![
+            x.rank.to_string(),
+            x.member_id.to_string(),
+            x.display_name.clone(),
+            x.score.to_string(),
+            x.level.to_string(),
+            x.active_days.to_string(),
+        ]);
+    }
+    t
+}
+
+/// 30 days of an engagement score.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct EngagementSpan {
+    #[schema(value_type = String)]
+    pub from: NaiveDate,
+    #[schema(value_type = String)]
+    pub to: NaiveDate,
+    /// Σ of the days' capped points.
+    pub points: i64,
+    /// What each point is worth (halves every 30 days).
+    pub weight: f64,
+}
+
+/// A member's engagement score, explained.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Engagement {
+    #[schema(value_type = String)]
+    pub as_of: NaiveDate,
+    /// Σ over the 180 days of min(10, day's weighted events) × weight.
+    pub score: f64,
+    /// 0 below 1 point, else 1 + ⌊log2 score⌋, at most 10.
+    pub level: i64,
+    /// Days with points.
+    pub active_days: i64,
+    /// The six 30-day spans, newest first.
+    pub spans: Vec<EngagementSpan>,
+    /// Event counts of the 180 days.
+    pub counts: DayCounts,
+}
+
+/// A member's engagement over every group, as of the end of `c.to`.
+pub async fn member_engagement(conn: &mut PgConnection, c: &Ctx, member: Uuid) -> Result<Engagement, sqlx::Error> {
+    let lo = c.to - Duration::days(health::ENGAGEMENT_DAYS - 1);
+    let days = repo::member_day_counts(conn, c, member, lo, c.to).await?;
+    let mut spans: Vec<EngagementSpan> = (0..health::ENGAGEMENT_DAYS / 30)
+        .map(|k| EngagementSpan {
+            from: c.to - Duration::days(30 * k + 29),
+            to: c.to - Duration::days(30 * k),
+            points: 0,
+            weight: health::decay(30 * k),
+        })
+        .collect();
+    let mut counts = DayCounts::default();
+    let (mut score, mut active_days) = (0.0, 0);
+    for (d, n) in &days {
+        let age = (c.to - *d).num_days();
+        let points = health::day_points(n);
+        score += points as f64 * health::decay(age);
+        active_days += i64::from(points > 0);
+        if let Some(s) = spans.get_mut((age / 30) as usize) {
+            s.points += points;
+        }
+        counts.messages += n.messages;
+        counts.check_ins += n.check_ins;
+        counts.link_clicks += n.link_clicks;
+        counts.coupons_claimed += n.coupons_claimed;
+        counts.coupons_redeemed += n.coupons_redeemed;
+        counts.orders_paid += n.orders_paid;
+        counts.invites += n.invites;
+    }
+    Ok(Engagement { as_of: c.to, score, level: health::level(score), active_days, spans, counts })
+}
+
+/// Engagement of a member, as of now, for the member resource.
+pub async fn engagement_now(
+    conn: &mut PgConnection,
+    w: crate::workspaces::model::Workspace,
+    member: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Engagement, sqlx::Error> {
+    member_engagement(conn, &params::workspace_ctx(w, now), member).await
+}
+
+/// A member's engagement report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EngagementReport {
+    pub member_id: Uuid,
+    pub timezone: String,
+    #[serde(flatten)]
+    pub engagement: Engagement,
+    pub pending: bool,
+}
+
+/// A member's engagement score and level with how they are made up.
+#[utoipa::path(get, path = "/metrics/members/{id}/engagement", tag = "metrics",
+    params(("id" = MemberId, Path), Common),
+    responses((status = 200, body = EngagementReport, description = "JSON, or CSV with `format=csv`"),
+        (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn get_member_engagement(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<MemberId>,
+    MetricQuery(q, _): MetricQuery<params::NoParams>,
+) -> ApiResult<Response> {
+    let mut tx = snapshot(&state.pool).await?;
+    let mut c = params::resolve(&mut tx, auth.workspace_id, &q, state.clock.now()).await?;
+    engagement_window(&q, &mut c)?;
+    if crate::members::repo::get(&mut tx, c.ws, id).await?.is_none() {
+        return Err(ApiError::NotFound("member"));
+    }
+    // A member's own score counts every group and their staff activity too.
+    c.scope = params::Scope::default();
+    c.include_staff = true;
+    let engagement = member_engagement(&mut tx, &c, id.0).await?;
+    let report = EngagementReport {
+        member_id: id.0,
+        timezone: c.tz_name.clone(),
+        engagement,
+        pending: pending(&mut tx, &c, 0).await?,
+    };
+    Ok(respond(c.format, report, "engagement", engagement_csv))
+}
+
+fn engagement_csv(r: &EngagementReport) -> Table {
+    let mut t = Table::new(&["from", "to", "points", "weight"]);
+    for s in &r.engagement.spans {
+        t.push(vec![s.from.to_string(), s.to.to_string(), s.points.to_string(), s.weight.to_string()]);
+    }
+    t
+}

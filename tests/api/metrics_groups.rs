@@ -1,0 +1,353 @@
+//! Group health, member roles, the engagement leaderboard and a member's
+//! engagement: every figure equals a computation over the raw rows of a
+//! random history (workspace timezone from the rollups, another timezone
+//! from the raw events), and the statuses single out a dead group.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::metrics::{
+    day, day_start, drain, ev, group_id, history, local, member_id, post_events, raw, Lcg, Raw, ACTIVE,
+};
+use crate::helpers::TestApp;
+
+/// Extra events: invited joins, invites, orders and coupons, and group 9
+/// whose last message is 20 days before the window ends.
+fn extras(seed: u64, tz: Tz, start: NaiveDate, days: i64, members: usize) -> Vec<Value> {
+    let mut r = Lcg(seed);
+    let mut out = Vec::new();
+    let at = |r: &mut Lcg, d: i64| day_start(tz, start + Duration::days(d)) + Duration::seconds(r.below(86_400) as i64);
+    for k in 0..40 {
+        let m = members + k;
+        let g = r.below(3) as usize;
+        let d = r.below(days as u64) as i64;
+        let mut j = ev(format!("x-j{k}"), "member_joined", at(&mut r, d), m, Some(g));
+        j["inviter"] = json!({"platform": "generic", "external_id": format!("m{}", r.below(8))});
+        out.push(j);
+    }
+    for k in 0..200 {
+        let m = r.below(members as u64) as usize;
+        let g = Some(r.below(3) as usize);
+        let d = r.below(days as u64) as i64;
+        let t = at(&mut r, d);
+        let kind = ["order_paid", "coupon_claimed", "coupon_redeemed", "member_invited"][r.below(4) as usize];
+        let mut e = ev(format!("x-e{k}"), kind, t, m, g);
+        if kind == "order_paid" {
+            e["order_id"] = json!(format!("xo{k}"));
+        }
+        out.push(e);
+    }
+    // Activation's edge: active on the 7th local day after joining counts, on the 8th not.
+    for (m, after) in [(300, 6), (301, 7)] {
+        out.push(ev(format!("x-a{m}"), "member_joined", at(&mut r, 45), m, Some(0)));
+        out.push(ev(format!("x-am{m}"), "checked_in", day_start(tz, start + Duration::days(45 + after)), m, Some(0)));
+    }
+    for m in 0..6 {
+        out.push(ev(format!("x-d{m}"), "member_joined", at(&mut r, 1), m, Some(9)));
+        for k in 0..3 {
+            out.push(ev(format!("x-dm{m}-{k}"), "message_sent", at(&mut r, days - 21 - k), m, Some(9)));
+        }
+    }
+    out
+}
+
+struct Scope<'a> {
+    raw: &'a Raw,
+    tz: Tz,
+}
+
+impl Scope<'_> {
+    fn counted(&self, m: &Uuid) -> bool {
+        !self.raw.staff.contains(m)
+    }
+    /// (member, local day) of counted members' events of `kinds` in group `g` on days `[a, b]`.
+    fn events(&self, g: Uuid, kinds: &[&str], a: NaiveDate, b: NaiveDate) -> Vec<(Uuid, NaiveDate)> {
+        self.raw
+            .events
+            .iter()
+            .filter(|(k, at, eg, m)| {
+                let d = local(self.tz, *at);
+                *eg == Some(g) && self.counted(m) && kinds.contains(&k.as_str()) && d >= a && d <= b
+            })
+            .map(|(_, at, _, m)| (*m, local(self.tz, *at)))
+            .collect()
+    }
+}
+
+/// The health figures of group `g` by docs/metrics.md, straight from raw rows.
+fn expected_figures(s: &Scope, g: Uuid, from: NaiveDate, to: NaiveDate) -> Value {
+    let n = (to - from).num_days() + 1;
+    let (lo, hi) = (day_start(s.tz, from), day_start(s.tz, to + Duration::days(1)));
+    let stints: Vec<_> = s
+        .raw
+        .stints
+        .iter()
+        .filter(|(m, sg, j, l)| *sg == g && s.counted(m) && *j < hi && l.is_none_or(|l| l > lo) && *l != Some(*j))
+        .collect();
+    let settle = Duration::days(7);
+    let active = s.events(g, &ACTIVE, from, to);
+    let active_set: HashSet<(Uuid, NaiveDate)> = active.iter().copied().collect();
+    let before: HashSet<Uuid> =
+        s.events(g, &ACTIVE, from - Duration::days(n), from - Duration::days(1)).into_iter().map(|x| x.0).collect();
+    let messages = s.events(g, &["message_sent"], from, to);
+    let mut per_sender: HashMap<Uuid, i64> = HashMap::new();
+    for (m, _) in &messages {
+        *per_sender.entry(*m).or_default() += 1;
+    }
+    let mut counts: Vec<(i64, Uuid)> = per_sender.iter().map(|(m, c)| (*c, *m)).collect();
+    counts.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let top: i64 = counts.iter().take(counts.len().div_ceil(10)).map(|x| x.0).sum();
+    let message_days: HashSet<NaiveDate> = messages.iter().map(|x| x.1).collect();
+    let last_join = day_start(s.tz, to - Duration::days(5));
+    let joiners: Vec<_> = stints.iter().filter(|x| x.2 >= lo && x.2 < last_join).collect();
+    let activated = joiners
+        .iter()
+        .filter(|(m, _, j, _)| {
+            let jd = local(s.tz, *j);
+            (0..7).any(|k| active_set.contains(&(*m, jd + Duration::days(k))))
+        })
+        .count();
+    let settled: Vec<_> = stints.iter().filter(|x| x.2 >= lo && x.2 <= hi - settle).collect();
+    json!({
+        "members": stints.iter().map(|x| x.0).collect::<HashSet<_>>().len(),
+        "members_start": stints.iter().filter(|x| x.2 < lo && x.3.is_none_or(|l| l >= lo)).count(),
+        "members_end": stints.iter().filter(|x| x.3.is_none_or(|l| l >= hi)).count(),
+        "joins": stints.iter().filter(|x| x.2 >= lo).count(),
+        "leaves": stints.iter().filter(|x| x.3.is_some_and(|l| l >= lo && l < hi)).count(),
+        "active_members": active.iter().map(|x| x.0).collect::<HashSet<_>>().len(),
+        "active_members_before": before.len(),
+        "active_member_days": active_set.len(),
+        "messages": messages.len(),
+        "senders": per_sender.len(),
+        "top_sender_messages": top,
+        "silent_days": n - message_days.len() as i64,
+        "new_members_activation": joiners.len(),
+        "new_members_activated": activated,
+        "new_members_settled": settled.len(),
+        "new_members_stayed": settled.iter().filter(|x| x.3.is_none_or(|l| l >= x.2 + settle)).count(),
+    })
+}
+
+const WEIGHTS: [(&str, i64); 7] = [
+    ("message_sent", 1),
+    ("checked_in", 2),
+    ("link_clicked", 1),
+    ("coupon_claimed", 2),
+    ("coupon_redeemed", 3),
+    ("order_paid", 5),
+    ("member_invited", 3),
+];
+
+/// Engagement of every member from raw events of `group` (None: all, staff included) as of `to`.
+fn expected_engagement(raw: &Raw, tz: Tz, to: NaiveDate, group: Option<Uuid>) -> BTreeMap<Uuid, f64> {
+    let mut points: HashMap<(Uuid, NaiveDate), i64> = HashMap::new();
+    for (kind, at, g, m) in &raw.events {
+        let d = local(tz, *at);
+        let in_scope = match group {
+            Some(x) => *g == Some(x) && !raw.staff.contains(m),
+            None => true,
+        };
+        if in_scope && d <= to && d > to - Duration::days(180) {
+            if let Some((_, w)) = WEIGHTS.iter().find(|(k, _)| k == kind) {
+                *points.entry((*m, d)).or_default() += w;
+            }
+        }
+    }
+    let mut out: BTreeMap<Uuid, f64> = BTreeMap::new();
+    for ((m, d), p) in points {
+        let age = (to - d).num_days();
+        *out.entry(m).or_default() += p.min(10) as f64 * 0.5f64.powi((age / 30) as i32);
+    }
+    out.retain(|_, s| *s > 0.0);
+    out
+}
+
+fn level(score: f64) -> i64 {
+    let mut l = 0;
+    while l < 10 && score >= 2f64.powi(l as i32) {
+        l += 1;
+    }
+    l
+}
+
+#[tokio::test]
+async fn health_roles_and_engagement_equal_the_raw_event_computation() {
+    let app = TestApp::spawn().await;
+    let tz: Tz = "America/New_York".parse().unwrap();
+    assert_eq!(app.patch("/v1/workspace", json!({"timezone": "America/New_York"})).await.status, StatusCode::OK);
+    let start = day("2026-09-10");
+    let mut events = history(31, tz, start, 70, 50, 3);
+    events.extend(extras(32, tz, start, 70, 50));
+    post_events(&app, &events).await;
+    let staff = member_id(&app, 2).await;
+    sqlx::query("UPDATE members SET is_staff = true WHERE id = $1").bind(staff).execute(&app.pool).await.unwrap();
+    drain(&app).await;
+    let raw = raw(&app).await;
+    let shanghai: Tz = "Asia/Shanghai".parse().unwrap();
+    let groups = [group_id(&app, 0).await, group_id(&app, 1).await, group_id(&app, 2).await, group_id(&app, 9).await];
+    let (from, to) = (day("2026-10-20"), day("2026-11-18"));
+    for (query, zone) in [("", tz), ("&tz=Asia/Shanghai", shanghai)] {
+        let s = Scope { raw: &raw, tz: zone };
+        let r = app.get(&format!("/v1/metrics/groups/health?from={from}&to={to}{query}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let items = r.body["items"].as_array().unwrap();
+        assert_eq!(items.len(), 4);
+        for item in items {
+            let g = Uuid::parse_str(item["group_id"].as_str().unwrap()).unwrap();
+            assert_eq!(item["figures"], expected_figures(&s, g, from, to), "group {g} {query}");
+            let score = item["score"].as_i64().unwrap();
+            assert!((0..=100).contains(&score));
+        }
+        let dead = items.iter().find(|i| i["group_id"] == groups[3].to_string()).unwrap();
+        assert_eq!(dead["status"], "dead", "{dead}");
+        assert_eq!(items[0]["group_id"], groups[3].to_string(), "the dead group comes first");
+        let last: Option<NaiveDate> = raw
+            .events
+            .iter()
+            .filter(|e| e.0 == "message_sent" && e.2 == Some(groups[3]))
+            .map(|e| local(zone, e.1))
+            .max();
+        assert_eq!(dead["last_message_day"], json!(last.map(|d| d.to_string())));
+        assert!(items.iter().filter(|i| i["status"] == "healthy").count() >= 1, "{items:?}");
+
+        // Roles of group 0.
+        let g = groups[0];
+        let r = app.get(&format!("/v1/metrics/groups/{g}/roles?from={from}&to={to}&limit=200{query}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let active = s.events(g, &ACTIVE, from, to);
+        let messages = s.events(g, &["message_sent"], from, to);
+        let invites = s.events(g, &["member_invited"], from, to);
+        let (lo, hi) = (day_start(zone, from), day_start(zone, to + Duration::days(1)));
+        let mut per: HashMap<Uuid, [i64; 4]> = HashMap::new();
+        for (m, _) in active.iter().collect::<HashSet<_>>() {
+            per.entry(*m).or_default()[0] += 1;
+        }
+        for (m, _) in &messages {
+            per.entry(*m).or_default()[1] += 1;
+        }
+        for (m, _) in messages.iter().collect::<HashSet<_>>() {
+            per.entry(*m).or_default()[2] += 1;
+        }
+        let inviters: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT inviter_id FROM memberships WHERE workspace_id = $1 AND group_id = $2 AND joined_at >= $3
+               AND joined_at < $4 AND inviter_id IS NOT NULL AND left_at IS DISTINCT FROM joined_at",
+        )
+        .bind(Uuid::parse_str(&app.workspace_id).unwrap())
+        .bind(g)
+        .bind(lo)
+        .bind(hi)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+        let mut senders: Vec<(i64, Uuid)> = per.iter().filter(|x| x.1[1] > 0).map(|(m, c)| (c[1], *m)).collect();
+        senders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let core: HashSet<Uuid> =
+            senders.iter().take(senders.len().div_ceil(10)).filter(|x| per[&x.1][2] >= 3).map(|x| x.1).collect();
+        let followers: HashSet<Uuid> =
+            per.iter().filter(|(m, c)| c[0] >= 3 && !core.contains(m)).map(|(m, _)| *m).collect();
+        let ids = |k: &str| -> HashSet<Uuid> {
+            r.body[k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| Uuid::parse_str(x["member_id"].as_str().unwrap()).unwrap())
+                .collect()
+        };
+        assert_eq!(ids("core_creators"), core, "{query}");
+        assert_eq!(ids("active_followers"), followers, "{query}");
+        assert!(!core.is_empty() && followers.len() > 3, "the history is not trivial");
+        let invite_events: HashSet<Uuid> = invites.iter().map(|x| x.0).collect();
+        let want: HashSet<Uuid> =
+            invite_events.iter().copied().chain(inviters.into_iter().filter(|m| s.counted(m))).collect();
+        assert_eq!(ids("sharers"), want, "{query}");
+        assert_eq!(r.body["counts"]["sharers"].as_u64().unwrap() as usize, want.len());
+        assert!(want.len() > invite_events.len(), "invited joins make sharers too");
+
+        // Leaderboard of group 1, as of `to`.
+        let g = groups[1];
+        let r = app.get(&format!("/v1/metrics/groups/{g}/leaderboard?to={to}&limit=200{query}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let want = expected_engagement(&raw, zone, to, Some(g));
+        let got: BTreeMap<Uuid, f64> = r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| (Uuid::parse_str(x["member_id"].as_str().unwrap()).unwrap(), x["score"].as_f64().unwrap()))
+            .collect();
+        assert_eq!(got, want, "{query}");
+        assert_eq!(r.body["members"].as_u64().unwrap() as usize, want.len());
+        for x in r.body["items"].as_array().unwrap() {
+            assert_eq!(x["level"].as_i64().unwrap(), level(x["score"].as_f64().unwrap()));
+        }
+        let scores: Vec<f64> =
+            r.body["items"].as_array().unwrap().iter().map(|x| x["score"].as_f64().unwrap()).collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "best first");
+    }
+
+    // A member's own engagement (every group, staff too), on the member resource as well.
+    let everyone = expected_engagement(&raw, tz, day("2026-11-19"), None);
+    for m in [staff, member_id(&app, 7).await] {
+        let r = app.get(&format!("/v1/metrics/members/{m}/engagement")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let want = everyone.get(&m).copied().unwrap_or(0.0);
+        assert!(want > 0.0);
+        assert_eq!(r.body["score"].as_f64(), Some(want));
+        assert_eq!(r.body["level"].as_i64(), Some(level(want)));
+        let spans = r.body["spans"].as_array().unwrap();
+        assert_eq!(spans.len(), 6);
+        assert_eq!(spans[0]["to"], "2026-11-19");
+        let total: f64 = spans.iter().map(|s| s["points"].as_f64().unwrap() * s["weight"].as_f64().unwrap()).sum();
+        assert_eq!(total, want, "the spans explain the score");
+        let member = app.get(&format!("/v1/members/{m}")).await;
+        assert_eq!(member.body["engagement"]["score"].as_f64(), Some(want));
+        assert_eq!(member.body["id"], m.to_string());
+    }
+}
+
+#[tokio::test]
+async fn group_metrics_are_scoped_to_the_workspace_and_validate_parameters() {
+    let app = TestApp::spawn().await;
+    let t: DateTime<Utc> = "2026-11-10T10:00:00Z".parse().unwrap();
+    post_events(&app, &[ev("a".into(), "message_sent", t, 1, Some(1)), ev("b".into(), "member_joined", t, 1, Some(1))])
+        .await;
+    drain(&app).await;
+    let g = group_id(&app, 1).await;
+    let m = member_id(&app, 1).await;
+    let other_key = app.other_workspace("other").await;
+    for path in [
+        format!("/v1/metrics/groups/{g}/roles"),
+        format!("/v1/metrics/groups/{g}/leaderboard"),
+        format!("/v1/metrics/members/{m}/engagement"),
+    ] {
+        assert_eq!(app.get(&path).await.status, StatusCode::OK, "{path}");
+        let r = app.send(reqwest::Method::GET, &path, Some(&other_key), None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.body);
+    }
+    let r = app.send(reqwest::Method::GET, "/v1/metrics/groups/health", Some(&other_key), None).await;
+    assert_eq!(r.body["items"], json!([]), "another workspace sees none of these groups");
+    let r = app.get("/v1/metrics/groups/health").await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["to"], "2026-11-19", "windows end yesterday (Shanghai) by default");
+    for bad in [
+        "/v1/metrics/groups/health?dead_after_days=0",
+        "/v1/metrics/groups/health?min_active_rate=1.5",
+        "/v1/metrics/groups/health?status=zombie",
+        "/v1/metrics/groups/health?limit=3",
+        &format!("/v1/metrics/groups/{g}/roles?limit=0") as &str,
+        &format!("/v1/metrics/groups/{g}/leaderboard?from=2026-10-01"),
+        "/v1/metrics/groups/not-a-uuid/roles",
+    ] {
+        let r = app.get(bad).await;
+        assert!(
+            r.status == StatusCode::UNPROCESSABLE_ENTITY || r.status == StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            r.status
+        );
+        assert!(r.body["error"]["code"].is_string(), "{bad}");
+    }
+}
