@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `worker`, `migrate`, `openapi`,
-//! `workspace create`, `key create`.
+//! `workspace create`, `key create`, `demo`.
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -35,6 +35,31 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Create (or reset) the workspace `demo` with realistic data, roll its
+    /// metrics up, and print an API key and example URLs.
+    Demo {
+        /// Members (one in 50 a core creator, 18% active, 40% casual, 40% lurkers; one operator per group).
+        #[arg(long, default_value_t = 20_000)]
+        members: usize,
+        /// Groups.
+        #[arg(long, default_value_t = 60)]
+        groups: usize,
+        /// Days of history, ending today.
+        #[arg(long, default_value_t = 90)]
+        days: i64,
+        /// About this many events, up to 100,000,000 (default: what the members' habits give, ~850k).
+        #[arg(long)]
+        events: Option<u64>,
+        /// Seed of the generator (same seed, same data).
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Workspace name.
+        #[arg(long, default_value = "demo")]
+        name: String,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
 }
 
 /// `shequn workspace ...`.
@@ -98,6 +123,46 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             } else {
                 println!("workspace `{}` created: {}", nw.workspace.name, nw.workspace.id);
                 println!("owner API key (shown once): {}", nw.owner_key.key);
+            }
+            Ok(())
+        }
+        Command::Demo { members, groups, days, events, seed, name, quiet } => {
+            if !(10..=5_000_000).contains(&members) || !(1..=100_000).contains(&groups) || !(7..=730).contains(&days) {
+                bail!("--members must be 10-5000000, --groups 1-100000, --days 7-730");
+            }
+            if events.is_some_and(|e| e > 100_000_000) {
+                bail!("--events must be at most 100000000");
+            }
+            let db = open_migrated(&settings).await?;
+            let options = crate::demo::Options {
+                name,
+                members,
+                groups,
+                days,
+                events,
+                seed,
+                progress: !quiet,
+                ..Default::default()
+            };
+            let result = crate::demo::run(&db.pool, &options, chrono::Utc::now()).await;
+            db.close().await?;
+            let out = result?;
+            let base = format!("http://{}:{}", settings.server.host, settings.server.port);
+            println!(
+                "workspace `{}` ({}): {} events, {} memberships; loaded in {:.1} s, rolled up in {:.1} s",
+                options.name, out.workspace_id, out.events, out.stints, out.load_secs, out.rollup_secs
+            );
+            println!("owner API key (shown once): {}", out.api_key);
+            println!("try (with -H 'Authorization: Bearer <key>'):");
+            for path in [
+                "/v1/metrics/activity",
+                "/v1/metrics/retention?period=week&periods=8",
+                "/v1/metrics/funnel?funnel=purchase",
+                "/v1/metrics/commerce?by=campaign",
+                "/v1/metrics/groups/health?status=dead",
+                "/v1/metrics/growth",
+            ] {
+                println!("  curl -H 'Authorization: Bearer {}' '{base}{path}'", out.api_key);
             }
             Ok(())
         }

@@ -3,7 +3,7 @@
 //! Feature folders own their routes, DTOs and SQL: `workspaces`, `keys`,
 //! `staff`, `groups`, `members`, `memberships`, `tiers`, `tags`, `layers`,
 //! `campaigns`, `events`, `connections`, `hooks`, `contents`, `sop`,
-//! `deliveries`, `metrics`, `audit`. Cross-cutting code: `config`,
+//! `deliveries`, `metrics`, `audit`, and the `demo` data generator. Cross-cutting code: `config`,
 //! `telemetry`, `startup`, `state`, `error`, `db`, `clock`, `http`, `jobs`.
 
 pub mod audit;
@@ -15,6 +15,7 @@ pub mod connections;
 pub mod contents;
 pub mod db;
 pub mod deliveries;
+pub mod demo;
 pub mod error;
 pub mod events;
 pub mod groups;

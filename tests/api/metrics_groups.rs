@@ -351,3 +351,52 @@ async fn group_metrics_are_scoped_to_the_workspace_and_validate_parameters() {
         assert!(r.body["error"]["code"].is_string(), "{bad}");
     }
 }
+
+#[tokio::test]
+async fn the_demo_workspace_gives_meaningful_numbers_and_resets_to_the_same_data() {
+    let app = TestApp::spawn().await;
+    let options = shequn::demo::Options {
+        members: 600,
+        groups: 10,
+        days: 40,
+        progress: false,
+        ..Default::default()
+    };
+    let now = shequn::clock::Clock::now(&app.clock);
+    let first = shequn::demo::run(&app.pool, &options, now).await.expect("demo");
+    assert!(first.events > 10_000, "{}", first.events);
+    let get = |path: String, key: String| {
+        let app = &app;
+        async move {
+            let r = app.send(reqwest::Method::GET, &path, Some(&key), None).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+            r.body
+        }
+    };
+    let key = first.api_key.clone();
+    let activity = get("/v1/metrics/activity".into(), key.clone()).await;
+    assert!(activity["days"][0]["dau"].as_i64().unwrap() > 20, "{}", activity["days"][0]);
+    assert_eq!(activity["pending"], false, "the demo rolls its metrics up");
+    let health = get("/v1/metrics/groups/health".into(), key.clone()).await;
+    assert_eq!(health["counts"]["dead"], 1, "one group in ten falls silent: {}", health["counts"]);
+    let funnel = get("/v1/metrics/funnel?funnel=purchase".into(), key.clone()).await;
+    assert!(funnel["steps"][2]["count"].as_i64().unwrap() > 5, "{funnel}");
+    let growth = get("/v1/metrics/growth".into(), key.clone()).await;
+    assert!(growth["referrals"]["invited_joins"].as_i64().unwrap() > 5, "{}", growth["referrals"]);
+    let commerce = get("/v1/metrics/commerce?by=campaign".into(), key.clone()).await;
+    assert!(commerce["total"]["gmv"].as_i64().unwrap() > 0);
+    // Again: the same workspace name, reset to the same data, the old key gone.
+    let second = shequn::demo::run(&app.pool, &options, now).await.expect("demo again");
+    assert_eq!(second.events, first.events);
+    let workspaces: i64 = sqlx::query_scalar("SELECT count(*) FROM workspaces WHERE name = 'demo'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(workspaces, 1);
+    let r = app.send(reqwest::Method::GET, "/v1/metrics/activity", Some(&key), None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let again = get("/v1/metrics/activity".into(), second.api_key.clone()).await;
+    assert_eq!(again["days"], activity["days"]);
+    // The test's own workspace saw none of it.
+    assert_eq!(app.get("/v1/metrics/activity").await.body["days"][0]["dau"], 0);
+}
