@@ -355,13 +355,7 @@ async fn group_metrics_are_scoped_to_the_workspace_and_validate_parameters() {
 #[tokio::test]
 async fn the_demo_workspace_gives_meaningful_numbers_and_resets_to_the_same_data() {
     let app = TestApp::spawn().await;
-    let options = shequn::demo::Options {
-        members: 600,
-        groups: 10,
-        days: 40,
-        progress: false,
-        ..Default::default()
-    };
+    let options = shequn::demo::Options { members: 600, groups: 10, days: 40, progress: false, ..Default::default() };
     let now = shequn::clock::Clock::now(&app.clock);
     let first = shequn::demo::run(&app.pool, &options, now).await.expect("demo");
     assert!(first.events > 10_000, "{}", first.events);
@@ -388,10 +382,8 @@ async fn the_demo_workspace_gives_meaningful_numbers_and_resets_to_the_same_data
     // Again: the same workspace name, reset to the same data, the old key gone.
     let second = shequn::demo::run(&app.pool, &options, now).await.expect("demo again");
     assert_eq!(second.events, first.events);
-    let workspaces: i64 = sqlx::query_scalar("SELECT count(*) FROM workspaces WHERE name = 'demo'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let workspaces: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM workspaces WHERE name = 'demo'").fetch_one(&app.pool).await.unwrap();
     assert_eq!(workspaces, 1);
     let r = app.send(reqwest::Method::GET, "/v1/metrics/activity", Some(&key), None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
