@@ -2,6 +2,7 @@
 //!
 //! `cargo run --release --features bench --bin shequn-bench -- ingest [--events N] [--clients N]`
 //! `cargo run --release --features bench --bin shequn-bench -- sop [--groups N]` (see `bench_sop.rs`)
+//! `cargo run --release --features bench --bin shequn-bench -- metrics [--events N]` (see `bench_metrics.rs`)
 //!
 //! Uses `DATABASE_URL` if set, else a throwaway embedded cluster (durable
 //! settings). Starts `target/release/shequn` as a child process, then
@@ -28,6 +29,8 @@ use shequn::db::embedded::{EmbeddedOptions, EmbeddedPostgres};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgPool};
 
+#[path = "bench_metrics.rs"]
+mod metrics;
 #[path = "bench_sop.rs"]
 mod sop;
 
@@ -39,6 +42,10 @@ struct Args {
     groups: usize,
     runs: usize,
     latency_ms: usize,
+    members: usize,
+    days: usize,
+    /// Flags given on the command line.
+    given: Vec<String>,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -50,12 +57,18 @@ fn args() -> anyhow::Result<Args> {
         groups: 10_000,
         runs: 3,
         latency_ms: 0,
+        members: 100_000,
+        days: 180,
+        given: Vec::new(),
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     match raw.first().map(String::as_str) {
-        Some(c @ ("ingest" | "sop")) => a.command = c.to_owned(),
+        Some(c @ ("ingest" | "sop" | "metrics")) => a.command = c.to_owned(),
         _ => {
-            bail!("usage: shequn-bench ingest [--events N] [--clients N] [--webhooks N] | sop [--groups N] [--runs N]")
+            bail!(
+                "usage: shequn-bench ingest [--events N] [--clients N] [--webhooks N] | sop [--groups N] [--runs N] \
+                 | metrics [--events N] [--members N] [--groups N] [--days N] [--runs N]"
+            )
         }
     }
     let mut it = raw.iter().skip(1);
@@ -68,8 +81,11 @@ fn args() -> anyhow::Result<Args> {
             "--groups" => a.groups = v,
             "--runs" => a.runs = v,
             "--latency-ms" => a.latency_ms = v,
+            "--members" => a.members = v,
+            "--days" => a.days = v,
             other => bail!("unknown flag {other}"),
         }
+        a.given.push(flag.clone());
     }
     Ok(a)
 }
@@ -393,6 +409,24 @@ async fn main() -> anyhow::Result<()> {
     let mut c = sqlx::PgConnection::connect_with(&admin).await?;
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut c).await?;
     let url = database_url(&admin_url, &name);
+    if a.command == "metrics" {
+        let given = |f: &str| a.given.iter().any(|g| g == f);
+        let options = shequn::demo::Options {
+            name: "bench".into(),
+            members: a.members,
+            groups: if given("--groups") { a.groups } else { 1_000 },
+            days: a.days as i64,
+            events: Some(if given("--events") { a.events as u64 } else { 10_000_000 }),
+            ..Default::default()
+        };
+        let runs = if given("--runs") { a.runs } else { 20 };
+        let r = metrics::run(admin.clone().database(&name), &url, options, runs, start_server(&url)).await;
+        if std::env::var_os("BENCH_KEEP_DB").is_none() {
+            let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut c).await;
+        }
+        drop(embedded);
+        return r;
+    }
     if std::env::var_os("BENCH_DIAGNOSE_ASYNC_COMMIT").is_some() {
         // Diagnosis only: shows how much of the time is commit fsync. Never for recorded numbers.
         sqlx::query(&format!("ALTER DATABASE {name} SET synchronous_commit = off")).execute(&mut c).await?;
