@@ -131,7 +131,7 @@ pub async fn get_funnel(
     types.dedup();
     let properties = steps.iter().any(|s| !s.filter.properties.is_empty());
     let end: DateTime<Utc> = hi + window;
-    let events = repo::funnel_events(&mut tx, &c, &types, lo, end, properties).await?;
+    let events = repo::funnel_events(&mut tx, &c, &steps[0].kind, &types, lo, hi, end, properties).await?;
     let m = funnel::compute(&funnel::Input {
         steps: &steps,
         window,

@@ -20,6 +20,19 @@ fn member_filter(m: &str) -> String {
     )
 }
 
+/// The SQL as the planner should see it: the generic `$4 IS NULL OR …`,
+/// `$5 OR …` and `$6 IS NULL OR …` of the shared filters become constants
+/// for this request (`TRUE OR …` folds away), so PostgreSQL plans with the
+/// real selectivity instead of a plan for every case.
+fn planned(sql: &str, c: &Ctx, groups: bool) -> String {
+    let staff = if c.include_staff { "(TRUE OR NOT EXISTS" } else { "(NOT EXISTS" };
+    let source = if c.scope.source.is_none() { "(TRUE OR EXISTS" } else { "(EXISTS" };
+    let scope = if groups { "(" } else { "(TRUE OR " };
+    sql.replace("($5 OR NOT EXISTS", staff)
+        .replace("($6::text IS NULL OR EXISTS", source)
+        .replace("($4::uuid[] IS NULL OR ", scope)
+}
+
 /// Each counted member's active days in `[lo, hi]`, as offsets from `lo`.
 pub async fn active_days(
     conn: &mut PgConnection,
@@ -45,6 +58,7 @@ pub async fn active_days(
             member_filter("e.member_id")
         )
     };
+    let sql = planned(&sql, c, c.scope.groups.is_some());
     bind_range(sqlx::query_as(&sql), c, lo, hi).fetch_all(conn).await
 }
 
@@ -73,6 +87,7 @@ pub async fn messages(
             member_filter("e.member_id")
         )
     };
+    let sql = planned(&sql, c, c.scope.groups.is_some());
     bind_range(sqlx::query_as(&sql), c, lo, hi).fetch_all(conn).await
 }
 
@@ -128,6 +143,7 @@ pub async fn first_active(
             member_filter("e.member_id")
         )
     };
+    let sql = planned(&sql, c, c.scope.groups.is_some());
     bind_range(sqlx::query_as(&sql), c, lo, hi).fetch_all(conn).await
 }
 
@@ -146,6 +162,7 @@ pub async fn first_joins(
          GROUP BY s.member_id HAVING min(s.joined_at) >= $2 AND min(s.joined_at) < $3",
         member_filter("s.member_id")
     );
+    let sql = planned(&sql, c, c.scope.groups.is_some());
     bind_scope(sqlx::query_as(&sql), c, lo, hi, c.scope.groups.as_deref()).fetch_all(conn).await
 }
 
@@ -193,6 +210,7 @@ pub async fn stints_between(
            AND ($4::uuid[] IS NULL OR s.group_id = ANY($4)) AND {}",
         member_filter("s.member_id")
     );
+    let sql = planned(&sql, c, c.scope.groups.is_some());
     bind_scope(sqlx::query_as(&sql), c, lo, hi, c.scope.groups.as_deref()).fetch_all(conn).await
 }
 
@@ -226,6 +244,7 @@ pub async fn orders(
          ORDER BY o.paid_at, o.order_id",
         member_filter("o.member_id")
     );
+    let sql = planned(&sql, c, groups.is_some());
     bind_scope(sqlx::query_as(&sql), c, lo, hi, groups)
         .bind(&c.currency)
         .bind(attribution.num_seconds() as f64)
@@ -252,29 +271,44 @@ pub async fn other_currency_orders(
     .await
 }
 
-/// Events of counted members of the given types in `[lo, hi)` (the scope's
-/// groups), sorted by member, time and id; `properties` only when asked.
+/// Events of counted members of the given types in `[lo, end)` (the
+/// scope's groups), sorted by member, time and id — only of members with an
+/// event of type `first` in `[lo, hi)` (who can start an attempt);
+/// `properties` only when asked.
+#[allow(clippy::too_many_arguments)]
 pub async fn funnel_events(
     conn: &mut PgConnection,
     c: &Ctx,
+    first: &str,
     types: &[String],
     lo: DateTime<Utc>,
     hi: DateTime<Utc>,
+    end: DateTime<Utc>,
     properties: bool,
 ) -> Result<Vec<super::funnel::Event>, sqlx::Error> {
+    let in_scope = |e: &str| {
+        format!("($4::uuid[] IS NULL OR COALESCE({e}.group_id, '00000000-0000-0000-0000-000000000000') = ANY($4))")
+    };
     let sql = format!(
-        "SELECT e.member_id, e.type, e.occurred_at, e.id, e.group_id, e.campaign_id, e.campaign_code,
+        "WITH starters AS MATERIALIZED (
+             SELECT DISTINCT s.member_id FROM events s
+             WHERE s.workspace_id = $1 AND s.type = $9 AND s.occurred_at >= $2 AND s.occurred_at < $3
+               AND s.member_id IS NOT NULL AND {})
+         SELECT e.member_id, e.type, e.occurred_at, e.id, e.group_id, e.campaign_id, e.campaign_code,
                 CASE WHEN $8 THEN e.properties END AS properties
-         FROM events e
-         WHERE e.workspace_id = $1 AND e.occurred_at >= $2 AND e.occurred_at < $3 AND e.member_id IS NOT NULL
-           AND e.type = ANY($7)
-           AND ($4::uuid[] IS NULL OR COALESCE(e.group_id, '00000000-0000-0000-0000-000000000000') = ANY($4)) AND {}
+         FROM starters st JOIN events e ON e.workspace_id = $1 AND e.member_id = st.member_id
+         WHERE e.occurred_at >= $2 AND e.occurred_at < $10 AND e.type = ANY($7) AND {} AND {}
          ORDER BY e.member_id, e.occurred_at, e.id",
+        in_scope("s"),
+        in_scope("e"),
         member_filter("e.member_id")
     );
+    let sql = planned(&sql, c, c.scope.groups.is_some());
     bind_scope(sqlx::query_as(&sql), c, lo, hi, c.scope.groups.as_deref())
         .bind(types)
         .bind(properties)
+        .bind(first)
+        .bind(end)
         .fetch_all(conn)
         .await
 }
@@ -369,6 +403,7 @@ pub async fn group_activity(
          GROUP BY rk.group_id",
         member_days_cte(c)
     );
+    let sql = planned(&sql, c, c.scope.groups.is_some());
     bind_range(sqlx::query_as(&sql), c, lo, hi).bind(from).fetch_all(conn).await
 }
 
@@ -414,6 +449,7 @@ pub async fn group_membership(
          GROUP BY s.group_id",
         member_filter("s.member_id")
     );
+    let sql = planned(&sql, c, c.scope.groups.is_some());
     bind_scope(sqlx::query_as(&sql), c, lo, hi, c.scope.groups.as_deref()).bind(settle).fetch_all(conn).await
 }
 
@@ -445,6 +481,7 @@ pub async fn group_activation(
         member_filter("s.member_id")
     );
     let until = super::period::day_start(c.tz, last_join + chrono::Duration::days(1));
+    let sql = planned(&sql, c, c.scope.groups.is_some());
     bind_range(sqlx::query_as(&sql), c, lo, hi).bind(until).bind(days).fetch_all(conn).await
 }
 
@@ -463,7 +500,12 @@ pub async fn group_last_messages(
         q.bind(c.ws).bind(c.scope.groups.as_deref()).bind(c.include_staff).bind(c.scope.source).bind(hi).bind(end)
     }
     // The member filter's parameters are $5 (staff) and $6 (source); $4 is its groups.
-    let filter = |m: &str| member_filter(m).replace("$4", "$2").replace("$5", "$3").replace("$6", "$4");
+    let filter = |m: &str| {
+        planned(&member_filter(m), c, c.scope.groups.is_some())
+            .replace("$4", "$2")
+            .replace("$5", "$3")
+            .replace("$6", "$4")
+    };
     if c.rollup_days {
         let sql = format!(
             "SELECT g.id, g.name, (SELECT max(d.day) FROM metric_member_days d
@@ -510,6 +552,7 @@ pub async fn members_in_group(
          FROM md WHERE group_id = $11 GROUP BY member_id",
         member_days_cte(c)
     );
+    let sql = planned(&sql, c, c.scope.groups.is_some());
     bind_range(sqlx::query_as(&sql), c, lo, hi).bind(g).fetch_all(conn).await
 }
 
@@ -528,6 +571,7 @@ pub async fn inviters_in_group(
          GROUP BY 1",
         member_filter("s.inviter_id")
     );
+    let sql = planned(&sql, c, false);
     bind_scope(sqlx::query_as(&sql), c, lo, hi, None).bind(g).fetch_all(conn).await
 }
 
@@ -555,6 +599,7 @@ pub async fn leaderboard(
         member_days_cte(c),
         cap = super::health::DAILY_CAP
     );
+    let sql = planned(&sql, c, c.scope.groups.is_some());
     let rows: Vec<(Uuid, f64, i64, i64)> =
         bind_range(sqlx::query_as(&sql), c, lo, hi).bind(g).bind(limit).fetch_all(conn).await?;
     let total = rows.first().map_or(0, |r| r.3);
@@ -578,6 +623,7 @@ pub async fn member_day_counts(
         member_days_cte(c)
     );
     type Row = (NaiveDate, i64, i64, i64, i64, i64, i64, i64);
+    let sql = planned(&sql, c, c.scope.groups.is_some());
     let rows: Vec<Row> = bind_range(sqlx::query_as(&sql), c, lo, hi).bind(member).fetch_all(conn).await?;
     Ok(rows
         .into_iter()
