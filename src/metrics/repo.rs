@@ -388,8 +388,8 @@ pub async fn group_activity(
          rk AS (SELECT pm.*, row_number() OVER (PARTITION BY group_id ORDER BY msgs DESC, member_id) AS rn,
                        count(*) FILTER (WHERE msgs > 0) OVER (PARTITION BY group_id) AS n_senders
                 FROM pm),
-         dd AS (SELECT group_id, count(DISTINCT day) FILTER (WHERE messages > 0 AND day >= $11) AS message_days
-                FROM md GROUP BY 1)
+         dd AS (SELECT group_id, count(*) AS message_days
+                FROM (SELECT group_id, day FROM md WHERE messages > 0 AND day >= $11 GROUP BY 1, 2) x GROUP BY 1)
          SELECT rk.group_id,
                 count(*) FILTER (WHERE ad > 0) AS active_members,
                 COALESCE(sum(ad), 0)::int8 AS active_member_days,
@@ -398,8 +398,8 @@ pub async fn group_activity(
                 max(n_senders) AS senders,
                 COALESCE(sum(msgs) FILTER (WHERE msgs > 0 AND rn <= (n_senders + 9) / 10), 0)::int8
                     AS top_messages,
-                max(dd.message_days) AS message_days
-         FROM rk JOIN dd USING (group_id)
+                COALESCE(max(dd.message_days), 0) AS message_days
+         FROM rk LEFT JOIN dd USING (group_id)
          GROUP BY rk.group_id",
         member_days_cte(c)
     );
