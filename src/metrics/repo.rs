@@ -62,6 +62,34 @@ pub async fn active_days(
     bind_range(sqlx::query_as(&sql), c, lo, hi).fetch_all(conn).await
 }
 
+/// How many counted members were active on a day of `[lo, hi]`.
+pub async fn active_members(
+    conn: &mut PgConnection,
+    c: &Ctx,
+    lo: NaiveDate,
+    hi: NaiveDate,
+) -> Result<i64, sqlx::Error> {
+    let sql = if c.rollup_days {
+        format!(
+            "SELECT count(*) FROM (SELECT DISTINCT d.member_id FROM metric_member_days d
+             WHERE d.workspace_id = $1 AND d.day BETWEEN $2 AND $3 AND d.active_events > 0
+               AND ($4::uuid[] IS NULL OR d.group_id = ANY($4)) AND {}) m",
+            member_filter("d.member_id")
+        )
+    } else {
+        format!(
+            "SELECT count(*) FROM (SELECT DISTINCT e.member_id FROM events e
+             WHERE e.workspace_id = $1 AND e.occurred_at >= $8 AND e.occurred_at < $9 AND e.member_id IS NOT NULL
+               AND e.type = ANY($10)
+               AND ($4::uuid[] IS NULL OR COALESCE(e.group_id, '00000000-0000-0000-0000-000000000000') = ANY($4)) AND {}) m",
+            member_filter("e.member_id")
+        )
+    };
+    let sql = planned(&sql, c, c.scope.groups.is_some());
+    let (n,): (i64,) = bind_range(sqlx::query_as(&sql), c, lo, hi).fetch_one(conn).await?;
+    Ok(n)
+}
+
 /// `message_sent` events of counted members per day of `[lo, hi]` (offset from `lo`, count).
 pub async fn messages(
     conn: &mut PgConnection,

@@ -311,8 +311,7 @@ pub async fn get_commerce(
         by: p.by,
         orders: &orders,
     });
-    let active = repo::active_days(&mut tx, &c, c.from, c.to).await?;
-    let active_members = active.len() as i64;
+    let active_members = repo::active_members(&mut tx, &c, c.from, c.to).await?;
     let report = CommerceReport {
         timezone: c.tz_name.clone(),
         currency: c.currency.clone(),

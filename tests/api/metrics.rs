@@ -470,6 +470,16 @@ async fn commerce_and_growth_equal_the_raw_event_computation_on_random_histories
         assert_eq!(got_figures(row), want[row["key"].as_str().unwrap()], "row {}", row["key"]);
     }
     assert!(r.body["other_currency_orders"].as_i64().unwrap() > 0);
+    // ARPU's denominator: distinct members with an active event in the period.
+    let active: HashSet<Uuid> = raw
+        .iter()
+        .filter(|e| ACTIVE.contains(&e.kind.as_str()) && lo <= e.occurred_at && e.occurred_at < hi)
+        .filter_map(|e| e.member_id)
+        .collect();
+    assert_eq!(r.body["active_members"].as_u64(), Some(active.len() as u64));
+    assert!(active.len() > 20);
+    let arpu = want["total"][0] as f64 / active.len() as f64;
+    assert!((r.body["arpu"].as_f64().unwrap() - arpu).abs() < 1e-9);
     // The campaign scope is that campaign's row.
     let camp_b: Uuid = sqlx::query_scalar("SELECT id FROM campaigns WHERE tracking_code = 'camp-b'")
         .fetch_one(&app.pool)
