@@ -78,7 +78,8 @@ async fn add_active(
     if lo > hi {
         return Ok(());
     }
-    for (id, offsets) in repo::active_days(conn, c, lo, hi).await? {
+    let ids: Vec<uuid::Uuid> = into.keys().copied().collect();
+    for (id, offsets) in repo::active_days(conn, c, lo, hi, Some(&ids)).await? {
         if let Some(m) = into.get_mut(&id) {
             m.active = offsets.iter().map(|o| lo + Duration::days(*o as i64)).collect();
             m.active.sort_unstable();

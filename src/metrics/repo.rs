@@ -33,20 +33,24 @@ fn planned(sql: &str, c: &Ctx, groups: bool) -> String {
         .replace("($4::uuid[] IS NULL OR ", scope)
 }
 
-/// Each counted member's active days in `[lo, hi]`, as offsets from `lo`.
+/// Each counted member's active days in `[lo, hi]`, as offsets from `lo`
+/// (`only`: just these members).
 pub async fn active_days(
     conn: &mut PgConnection,
     c: &Ctx,
     lo: NaiveDate,
     hi: NaiveDate,
+    only: Option<&[Uuid]>,
 ) -> Result<Vec<(Uuid, Vec<i32>)>, sqlx::Error> {
+    let m = if c.rollup_days { "d.member_id" } else { "e.member_id" };
+    let only_sql = if only.is_some() { format!("AND {m} = ANY($11)") } else { String::new() };
     let sql = if c.rollup_days {
         format!(
             "SELECT d.member_id, array_agg(DISTINCT d.day - $2) FROM metric_member_days d
              WHERE d.workspace_id = $1 AND d.day BETWEEN $2 AND $3 AND d.active_events > 0
-               AND ($4::uuid[] IS NULL OR d.group_id = ANY($4)) AND {}
+               AND ($4::uuid[] IS NULL OR d.group_id = ANY($4)) AND {} {only_sql}
              GROUP BY d.member_id",
-            member_filter("d.member_id")
+            member_filter(m)
         )
     } else {
         format!(
@@ -54,12 +58,13 @@ pub async fn active_days(
              WHERE e.workspace_id = $1 AND e.occurred_at >= $8 AND e.occurred_at < $9 AND e.member_id IS NOT NULL
                AND e.type = ANY($10)
                AND ($4::uuid[] IS NULL OR COALESCE(e.group_id, '00000000-0000-0000-0000-000000000000') = ANY($4)) AND {}
+               {only_sql}
              GROUP BY e.member_id",
-            member_filter("e.member_id")
+            member_filter(m)
         )
     };
     let sql = planned(&sql, c, c.scope.groups.is_some());
-    bind_range(sqlx::query_as(&sql), c, lo, hi).fetch_all(conn).await
+    bind_range(sqlx::query_as(&sql), c, lo, hi).bind(only).fetch_all(conn).await
 }
 
 /// How many counted members were active on a day of `[lo, hi]`.

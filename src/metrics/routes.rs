@@ -93,7 +93,7 @@ pub async fn get_activity(
 ) -> ApiResult<Response> {
     let mut tx = snapshot(&state.pool).await?;
     let c = params::resolve(&mut tx, auth.workspace_id, &q, state.clock.now()).await?;
-    let active = repo::active_days(&mut tx, &c, c.from - Duration::days(LEAD as i64), c.to).await?;
+    let active = repo::active_days(&mut tx, &c, c.from - Duration::days(LEAD as i64), c.to, None).await?;
     let mut messages = vec![0i64; c.days()];
     for (i, n) in repo::messages(&mut tx, &c, c.from, c.to).await? {
         if let Some(slot) = messages.get_mut(i as usize) {
