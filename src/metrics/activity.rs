@@ -198,6 +198,83 @@ pub fn belonging(tz: chrono_tz::Tz, from: NaiveDate, stints: &[super::repo::Stin
     out
 }
 
+/// Breakdown of the activity report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Breakdown {
+    Group,
+    Tier,
+}
+
+/// One breakdown row over the whole period.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ActivityRow {
+    /// Group id or tier key; `none` for events without a group / groups without a tier.
+    pub key: String,
+    /// Distinct members who belonged to a group of the row at some time in the period.
+    pub members: i64,
+    /// Distinct members active in a group of the row in the period.
+    pub active_members: i64,
+    /// Of `members`, those active in a group of the row in the period, / `members`.
+    pub active_rate: Option<f64>,
+    pub messages: i64,
+}
+
+/// Inputs of [`breakdown`].
+pub struct RowsInput<'a> {
+    pub by: Breakdown,
+    /// (group, member, active days, messages) over the period.
+    pub activity: &'a [(Uuid, Uuid, i64, i64)],
+    /// Stints of the scope overlapping the period.
+    pub stints: &'a [super::repo::Stint],
+    pub tiers: &'a HashMap<Uuid, Option<String>>,
+}
+
+/// Per group or tier of the scope: members, active members, active rate, messages.
+pub fn breakdown(inp: &RowsInput) -> Vec<ActivityRow> {
+    use std::collections::{BTreeMap, HashSet};
+    let key = |g: &Uuid| -> String {
+        match inp.by {
+            Breakdown::Group if g.is_nil() => "none".to_owned(),
+            Breakdown::Group => g.to_string(),
+            Breakdown::Tier => inp.tiers.get(g).cloned().flatten().unwrap_or_else(|| "none".to_owned()),
+        }
+    };
+    #[derive(Default)]
+    struct Acc {
+        members: HashSet<Uuid>,
+        active: HashSet<Uuid>,
+        messages: i64,
+    }
+    let mut rows: BTreeMap<String, Acc> = BTreeMap::new();
+    for s in inp.stints {
+        rows.entry(key(&s.group_id)).or_default().members.insert(s.member_id);
+    }
+    for (g, m, active_days, messages) in inp.activity {
+        let r = rows.entry(key(g)).or_default();
+        if *active_days > 0 {
+            r.active.insert(*m);
+        }
+        r.messages += messages;
+    }
+    let mut out: Vec<ActivityRow> = rows
+        .into_iter()
+        .map(|(key, a)| {
+            let both = a.members.iter().filter(|m| a.active.contains(m)).count() as i64;
+            let members = a.members.len() as i64;
+            ActivityRow {
+                key,
+                members,
+                active_members: a.active.len() as i64,
+                active_rate: (members > 0).then(|| both as f64 / members as f64),
+                messages: a.messages,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.members.cmp(&a.members).then(a.key.cmp(&b.key)));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

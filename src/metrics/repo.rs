@@ -383,6 +383,28 @@ fn member_days_cte(c: &Ctx) -> String {
     }
 }
 
+/// Per group and counted member: active days and messages on local days `[lo, hi]`.
+pub async fn group_member_activity(
+    conn: &mut PgConnection,
+    c: &Ctx,
+    lo: NaiveDate,
+    hi: NaiveDate,
+) -> Result<Vec<(Uuid, Uuid, i64, i64)>, sqlx::Error> {
+    let sql = format!(
+        "WITH {}
+         SELECT group_id, member_id, count(*) FILTER (WHERE active), COALESCE(sum(messages), 0)::int8
+         FROM md GROUP BY 1, 2",
+        member_days_cte(c)
+    );
+    let sql = planned(&sql, c, c.scope.groups.is_some());
+    bind_range(sqlx::query_as(&sql), c, lo, hi).fetch_all(conn).await
+}
+
+/// Every group's tier.
+pub async fn group_tiers(conn: &mut PgConnection, c: &Ctx) -> Result<Vec<(Uuid, Option<String>)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, tier FROM groups WHERE workspace_id = $1").bind(c.ws).fetch_all(conn).await
+}
+
 /// Activity figures of one group over a health window.
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct GroupActivity {

@@ -13,7 +13,7 @@ use super::activity::{self, ActiveDaysBucket, ActivityDay, LEAD};
 use super::commerce::{self, By};
 use super::csv::{cell, Table};
 use super::growth::{self, GroupGrowth, GrowthDay, Referrals};
-use super::params::{self, Common, Ctx, Format, MetricQuery, NoParams};
+use super::params::{self, Common, Ctx, Format, MetricQuery};
 use super::{repo, rollup};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;
@@ -70,8 +70,23 @@ pub struct ActivityReport {
     pub active_members: i64,
     /// Members by number of active complete days in the period.
     pub active_days_distribution: Vec<ActiveDaysBucket>,
+    /// With `by=group|tier`: one row per group or tier of the scope, most members first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<Vec<activity::ActivityRow>>,
     /// True while some day of the period waits for its rollup (figures may lag).
     pub pending: bool,
+}
+
+/// Activity parameters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityParams {
+    /// Breakdown over the period: `group` or `tier` (the group's).
+    pub by: Option<activity::Breakdown>,
+}
+
+impl params::Params for ActivityParams {
+    const KEYS: &'static [&'static str] = &["by"];
 }
 
 /// Whether the rollups of the period (and the trailing windows) are complete.
@@ -83,13 +98,13 @@ pub(super) async fn pending(conn: &mut sqlx::PgConnection, c: &Ctx, lead: i64) -
 }
 
 /// Activity per local day: DAU, WAU, MAU, messages, active rate, stickiness.
-#[utoipa::path(get, path = "/metrics/activity", tag = "metrics", params(Common),
+#[utoipa::path(get, path = "/metrics/activity", tag = "metrics", params(Common, ActivityParams),
     responses((status = 200, body = ActivityReport, description = "JSON, or CSV with `format=csv`"),
         (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn get_activity(
     State(state): State<AppState>,
     auth: Auth,
-    MetricQuery(q, _): MetricQuery<NoParams>,
+    MetricQuery(q, p): MetricQuery<ActivityParams>,
 ) -> ApiResult<Response> {
     let mut tx = snapshot(&state.pool).await?;
     let c = params::resolve(&mut tx, auth.workspace_id, &q, state.clock.now()).await?;
@@ -118,12 +133,38 @@ pub async fn get_activity(
         stickiness: computed.stickiness,
         active_members: computed.active_members,
         active_days_distribution: computed.distribution,
+        rows: match p.by {
+            None => None,
+            Some(by) => {
+                let activity = repo::group_member_activity(&mut tx, &c, c.from, c.to).await?;
+                let tiers = repo::group_tiers(&mut tx, &c).await?.into_iter().collect();
+                Some(activity::breakdown(&activity::RowsInput {
+                    by,
+                    activity: &activity,
+                    stints: &stints,
+                    tiers: &tiers,
+                }))
+            }
+        },
         pending: pending(&mut tx, &c, LEAD as i64).await?,
     };
     Ok(respond(c.format, report, "activity", activity_csv))
 }
 
 fn activity_csv(r: &ActivityReport) -> Table {
+    if let Some(rows) = &r.rows {
+        let mut t = Table::new(&["key", "members", "active_members", "active_rate", "messages"]);
+        for x in rows {
+            t.push(vec![
+                x.key.clone(),
+                x.members.to_string(),
+                x.active_members.to_string(),
+                cell(x.active_rate),
+                x.messages.to_string(),
+            ]);
+        }
+        return t;
+    }
     let mut t = Table::new(&[
         "date",
         "dau",

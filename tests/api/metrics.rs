@@ -275,6 +275,54 @@ async fn activity_from_the_rollups_equals_the_raw_event_computation_on_random_hi
             assert_eq!(days[30]["date"], today.to_string());
         }
     }
+    // Breakdown by group and by tier over the period.
+    sqlx::query("UPDATE groups SET tier = 'vip' WHERE external_id = '-1000'").execute(&app.pool).await.unwrap();
+    sqlx::query("UPDATE groups SET tier = 'basic' WHERE external_id = '-1001'").execute(&app.pool).await.unwrap();
+    let tiers: HashMap<Uuid, Option<String>> =
+        sqlx::query_as("SELECT id, tier FROM groups").fetch_all(&app.pool).await.unwrap().into_iter().collect();
+    let (lo, hi) = (day_start(tz, from), day_start(tz, to + Duration::days(1)));
+    for by in ["group", "tier"] {
+        let key = |g: Option<Uuid>| -> String {
+            match (by, g) {
+                ("group", Some(g)) => g.to_string(),
+                ("tier", Some(g)) => tiers[&g].clone().unwrap_or_else(|| "none".into()),
+                _ => "none".into(),
+            }
+        };
+        type Acc = (HashSet<Uuid>, HashSet<Uuid>, i64);
+        let mut want: HashMap<String, Acc> = HashMap::new();
+        for (m, g, j, l) in &raw.stints {
+            if !raw.staff.contains(m) && *j < hi && l.is_none_or(|l| l > lo && l != *j) {
+                want.entry(key(Some(*g))).or_default().0.insert(*m);
+            }
+        }
+        for (kind, at, g, m) in &raw.events {
+            let d = local(tz, *at);
+            if raw.staff.contains(m) || d < from || d > to {
+                continue;
+            }
+            let row = want.entry(key(*g)).or_default();
+            if ACTIVE.contains(&kind.as_str()) {
+                row.1.insert(*m);
+            }
+            if kind == "message_sent" {
+                row.2 += 1;
+            }
+        }
+        let r = app.get(&format!("/v1/metrics/activity?from={from}&to={to}&by={by}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let rows = r.body["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), want.len(), "{by}: {rows:?}");
+        for row in rows {
+            let (members, active, messages) = &want[row["key"].as_str().unwrap()];
+            let both = members.intersection(active).count();
+            assert_eq!(row["members"].as_u64(), Some(members.len() as u64), "{by} {row}");
+            assert_eq!(row["active_members"].as_u64(), Some(active.len() as u64), "{by} {row}");
+            assert_eq!(row["messages"].as_i64(), Some(*messages), "{by} {row}");
+            let rate = row["active_rate"].as_f64();
+            assert_eq!(rate, (!members.is_empty()).then(|| both as f64 / members.len() as f64), "{by} {row}");
+        }
+    }
     // A timezone change rebuilds every day from the raw events in the new zone.
     let shanghai: Tz = "Asia/Shanghai".parse().unwrap();
     assert_eq!(app.patch("/v1/workspace", json!({"timezone": "Asia/Shanghai"})).await.status, StatusCode::OK);
