@@ -541,7 +541,8 @@ pub async fn group_activation(
 }
 
 /// Per active group of the scope: name and the last local day up to `hi`
-/// with a message of a counted member.
+/// with a message of a counted member (a backward index scan per group that
+/// stops at the first such row — `max()` would read every row of the group).
 pub async fn group_last_messages(
     conn: &mut PgConnection,
     c: &Ctx,
@@ -563,16 +564,18 @@ pub async fn group_last_messages(
     };
     if c.rollup_days {
         let sql = format!(
-            "SELECT g.id, g.name, (SELECT max(d.day) FROM metric_member_days d
-                 WHERE d.workspace_id = $1 AND d.group_id = g.id AND d.day <= $5 AND d.messages > 0 AND {}) {groups}",
+            "SELECT g.id, g.name, (SELECT d.day FROM metric_member_days d
+                 WHERE d.workspace_id = $1 AND d.group_id = g.id AND d.day <= $5 AND d.messages > 0 AND {}
+                 ORDER BY d.day DESC LIMIT 1) {groups}",
             filter("d.member_id")
         );
         bind(sqlx::query_as(&sql), c, hi, end).fetch_all(conn).await
     } else {
         let sql = format!(
-            "SELECT g.id, g.name, (SELECT max(e.occurred_at) FROM events e
+            "SELECT g.id, g.name, (SELECT e.occurred_at FROM events e
                  WHERE e.workspace_id = $1 AND e.group_id = g.id AND e.type = 'message_sent'
-                   AND e.occurred_at < $6 AND e.member_id IS NOT NULL AND {}) {groups}",
+                   AND e.occurred_at < $6 AND e.member_id IS NOT NULL AND {}
+                 ORDER BY e.occurred_at DESC LIMIT 1) {groups}",
             filter("e.member_id")
         );
         let rows: Vec<(Uuid, String, Option<DateTime<Utc>>)> =
