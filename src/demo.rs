@@ -412,8 +412,11 @@ pub async fn run(pool: &PgPool, o: &Options, now: DateTime<Utc>) -> anyhow::Resu
     if o.progress {
         eprintln!();
     }
-    sqlx::query("ANALYZE events").execute(&mut *conn).await?;
-    sqlx::query("ANALYZE memberships").execute(&mut *conn).await?;
+    // Fresh statistics for every table loaded (the planner would otherwise
+    // take the new workspace's 1,000 groups for 2 rows until autovacuum ran).
+    for table in ["events", "memberships", "members", "member_identities", "groups"] {
+        sqlx::query(&format!("ANALYZE {table}")).execute(&mut *conn).await?;
+    }
 
     let load_secs = started.elapsed().as_secs_f64();
 
@@ -429,7 +432,9 @@ pub async fn run(pool: &PgPool, o: &Options, now: DateTime<Utc>) -> anyhow::Resu
     if o.progress {
         eprintln!(" {rollup_secs:.1} s");
     }
-    sqlx::query("ANALYZE metric_member_days").execute(pool).await?;
+    for table in ["metric_member_days", "metric_orders", "metric_campaign_clicks"] {
+        sqlx::query(&format!("ANALYZE {table}")).execute(pool).await?;
+    }
     Ok(Outcome { workspace_id: ws, api_key: nw.owner_key.key, events, stints: stints.len(), load_secs, rollup_secs })
 }
 
