@@ -113,12 +113,18 @@ pub async fn get_retention(
     let starts = cohorts::cohort_starts(c.from, c.to, period, c.week_start);
     let first = starts[0];
     let cohort_end = shift(starts[starts.len() - 1], period, 1);
-    let entries = match by {
-        CohortBy::Join => repo::first_joins(&mut tx, &c, c.start(first), c.start(cohort_end)).await?,
+    // First activities before the cohorts come back as None: in no cohort.
+    let entries: Vec<(uuid::Uuid, Option<chrono::DateTime<chrono::Utc>>)> = match by {
+        CohortBy::Join => repo::first_joins(&mut tx, &c, c.start(first), c.start(cohort_end))
+            .await?
+            .into_iter()
+            .map(|(id, at)| (id, Some(at)))
+            .collect(),
         CohortBy::FirstActivity => repo::first_active(&mut tx, &c, first, cohort_end - Duration::days(1)).await?,
     };
     let mut members: HashMap<uuid::Uuid, Member> = HashMap::new();
     for (id, at) in entries {
+        let Some(at) = at else { continue };
         let day = local_day(c.tz, at);
         if day >= first && day < cohort_end {
             members.insert(id, Member { cohort_day: Some(day), ..Default::default() });
@@ -229,7 +235,9 @@ pub async fn get_lifecycle(
     let mut members: HashMap<uuid::Uuid, Member> = HashMap::new();
     if lo <= hi {
         for (id, at) in repo::first_active(&mut tx, &c, lo, hi).await? {
-            members.insert(id, Member { cohort_day: Some(local_day(c.tz, at)), ..Default::default() });
+            // First active before `lo`: any earlier day says "not new" in every period.
+            let first = at.map_or(lo - Duration::days(1), |at| local_day(c.tz, at));
+            members.insert(id, Member { cohort_day: Some(first), ..Default::default() });
         }
     }
     // Every member active in the range is in `members`: no need to name them.

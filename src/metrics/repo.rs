@@ -144,35 +144,42 @@ fn bind_range<'q, T>(q: Q<'q, T>, c: &'q Ctx, lo: NaiveDate, hi: NaiveDate) -> Q
 }
 
 /// Each counted member active on a day of `[lo, hi]`, with the first
-/// instant they were ever active in the scope.
+/// instant they were ever active in the scope — or None when that was
+/// before `lo` (one index probe per member instead of reading their whole
+/// history: callers only need to know it was earlier).
 pub async fn first_active(
     conn: &mut PgConnection,
     c: &Ctx,
     lo: NaiveDate,
     hi: NaiveDate,
-) -> Result<Vec<(Uuid, DateTime<Utc>)>, sqlx::Error> {
+) -> Result<Vec<(Uuid, Option<DateTime<Utc>>)>, sqlx::Error> {
     let sql = if c.rollup_days {
         format!(
-            "SELECT d.member_id, min(d.first_active_at) FROM metric_member_days d
-             WHERE d.workspace_id = $1 AND d.day <= $3 AND d.active_events > 0
-               AND ($4::uuid[] IS NULL OR d.group_id = ANY($4))
-               AND d.member_id IN (SELECT a.member_id FROM metric_member_days a
-                   WHERE a.workspace_id = $1 AND a.day BETWEEN $2 AND $3 AND a.active_events > 0
-                     AND ($4::uuid[] IS NULL OR a.group_id = ANY($4)))
-               AND {}
-             GROUP BY d.member_id",
+            "WITH a AS (SELECT d.member_id, min(d.first_active_at) AS first_in FROM metric_member_days d
+                 WHERE d.workspace_id = $1 AND d.day BETWEEN $2 AND $3 AND d.active_events > 0
+                   AND ($4::uuid[] IS NULL OR d.group_id = ANY($4)) AND {}
+                 GROUP BY d.member_id)
+             SELECT a.member_id, CASE WHEN EXISTS (SELECT 1 FROM metric_member_days p
+                     WHERE p.workspace_id = $1 AND p.member_id = a.member_id AND p.day < $2 AND p.active_events > 0
+                       AND ($4::uuid[] IS NULL OR p.group_id = ANY($4)))
+                 THEN NULL ELSE a.first_in END
+             FROM a",
             member_filter("d.member_id")
         )
     } else {
         format!(
-            "SELECT e.member_id, min(e.occurred_at) FROM events e
-             WHERE e.workspace_id = $1 AND e.occurred_at < $9 AND e.member_id IS NOT NULL AND e.type = ANY($10)
-               AND ($4::uuid[] IS NULL OR COALESCE(e.group_id, '00000000-0000-0000-0000-000000000000') = ANY($4))
-               AND e.member_id IN (SELECT a.member_id FROM events a
-                   WHERE a.workspace_id = $1 AND a.occurred_at >= $8 AND a.occurred_at < $9 AND a.type = ANY($10)
-                     AND ($4::uuid[] IS NULL OR COALESCE(a.group_id, '00000000-0000-0000-0000-000000000000') = ANY($4)))
-               AND {}
-             GROUP BY e.member_id",
+            "WITH a AS (SELECT e.member_id, min(e.occurred_at) AS first_in FROM events e
+                 WHERE e.workspace_id = $1 AND e.occurred_at >= $8 AND e.occurred_at < $9 AND e.member_id IS NOT NULL
+                   AND e.type = ANY($10)
+                   AND ($4::uuid[] IS NULL OR COALESCE(e.group_id, '00000000-0000-0000-0000-000000000000') = ANY($4))
+                   AND {}
+                 GROUP BY e.member_id)
+             SELECT a.member_id, CASE WHEN EXISTS (SELECT 1 FROM events p
+                     WHERE p.workspace_id = $1 AND p.member_id = a.member_id AND p.occurred_at < $8
+                       AND p.type = ANY($10)
+                       AND ($4::uuid[] IS NULL OR COALESCE(p.group_id, '00000000-0000-0000-0000-000000000000') = ANY($4)))
+                 THEN NULL ELSE a.first_in END
+             FROM a",
             member_filter("e.member_id")
         )
     };
