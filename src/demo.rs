@@ -205,7 +205,30 @@ struct Sink<'a> {
     starts: Vec<DateTime<Utc>>,
 }
 
-impl Sink<'_> {
+impl<'a> Sink<'a> {
+    fn new(
+        ws: Uuid,
+        tz: Tz,
+        (first_day, today): (NaiveDate, NaiveDate),
+        now: DateTime<Utc>,
+        seed: u64,
+        copy: Option<sqlx::postgres::PgCopyIn<&'a mut PgConnection>>,
+    ) -> Self {
+        let capacity = if copy.is_some() { 17 << 20 } else { 0 };
+        Sink {
+            ws,
+            tz,
+            first_day,
+            now,
+            rng: Rng(seed),
+            buf: String::with_capacity(capacity),
+            count: 0,
+            orders: 0,
+            copy,
+            starts: day_bounds(tz, first_day, today),
+        }
+    }
+
     /// The instant `secs` seconds into local day `d`.
     fn at(&self, d: i64, secs: i64) -> DateTime<Utc> {
         let start = match usize::try_from(d).ok().and_then(|d| self.starts.get(d)) {
@@ -355,18 +378,7 @@ pub async fn run(pool: &PgPool, o: &Options, now: DateTime<Utc>) -> anyhow::Resu
     let mut volume = 1.0;
     if let Some(target) = o.events {
         let sample: Vec<&Stint> = stints.iter().step_by(50).collect();
-        let mut probe = Sink {
-            ws: ws.0,
-            tz,
-            first_day,
-            now,
-            rng: Rng(o.seed ^ 1),
-            buf: String::new(),
-            count: 0,
-            orders: 0,
-            copy: None,
-            starts: day_bounds(tz, first_day, today),
-        };
+        let mut probe = Sink::new(ws.0, tz, (first_day, today), now, o.seed ^ 1, None);
         for s in &sample {
             stint_events(&mut probe, s, &members, &groups, &campaigns, o.days, 1.0);
             probe.buf.clear();
@@ -382,18 +394,7 @@ pub async fn run(pool: &PgPool, o: &Options, now: DateTime<Utc>) -> anyhow::Resu
                           order_id, amount, currency, properties, source) FROM STDIN",
         )
         .await?;
-    let mut sink = Sink {
-        ws: ws.0,
-        tz,
-        first_day,
-        now,
-        rng: Rng(o.seed ^ 2),
-        buf: String::with_capacity(17 << 20),
-        count: 0,
-        orders: 0,
-        copy: Some(copy),
-        starts: day_bounds(tz, first_day, today),
-    };
+    let mut sink = Sink::new(ws.0, tz, (first_day, today), now, o.seed ^ 2, Some(copy));
     let estimate = o.events.unwrap_or(42 * o.members as u64 * o.days as u64 / 90);
     for (i, s) in stints.iter().enumerate() {
         stint_events(&mut sink, s, &members, &groups, &campaigns, o.days, volume);

@@ -170,12 +170,10 @@ async fn time_sql(pool: &PgPool, sql: &str, runs: usize) -> anyhow::Result<Vec<f
 /// Runs the benchmark on database `url` (empty, migrated here).
 pub async fn run(
     pool_opts: sqlx::postgres::PgConnectOptions,
-    url: &str,
     options: shequn::demo::Options,
     runs: usize,
     start_server: impl std::future::Future<Output = anyhow::Result<super::Server>>,
 ) -> anyhow::Result<()> {
-    let _ = url;
     let pool = PgPoolOptions::new().max_connections(4).connect_with(pool_opts).await?;
     shequn::db::migrate(&pool).await?;
     println!(

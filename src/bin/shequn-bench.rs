@@ -420,7 +420,7 @@ async fn main() -> anyhow::Result<()> {
             ..Default::default()
         };
         let runs = if given("--runs") { a.runs } else { 20 };
-        let r = metrics::run(admin.clone().database(&name), &url, options, runs, start_server(&url)).await;
+        let r = metrics::run(admin.clone().database(&name), options, runs, start_server(&url)).await;
         if std::env::var_os("BENCH_KEEP_DB").is_none() {
             let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut c).await;
         }

@@ -6,14 +6,15 @@ use std::collections::{HashMap, HashSet};
 
 use axum::extract::State;
 use axum::response::Response;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::csv::{cell, Table};
-use super::health::{self, DayCounts, GroupHealth, Rules, Status};
+use super::engagement::{self, Engagement};
+use super::health::{self, GroupHealth, Rules, Status};
 use super::params::{self, Common, Ctx, MetricQuery};
 use super::repo;
 use super::routes::{pending, respond, snapshot};
@@ -403,7 +404,7 @@ fn engagement_window(q: &Common, c: &mut Ctx) -> ApiResult<NaiveDate> {
     if q.from.is_some() {
         return Err(ApiError::field("from", "not_applicable", "engagement reads the 180 days ending `to`"));
     }
-    c.from = c.to - Duration::days(health::ENGAGEMENT_DAYS - 1);
+    c.from = c.to - Duration::days(engagement::ENGAGEMENT_DAYS - 1);
     Ok(c.from)
 }
 
@@ -459,7 +460,7 @@ pub async fn get_group_leaderboard(
             member_id,
             display_name: shown.get(&member_id).cloned().unwrap_or_default(),
             score,
-            level: health::level(score),
+            level: engagement::level(score),
             active_days,
         })
         .collect();
@@ -487,79 +488,6 @@ fn leaderboard_csv(r: &Leaderboard) -> Table {
         ]);
     }
     t
-}
-
-/// 30 days of an engagement score.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct EngagementSpan {
-    #[schema(value_type = String)]
-    pub from: NaiveDate,
-    #[schema(value_type = String)]
-    pub to: NaiveDate,
-    /// Σ of the days' capped points.
-    pub points: i64,
-    /// What each point is worth (halves every 30 days).
-    pub weight: f64,
-}
-
-/// A member's engagement score, explained.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct Engagement {
-    #[schema(value_type = String)]
-    pub as_of: NaiveDate,
-    /// Σ over the 180 days of min(10, day's weighted events) × weight.
-    pub score: f64,
-    /// 0 below 1 point, else 1 + ⌊log2 score⌋, at most 10.
-    pub level: i64,
-    /// Days with points.
-    pub active_days: i64,
-    /// The six 30-day spans, newest first.
-    pub spans: Vec<EngagementSpan>,
-    /// Event counts of the 180 days.
-    pub counts: DayCounts,
-}
-
-/// A member's engagement over every group, as of the end of `c.to`.
-pub async fn member_engagement(conn: &mut PgConnection, c: &Ctx, member: Uuid) -> Result<Engagement, sqlx::Error> {
-    let lo = c.to - Duration::days(health::ENGAGEMENT_DAYS - 1);
-    let days = repo::member_day_counts(conn, c, member, lo, c.to).await?;
-    let mut spans: Vec<EngagementSpan> = (0..health::ENGAGEMENT_DAYS / 30)
-        .map(|k| EngagementSpan {
-            from: c.to - Duration::days(30 * k + 29),
-            to: c.to - Duration::days(30 * k),
-            points: 0,
-            weight: health::decay(30 * k),
-        })
-        .collect();
-    let mut counts = DayCounts::default();
-    let (mut score, mut active_days) = (0.0, 0);
-    for (d, n) in &days {
-        let age = (c.to - *d).num_days();
-        let points = health::day_points(n);
-        score += points as f64 * health::decay(age);
-        active_days += i64::from(points > 0);
-        if let Some(s) = spans.get_mut((age / 30) as usize) {
-            s.points += points;
-        }
-        counts.messages += n.messages;
-        counts.check_ins += n.check_ins;
-        counts.link_clicks += n.link_clicks;
-        counts.coupons_claimed += n.coupons_claimed;
-        counts.coupons_redeemed += n.coupons_redeemed;
-        counts.orders_paid += n.orders_paid;
-        counts.invites += n.invites;
-    }
-    Ok(Engagement { as_of: c.to, score, level: health::level(score), active_days, spans, counts })
-}
-
-/// Engagement of a member, as of now, for the member resource.
-pub async fn engagement_now(
-    conn: &mut PgConnection,
-    w: crate::workspaces::model::Workspace,
-    member: Uuid,
-    now: DateTime<Utc>,
-) -> Result<Engagement, sqlx::Error> {
-    member_engagement(conn, &params::workspace_ctx(w, now), member).await
 }
 
 /// A member's engagement report.
@@ -592,7 +520,7 @@ pub async fn get_member_engagement(
     // A member's own score counts every group and their staff activity too.
     c.scope = params::Scope::default();
     c.include_staff = true;
-    let engagement = member_engagement(&mut tx, &c, id.0).await?;
+    let engagement = engagement::member_engagement(&mut tx, &c, id.0).await?;
     let report = EngagementReport {
         member_id: id.0,
         timezone: c.tz_name.clone(),

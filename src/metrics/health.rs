@@ -1,5 +1,4 @@
-//! Group health (a 0-100 score from named components, and a status), the
-//! member roles of a group, and the member engagement score. Pure
+//! Group health (a 0-100 score from named components, and a status). Pure
 //! arithmetic over the per-group figures `repo` aggregates; definitions in
 //! `docs/metrics.md`.
 
@@ -208,68 +207,9 @@ pub fn group_health(inp: Input) -> GroupHealth {
     }
 }
 
-/// Engagement points of one day: weighted event counts, capped at 10.
-pub fn day_points(c: &DayCounts) -> i64 {
-    (c.messages
-        + 2 * c.check_ins
-        + c.link_clicks
-        + 2 * c.coupons_claimed
-        + 3 * c.coupons_redeemed
-        + 5 * c.orders_paid
-        + 3 * c.invites)
-        .min(DAILY_CAP)
-}
-
-/// Most points one day can give.
-pub const DAILY_CAP: i64 = 10;
-/// Days of history the engagement score reads.
-pub const ENGAGEMENT_DAYS: i64 = 180;
-
-/// Weight of a day `age` days before today: halves every 30 days.
-pub fn decay(age: i64) -> f64 {
-    0.5f64.powi((age / 30) as i32)
-}
-
-/// Level 0-10 of a score: 0 below 1, else 1 + ⌊log2 score⌋, at most 10.
-pub fn level(score: f64) -> i64 {
-    if score < 1.0 {
-        0
-    } else {
-        (1 + score.log2().floor() as i64).min(10)
-    }
-}
-
-/// Event counts of one member-day.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
-pub struct DayCounts {
-    pub messages: i64,
-    pub check_ins: i64,
-    pub link_clicks: i64,
-    pub coupons_claimed: i64,
-    pub coupons_redeemed: i64,
-    pub orders_paid: i64,
-    pub invites: i64,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn levels_double_and_stop_at_ten() {
-        assert_eq!(level(0.0), 0);
-        assert_eq!(level(0.99), 0);
-        assert_eq!(level(1.0), 1);
-        assert_eq!(level(3.9), 2);
-        assert_eq!(level(4.0), 3);
-        assert_eq!(level(511.0), 9);
-        assert_eq!(level(512.0), 10);
-        assert_eq!(level(1e9), 10);
-        assert_eq!((decay(0), decay(29), decay(30), decay(95)), (1.0, 1.0, 0.5, 0.125));
-        let c = DayCounts { messages: 3, orders_paid: 1, ..Default::default() };
-        assert_eq!(day_points(&c), 8);
-        assert_eq!(day_points(&DayCounts { messages: 40, ..Default::default() }), 10);
-    }
 
     #[test]
     fn a_silent_group_is_dead_and_a_shrinking_one_declining() {

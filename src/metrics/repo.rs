@@ -654,15 +654,13 @@ pub async fn leaderboard(
     let sql = format!(
         "WITH {},
          s AS (SELECT member_id,
-                      sum(LEAST({cap}, messages + 2 * check_ins + link_clicks + 2 * coupons_claimed
-                                       + 3 * coupons_redeemed + 5 * orders_paid + 3 * invites)::float8
-                          * power(0.5::float8, (($3 - day) / 30)::float8)) AS score,
+                      sum(({points})::float8 * power(0.5::float8, (($3 - day) / 30)::float8)) AS score,
                       count(*) FILTER (WHERE active) AS active_days
                FROM md WHERE group_id = $11 GROUP BY member_id)
          SELECT member_id, score, active_days, count(*) OVER () FROM s WHERE score > 0
          ORDER BY score DESC, member_id LIMIT $12",
         member_days_cte(c),
-        cap = super::health::DAILY_CAP
+        points = super::engagement::day_points_sql()
     );
     let sql = planned(&sql, c, c.scope.groups.is_some());
     let rows: Vec<(Uuid, f64, i64, i64)> =
@@ -679,7 +677,7 @@ pub async fn member_day_counts(
     member: Uuid,
     lo: NaiveDate,
     hi: NaiveDate,
-) -> Result<Vec<(NaiveDate, super::health::DayCounts)>, sqlx::Error> {
+) -> Result<Vec<(NaiveDate, super::engagement::DayCounts)>, sqlx::Error> {
     let sql = format!(
         "WITH {}
          SELECT day, sum(messages)::int8, sum(check_ins)::int8, sum(link_clicks)::int8, sum(coupons_claimed)::int8,
@@ -693,7 +691,7 @@ pub async fn member_day_counts(
     Ok(rows
         .into_iter()
         .map(|(d, messages, check_ins, link_clicks, coupons_claimed, coupons_redeemed, orders_paid, invites)| {
-            let counts = super::health::DayCounts {
+            let counts = super::engagement::DayCounts {
                 messages,
                 check_ins,
                 link_clicks,
