@@ -7,6 +7,8 @@ use std::collections::HashMap;
 
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;
+
+use super::sets::Bits;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -53,32 +55,19 @@ pub struct Computed {
     pub active_members: i64,
 }
 
-/// Inputs of [`compute`]; day offsets: `active` from `from - LEAD`,
-/// `belonging` (inclusive day ranges) from `from`.
+/// A member's belonging: their number in the sets (if any) and inclusive day-offset ranges.
+pub type Belonging = (Option<u32>, Vec<(i32, i32)>);
+
+/// Inputs of [`compute`]: member sets per day from `from - LEAD`; the
+/// belonging ranges (inclusive, day offsets from `from`) of each member,
+/// with the member's number in the sets when it has one.
 pub struct Input<'a> {
     pub from: NaiveDate,
     pub days: usize,
     pub today: NaiveDate,
-    pub active: &'a [(Uuid, Vec<i32>)],
-    pub belonging: &'a HashMap<Uuid, Vec<(i32, i32)>>,
+    pub active: &'a [Bits],
+    pub belonging: &'a [Belonging],
     pub messages: &'a [i64],
-}
-
-/// Counts, for each day `i` of `0..n`, the members for whom `covered(i)`.
-fn add_window(counts: &mut [i64], offsets: &[i32], width: i32) {
-    let n = counts.len() as i32;
-    let mut covered_until = i32::MIN;
-    for &a in offsets {
-        let start = a.max(covered_until.saturating_add(1));
-        let end = a + width - 1;
-        for x in start..=end {
-            let i = x - LEAD as i32;
-            if (0..n).contains(&i) {
-                counts[i as usize] += 1;
-            }
-        }
-        covered_until = covered_until.max(end);
-    }
 }
 
 /// Merges inclusive ranges.
@@ -97,45 +86,34 @@ pub(super) fn merge(mut ranges: Vec<(i32, i32)>) -> Vec<(i32, i32)> {
 /// The report's arithmetic (see `docs/metrics.md`, "activity").
 pub fn compute(inp: &Input) -> Computed {
     let n = inp.days;
-    let (mut dau, mut wau, mut mau) = (vec![0i64; n], vec![0i64; n], vec![0i64; n]);
+    let empty = Bits::new();
+    let at = |x: usize| inp.active.get(x).unwrap_or(&empty);
+    let window = |i: usize, width: usize| Bits::union_of((LEAD + i + 1 - width..=LEAD + i).map(at)).len() as i64;
+    let dau: Vec<i64> = (0..n).map(|i| at(LEAD + i).len() as i64).collect();
+    let wau: Vec<i64> = (0..n).map(|i| window(i, 7)).collect();
+    let mau: Vec<i64> = (0..n).map(|i| window(i, 30)).collect();
     let (mut members, mut active_members) = (vec![0i64; n], vec![0i64; n]);
     // Days before today are complete.
     let complete = ((inp.today - inp.from).num_days().clamp(0, n as i64)) as usize;
-    let mut per_member_days: HashMap<i64, i64> = HashMap::new();
-    let mut period_active = 0;
-    let merged: HashMap<Uuid, Vec<(i32, i32)>> = inp.belonging.iter().map(|(m, r)| (*m, merge(r.clone()))).collect();
-    for ranges in merged.values() {
+    for (key, ranges) in inp.belonging {
         for &(a, b) in ranges {
             for i in a.max(0)..=b.min(n as i32 - 1) {
                 members[i as usize] += 1;
+                if key.is_some_and(|k| at(LEAD + i as usize).contains(k)) {
+                    active_members[i as usize] += 1;
+                }
             }
         }
     }
-    for (member, offsets) in inp.active {
-        let mut offsets = offsets.clone();
-        offsets.sort_unstable();
-        offsets.dedup();
-        add_window(&mut wau, &offsets, 7);
-        add_window(&mut mau, &offsets, 30);
-        let ranges = merged.get(member);
-        let mut days_active = 0;
-        for &a in &offsets {
-            let i = a - LEAD as i32;
-            if !(0..n as i32).contains(&i) {
-                continue;
-            }
-            dau[i as usize] += 1;
-            if (i as usize) < complete {
-                days_active += 1;
-            }
-            if ranges.is_some_and(|r| r.iter().any(|&(lo, hi)| lo <= i && i <= hi)) {
-                active_members[i as usize] += 1;
-            }
+    let mut days_active: HashMap<u32, i64> = HashMap::new();
+    for i in 0..complete {
+        for k in at(LEAD + i).ones() {
+            *days_active.entry(k).or_default() += 1;
         }
-        if days_active > 0 {
-            *per_member_days.entry(days_active).or_default() += 1;
-            period_active += 1;
-        }
+    }
+    let mut per_member_days: HashMap<i64, i64> = HashMap::new();
+    for d in days_active.values() {
+        *per_member_days.entry(*d).or_default() += 1;
     }
     let ratios: Vec<f64> = (0..complete).filter(|&i| mau[i] > 0).map(|i| dau[i] as f64 / mau[i] as f64).collect();
     let stickiness = (!ratios.is_empty()).then(|| ratios.iter().sum::<f64>() / ratios.len() as f64);
@@ -160,7 +138,7 @@ pub fn compute(inp: &Input) -> Computed {
     let mut distribution: Vec<ActiveDaysBucket> =
         per_member_days.into_iter().map(|(active_days, members)| ActiveDaysBucket { active_days, members }).collect();
     distribution.sort_by_key(|b| b.active_days);
-    Computed { days, stickiness, distribution, active_members: period_active }
+    Computed { days, stickiness, distribution, active_members: days_active.len() as i64 }
 }
 
 /// The inclusive local-day range (offsets from `from`) in which a stint
@@ -186,16 +164,22 @@ pub fn stint_days(
     (first, last)
 }
 
-/// Belonging ranges per member.
-pub fn belonging(tz: chrono_tz::Tz, from: NaiveDate, stints: &[super::repo::Stint]) -> HashMap<Uuid, Vec<(i32, i32)>> {
-    let mut out: HashMap<Uuid, Vec<(i32, i32)>> = HashMap::new();
+/// Belonging ranges per member (merged), with the member's number from `key`.
+pub fn belonging(
+    tz: chrono_tz::Tz,
+    from: NaiveDate,
+    stints: &[super::repo::Stint],
+    key: impl Fn(&super::repo::Stint) -> Option<u32>,
+) -> Vec<Belonging> {
+    let mut out: HashMap<Uuid, Belonging> = HashMap::new();
     for s in stints {
         let (a, b) = stint_days(tz, from, s.joined_at, s.left_at);
         if a <= b {
-            out.entry(s.member_id).or_default().push((a, b));
+            let e = out.entry(s.member_id).or_insert_with(|| (key(s), Vec::new()));
+            e.1.push((a, b));
         }
     }
-    out
+    out.into_values().map(|(k, r)| (k, merge(r))).collect()
 }
 
 /// Breakdown of the activity report.
@@ -283,16 +267,15 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn u(n: u128) -> Uuid {
-        Uuid::from_u128(n)
-    }
-
     #[test]
     fn trailing_windows_count_each_member_once() {
         // Member 1 active on from-10 and from+0; member 2 on from+1 and from+2.
-        let l = LEAD as i32;
-        let active = vec![(u(1), vec![l - 10, l]), (u(2), vec![l + 2, l + 1])];
-        let belonging = HashMap::from([(u(1), vec![(0, 3)]), (u(2), vec![(2, 3), (0, 0)])]);
+        let mut active = vec![Bits::new(); LEAD + 4];
+        for (k, x) in [(1, LEAD - 10), (1, LEAD), (2, LEAD + 2), (2, LEAD + 1)] {
+            active[x].insert(k);
+        }
+        // Member 3 belonged without ever being active (no number).
+        let belonging = vec![(Some(1), vec![(0, 3)]), (Some(2), merge(vec![(2, 3), (0, 0)])), (None, vec![(3, 3)])];
         let c = compute(&Input {
             from: d("2026-10-01"),
             days: 4,
@@ -306,7 +289,7 @@ mod tests {
         // Member 1's day from-10 is outside every 7-day window of the period.
         assert_eq!(col(|x| x.wau), vec![Some(1), Some(2), Some(2), Some(2)]);
         assert_eq!(col(|x| x.mau), vec![Some(1), Some(2), Some(2), Some(2)]);
-        assert_eq!(col(|x| x.members), vec![Some(2), Some(1), Some(2), Some(2)]);
+        assert_eq!(col(|x| x.members), vec![Some(2), Some(1), Some(2), Some(3)]);
         // Member 2 was active on day 1 without belonging: not in the rate.
         assert_eq!(col(|x| x.active_members), vec![Some(1), Some(0), Some(1), Some(0)]);
         assert!(c.days[3].incomplete);
@@ -326,7 +309,7 @@ mod tests {
             days: 3,
             today: d("2026-10-02"),
             active: &[],
-            belonging: &HashMap::new(),
+            belonging: &[],
             messages: &[],
         });
         assert_eq!(c.days[0].dau, Some(0));

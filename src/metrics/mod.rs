@@ -25,5 +25,6 @@ pub mod period;
 pub mod repo;
 pub mod rollup;
 mod routes;
+pub mod sets;
 
 pub use routes::router;

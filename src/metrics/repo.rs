@@ -227,6 +227,8 @@ pub struct Stint {
     pub left_at: Option<DateTime<Utc>>,
     pub source: String,
     pub inviter_id: Option<Uuid>,
+    /// The member's number in the day sets (none before their first rolled-up event).
+    pub idx: Option<i32>,
 }
 
 /// Stints of counted members in the scope's groups overlapping the period
@@ -244,7 +246,8 @@ pub async fn stints_between(
     hi: DateTime<Utc>,
 ) -> Result<Vec<Stint>, sqlx::Error> {
     let sql = format!(
-        "SELECT s.member_id, s.group_id, s.joined_at, s.left_at, s.source, s.inviter_id FROM memberships s
+        "SELECT s.member_id, s.group_id, s.joined_at, s.left_at, s.source, s.inviter_id, i.idx FROM memberships s
+         LEFT JOIN metric_member_index i ON i.workspace_id = s.workspace_id AND i.member_id = s.member_id
          WHERE s.workspace_id = $1 AND s.joined_at < $3 AND (s.left_at IS NULL OR s.left_at > $2)
            AND s.left_at IS DISTINCT FROM s.joined_at
            AND ($4::uuid[] IS NULL OR s.group_id = ANY($4)) AND {}",

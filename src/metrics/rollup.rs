@@ -176,16 +176,18 @@ async fn delete_queued(conn: &mut PgConnection, ws: WorkspaceId, ids: &[i64]) ->
 }
 
 async fn recompute_day(conn: &mut PgConnection, w: &Workspace, day: NaiveDate) -> anyhow::Result<()> {
-    sqlx::query("DELETE FROM metric_member_days WHERE workspace_id = $1 AND day = $2")
-        .bind(w.id)
-        .bind(day)
-        .execute(&mut *conn)
-        .await?;
+    for table in ["metric_member_days", "metric_group_days", "metric_days"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE workspace_id = $1 AND day = $2"))
+            .bind(w.id)
+            .bind(day)
+            .execute(&mut *conn)
+            .await?;
+    }
     aggregate(conn, w, day, day).await
 }
 
 async fn rebuild(conn: &mut PgConnection, w: &Workspace) -> anyhow::Result<()> {
-    for table in ["metric_member_days", "metric_orders", "metric_campaign_clicks"] {
+    for table in ["metric_member_days", "metric_group_days", "metric_days", "metric_orders", "metric_campaign_clicks"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE workspace_id = $1")).bind(w.id).execute(&mut *conn).await?;
     }
     let span: (Option<DateTime<Utc>>, Option<DateTime<Utc>>) =
@@ -196,6 +198,33 @@ async fn rebuild(conn: &mut PgConnection, w: &Workspace) -> anyhow::Result<()> {
     let (Some(first), Some(last)) = span else { return Ok(()) };
     let zone = crate::clock::zone(&w.timezone);
     aggregate(conn, w, local_day(zone, first), local_day(zone, last)).await
+}
+
+/// Numbers the members of the member-day rows of `first..=last` that have
+/// no index yet, after the workspace's highest (the caller holds the
+/// roller's lock, so no one else numbers at the same time).
+async fn number_members(
+    conn: &mut PgConnection,
+    w: &Workspace,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO metric_member_index (workspace_id, member_id, idx)
+         SELECT $1, n.member_id,
+                (SELECT COALESCE(max(idx), -1) FROM metric_member_index WHERE workspace_id = $1)
+                    + row_number() OVER (ORDER BY n.member_id)
+         FROM (SELECT DISTINCT d.member_id FROM metric_member_days d
+               WHERE d.workspace_id = $1 AND d.day BETWEEN $2 AND $3
+                 AND NOT EXISTS (SELECT 1 FROM metric_member_index i
+                                 WHERE i.workspace_id = $1 AND i.member_id = d.member_id)) n",
+    )
+    .bind(w.id)
+    .bind(first)
+    .bind(last)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Rolls up the events of the local days `first..=last` (whose member-day rows were deleted).
@@ -212,6 +241,10 @@ async fn aggregate(conn: &mut PgConnection, w: &Workspace, first: NaiveDate, las
         .execute(&mut *conn)
         .await
         .context("member days")?;
+    number_members(conn, w, first, last).await.context("member index")?;
+    for statement in include_str!("sql/day_sets.sql").split("\n--\n") {
+        sqlx::query(statement).bind(w.id).bind(first).bind(last).execute(&mut *conn).await.context("day sets")?;
+    }
     sqlx::query(include_str!("sql/orders_paid.sql")).bind(w.id).bind(lo).bind(hi).execute(&mut *conn).await?;
     sqlx::query(include_str!("sql/orders_refunded.sql")).bind(w.id).bind(lo).bind(hi).execute(&mut *conn).await?;
     sqlx::query(

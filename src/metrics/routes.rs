@@ -14,7 +14,7 @@ use super::commerce::{self, By};
 use super::csv::{cell, Table};
 use super::growth::{self, GroupGrowth, GrowthDay, Referrals};
 use super::params::{self, Common, Ctx, Format, MetricQuery};
-use super::{repo, rollup};
+use super::{repo, rollup, sets};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;
 use crate::state::AppState;
@@ -108,15 +108,11 @@ pub async fn get_activity(
 ) -> ApiResult<Response> {
     let mut tx = snapshot(&state.pool).await?;
     let c = params::resolve(&mut tx, auth.workspace_id, &q, state.clock.now()).await?;
-    let active = repo::active_days(&mut tx, &c, c.from - Duration::days(LEAD as i64), c.to, None).await?;
-    let mut messages = vec![0i64; c.days()];
-    for (i, n) in repo::messages(&mut tx, &c, c.from, c.to).await? {
-        if let Some(slot) = messages.get_mut(i as usize) {
-            *slot = n;
-        }
-    }
+    let span = sets::span(&mut tx, &c, c.from - Duration::days(LEAD as i64), c.to).await?;
+    let messages: Vec<i64> = span.days.iter().skip(LEAD).map(|d| d.messages).collect();
+    let active: Vec<sets::Bits> = span.days.into_iter().map(|d| d.active).collect();
     let stints = repo::stints(&mut tx, &c).await?;
-    let belonging = activity::belonging(c.tz, c.from, &stints);
+    let belonging = activity::belonging(c.tz, c.from, &stints, |s| span.numbering.of(s));
     let computed = activity::compute(&activity::Input {
         from: c.from,
         days: c.days(),

@@ -1,0 +1,306 @@
+//! Member sets per local day: what reports compute on instead of one row
+//! per member and day. The rollup worker numbers the members of a workspace
+//! densely (`metric_member_index`) and keeps, per local day, the sorted
+//! numbers of the members active (and of the senders, with their message
+//! counts) for each group and for the whole workspace. A report reads one
+//! row per day (or per group and day), turns the arrays into bitmaps and
+//! counts with bit operations; staff, bots and a join-source scope are masks
+//! applied here, per request, so changing a member's flags needs no rebuild.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::params::Ctx;
+use super::repo::{self, Stint};
+
+/// A set of member numbers.
+#[derive(Debug, Clone, Default)]
+pub struct Bits {
+    words: Vec<u64>,
+}
+
+impl Bits {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn from_ones(ones: impl IntoIterator<Item = u32>) -> Self {
+        let mut b = Self::new();
+        for i in ones {
+            b.insert(i);
+        }
+        b
+    }
+
+    pub fn insert(&mut self, i: u32) {
+        let w = (i / 64) as usize;
+        if w >= self.words.len() {
+            self.words.resize(w + 1, 0);
+        }
+        self.words[w] |= 1 << (i % 64);
+    }
+
+    pub fn contains(&self, i: u32) -> bool {
+        self.words.get((i / 64) as usize).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    /// Members in the set.
+    pub fn len(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.iter().all(|w| *w == 0)
+    }
+
+    pub fn union_with(&mut self, other: &Bits) {
+        if other.words.len() > self.words.len() {
+            self.words.resize(other.words.len(), 0);
+        }
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a |= b;
+        }
+    }
+
+    pub fn intersect_with(&mut self, other: &Bits) {
+        self.words.truncate(other.words.len());
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a &= b;
+        }
+    }
+
+    pub fn difference_with(&mut self, other: &Bits) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a &= !b;
+        }
+    }
+
+    /// The members, ascending.
+    pub fn ones(&self) -> impl Iterator<Item = u32> + '_ {
+        self.words.iter().enumerate().flat_map(|(w, &word)| {
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros();
+                    rest &= rest - 1;
+                    w as u32 * 64 + bit
+                })
+            })
+        })
+    }
+
+    /// The union of `sets`.
+    pub fn union_of<'a>(sets: impl IntoIterator<Item = &'a Bits>) -> Bits {
+        let mut out = Bits::new();
+        for s in sets {
+            out.union_with(s);
+        }
+        out
+    }
+}
+
+/// Who a request counts: everyone but the excluded (staff and bots unless
+/// `include_staff`), and with a join-source scope only the members it names.
+#[derive(Debug, Clone, Default)]
+pub struct Mask {
+    exclude: Bits,
+    only: Option<Bits>,
+}
+
+impl Mask {
+    pub fn keeps(&self, i: u32) -> bool {
+        !self.exclude.contains(i) && self.only.as_ref().is_none_or(|o| o.contains(i))
+    }
+
+    fn apply(&self, set: &mut Bits) {
+        set.difference_with(&self.exclude);
+        if let Some(only) = &self.only {
+            set.intersect_with(only);
+        }
+    }
+}
+
+/// The counted members' sets of one local day in the scope.
+#[derive(Debug, Clone, Default)]
+pub struct Day {
+    pub active: Bits,
+    /// `message_sent` events of counted members.
+    pub messages: i64,
+}
+
+/// The mask of a request (from the workspace's member numbers).
+pub async fn mask(conn: &mut PgConnection, c: &Ctx) -> Result<Mask, sqlx::Error> {
+    let exclude = if c.include_staff {
+        Bits::new()
+    } else {
+        let staff: Vec<i32> = sqlx::query_scalar(
+            "SELECT i.idx FROM members m
+             JOIN metric_member_index i ON i.workspace_id = m.workspace_id AND i.member_id = m.id
+             WHERE m.workspace_id = $1 AND (m.is_staff OR m.is_bot)",
+        )
+        .bind(c.ws)
+        .fetch_all(&mut *conn)
+        .await?;
+        to_bits(&staff)
+    };
+    let only = match c.scope.source {
+        None => None,
+        Some(source) => {
+            let named: Vec<i32> = sqlx::query_scalar(
+                "SELECT DISTINCT i.idx FROM memberships s
+                 JOIN metric_member_index i ON i.workspace_id = s.workspace_id AND i.member_id = s.member_id
+                 WHERE s.workspace_id = $1 AND s.source = $2 AND ($3::uuid[] IS NULL OR s.group_id = ANY($3))",
+            )
+            .bind(c.ws)
+            .bind(source)
+            .bind(c.scope.groups.as_deref())
+            .fetch_all(&mut *conn)
+            .await?;
+            Some(to_bits(&named))
+        }
+    };
+    Ok(Mask { exclude, only })
+}
+
+fn to_bits(ones: &[i32]) -> Bits {
+    Bits::from_ones(ones.iter().filter_map(|&i| u32::try_from(i).ok()))
+}
+
+/// The counted members' sets of each local day of `[lo, hi]` in the scope
+/// (index 0 is `lo`), from the rollups: the workspace's rows, or the union
+/// of the scope's groups' rows.
+pub async fn days(
+    conn: &mut PgConnection,
+    c: &Ctx,
+    mask: &Mask,
+    lo: NaiveDate,
+    hi: NaiveDate,
+) -> Result<Vec<Day>, sqlx::Error> {
+    type Row = (NaiveDate, Vec<i32>, Vec<i32>, Vec<i32>);
+    let rows: Vec<Row> = match &c.scope.groups {
+        None => {
+            sqlx::query_as(
+                "SELECT day, active, senders, sent FROM metric_days
+                 WHERE workspace_id = $1 AND day BETWEEN $2 AND $3",
+            )
+            .bind(c.ws)
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(conn)
+            .await?
+        }
+        Some(groups) => {
+            sqlx::query_as(
+                "SELECT day, active, senders, sent FROM metric_group_days
+                 WHERE workspace_id = $1 AND day BETWEEN $2 AND $3 AND group_id = ANY($4)",
+            )
+            .bind(c.ws)
+            .bind(lo)
+            .bind(hi)
+            .bind(groups)
+            .fetch_all(conn)
+            .await?
+        }
+    };
+    let n = (hi - lo).num_days().max(-1) + 1;
+    let mut out = vec![Day::default(); n as usize];
+    for (day, active, senders, sent) in rows {
+        let Some(d) = usize::try_from((day - lo).num_days()).ok().and_then(|i| out.get_mut(i)) else { continue };
+        d.active.union_with(&to_bits(&active));
+        d.messages += senders
+            .iter()
+            .zip(&sent)
+            .filter(|(s, _)| u32::try_from(**s).is_ok_and(|s| mask.keeps(s)))
+            .map(|(_, n)| i64::from(*n))
+            .sum::<i64>();
+    }
+    for d in &mut out {
+        mask.apply(&mut d.active);
+    }
+    Ok(out)
+}
+
+/// How a stint's member maps to the numbers of a [`Span`]'s sets.
+#[derive(Debug)]
+pub enum Numbering {
+    /// The workspace's member index (rollups).
+    Index,
+    /// Numbers given for this request (raw events in another timezone).
+    Local(HashMap<Uuid, u32>),
+}
+
+impl Numbering {
+    pub fn of(&self, s: &Stint) -> Option<u32> {
+        match self {
+            Numbering::Index => s.idx.and_then(|i| u32::try_from(i).ok()),
+            Numbering::Local(map) => map.get(&s.member_id).copied(),
+        }
+    }
+}
+
+/// The counted members' sets of each local day of a span, and how to number a stint's member.
+#[derive(Debug)]
+pub struct Span {
+    pub days: Vec<Day>,
+    pub numbering: Numbering,
+}
+
+/// The sets of local days `[lo, hi]` in the scope: from the day sets in the
+/// workspace timezone, else from the raw events bucketed into `tz`'s days.
+pub async fn span(conn: &mut PgConnection, c: &Ctx, lo: NaiveDate, hi: NaiveDate) -> Result<Span, sqlx::Error> {
+    if c.rollup_days {
+        let mask = mask(&mut *conn, c).await?;
+        return Ok(Span { days: days(conn, c, &mask, lo, hi).await?, numbering: Numbering::Index });
+    }
+    let n = ((hi - lo).num_days().max(-1) + 1) as usize;
+    let mut out = vec![Day::default(); n];
+    let mut map: HashMap<Uuid, u32> = HashMap::new();
+    for (member, offsets) in repo::active_days(&mut *conn, c, lo, hi, None).await? {
+        let next = map.len() as u32;
+        let k = *map.entry(member).or_insert(next);
+        for o in offsets {
+            if let Some(d) = usize::try_from(o).ok().and_then(|i| out.get_mut(i)) {
+                d.active.insert(k);
+            }
+        }
+    }
+    for (o, count) in repo::messages(conn, c, lo, hi).await? {
+        if let Some(d) = usize::try_from(o).ok().and_then(|i| out.get_mut(i)) {
+            d.messages += count;
+        }
+    }
+    Ok(Span { days: out, numbering: Numbering::Local(map) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_operations() {
+        let a = Bits::from_ones([1, 64, 200]);
+        let b = Bits::from_ones([64, 3]);
+        assert_eq!(a.len(), 3);
+        assert!(a.contains(200) && !a.contains(199) && !a.contains(100_000));
+        assert_eq!(Bits::union_of([&a, &b]).ones().collect::<Vec<_>>(), vec![1, 3, 64, 200]);
+        let mut i = a.clone();
+        i.intersect_with(&b);
+        assert_eq!(i.ones().collect::<Vec<_>>(), vec![64]);
+        let mut d = a.clone();
+        d.difference_with(&b);
+        assert_eq!(d.ones().collect::<Vec<_>>(), vec![1, 200]);
+        assert!(Bits::new().is_empty() && !a.is_empty());
+    }
+
+    #[test]
+    fn masks_exclude_staff_and_keep_only_the_source() {
+        let m = Mask { exclude: Bits::from_ones([2]), only: Some(Bits::from_ones([1, 2, 3])) };
+        assert!(m.keeps(1) && !m.keeps(2) && !m.keeps(4));
+        let mut s = Bits::from_ones([1, 2, 4, 500]);
+        m.apply(&mut s);
+        assert_eq!(s.ones().collect::<Vec<_>>(), vec![1]);
+    }
+}
