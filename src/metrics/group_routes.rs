@@ -16,8 +16,8 @@ use super::csv::{cell, Table};
 use super::engagement::{self, Engagement};
 use super::health::{self, GroupHealth, Rules, Status};
 use super::params::{self, Common, Ctx, MetricQuery};
-use super::repo;
 use super::routes::{pending, respond, snapshot};
+use super::{group_days, repo, sets};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::http::extract::ApiPath;
 use crate::ids::{GroupId, MemberId};
@@ -105,22 +105,31 @@ pub async fn get_groups_health(
     }
     let days = c.days() as i64;
     let before = c.from - Duration::days(days);
-    let activity: HashMap<Uuid, repo::GroupActivity> =
-        repo::group_activity(&mut tx, &c, before, c.from, c.to).await?.into_iter().map(|a| (a.group_id, a)).collect();
     let (lo, hi) = c.bounds();
+    let last_join = c.to - Duration::days(health::SETTLE_DAYS - 1);
+    let (activity, activation) = if c.rollup_days {
+        let mask = sets::mask(&mut tx, &c).await?;
+        let days = group_days::read(&mut tx, &c, &mask, before, c.to).await?;
+        let joins = if last_join >= c.from {
+            repo::joins(&mut tx, &c, lo, c.start(last_join + Duration::days(1))).await?
+        } else {
+            Vec::new()
+        };
+        let activation = group_days::activation(&days, c.tz, &joins, c.to, health::SETTLE_DAYS);
+        (group_days::activity(&days, c.from), activation)
+    } else {
+        let activity = repo::group_activity(&mut tx, &c, before, c.from, c.to).await?;
+        let activation = if last_join >= c.from {
+            repo::group_activation(&mut tx, &c, c.from, last_join, c.to, health::SETTLE_DAYS as i32).await?
+        } else {
+            Vec::new()
+        };
+        (activity, activation.into_iter().map(|(g, n, a)| (g, (n, a))).collect())
+    };
+    let activity: HashMap<Uuid, repo::GroupActivity> = activity.into_iter().map(|a| (a.group_id, a)).collect();
     let settle = Duration::days(health::SETTLE_DAYS);
     let membership: HashMap<Uuid, repo::GroupMembership> =
         repo::group_membership(&mut tx, &c, lo, hi, settle).await?.into_iter().map(|m| (m.group_id, m)).collect();
-    let last_join = c.to - Duration::days(health::SETTLE_DAYS - 1);
-    let activation: HashMap<Uuid, (i64, i64)> = if last_join >= c.from {
-        repo::group_activation(&mut tx, &c, c.from, last_join, c.to, health::SETTLE_DAYS as i32)
-            .await?
-            .into_iter()
-            .map(|(g, n, a)| (g, (n, a)))
-            .collect()
-    } else {
-        HashMap::new()
-    };
     let rules = Rules { dead_after_days, min_active_rate };
     let mut counts = StatusCounts::default();
     let mut items = Vec::new();

@@ -17,6 +17,7 @@ pub mod csv;
 pub mod engagement;
 pub mod funnel;
 mod funnel_routes;
+pub mod group_days;
 mod group_routes;
 pub mod growth;
 pub mod health;

@@ -1,0 +1,178 @@
+//! Per-group figures from the per-day member sets (see `sets`): the
+//! activity half of group health and the activation of new joiners, from
+//! one row per group and day instead of one per member, group and day.
+//! Same definitions as the SQL over member-day rows in `repo`, which still
+//! serves another timezone than the workspace's.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::params::Ctx;
+use super::period::local_day;
+use super::repo::GroupActivity;
+use super::sets::Mask;
+
+/// One group's counted members on one local day.
+#[derive(Debug, Clone, Default)]
+pub struct GroupDay {
+    /// Active members, ascending.
+    pub active: Vec<u32>,
+    /// Senders and their messages.
+    pub sent: Vec<(u32, i64)>,
+}
+
+/// Per group, its days from `lo` (index 0) to `hi`.
+pub struct GroupDays {
+    pub lo: NaiveDate,
+    pub groups: HashMap<Uuid, Vec<GroupDay>>,
+}
+
+impl GroupDays {
+    fn day(&self, g: &Uuid, day: NaiveDate) -> Option<&GroupDay> {
+        let i = usize::try_from((day - self.lo).num_days()).ok()?;
+        self.groups.get(g)?.get(i)
+    }
+}
+
+/// The scope's groups' sets of local days `[lo, hi]`, counted members only.
+pub async fn read(
+    conn: &mut PgConnection,
+    c: &Ctx,
+    mask: &Mask,
+    lo: NaiveDate,
+    hi: NaiveDate,
+) -> Result<GroupDays, sqlx::Error> {
+    type Row = (Uuid, NaiveDate, Vec<i32>, Vec<i32>, Vec<i32>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT group_id, day, active, senders, sent FROM metric_group_days
+         WHERE workspace_id = $1 AND day BETWEEN $2 AND $3 AND ($4::uuid[] IS NULL OR group_id = ANY($4))",
+    )
+    .bind(c.ws)
+    .bind(lo)
+    .bind(hi)
+    .bind(c.scope.groups.as_deref())
+    .fetch_all(conn)
+    .await?;
+    let n = ((hi - lo).num_days().max(-1) + 1) as usize;
+    let mut groups: HashMap<Uuid, Vec<GroupDay>> = HashMap::new();
+    let kept = |i: &i32| u32::try_from(*i).ok().filter(|k| mask.keeps(*k));
+    for (g, day, active, senders, sent) in rows {
+        let days = groups.entry(g).or_insert_with(|| vec![GroupDay::default(); n]);
+        let Some(d) = usize::try_from((day - lo).num_days()).ok().and_then(|i| days.get_mut(i)) else { continue };
+        d.active = active.iter().filter_map(kept).collect();
+        d.sent = senders.iter().zip(&sent).filter_map(|(s, n)| kept(s).map(|s| (s, i64::from(*n)))).collect();
+    }
+    Ok(GroupDays { lo, groups })
+}
+
+/// Per group: activity of `[from, hi]` and active members of `[lo, from)`
+/// (as `repo::group_activity`).
+pub fn activity(days: &GroupDays, from: NaiveDate) -> Vec<GroupActivity> {
+    let split = usize::try_from((from - days.lo).num_days()).unwrap_or(0);
+    let mut out = Vec::with_capacity(days.groups.len());
+    for (g, group_days) in &days.groups {
+        let (before, window) = group_days.split_at(split.min(group_days.len()));
+        let mut a = GroupActivity { group_id: *g, ..GroupActivity::default() };
+        let mut before_set: Vec<u32> = before.iter().flat_map(|d| d.active.iter().copied()).collect();
+        before_set.sort_unstable();
+        before_set.dedup();
+        a.active_before = before_set.len() as i64;
+        let mut active: Vec<u32> = Vec::new();
+        let mut per_sender: HashMap<u32, i64> = HashMap::new();
+        for d in window {
+            a.active_member_days += d.active.len() as i64;
+            active.extend(&d.active);
+            if d.sent.iter().any(|(_, n)| *n > 0) {
+                a.message_days += 1;
+            }
+            for (s, n) in &d.sent {
+                *per_sender.entry(*s).or_default() += n;
+                a.messages += n;
+            }
+        }
+        active.sort_unstable();
+        active.dedup();
+        a.active_members = active.len() as i64;
+        let mut counts: Vec<i64> = per_sender.into_values().filter(|n| *n > 0).collect();
+        a.senders = counts.len() as i64;
+        counts.sort_unstable_by(|x, y| y.cmp(x));
+        a.top_messages = counts.iter().take(counts.len().div_ceil(10)).sum();
+        out.push(a);
+    }
+    out
+}
+
+/// A stint begun in the window: its group, its member's number, when.
+pub type Join = (Uuid, Option<i32>, DateTime<Utc>);
+
+/// Per group: the joins, and how many of them were active in the group on
+/// one of the `settle` local days from their join day (days after `hi` not
+/// counted, as `repo::group_activation`).
+pub fn activation(
+    days: &GroupDays,
+    tz: chrono_tz::Tz,
+    joins: &[Join],
+    hi: NaiveDate,
+    settle: i64,
+) -> HashMap<Uuid, (i64, i64)> {
+    let mut out: HashMap<Uuid, (i64, i64)> = HashMap::new();
+    for (g, idx, at) in joins {
+        let e = out.entry(*g).or_default();
+        e.0 += 1;
+        let Some(k) = idx.and_then(|i| u32::try_from(i).ok()) else { continue };
+        let first = local_day(tz, *at);
+        let active = first
+            .iter_days()
+            .take(settle as usize)
+            .take_while(|d| *d <= hi)
+            .any(|d| days.day(g, d).is_some_and(|x| x.active.binary_search(&k).is_ok()));
+        if active {
+            e.1 += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn activity_splits_the_window_and_counts_the_top_tenth_of_senders() {
+        let g = Uuid::from_u128(7);
+        let day = |active: Vec<u32>, sent: Vec<(u32, i64)>| GroupDay { active, sent };
+        let days = GroupDays {
+            lo: d("2026-10-01"),
+            groups: HashMap::from([(
+                g,
+                vec![
+                    day(vec![1, 2], vec![]),
+                    day(vec![1, 3], vec![(1, 5), (3, 1)]),
+                    day(vec![], vec![]),
+                    day(vec![3], vec![(3, 2)]),
+                ],
+            )]),
+        };
+        let a = &activity(&days, d("2026-10-02"))[0];
+        assert_eq!((a.active_before, a.active_members, a.active_member_days), (2, 2, 3));
+        assert_eq!((a.messages, a.senders, a.top_messages, a.message_days), (8, 2, 5, 2));
+        let tz = chrono_tz::UTC;
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let joins = vec![
+            (g, Some(3), at("2026-09-30T12:00:00Z")),
+            (g, Some(2), at("2026-10-02T00:00:00Z")),
+            (g, None, at("2026-10-02T01:00:00Z")),
+        ];
+        // Member 3 (joined 09-30) is next active on 10-02: inside 3 settling days, not 2.
+        assert_eq!(activation(&days, tz, &joins[..1], d("2026-10-04"), 3)[&g], (1, 1));
+        assert_eq!(activation(&days, tz, &joins[..1], d("2026-10-04"), 2)[&g], (1, 0));
+        assert_eq!(activation(&days, tz, &joins, d("2026-10-04"), 7)[&g], (3, 1));
+    }
+}
