@@ -12,8 +12,8 @@ use super::cohorts::{self, Average, Cohort, CohortBy, LifecyclePeriod, Measure, 
 use super::csv::{cell, Table};
 use super::params::{self, Common, Ctx, MetricQuery};
 use super::period::{local_day, period_start, shift, Period};
-use super::repo;
 use super::routes::{pending, respond, snapshot};
+use super::{repo, sets};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;
 use crate::state::AppState;
@@ -68,16 +68,33 @@ fn default_from(q: &Common, c: &mut Ctx, period: Period, n: i64) {
 }
 
 /// Each member's active days in `[lo, hi]` as dates, for the members of
-/// `into` (`only`: read just theirs — worth it when they are a small part).
+/// `into` (with their numbers in the day sets, `keys`): from the day sets,
+/// or from the raw events in another timezone (`only`: read just theirs —
+/// worth it when they are a small part).
 async fn add_active(
     conn: &mut sqlx::PgConnection,
     c: &Ctx,
     lo: NaiveDate,
     hi: NaiveDate,
     into: &mut HashMap<uuid::Uuid, Member>,
+    keys: &HashMap<uuid::Uuid, i32>,
     only: bool,
 ) -> Result<(), sqlx::Error> {
     if lo > hi {
+        return Ok(());
+    }
+    if c.rollup_days {
+        let span = sets::span(conn, c, lo, hi).await?;
+        for (id, m) in into.iter_mut() {
+            let Some(k) = keys.get(id).and_then(|k| u32::try_from(*k).ok()) else { continue };
+            m.active = span
+                .days
+                .iter()
+                .zip(lo.iter_days())
+                .filter(|(d, _)| d.active.contains(k))
+                .map(|(_, day)| day)
+                .collect();
+        }
         return Ok(());
     }
     let ids: Vec<uuid::Uuid> = into.keys().copied().collect();
@@ -114,17 +131,21 @@ pub async fn get_retention(
     let first = starts[0];
     let cohort_end = shift(starts[starts.len() - 1], period, 1);
     // First activities before the cohorts come back as None: in no cohort.
-    let entries: Vec<(uuid::Uuid, Option<chrono::DateTime<chrono::Utc>>)> = match by {
+    let entries: Vec<(uuid::Uuid, Option<chrono::DateTime<chrono::Utc>>, Option<i32>)> = match by {
         CohortBy::Join => repo::first_joins(&mut tx, &c, c.start(first), c.start(cohort_end))
             .await?
             .into_iter()
-            .map(|(id, at)| (id, Some(at)))
+            .map(|(id, at, k)| (id, Some(at), k))
             .collect(),
         CohortBy::FirstActivity => repo::first_active(&mut tx, &c, first, cohort_end - Duration::days(1)).await?,
     };
     let mut members: HashMap<uuid::Uuid, Member> = HashMap::new();
-    for (id, at) in entries {
+    let mut keys: HashMap<uuid::Uuid, i32> = HashMap::new();
+    for (id, at, k) in entries {
         let Some(at) = at else { continue };
+        if let Some(k) = k {
+            keys.insert(id, k);
+        }
         let day = local_day(c.tz, at);
         if day >= first && day < cohort_end {
             members.insert(id, Member { cohort_day: Some(day), ..Default::default() });
@@ -136,7 +157,7 @@ pub async fn get_retention(
         Mode::On => c.today.min(shift(starts[starts.len() - 1], period, n) - Duration::days(1)),
     };
     match measure {
-        Measure::Active => add_active(&mut tx, &c, first, last, &mut members, true).await?,
+        Measure::Active => add_active(&mut tx, &c, first, last, &mut members, &keys, true).await?,
         Measure::Member => {
             for s in repo::stints_between(&mut tx, &c, c.start(first), c.start(last + Duration::days(1))).await? {
                 if let Some(m) = members.get_mut(&s.member_id) {
@@ -233,15 +254,19 @@ pub async fn get_lifecycle(
     let lo = shift(starts[0], period, -1);
     let hi = c.today.min(shift(starts[starts.len() - 1], period, 1) - Duration::days(1));
     let mut members: HashMap<uuid::Uuid, Member> = HashMap::new();
+    let mut keys: HashMap<uuid::Uuid, i32> = HashMap::new();
     if lo <= hi {
-        for (id, at) in repo::first_active(&mut tx, &c, lo, hi).await? {
+        for (id, at, k) in repo::first_active(&mut tx, &c, lo, hi).await? {
+            if let Some(k) = k {
+                keys.insert(id, k);
+            }
             // First active before `lo`: any earlier day says "not new" in every period.
             let first = at.map_or(lo - Duration::days(1), |at| local_day(c.tz, at));
             members.insert(id, Member { cohort_day: Some(first), ..Default::default() });
         }
     }
     // Every member active in the range is in `members`: no need to name them.
-    add_active(&mut tx, &c, lo, hi, &mut members, false).await?;
+    add_active(&mut tx, &c, lo, hi, &mut members, &keys, false).await?;
     let (from, to) = (c.from, c.to);
     let periods = cohorts::lifecycle(from, to, period, c.week_start, c.today, &members);
     let lead = (c.from - lo).num_days();

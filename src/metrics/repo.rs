@@ -152,7 +152,7 @@ pub async fn first_active(
     c: &Ctx,
     lo: NaiveDate,
     hi: NaiveDate,
-) -> Result<Vec<(Uuid, Option<DateTime<Utc>>)>, sqlx::Error> {
+) -> Result<Vec<(Uuid, Option<DateTime<Utc>>, Option<i32>)>, sqlx::Error> {
     let sql = if c.rollup_days {
         format!(
             "WITH a AS (SELECT d.member_id, min(d.first_active_at) AS first_in FROM metric_member_days d
@@ -162,7 +162,8 @@ pub async fn first_active(
              SELECT a.member_id, CASE WHEN EXISTS (SELECT 1 FROM metric_member_days p
                      WHERE p.workspace_id = $1 AND p.member_id = a.member_id AND p.day < $2 AND p.active_events > 0
                        AND ($4::uuid[] IS NULL OR p.group_id = ANY($4)))
-                 THEN NULL ELSE a.first_in END
+                 THEN NULL ELSE a.first_in END,
+                (SELECT i.idx FROM metric_member_index i WHERE i.workspace_id = $1 AND i.member_id = a.member_id)
              FROM a",
             member_filter("d.member_id")
         )
@@ -178,7 +179,8 @@ pub async fn first_active(
                      WHERE p.workspace_id = $1 AND p.member_id = a.member_id AND p.occurred_at < $8
                        AND p.type = ANY($10)
                        AND ($4::uuid[] IS NULL OR COALESCE(p.group_id, '00000000-0000-0000-0000-000000000000') = ANY($4)))
-                 THEN NULL ELSE a.first_in END
+                 THEN NULL ELSE a.first_in END,
+                (SELECT i.idx FROM metric_member_index i WHERE i.workspace_id = $1 AND i.member_id = a.member_id)
              FROM a",
             member_filter("e.member_id")
         )
@@ -188,18 +190,20 @@ pub async fn first_active(
 }
 
 /// Each counted member whose first stint in the scope's groups began in
-/// `[lo, hi)`, with that instant.
+/// `[lo, hi)`, with that instant and the member's number in the day sets.
 pub async fn first_joins(
     conn: &mut PgConnection,
     c: &Ctx,
     lo: DateTime<Utc>,
     hi: DateTime<Utc>,
-) -> Result<Vec<(Uuid, DateTime<Utc>)>, sqlx::Error> {
+) -> Result<Vec<(Uuid, DateTime<Utc>, Option<i32>)>, sqlx::Error> {
     let sql = format!(
-        "SELECT s.member_id, min(s.joined_at) FROM memberships s
-         WHERE s.workspace_id = $1 AND s.left_at IS DISTINCT FROM s.joined_at
-           AND ($4::uuid[] IS NULL OR s.group_id = ANY($4)) AND {}
-         GROUP BY s.member_id HAVING min(s.joined_at) >= $2 AND min(s.joined_at) < $3",
+        "SELECT f.member_id, f.at, i.idx
+         FROM (SELECT s.member_id, min(s.joined_at) AS at FROM memberships s
+               WHERE s.workspace_id = $1 AND s.left_at IS DISTINCT FROM s.joined_at
+                 AND ($4::uuid[] IS NULL OR s.group_id = ANY($4)) AND {}
+               GROUP BY s.member_id HAVING min(s.joined_at) >= $2 AND min(s.joined_at) < $3) f
+         LEFT JOIN metric_member_index i ON i.workspace_id = $1 AND i.member_id = f.member_id",
         member_filter("s.member_id")
     );
     let sql = planned(&sql, c, c.scope.groups.is_some());
