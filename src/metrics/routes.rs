@@ -348,7 +348,12 @@ pub async fn get_commerce(
         by: p.by,
         orders: &orders,
     });
-    let active_members = repo::active_members(&mut tx, &c, c.from, c.to).await?;
+    let active_members = if c.rollup_days {
+        let span = sets::span(&mut tx, &c, c.from, c.to).await?;
+        sets::Bits::union_of(span.days.iter().map(|d| &d.active)).len() as i64
+    } else {
+        repo::active_members(&mut tx, &c, c.from, c.to).await?
+    };
     let report = CommerceReport {
         timezone: c.tz_name.clone(),
         currency: c.currency.clone(),
