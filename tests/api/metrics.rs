@@ -252,10 +252,14 @@ async fn activity_from_the_rollups_equals_the_raw_event_computation_on_random_hi
     let raw = raw(&app).await;
     let (from, to, today) = (day("2026-10-20"), day("2026-11-20"), day("2026-11-19"));
     let g1 = group_id(&app, 1).await;
+    let g2 = group_id(&app, 2).await;
+    // A layer of two groups: the union of their day sets.
+    let layer = app.post("/v1/layers", json!({"name": "two", "selector": {"group_ids": [g1, g2]}})).await.id();
     for (query, groups, staff, zone) in [
         ("", None, false, tz),
         ("&include_staff=true", None, true, tz),
         (&format!("&group_id={g1}") as &str, Some(vec![g1]), false, tz),
+        (&format!("&layer_id={layer}&include_staff=true"), Some(vec![g1, g2]), true, tz),
         ("&tz=Asia/Shanghai", None, false, "Asia/Shanghai".parse().unwrap()),
     ] {
         let r = app.get(&format!("/v1/metrics/activity?from={from}&to={to}{query}")).await;
