@@ -15,15 +15,17 @@ CREATE TABLE metric_member_index (
 
 -- Per group (the nil uuid: events naming no group) and local day: the
 -- members active in the group, the members who sent messages and how many
--- (parallel arrays), all sorted by member index. Derived from
--- metric_member_days by the rollup worker whenever it recomputes a day.
+-- (parallel lists), sorted by member index. Each list is packed 4-byte
+-- big-endian integers (int4send), so a read is a copy, not an array
+-- conversion per element. Derived from metric_member_days by the rollup
+-- worker whenever it recomputes a day.
 CREATE TABLE metric_group_days (
     workspace_id  uuid NOT NULL,
     day           date NOT NULL,
     group_id      uuid NOT NULL,
-    active        integer[] NOT NULL,
-    senders       integer[] NOT NULL,
-    sent          integer[] NOT NULL,
+    active        bytea NOT NULL,
+    senders       bytea NOT NULL,
+    sent          bytea NOT NULL,
     CONSTRAINT metric_group_days_pkey PRIMARY KEY (workspace_id, day, group_id)
 );
 
@@ -31,9 +33,9 @@ CREATE TABLE metric_group_days (
 CREATE TABLE metric_days (
     workspace_id  uuid NOT NULL,
     day           date NOT NULL,
-    active        integer[] NOT NULL,
-    senders       integer[] NOT NULL,
-    sent          integer[] NOT NULL,
+    active        bytea NOT NULL,
+    senders       bytea NOT NULL,
+    sent          bytea NOT NULL,
     CONSTRAINT metric_days_pkey PRIMARY KEY (workspace_id, day)
 );
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::params::Ctx;
 use super::period::local_day;
 use super::repo::GroupActivity;
-use super::sets::Mask;
+use super::sets::{unpack, unpack_counts, Mask};
 
 /// One group's counted members on one local day.
 #[derive(Debug, Clone, Default)]
@@ -45,7 +45,7 @@ pub async fn read(
     lo: NaiveDate,
     hi: NaiveDate,
 ) -> Result<GroupDays, sqlx::Error> {
-    type Row = (Uuid, NaiveDate, Vec<i32>, Vec<i32>, Vec<i32>);
+    type Row = (Uuid, NaiveDate, Vec<u8>, Vec<u8>, Vec<u8>);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT group_id, day, active, senders, sent FROM metric_group_days
          WHERE workspace_id = $1 AND day BETWEEN $2 AND $3 AND ($4::uuid[] IS NULL OR group_id = ANY($4))",
@@ -58,12 +58,11 @@ pub async fn read(
     .await?;
     let n = ((hi - lo).num_days().max(-1) + 1) as usize;
     let mut groups: HashMap<Uuid, Vec<GroupDay>> = HashMap::new();
-    let kept = |i: &i32| u32::try_from(*i).ok().filter(|k| mask.keeps(*k));
     for (g, day, active, senders, sent) in rows {
         let days = groups.entry(g).or_insert_with(|| vec![GroupDay::default(); n]);
         let Some(d) = usize::try_from((day - lo).num_days()).ok().and_then(|i| days.get_mut(i)) else { continue };
-        d.active = active.iter().filter_map(kept).collect();
-        d.sent = senders.iter().zip(&sent).filter_map(|(s, n)| kept(s).map(|s| (s, i64::from(*n)))).collect();
+        d.active = unpack(&active).filter(|k| mask.keeps(*k)).collect();
+        d.sent = unpack(&senders).zip(unpack_counts(&sent)).filter(|(s, _)| mask.keeps(*s)).collect();
     }
     Ok(GroupDays { lo, groups })
 }

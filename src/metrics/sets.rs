@@ -165,6 +165,16 @@ pub async fn mask(conn: &mut PgConnection, c: &Ctx) -> Result<Mask, sqlx::Error>
     Ok(Mask { exclude, only })
 }
 
+/// The member numbers of a packed list (4-byte big-endian integers, as `int4send` writes them).
+pub fn unpack(packed: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    packed.chunks_exact(4).filter_map(|c| u32::try_from(i32::from_be_bytes([c[0], c[1], c[2], c[3]])).ok())
+}
+
+/// The counts of a packed list.
+pub fn unpack_counts(packed: &[u8]) -> impl Iterator<Item = i64> + '_ {
+    packed.chunks_exact(4).map(|c| i64::from(i32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+}
+
 fn to_bits(ones: &[i32]) -> Bits {
     Bits::from_ones(ones.iter().filter_map(|&i| u32::try_from(i).ok()))
 }
@@ -179,7 +189,7 @@ pub async fn days(
     lo: NaiveDate,
     hi: NaiveDate,
 ) -> Result<Vec<Day>, sqlx::Error> {
-    type Row = (NaiveDate, Vec<i32>, Vec<i32>, Vec<i32>);
+    type Row = (NaiveDate, Vec<u8>, Vec<u8>, Vec<u8>);
     let rows: Vec<Row> = match &c.scope.groups {
         None => {
             sqlx::query_as(
@@ -209,13 +219,9 @@ pub async fn days(
     let mut out = vec![Day::default(); n as usize];
     for (day, active, senders, sent) in rows {
         let Some(d) = usize::try_from((day - lo).num_days()).ok().and_then(|i| out.get_mut(i)) else { continue };
-        d.active.union_with(&to_bits(&active));
-        d.messages += senders
-            .iter()
-            .zip(&sent)
-            .filter(|(s, _)| u32::try_from(**s).is_ok_and(|s| mask.keeps(s)))
-            .map(|(_, n)| i64::from(*n))
-            .sum::<i64>();
+        d.active.union_with(&Bits::from_ones(unpack(&active)));
+        d.messages +=
+            unpack(&senders).zip(unpack_counts(&sent)).filter(|(s, _)| mask.keeps(*s)).map(|(_, n)| n).sum::<i64>();
     }
     for d in &mut out {
         mask.apply(&mut d.active);
@@ -293,6 +299,13 @@ mod tests {
         d.difference_with(&b);
         assert_eq!(d.ones().collect::<Vec<_>>(), vec![1, 200]);
         assert!(Bits::new().is_empty() && !a.is_empty());
+    }
+
+    #[test]
+    fn packed_lists_are_big_endian_int4() {
+        let packed = [0, 0, 0, 1, 0, 0, 1, 0, 0xff, 0xff, 0xff, 0xff];
+        assert_eq!(unpack(&packed).collect::<Vec<_>>(), vec![1, 256], "negative numbers are not members");
+        assert_eq!(unpack_counts(&packed).collect::<Vec<_>>(), vec![1, 256, -1]);
     }
 
     #[test]

@@ -1,12 +1,12 @@
 -- Derives the per-day member sets of local days [$2, $3] from their
 -- member-day rows (written just before, members already numbered): per
--- group, then for the whole workspace. Arrays are sorted by member index;
--- `senders` and `sent` are parallel. Run as two statements (see rollup.rs).
+-- group, then for the whole workspace. Lists are packed int4send values
+-- sorted by member index; `senders` and `sent` are parallel. Run as two statements (see rollup.rs).
 INSERT INTO metric_group_days (workspace_id, day, group_id, active, senders, sent)
 SELECT $1, d.day, d.group_id,
-       COALESCE(array_agg(i.idx ORDER BY i.idx) FILTER (WHERE d.active_events > 0), '{}'),
-       COALESCE(array_agg(i.idx ORDER BY i.idx) FILTER (WHERE d.messages > 0), '{}'),
-       COALESCE(array_agg(d.messages ORDER BY i.idx) FILTER (WHERE d.messages > 0), '{}')
+       COALESCE(string_agg(int4send(i.idx), '' ORDER BY i.idx) FILTER (WHERE d.active_events > 0), ''),
+       COALESCE(string_agg(int4send(i.idx), '' ORDER BY i.idx) FILTER (WHERE d.messages > 0), ''),
+       COALESCE(string_agg(int4send(d.messages), '' ORDER BY i.idx) FILTER (WHERE d.messages > 0), '')
 FROM metric_member_days d
 JOIN metric_member_index i ON i.workspace_id = d.workspace_id AND i.member_id = d.member_id
 WHERE d.workspace_id = $1 AND d.day BETWEEN $2 AND $3
@@ -14,9 +14,9 @@ GROUP BY d.day, d.group_id;
 --
 INSERT INTO metric_days (workspace_id, day, active, senders, sent)
 SELECT $1, x.day,
-       COALESCE(array_agg(x.idx ORDER BY x.idx) FILTER (WHERE x.active), '{}'),
-       COALESCE(array_agg(x.idx ORDER BY x.idx) FILTER (WHERE x.messages > 0), '{}'),
-       COALESCE(array_agg(x.messages ORDER BY x.idx) FILTER (WHERE x.messages > 0), '{}')
+       COALESCE(string_agg(int4send(x.idx), '' ORDER BY x.idx) FILTER (WHERE x.active), ''),
+       COALESCE(string_agg(int4send(x.idx), '' ORDER BY x.idx) FILTER (WHERE x.messages > 0), ''),
+       COALESCE(string_agg(int4send(x.messages), '' ORDER BY x.idx) FILTER (WHERE x.messages > 0), '')
 FROM (SELECT d.day, i.idx, bool_or(d.active_events > 0) AS active, sum(d.messages)::int4 AS messages
       FROM metric_member_days d
       JOIN metric_member_index i ON i.workspace_id = d.workspace_id AND i.member_id = d.member_id
