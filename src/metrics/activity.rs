@@ -168,14 +168,14 @@ pub fn stint_days(
 pub fn belonging(
     tz: chrono_tz::Tz,
     from: NaiveDate,
-    stints: &[super::repo::Stint],
-    key: impl Fn(&super::repo::Stint) -> Option<u32>,
+    seats: &[super::repo::Seat],
+    key: impl Fn(Uuid, Option<i32>) -> Option<u32>,
 ) -> Vec<Belonging> {
     let mut out: HashMap<Uuid, Belonging> = HashMap::new();
-    for s in stints {
+    for s in seats {
         let (a, b) = stint_days(tz, from, s.joined_at, s.left_at);
         if a <= b {
-            let e = out.entry(s.member_id).or_insert_with(|| (key(s), Vec::new()));
+            let e = out.entry(s.member_id).or_insert_with(|| (key(s.member_id, s.idx), Vec::new()));
             e.1.push((a, b));
         }
     }

@@ -231,8 +231,6 @@ pub struct Stint {
     pub left_at: Option<DateTime<Utc>>,
     pub source: String,
     pub inviter_id: Option<Uuid>,
-    /// The member's number in the day sets (none before their first rolled-up event).
-    pub idx: Option<i32>,
 }
 
 /// Stints of counted members in the scope's groups overlapping the period
@@ -240,6 +238,33 @@ pub struct Stint {
 pub async fn stints(conn: &mut PgConnection, c: &Ctx) -> Result<Vec<Stint>, sqlx::Error> {
     let (lo, hi) = c.bounds();
     stints_between(conn, c, lo, hi).await
+}
+
+/// When a counted member sat in a group of the scope during the period:
+/// the narrow part of a [`Stint`] the activity report needs (a third of the
+/// bytes to transfer for 100k stints).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Seat {
+    pub member_id: Uuid,
+    /// The member's number in the day sets (none before their first rolled-up event).
+    pub idx: Option<i32>,
+    pub joined_at: DateTime<Utc>,
+    pub left_at: Option<DateTime<Utc>>,
+}
+
+/// The seats of the period (as [`stints`]).
+pub async fn seats(conn: &mut PgConnection, c: &Ctx) -> Result<Vec<Seat>, sqlx::Error> {
+    let (lo, hi) = c.bounds();
+    let sql = format!(
+        "SELECT s.member_id, i.idx, s.joined_at, s.left_at FROM memberships s
+         LEFT JOIN metric_member_index i ON i.workspace_id = s.workspace_id AND i.member_id = s.member_id
+         WHERE s.workspace_id = $1 AND s.joined_at < $3 AND (s.left_at IS NULL OR s.left_at > $2)
+           AND s.left_at IS DISTINCT FROM s.joined_at
+           AND ($4::uuid[] IS NULL OR s.group_id = ANY($4)) AND {}",
+        member_filter("s.member_id")
+    );
+    let sql = planned(&sql, c, c.scope.groups.is_some());
+    bind_scope(sqlx::query_as(&sql), c, lo, hi, c.scope.groups.as_deref()).fetch_all(conn).await
 }
 
 /// Stints of counted members in the scope's groups overlapping `[lo, hi)`.
@@ -250,8 +275,7 @@ pub async fn stints_between(
     hi: DateTime<Utc>,
 ) -> Result<Vec<Stint>, sqlx::Error> {
     let sql = format!(
-        "SELECT s.member_id, s.group_id, s.joined_at, s.left_at, s.source, s.inviter_id, i.idx FROM memberships s
-         LEFT JOIN metric_member_index i ON i.workspace_id = s.workspace_id AND i.member_id = s.member_id
+        "SELECT s.member_id, s.group_id, s.joined_at, s.left_at, s.source, s.inviter_id FROM memberships s
          WHERE s.workspace_id = $1 AND s.joined_at < $3 AND (s.left_at IS NULL OR s.left_at > $2)
            AND s.left_at IS DISTINCT FROM s.joined_at
            AND ($4::uuid[] IS NULL OR s.group_id = ANY($4)) AND {}",

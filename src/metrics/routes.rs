@@ -111,8 +111,8 @@ pub async fn get_activity(
     let span = sets::span(&mut tx, &c, c.from - Duration::days(LEAD as i64), c.to).await?;
     let messages: Vec<i64> = span.days.iter().skip(LEAD).map(|d| d.messages).collect();
     let active: Vec<sets::Bits> = span.days.into_iter().map(|d| d.active).collect();
-    let stints = repo::stints(&mut tx, &c).await?;
-    let belonging = activity::belonging(c.tz, c.from, &stints, |s| span.numbering.of(s));
+    let seats = repo::seats(&mut tx, &c).await?;
+    let belonging = activity::belonging(c.tz, c.from, &seats, |m, idx| span.numbering.of(m, idx));
     let computed = activity::compute(&activity::Input {
         from: c.from,
         days: c.days(),
@@ -133,6 +133,7 @@ pub async fn get_activity(
             None => None,
             Some(by) => {
                 let activity = repo::group_member_activity(&mut tx, &c, c.from, c.to).await?;
+                let stints = repo::stints(&mut tx, &c).await?;
                 let tiers = repo::group_tiers(&mut tx, &c).await?.into_iter().collect();
                 Some(activity::breakdown(&activity::RowsInput {
                     by,

@@ -14,7 +14,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::params::Ctx;
-use super::repo::{self, Stint};
+use super::repo;
 
 /// A set of member numbers.
 #[derive(Debug, Clone, Default)]
@@ -229,7 +229,7 @@ pub async fn days(
     Ok(out)
 }
 
-/// How a stint's member maps to the numbers of a [`Span`]'s sets.
+/// How a member maps to the numbers of a [`Span`]'s sets.
 #[derive(Debug)]
 pub enum Numbering {
     /// The workspace's member index (rollups).
@@ -239,10 +239,11 @@ pub enum Numbering {
 }
 
 impl Numbering {
-    pub fn of(&self, s: &Stint) -> Option<u32> {
+    /// The number of a member (`idx`: their number in the workspace's index, if any).
+    pub fn of(&self, member: Uuid, idx: Option<i32>) -> Option<u32> {
         match self {
-            Numbering::Index => s.idx.and_then(|i| u32::try_from(i).ok()),
-            Numbering::Local(map) => map.get(&s.member_id).copied(),
+            Numbering::Index => idx.and_then(|i| u32::try_from(i).ok()),
+            Numbering::Local(map) => map.get(&member).copied(),
         }
     }
 }
