@@ -16,7 +16,7 @@ use super::csv::{cell, Table};
 use super::engagement::{self, Engagement};
 use super::health::{self, GroupHealth, Rules, Status};
 use super::params::{self, Common, Ctx, MetricQuery};
-use super::routes::{pending, respond, snapshot};
+use super::routes::{pending, respond, second_snapshot, snapshot};
 use super::{group_days, repo, sets};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::http::extract::ApiPath;
@@ -107,16 +107,27 @@ pub async fn get_groups_health(
     let before = c.from - Duration::days(days);
     let (lo, hi) = c.bounds();
     let last_join = c.to - Duration::days(health::SETTLE_DAYS - 1);
-    let (activity, activation) = if c.rollup_days {
-        let mask = sets::mask(&mut tx, &c).await?;
-        let days = group_days::read(&mut tx, &c, &mask, before, c.to).await?;
-        let joins = if last_join >= c.from {
-            repo::joins(&mut tx, &c, lo, c.start(last_join + Duration::days(1))).await?
-        } else {
-            Vec::new()
+    let (joins_lo, joins_hi) = (lo, c.start(last_join + Duration::days(1)));
+    let settle = Duration::days(health::SETTLE_DAYS);
+    let (activity, activation, membership, groups) = if c.rollup_days {
+        // Sets and joins on this connection, stints and last messages on a second one (same snapshot).
+        let sets_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
+            let mask = sets::mask(&mut *conn, &c).await?;
+            let days = group_days::read(&mut *conn, &c, &mask, before, c.to).await?;
+            let joins =
+                if last_join >= c.from { repo::joins(&mut *conn, &c, joins_lo, joins_hi).await? } else { Vec::new() };
+            Ok((days, joins))
+        };
+        let stints_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
+            let membership = repo::group_membership(&mut *conn, &c, lo, hi, settle).await?;
+            Ok((membership, repo::group_last_messages(&mut *conn, &c, c.to).await?))
+        };
+        let ((days, joins), (membership, groups)) = match second_snapshot(&state.pool, &mut tx).await? {
+            Some(mut other) => tokio::try_join!(sets_side(&mut tx), stints_side(&mut other))?,
+            None => (sets_side(&mut tx).await?, stints_side(&mut tx).await?),
         };
         let activation = group_days::activation(&days, c.tz, &joins, c.to, health::SETTLE_DAYS);
-        (group_days::activity(&days, c.from), activation)
+        (group_days::activity(&days, c.from), activation, membership, groups)
     } else {
         let activity = repo::group_activity(&mut tx, &c, before, c.from, c.to).await?;
         let activation = if last_join >= c.from {
@@ -124,16 +135,16 @@ pub async fn get_groups_health(
         } else {
             Vec::new()
         };
-        (activity, activation.into_iter().map(|(g, n, a)| (g, (n, a))).collect())
+        let activation = activation.into_iter().map(|(g, n, a)| (g, (n, a))).collect();
+        let membership = repo::group_membership(&mut tx, &c, lo, hi, settle).await?;
+        (activity, activation, membership, repo::group_last_messages(&mut tx, &c, c.to).await?)
     };
     let activity: HashMap<Uuid, repo::GroupActivity> = activity.into_iter().map(|a| (a.group_id, a)).collect();
-    let settle = Duration::days(health::SETTLE_DAYS);
-    let membership: HashMap<Uuid, repo::GroupMembership> =
-        repo::group_membership(&mut tx, &c, lo, hi, settle).await?.into_iter().map(|m| (m.group_id, m)).collect();
+    let membership: HashMap<Uuid, repo::GroupMembership> = membership.into_iter().map(|m| (m.group_id, m)).collect();
     let rules = Rules { dead_after_days, min_active_rate };
     let mut counts = StatusCounts::default();
     let mut items = Vec::new();
-    for (g, name, last) in repo::group_last_messages(&mut tx, &c, c.to).await? {
+    for (g, name, last) in groups {
         let h = health::group_health(health::Input {
             group_id: g,
             name,

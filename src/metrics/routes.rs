@@ -47,6 +47,27 @@ pub(super) async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postg
     Ok(tx)
 }
 
+/// A second read-only transaction on `tx`'s snapshot, so a report's
+/// independent reads can run at once on two connections and still see the
+/// same data — or None when the pool has no idle connection (the reads then
+/// run one after the other on `tx`: waiting for a second connection while
+/// holding one could starve the pool).
+pub(super) async fn second_snapshot(
+    pool: &PgPool,
+    tx: &mut sqlx::PgConnection,
+) -> Result<Option<Transaction<'static, Postgres>>, sqlx::Error> {
+    let Some(mut second) = pool.try_begin().await? else { return Ok(None) };
+    let id: String = sqlx::query_scalar("SELECT pg_export_snapshot()").fetch_one(&mut *tx).await?;
+    // The identifier comes from PostgreSQL (hex digits and dashes); the
+    // statement takes no parameters, so refuse anything else outright.
+    if id.is_empty() || !id.chars().all(|ch| ch.is_ascii_hexdigit() || ch == '-') {
+        return Ok(None);
+    }
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *second).await?;
+    sqlx::query(&format!("SET TRANSACTION SNAPSHOT '{id}'")).execute(&mut *second).await?;
+    Ok(Some(second))
+}
+
 /// The report as JSON, or as the CSV table `csv` makes of it.
 pub(super) fn respond<T: Serialize>(format: Format, report: T, name: &str, csv: fn(&T) -> Table) -> Response {
     match format {
@@ -108,10 +129,13 @@ pub async fn get_activity(
 ) -> ApiResult<Response> {
     let mut tx = snapshot(&state.pool).await?;
     let c = params::resolve(&mut tx, auth.workspace_id, &q, state.clock.now()).await?;
-    let span = sets::span(&mut tx, &c, c.from - Duration::days(LEAD as i64), c.to).await?;
+    let lead_from = c.from - Duration::days(LEAD as i64);
+    let (span, seats) = match second_snapshot(&state.pool, &mut tx).await? {
+        Some(mut other) => tokio::try_join!(sets::span(&mut tx, &c, lead_from, c.to), repo::seats(&mut other, &c))?,
+        None => (sets::span(&mut tx, &c, lead_from, c.to).await?, repo::seats(&mut tx, &c).await?),
+    };
     let messages: Vec<i64> = span.days.iter().skip(LEAD).map(|d| d.messages).collect();
     let active: Vec<sets::Bits> = span.days.into_iter().map(|d| d.active).collect();
-    let seats = repo::seats(&mut tx, &c).await?;
     let belonging = activity::belonging(c.tz, c.from, &seats, |m, idx| span.numbering.of(m, idx));
     let computed = activity::compute(&activity::Input {
         from: c.from,
