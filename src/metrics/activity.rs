@@ -105,15 +105,20 @@ pub fn compute(inp: &Input) -> Computed {
             }
         }
     }
-    let mut days_active: HashMap<u32, i64> = HashMap::new();
+    // Active complete days per member number.
+    let mut days_active: Vec<u16> = Vec::new();
     for i in 0..complete {
         for k in at(LEAD + i).ones() {
-            *days_active.entry(k).or_default() += 1;
+            let k = k as usize;
+            if k >= days_active.len() {
+                days_active.resize(k + 1, 0);
+            }
+            days_active[k] = days_active[k].saturating_add(1);
         }
     }
     let mut per_member_days: HashMap<i64, i64> = HashMap::new();
-    for d in days_active.values() {
-        *per_member_days.entry(*d).or_default() += 1;
+    for d in days_active.iter().filter(|d| **d > 0) {
+        *per_member_days.entry(i64::from(*d)).or_default() += 1;
     }
     let ratios: Vec<f64> = (0..complete).filter(|&i| mau[i] > 0).map(|i| dau[i] as f64 / mau[i] as f64).collect();
     let stickiness = (!ratios.is_empty()).then(|| ratios.iter().sum::<f64>() / ratios.len() as f64);
@@ -138,7 +143,7 @@ pub fn compute(inp: &Input) -> Computed {
     let mut distribution: Vec<ActiveDaysBucket> =
         per_member_days.into_iter().map(|(active_days, members)| ActiveDaysBucket { active_days, members }).collect();
     distribution.sort_by_key(|b| b.active_days);
-    Computed { days, stickiness, distribution, active_members: days_active.len() as i64 }
+    Computed { days, stickiness, distribution, active_members: days_active.iter().filter(|d| **d > 0).count() as i64 }
 }
 
 /// The inclusive local-day range (offsets from `from`) in which a stint
@@ -164,16 +169,23 @@ pub fn stint_days(
     (first, last)
 }
 
-/// Belonging ranges per member (merged), with the member's number from `key`.
+/// Belonging ranges per member (merged) over the `days` local days from
+/// `from`, with the member's number from `key`. Same days as [`stint_days`],
+/// found by binary search in the days' bounds (100k seats, no timezone
+/// conversion each).
 pub fn belonging(
     tz: chrono_tz::Tz,
     from: NaiveDate,
+    days: usize,
     seats: &[super::repo::Seat],
     key: impl Fn(Uuid, Option<i32>) -> Option<u32>,
 ) -> Vec<Belonging> {
-    let mut out: HashMap<Uuid, Belonging> = HashMap::new();
+    let bounds = super::period::day_bounds(tz, from, from + Duration::days(days as i64));
+    let mut out: HashMap<Uuid, Belonging> = HashMap::with_capacity(seats.len());
     for s in seats {
-        let (a, b) = stint_days(tz, from, s.joined_at, s.left_at);
+        // The day holding `joined_at`; the day before the one `left_at` ends in (or starts).
+        let a = bounds.partition_point(|b| *b <= s.joined_at) as i32 - 1;
+        let b = s.left_at.map_or(i32::MAX, |l| bounds.partition_point(|b| *b < l) as i32 - 1);
         if a <= b {
             let e = out.entry(s.member_id).or_insert_with(|| (key(s.member_id, s.idx), Vec::new()));
             e.1.push((a, b));
@@ -300,6 +312,43 @@ mod tests {
             c.distribution,
             vec![ActiveDaysBucket { active_days: 1, members: 1 }, ActiveDaysBucket { active_days: 2, members: 1 }]
         );
+    }
+
+    #[test]
+    fn belonging_days_by_search_equal_the_timezone_conversion() {
+        use chrono::TimeZone;
+        let tz: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        let from = d("2026-03-01");
+        let n = 20;
+        let mut x: u64 = 7;
+        let mut next = || {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x >> 33
+        };
+        let midnight = |k: i64| super::super::period::day_start(tz, from + Duration::days(k));
+        for _ in 0..2000 {
+            // Instants around the period, a third of them exactly at a local midnight (DST on 03-08).
+            let mut at = || {
+                let k = (next() % 26) as i64 - 3;
+                if next() % 3 == 0 {
+                    midnight(k)
+                } else {
+                    midnight(k) + Duration::seconds((next() % 90_000) as i64)
+                }
+            };
+            let (j, l) = (at(), at());
+            let (j, l) = (j.min(l), j.max(l));
+            let left = (next() % 4 != 0).then_some(l);
+            let seat = crate::metrics::repo::Seat { member_id: Uuid::nil(), idx: Some(1), joined_at: j, left_at: left };
+            let (a, b) = stint_days(tz, from, j, left);
+            let got = belonging(tz, from, n, &[seat], |_, _| None);
+            let clamp = |v: i32| v.clamp(-1, n as i32);
+            match got.first() {
+                Some((_, r)) => assert_eq!((clamp(r[0].0), clamp(r[0].1)), (clamp(a), clamp(b)), "{j} {left:?}"),
+                None => assert!(a > b, "{j} {left:?}"),
+            }
+        }
+        assert_eq!(tz.with_ymd_and_hms(2026, 3, 8, 0, 0, 0).unwrap().to_utc(), midnight(7));
     }
 
     #[test]

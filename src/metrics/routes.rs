@@ -136,7 +136,7 @@ pub async fn get_activity(
     };
     let messages: Vec<i64> = span.days.iter().skip(LEAD).map(|d| d.messages).collect();
     let active: Vec<sets::Bits> = span.days.into_iter().map(|d| d.active).collect();
-    let belonging = activity::belonging(c.tz, c.from, &seats, |m, idx| span.numbering.of(m, idx));
+    let belonging = activity::belonging(c.tz, c.from, c.days(), &seats, |m, idx| span.numbering.of(m, idx));
     let computed = activity::compute(&activity::Input {
         from: c.from,
         days: c.days(),
