@@ -37,23 +37,28 @@ impl GroupDays {
     }
 }
 
-/// The scope's groups' sets of local days `[lo, hi]`, counted members only.
+/// The scope's groups' sets of local days `[lo, hi]`, counted members
+/// only; senders from `senders_from` on (earlier days' are left empty).
 pub async fn read(
     conn: &mut PgConnection,
     c: &Ctx,
     mask: &Mask,
     lo: NaiveDate,
+    senders_from: NaiveDate,
     hi: NaiveDate,
 ) -> Result<GroupDays, sqlx::Error> {
     type Row = (Uuid, NaiveDate, Vec<u8>, Vec<u8>, Vec<u8>);
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT group_id, day, active, senders, sent FROM metric_group_days
+        "SELECT group_id, day, active,
+                CASE WHEN day >= $5 THEN senders ELSE ''::bytea END, CASE WHEN day >= $5 THEN sent ELSE ''::bytea END
+         FROM metric_group_days
          WHERE workspace_id = $1 AND day BETWEEN $2 AND $3 AND ($4::uuid[] IS NULL OR group_id = ANY($4))",
     )
     .bind(c.ws)
     .bind(lo)
     .bind(hi)
     .bind(c.scope.groups.as_deref())
+    .bind(senders_from)
     .fetch_all(conn)
     .await?;
     let n = ((hi - lo).num_days().max(-1) + 1) as usize;

@@ -113,7 +113,7 @@ pub async fn get_groups_health(
         // Sets and joins on this connection, stints and last messages on a second one (same snapshot).
         let sets_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
             let mask = sets::mask(&mut *conn, &c).await?;
-            let days = group_days::read(&mut *conn, &c, &mask, before, c.to).await?;
+            let days = group_days::read(&mut *conn, &c, &mask, before, c.from, c.to).await?;
             let joins =
                 if last_join >= c.from { repo::joins(&mut *conn, &c, joins_lo, joins_hi).await? } else { Vec::new() };
             Ok((days, joins))
