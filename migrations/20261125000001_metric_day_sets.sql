@@ -4,14 +4,19 @@
 
 -- A dense number per member of a workspace (0, 1, 2, …), given by the
 -- rollup worker (one roller at a time) the first time the member has a
--- rolled-up event. Sets are arrays (and, in memory, bitmaps) of these.
+-- rolled-up event. Sets are lists (and, in memory, bitmaps) of these.
+-- first_active: the member's first local day with an active event in the
+-- workspace (any group), kept by the worker (events are append-only, so it
+-- only moves earlier; a full rebuild recomputes it).
 CREATE TABLE metric_member_index (
     workspace_id  uuid NOT NULL,
     member_id     uuid NOT NULL,
     idx           integer NOT NULL,
+    first_active  date,
     CONSTRAINT metric_member_index_pkey PRIMARY KEY (workspace_id, member_id),
     CONSTRAINT metric_member_index_idx_key UNIQUE (workspace_id, idx)
 );
+CREATE INDEX metric_member_index_first_active_idx ON metric_member_index (workspace_id, first_active);
 
 -- Per group (the nil uuid: events naming no group) and local day: the
 -- members active in the group, the members who sent messages and how many

@@ -253,22 +253,28 @@ pub async fn get_lifecycle(
     let starts = cohorts::cohort_starts(c.from, c.to, period, c.week_start);
     let lo = shift(starts[0], period, -1);
     let hi = c.today.min(shift(starts[starts.len() - 1], period, 1) - Duration::days(1));
-    let mut members: HashMap<uuid::Uuid, Member> = HashMap::new();
-    let mut keys: HashMap<uuid::Uuid, i32> = HashMap::new();
-    if lo <= hi {
-        for (id, at, k) in repo::first_active(&mut tx, &c, lo, hi).await? {
-            if let Some(k) = k {
-                keys.insert(id, k);
-            }
-            // First active before `lo`: any earlier day says "not new" in every period.
-            let first = at.map_or(lo - Duration::days(1), |at| local_day(c.tz, at));
-            members.insert(id, Member { cohort_day: Some(first), ..Default::default() });
-        }
-    }
-    // Every member active in the range is in `members`: no need to name them.
-    add_active(&mut tx, &c, lo, hi, &mut members, &keys, false).await?;
     let (from, to) = (c.from, c.to);
-    let periods = cohorts::lifecycle(from, to, period, c.week_start, c.today, &members);
+    let periods = if c.rollup_days && c.scope.groups.is_none() {
+        // The whole workspace: active days from the day sets, first active days from the member index.
+        let members = sets::lifecycle_members(&mut tx, &c, lo, hi).await?;
+        cohorts::lifecycle(from, to, period, c.week_start, c.today, &members)
+    } else {
+        let mut members: HashMap<uuid::Uuid, Member> = HashMap::new();
+        let mut keys: HashMap<uuid::Uuid, i32> = HashMap::new();
+        if lo <= hi {
+            for (id, at, k) in repo::first_active(&mut tx, &c, lo, hi).await? {
+                if let Some(k) = k {
+                    keys.insert(id, k);
+                }
+                // First active before `lo`: any earlier day says "not new" in every period.
+                let first = at.map_or(lo - Duration::days(1), |at| local_day(c.tz, at));
+                members.insert(id, Member { cohort_day: Some(first), ..Default::default() });
+            }
+        }
+        // Every member active in the range is in `members`: no need to name them.
+        add_active(&mut tx, &c, lo, hi, &mut members, &keys, false).await?;
+        cohorts::lifecycle(from, to, period, c.week_start, c.today, members.values())
+    };
     let lead = (c.from - lo).num_days();
     c.to = c.to.max(hi);
     let report = LifecycleReport {

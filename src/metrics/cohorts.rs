@@ -208,13 +208,13 @@ pub struct LifecyclePeriod {
 
 /// Lifecycle per period of `[from, to]`. `members`: first active day ever
 /// and the active days from the period before the first on.
-pub fn lifecycle(
+pub fn lifecycle<'a>(
     from: NaiveDate,
     to: NaiveDate,
     period: Period,
     week_start: WeekStart,
     today: NaiveDate,
-    members: &HashMap<Uuid, Member>,
+    members: impl IntoIterator<Item = &'a Member>,
 ) -> Vec<LifecyclePeriod> {
     let starts = cohort_starts(from, to, period, week_start);
     let mut out: Vec<LifecyclePeriod> = starts
@@ -238,7 +238,7 @@ pub fn lifecycle(
             *v += 1;
         }
     };
-    for m in members.values() {
+    for m in members {
         let Some(first) = m.cohort_day else { continue };
         for (t, &start) in starts.iter().enumerate() {
             if start > today {
@@ -324,7 +324,14 @@ mod tests {
             (Uuid::from_u128(2), member("2026-09-01", &["2026-10-02"])),
             (Uuid::from_u128(3), member("2026-09-30", &["2026-09-30"])),
         ]);
-        let l = lifecycle(d("2026-10-01"), d("2026-10-04"), Period::Day, WeekStart::Monday, d("2026-10-04"), &members);
+        let l = lifecycle(
+            d("2026-10-01"),
+            d("2026-10-04"),
+            Period::Day,
+            WeekStart::Monday,
+            d("2026-10-04"),
+            members.values(),
+        );
         let row = |i: usize| (l[i].new, l[i].returning, l[i].resurrecting, l[i].dormant);
         assert_eq!(row(0), (Some(1), Some(0), Some(0), Some(1)));
         assert_eq!(row(1), (Some(0), Some(1), Some(1), Some(0)));

@@ -190,6 +190,11 @@ async fn rebuild(conn: &mut PgConnection, w: &Workspace) -> anyhow::Result<()> {
     for table in ["metric_member_days", "metric_group_days", "metric_days", "metric_orders", "metric_campaign_clicks"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE workspace_id = $1")).bind(w.id).execute(&mut *conn).await?;
     }
+    // Numbers stay (sets of other days keep meaning the same members); first active days are re-derived.
+    sqlx::query("UPDATE metric_member_index SET first_active = NULL WHERE workspace_id = $1")
+        .bind(w.id)
+        .execute(&mut *conn)
+        .await?;
     let span: (Option<DateTime<Utc>>, Option<DateTime<Utc>>) =
         sqlx::query_as("SELECT min(occurred_at), max(occurred_at) FROM events WHERE workspace_id = $1")
             .bind(w.id)
@@ -202,7 +207,8 @@ async fn rebuild(conn: &mut PgConnection, w: &Workspace) -> anyhow::Result<()> {
 
 /// Numbers the members of the member-day rows of `first..=last` that have
 /// no index yet, after the workspace's highest (the caller holds the
-/// roller's lock, so no one else numbers at the same time).
+/// roller's lock, so no one else numbers at the same time), and moves their
+/// first active day earlier where these days say so.
 async fn number_members(
     conn: &mut PgConnection,
     w: &Workspace,
@@ -218,6 +224,19 @@ async fn number_members(
                WHERE d.workspace_id = $1 AND d.day BETWEEN $2 AND $3
                  AND NOT EXISTS (SELECT 1 FROM metric_member_index i
                                  WHERE i.workspace_id = $1 AND i.member_id = d.member_id)) n",
+    )
+    .bind(w.id)
+    .bind(first)
+    .bind(last)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE metric_member_index i SET first_active = x.day
+         FROM (SELECT d.member_id, min(d.day) AS day FROM metric_member_days d
+               WHERE d.workspace_id = $1 AND d.day BETWEEN $2 AND $3 AND d.active_events > 0
+               GROUP BY d.member_id) x
+         WHERE i.workspace_id = $1 AND i.member_id = x.member_id
+           AND (i.first_active IS NULL OR i.first_active > x.day)",
     )
     .bind(w.id)
     .bind(first)

@@ -13,6 +13,7 @@ use chrono::NaiveDate;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::cohorts::Member;
 use super::params::Ctx;
 use super::repo;
 
@@ -280,6 +281,44 @@ pub async fn span(conn: &mut PgConnection, c: &Ctx, lo: NaiveDate, hi: NaiveDate
         }
     }
     Ok(Span { days: out, numbering: Numbering::Local(map) })
+}
+
+/// For the lifecycle of the whole workspace: each counted member active on
+/// a day of `[lo, hi]`, with those days and the day they entered — their
+/// first active day from the member index, or the day before `lo` when
+/// that was earlier (all the lifecycle needs to know of it).
+pub async fn lifecycle_members(
+    conn: &mut PgConnection,
+    c: &Ctx,
+    lo: NaiveDate,
+    hi: NaiveDate,
+) -> Result<Vec<Member>, sqlx::Error> {
+    if lo > hi {
+        return Ok(Vec::new());
+    }
+    let span = span(&mut *conn, c, lo, hi).await?;
+    let recent: Vec<(i32, NaiveDate)> = sqlx::query_as(
+        "SELECT idx, first_active FROM metric_member_index WHERE workspace_id = $1 AND first_active >= $2",
+    )
+    .bind(c.ws)
+    .bind(lo)
+    .fetch_all(conn)
+    .await?;
+    let recent: HashMap<u32, NaiveDate> =
+        recent.into_iter().filter_map(|(k, d)| u32::try_from(k).ok().map(|k| (k, d))).collect();
+    let earlier = lo.pred_opt().unwrap_or(lo);
+    let mut members: HashMap<u32, Member> = HashMap::new();
+    for (d, day) in span.days.iter().zip(lo.iter_days()) {
+        for k in d.active.ones() {
+            let entered = recent.get(&k).copied().unwrap_or(earlier);
+            members
+                .entry(k)
+                .or_insert_with(|| Member { cohort_day: Some(entered), ..Member::default() })
+                .active
+                .push(day);
+        }
+    }
+    Ok(members.into_values().collect())
 }
 
 #[cfg(test)]
