@@ -84,7 +84,7 @@ async fn add_active(
         return Ok(());
     }
     if c.rollup_days {
-        let span = sets::span(conn, c, lo, hi).await?;
+        let span = sets::span(conn, c, lo, hi, sets::Messages::Skip).await?;
         for (id, m) in into.iter_mut() {
             let Some(k) = keys.get(id).and_then(|k| u32::try_from(*k).ok()) else { continue };
             m.active = span

@@ -130,9 +130,12 @@ pub async fn get_activity(
     let mut tx = snapshot(&state.pool).await?;
     let c = params::resolve(&mut tx, auth.workspace_id, &q, state.clock.now()).await?;
     let lead_from = c.from - Duration::days(LEAD as i64);
+    use sets::Messages::Count;
     let (span, seats) = match second_snapshot(&state.pool, &mut tx).await? {
-        Some(mut other) => tokio::try_join!(sets::span(&mut tx, &c, lead_from, c.to), repo::seats(&mut other, &c))?,
-        None => (sets::span(&mut tx, &c, lead_from, c.to).await?, repo::seats(&mut tx, &c).await?),
+        Some(mut other) => {
+            tokio::try_join!(sets::span(&mut tx, &c, lead_from, c.to, Count), repo::seats(&mut other, &c))?
+        }
+        None => (sets::span(&mut tx, &c, lead_from, c.to, Count).await?, repo::seats(&mut tx, &c).await?),
     };
     let messages: Vec<i64> = span.days.iter().skip(LEAD).map(|d| d.messages).collect();
     let active: Vec<sets::Bits> = span.days.into_iter().map(|d| d.active).collect();
@@ -359,7 +362,21 @@ pub async fn get_commerce(
     let (lo, hi) = c.bounds();
     // A campaign scope means the campaign's attributed orders, from any group.
     let groups = if c.scope.campaign.is_some() { None } else { c.scope.groups.as_deref() };
-    let mut orders = repo::orders(&mut tx, &c, groups, lo, hi, Duration::days(attribution)).await?;
+    let attribution = Duration::days(attribution);
+    // Orders on this connection; the active members (for ARPU) on a second one, same snapshot.
+    let active_side = async |conn: &mut sqlx::PgConnection| -> Result<i64, sqlx::Error> {
+        if !c.rollup_days {
+            return repo::active_members(conn, &c, c.from, c.to).await;
+        }
+        let span = sets::span(conn, &c, c.from, c.to, sets::Messages::Skip).await?;
+        Ok(sets::Bits::union_of(span.days.iter().map(|d| &d.active)).len() as i64)
+    };
+    let (mut orders, active_members) = match second_snapshot(&state.pool, &mut tx).await? {
+        Some(mut other) => {
+            tokio::try_join!(repo::orders(&mut tx, &c, groups, lo, hi, attribution), active_side(&mut other))?
+        }
+        None => (repo::orders(&mut tx, &c, groups, lo, hi, attribution).await?, active_side(&mut tx).await?),
+    };
     if let Some(campaign) = c.scope.campaign {
         orders.retain(|o| o.campaign_id == Some(campaign));
     }
@@ -373,12 +390,6 @@ pub async fn get_commerce(
         by: p.by,
         orders: &orders,
     });
-    let active_members = if c.rollup_days {
-        let span = sets::span(&mut tx, &c, c.from, c.to).await?;
-        sets::Bits::union_of(span.days.iter().map(|d| &d.active)).len() as i64
-    } else {
-        repo::active_members(&mut tx, &c, c.from, c.to).await?
-    };
     let report = CommerceReport {
         timezone: c.tz_name.clone(),
         currency: c.currency.clone(),

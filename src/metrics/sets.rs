@@ -137,15 +137,15 @@ pub async fn mask(conn: &mut PgConnection, c: &Ctx) -> Result<Mask, sqlx::Error>
     let exclude = if c.include_staff {
         Bits::new()
     } else {
-        let staff: Vec<i32> = sqlx::query_scalar(
-            "SELECT i.idx FROM members m
-             JOIN metric_member_index i ON i.workspace_id = m.workspace_id AND i.member_id = m.id
-             WHERE m.workspace_id = $1 AND (m.is_staff OR m.is_bot)",
+        // One index probe per staff member (a join would read the whole member index).
+        let staff: Vec<Option<i32>> = sqlx::query_scalar(
+            "SELECT (SELECT i.idx FROM metric_member_index i WHERE i.workspace_id = m.workspace_id AND i.member_id = m.id)
+             FROM members m WHERE m.workspace_id = $1 AND (m.is_staff OR m.is_bot)",
         )
         .bind(c.ws)
         .fetch_all(&mut *conn)
         .await?;
-        to_bits(&staff)
+        to_bits(&staff.into_iter().flatten().collect::<Vec<_>>())
     };
     let only = match c.scope.source {
         None => None,
@@ -182,21 +182,25 @@ fn to_bits(ones: &[i32]) -> Bits {
 
 /// The counted members' sets of each local day of `[lo, hi]` in the scope
 /// (index 0 is `lo`), from the rollups: the workspace's rows, or the union
-/// of the scope's groups' rows.
+/// of the scope's groups' rows (`messages`: also count messages).
 pub async fn days(
     conn: &mut PgConnection,
     c: &Ctx,
     mask: &Mask,
     lo: NaiveDate,
     hi: NaiveDate,
+    messages: Messages,
 ) -> Result<Vec<Day>, sqlx::Error> {
+    let senders = match messages {
+        Messages::Count => "senders, sent",
+        Messages::Skip => "''::bytea, ''::bytea",
+    };
     type Row = (NaiveDate, Vec<u8>, Vec<u8>, Vec<u8>);
     let rows: Vec<Row> = match &c.scope.groups {
         None => {
-            sqlx::query_as(
-                "SELECT day, active, senders, sent FROM metric_days
-                 WHERE workspace_id = $1 AND day BETWEEN $2 AND $3",
-            )
+            sqlx::query_as(&format!(
+                "SELECT day, active, {senders} FROM metric_days WHERE workspace_id = $1 AND day BETWEEN $2 AND $3"
+            ))
             .bind(c.ws)
             .bind(lo)
             .bind(hi)
@@ -204,10 +208,10 @@ pub async fn days(
             .await?
         }
         Some(groups) => {
-            sqlx::query_as(
-                "SELECT day, active, senders, sent FROM metric_group_days
-                 WHERE workspace_id = $1 AND day BETWEEN $2 AND $3 AND group_id = ANY($4)",
-            )
+            sqlx::query_as(&format!(
+                "SELECT day, active, {senders} FROM metric_group_days
+                     WHERE workspace_id = $1 AND day BETWEEN $2 AND $3 AND group_id = ANY($4)"
+            ))
             .bind(c.ws)
             .bind(lo)
             .bind(hi)
@@ -256,12 +260,25 @@ pub struct Span {
     pub numbering: Numbering,
 }
 
+/// Whether a read of day sets counts messages too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Messages {
+    Count,
+    Skip,
+}
+
 /// The sets of local days `[lo, hi]` in the scope: from the day sets in the
 /// workspace timezone, else from the raw events bucketed into `tz`'s days.
-pub async fn span(conn: &mut PgConnection, c: &Ctx, lo: NaiveDate, hi: NaiveDate) -> Result<Span, sqlx::Error> {
+pub async fn span(
+    conn: &mut PgConnection,
+    c: &Ctx,
+    lo: NaiveDate,
+    hi: NaiveDate,
+    messages: Messages,
+) -> Result<Span, sqlx::Error> {
     if c.rollup_days {
         let mask = mask(&mut *conn, c).await?;
-        return Ok(Span { days: days(conn, c, &mask, lo, hi).await?, numbering: Numbering::Index });
+        return Ok(Span { days: days(conn, c, &mask, lo, hi, messages).await?, numbering: Numbering::Index });
     }
     let n = ((hi - lo).num_days().max(-1) + 1) as usize;
     let mut out = vec![Day::default(); n];
@@ -275,7 +292,8 @@ pub async fn span(conn: &mut PgConnection, c: &Ctx, lo: NaiveDate, hi: NaiveDate
             }
         }
     }
-    for (o, count) in repo::messages(conn, c, lo, hi).await? {
+    let counts = if messages == Messages::Count { repo::messages(conn, c, lo, hi).await? } else { Vec::new() };
+    for (o, count) in counts {
         if let Some(d) = usize::try_from(o).ok().and_then(|i| out.get_mut(i)) {
             d.messages += count;
         }
@@ -296,7 +314,7 @@ pub async fn lifecycle_members(
     if lo > hi {
         return Ok(Vec::new());
     }
-    let span = span(&mut *conn, c, lo, hi).await?;
+    let span = span(&mut *conn, c, lo, hi, Messages::Skip).await?;
     let recent: Vec<(i32, NaiveDate)> = sqlx::query_as(
         "SELECT idx, first_active FROM metric_member_index WHERE workspace_id = $1 AND first_active >= $2",
     )
