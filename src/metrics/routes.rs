@@ -364,14 +364,15 @@ pub async fn get_commerce(
     let groups = if c.scope.campaign.is_some() { None } else { c.scope.groups.as_deref() };
     let attribution = Duration::days(attribution);
     // Orders on this connection; the active members (for ARPU) on a second one, same snapshot.
-    let active_side = async |conn: &mut sqlx::PgConnection| -> Result<i64, sqlx::Error> {
+    let active_side = async |conn: &mut sqlx::PgConnection| -> Result<(i64, i64), sqlx::Error> {
+        let other_currency = repo::other_currency_orders(&mut *conn, &c, lo, hi).await?;
         if !c.rollup_days {
-            return repo::active_members(conn, &c, c.from, c.to).await;
+            return Ok((repo::active_members(conn, &c, c.from, c.to).await?, other_currency));
         }
         let span = sets::span(conn, &c, c.from, c.to, sets::Messages::Skip).await?;
-        Ok(sets::Bits::union_of(span.days.iter().map(|d| &d.active)).len() as i64)
+        Ok((sets::Bits::union_of(span.days.iter().map(|d| &d.active)).len() as i64, other_currency))
     };
-    let (mut orders, active_members) = match second_snapshot(&state.pool, &mut tx).await? {
+    let (mut orders, (active_members, other_currency_orders)) = match second_snapshot(&state.pool, &mut tx).await? {
         Some(mut other) => {
             tokio::try_join!(repo::orders(&mut tx, &c, groups, lo, hi, attribution), active_side(&mut other))?
         }
@@ -398,7 +399,7 @@ pub async fn get_commerce(
         arpu: (active_members > 0).then(|| m.total.gmv as f64 / active_members as f64),
         active_members,
         total: m.total,
-        other_currency_orders: repo::other_currency_orders(&mut tx, &c, lo, hi).await?,
+        other_currency_orders,
         rows: m.rows,
         days: m.days,
         pending: pending(&mut tx, &c, 0).await?,
