@@ -72,6 +72,18 @@ pub async fn read(
     Ok(GroupDays { lo, groups })
 }
 
+/// Per group with a counted member's message in `[from, hi]`: the last such day.
+pub fn last_message_days(days: &GroupDays, from: NaiveDate) -> HashMap<Uuid, NaiveDate> {
+    let split = usize::try_from((from - days.lo).num_days()).unwrap_or(0);
+    days.groups
+        .iter()
+        .filter_map(|(g, d)| {
+            let last = d.iter().enumerate().skip(split).rfind(|(_, x)| x.sent.iter().any(|(_, n)| *n > 0))?;
+            Some((*g, days.lo + chrono::Duration::days(last.0 as i64)))
+        })
+        .collect()
+}
+
 /// Per group: activity of `[from, hi]` and active members of `[lo, from)`
 /// (as `repo::group_activity`).
 pub fn activity(days: &GroupDays, from: NaiveDate) -> Vec<GroupActivity> {
@@ -167,6 +179,8 @@ mod tests {
         let a = &activity(&days, d("2026-10-02"))[0];
         assert_eq!((a.active_before, a.active_members, a.active_member_days), (2, 2, 3));
         assert_eq!((a.messages, a.senders, a.top_messages, a.message_days), (8, 2, 5, 2));
+        assert_eq!(last_message_days(&days, d("2026-10-02"))[&g], d("2026-10-04"));
+        assert!(last_message_days(&days, d("2026-10-05")).is_empty(), "none in the window: searched by the caller");
         let tz = chrono_tz::UTC;
         let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
         let joins = vec![

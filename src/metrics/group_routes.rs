@@ -114,15 +114,24 @@ pub async fn get_groups_health(
         let sets_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
             let mask = sets::mask(&mut *conn, &c).await?;
             let days = group_days::read(&mut *conn, &c, &mask, before, c.from, c.to).await?;
-            let joins =
-                if last_join >= c.from { repo::joins(&mut *conn, &c, joins_lo, joins_hi).await? } else { Vec::new() };
-            Ok((days, joins))
+            // Last message days: from the sets for groups with one in the window; searched for the others.
+            let recent = group_days::last_message_days(&days, c.from);
+            let known: Vec<Uuid> = recent.keys().copied().collect();
+            let mut groups = repo::group_last_messages(&mut *conn, &c, c.to, &known).await?;
+            for (g, _, last) in &mut groups {
+                if let Some(day) = recent.get(g) {
+                    *last = Some(*day);
+                }
+            }
+            Ok((days, groups))
         };
         let stints_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
             let membership = repo::group_membership(&mut *conn, &c, lo, hi, settle).await?;
-            Ok((membership, repo::group_last_messages(&mut *conn, &c, c.to).await?))
+            let joins =
+                if last_join >= c.from { repo::joins(&mut *conn, &c, joins_lo, joins_hi).await? } else { Vec::new() };
+            Ok((membership, joins))
         };
-        let ((days, joins), (membership, groups)) = match second_snapshot(&state.pool, &mut tx).await? {
+        let ((days, groups), (membership, joins)) = match second_snapshot(&state.pool, &mut tx).await? {
             Some(mut other) => tokio::try_join!(sets_side(&mut tx), stints_side(&mut other))?,
             None => (sets_side(&mut tx).await?, stints_side(&mut tx).await?),
         };
@@ -137,7 +146,7 @@ pub async fn get_groups_health(
         };
         let activation = activation.into_iter().map(|(g, n, a)| (g, (n, a))).collect();
         let membership = repo::group_membership(&mut tx, &c, lo, hi, settle).await?;
-        (activity, activation, membership, repo::group_last_messages(&mut tx, &c, c.to).await?)
+        (activity, activation, membership, repo::group_last_messages(&mut tx, &c, c.to, &[]).await?)
     };
     let activity: HashMap<Uuid, repo::GroupActivity> = activity.into_iter().map(|a| (a.group_id, a)).collect();
     let membership: HashMap<Uuid, repo::GroupMembership> = membership.into_iter().map(|m| (m.group_id, m)).collect();

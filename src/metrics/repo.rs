@@ -601,17 +601,25 @@ pub async fn group_activation(
 /// Per active group of the scope: name and the last local day up to `hi`
 /// with a message of a counted member (a backward index scan per group that
 /// stops at the first such row — `max()` would read every row of the group).
+/// Groups in `known` are not searched (None: the caller knows their day).
 pub async fn group_last_messages(
     conn: &mut PgConnection,
     c: &Ctx,
     hi: NaiveDate,
+    known: &[Uuid],
 ) -> Result<Vec<(Uuid, String, Option<NaiveDate>)>, sqlx::Error> {
     let groups =
         "FROM groups g WHERE g.workspace_id = $1 AND g.status = 'active' AND ($2::uuid[] IS NULL OR g.id = ANY($2))
                   ORDER BY g.id";
     let end = super::period::day_start(c.tz, hi + chrono::Duration::days(1));
-    fn bind<'q, T>(q: Q<'q, T>, c: &'q Ctx, hi: NaiveDate, end: DateTime<Utc>) -> Q<'q, T> {
-        q.bind(c.ws).bind(c.scope.groups.as_deref()).bind(c.include_staff).bind(c.scope.source).bind(hi).bind(end)
+    fn bind<'q, T>(q: Q<'q, T>, c: &'q Ctx, hi: NaiveDate, end: DateTime<Utc>, known: &'q [Uuid]) -> Q<'q, T> {
+        q.bind(c.ws)
+            .bind(c.scope.groups.as_deref())
+            .bind(c.include_staff)
+            .bind(c.scope.source)
+            .bind(hi)
+            .bind(end)
+            .bind(known)
     }
     // The member filter's parameters are $5 (staff) and $6 (source); $4 is its groups.
     let filter = |m: &str| {
@@ -622,22 +630,22 @@ pub async fn group_last_messages(
     };
     if c.rollup_days {
         let sql = format!(
-            "SELECT g.id, g.name, (SELECT d.day FROM metric_member_days d
+            "SELECT g.id, g.name, CASE WHEN g.id = ANY($7) THEN NULL ELSE (SELECT d.day FROM metric_member_days d
                  WHERE d.workspace_id = $1 AND d.group_id = g.id AND d.day <= $5 AND d.messages > 0 AND {}
-                 ORDER BY d.day DESC LIMIT 1) {groups}",
+                 ORDER BY d.day DESC LIMIT 1) END {groups}",
             filter("d.member_id")
         );
-        bind(sqlx::query_as(&sql), c, hi, end).fetch_all(conn).await
+        bind(sqlx::query_as(&sql), c, hi, end, known).fetch_all(conn).await
     } else {
         let sql = format!(
-            "SELECT g.id, g.name, (SELECT e.occurred_at FROM events e
+            "SELECT g.id, g.name, CASE WHEN g.id = ANY($7) THEN NULL ELSE (SELECT e.occurred_at FROM events e
                  WHERE e.workspace_id = $1 AND e.group_id = g.id AND e.type = 'message_sent'
                    AND e.occurred_at < $6 AND e.member_id IS NOT NULL AND {}
-                 ORDER BY e.occurred_at DESC LIMIT 1) {groups}",
+                 ORDER BY e.occurred_at DESC LIMIT 1) END {groups}",
             filter("e.member_id")
         );
         let rows: Vec<(Uuid, String, Option<DateTime<Utc>>)> =
-            bind(sqlx::query_as(&sql), c, hi, end).fetch_all(conn).await?;
+            bind(sqlx::query_as(&sql), c, hi, end, known).fetch_all(conn).await?;
         Ok(rows.into_iter().map(|(g, n, t)| (g, n, t.map(|t| super::period::local_day(c.tz, t)))).collect())
     }
 }
