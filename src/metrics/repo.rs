@@ -222,6 +222,18 @@ fn bind_scope<'q, T>(
     q.bind(c.ws).bind(lo).bind(hi).bind(groups).bind(c.include_staff).bind(c.scope.source)
 }
 
+/// The filter on `memberships s` every stint read shares: counted members'
+/// stints in the scope's groups overlapping `[$2, $3)` (zero-length ones
+/// never count). Binds as [`bind_scope`].
+fn overlapping_stints() -> String {
+    format!(
+        "s.workspace_id = $1 AND s.joined_at < $3 AND (s.left_at IS NULL OR s.left_at > $2)
+         AND s.left_at IS DISTINCT FROM s.joined_at
+         AND ($4::uuid[] IS NULL OR s.group_id = ANY($4)) AND {}",
+        member_filter("s.member_id")
+    )
+}
+
 /// A membership stint as metrics see it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Stint {
@@ -258,10 +270,8 @@ pub async fn seats(conn: &mut PgConnection, c: &Ctx) -> Result<Vec<Seat>, sqlx::
     let sql = format!(
         "SELECT s.member_id, i.idx, s.joined_at, s.left_at FROM memberships s
          LEFT JOIN metric_member_index i ON i.workspace_id = s.workspace_id AND i.member_id = s.member_id
-         WHERE s.workspace_id = $1 AND s.joined_at < $3 AND (s.left_at IS NULL OR s.left_at > $2)
-           AND s.left_at IS DISTINCT FROM s.joined_at
-           AND ($4::uuid[] IS NULL OR s.group_id = ANY($4)) AND {}",
-        member_filter("s.member_id")
+         WHERE {}",
+        overlapping_stints()
     );
     let sql = planned(&sql, c, c.scope.groups.is_some());
     bind_scope(sqlx::query_as(&sql), c, lo, hi, c.scope.groups.as_deref()).fetch_all(conn).await
@@ -276,10 +286,8 @@ pub async fn stints_between(
 ) -> Result<Vec<Stint>, sqlx::Error> {
     let sql = format!(
         "SELECT s.member_id, s.group_id, s.joined_at, s.left_at, s.source, s.inviter_id FROM memberships s
-         WHERE s.workspace_id = $1 AND s.joined_at < $3 AND (s.left_at IS NULL OR s.left_at > $2)
-           AND s.left_at IS DISTINCT FROM s.joined_at
-           AND ($4::uuid[] IS NULL OR s.group_id = ANY($4)) AND {}",
-        member_filter("s.member_id")
+         WHERE {}",
+        overlapping_stints()
     );
     let sql = planned(&sql, c, c.scope.groups.is_some());
     bind_scope(sqlx::query_as(&sql), c, lo, hi, c.scope.groups.as_deref()).fetch_all(conn).await
@@ -536,11 +544,9 @@ pub async fn group_membership(
                 count(*) FILTER (WHERE s.joined_at >= $2 AND s.joined_at <= $3 - $7
                                    AND (s.left_at IS NULL OR s.left_at >= s.joined_at + $7)) AS joiners_stayed
          FROM memberships s
-         WHERE s.workspace_id = $1 AND s.joined_at < $3 AND (s.left_at IS NULL OR s.left_at > $2)
-           AND s.left_at IS DISTINCT FROM s.joined_at
-           AND ($4::uuid[] IS NULL OR s.group_id = ANY($4)) AND {}
+         WHERE {}
          GROUP BY s.group_id",
-        member_filter("s.member_id")
+        overlapping_stints()
     );
     let sql = planned(&sql, c, c.scope.groups.is_some());
     bind_scope(sqlx::query_as(&sql), c, lo, hi, c.scope.groups.as_deref()).bind(settle).fetch_all(conn).await
