@@ -131,22 +131,35 @@ pub async fn get_retention(
     let first = starts[0];
     let cohort_end = shift(starts[starts.len() - 1], period, 1);
     // First activities before the cohorts come back as None: in no cohort.
-    let entries: Vec<(uuid::Uuid, Option<chrono::DateTime<chrono::Utc>>, Option<i32>)> = match by {
+    // (member, local day they entered the cohorts — None: before them, number in the day sets).
+    let day = |at: chrono::DateTime<chrono::Utc>| local_day(c.tz, at);
+    let entries: Vec<(uuid::Uuid, Option<NaiveDate>, Option<i32>)> = match by {
         CohortBy::Join => repo::first_joins(&mut tx, &c, c.start(first), c.start(cohort_end))
             .await?
             .into_iter()
-            .map(|(id, at, k)| (id, Some(at), k))
+            .map(|(id, at, k)| (id, Some(day(at)), k))
             .collect(),
-        CohortBy::FirstActivity => repo::first_active(&mut tx, &c, first, cohort_end - Duration::days(1)).await?,
+        // The whole workspace: first active days kept in the member index.
+        CohortBy::FirstActivity if c.rollup_days && c.scope.groups.is_none() => {
+            sets::first_active_between(&mut tx, &c, first, cohort_end - Duration::days(1))
+                .await?
+                .into_iter()
+                .map(|(id, d, k)| (id, Some(d), Some(k)))
+                .collect()
+        }
+        CohortBy::FirstActivity => repo::first_active(&mut tx, &c, first, cohort_end - Duration::days(1))
+            .await?
+            .into_iter()
+            .map(|(id, at, k)| (id, at.map(day), k))
+            .collect(),
     };
     let mut members: HashMap<uuid::Uuid, Member> = HashMap::new();
     let mut keys: HashMap<uuid::Uuid, i32> = HashMap::new();
-    for (id, at, k) in entries {
-        let Some(at) = at else { continue };
+    for (id, entered, k) in entries {
+        let Some(day) = entered else { continue };
         if let Some(k) = k {
             keys.insert(id, k);
         }
-        let day = local_day(c.tz, at);
         if day >= first && day < cohort_end {
             members.insert(id, Member { cohort_day: Some(day), ..Default::default() });
         }

@@ -301,6 +301,27 @@ pub async fn span(
     Ok(Span { days: out, numbering: Numbering::Local(map) })
 }
 
+/// Counted members of the workspace whose first active day (any group) is
+/// in `[lo, hi]`: member, that day, their number — from the member index.
+pub async fn first_active_between(
+    conn: &mut PgConnection,
+    c: &Ctx,
+    lo: NaiveDate,
+    hi: NaiveDate,
+) -> Result<Vec<(Uuid, NaiveDate, i32)>, sqlx::Error> {
+    let mask = mask(&mut *conn, c).await?;
+    let rows: Vec<(Uuid, NaiveDate, i32)> = sqlx::query_as(
+        "SELECT member_id, first_active, idx FROM metric_member_index
+         WHERE workspace_id = $1 AND first_active BETWEEN $2 AND $3",
+    )
+    .bind(c.ws)
+    .bind(lo)
+    .bind(hi)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().filter(|(_, _, k)| u32::try_from(*k).is_ok_and(|k| mask.keeps(k))).collect())
+}
+
 /// For the lifecycle of the whole workspace: each counted member active on
 /// a day of `[lo, hi]`, with those days and the day they entered — their
 /// first active day from the member index, or the day before `lo` when
