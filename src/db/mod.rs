@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::config::Settings;
 use embedded::{EmbeddedOptions, EmbeddedPostgres};
@@ -92,4 +92,32 @@ impl Database {
         }
         Ok(())
     }
+}
+
+/// A read-only snapshot: every query of one report sees the same data.
+pub async fn read_snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    Ok(tx)
+}
+
+/// A second read-only transaction on `tx`'s snapshot (a [`read_snapshot`]), so a report's
+/// independent reads can run at once on two connections and still see the
+/// same data — or None when the pool has no idle connection (the reads then
+/// run one after the other on `tx`: waiting for a second connection while
+/// holding one could starve the pool).
+pub async fn shared_snapshot(
+    pool: &PgPool,
+    tx: &mut sqlx::PgConnection,
+) -> Result<Option<Transaction<'static, Postgres>>, sqlx::Error> {
+    let Some(mut second) = pool.try_begin().await? else { return Ok(None) };
+    let id: String = sqlx::query_scalar("SELECT pg_export_snapshot()").fetch_one(&mut *tx).await?;
+    // The identifier comes from PostgreSQL (hex digits and dashes); the
+    // statement takes no parameters, so refuse anything else outright.
+    if id.is_empty() || !id.chars().all(|ch| ch.is_ascii_hexdigit() || ch == '-') {
+        return Ok(None);
+    }
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *second).await?;
+    sqlx::query(&format!("SET TRANSACTION SNAPSHOT '{id}'")).execute(&mut *second).await?;
+    Ok(Some(second))
 }

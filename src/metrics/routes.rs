@@ -5,7 +5,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
-use sqlx::{PgPool, Postgres, Transaction};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -40,33 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_member_engagement))
 }
 
-/// A read-only snapshot: every query of one report sees the same data.
-pub(super) async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
-    Ok(tx)
-}
-
-/// A second read-only transaction on `tx`'s snapshot, so a report's
-/// independent reads can run at once on two connections and still see the
-/// same data — or None when the pool has no idle connection (the reads then
-/// run one after the other on `tx`: waiting for a second connection while
-/// holding one could starve the pool).
-pub(super) async fn second_snapshot(
-    pool: &PgPool,
-    tx: &mut sqlx::PgConnection,
-) -> Result<Option<Transaction<'static, Postgres>>, sqlx::Error> {
-    let Some(mut second) = pool.try_begin().await? else { return Ok(None) };
-    let id: String = sqlx::query_scalar("SELECT pg_export_snapshot()").fetch_one(&mut *tx).await?;
-    // The identifier comes from PostgreSQL (hex digits and dashes); the
-    // statement takes no parameters, so refuse anything else outright.
-    if id.is_empty() || !id.chars().all(|ch| ch.is_ascii_hexdigit() || ch == '-') {
-        return Ok(None);
-    }
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *second).await?;
-    sqlx::query(&format!("SET TRANSACTION SNAPSHOT '{id}'")).execute(&mut *second).await?;
-    Ok(Some(second))
-}
+pub(super) use crate::db::{read_snapshot as snapshot, shared_snapshot as second_snapshot};
 
 /// The report as JSON, or as the CSV table `csv` makes of it.
 pub(super) fn respond<T: Serialize>(format: Format, report: T, name: &str, csv: fn(&T) -> Table) -> Response {

@@ -659,3 +659,33 @@ async fn bad_metric_parameters_are_refused_naming_them() {
         assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, field), "{q}: {}", r.body);
     }
 }
+
+#[tokio::test]
+async fn a_shared_snapshot_sees_what_the_first_saw_and_nothing_committed_after() {
+    let app = TestApp::spawn().await;
+    let count = "SELECT count(*) FROM workspaces";
+    // Two connections used once, so the pool has idle ones to hand out.
+    let (a, b) = (app.pool.acquire().await.unwrap(), app.pool.acquire().await.unwrap());
+    drop((a, b));
+    let mut first = shequn::db::read_snapshot(&app.pool).await.unwrap();
+    let before: i64 = sqlx::query_scalar(count).fetch_one(&mut *first).await.unwrap();
+    app.other_workspace("committed after the snapshot").await;
+    let mut second = shequn::db::shared_snapshot(&app.pool, &mut first).await.unwrap().expect("an idle connection");
+    let in_second: i64 = sqlx::query_scalar(count).fetch_one(&mut *second).await.unwrap();
+    let in_first: i64 = sqlx::query_scalar(count).fetch_one(&mut *first).await.unwrap();
+    let now: i64 = sqlx::query_scalar(count).fetch_one(&app.pool).await.unwrap();
+    assert_eq!((in_first, in_second, now), (before, before, before + 1));
+    // Read-only, like the first.
+    let write = sqlx::query("DELETE FROM workspaces").execute(&mut *second).await;
+    assert!(write.is_err(), "the shared snapshot must be read-only");
+    drop((first, second));
+
+    // No idle connection: no second snapshot (never wait for one while holding the first).
+    let one = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with((*app.pool.connect_options()).clone())
+        .await
+        .unwrap();
+    let mut only = shequn::db::read_snapshot(&one).await.unwrap();
+    assert!(shequn::db::shared_snapshot(&one, &mut only).await.unwrap().is_none());
+}
