@@ -21,6 +21,7 @@ pub mod group_days;
 mod group_routes;
 pub mod growth;
 pub mod health;
+mod health_routes;
 pub mod params;
 pub mod period;
 pub mod repo;

@@ -23,9 +23,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     use super::cohort_routes::{__path_get_lifecycle, __path_get_retention, get_lifecycle, get_retention};
     use super::funnel_routes::{__path_get_funnel, get_funnel};
     use super::group_routes::{
-        __path_get_group_leaderboard, __path_get_group_roles, __path_get_groups_health, __path_get_member_engagement,
-        get_group_leaderboard, get_group_roles, get_groups_health, get_member_engagement,
+        __path_get_group_leaderboard, __path_get_group_roles, __path_get_member_engagement, get_group_leaderboard,
+        get_group_roles, get_member_engagement,
     };
+    use super::health_routes::{__path_get_groups_health, get_groups_health};
     OpenApiRouter::new()
         .routes(routes!(get_activity))
         .routes(routes!(get_growth))

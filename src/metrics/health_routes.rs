@@ -1,0 +1,215 @@
+//! `/v1/metrics/groups/health`: a 0-100 score per group with its
+//! components, and the groups that are declining or dead. The figures come
+//! from the group-day sets (workspace timezone) or the member-day SQL
+//! (another timezone); the score itself is `health`'s pure arithmetic.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::response::Response;
+use chrono::{Duration, NaiveDate};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::csv::{cell, Table};
+use super::group_routes::default_window;
+use super::health::{self, GroupHealth, Rules, Status};
+use super::params::{self, Common, MetricQuery};
+use super::routes::{pending, respond, second_snapshot, snapshot};
+use super::{group_days, repo, sets};
+use crate::error::{ApiError, ApiResult, ErrorEnvelope};
+use crate::keys::auth::Auth;
+use crate::state::AppState;
+
+/// Health parameters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HealthParams {
+    /// Dead when no message on any of the window's last N days (1-365, default 14).
+    pub dead_after_days: Option<i64>,
+    /// Declining when the active rate is under this (0-1, default 0.1).
+    pub min_active_rate: Option<f64>,
+    /// Only groups in this state.
+    pub status: Option<Status>,
+}
+
+impl params::Params for HealthParams {
+    const KEYS: &'static [&'static str] = &["dead_after_days", "min_active_rate", "status"];
+}
+
+/// Groups by state.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct StatusCounts {
+    pub healthy: i64,
+    pub declining: i64,
+    pub dead: i64,
+}
+
+/// Health of the scope's groups.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthReport {
+    pub timezone: String,
+    #[schema(value_type = String)]
+    pub from: NaiveDate,
+    #[schema(value_type = String)]
+    pub to: NaiveDate,
+    pub days: i64,
+    pub dead_after_days: i64,
+    pub min_active_rate: f64,
+    /// Every active group of the scope (before the `status` filter).
+    pub counts: StatusCounts,
+    /// Dead first, then declining, then healthy; lowest score first.
+    pub items: Vec<GroupHealth>,
+    /// The window reaches today: figures are partial.
+    pub incomplete: bool,
+    pub pending: bool,
+}
+
+/// A 0-100 health score per group with its components, and the groups
+/// that are declining or dead.
+#[utoipa::path(get, path = "/metrics/groups/health", tag = "metrics", params(Common, HealthParams),
+    responses((status = 200, body = HealthReport, description = "JSON, or CSV with `format=csv`"),
+        (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn get_groups_health(
+    State(state): State<AppState>,
+    auth: Auth,
+    MetricQuery(q, p): MetricQuery<HealthParams>,
+) -> ApiResult<Response> {
+    let dead_after_days = p.dead_after_days.unwrap_or(14);
+    if !(1..=365).contains(&dead_after_days) {
+        return Err(ApiError::field("dead_after_days", "out_of_range", "must be 1-365"));
+    }
+    let min_active_rate = p.min_active_rate.unwrap_or(0.1);
+    if !(0.0..=1.0).contains(&min_active_rate) {
+        return Err(ApiError::field("min_active_rate", "out_of_range", "must be 0-1"));
+    }
+    let mut tx = snapshot(&state.pool).await?;
+    let mut c = params::resolve(&mut tx, auth.workspace_id, &q, state.clock.now()).await?;
+    default_window(&q, &mut c);
+    if c.from > c.to {
+        return Err(ApiError::field("from", "invalid", "must not be after `to`"));
+    }
+    let days = c.days() as i64;
+    let before = c.from - Duration::days(days);
+    let (lo, hi) = c.bounds();
+    let last_join = c.to - Duration::days(health::SETTLE_DAYS - 1);
+    let (joins_lo, joins_hi) = (lo, c.start(last_join + Duration::days(1)));
+    let settle = Duration::days(health::SETTLE_DAYS);
+    let (activity, activation, membership, groups) = if c.rollup_days {
+        // Sets and joins on this connection, stints and last messages on a second one (same snapshot).
+        let sets_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
+            let mask = sets::mask(&mut *conn, &c).await?;
+            let days = group_days::read(&mut *conn, &c, &mask, before, c.from, c.to).await?;
+            // Last message days: from the sets for groups with one in the window; searched for the others.
+            let recent = group_days::last_message_days(&days, c.from);
+            let known: Vec<Uuid> = recent.keys().copied().collect();
+            let mut groups = repo::group_last_messages(&mut *conn, &c, c.to, &known).await?;
+            for (g, _, last) in &mut groups {
+                if let Some(day) = recent.get(g) {
+                    *last = Some(*day);
+                }
+            }
+            Ok((days, groups))
+        };
+        let stints_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
+            let membership = repo::group_membership(&mut *conn, &c, lo, hi, settle).await?;
+            let joins =
+                if last_join >= c.from { repo::joins(&mut *conn, &c, joins_lo, joins_hi).await? } else { Vec::new() };
+            Ok((membership, joins))
+        };
+        let ((days, groups), (membership, joins)) = match second_snapshot(&state.pool, &mut tx).await? {
+            Some(mut other) => tokio::try_join!(sets_side(&mut tx), stints_side(&mut other))?,
+            None => (sets_side(&mut tx).await?, stints_side(&mut tx).await?),
+        };
+        let activation = group_days::activation(&days, c.tz, &joins, c.to, health::SETTLE_DAYS);
+        (group_days::activity(&days, c.from), activation, membership, groups)
+    } else {
+        let activity = repo::group_activity(&mut tx, &c, before, c.from, c.to).await?;
+        let activation = if last_join >= c.from {
+            repo::group_activation(&mut tx, &c, c.from, last_join, c.to, health::SETTLE_DAYS as i32).await?
+        } else {
+            Vec::new()
+        };
+        let activation = activation.into_iter().map(|(g, n, a)| (g, (n, a))).collect();
+        let membership = repo::group_membership(&mut tx, &c, lo, hi, settle).await?;
+        (activity, activation, membership, repo::group_last_messages(&mut tx, &c, c.to, &[]).await?)
+    };
+    let activity: HashMap<Uuid, repo::GroupActivity> = activity.into_iter().map(|a| (a.group_id, a)).collect();
+    let membership: HashMap<Uuid, repo::GroupMembership> = membership.into_iter().map(|m| (m.group_id, m)).collect();
+    let rules = Rules { dead_after_days, min_active_rate };
+    let mut counts = StatusCounts::default();
+    let mut items = Vec::new();
+    for (g, name, last) in groups {
+        let h = health::group_health(health::Input {
+            group_id: g,
+            name,
+            last_message_day: last,
+            to: c.to,
+            days,
+            activity: activity.get(&g),
+            membership: membership.get(&g),
+            activation: activation.get(&g).copied().unwrap_or((0, 0)),
+            rules,
+        });
+        *match h.status {
+            Status::Healthy => &mut counts.healthy,
+            Status::Declining => &mut counts.declining,
+            Status::Dead => &mut counts.dead,
+        } += 1;
+        if p.status.is_none_or(|s| s == h.status) {
+            items.push(h);
+        }
+    }
+    items.sort_by_key(|h| (h.status, h.score, h.group_id));
+    let report = HealthReport {
+        timezone: c.tz_name.clone(),
+        from: c.from,
+        to: c.to,
+        days,
+        dead_after_days,
+        min_active_rate,
+        counts,
+        items,
+        incomplete: c.to >= c.today,
+        pending: pending(&mut tx, &c, days).await?,
+    };
+    Ok(respond(c.format, report, "groups-health", health_csv))
+}
+
+fn health_csv(r: &HealthReport) -> Table {
+    let mut t = Table::new(&[
+        "group_id",
+        "name",
+        "score",
+        "status",
+        "reasons",
+        "last_message_day",
+        "active_rate",
+        "stickiness",
+        "activation",
+        "new_member_retention",
+        "net_growth",
+        "concentration",
+        "silence",
+    ]);
+    for h in &r.items {
+        let c = &h.components;
+        t.push(vec![
+            h.group_id.to_string(),
+            h.name.clone(),
+            h.score.to_string(),
+            serde_json::to_value(h.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            h.reasons.join(" "),
+            h.last_message_day.map(|d| d.to_string()).unwrap_or_default(),
+            cell(c.active_rate.value),
+            cell(c.stickiness.value),
+            cell(c.activation.value),
+            cell(c.new_member_retention.value),
+            cell(c.net_growth.value),
+            cell(c.concentration.value),
+            cell(c.silence.value),
+        ]);
+    }
+    t
+}
