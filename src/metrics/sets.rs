@@ -166,9 +166,11 @@ pub async fn mask(conn: &mut PgConnection, c: &Ctx) -> Result<Mask, sqlx::Error>
     Ok(Mask { exclude, only })
 }
 
-/// The member numbers of a packed list (4-byte big-endian integers, as `int4send` writes them).
+/// The member numbers of a packed list (4-byte big-endian integers, as
+/// `int4send` writes them; numbers are never negative, so their bytes read
+/// the same as unsigned). One item per entry, so parallel lists stay aligned.
 pub fn unpack(packed: &[u8]) -> impl Iterator<Item = u32> + '_ {
-    packed.chunks_exact(4).filter_map(|c| u32::try_from(i32::from_be_bytes([c[0], c[1], c[2], c[3]])).ok())
+    packed.chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
 }
 
 /// The counts of a packed list.
@@ -383,7 +385,7 @@ mod tests {
     #[test]
     fn packed_lists_are_big_endian_int4() {
         let packed = [0, 0, 0, 1, 0, 0, 1, 0, 0xff, 0xff, 0xff, 0xff];
-        assert_eq!(unpack(&packed).collect::<Vec<_>>(), vec![1, 256], "negative numbers are not members");
+        assert_eq!(unpack(&packed).collect::<Vec<_>>(), vec![1, 256, u32::MAX], "one item per entry");
         assert_eq!(unpack_counts(&packed).collect::<Vec<_>>(), vec![1, 256, -1]);
     }
 
