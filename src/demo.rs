@@ -433,7 +433,8 @@ pub async fn run(pool: &PgPool, o: &Options, now: DateTime<Utc>) -> anyhow::Resu
     if o.progress {
         eprintln!(" {rollup_secs:.1} s");
     }
-    for table in ["metric_member_days", "metric_group_days", "metric_days", "metric_orders", "metric_campaign_clicks"] {
+    use crate::metrics::rollup::{DAY_TABLES, OTHER_TABLES};
+    for table in DAY_TABLES.iter().chain(&OTHER_TABLES).chain(&["metric_member_index"]) {
         sqlx::query(&format!("ANALYZE {table}")).execute(pool).await?;
     }
     Ok(Outcome { workspace_id: ws, api_key: nw.owner_key.key, events, stints: stints.len(), load_secs, rollup_secs })

@@ -121,3 +121,22 @@ pub async fn shared_snapshot(
     sqlx::query(&format!("SET TRANSACTION SNAPSHOT '{id}'")).execute(&mut *second).await?;
     Ok(Some(second))
 }
+
+/// Runs two independent reads of one snapshot: `a` on `tx`, `b` on a
+/// [`shared_snapshot`] at the same time — or both on `tx`, one after the
+/// other, when the pool has no idle connection. Either way both see exactly
+/// the data `tx` sees.
+pub async fn snapshot_reads<A, B>(
+    pool: &PgPool,
+    tx: &mut sqlx::PgConnection,
+    a: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<A, sqlx::Error>,
+    b: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<B, sqlx::Error>,
+) -> Result<(A, B), sqlx::Error> {
+    match shared_snapshot(pool, &mut *tx).await? {
+        Some(mut other) => tokio::try_join!(a(tx), b(&mut other)),
+        None => {
+            let first = a(&mut *tx).await?;
+            Ok((first, b(tx).await?))
+        }
+    }
+}

@@ -7,10 +7,10 @@ use std::collections::HashMap;
 
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;
-
-use super::sets::Bits;
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+use super::sets::Bits;
 
 /// Days before `from` a trailing window reaches back (MAU: d-29..d).
 pub const LEAD: usize = 29;
@@ -146,33 +146,12 @@ pub fn compute(inp: &Input) -> Computed {
     Computed { days, stickiness, distribution, active_members: days_active.iter().filter(|d| **d > 0).count() as i64 }
 }
 
-/// The inclusive local-day range (offsets from `from`) in which a stint
-/// `[joined, left)` belongs to its group: from its join day to the day
-/// before `left` ends it (a stint ending exactly at midnight does not reach
-/// into that day).
-pub fn stint_days(
-    tz: chrono_tz::Tz,
-    from: NaiveDate,
-    joined: chrono::DateTime<chrono::Utc>,
-    left: Option<chrono::DateTime<chrono::Utc>>,
-) -> (i32, i32) {
-    use super::period::{day_start, local_day};
-    let first = (local_day(tz, joined) - from).num_days() as i32;
-    let last = match left {
-        None => i32::MAX,
-        Some(l) => {
-            let day = local_day(tz, l);
-            let day = if day_start(tz, day) == l { day - Duration::days(1) } else { day };
-            (day - from).num_days() as i32
-        }
-    };
-    (first, last)
-}
-
 /// Belonging ranges per member (merged) over the `days` local days from
-/// `from`, with the member's number from `key`. Same days as [`stint_days`],
-/// found by binary search in the days' bounds (100k seats, no timezone
-/// conversion each).
+/// `from`, with the member's number from `key`: a seat `[joined, left)`
+/// belongs from the day holding `joined` to the day before the one `left`
+/// ends in (a stint ending exactly at midnight does not reach into that
+/// day) — found by binary search in the days' bounds (100k seats, no
+/// timezone conversion each; the tests check it against the conversion).
 pub fn belonging(
     tz: chrono_tz::Tz,
     from: NaiveDate,
@@ -274,6 +253,27 @@ pub fn breakdown(inp: &RowsInput) -> Vec<ActivityRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A seat's inclusive day range (offsets from `from`) by timezone
+    /// conversion of each instant: what [`belonging`] must equal.
+    fn stint_days(
+        tz: chrono_tz::Tz,
+        from: NaiveDate,
+        joined: chrono::DateTime<chrono::Utc>,
+        left: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> (i32, i32) {
+        use crate::metrics::period::{day_start, local_day};
+        let first = (local_day(tz, joined) - from).num_days() as i32;
+        let last = match left {
+            None => i32::MAX,
+            Some(l) => {
+                let day = local_day(tz, l);
+                let day = if day_start(tz, day) == l { day - Duration::days(1) } else { day };
+                (day - from).num_days() as i32
+            }
+        };
+        (first, last)
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()

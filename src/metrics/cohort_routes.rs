@@ -130,8 +130,7 @@ pub async fn get_retention(
     let starts = cohorts::cohort_starts(c.from, c.to, period, c.week_start);
     let first = starts[0];
     let cohort_end = shift(starts[starts.len() - 1], period, 1);
-    // First activities before the cohorts come back as None: in no cohort.
-    // (member, local day they entered the cohorts — None: before them, number in the day sets).
+    // (member, local day they entered — None: first active before the cohorts, so in none —, number in the day sets).
     let day = |at: chrono::DateTime<chrono::Utc>| local_day(c.tz, at);
     let entries: Vec<(uuid::Uuid, Option<NaiveDate>, Option<i32>)> = match by {
         CohortBy::Join => repo::first_joins(&mut tx, &c, c.start(first), c.start(cohort_end))

@@ -9,14 +9,15 @@ use axum::extract::State;
 use axum::response::Response;
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::csv::{cell, Table};
 use super::group_routes::default_window;
 use super::health::{self, GroupHealth, Rules, Status};
-use super::params::{self, Common, MetricQuery};
-use super::routes::{pending, respond, second_snapshot, snapshot};
+use super::params::{self, Common, Ctx, MetricQuery};
+use super::routes::{pending, respond, snapshot, snapshot_reads};
 use super::{group_days, repo, sets};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;
@@ -92,49 +93,7 @@ pub async fn get_groups_health(
     }
     let days = c.days() as i64;
     let before = c.from - Duration::days(days);
-    let (lo, hi) = c.bounds();
-    let last_join = c.to - Duration::days(health::SETTLE_DAYS - 1);
-    let (joins_lo, joins_hi) = (lo, c.start(last_join + Duration::days(1)));
-    let settle = Duration::days(health::SETTLE_DAYS);
-    let (activity, activation, membership, groups) = if c.rollup_days {
-        // Sets and joins on this connection, stints and last messages on a second one (same snapshot).
-        let sets_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
-            let mask = sets::mask(&mut *conn, &c).await?;
-            let days = group_days::read(&mut *conn, &c, &mask, before, c.from, c.to).await?;
-            // Last message days: from the sets for groups with one in the window; searched for the others.
-            let recent = group_days::last_message_days(&days, c.from);
-            let known: Vec<Uuid> = recent.keys().copied().collect();
-            let mut groups = repo::group_last_messages(&mut *conn, &c, c.to, &known).await?;
-            for (g, _, last) in &mut groups {
-                if let Some(day) = recent.get(g) {
-                    *last = Some(*day);
-                }
-            }
-            Ok((days, groups))
-        };
-        let stints_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
-            let membership = repo::group_membership(&mut *conn, &c, lo, hi, settle).await?;
-            let joins =
-                if last_join >= c.from { repo::joins(&mut *conn, &c, joins_lo, joins_hi).await? } else { Vec::new() };
-            Ok((membership, joins))
-        };
-        let ((days, groups), (membership, joins)) = match second_snapshot(&state.pool, &mut tx).await? {
-            Some(mut other) => tokio::try_join!(sets_side(&mut tx), stints_side(&mut other))?,
-            None => (sets_side(&mut tx).await?, stints_side(&mut tx).await?),
-        };
-        let activation = group_days::activation(&days, c.tz, &joins, c.to, health::SETTLE_DAYS);
-        (group_days::activity(&days, c.from), activation, membership, groups)
-    } else {
-        let activity = repo::group_activity(&mut tx, &c, before, c.from, c.to).await?;
-        let activation = if last_join >= c.from {
-            repo::group_activation(&mut tx, &c, c.from, last_join, c.to, health::SETTLE_DAYS as i32).await?
-        } else {
-            Vec::new()
-        };
-        let activation = activation.into_iter().map(|(g, n, a)| (g, (n, a))).collect();
-        let membership = repo::group_membership(&mut tx, &c, lo, hi, settle).await?;
-        (activity, activation, membership, repo::group_last_messages(&mut tx, &c, c.to, &[]).await?)
-    };
+    let Figures { activity, activation, membership, groups } = figures(&state.pool, &mut tx, &c, before).await?;
     let activity: HashMap<Uuid, repo::GroupActivity> = activity.into_iter().map(|a| (a.group_id, a)).collect();
     let membership: HashMap<Uuid, repo::GroupMembership> = membership.into_iter().map(|m| (m.group_id, m)).collect();
     let rules = Rules { dead_after_days, min_active_rate };
@@ -175,6 +134,62 @@ pub async fn get_groups_health(
         pending: pending(&mut tx, &c, days).await?,
     };
     Ok(respond(c.format, report, "groups-health", health_csv))
+}
+
+/// What the scores are computed from, per group of the scope.
+struct Figures {
+    activity: Vec<repo::GroupActivity>,
+    /// Joins of the window and how many of them became active.
+    activation: HashMap<Uuid, (i64, i64)>,
+    membership: Vec<repo::GroupMembership>,
+    /// Active groups: id, name, last local day with a message.
+    groups: Vec<(Uuid, String, Option<NaiveDate>)>,
+}
+
+/// The figures of the window `[c.from, c.to]` (activity also of the window
+/// before, from `before`): from the group-day sets in the workspace
+/// timezone, else from the member-day SQL.
+async fn figures(pool: &PgPool, tx: &mut PgConnection, c: &Ctx, before: NaiveDate) -> Result<Figures, sqlx::Error> {
+    let (lo, hi) = c.bounds();
+    let last_join = c.to - Duration::days(health::SETTLE_DAYS - 1);
+    let (joins_lo, joins_hi) = (lo, c.start(last_join + Duration::days(1)));
+    let settle = Duration::days(health::SETTLE_DAYS);
+    if c.rollup_days {
+        // Group-day sets and last messages on this connection, stints and joins beside them (same snapshot).
+        let sets_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
+            let mask = sets::mask(&mut *conn, c).await?;
+            let days = group_days::read(&mut *conn, c, &mask, before, c.from, c.to).await?;
+            // Last message days: from the sets for groups with one in the window; searched for the others.
+            let recent = group_days::last_message_days(&days, c.from);
+            let known: Vec<Uuid> = recent.keys().copied().collect();
+            let mut groups = repo::group_last_messages(&mut *conn, c, c.to, &known).await?;
+            for (g, _, last) in &mut groups {
+                if let Some(day) = recent.get(g) {
+                    *last = Some(*day);
+                }
+            }
+            Ok((days, groups))
+        };
+        let stints_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
+            let membership = repo::group_membership(&mut *conn, c, lo, hi, settle).await?;
+            let joins =
+                if last_join >= c.from { repo::joins(&mut *conn, c, joins_lo, joins_hi).await? } else { Vec::new() };
+            Ok((membership, joins))
+        };
+        let ((days, groups), (membership, joins)) = snapshot_reads(pool, tx, sets_side, stints_side).await?;
+        let activation = group_days::activation(&days, c.tz, &joins, c.to, health::SETTLE_DAYS);
+        Ok(Figures { activity: group_days::activity(&days, c.from), activation, membership, groups })
+    } else {
+        let activity = repo::group_activity(tx, c, before, c.from, c.to).await?;
+        let activation = if last_join >= c.from {
+            repo::group_activation(tx, c, c.from, last_join, c.to, health::SETTLE_DAYS as i32).await?
+        } else {
+            Vec::new()
+        };
+        let activation = activation.into_iter().map(|(g, n, a)| (g, (n, a))).collect();
+        let membership = repo::group_membership(tx, c, lo, hi, settle).await?;
+        Ok(Figures { activity, activation, membership, groups: repo::group_last_messages(tx, c, c.to, &[]).await? })
+    }
 }
 
 fn health_csv(r: &HealthReport) -> Table {

@@ -1,4 +1,6 @@
-//! The rollup worker: keeps `metric_member_days`, `metric_orders` and
+//! The rollup worker: keeps `metric_member_days`, the day sets derived from
+//! them (`metric_group_days`, `metric_days`, numbered by
+//! `metric_member_index`, see `sets`), `metric_orders` and
 //! `metric_campaign_clicks` equal to what the raw events say.
 //!
 //! Ingestion appends the local days it touched to `metric_dirty_days` (in
@@ -25,6 +27,12 @@ use crate::workspaces::model::Workspace;
 
 /// Advisory lock key of the rollup worker ("shequn-r").
 const LOCK_KEY: i64 = 0x7368_6571_756e_2d72;
+
+/// Rollup tables keyed by local day (recomputed day by day).
+pub const DAY_TABLES: [&str; 3] = ["metric_member_days", "metric_group_days", "metric_days"];
+
+/// Rollup tables keyed by order or click (merged, emptied only by a rebuild).
+pub const OTHER_TABLES: [&str; 2] = ["metric_orders", "metric_campaign_clicks"];
 
 /// Most queue rows one pass takes.
 const BATCH: i64 = 5000;
@@ -176,7 +184,7 @@ async fn delete_queued(conn: &mut PgConnection, ws: WorkspaceId, ids: &[i64]) ->
 }
 
 async fn recompute_day(conn: &mut PgConnection, w: &Workspace, day: NaiveDate) -> anyhow::Result<()> {
-    for table in ["metric_member_days", "metric_group_days", "metric_days"] {
+    for table in DAY_TABLES {
         sqlx::query(&format!("DELETE FROM {table} WHERE workspace_id = $1 AND day = $2"))
             .bind(w.id)
             .bind(day)
@@ -187,7 +195,7 @@ async fn recompute_day(conn: &mut PgConnection, w: &Workspace, day: NaiveDate) -
 }
 
 async fn rebuild(conn: &mut PgConnection, w: &Workspace) -> anyhow::Result<()> {
-    for table in ["metric_member_days", "metric_group_days", "metric_days", "metric_orders", "metric_campaign_clicks"] {
+    for table in DAY_TABLES.iter().chain(&OTHER_TABLES) {
         sqlx::query(&format!("DELETE FROM {table} WHERE workspace_id = $1")).bind(w.id).execute(&mut *conn).await?;
     }
     // Numbers stay (sets of other days keep meaning the same members); first active days are re-derived.

@@ -40,7 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_member_engagement))
 }
 
-pub(super) use crate::db::{read_snapshot as snapshot, shared_snapshot as second_snapshot};
+pub(super) use crate::db::{read_snapshot as snapshot, snapshot_reads};
 
 /// The report as JSON, or as the CSV table `csv` makes of it.
 pub(super) fn respond<T: Serialize>(format: Format, report: T, name: &str, csv: fn(&T) -> Table) -> Response {
@@ -104,13 +104,13 @@ pub async fn get_activity(
     let mut tx = snapshot(&state.pool).await?;
     let c = params::resolve(&mut tx, auth.workspace_id, &q, state.clock.now()).await?;
     let lead_from = c.from - Duration::days(LEAD as i64);
-    use sets::Messages::Count;
-    let (span, seats) = match second_snapshot(&state.pool, &mut tx).await? {
-        Some(mut other) => {
-            tokio::try_join!(sets::span(&mut tx, &c, lead_from, c.to, Count), repo::seats(&mut other, &c))?
-        }
-        None => (sets::span(&mut tx, &c, lead_from, c.to, Count).await?, repo::seats(&mut tx, &c).await?),
-    };
+    let (span, seats) = snapshot_reads(
+        &state.pool,
+        &mut tx,
+        async |conn| sets::span(conn, &c, lead_from, c.to, sets::Messages::Count).await,
+        async |conn| repo::seats(conn, &c).await,
+    )
+    .await?;
     let messages: Vec<i64> = span.days.iter().skip(LEAD).map(|d| d.messages).collect();
     let active: Vec<sets::Bits> = span.days.into_iter().map(|d| d.active).collect();
     let belonging = activity::belonging(c.tz, c.from, c.days(), &seats, |m, idx| span.numbering.of(m, idx));
@@ -346,12 +346,13 @@ pub async fn get_commerce(
         let span = sets::span(conn, &c, c.from, c.to, sets::Messages::Skip).await?;
         Ok((sets::Bits::union_of(span.days.iter().map(|d| &d.active)).len() as i64, other_currency))
     };
-    let (mut orders, (active_members, other_currency_orders)) = match second_snapshot(&state.pool, &mut tx).await? {
-        Some(mut other) => {
-            tokio::try_join!(repo::orders(&mut tx, &c, groups, lo, hi, attribution), active_side(&mut other))?
-        }
-        None => (repo::orders(&mut tx, &c, groups, lo, hi, attribution).await?, active_side(&mut tx).await?),
-    };
+    let (mut orders, (active_members, other_currency_orders)) = snapshot_reads(
+        &state.pool,
+        &mut tx,
+        async |conn| repo::orders(conn, &c, groups, lo, hi, attribution).await,
+        active_side,
+    )
+    .await?;
     if let Some(campaign) = c.scope.campaign {
         orders.retain(|o| o.campaign_id == Some(campaign));
     }
