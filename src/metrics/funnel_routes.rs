@@ -9,8 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::csv::{cell, Table};
 use super::funnel::{self, GroupRow, Preset, Step, StepFigures};
 use super::params::{self, Common, MetricQuery};
-use super::repo;
 use super::routes::{respond, snapshot};
+use super::{repo, timelines};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;
 use crate::state::AppState;
@@ -131,7 +131,11 @@ pub async fn get_funnel(
     types.dedup();
     let properties = steps.iter().any(|s| !s.filter.properties.is_empty());
     let end: DateTime<Utc> = hi + window;
-    let events = repo::funnel_events(&mut tx, &c, &steps[0].kind, &types, lo, hi, end, properties).await?;
+    let events = if timelines::serves(c.rollup_days, &steps) {
+        timelines::funnel_events(&state.pool, &mut tx, &c, &steps[0].kind, &types, lo, end).await?
+    } else {
+        repo::funnel_events(&mut tx, &c, &steps[0].kind, &types, lo, hi, end, properties).await?
+    };
     let m = funnel::compute(&funnel::Input {
         steps: &steps,
         window,

@@ -28,5 +28,6 @@ pub mod repo;
 pub mod rollup;
 mod routes;
 pub mod sets;
+pub mod timelines;
 
 pub use routes::router;

@@ -1,7 +1,8 @@
 //! The rollup worker: keeps `metric_member_days`, the day sets derived from
 //! them (`metric_group_days`, `metric_days`, numbered by
-//! `metric_member_index`, see `sets`), `metric_orders` and
-//! `metric_campaign_clicks` equal to what the raw events say.
+//! `metric_member_index`, see `sets`), the funnel timelines
+//! (`metric_member_events`, `metric_type_days`, see `timelines`),
+//! `metric_orders` and `metric_campaign_clicks` equal to what the raw events say.
 //!
 //! Ingestion appends the local days it touched to `metric_dirty_days` (in
 //! its own transaction, so a committed event always has its dirty row). A
@@ -22,6 +23,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::period::{day_bounds, local_day};
+use crate::events::model::TYPES;
 use crate::ids::WorkspaceId;
 use crate::workspaces::model::Workspace;
 
@@ -29,10 +31,11 @@ use crate::workspaces::model::Workspace;
 const LOCK_KEY: i64 = 0x7368_6571_756e_2d72;
 
 /// Rollup tables keyed by local day (recomputed day by day).
-pub const DAY_TABLES: [&str; 3] = ["metric_member_days", "metric_group_days", "metric_days"];
+pub const DAY_TABLES: [&str; 5] =
+    ["metric_member_days", "metric_group_days", "metric_days", "metric_member_events", "metric_type_days"];
 
-/// Rollup tables keyed by order or click (merged, emptied only by a rebuild).
-pub const OTHER_TABLES: [&str; 2] = ["metric_orders", "metric_campaign_clicks"];
+/// Rollup tables keyed otherwise (merged, emptied only by a rebuild).
+pub const OTHER_TABLES: [&str; 3] = ["metric_orders", "metric_campaign_clicks", "metric_member_months"];
 
 /// Most queue rows one pass takes.
 const BATCH: i64 = 5000;
@@ -223,7 +226,11 @@ async fn number_members(
     first: NaiveDate,
     last: NaiveDate,
 ) -> anyhow::Result<()> {
-    sqlx::query(
+    on_days(
+        &mut *conn,
+        w,
+        first,
+        last,
         "INSERT INTO metric_member_index (workspace_id, member_id, idx)
          SELECT $1, n.member_id,
                 (SELECT COALESCE(max(idx), -1) FROM metric_member_index WHERE workspace_id = $1)
@@ -233,12 +240,12 @@ async fn number_members(
                  AND NOT EXISTS (SELECT 1 FROM metric_member_index i
                                  WHERE i.workspace_id = $1 AND i.member_id = d.member_id)) n",
     )
-    .bind(w.id)
-    .bind(first)
-    .bind(last)
-    .execute(&mut *conn)
     .await?;
-    sqlx::query(
+    on_days(
+        &mut *conn,
+        w,
+        first,
+        last,
         "UPDATE metric_member_index i SET first_active = x.day
          FROM (SELECT d.member_id, min(d.day) AS day FROM metric_member_days d
                WHERE d.workspace_id = $1 AND d.day BETWEEN $2 AND $3 AND d.active_events > 0
@@ -246,10 +253,71 @@ async fn number_members(
          WHERE i.workspace_id = $1 AND i.member_id = x.member_id
            AND (i.first_active IS NULL OR i.first_active > x.day)",
     )
+    .await?;
+    Ok(())
+}
+
+/// Runs a statement whose parameters are the workspace and the local days `$2..=$3`.
+async fn on_days(
+    conn: &mut PgConnection,
+    w: &Workspace,
+    first: NaiveDate,
+    last: NaiveDate,
+    sql: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(sql).bind(w.id).bind(first).bind(last).execute(conn).await?;
+    Ok(())
+}
+
+/// Packs each member's events of the local days `first..=last` (bounds as
+/// computed by [`aggregate`]), derives the per-type day sets from them and
+/// rebuilds the month values of the members and months they touch.
+async fn member_events(
+    conn: &mut PgConnection,
+    w: &Workspace,
+    first: NaiveDate,
+    last: NaiveDate,
+    bounds: &[DateTime<Utc>],
+) -> Result<(), sqlx::Error> {
+    let (Some(&lo), Some(&hi)) = (bounds.first(), bounds.last()) else { return Ok(()) };
+    sqlx::query(include_str!("sql/member_events.sql"))
+        .bind(w.id)
+        .bind(first)
+        .bind(bounds)
+        .bind(lo)
+        .bind(hi)
+        .bind(&TYPES[..])
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO metric_type_days (workspace_id, day, type_code, members)
+         SELECT $1, d.day, t.code, array_agg(d.member_idx ORDER BY d.member_idx)
+         FROM metric_member_events d CROSS JOIN generate_series(0, $4) AS t(code)
+         WHERE d.workspace_id = $1 AND d.day BETWEEN $2 AND $3 AND d.types & (1 << t.code) <> 0
+         GROUP BY d.day, t.code",
+    )
     .bind(w.id)
     .bind(first)
     .bind(last)
-    .execute(conn)
+    .bind(TYPES.len() as i32 - 1)
+    .execute(&mut *conn)
+    .await?;
+    // Events are never removed, so the members with events on these days
+    // include everyone whose month rows they change.
+    on_days(
+        &mut *conn,
+        w,
+        first,
+        last,
+        "INSERT INTO metric_member_months (workspace_id, member_idx, month, data)
+         SELECT $1, d.member_idx, t.month, string_agg(d.data, '' ORDER BY d.day)
+         FROM (SELECT DISTINCT member_idx, date_trunc('month', day)::date AS month FROM metric_member_events
+               WHERE workspace_id = $1 AND day BETWEEN $2 AND $3) t
+         JOIN metric_member_events d ON d.workspace_id = $1 AND d.member_idx = t.member_idx
+              AND d.day >= t.month AND d.day < (t.month + interval '1 month')::date
+         GROUP BY d.member_idx, t.month
+         ON CONFLICT (workspace_id, member_idx, month) DO UPDATE SET data = EXCLUDED.data",
+    )
     .await?;
     Ok(())
 }
@@ -270,8 +338,9 @@ async fn aggregate(conn: &mut PgConnection, w: &Workspace, first: NaiveDate, las
         .context("member days")?;
     number_members(conn, w, first, last).await.context("member index")?;
     for statement in include_str!("sql/day_sets.sql").split("\n--\n") {
-        sqlx::query(statement).bind(w.id).bind(first).bind(last).execute(&mut *conn).await.context("day sets")?;
+        on_days(&mut *conn, w, first, last, statement).await.context("day sets")?;
     }
+    member_events(conn, w, first, last, &bounds).await.context("member events")?;
     sqlx::query(include_str!("sql/orders_paid.sql")).bind(w.id).bind(lo).bind(hi).execute(&mut *conn).await?;
     sqlx::query(include_str!("sql/orders_refunded.sql")).bind(w.id).bind(lo).bind(hi).execute(&mut *conn).await?;
     sqlx::query(

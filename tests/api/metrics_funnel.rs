@@ -171,9 +171,22 @@ fn got(steps: &Value) -> Vec<(i64, Option<f64>)> {
 async fn funnels_equal_a_brute_force_search_over_the_raw_events() {
     let app = TestApp::spawn().await;
     assert_eq!(app.patch("/v1/workspace", json!({"timezone": "UTC"})).await.status, StatusCode::OK);
+    // camp-a is a campaign (its events carry its id), camp-b only a code.
+    let r = app
+        .post("/v1/campaigns", json!({"name": "A", "scene": "conversion", "kind": "coupon", "tracking_code": "camp-a"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let camp_a = r.body["id"].as_str().unwrap().to_owned();
     let start = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
-    post_events(&app, &history(5, start, 40, 200)).await;
-    drain(&app).await;
+    // Every other event arrives after the first ones were rolled up: the
+    // days and months they land in are recomputed, not built once.
+    let events = history(5, start, 40, 200);
+    let even: Vec<Value> = events.iter().step_by(2).cloned().collect();
+    let odd: Vec<Value> = events.iter().skip(1).step_by(2).cloned().collect();
+    for wave in [even, odd] {
+        post_events(&app, &wave).await;
+        drain(&app).await;
+    }
     let events: Vec<E> = sqlx::query_as(
         "SELECT member_id, type, occurred_at, id, group_id, campaign_code, properties->>'sku' AS sku FROM events
          WHERE workspace_id = $1 AND member_id IS NOT NULL",
@@ -190,6 +203,8 @@ async fn funnels_equal_a_brute_force_search_over_the_raw_events() {
     let (from, to) = (day("2026-10-05"), day("2026-11-03"));
     let onboarding: &[S] = &[("member_joined", None, None), ("message_sent", None, None), ("checked_in", None, None)];
     let purchase: &[S] = &[("link_clicked", None, None), ("order_placed", None, None), ("order_paid", None, None)];
+    let purchase_a: &[S] =
+        &[("link_clicked", Some("camp-a"), None), ("order_placed", None, None), ("order_paid", None, None)];
     let four: &[S] = &[
         ("link_clicked", Some("camp-a"), None),
         ("message_sent", None, None),
@@ -211,6 +226,8 @@ async fn funnels_equal_a_brute_force_search_over_the_raw_events() {
             false,
         ),
         (format!("&group_id={g1}&steps=link_clicked,order_placed,order_paid"), &in_g1, purchase, utc, Duration::days(7), false),
+        (format!("&campaign_id={camp_a}&funnel=purchase"), &events, purchase_a, utc, Duration::days(7), false),
+        (format!("&steps=link_clicked[campaign_id={camp_a}],order_placed,order_paid"), &events, purchase_a, utc, Duration::days(7), false),
         ("&tz=Asia/Shanghai&funnel=onboarding&window=2d".into(), &events, onboarding, shanghai, Duration::days(2), false),
     ];
     for (query, evs, steps, tz, window, hold) in cases {
@@ -238,6 +255,38 @@ async fn funnels_equal_a_brute_force_search_over_the_raw_events() {
         let want = expected(&events, purchase, lo, hi, Duration::days(7), false, Some(g));
         assert_eq!(got(&row["steps"]), want, "group {g:?}");
     }
+    // The timelines rebuilt in a timezone whose clocks go back inside the
+    // range (2026-11-01 has 25 hours in New York), with a staff member who
+    // started the funnel left out unless `include_staff=true`.
+    assert_eq!(app.patch("/v1/workspace", json!({"timezone": "America/New_York"})).await.status, StatusCode::OK);
+    drain(&app).await;
+    let ny: Tz = "America/New_York".parse().unwrap();
+    let (lo, hi) = bounds(ny, from, to);
+    let staff = events
+        .iter()
+        .find(|e| e.kind == "member_joined" && e.occurred_at >= lo && e.occurred_at < hi)
+        .map(|e| e.member_id)
+        .unwrap();
+    sqlx::query("UPDATE members SET is_staff = true WHERE id = $1").bind(staff).execute(&app.pool).await.unwrap();
+    let counted: Vec<E> = events.iter().filter(|e| e.member_id != staff).cloned().collect();
+    for (query, steps, hold) in [
+        ("&funnel=onboarding", onboarding, false),
+        ("&steps=link_clicked,order_placed,order_paid&hold=campaign", purchase, true),
+    ] {
+        let url = format!("/v1/metrics/funnel?from={from}&to={to}{query}");
+        let r = app.get(&url).await;
+        assert_eq!(r.status, StatusCode::OK, "{url}: {}", r.body);
+        assert_eq!(got(&r.body["steps"]), expected(&counted, steps, lo, hi, Duration::days(7), hold, None), "{url}");
+        let r = app.get(&format!("{url}&include_staff=true")).await;
+        let all = expected(&events, steps, lo, hi, Duration::days(7), hold, None);
+        assert_eq!(got(&r.body["steps"]), all, "{url}&include_staff=true");
+    }
+    let r = app.get(&format!("/v1/metrics/funnel?from={from}&to={to}&include_staff=true")).await;
+    assert_eq!(
+        r.body["steps"][0]["count"].as_i64().unwrap(),
+        expected(&counted, onboarding, lo, hi, Duration::days(7), false, None)[0].0 + 1,
+        "the staff member started the funnel"
+    );
     let csv = app.get_text(&format!("/v1/metrics/funnel?from={from}&to={to}&funnel=purchase&format=csv")).await;
     assert!(csv.starts_with("group_id,step,type,count,"), "{csv}");
     assert!(csv.contains("\r\nall,1,\"link_clicked {\"\"any_campaign\"\":true}\","), "{csv}");
