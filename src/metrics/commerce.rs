@@ -25,13 +25,15 @@ pub enum By {
 /// An order as the report sees it (one row of `metric_orders`, attributed).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Order {
-    pub order_id: String,
     pub member_id: Option<Uuid>,
     pub group_id: Option<Uuid>,
+    /// The group's tier (read only for a report by tier).
     pub tier: Option<String>,
     pub paid_at: DateTime<Utc>,
     pub amount: i64,
     pub refunded_at: Option<DateTime<Utc>>,
+    /// Paid in another currency than the workspace's (counted apart, left out of every figure).
+    pub other_currency: bool,
     /// Already capped at `amount`.
     pub refund: i64,
     /// The event's campaign, else the member's last campaign click before paying.

@@ -311,7 +311,7 @@ pub struct CommerceReport {
     pub arpu: Option<f64>,
     /// Distinct members active in the period (ARPU's denominator).
     pub active_members: i64,
-    /// Orders paid in another currency (left out of every figure).
+    /// Orders of the scope paid in the period in another currency (left out of every figure).
     pub other_currency_orders: i64,
     pub rows: Vec<commerce::Row>,
     pub days: Vec<commerce::Day>,
@@ -338,24 +338,26 @@ pub async fn get_commerce(
     let groups = if c.scope.campaign.is_some() { None } else { c.scope.groups.as_deref() };
     let attribution = Duration::days(attribution);
     // Orders on this connection; the active members (for ARPU) on a second one, same snapshot.
-    let active_side = async |conn: &mut sqlx::PgConnection| -> Result<(i64, i64), sqlx::Error> {
-        let other_currency = repo::other_currency_orders(&mut *conn, &c, lo, hi).await?;
+    let active_side = async |conn: &mut sqlx::PgConnection| -> Result<i64, sqlx::Error> {
         if !c.rollup_days {
-            return Ok((repo::active_members(conn, &c, c.from, c.to).await?, other_currency));
+            return repo::active_members(conn, &c, c.from, c.to).await;
         }
         let span = sets::span(conn, &c, c.from, c.to, sets::Messages::Skip).await?;
-        Ok((sets::Bits::union_of(span.days.iter().map(|d| &d.active)).len() as i64, other_currency))
+        Ok(sets::Bits::union_of(span.days.iter().map(|d| &d.active)).len() as i64)
     };
-    let (mut orders, (active_members, other_currency_orders)) = snapshot_reads(
+    let (mut orders, active_members) = snapshot_reads(
         &state.pool,
         &mut tx,
-        async |conn| repo::orders(conn, &c, groups, lo, hi, attribution).await,
+        async |conn| repo::orders(conn, &c, groups, lo, hi, attribution, p.by == Some(commerce::By::Tier)).await,
         active_side,
     )
     .await?;
     if let Some(campaign) = c.scope.campaign {
         orders.retain(|o| o.campaign_id == Some(campaign));
     }
+    let other_currency_orders =
+        orders.iter().filter(|o| o.other_currency && lo <= o.paid_at && o.paid_at < hi).count() as i64;
+    orders.retain(|o| !o.other_currency);
     let m = commerce::compute(&commerce::Input {
         tz: c.tz,
         from: c.from,

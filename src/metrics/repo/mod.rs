@@ -298,8 +298,8 @@ pub async fn stints_between(
     bind_scope(sqlx::query_as(&sql), c, lo, hi, c.scope.groups.as_deref()).fetch_all(conn).await
 }
 
-/// Orders of counted members paid or refunded in `[lo, hi)` in the workspace
-/// currency, attributed (the event's campaign, else the member's last
+/// Orders of counted members paid or refunded in `[lo, hi)` (flagged when
+/// in another currency than the workspace's), attributed (the event's campaign, else the member's last
 /// campaign click in `[paid_at - attribution, paid_at]`). `groups` filters
 /// by the order's group (None: any).
 pub async fn orders(
@@ -309,23 +309,29 @@ pub async fn orders(
     lo: DateTime<Utc>,
     hi: DateTime<Utc>,
     attribution: chrono::Duration,
+    tiers: bool,
 ) -> Result<Vec<super::commerce::Order>, sqlx::Error> {
+    // The groups' tiers only when the report is by tier; no order (the
+    // report sums, and sorting order ids by collation costs more than the sums).
+    let (tier, join) = if tiers {
+        ("g.tier", "LEFT JOIN groups g ON g.workspace_id = o.workspace_id AND g.id = o.group_id")
+    } else {
+        ("NULL::text", "")
+    };
     let sql = format!(
-        "SELECT o.order_id, o.member_id, o.group_id, g.tier, o.paid_at, o.amount, o.refunded_at,
+        "SELECT o.member_id, o.group_id, {tier} AS tier, o.paid_at, o.amount, o.refunded_at,
+                COALESCE(o.currency, $7) <> $7 AS other_currency,
                 LEAST(COALESCE(o.refund_amount, o.amount), o.amount) AS refund,
                 COALESCE(o.campaign_id, (
                     SELECT k.campaign_id FROM metric_campaign_clicks k
                     WHERE k.workspace_id = $1 AND k.member_id = o.member_id
                       AND k.clicked_at <= o.paid_at AND k.clicked_at >= o.paid_at - make_interval(secs => $8)
                     ORDER BY k.clicked_at DESC, k.event_id DESC LIMIT 1)) AS campaign_id
-         FROM metric_orders o
-         LEFT JOIN groups g ON g.workspace_id = o.workspace_id AND g.id = o.group_id
+         FROM metric_orders o {join}
          WHERE o.workspace_id = $1 AND o.paid_at IS NOT NULL
            AND ((o.paid_at >= $2 AND o.paid_at < $3) OR (o.refunded_at >= $2 AND o.refunded_at < $3))
-           AND COALESCE(o.currency, $7) = $7
            AND ($4::uuid[] IS NULL OR o.group_id = ANY($4))
-           AND {}
-         ORDER BY o.paid_at, o.order_id",
+           AND {}",
         member_filter("o.member_id")
     );
     let sql = planned(&sql, c, groups.is_some());
@@ -334,25 +340,6 @@ pub async fn orders(
         .bind(attribution.num_seconds() as f64)
         .fetch_all(conn)
         .await
-}
-
-/// Orders in the period paid in another currency than the workspace's.
-pub async fn other_currency_orders(
-    conn: &mut PgConnection,
-    c: &Ctx,
-    lo: DateTime<Utc>,
-    hi: DateTime<Utc>,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM metric_orders WHERE workspace_id = $1 AND paid_at >= $2 AND paid_at < $3
-           AND currency IS NOT NULL AND currency <> $4",
-    )
-    .bind(c.ws)
-    .bind(lo)
-    .bind(hi)
-    .bind(&c.currency)
-    .fetch_one(conn)
-    .await
 }
 
 /// Events of counted members of the given types in `[lo, end)` (the
