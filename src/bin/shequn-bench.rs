@@ -336,6 +336,19 @@ fn wecom_requests(url: &str, n: usize) -> anyhow::Result<Vec<Request>> {
         .collect()
 }
 
+/// Stops the embedded cluster, if any, and removes its directory (unless
+/// `BENCH_KEEP_DB`): a 10M-event run leaves gigabytes behind otherwise.
+fn discard(embedded: Option<EmbeddedPostgres>) {
+    let Some(pg) = embedded else { return };
+    let dir = pg.data_dir().parent().map(std::path::Path::to_path_buf);
+    drop(pg);
+    if std::env::var_os("BENCH_KEEP_DB").is_none() {
+        if let Some(dir) = dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 async fn database() -> anyhow::Result<(PgConnectOptions, String, Option<EmbeddedPostgres>)> {
     if let Ok(url) = std::env::var("DATABASE_URL") {
         let admin = PgConnectOptions::from_str(&url)?;
@@ -402,7 +415,7 @@ async fn main() -> anyhow::Result<()> {
     if a.command == "sop" {
         let r =
             sop_bench(&admin, &admin_url, a.groups, a.runs.max(1), Duration::from_millis(a.latency_ms as u64)).await;
-        drop(embedded);
+        discard(embedded);
         return r;
     }
     let name = format!("shequn_bench_{}", std::process::id());
@@ -424,7 +437,7 @@ async fn main() -> anyhow::Result<()> {
         if std::env::var_os("BENCH_KEEP_DB").is_none() {
             let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut c).await;
         }
-        drop(embedded);
+        discard(embedded);
         return r;
     }
     if std::env::var_os("BENCH_DIAGNOSE_ASYNC_COMMIT").is_some() {
@@ -491,6 +504,6 @@ async fn main() -> anyhow::Result<()> {
     if std::env::var_os("BENCH_KEEP_DB").is_none() {
         let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut c).await;
     }
-    drop(embedded);
+    discard(embedded);
     Ok(())
 }
