@@ -56,5 +56,47 @@ CREATE TABLE metric_type_days (
     CONSTRAINT metric_type_days_pkey PRIMARY KEY (workspace_id, day, type_code)
 );
 
+-- Staff and bots of each workspace, with their member number once they have
+-- one: the mask every report applies (unless include_staff), read as one
+-- index range instead of one probe of the member index per staff member.
+-- Kept by triggers on members, in the transaction that changes the flags; the
+-- rollup worker fills in numbers given later (until then, or when a member
+-- is numbered while becoming staff, reports probe the member index for it).
+CREATE TABLE metric_excluded (
+    workspace_id  uuid NOT NULL,
+    member_id     uuid NOT NULL,
+    idx           integer,
+    CONSTRAINT metric_excluded_pkey PRIMARY KEY (workspace_id, member_id)
+);
+
+CREATE FUNCTION metric_excluded_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        DELETE FROM metric_excluded WHERE workspace_id = OLD.workspace_id AND member_id = OLD.id;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND (NEW.is_staff OR NEW.is_bot) THEN
+        INSERT INTO metric_excluded (workspace_id, member_id, idx)
+        VALUES (NEW.workspace_id, NEW.id,
+                (SELECT i.idx FROM metric_member_index i
+                 WHERE i.workspace_id = NEW.workspace_id AND i.member_id = NEW.id))
+        ON CONFLICT (workspace_id, member_id) DO UPDATE SET idx = EXCLUDED.idx;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER members_excluded_insert AFTER INSERT ON members
+    FOR EACH ROW WHEN (NEW.is_staff OR NEW.is_bot) EXECUTE FUNCTION metric_excluded_sync();
+CREATE TRIGGER members_excluded_update AFTER UPDATE OF is_staff, is_bot ON members
+    FOR EACH ROW WHEN ((OLD.is_staff OR OLD.is_bot) IS DISTINCT FROM (NEW.is_staff OR NEW.is_bot))
+    EXECUTE FUNCTION metric_excluded_sync();
+CREATE TRIGGER members_excluded_delete AFTER DELETE ON members
+    FOR EACH ROW WHEN (OLD.is_staff OR OLD.is_bot) EXECUTE FUNCTION metric_excluded_sync();
+
+INSERT INTO metric_excluded (workspace_id, member_id, idx)
+SELECT m.workspace_id, m.id, i.idx FROM members m
+LEFT JOIN metric_member_index i ON i.workspace_id = m.workspace_id AND i.member_id = m.id
+WHERE m.is_staff OR m.is_bot;
+
 -- Build them for every existing day.
 INSERT INTO metric_dirty_days (workspace_id, day) SELECT id, NULL FROM workspaces;

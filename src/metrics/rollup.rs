@@ -254,6 +254,15 @@ async fn number_members(
            AND (i.first_active IS NULL OR i.first_active > x.day)",
     )
     .await?;
+    // Staff and bots numbered now (or before they became staff, unseen by
+    // the trigger in a concurrent pass) get their number in the mask.
+    sqlx::query(
+        "UPDATE metric_excluded e SET idx = i.idx FROM metric_member_index i
+         WHERE e.workspace_id = $1 AND e.idx IS NULL AND i.workspace_id = $1 AND i.member_id = e.member_id",
+    )
+    .bind(w.id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

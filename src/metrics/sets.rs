@@ -137,10 +137,12 @@ pub async fn mask(conn: &mut PgConnection, c: &Ctx) -> Result<Mask, sqlx::Error>
     let exclude = if c.include_staff {
         Bits::new()
     } else {
-        // One index probe per staff member (a join would read the whole member index).
+        // Kept in step with the members' flags by triggers; a number not filled
+        // in yet is probed in the member index.
         let staff: Vec<Option<i32>> = sqlx::query_scalar(
-            "SELECT (SELECT i.idx FROM metric_member_index i WHERE i.workspace_id = m.workspace_id AND i.member_id = m.id)
-             FROM members m WHERE m.workspace_id = $1 AND (m.is_staff OR m.is_bot)",
+            "SELECT COALESCE(e.idx, (SELECT i.idx FROM metric_member_index i
+                                     WHERE i.workspace_id = e.workspace_id AND i.member_id = e.member_id))
+             FROM metric_excluded e WHERE e.workspace_id = $1",
         )
         .bind(c.ws)
         .fetch_all(&mut *conn)

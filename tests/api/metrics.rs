@@ -632,6 +632,16 @@ async fn golden_midnight_boundaries_late_events_pending_and_tenancy() {
     assert_eq!(r.body["days"][2]["messages"], 0);
     let r = app.get(&format!("{q}&include_staff=true")).await;
     assert_eq!(r.body["days"][2]["dau"], 1);
+    // The mask follows the flags as the API changes them, with no rollup pass.
+    let set = async |body: Value| {
+        let r = app.patch(&format!("/v1/members/{m2}"), body).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        app.get(q).await.body["days"][2]["dau"].clone()
+    };
+    assert_eq!(set(json!({"is_staff": false})).await, 1, "no longer staff");
+    assert_eq!(set(json!({"is_bot": true})).await, 0, "a bot");
+    assert_eq!(set(json!({"is_staff": true})).await, 0, "a staff bot");
+    assert_eq!(set(json!({"is_bot": false, "is_staff": false})).await, 1, "neither");
 
     // Another workspace sees nothing of this one, and cannot scope to its groups.
     let other = app.other_workspace("other").await;
