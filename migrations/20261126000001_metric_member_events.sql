@@ -9,7 +9,7 @@
 -- member's events of built-in types (custom types are not here; funnels
 -- with custom steps read the raw events), in (occurred_at, id) order. Each
 -- event is packed as
---   int2  (type code << 8) | flags    type code: position in TYPES (events::model) - 1
+--   int2  (type code << 8) | flags    type code: 0-based index in TYPES (events::model)
 --                                     flags: 1 group, 2 campaign id, 4 campaign code
 --   int8  occurred_at, microseconds since the Unix epoch
 --   16 B  group id            (flag 1)

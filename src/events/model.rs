@@ -10,7 +10,10 @@ use crate::memberships::model::JoinSource;
 use crate::platform::Platform;
 use crate::validate::is_slug;
 
-/// The built-in event types. Others are `custom.<name>`.
+/// The built-in event types. Others are `custom.<name>`. A type's position
+/// is stored as its code in the funnel timelines (`metric_member_events`):
+/// add new types at the end only (reordering needs a rebuild of every
+/// workspace's rollups).
 pub const TYPES: [&str; 11] = [
     "member_joined",
     "member_left",

@@ -218,8 +218,9 @@ async fn rebuild(conn: &mut PgConnection, w: &Workspace) -> anyhow::Result<()> {
 
 /// Numbers the members of the member-day rows of `first..=last` that have
 /// no index yet, after the workspace's highest (the caller holds the
-/// roller's lock, so no one else numbers at the same time), and moves their
-/// first active day earlier where these days say so.
+/// roller's lock, so no one else numbers at the same time), moves their
+/// first active day earlier where these days say so, and fills in the
+/// numbers of staff and bots the staff mask (`metric_excluded`) lacks.
 async fn number_members(
     conn: &mut PgConnection,
     w: &Workspace,
