@@ -156,17 +156,17 @@ pub fn belonging(
     tz: chrono_tz::Tz,
     from: NaiveDate,
     days: usize,
-    seats: &[super::repo::Seat],
-    key: impl Fn(Uuid, Option<i32>) -> Option<u32>,
+    seats: &[super::stints::Stint],
+    key: impl Fn(&super::stints::Stint) -> Option<u32>,
 ) -> Vec<Belonging> {
     let bounds = super::period::day_bounds(tz, from, from + Duration::days(days as i64));
-    let mut out: HashMap<Uuid, Belonging> = HashMap::with_capacity(seats.len());
+    let mut out: HashMap<super::stints::Who, Belonging> = HashMap::with_capacity(seats.len());
     for s in seats {
         // The day holding `joined_at`; the day before the one `left_at` ends in (or starts).
         let a = bounds.partition_point(|b| *b <= s.joined_at) as i32 - 1;
         let b = s.left_at.map_or(i32::MAX, |l| bounds.partition_point(|b| *b < l) as i32 - 1);
         if a <= b {
-            let e = out.entry(s.member_id).or_insert_with(|| (key(s.member_id, s.idx), Vec::new()));
+            let e = out.entry(s.who).or_insert_with(|| (key(s), Vec::new()));
             e.1.push((a, b));
         }
     }
@@ -339,9 +339,15 @@ mod tests {
             let (j, l) = (at(), at());
             let (j, l) = (j.min(l), j.max(l));
             let left = (next() % 4 != 0).then_some(l);
-            let seat = crate::metrics::repo::Seat { member_id: Uuid::nil(), idx: Some(1), joined_at: j, left_at: left };
+            let seat = crate::metrics::stints::Stint {
+                group_id: Uuid::nil(),
+                who: crate::metrics::stints::Who::Idx(1),
+                member_id: None,
+                joined_at: j,
+                left_at: left,
+            };
             let (a, b) = stint_days(tz, from, j, left);
-            let got = belonging(tz, from, n, &[seat], |_, _| None);
+            let got = belonging(tz, from, n, &[seat], |_| None);
             let clamp = |v: i32| v.clamp(-1, n as i32);
             match got.first() {
                 Some((_, r)) => assert_eq!((clamp(r[0].0), clamp(r[0].1)), (clamp(a), clamp(b)), "{j} {left:?}"),

@@ -13,6 +13,7 @@ use super::csv::{cell, Table};
 use super::params::{self, Common, Ctx, MetricQuery};
 use super::period::{local_day, period_start, shift, Period};
 use super::routes::{pending, respond, snapshot};
+use super::stints::{self, Who};
 use super::{repo, sets};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;
@@ -68,16 +69,17 @@ fn default_from(q: &Common, c: &mut Ctx, period: Period, n: i64) {
 }
 
 /// Each member's active days in `[lo, hi]` as dates, for the members of
-/// `into` (with their numbers in the day sets, `keys`): from the day sets,
-/// or from the raw events in another timezone (`only`: read just theirs —
-/// worth it when they are a small part).
+/// `into` (keyed by their number in the day sets where they have one): from
+/// the day sets, or from the raw events in another timezone (`ids`: the
+/// members' ids; `only`: read just theirs — worth it when they are a small
+/// part).
 async fn add_active(
     conn: &mut sqlx::PgConnection,
     c: &Ctx,
     lo: NaiveDate,
     hi: NaiveDate,
-    into: &mut HashMap<uuid::Uuid, Member>,
-    keys: &HashMap<uuid::Uuid, i32>,
+    into: &mut HashMap<Who, Member>,
+    ids: &HashMap<uuid::Uuid, Who>,
     only: bool,
 ) -> Result<(), sqlx::Error> {
     if lo > hi {
@@ -85,8 +87,8 @@ async fn add_active(
     }
     if c.rollup_days {
         let span = sets::span(conn, c, lo, hi, sets::Messages::Skip).await?;
-        for (id, m) in into.iter_mut() {
-            let Some(k) = keys.get(id).and_then(|k| u32::try_from(*k).ok()) else { continue };
+        for (who, m) in into.iter_mut() {
+            let Some(k) = who.idx() else { continue };
             m.active = span
                 .days
                 .iter()
@@ -97,14 +99,19 @@ async fn add_active(
         }
         return Ok(());
     }
-    let ids: Vec<uuid::Uuid> = into.keys().copied().collect();
-    for (id, offsets) in repo::active_days(conn, c, lo, hi, only.then_some(&ids[..])).await? {
-        if let Some(m) = into.get_mut(&id) {
+    let named: Vec<uuid::Uuid> = ids.keys().copied().collect();
+    for (id, offsets) in repo::active_days(conn, c, lo, hi, only.then_some(&named[..])).await? {
+        if let Some(m) = ids.get(&id).and_then(|who| into.get_mut(who)) {
             m.active = offsets.iter().map(|o| lo + Duration::days(*o as i64)).collect();
             m.active.sort_unstable();
         }
     }
     Ok(())
+}
+
+/// Who a member read with their id and maybe their number is.
+fn who(id: uuid::Uuid, idx: Option<i32>) -> Who {
+    idx.and_then(|k| u32::try_from(k).ok()).map_or(Who::Id(id), Who::Idx)
 }
 
 /// Cohorts by join or first activity: members retained per period, as
@@ -130,37 +137,52 @@ pub async fn get_retention(
     let starts = cohorts::cohort_starts(c.from, c.to, period, c.week_start);
     let first = starts[0];
     let cohort_end = shift(starts[starts.len() - 1], period, 1);
-    // (member, local day they entered — None: first active before the cohorts, so in none —, number in the day sets).
+    // (member, their id when read with it, local day they entered — None: first active before the cohorts, so in none).
     let day = |at: chrono::DateTime<chrono::Utc>| local_day(c.tz, at);
-    let entries: Vec<(uuid::Uuid, Option<NaiveDate>, Option<i32>)> = match by {
+    let entries: Vec<(Who, Option<uuid::Uuid>, Option<NaiveDate>)> = match by {
+        // First joins from the packed stints: every stint of the scope's groups, the earliest per member.
+        CohortBy::Join if c.rollup_days => {
+            let mask = sets::mask(&mut tx, &c).await?;
+            let mut first_join: HashMap<Who, chrono::DateTime<chrono::Utc>> = HashMap::new();
+            for s in stints::read(&mut tx, &c, &mask, None, None, true).await? {
+                let e = first_join.entry(s.who).or_insert(s.joined_at);
+                *e = (*e).min(s.joined_at);
+            }
+            let (lo, hi) = (c.start(first), c.start(cohort_end));
+            first_join
+                .into_iter()
+                .filter(|(_, at)| *at >= lo && *at < hi)
+                .map(|(w, at)| (w, None, Some(day(at))))
+                .collect()
+        }
         CohortBy::Join => repo::first_joins(&mut tx, &c, c.start(first), c.start(cohort_end))
             .await?
             .into_iter()
-            .map(|(id, at, k)| (id, Some(day(at)), k))
+            .map(|(id, at, k)| (who(id, k), Some(id), Some(day(at))))
             .collect(),
         // The whole workspace: first active days kept in the member index.
         CohortBy::FirstActivity if c.rollup_days && c.scope.groups.is_none() => {
             sets::first_active_between(&mut tx, &c, first, cohort_end - Duration::days(1))
                 .await?
                 .into_iter()
-                .map(|(id, d, k)| (id, Some(d), Some(k)))
+                .map(|(id, d, k)| (who(id, Some(k)), Some(id), Some(d)))
                 .collect()
         }
         CohortBy::FirstActivity => repo::first_active(&mut tx, &c, first, cohort_end - Duration::days(1))
             .await?
             .into_iter()
-            .map(|(id, at, k)| (id, at.map(day), k))
+            .map(|(id, at, k)| (who(id, k), Some(id), at.map(day)))
             .collect(),
     };
-    let mut members: HashMap<uuid::Uuid, Member> = HashMap::new();
-    let mut keys: HashMap<uuid::Uuid, i32> = HashMap::new();
-    for (id, entered, k) in entries {
+    let mut members: HashMap<Who, Member> = HashMap::new();
+    let mut ids: HashMap<uuid::Uuid, Who> = HashMap::new();
+    for (w, id, entered) in entries {
         let Some(day) = entered else { continue };
-        if let Some(k) = k {
-            keys.insert(id, k);
-        }
         if day >= first && day < cohort_end {
-            members.insert(id, Member { cohort_day: Some(day), ..Default::default() });
+            members.insert(w, Member { cohort_day: Some(day), ..Default::default() });
+            if let Some(id) = id {
+                ids.insert(id, w);
+            }
         }
     }
     // The last day any value needs.
@@ -169,10 +191,12 @@ pub async fn get_retention(
         Mode::On => c.today.min(shift(starts[starts.len() - 1], period, n) - Duration::days(1)),
     };
     match measure {
-        Measure::Active => add_active(&mut tx, &c, first, last, &mut members, &keys, true).await?,
+        Measure::Active => add_active(&mut tx, &c, first, last, &mut members, &ids, true).await?,
         Measure::Member => {
-            for s in repo::stints_between(&mut tx, &c, c.start(first), c.start(last + Duration::days(1))).await? {
-                if let Some(m) = members.get_mut(&s.member_id) {
+            let mask = sets::mask(&mut tx, &c).await?;
+            let (lo, hi) = (c.start(first), c.start(last + Duration::days(1)));
+            for s in stints::read(&mut tx, &c, &mask, Some(lo), Some(hi), c.rollup_days).await? {
+                if let Some(m) = members.get_mut(&s.who) {
                     m.stints.push((s.joined_at, s.left_at));
                 }
             }
@@ -271,20 +295,18 @@ pub async fn get_lifecycle(
         let members = sets::lifecycle_members(&mut tx, &c, lo, hi).await?;
         cohorts::lifecycle(from, to, period, c.week_start, c.today, &members)
     } else {
-        let mut members: HashMap<uuid::Uuid, Member> = HashMap::new();
-        let mut keys: HashMap<uuid::Uuid, i32> = HashMap::new();
+        let mut members: HashMap<Who, Member> = HashMap::new();
+        let mut ids: HashMap<uuid::Uuid, Who> = HashMap::new();
         if lo <= hi {
             for (id, at, k) in repo::first_active(&mut tx, &c, lo, hi).await? {
-                if let Some(k) = k {
-                    keys.insert(id, k);
-                }
                 // First active before `lo`: any earlier day says "not new" in every period.
                 let first = at.map_or(lo - Duration::days(1), |at| local_day(c.tz, at));
-                members.insert(id, Member { cohort_day: Some(first), ..Default::default() });
+                members.insert(who(id, k), Member { cohort_day: Some(first), ..Default::default() });
+                ids.insert(id, who(id, k));
             }
         }
         // Every member active in the range is in `members`: no need to name them.
-        add_active(&mut tx, &c, lo, hi, &mut members, &keys, false).await?;
+        add_active(&mut tx, &c, lo, hi, &mut members, &ids, false).await?;
         cohorts::lifecycle(from, to, period, c.week_start, c.today, members.values())
     };
     let lead = (c.from - lo).num_days();

@@ -8,7 +8,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::period::{day_start, period_start, shift, Period};
 use crate::workspaces::model::WeekStart;
@@ -102,7 +101,7 @@ pub struct RetentionInput<'a> {
     pub mode: Mode,
     pub today: NaiveDate,
     pub now: DateTime<Utc>,
-    pub members: &'a HashMap<Uuid, Member>,
+    pub members: &'a HashMap<super::stints::Who, Member>,
 }
 
 /// The cohort starts of `[from, to]`: every period holding one of its days.
@@ -269,6 +268,7 @@ pub fn lifecycle<'a>(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use uuid::Uuid;
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
@@ -281,12 +281,13 @@ mod tests {
     #[test]
     fn weekly_retention_counts_on_and_on_or_after() {
         // Weeks start Monday: 2026-10-05, -12, -19, -26; today 2026-10-28 (Wednesday).
+        use crate::metrics::stints::Who;
         let members = HashMap::from([
-            (Uuid::from_u128(1), member("2026-10-06", &["2026-10-06", "2026-10-20"])),
-            (Uuid::from_u128(2), member("2026-10-11", &["2026-10-13"])),
-            (Uuid::from_u128(3), member("2026-10-13", &["2026-10-13", "2026-10-27"])),
+            (Who::Idx(1), member("2026-10-06", &["2026-10-06", "2026-10-20"])),
+            (Who::Id(Uuid::from_u128(2)), member("2026-10-11", &["2026-10-13"])),
+            (Who::Idx(3), member("2026-10-13", &["2026-10-13", "2026-10-27"])),
             // Cohort day in the first week, first activity before its cohort day doesn't count.
-            (Uuid::from_u128(4), member("2026-10-08", &["2026-10-06"])),
+            (Who::Idx(4), member("2026-10-08", &["2026-10-06"])),
         ]);
         let inp = |mode| RetentionInput {
             tz: chrono_tz::UTC,

@@ -31,6 +31,24 @@ pub struct GroupDays {
 }
 
 impl GroupDays {
+    /// The days of `before` followed by those of `after` (which must start
+    /// the day after `before` ends, `before_days` days after its start).
+    pub fn concat(before: GroupDays, before_days: usize, after: GroupDays) -> GroupDays {
+        let after_days = after.groups.values().map(Vec::len).max().unwrap_or(0);
+        let mut groups = before.groups;
+        for days in groups.values_mut() {
+            days.resize(before_days, GroupDay::default());
+        }
+        for (g, days) in after.groups {
+            let e = groups.entry(g).or_insert_with(|| vec![GroupDay::default(); before_days]);
+            e.extend(days);
+        }
+        for days in groups.values_mut() {
+            days.resize(before_days + after_days, GroupDay::default());
+        }
+        GroupDays { lo: before.lo, groups }
+    }
+
     fn day(&self, g: &Uuid, day: NaiveDate) -> Option<&GroupDay> {
         let i = usize::try_from((day - self.lo).num_days()).ok()?;
         self.groups.get(g)?.get(i)
@@ -47,29 +65,67 @@ pub async fn read(
     senders_from: NaiveDate,
     hi: NaiveDate,
 ) -> Result<GroupDays, sqlx::Error> {
+    let n = ((hi - lo).num_days().max(-1) + 1) as usize;
+    let mut groups: HashMap<Uuid, Vec<GroupDay>> = HashMap::new();
+    let mut put = |g: Uuid, day: NaiveDate, active: &[u8], senders: &[u8], sent: &[u8]| {
+        let days = groups.entry(g).or_insert_with(|| vec![GroupDay::default(); n]);
+        let Some(d) = usize::try_from((day - lo).num_days()).ok().and_then(|i| days.get_mut(i)) else { return };
+        d.active = unpack(active).filter(|k| mask.keeps(*k)).collect();
+        if day >= senders_from {
+            d.sent = unpack(senders).zip(unpack_counts(sent)).filter(|(s, _)| mask.keeps(*s)).collect();
+        }
+    };
+    let Some(scope) = c.scope.groups.as_deref() else {
+        // Every group: each day's groups in one row of the workspace's.
+        let rows: Vec<(NaiveDate, Vec<u8>)> =
+            sqlx::query_as("SELECT day, groups FROM metric_days WHERE workspace_id = $1 AND day BETWEEN $2 AND $3")
+                .bind(c.ws)
+                .bind(lo)
+                .bind(hi)
+                .fetch_all(conn)
+                .await?;
+        for (day, packed) in rows {
+            for (g, active, senders, sent) in split_groups(&packed) {
+                put(g, day, active, senders, sent);
+            }
+        }
+        return Ok(GroupDays { lo, groups });
+    };
     type Row = (Uuid, NaiveDate, Vec<u8>, Vec<u8>, Vec<u8>);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT group_id, day, active,
                 CASE WHEN day >= $5 THEN senders ELSE ''::bytea END, CASE WHEN day >= $5 THEN sent ELSE ''::bytea END
          FROM metric_group_days
-         WHERE workspace_id = $1 AND day BETWEEN $2 AND $3 AND ($4::uuid[] IS NULL OR group_id = ANY($4))",
+         WHERE workspace_id = $1 AND day BETWEEN $2 AND $3 AND group_id = ANY($4)",
     )
     .bind(c.ws)
     .bind(lo)
     .bind(hi)
-    .bind(c.scope.groups.as_deref())
+    .bind(scope)
     .bind(senders_from)
     .fetch_all(conn)
     .await?;
-    let n = ((hi - lo).num_days().max(-1) + 1) as usize;
-    let mut groups: HashMap<Uuid, Vec<GroupDay>> = HashMap::new();
     for (g, day, active, senders, sent) in rows {
-        let days = groups.entry(g).or_insert_with(|| vec![GroupDay::default(); n]);
-        let Some(d) = usize::try_from((day - lo).num_days()).ok().and_then(|i| days.get_mut(i)) else { continue };
-        d.active = unpack(&active).filter(|k| mask.keeps(*k)).collect();
-        d.sent = unpack(&senders).zip(unpack_counts(&sent)).filter(|(s, _)| mask.keeps(*s)).collect();
+        put(g, day, &active, &senders, &sent);
     }
     Ok(GroupDays { lo, groups })
+}
+
+/// The groups of a `metric_days.groups` value (layout in its migration):
+/// group, active, senders, sent. Stops at a truncated record.
+fn split_groups(packed: &[u8]) -> impl Iterator<Item = (Uuid, &[u8], &[u8], &[u8])> {
+    let mut rest = packed;
+    std::iter::from_fn(move || {
+        let (g, tail) = rest.split_first_chunk::<16>()?;
+        let (len, tail) = tail.split_first_chunk::<4>()?;
+        let (active, tail) = tail.split_at_checked(u32::from_be_bytes(*len) as usize)?;
+        let (len, tail) = tail.split_first_chunk::<4>()?;
+        let len = u32::from_be_bytes(*len) as usize;
+        let (senders, tail) = tail.split_at_checked(len)?;
+        let (sent, tail) = tail.split_at_checked(len)?;
+        rest = tail;
+        Some((Uuid::from_bytes(*g), active, senders, sent))
+    })
 }
 
 /// Per group with a counted member's message in `[from, hi]`: the last such day.
@@ -89,30 +145,55 @@ pub fn last_message_days(days: &GroupDays, from: NaiveDate) -> HashMap<Uuid, Nai
 pub fn activity(days: &GroupDays, from: NaiveDate) -> Vec<GroupActivity> {
     let split = usize::try_from((from - days.lo).num_days()).unwrap_or(0);
     let mut out = Vec::with_capacity(days.groups.len());
+    // Scratch indexed by member number (lists are ascending: the last entry
+    // is the highest), shared by the groups: the last (group, part) that
+    // saw a member, and each sender's messages in the
+    // current group (with the senders touched, to read and reset them).
+    let top = days
+        .groups
+        .values()
+        .flatten()
+        .flat_map(|d| d.active.last().into_iter().chain(d.sent.last().map(|(k, _)| k)))
+        .max()
+        .map_or(0, |k| *k as usize + 1);
+    let mut seen: Vec<u32> = vec![0; top];
+    let mut sent: Vec<i64> = vec![0; top];
+    let mut stamp = 0u32;
+    let mut distinct = |seen: &mut Vec<u32>, days: &[GroupDay]| -> i64 {
+        stamp += 1;
+        let mut n = 0;
+        for k in days.iter().flat_map(|d| &d.active) {
+            let slot = &mut seen[*k as usize];
+            if *slot != stamp {
+                *slot = stamp;
+                n += 1;
+            }
+        }
+        n
+    };
+    let mut senders: Vec<u32> = Vec::new();
     for (g, group_days) in &days.groups {
         let (before, window) = group_days.split_at(split.min(group_days.len()));
         let mut a = GroupActivity { group_id: *g, ..GroupActivity::default() };
-        let mut before_set: Vec<u32> = before.iter().flat_map(|d| d.active.iter().copied()).collect();
-        before_set.sort_unstable();
-        before_set.dedup();
-        a.active_before = before_set.len() as i64;
-        let mut active: Vec<u32> = Vec::new();
-        let mut per_sender: HashMap<u32, i64> = HashMap::new();
+        a.active_before = distinct(&mut seen, before);
+        a.active_members = distinct(&mut seen, window);
+        senders.clear();
         for d in window {
             a.active_member_days += d.active.len() as i64;
-            active.extend(&d.active);
             if d.sent.iter().any(|(_, n)| *n > 0) {
                 a.message_days += 1;
             }
-            for (s, n) in &d.sent {
-                *per_sender.entry(*s).or_default() += n;
+            // Counts are positive; a zero adds nothing (and would not mark the slot).
+            for (s, n) in d.sent.iter().filter(|(_, n)| *n > 0) {
+                let slot = &mut sent[*s as usize];
+                if *slot == 0 {
+                    senders.push(*s);
+                }
+                *slot += n;
                 a.messages += n;
             }
         }
-        active.sort_unstable();
-        active.dedup();
-        a.active_members = active.len() as i64;
-        let mut counts: Vec<i64> = per_sender.into_values().filter(|n| *n > 0).collect();
+        let mut counts: Vec<i64> = senders.iter().map(|s| std::mem::take(&mut sent[*s as usize])).collect();
         a.senders = counts.len() as i64;
         counts.sort_unstable_by(|x, y| y.cmp(x));
         a.top_messages = counts.iter().take(counts.len().div_ceil(10)).sum();
@@ -155,6 +236,35 @@ pub fn activation(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_groups_reads_each_record_and_stops_at_a_truncated_one() {
+        let rec = |g: u128, active: &[u32], sent: &[(u32, i32)]| {
+            let mut v = Uuid::from_u128(g).as_bytes().to_vec();
+            v.extend((active.len() as u32 * 4).to_be_bytes());
+            v.extend(active.iter().flat_map(|k| k.to_be_bytes()));
+            v.extend((sent.len() as u32 * 4).to_be_bytes());
+            v.extend(sent.iter().flat_map(|(k, _)| k.to_be_bytes()));
+            v.extend(sent.iter().flat_map(|(_, n)| n.to_be_bytes()));
+            v
+        };
+        let mut packed = rec(1, &[2, 5], &[(5, 3)]);
+        packed.extend(rec(2, &[], &[]));
+        let whole = packed.len();
+        packed.extend(rec(3, &[7], &[(7, 1)]));
+        let got: Vec<_> = split_groups(&packed)
+            .map(|(g, a, s, n)| (g, unpack(a).collect::<Vec<_>>(), unpack(s).zip(unpack_counts(n)).collect::<Vec<_>>()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Uuid::from_u128(1), vec![2, 5], vec![(5, 3)]),
+                (Uuid::from_u128(2), vec![], vec![]),
+                (Uuid::from_u128(3), vec![7], vec![(7, 1)]),
+            ]
+        );
+        assert_eq!(split_groups(&packed[..whole + 10]).count(), 2);
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()

@@ -18,7 +18,7 @@ use super::group_routes::default_window;
 use super::health::{self, GroupHealth, Rules, Status};
 use super::params::{self, Common, Ctx, MetricQuery};
 use super::routes::{pending, respond, snapshot, snapshot_reads};
-use super::{group_days, repo, sets};
+use super::{group_days, repo, sets, stints};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;
 use crate::state::AppState;
@@ -156,9 +156,10 @@ async fn figures(pool: &PgPool, tx: &mut PgConnection, c: &Ctx, before: NaiveDat
     let settle = Duration::days(health::SETTLE_DAYS);
     if c.rollup_days {
         // Group-day sets and last messages on this connection, stints and joins beside them (same snapshot).
+        // The window's sets here, the window before's beside them with the stints.
         let sets_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
             let mask = sets::mask(&mut *conn, c).await?;
-            let days = group_days::read(&mut *conn, c, &mask, before, c.from, c.to).await?;
+            let days = group_days::read(&mut *conn, c, &mask, c.from, c.from, c.to).await?;
             // Last message days: from the sets for groups with one in the window; searched for the others.
             let recent = group_days::last_message_days(&days, c.from);
             let known: Vec<Uuid> = recent.keys().copied().collect();
@@ -170,13 +171,20 @@ async fn figures(pool: &PgPool, tx: &mut PgConnection, c: &Ctx, before: NaiveDat
             }
             Ok((days, groups))
         };
+        // Joins in the window are stints overlapping it, so one read serves both.
         let stints_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
-            let membership = repo::group_membership(&mut *conn, c, lo, hi, settle).await?;
-            let joins =
-                if last_join >= c.from { repo::joins(&mut *conn, c, joins_lo, joins_hi).await? } else { Vec::new() };
-            Ok((membership, joins))
+            let mask = sets::mask(&mut *conn, c).await?;
+            let earlier = group_days::read(&mut *conn, c, &mask, before, c.from, c.from - Duration::days(1)).await?;
+            let all = stints::read(&mut *conn, c, &mask, Some(lo), Some(hi), true).await?;
+            let joins: Vec<group_days::Join> = all
+                .iter()
+                .filter(|s| last_join >= c.from && s.joined_at >= joins_lo && s.joined_at < joins_hi)
+                .map(|s| (s.group_id, s.who.idx().and_then(|k| i32::try_from(k).ok()), s.joined_at))
+                .collect();
+            Ok((earlier, stints::membership(&all, lo, hi, settle), joins))
         };
-        let ((days, groups), (membership, joins)) = snapshot_reads(pool, tx, sets_side, stints_side).await?;
+        let ((window, groups), (earlier, membership, joins)) = snapshot_reads(pool, tx, sets_side, stints_side).await?;
+        let days = group_days::GroupDays::concat(earlier, (c.from - before).num_days() as usize, window);
         let activation = group_days::activation(&days, c.tz, &joins, c.to, health::SETTLE_DAYS);
         Ok(Figures { activity: group_days::activity(&days, c.from), activation, membership, groups })
     } else {

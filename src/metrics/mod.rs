@@ -28,6 +28,7 @@ pub mod repo;
 pub mod rollup;
 mod routes;
 pub mod sets;
+pub mod stints;
 pub mod timelines;
 
 pub use routes::router;

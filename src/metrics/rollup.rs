@@ -2,7 +2,9 @@
 //! them (`metric_group_days`, `metric_days`, numbered by
 //! `metric_member_index`, see `sets`), the funnel timelines
 //! (`metric_member_events`, `metric_type_days`, see `timelines`),
-//! `metric_orders` and `metric_campaign_clicks` equal to what the raw events say.
+//! `metric_orders` and `metric_campaign_clicks` equal to what the raw events say,
+//! and the packed stints per group (`metric_group_stints`, see `stints`)
+//! equal to `memberships`.
 //!
 //! Ingestion appends the local days it touched to `metric_dirty_days` (in
 //! its own transaction, so a committed event always has its dirty row). A
@@ -152,6 +154,7 @@ async fn pass(pool: &PgPool) -> anyhow::Result<Pass> {
         }
     }
     let mut done = 0;
+    let stints = pack_dirty_stints(&mut tx).await.context("group stints")?;
     for (ws, (ids, days)) in work {
         let ws = WorkspaceId(ws);
         let Some(w) = crate::workspaces::repo::get(&mut tx, ws).await? else {
@@ -174,7 +177,90 @@ async fn pass(pool: &PgPool) -> anyhow::Result<Pass> {
         delete_queued(&mut tx, ws, &ids).await?;
     }
     tx.commit().await?;
-    Ok(Pass { queued: rows.len(), days: done, ran: true })
+    Ok(Pass { queued: rows.len() + stints, days: done, ran: true })
+}
+
+/// Repacks the stints of the groups queued in `metric_dirty_stints` (at
+/// most [`BATCH`] groups) and deletes their queue rows — every one visible in
+/// this snapshot, since the rows are packed from the same snapshot. Returns
+/// how many groups it packed.
+async fn pack_dirty_stints(conn: &mut PgConnection) -> anyhow::Result<usize> {
+    let rows: Vec<(Uuid, Uuid)> =
+        sqlx::query_as("SELECT DISTINCT workspace_id, group_id FROM metric_dirty_stints LIMIT $1")
+            .bind(BATCH)
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut work: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+    for (ws, g) in &rows {
+        work.entry(*ws).or_default().push(*g);
+    }
+    for (ws, groups) in work {
+        pack_stints(conn, WorkspaceId(ws), Some(&groups)).await?;
+    }
+    Ok(rows.len())
+}
+
+/// Packs the stints of these groups of a workspace (None: all) into
+/// `metric_group_stints` (numbering members who have none yet) and deletes
+/// their queue rows. A group without stints loses its row.
+async fn pack_stints(conn: &mut PgConnection, ws: WorkspaceId, groups: Option<&[Uuid]>) -> Result<(), sqlx::Error> {
+    let only = |col: &str| if groups.is_some() { format!("AND {col} = ANY($2)") } else { String::new() };
+    sqlx::query(&format!(
+        "INSERT INTO metric_member_index (workspace_id, member_id, idx)
+         SELECT $1, n.member_id,
+                (SELECT COALESCE(max(idx), -1) FROM metric_member_index WHERE workspace_id = $1)
+                    + row_number() OVER (ORDER BY n.member_id)
+         FROM (SELECT DISTINCT s.member_id FROM memberships s
+               WHERE s.workspace_id = $1 {}
+                 AND NOT EXISTS (SELECT 1 FROM metric_member_index i
+                                 WHERE i.workspace_id = $1 AND i.member_id = s.member_id)) n",
+        only("s.group_id")
+    ))
+    .bind(ws)
+    .bind(groups)
+    .execute(&mut *conn)
+    .await?;
+    fill_excluded(&mut *conn, ws).await?;
+    // The queue rows go with the old rows: everything they name is packed below, from this snapshot.
+    for table in ["metric_group_stints", "metric_dirty_stints"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE workspace_id = $1 {}", only("group_id")))
+            .bind(ws)
+            .bind(groups)
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query(&format!(
+        "INSERT INTO metric_group_stints (workspace_id, group_id, stints, data)
+         SELECT $1, s.group_id, count(*),
+                string_agg(int4send(i.idx) || int8send((extract(epoch FROM s.joined_at) * 1000000)::int8)
+                           || int8send(COALESCE((extract(epoch FROM s.left_at) * 1000000)::int8,
+                                                9223372036854775807)),
+                           '' ORDER BY i.idx, s.joined_at)
+         FROM memberships s
+         JOIN metric_member_index i ON i.workspace_id = $1 AND i.member_id = s.member_id
+         WHERE s.workspace_id = $1 {} AND s.left_at IS DISTINCT FROM s.joined_at
+         GROUP BY s.group_id",
+        only("s.group_id")
+    ))
+    .bind(ws)
+    .bind(groups)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Fills in the numbers of staff and bots the staff mask (`metric_excluded`)
+/// lacks: members numbered since (or before they became staff, unseen by the
+/// trigger in a concurrent pass).
+async fn fill_excluded(conn: &mut PgConnection, ws: WorkspaceId) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE metric_excluded e SET idx = i.idx FROM metric_member_index i
+         WHERE e.workspace_id = $1 AND e.idx IS NULL AND i.workspace_id = $1 AND i.member_id = e.member_id",
+    )
+    .bind(ws)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 async fn delete_queued(conn: &mut PgConnection, ws: WorkspaceId, ids: &[i64]) -> Result<(), sqlx::Error> {
@@ -255,15 +341,7 @@ async fn number_members(
            AND (i.first_active IS NULL OR i.first_active > x.day)",
     )
     .await?;
-    // Staff and bots numbered now (or before they became staff, unseen by
-    // the trigger in a concurrent pass) get their number in the mask.
-    sqlx::query(
-        "UPDATE metric_excluded e SET idx = i.idx FROM metric_member_index i
-         WHERE e.workspace_id = $1 AND e.idx IS NULL AND i.workspace_id = $1 AND i.member_id = e.member_id",
-    )
-    .bind(w.id)
-    .execute(conn)
-    .await?;
+    fill_excluded(conn, w.id).await?;
     Ok(())
 }
 

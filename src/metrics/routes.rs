@@ -13,7 +13,7 @@ use super::commerce::{self, By};
 use super::csv::{cell, Table};
 use super::growth::{self, GroupGrowth, GrowthDay, Referrals};
 use super::params::{self, Common, Ctx, Format, MetricQuery};
-use super::{repo, rollup, sets};
+use super::{repo, rollup, sets, stints};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;
 use crate::state::AppState;
@@ -108,12 +108,16 @@ pub async fn get_activity(
         &state.pool,
         &mut tx,
         async |conn| sets::span(conn, &c, lead_from, c.to, sets::Messages::Count).await,
-        async |conn| repo::seats(conn, &c).await,
+        async |conn| {
+            let mask = sets::mask(&mut *conn, &c).await?;
+            let (lo, hi) = c.bounds();
+            stints::read(conn, &c, &mask, Some(lo), Some(hi), c.rollup_days).await
+        },
     )
     .await?;
     let messages: Vec<i64> = span.days.iter().skip(LEAD).map(|d| d.messages).collect();
     let active: Vec<sets::Bits> = span.days.into_iter().map(|d| d.active).collect();
-    let belonging = activity::belonging(c.tz, c.from, c.days(), &seats, |m, idx| span.numbering.of(m, idx));
+    let belonging = activity::belonging(c.tz, c.from, c.days(), &seats, |s| span.numbering.of_stint(s));
     let computed = activity::compute(&activity::Input {
         from: c.from,
         days: c.days(),

@@ -255,6 +255,15 @@ impl Numbering {
             Numbering::Local(map) => map.get(&member).copied(),
         }
     }
+
+    /// The number of a stint's member (stints of a local numbering carry their member id).
+    pub fn of_stint(&self, s: &super::stints::Stint) -> Option<u32> {
+        match (self, s.member_id) {
+            (Numbering::Index, _) => s.who.idx(),
+            (Numbering::Local(map), Some(m)) => map.get(&m).copied(),
+            (Numbering::Local(_), None) => None,
+        }
+    }
 }
 
 /// The counted members' sets of each local day of a span, and how to number a stint's member.

@@ -279,6 +279,38 @@ async fn activity_from_the_rollups_equals_the_raw_event_computation_on_random_hi
             assert_eq!(days[30]["date"], today.to_string());
         }
     }
+    // Stints changed through the API after the last pass: the changed groups
+    // are read from `memberships` (their packed rows are stale) until the
+    // worker repacks them — the same answers before and after. A member
+    // with no event (no member number yet) joins, a seated one leaves.
+    let newcomer = app.post("/v1/members", json!({"display_name": "Newcomer"})).await.id();
+    let joined = app
+        .post(&format!("/v1/groups/{g1}/members"), json!({"member_id": newcomer, "joined_at": "2026-10-25T12:00:00Z"}))
+        .await;
+    assert_eq!(joined.status, StatusCode::CREATED, "{}", joined.body);
+    let seated: Uuid = sqlx::query_scalar(
+        "SELECT s.member_id FROM memberships s JOIN members m ON m.id = s.member_id
+         WHERE s.group_id = $1 AND s.left_at IS NULL AND s.joined_at < '2026-10-21' AND NOT m.is_staff LIMIT 1",
+    )
+    .bind(g1)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let left = app.delete(&format!("/v1/groups/{g1}/members/{seated}?left_at=2026-11-02T15:00:00Z")).await;
+    assert_eq!(left.status, StatusCode::OK, "{}", left.body);
+    let raw_now = super::metrics::raw(&app).await;
+    for repacked in [false, true] {
+        let dirty: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM metric_dirty_stints").fetch_one(&app.pool).await.unwrap();
+        assert_eq!(dirty > 0, !repacked, "the changed group waits for a repack until the pass");
+        for (query, groups) in [("", None), (&format!("&group_id={g1}") as &str, Some(vec![g1]))] {
+            let r = app.get(&format!("/v1/metrics/activity?from={from}&to={to}{query}")).await;
+            let want = expected_activity(&raw_now, tz, from, today, groups.as_deref(), false);
+            assert_eq!(got_activity(&r.body), want, "query {query}, repacked {repacked}");
+        }
+        drain(&app).await;
+    }
+    let raw = raw_now;
     // Breakdown by group and by tier over the period.
     sqlx::query("UPDATE groups SET tier = 'vip' WHERE external_id = '-1000'").execute(&app.pool).await.unwrap();
     sqlx::query("UPDATE groups SET tier = 'basic' WHERE external_id = '-1001'").execute(&app.pool).await.unwrap();

@@ -132,26 +132,6 @@ pub async fn group_membership(
     bind_scope(sqlx::query_as(&sql), c, lo, hi, c.scope.groups.as_deref()).bind(settle).fetch_all(conn).await
 }
 
-/// Stints of counted members in the scope's groups begun in `[lo, hi)`:
-/// group, the member's number in the day sets, join instant.
-pub async fn joins(
-    conn: &mut PgConnection,
-    c: &Ctx,
-    lo: DateTime<Utc>,
-    hi: DateTime<Utc>,
-) -> Result<Vec<crate::metrics::group_days::Join>, sqlx::Error> {
-    let sql = format!(
-        "SELECT s.group_id, i.idx, s.joined_at FROM memberships s
-         LEFT JOIN metric_member_index i ON i.workspace_id = s.workspace_id AND i.member_id = s.member_id
-         WHERE s.workspace_id = $1 AND s.joined_at >= $2 AND s.joined_at < $3
-           AND s.left_at IS DISTINCT FROM s.joined_at
-           AND ($4::uuid[] IS NULL OR s.group_id = ANY($4)) AND {}",
-        member_filter("s.member_id")
-    );
-    let sql = planned(&sql, c, c.scope.groups.is_some());
-    bind_scope(sqlx::query_as(&sql), c, lo, hi, c.scope.groups.as_deref()).fetch_all(conn).await
-}
-
 /// Per group: stints begun on local days `[lo, last_join]` (binds as
 /// [`bind_range`] over `[lo, hi]`), and how many of them were active in
 /// the group within `days` local days from their join day.

@@ -17,7 +17,7 @@ pub use groups::*;
 /// The member filter every query shares: `$1` workspace, `$4` groups (NULL:
 /// all), `$5` include staff, `$6` join source (NULL: any). `{m}` is the
 /// member id column.
-fn member_filter(m: &str) -> String {
+pub(super) fn member_filter(m: &str) -> String {
     format!(
         "($5 OR NOT EXISTS (SELECT 1 FROM members x WHERE x.workspace_id = $1 AND x.id = {m} AND (x.is_staff OR x.is_bot)))
          AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM memberships js WHERE js.workspace_id = $1 AND js.member_id = {m}
@@ -29,7 +29,7 @@ fn member_filter(m: &str) -> String {
 /// `$5 OR …` and `$6 IS NULL OR …` of the shared filters become constants
 /// for this request (`TRUE OR …` folds away), so PostgreSQL plans with the
 /// real selectivity instead of a plan for every case.
-fn planned(sql: &str, c: &Ctx, groups: bool) -> String {
+pub(super) fn planned(sql: &str, c: &Ctx, groups: bool) -> String {
     let staff = if c.include_staff { "(TRUE OR NOT EXISTS" } else { "(NOT EXISTS" };
     let source = if c.scope.source.is_none() { "(TRUE OR EXISTS" } else { "(EXISTS" };
     let scope = if groups { "(" } else { "(TRUE OR " };
@@ -255,31 +255,6 @@ pub struct Stint {
 pub async fn stints(conn: &mut PgConnection, c: &Ctx) -> Result<Vec<Stint>, sqlx::Error> {
     let (lo, hi) = c.bounds();
     stints_between(conn, c, lo, hi).await
-}
-
-/// When a counted member sat in a group of the scope during the period:
-/// the narrow part of a [`Stint`] the activity report needs (a third of the
-/// bytes to transfer for 100k stints).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Seat {
-    pub member_id: Uuid,
-    /// The member's number in the day sets (none before their first rolled-up event).
-    pub idx: Option<i32>,
-    pub joined_at: DateTime<Utc>,
-    pub left_at: Option<DateTime<Utc>>,
-}
-
-/// The seats of the period (as [`stints`]).
-pub async fn seats(conn: &mut PgConnection, c: &Ctx) -> Result<Vec<Seat>, sqlx::Error> {
-    let (lo, hi) = c.bounds();
-    let sql = format!(
-        "SELECT s.member_id, i.idx, s.joined_at, s.left_at FROM memberships s
-         LEFT JOIN metric_member_index i ON i.workspace_id = s.workspace_id AND i.member_id = s.member_id
-         WHERE {}",
-        overlapping_stints()
-    );
-    let sql = planned(&sql, c, c.scope.groups.is_some());
-    bind_scope(sqlx::query_as(&sql), c, lo, hi, c.scope.groups.as_deref()).fetch_all(conn).await
 }
 
 /// Stints of counted members in the scope's groups overlapping `[lo, hi)`.

@@ -1,7 +1,9 @@
 -- Derives the per-day member sets of local days [$2, $3] from their
 -- member-day rows (written just before, members already numbered): per
--- group, then for the whole workspace. Lists are packed int4send values
--- sorted by member index; `senders` and `sent` are parallel. Run as two statements (see rollup.rs).
+-- group, then for the whole workspace, then every group's lists of a day in
+-- the workspace's row (`groups`). Lists are packed int4send values sorted by
+-- member index; `senders` and `sent` are parallel. Run as three statements
+-- (see rollup.rs).
 INSERT INTO metric_group_days (workspace_id, day, group_id, active, senders, sent)
 SELECT $1, d.day, d.group_id,
        COALESCE(string_agg(int4send(i.idx), '' ORDER BY i.idx) FILTER (WHERE d.active_events > 0), ''),
@@ -23,3 +25,9 @@ FROM (SELECT d.day, i.idx, bool_or(d.active_events > 0) AS active, sum(d.message
       WHERE d.workspace_id = $1 AND d.day BETWEEN $2 AND $3
       GROUP BY d.day, i.idx) x
 GROUP BY x.day;
+--
+UPDATE metric_days d SET groups = COALESCE(
+    (SELECT string_agg(uuid_send(g.group_id) || int4send(length(g.active)) || g.active
+                       || int4send(length(g.senders)) || g.senders || g.sent, '' ORDER BY g.group_id)
+     FROM metric_group_days g WHERE g.workspace_id = $1 AND g.day = d.day), '')
+WHERE d.workspace_id = $1 AND d.day BETWEEN $2 AND $3;
