@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{Duration, NaiveDate};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -55,18 +55,22 @@ pub struct Computed {
     pub active_members: i64,
 }
 
-/// A member's belonging: their number in the sets (if any) and inclusive day-offset ranges.
-pub type Belonging = (Option<u32>, Vec<(i32, i32)>);
+/// Who belonged on each day of the period: the members with a number in the
+/// active sets, as a set per day, and how many without one (never active).
+#[derive(Debug, Clone, Default)]
+pub struct Belonged {
+    pub numbered: Vec<Bits>,
+    pub unnumbered: Vec<i64>,
+}
 
-/// Inputs of [`compute`]: member sets per day from `from - LEAD`; the
-/// belonging ranges (inclusive, day offsets from `from`) of each member,
-/// with the member's number in the sets when it has one.
+/// Inputs of [`compute`]: member sets per day from `from - LEAD`; who
+/// belonged on each day of the period.
 pub struct Input<'a> {
     pub from: NaiveDate,
     pub days: usize,
     pub today: NaiveDate,
     pub active: &'a [Bits],
-    pub belonging: &'a [Belonging],
+    pub belonged: &'a Belonged,
     pub messages: &'a [i64],
 }
 
@@ -95,15 +99,10 @@ pub fn compute(inp: &Input) -> Computed {
     let (mut members, mut active_members) = (vec![0i64; n], vec![0i64; n]);
     // Days before today are complete.
     let complete = ((inp.today - inp.from).num_days().clamp(0, n as i64)) as usize;
-    for (key, ranges) in inp.belonging {
-        for &(a, b) in ranges {
-            for i in a.max(0)..=b.min(n as i32 - 1) {
-                members[i as usize] += 1;
-                if key.is_some_and(|k| at(LEAD + i as usize).contains(k)) {
-                    active_members[i as usize] += 1;
-                }
-            }
-        }
+    for i in 0..n {
+        let seated = inp.belonged.numbered.get(i).unwrap_or(&empty);
+        members[i] = seated.len() as i64 + inp.belonged.unnumbered.get(i).copied().unwrap_or(0);
+        active_members[i] = seated.intersection_len(at(LEAD + i)) as i64;
     }
     // Active complete days per member number.
     let mut days_active: Vec<u16> = Vec::new();
@@ -146,31 +145,58 @@ pub fn compute(inp: &Input) -> Computed {
     Computed { days, stickiness, distribution, active_members: days_active.iter().filter(|d| **d > 0).count() as i64 }
 }
 
-/// Belonging ranges per member (merged) over the `days` local days from
-/// `from`, with the member's number from `key`: a seat `[joined, left)`
-/// belongs from the day holding `joined` to the day before the one `left`
+/// Who belonged on each of the `days` local days from `from`, the member's
+/// number in the active sets from `key`: a seat `[joined, left)` covers the
+/// days from the one holding `joined` to the one before the day `left`
 /// ends in (a stint ending exactly at midnight does not reach into that
 /// day) — found by binary search in the days' bounds (100k seats, no
 /// timezone conversion each; the tests check it against the conversion).
+/// Members seated through the whole period go in one set, added to every
+/// day once; members without a number are counted once per day they
+/// belonged, however many seats they held.
 pub fn belonging(
     tz: chrono_tz::Tz,
     from: NaiveDate,
     days: usize,
     seats: &[super::stints::Stint],
     key: impl Fn(&super::stints::Stint) -> Option<u32>,
-) -> Vec<Belonging> {
+) -> Belonged {
     let bounds = super::period::day_bounds(tz, from, from + Duration::days(days as i64));
-    let mut out: HashMap<super::stints::Who, Belonging> = HashMap::with_capacity(seats.len());
+    let last = days as i32 - 1;
+    let mut numbered = vec![Bits::new(); days];
+    let mut throughout = Bits::new();
+    let mut others: HashMap<super::stints::Who, Vec<(i32, i32)>> = HashMap::new();
     for s in seats {
-        // The day holding `joined_at`; the day before the one `left_at` ends in (or starts).
-        let a = bounds.partition_point(|b| *b <= s.joined_at) as i32 - 1;
-        let b = s.left_at.map_or(i32::MAX, |l| bounds.partition_point(|b| *b < l) as i32 - 1);
-        if a <= b {
-            let e = out.entry(s.who).or_insert_with(|| (key(s), Vec::new()));
-            e.1.push((a, b));
+        let (a, b) = seat_days(&bounds, s.joined_at, s.left_at);
+        let (a, b) = (a.max(0), b.min(last));
+        if a > b {
+            continue;
+        }
+        match key(s) {
+            Some(k) if a == 0 && b == last => throughout.insert(k),
+            Some(k) => (a..=b).for_each(|i| numbered[i as usize].insert(k)),
+            None => others.entry(s.who).or_default().push((a, b)),
         }
     }
-    out.into_values().map(|(k, r)| (k, merge(r))).collect()
+    for day in &mut numbered {
+        day.union_with(&throughout);
+    }
+    let mut unnumbered = vec![0i64; days];
+    for ranges in others.into_values() {
+        for (a, b) in merge(ranges) {
+            (a..=b).for_each(|i| unnumbered[i as usize] += 1);
+        }
+    }
+    Belonged { numbered, unnumbered }
+}
+
+/// The day offsets (inclusive; may fall outside the period) a seat
+/// `[joined, left)` covers, given the bounds of the period's days.
+fn seat_days(bounds: &[DateTime<Utc>], joined: DateTime<Utc>, left: Option<DateTime<Utc>>) -> (i32, i32) {
+    // The day holding `joined_at`; the day before the one `left_at` ends in (or starts).
+    let a = bounds.partition_point(|b| *b <= joined) as i32 - 1;
+    let b = left.map_or(i32::MAX, |l| bounds.partition_point(|b| *b < l) as i32 - 1);
+    (a, b)
 }
 
 /// Breakdown of the activity report.
@@ -286,14 +312,23 @@ mod tests {
         for (k, x) in [(1, LEAD - 10), (1, LEAD), (2, LEAD + 2), (2, LEAD + 1)] {
             active[x].insert(k);
         }
-        // Member 3 belonged without ever being active (no number).
-        let belonging = vec![(Some(1), vec![(0, 3)]), (Some(2), merge(vec![(2, 3), (0, 0)])), (None, vec![(3, 3)])];
+        // Member 1 belonged throughout, member 2 on days 0, 2 and 3, member 3
+        // on day 3 without ever being active (no number).
+        let belonged = Belonged {
+            numbered: vec![
+                Bits::from_ones([1, 2]),
+                Bits::from_ones([1]),
+                Bits::from_ones([1, 2]),
+                Bits::from_ones([1, 2]),
+            ],
+            unnumbered: vec![0, 0, 0, 1],
+        };
         let c = compute(&Input {
             from: d("2026-10-01"),
             days: 4,
             today: d("2026-10-04"),
             active: &active,
-            belonging: &belonging,
+            belonged: &belonged,
             messages: &[1, 2, 3, 4],
         });
         let col = |f: fn(&ActivityDay) -> Option<i64>| c.days.iter().map(f).collect::<Vec<_>>();
@@ -347,12 +382,13 @@ mod tests {
                 left_at: left,
             };
             let (a, b) = stint_days(tz, from, j, left);
-            let got = belonging(tz, from, n, &[seat], |_| None);
-            let clamp = |v: i32| v.clamp(-1, n as i32);
-            match got.first() {
-                Some((_, r)) => assert_eq!((clamp(r[0].0), clamp(r[0].1)), (clamp(a), clamp(b)), "{j} {left:?}"),
-                None => assert!(a > b, "{j} {left:?}"),
-            }
+            // The days the conversion says, as a number (one set per day) and without one (a count).
+            let want: Vec<bool> = (0..n as i32).map(|i| a <= i && i <= b).collect();
+            let unnumbered = belonging(tz, from, n, std::slice::from_ref(&seat), |_| None);
+            assert_eq!(unnumbered.unnumbered, want.iter().map(|w| i64::from(*w)).collect::<Vec<_>>(), "{j} {left:?}");
+            let numbered = belonging(tz, from, n, &[seat], |_| Some(5));
+            assert_eq!(numbered.numbered.iter().map(|d| d.contains(5)).collect::<Vec<_>>(), want, "{j} {left:?}");
+            assert!(numbered.numbered.iter().all(|d| d.len() <= 1) && numbered.unnumbered.iter().all(|c| *c == 0));
         }
         assert_eq!(tz.with_ymd_and_hms(2026, 3, 8, 0, 0, 0).unwrap().to_utc(), midnight(7));
     }
@@ -364,7 +400,7 @@ mod tests {
             days: 3,
             today: d("2026-10-02"),
             active: &[],
-            belonging: &[],
+            belonged: &Belonged::default(),
             messages: &[],
         });
         assert_eq!(c.days[0].dau, Some(0));

@@ -117,13 +117,13 @@ pub async fn get_activity(
     .await?;
     let messages: Vec<i64> = span.days.iter().skip(LEAD).map(|d| d.messages).collect();
     let active: Vec<sets::Bits> = span.days.into_iter().map(|d| d.active).collect();
-    let belonging = activity::belonging(c.tz, c.from, c.days(), &seats, |s| span.numbering.of_stint(s));
+    let belonged = activity::belonging(c.tz, c.from, c.days(), &seats, |s| span.numbering.of_stint(s));
     let computed = activity::compute(&activity::Input {
         from: c.from,
         days: c.days(),
         today: c.today,
         active: &active,
-        belonging: &belonging,
+        belonged: &belonged,
         messages: &messages,
     });
     let report = ActivityReport {
