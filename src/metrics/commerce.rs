@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::period::local_day;
+use super::period::day_bounds;
 
 /// Breakdown of the commerce report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
@@ -98,6 +98,15 @@ impl Acc {
         self.f.refunds += o.refund;
         self.f.refunded_orders += 1;
     }
+    fn absorb(&mut self, other: Acc) {
+        self.f.paid += other.f.paid;
+        self.f.orders += other.f.orders;
+        self.f.refunds += other.f.refunds;
+        self.f.refunded_orders += other.f.refunded_orders;
+        for (m, n) in other.orders_by_buyer {
+            *self.orders_by_buyer.entry(m).or_default() += n;
+        }
+    }
     fn finish(mut self) -> Figures {
         self.f.gmv = self.f.paid - self.f.refunds;
         self.f.buyers = self.orders_by_buyer.len() as i64;
@@ -127,12 +136,24 @@ pub struct Input<'a> {
     pub orders: &'a [Order],
 }
 
-fn key(o: &Order, by: By) -> String {
-    let none = || "none".to_owned();
+/// A breakdown row's key, borrowed from the order (named by [`key_name`]).
+type Key<'a> = (Option<Uuid>, Option<&'a str>);
+
+fn key(o: &Order, by: By) -> Key<'_> {
     match by {
-        By::Group => o.group_id.map(|g| g.to_string()).unwrap_or_else(none),
-        By::Tier => o.tier.clone().unwrap_or_else(none),
-        By::Campaign => o.campaign_id.map(|c| c.to_string()).unwrap_or_else(|| "organic".to_owned()),
+        By::Group => (o.group_id, None),
+        By::Tier => (None, o.tier.as_deref()),
+        By::Campaign => (o.campaign_id, None),
+    }
+}
+
+fn key_name(k: Key, by: By) -> String {
+    match (by, k) {
+        (By::Group, (Some(g), _)) => g.to_string(),
+        (By::Tier, (_, Some(t))) => t.to_owned(),
+        (By::Campaign, (Some(c), _)) => c.to_string(),
+        (By::Campaign, _) => "organic".to_owned(),
+        _ => "none".to_owned(),
     }
 }
 
@@ -140,8 +161,11 @@ fn key(o: &Order, by: By) -> String {
 pub fn compute(inp: &Input) -> Computed {
     let within = |t: DateTime<Utc>| inp.lo <= t && t < inp.hi;
     let mut total = Acc::default();
-    let mut rows: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut rows: HashMap<Key, Acc> = HashMap::new();
     let mut days: Vec<Acc> = (0..inp.days).map(|_| Acc::default()).collect();
+    // The local day of an instant by binary search in the days' bounds (no timezone conversion per order).
+    let bounds = day_bounds(inp.tz, inp.from, inp.from + Duration::days(inp.days as i64));
+    let day = |t: DateTime<Utc>| bounds.partition_point(|b| *b <= t).checked_sub(1);
     for o in inp.orders {
         let mut slices: Vec<&mut Acc> = Vec::with_capacity(3);
         slices.push(&mut total);
@@ -156,7 +180,6 @@ pub fn compute(inp: &Input) -> Computed {
                 acc.refunded(o);
             }
         }
-        let day = |t: DateTime<Utc>| usize::try_from((local_day(inp.tz, t) - inp.from).num_days()).ok();
         if let Some(d) = within(o.paid_at).then(|| day(o.paid_at)).flatten().and_then(|d| days.get_mut(d)) {
             d.paid(o);
         }
@@ -182,6 +205,12 @@ pub fn compute(inp: &Input) -> Computed {
             }
         })
         .collect();
-    let rows = rows.into_iter().map(|(key, acc)| Row { key, figures: acc.finish() }).collect();
+    // Keys that read the same (a tier named `none` and groups without a tier) share a row.
+    let mut named: BTreeMap<String, Acc> = BTreeMap::new();
+    for (k, acc) in rows {
+        let Some(by) = inp.by else { break };
+        named.entry(key_name(k, by)).or_default().absorb(acc);
+    }
+    let rows = named.into_iter().map(|(key, acc)| Row { key, figures: acc.finish() }).collect();
     Computed { total: total.finish(), rows, days }
 }

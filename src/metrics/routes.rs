@@ -341,21 +341,24 @@ pub async fn get_commerce(
     // A campaign scope means the campaign's attributed orders, from any group.
     let groups = if c.scope.campaign.is_some() { None } else { c.scope.groups.as_deref() };
     let attribution = Duration::days(attribution);
-    // Orders on this connection; the active members (for ARPU) on a second one, same snapshot.
-    let active_side = async |conn: &mut sqlx::PgConnection| -> Result<i64, sqlx::Error> {
+    // The orders paid before the middle of the period on this connection;
+    // the others and the active members (for ARPU) on a second one, same snapshot.
+    let tiers = p.by == Some(commerce::By::Tier);
+    let mid = lo + (hi - lo) / 2;
+    let orders_side = async |conn: &mut sqlx::PgConnection| {
+        repo::orders(conn, &c, groups, lo, hi, attribution, tiers, repo::OrdersPart::PaidBefore(mid)).await
+    };
+    let active_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
+        let later = repo::orders(&mut *conn, &c, groups, lo, hi, attribution, tiers, repo::OrdersPart::PaidFrom(mid));
+        let later = later.await?;
         if !c.rollup_days {
-            return repo::active_members(conn, &c, c.from, c.to).await;
+            return Ok((later, repo::active_members(conn, &c, c.from, c.to).await?));
         }
         let span = sets::span(conn, &c, c.from, c.to, sets::Messages::Skip).await?;
-        Ok(sets::Bits::union_of(span.days.iter().map(|d| &d.active)).len() as i64)
+        Ok((later, sets::Bits::union_of(span.days.iter().map(|d| &d.active)).len() as i64))
     };
-    let (mut orders, active_members) = snapshot_reads(
-        &state.pool,
-        &mut tx,
-        async |conn| repo::orders(conn, &c, groups, lo, hi, attribution, p.by == Some(commerce::By::Tier)).await,
-        active_side,
-    )
-    .await?;
+    let (mut orders, (later, active_members)) = snapshot_reads(&state.pool, &mut tx, orders_side, active_side).await?;
+    orders.extend(later);
     if let Some(campaign) = c.scope.campaign {
         orders.retain(|o| o.campaign_id == Some(campaign));
     }

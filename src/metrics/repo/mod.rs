@@ -277,6 +277,7 @@ pub async fn stints_between(
 /// in another currency than the workspace's), attributed (the event's campaign, else the member's last
 /// campaign click in `[paid_at - attribution, paid_at]`). `groups` filters
 /// by the order's group (None: any).
+#[allow(clippy::too_many_arguments)]
 pub async fn orders(
     conn: &mut PgConnection,
     c: &Ctx,
@@ -285,7 +286,13 @@ pub async fn orders(
     hi: DateTime<Utc>,
     attribution: chrono::Duration,
     tiers: bool,
+    part: OrdersPart,
 ) -> Result<Vec<super::commerce::Order>, sqlx::Error> {
+    let (part_sql, split) = match part {
+        OrdersPart::All => ("", None),
+        OrdersPart::PaidBefore(t) => ("AND o.paid_at < $9", Some(t)),
+        OrdersPart::PaidFrom(t) => ("AND o.paid_at >= $9", Some(t)),
+    };
     // The groups' tiers only when the report is by tier; no order (the
     // report sums, and sorting order ids by collation costs more than the sums).
     let (tier, join) = if tiers {
@@ -305,7 +312,7 @@ pub async fn orders(
          FROM metric_orders o {join}
          WHERE o.workspace_id = $1 AND o.paid_at IS NOT NULL
            AND ((o.paid_at >= $2 AND o.paid_at < $3) OR (o.refunded_at >= $2 AND o.refunded_at < $3))
-           AND ($4::uuid[] IS NULL OR o.group_id = ANY($4))
+           AND ($4::uuid[] IS NULL OR o.group_id = ANY($4)) {part_sql}
            AND {}",
         member_filter("o.member_id")
     );
@@ -313,8 +320,18 @@ pub async fn orders(
     bind_scope(sqlx::query_as(&sql), c, lo, hi, groups)
         .bind(&c.currency)
         .bind(attribution.num_seconds() as f64)
+        .bind(split)
         .fetch_all(conn)
         .await
+}
+
+/// Which orders of a read (split on the payment instant, to read the halves
+/// on two connections; orders are paid, so every one is in exactly one half).
+#[derive(Debug, Clone, Copy)]
+pub enum OrdersPart {
+    All,
+    PaidBefore(DateTime<Utc>),
+    PaidFrom(DateTime<Utc>),
 }
 
 /// Events of counted members of the given types in `[lo, end)` (the
