@@ -342,20 +342,22 @@ pub async fn get_commerce(
     let groups = if c.scope.campaign.is_some() { None } else { c.scope.groups.as_deref() };
     let attribution = Duration::days(attribution);
     // The orders paid before the middle of the period on this connection;
-    // the others and the active members (for ARPU) on a second one, same snapshot.
+    // the active members (for ARPU) and the other orders on a second one, same snapshot.
     let tiers = p.by == Some(commerce::By::Tier);
     let mid = lo + (hi - lo) / 2;
     let orders_side = async |conn: &mut sqlx::PgConnection| {
         repo::orders(conn, &c, groups, lo, hi, attribution, tiers, repo::OrdersPart::PaidBefore(mid)).await
     };
+    // The active members first: their read and decoding overlap the other half's query.
     let active_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
-        let later = repo::orders(&mut *conn, &c, groups, lo, hi, attribution, tiers, repo::OrdersPart::PaidFrom(mid));
-        let later = later.await?;
-        if !c.rollup_days {
-            return Ok((later, repo::active_members(conn, &c, c.from, c.to).await?));
-        }
-        let span = sets::span(conn, &c, c.from, c.to, sets::Messages::Skip).await?;
-        Ok((later, sets::Bits::union_of(span.days.iter().map(|d| &d.active)).len() as i64))
+        let active = if c.rollup_days {
+            let span = sets::span(&mut *conn, &c, c.from, c.to, sets::Messages::Skip).await?;
+            sets::Bits::union_of(span.days.iter().map(|d| &d.active)).len() as i64
+        } else {
+            repo::active_members(&mut *conn, &c, c.from, c.to).await?
+        };
+        let later = repo::orders(conn, &c, groups, lo, hi, attribution, tiers, repo::OrdersPart::PaidFrom(mid));
+        Ok((later.await?, active))
     };
     let (mut orders, (later, active_members)) = snapshot_reads(&state.pool, &mut tx, orders_side, active_side).await?;
     orders.extend(later);
