@@ -139,27 +139,24 @@ pub async fn get_retention(
     let cohort_end = shift(starts[starts.len() - 1], period, 1);
     // (member, their id when read with it, local day they entered — None: first active before the cohorts, so in none).
     let day = |at: chrono::DateTime<chrono::Utc>| local_day(c.tz, at);
+    // Counted members (staff/bots, join source) for the stint reads; packed
+    // stints with the workspace's day sets, `memberships` with another zone's.
+    let mask = sets::mask(&mut tx, &c).await?;
     let entries: Vec<(Who, Option<uuid::Uuid>, Option<NaiveDate>)> = match by {
-        // First joins from the packed stints: every stint of the scope's groups, the earliest per member.
-        CohortBy::Join if c.rollup_days => {
-            let mask = sets::mask(&mut tx, &c).await?;
-            let mut first_join: HashMap<Who, chrono::DateTime<chrono::Utc>> = HashMap::new();
-            for s in stints::read(&mut tx, &c, &mask, None, None, true).await? {
-                let e = first_join.entry(s.who).or_insert(s.joined_at);
-                *e = (*e).min(s.joined_at);
+        // Every stint of the scope's groups, the earliest per member.
+        CohortBy::Join => {
+            let mut first_join: HashMap<Who, (Option<uuid::Uuid>, chrono::DateTime<chrono::Utc>)> = HashMap::new();
+            for s in stints::read(&mut tx, &c, &mask, None, None, c.rollup_days).await? {
+                let e = first_join.entry(s.who).or_insert((s.member_id, s.joined_at));
+                e.1 = e.1.min(s.joined_at);
             }
             let (lo, hi) = (c.start(first), c.start(cohort_end));
             first_join
                 .into_iter()
-                .filter(|(_, at)| *at >= lo && *at < hi)
-                .map(|(w, at)| (w, None, Some(day(at))))
+                .filter(|(_, (_, at))| *at >= lo && *at < hi)
+                .map(|(w, (id, at))| (w, id, Some(day(at))))
                 .collect()
         }
-        CohortBy::Join => repo::first_joins(&mut tx, &c, c.start(first), c.start(cohort_end))
-            .await?
-            .into_iter()
-            .map(|(id, at, k)| (who(id, k), Some(id), Some(day(at))))
-            .collect(),
         // The whole workspace: first active days kept in the member index.
         CohortBy::FirstActivity if c.rollup_days && c.scope.groups.is_none() => {
             sets::first_active_between(&mut tx, &c, first, cohort_end - Duration::days(1))
@@ -193,7 +190,6 @@ pub async fn get_retention(
     match measure {
         Measure::Active => add_active(&mut tx, &c, first, last, &mut members, &ids, true).await?,
         Measure::Member => {
-            let mask = sets::mask(&mut tx, &c).await?;
             let (lo, hi) = (c.start(first), c.start(last + Duration::days(1)));
             for s in stints::read(&mut tx, &c, &mask, Some(lo), Some(hi), c.rollup_days).await? {
                 if let Some(m) = members.get_mut(&s.who) {

@@ -145,25 +145,22 @@ pub fn last_message_days(days: &GroupDays, from: NaiveDate) -> HashMap<Uuid, Nai
 pub fn activity(days: &GroupDays, from: NaiveDate) -> Vec<GroupActivity> {
     let split = usize::try_from((from - days.lo).num_days()).unwrap_or(0);
     let mut out = Vec::with_capacity(days.groups.len());
-    // Scratch indexed by member number (lists are ascending: the last entry
-    // is the highest), shared by the groups: the last (group, part) that
-    // saw a member, and each sender's messages in the
-    // current group (with the senders touched, to read and reset them).
-    let top = days
-        .groups
-        .values()
-        .flatten()
-        .flat_map(|d| d.active.last().into_iter().chain(d.sent.last().map(|(k, _)| k)))
-        .max()
-        .map_or(0, |k| *k as usize + 1);
-    let mut seen: Vec<u32> = vec![0; top];
-    let mut sent: Vec<i64> = vec![0; top];
+    // Scratch indexed by member number, shared by the groups (grown as
+    // numbers come): the last (group, part) that saw a member, and each
+    // sender's messages in the current group (with the senders touched, to
+    // read and reset them).
+    let mut seen: Vec<u32> = Vec::new();
+    let mut sent: Vec<i64> = Vec::new();
     let mut stamp = 0u32;
     let mut distinct = |seen: &mut Vec<u32>, days: &[GroupDay]| -> i64 {
         stamp += 1;
         let mut n = 0;
         for k in days.iter().flat_map(|d| &d.active) {
-            let slot = &mut seen[*k as usize];
+            let k = *k as usize;
+            if k >= seen.len() {
+                seen.resize(k + 1, 0);
+            }
+            let slot = &mut seen[k];
             if *slot != stamp {
                 *slot = stamp;
                 n += 1;
@@ -185,6 +182,9 @@ pub fn activity(days: &GroupDays, from: NaiveDate) -> Vec<GroupActivity> {
             }
             // Counts are positive; a zero adds nothing (and would not mark the slot).
             for (s, n) in d.sent.iter().filter(|(_, n)| *n > 0) {
+                if *s as usize >= sent.len() {
+                    sent.resize(*s as usize + 1, 0);
+                }
                 let slot = &mut sent[*s as usize];
                 if *slot == 0 {
                     senders.push(*s);

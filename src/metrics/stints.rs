@@ -18,7 +18,7 @@ use super::sets::Mask;
 
 /// Who a stint is: a member number (always, for packed rows), else the
 /// member id (a member not numbered yet, read from `memberships`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Who {
     Idx(u32),
     Id(Uuid),
@@ -91,17 +91,16 @@ pub async fn read(
     let groups = c.scope.groups.as_deref();
     let mut out = Vec::new();
     let live: Option<Vec<Uuid>> = if packed {
+        let in_scope = if groups.is_some() { "AND group_id = ANY($2)" } else { "" };
         let dirty: Vec<Uuid> = sqlx::query_scalar(&format!(
-            "SELECT DISTINCT group_id FROM metric_dirty_stints WHERE workspace_id = $1 {}",
-            if groups.is_some() { "AND group_id = ANY($2)" } else { "" }
+            "SELECT DISTINCT group_id FROM metric_dirty_stints WHERE workspace_id = $1 {in_scope}"
         ))
         .bind(c.ws)
         .bind(groups)
         .fetch_all(&mut *conn)
         .await?;
         let rows: Vec<(Uuid, Vec<u8>)> = sqlx::query_as(&format!(
-            "SELECT group_id, data FROM metric_group_stints WHERE workspace_id = $1 {}",
-            if groups.is_some() { "AND group_id = ANY($2)" } else { "" }
+            "SELECT group_id, data FROM metric_group_stints WHERE workspace_id = $1 {in_scope}"
         ))
         .bind(c.ws)
         .bind(groups)
@@ -156,8 +155,8 @@ pub async fn read(
 }
 
 /// Per group, the membership figures of `[lo, hi)` from its stints
-/// overlapping it (joiners judged `settle` after they joined): the same
-/// counts as `repo::group_membership` computes in SQL.
+/// overlapping it (joiners judged `settle` after they joined), for the
+/// health report in every timezone (see `docs/metrics.md`, group health).
 pub fn membership(
     stints: &[Stint],
     lo: DateTime<Utc>,

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{bind_range, bind_scope, member_days_cte, member_filter, overlapping_stints, planned, Q};
+use super::{bind_range, bind_scope, member_days_cte, member_filter, planned, Q};
 use crate::metrics::params::Ctx;
 
 /// Per group and counted member: active days and messages on local days `[lo, hi]`.
@@ -88,8 +88,8 @@ pub async fn group_activity(
     bind_range(sqlx::query_as(&sql), c, lo, hi).bind(from).fetch_all(conn).await
 }
 
-/// Membership figures of one group over a health window.
-#[derive(Debug, Clone, Default, sqlx::FromRow)]
+/// Membership figures of one group over a health window (counted by `stints::membership`).
+#[derive(Debug, Clone, Default)]
 pub struct GroupMembership {
     pub group_id: Uuid,
     /// Distinct members who belonged at some time in the window.
@@ -103,33 +103,6 @@ pub struct GroupMembership {
     pub joiners_settled: i64,
     /// … of which still open `days` after they began.
     pub joiners_stayed: i64,
-}
-
-/// Per group: membership of `[lo, hi)`; joiners judged after `settle`.
-pub async fn group_membership(
-    conn: &mut PgConnection,
-    c: &Ctx,
-    lo: DateTime<Utc>,
-    hi: DateTime<Utc>,
-    settle: chrono::Duration,
-) -> Result<Vec<GroupMembership>, sqlx::Error> {
-    let sql = format!(
-        "SELECT s.group_id,
-                count(DISTINCT s.member_id) AS members,
-                count(*) FILTER (WHERE s.joined_at < $2 AND (s.left_at IS NULL OR s.left_at >= $2)) AS members_start,
-                count(*) FILTER (WHERE s.joined_at < $3 AND (s.left_at IS NULL OR s.left_at >= $3)) AS members_end,
-                count(*) FILTER (WHERE s.joined_at >= $2) AS joins,
-                count(*) FILTER (WHERE s.left_at >= $2 AND s.left_at < $3) AS leaves,
-                count(*) FILTER (WHERE s.joined_at >= $2 AND s.joined_at <= $3 - $7) AS joiners_settled,
-                count(*) FILTER (WHERE s.joined_at >= $2 AND s.joined_at <= $3 - $7
-                                   AND (s.left_at IS NULL OR s.left_at >= s.joined_at + $7)) AS joiners_stayed
-         FROM memberships s
-         WHERE {}
-         GROUP BY s.group_id",
-        overlapping_stints()
-    );
-    let sql = planned(&sql, c, c.scope.groups.is_some());
-    bind_scope(sqlx::query_as(&sql), c, lo, hi, c.scope.groups.as_deref()).bind(settle).fetch_all(conn).await
 }
 
 /// Per group: stints begun on local days `[lo, last_join]` (binds as

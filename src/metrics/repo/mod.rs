@@ -194,27 +194,6 @@ pub async fn first_active(
     bind_range(sqlx::query_as(&sql), c, lo, hi).fetch_all(conn).await
 }
 
-/// Each counted member whose first stint in the scope's groups began in
-/// `[lo, hi)`, with that instant and the member's number in the day sets.
-pub async fn first_joins(
-    conn: &mut PgConnection,
-    c: &Ctx,
-    lo: DateTime<Utc>,
-    hi: DateTime<Utc>,
-) -> Result<Vec<(Uuid, DateTime<Utc>, Option<i32>)>, sqlx::Error> {
-    let sql = format!(
-        "SELECT f.member_id, f.at, i.idx
-         FROM (SELECT s.member_id, min(s.joined_at) AS at FROM memberships s
-               WHERE s.workspace_id = $1 AND s.left_at IS DISTINCT FROM s.joined_at
-                 AND ($4::uuid[] IS NULL OR s.group_id = ANY($4)) AND {}
-               GROUP BY s.member_id HAVING min(s.joined_at) >= $2 AND min(s.joined_at) < $3) f
-         LEFT JOIN metric_member_index i ON i.workspace_id = $1 AND i.member_id = f.member_id",
-        member_filter("s.member_id")
-    );
-    let sql = planned(&sql, c, c.scope.groups.is_some());
-    bind_scope(sqlx::query_as(&sql), c, lo, hi, c.scope.groups.as_deref()).fetch_all(conn).await
-}
-
 /// Binds `$1`-`$6`: workspace, the instants `lo` and `hi`, and the member
 /// filter's groups, staff rule and join source.
 fn bind_scope<'q, T>(
@@ -289,9 +268,8 @@ pub async fn orders(
     part: OrdersPart,
 ) -> Result<Vec<super::commerce::Order>, sqlx::Error> {
     let (part_sql, split) = match part {
-        OrdersPart::All => ("", None),
-        OrdersPart::PaidBefore(t) => ("AND o.paid_at < $9", Some(t)),
-        OrdersPart::PaidFrom(t) => ("AND o.paid_at >= $9", Some(t)),
+        OrdersPart::PaidBefore(t) => ("AND o.paid_at < $9", t),
+        OrdersPart::PaidFrom(t) => ("AND o.paid_at >= $9", t),
     };
     // The groups' tiers only when the report is by tier; no order (the
     // report sums, and sorting order ids by collation costs more than the sums).
@@ -329,7 +307,6 @@ pub async fn orders(
 /// on two connections; orders are paid, so every one is in exactly one half).
 #[derive(Debug, Clone, Copy)]
 pub enum OrdersPart {
-    All,
     PaidBefore(DateTime<Utc>),
     PaidFrom(DateTime<Utc>),
 }
