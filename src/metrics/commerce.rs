@@ -12,6 +12,12 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::period::day_bounds;
+use super::stints::Who;
+
+/// The default attribution window: an order without a campaign of its own
+/// goes to the member's last campaign click at most this many days before
+/// paying (the rollup keeps this attribution per order).
+pub const DEFAULT_ATTRIBUTION_DAYS: i64 = 7;
 
 /// Breakdown of the commerce report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
@@ -26,6 +32,9 @@ pub enum By {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Order {
     pub member_id: Option<Uuid>,
+    /// The member's number (orders read from `metric_order_days`, whose member ids are not read).
+    #[sqlx(skip)]
+    pub idx: Option<u32>,
     pub group_id: Option<Uuid>,
     /// The group's tier (read only for a report by tier).
     pub tier: Option<String>,
@@ -83,14 +92,14 @@ pub struct Day {
 #[derive(Default)]
 struct Acc {
     f: Figures,
-    orders_by_buyer: HashMap<Uuid, i64>,
+    orders_by_buyer: HashMap<Who, i64>,
 }
 
 impl Acc {
     fn paid(&mut self, o: &Order) {
         self.f.paid += o.amount;
         self.f.orders += 1;
-        if let Some(m) = o.member_id {
+        if let Some(m) = o.idx.map(Who::Idx).or(o.member_id.map(Who::Id)) {
             *self.orders_by_buyer.entry(m).or_default() += 1;
         }
     }

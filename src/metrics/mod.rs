@@ -22,6 +22,7 @@ mod group_routes;
 pub mod growth;
 pub mod health;
 mod health_routes;
+pub mod order_days;
 pub mod params;
 pub mod period;
 pub mod repo;

@@ -2,7 +2,9 @@
 //! them (`metric_group_days`, `metric_days`, numbered by
 //! `metric_member_index`, see `sets`), the funnel timelines
 //! (`metric_member_events`, `metric_type_days`, see `timelines`),
-//! `metric_orders` and `metric_campaign_clicks` equal to what the raw events say,
+//! `metric_orders` (with each order's last-click campaign under the default
+//! attribution window, and packed per payment day: `order_days`) and
+//! `metric_campaign_clicks` equal to what the raw events say,
 //! and the packed stints per group (`metric_group_stints`, see `stints`)
 //! equal to `memberships`.
 //!
@@ -24,6 +26,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::order_days;
 use super::period::{day_bounds, local_day};
 use crate::events::model::TYPES;
 use crate::ids::WorkspaceId;
@@ -37,7 +40,8 @@ pub const DAY_TABLES: [&str; 5] =
     ["metric_member_days", "metric_group_days", "metric_days", "metric_member_events", "metric_type_days"];
 
 /// Rollup tables keyed otherwise (merged, emptied only by a rebuild).
-pub const OTHER_TABLES: [&str; 3] = ["metric_orders", "metric_campaign_clicks", "metric_member_months"];
+pub const OTHER_TABLES: [&str; 4] =
+    ["metric_orders", "metric_campaign_clicks", "metric_member_months", "metric_order_days"];
 
 /// Most queue rows one pass takes.
 const BATCH: i64 = 5000;
@@ -443,5 +447,28 @@ async fn aggregate(conn: &mut PgConnection, w: &Workspace, first: NaiveDate, las
     .bind(hi)
     .execute(&mut *conn)
     .await?;
+    // Orders of other days these days change: re-attributed by a click, or refunded.
+    let window = chrono::Duration::days(super::commerce::DEFAULT_ATTRIBUTION_DAYS).num_seconds() as f64;
+    let mut paid: Vec<DateTime<Utc>> = sqlx::query_scalar(include_str!("sql/orders_attributed.sql"))
+        .bind(w.id)
+        .bind(lo)
+        .bind(hi)
+        .bind(window)
+        .fetch_all(&mut *conn)
+        .await
+        .context("order attribution")?;
+    let refunded: Vec<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT paid_at FROM metric_orders
+         WHERE workspace_id = $1 AND refunded_at >= $2 AND refunded_at < $3 AND paid_at IS NOT NULL",
+    )
+    .bind(w.id)
+    .bind(lo)
+    .bind(hi)
+    .fetch_all(&mut *conn)
+    .await?;
+    paid.extend(refunded);
+    let mut days = order_days::days_of(w, &paid);
+    days.extend(first.iter_days().take_while(|d| *d <= last));
+    order_days::pack(conn, w, &days).await.context("order days")?;
     Ok(())
 }

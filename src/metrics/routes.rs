@@ -1,5 +1,7 @@
 //! `/v1/metrics/...`: thin handlers over the computations.
 
+use std::collections::HashSet;
+
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,7 +15,7 @@ use super::commerce::{self, By};
 use super::csv::{cell, Table};
 use super::growth::{self, GroupGrowth, GrowthDay, Referrals};
 use super::params::{self, Common, Ctx, Format, MetricQuery};
-use super::{repo, rollup, sets, stints};
+use super::{order_days, repo, rollup, sets, stints};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;
 use crate::state::AppState;
@@ -331,7 +333,7 @@ pub async fn get_commerce(
     auth: Auth,
     MetricQuery(q, p): MetricQuery<CommerceParams>,
 ) -> ApiResult<Response> {
-    let attribution = p.attribution_days.unwrap_or(7);
+    let attribution = p.attribution_days.unwrap_or(commerce::DEFAULT_ATTRIBUTION_DAYS);
     if !(0..=90).contains(&attribution) {
         return Err(ApiError::field("attribution_days", "out_of_range", "must be 0-90"));
     }
@@ -341,26 +343,67 @@ pub async fn get_commerce(
     // A campaign scope means the campaign's attributed orders, from any group.
     let groups = if c.scope.campaign.is_some() { None } else { c.scope.groups.as_deref() };
     let attribution = Duration::days(attribution);
-    // The orders paid before the middle of the period on this connection;
-    // the active members (for ARPU) and the other orders on a second one, same snapshot.
-    let tiers = p.by == Some(commerce::By::Tier);
-    let mid = lo + (hi - lo) / 2;
-    let orders_side = async |conn: &mut sqlx::PgConnection| {
-        repo::orders(conn, &c, groups, lo, hi, attribution, tiers, repo::OrdersPart::PaidBefore(mid)).await
+    let want = repo::OrderColumns {
+        group: p.by == Some(By::Group),
+        tier: p.by == Some(By::Tier),
+        campaign: p.by == Some(By::Campaign) || c.scope.campaign.is_some(),
     };
-    // The active members first: their read and decoding overlap the other half's query.
-    let active_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
-        let active = if c.rollup_days {
+    let packed = c.rollup_days && attribution == Duration::days(commerce::DEFAULT_ATTRIBUTION_DAYS);
+    let count_active = async |conn: &mut sqlx::PgConnection| -> Result<i64, sqlx::Error> {
+        Ok(if c.rollup_days {
             let span = sets::span(&mut *conn, &c, c.from, c.to, sets::Messages::Skip).await?;
             sets::Bits::union_of(span.days.iter().map(|d| &d.active)).len() as i64
         } else {
             repo::active_members(&mut *conn, &c, c.from, c.to).await?
-        };
-        let later = repo::orders(conn, &c, groups, lo, hi, attribution, tiers, repo::OrdersPart::PaidFrom(mid));
-        Ok((later.await?, active))
+        })
     };
-    let (mut orders, (later, active_members)) = snapshot_reads(&state.pool, &mut tx, orders_side, active_side).await?;
-    orders.extend(later);
+    let active_members;
+    let mut orders = if packed {
+        // The orders paid in the period from the packed payment days and the
+        // refunds of earlier payments on this connection; the active members
+        // (for ARPU) and the groups' tiers on a second one, same snapshot.
+        let orders_side = async |conn: &mut sqlx::PgConnection| {
+            let mask = sets::mask(&mut *conn, &c).await?;
+            let only: Option<HashSet<uuid::Uuid>> = groups.map(|g| g.iter().copied().collect());
+            let filter = order_days::Filter { mask: &mask, groups: only.as_ref(), currency: &c.currency };
+            let orders = order_days::read(&mut *conn, c.ws, c.from, c.to, &filter).await?;
+            let part = repo::OrdersPart::RefundedPaidBefore(lo);
+            Ok((orders, repo::orders(conn, &c, groups, lo, hi, attribution, want, part).await?))
+        };
+        let active_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
+            let active = count_active(&mut *conn).await?;
+            let tiers = if want.tier { Some(repo::group_tiers(&mut *conn, &c).await?) } else { None };
+            Ok((active, tiers))
+        };
+        let ((mut orders, refunds), (active, tiers)) =
+            snapshot_reads(&state.pool, &mut tx, orders_side, active_side).await?;
+        if let Some(tiers) = tiers {
+            let tiers: std::collections::HashMap<_, _> = tiers.into_iter().collect();
+            for o in &mut orders {
+                o.tier = o.group_id.and_then(|g| tiers.get(&g).cloned().flatten());
+            }
+        }
+        orders.extend(refunds);
+        active_members = active;
+        orders
+    } else {
+        // The orders paid before the middle of the period on this connection;
+        // the active members (for ARPU) and the other orders on a second one, same snapshot.
+        let mid = lo + (hi - lo) / 2;
+        let orders_side = async |conn: &mut sqlx::PgConnection| {
+            repo::orders(conn, &c, groups, lo, hi, attribution, want, repo::OrdersPart::PaidBefore(mid)).await
+        };
+        // The active members first: their read and decoding overlap the other half's query.
+        let active_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
+            let active = count_active(&mut *conn).await?;
+            let later = repo::orders(conn, &c, groups, lo, hi, attribution, want, repo::OrdersPart::PaidFrom(mid));
+            Ok((later.await?, active))
+        };
+        let (mut orders, (later, active)) = snapshot_reads(&state.pool, &mut tx, orders_side, active_side).await?;
+        orders.extend(later);
+        active_members = active;
+        orders
+    };
     if let Some(campaign) = c.scope.campaign {
         orders.retain(|o| o.campaign_id == Some(campaign));
     }
@@ -388,7 +431,8 @@ pub async fn get_commerce(
         other_currency_orders,
         rows: m.rows,
         days: m.days,
-        pending: pending(&mut tx, &c, 0).await?,
+        // Clicks up to the attribution window before the period attribute its orders.
+        pending: pending(&mut tx, &c, attribution.num_days()).await?,
     };
     Ok(respond(c.format, report, "commerce", commerce_csv))
 }

@@ -439,18 +439,33 @@ struct RawEvent {
     kind: String,
     occurred_at: DateTime<Utc>,
     member_id: Option<Uuid>,
+    group_id: Option<Uuid>,
     campaign_id: Option<Uuid>,
     order_id: Option<String>,
     amount: Option<i64>,
     currency: Option<String>,
 }
 
-/// Commerce totals and by-campaign rows straight from the raw events:
+/// How [`expected_commerce`] breaks down and whom it leaves out.
+struct CommerceCase<'a> {
+    window: Duration,
+    by_group: bool,
+    excluded: &'a HashSet<Uuid>,
+}
+
+/// Commerce totals and by-campaign (or by-group) rows straight from the raw events:
 /// (key, gmv, paid, refunds, orders, refunded orders, buyers, repeat buyers).
-fn expected_commerce(events: &[RawEvent], lo: DateTime<Utc>, hi: DateTime<Utc>) -> HashMap<String, [i64; 7]> {
+fn expected_commerce(
+    events: &[RawEvent],
+    lo: DateTime<Utc>,
+    hi: DateTime<Utc>,
+    case: &CommerceCase,
+) -> HashMap<String, [i64; 7]> {
+    let window = case.window;
     let within = |t: DateTime<Utc>| lo <= t && t < hi;
     let pays: HashMap<&str, &RawEvent> = events
         .iter()
+        .filter(|e| e.member_id.is_none_or(|m| !case.excluded.contains(&m)))
         .filter(|e| e.kind == "order_paid" && e.currency.as_deref().is_none_or(|c| c == "CNY"))
         .map(|e| (e.order_id.as_deref().unwrap(), e))
         .collect();
@@ -462,13 +477,16 @@ fn expected_commerce(events: &[RawEvent], lo: DateTime<Utc>, hi: DateTime<Utc>) 
         }
     }
     let campaign_of = |p: &RawEvent| -> String {
+        if case.by_group {
+            return p.group_id.map_or("none".into(), |g| g.to_string());
+        }
         if let Some(c) = p.campaign_id {
             return c.to_string();
         }
         events
             .iter()
             .filter(|e| e.kind == "link_clicked" && e.campaign_id.is_some() && e.member_id == p.member_id)
-            .filter(|e| e.occurred_at <= p.occurred_at && e.occurred_at >= p.occurred_at - Duration::days(7))
+            .filter(|e| e.occurred_at <= p.occurred_at && e.occurred_at >= p.occurred_at - window)
             .max_by_key(|e| (e.occurred_at, e.id))
             .map(|e| e.campaign_id.unwrap().to_string())
             .unwrap_or_else(|| "organic".into())
@@ -525,33 +543,88 @@ async fn commerce_and_growth_equal_the_raw_event_computation_on_random_histories
     }
     let start = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
     let events = commerce_history(11, start, 45, 150);
+    let (clicks, events): (Vec<Value>, Vec<Value>) = events.into_iter().partition(|e| e["type"] == "link_clicked");
+    let (refunds, events): (Vec<Value>, Vec<Value>) = events.into_iter().partition(|e| e["type"] == "order_refunded");
     let (early, late) = events.split_at(events.len() / 2);
     post_events(&app, late).await;
     drain(&app).await;
     post_events(&app, early).await;
     post_events(&app, &late[..late.len() / 2]).await;
     drain(&app).await;
+    // The clicks arrive after the orders they attribute were rolled up (in
+    // two batches, so some re-attribute orders attributed by the first).
+    let (first_clicks, later_clicks) = clicks.split_at(clicks.len() / 2);
+    post_events(&app, later_clicks).await;
+    drain(&app).await;
+    post_events(&app, first_clicks).await;
+    drain(&app).await;
+    // Refunds come days after their payments were rolled up.
+    post_events(&app, &refunds).await;
+    drain(&app).await;
 
     let ws = Uuid::parse_str(&app.workspace_id).unwrap();
-    let raw: Vec<RawEvent> = sqlx::query_as(
-        "SELECT id, type, occurred_at, member_id, campaign_id, order_id, amount, currency FROM events WHERE workspace_id = $1",
-    )
-    .bind(ws)
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
+    let read_raw = async || -> Vec<RawEvent> {
+        sqlx::query_as(
+            "SELECT id, type, occurred_at, member_id, group_id, campaign_id, order_id, amount, currency FROM events
+             WHERE workspace_id = $1",
+        )
+        .bind(ws)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+    };
+    let raw = read_raw().await;
+    // A late click the day before an organic payment, on a day with nothing
+    // else to roll up: the payment's day must be repacked with its new campaign.
+    let organic = raw
+        .iter()
+        .filter(|p| p.kind == "order_paid" && p.campaign_id.is_none() && p.currency.as_deref() == Some("CNY"))
+        .filter(|p| p.occurred_at >= start + Duration::days(20) && p.occurred_at < start + Duration::days(30))
+        .find(|p| {
+            !raw.iter().any(|k| {
+                k.kind == "link_clicked"
+                    && k.member_id == p.member_id
+                    && k.occurred_at <= p.occurred_at
+                    && k.occurred_at >= p.occurred_at - Duration::days(7)
+            })
+        })
+        .expect("an organic payment without clicks before it");
+    let external: String =
+        sqlx::query_scalar("SELECT external_id FROM member_identities WHERE member_id = $1 AND platform = 'generic'")
+            .bind(organic.member_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let mut click = ev("late-click".into(), "link_clicked", organic.occurred_at - Duration::days(1), 0, None);
+    click["member"]["external_id"] = json!(external);
+    click["campaign_code"] = json!("camp-a");
+    post_events(&app, &[click]).await;
+    drain(&app).await;
+    let raw = read_raw().await;
     let tz: Tz = "Asia/Shanghai".parse().unwrap();
     let (from, to) = (day("2026-10-10"), day("2026-11-05"));
     let (lo, hi) = (day_start(tz, from), day_start(tz, to + Duration::days(1)));
-    let want = expected_commerce(&raw, lo, hi);
+    let nobody = HashSet::new();
+    let case = |days: i64, by_group: bool| CommerceCase { window: Duration::days(days), by_group, excluded: &nobody };
+    let want = expected_commerce(&raw, lo, hi, &case(7, false));
     let r = app.get(&format!("/v1/metrics/commerce?from={from}&to={to}&by=campaign")).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["pending"], false);
     assert_eq!(got_figures(&r.body["total"]), want["total"]);
     assert!(want["total"][4] > 3 && want["total"][3] > 50, "refunds and orders happened: {:?}", want["total"]);
-    let rows = r.body["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), want.len() - 1, "{rows:?}");
-    for row in rows {
-        assert_eq!(got_figures(row), want[row["key"].as_str().unwrap()], "row {}", row["key"]);
+    // Another attribution window (searched per request, not kept by the rollup).
+    let want_3 = expected_commerce(&raw, lo, hi, &case(3, false));
+    assert_ne!(want_3, want, "the window changes the attribution");
+    let r_3 = app.get(&format!("/v1/metrics/commerce?from={from}&to={to}&by=campaign&attribution_days=3")).await;
+    // By group (the payment's group).
+    let want_groups = expected_commerce(&raw, lo, hi, &case(7, true));
+    let r_groups = app.get(&format!("/v1/metrics/commerce?from={from}&to={to}&by=group")).await;
+    for (want, r) in [(&want, &r), (&want_3, &r_3), (&want_groups, &r_groups)] {
+        let rows = r.body["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), want.len() - 1, "{rows:?}");
+        for row in rows {
+            assert_eq!(got_figures(row), want[row["key"].as_str().unwrap()], "row {}", row["key"]);
+        }
     }
     let other_currency = raw
         .iter()
@@ -570,6 +643,40 @@ async fn commerce_and_growth_equal_the_raw_event_computation_on_random_histories
     assert!(active.len() > 20);
     let arpu = want["total"][0] as f64 / active.len() as f64;
     assert!((r.body["arpu"].as_f64().unwrap() - arpu).abs() < 1e-9);
+    // A group scope is that group's row.
+    let group = r_groups.body["rows"][0]["key"].as_str().unwrap().to_owned();
+    let scoped = app.get(&format!("/v1/metrics/commerce?from={from}&to={to}&group_id={group}")).await;
+    assert_eq!(got_figures(&scoped.body["total"]), want_groups[&group]);
+    // Per local day: orders and buyers paid that day, GMV net of that day's refunds.
+    let mut day = from;
+    for got in r.body["days"].as_array().unwrap() {
+        let (s, e) = (day_start(tz, day), day_start(tz, day + Duration::days(1)));
+        let w = expected_commerce(&raw, s, e, &case(7, false)).get("total").copied().unwrap_or_default();
+        assert_eq!(got["date"], day.to_string());
+        let f = |k: &str| got[k].as_i64();
+        assert_eq!((f("gmv"), f("orders"), f("buyers")), (Some(w[0]), Some(w[3]), Some(w[5])), "{day}");
+        day += Duration::days(1);
+    }
+    // A buyer becoming staff leaves the report (their payments and refunds).
+    let buyer = raw
+        .iter()
+        .find(|e| {
+            e.kind == "order_paid" && lo <= e.occurred_at && e.occurred_at < hi && e.currency.as_deref() == Some("CNY")
+        })
+        .and_then(|e| e.member_id);
+    let staff: HashSet<Uuid> = buyer.into_iter().collect();
+    sqlx::query("UPDATE members SET is_staff = true WHERE id = ANY($1)")
+        .bind(staff.iter().copied().collect::<Vec<_>>())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let without = expected_commerce(&raw, lo, hi, &CommerceCase { excluded: &staff, ..case(7, false) });
+    assert_ne!(without["total"], want["total"]);
+    let r_staff = app.get(&format!("/v1/metrics/commerce?from={from}&to={to}&by=campaign")).await;
+    assert_eq!(got_figures(&r_staff.body["total"]), without["total"]);
+    let r_all = app.get(&format!("/v1/metrics/commerce?from={from}&to={to}&include_staff=true")).await;
+    assert_eq!(got_figures(&r_all.body["total"]), want["total"]);
+    sqlx::query("UPDATE members SET is_staff = false").execute(&app.pool).await.unwrap();
     // The campaign scope is that campaign's row.
     let camp_b: Uuid = sqlx::query_scalar("SELECT id FROM campaigns WHERE tracking_code = 'camp-b'")
         .fetch_one(&app.pool)

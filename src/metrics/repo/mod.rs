@@ -254,8 +254,10 @@ pub async fn stints_between(
 
 /// Orders of counted members paid or refunded in `[lo, hi)` (flagged when
 /// in another currency than the workspace's), attributed (the event's campaign, else the member's last
-/// campaign click in `[paid_at - attribution, paid_at]`). `groups` filters
-/// by the order's group (None: any).
+/// campaign click in `[paid_at - attribution, paid_at]`: kept by the rollup
+/// for the default window, searched per order for another). `groups` filters
+/// by the order's group (None: any). Only the columns `want` names are read
+/// (the others are NULL).
 #[allow(clippy::too_many_arguments)]
 pub async fn orders(
     conn: &mut PgConnection,
@@ -264,33 +266,44 @@ pub async fn orders(
     lo: DateTime<Utc>,
     hi: DateTime<Utc>,
     attribution: chrono::Duration,
-    tiers: bool,
+    want: OrderColumns,
     part: OrdersPart,
 ) -> Result<Vec<super::commerce::Order>, sqlx::Error> {
+    let paid_or_refunded = "((o.paid_at >= $2 AND o.paid_at < $3) OR (o.refunded_at >= $2 AND o.refunded_at < $3))";
     let (part_sql, split) = match part {
-        OrdersPart::PaidBefore(t) => ("AND o.paid_at < $9", t),
-        OrdersPart::PaidFrom(t) => ("AND o.paid_at >= $9", t),
+        OrdersPart::PaidBefore(t) => (format!("{paid_or_refunded} AND o.paid_at < $9"), t),
+        OrdersPart::PaidFrom(t) => (format!("{paid_or_refunded} AND o.paid_at >= $9"), t),
+        OrdersPart::RefundedPaidBefore(t) => {
+            ("o.refunded_at >= $2 AND o.refunded_at < $3 AND o.paid_at < $9".into(), t)
+        }
     };
     // The groups' tiers only when the report is by tier; no order (the
     // report sums, and sorting order ids by collation costs more than the sums).
-    let (tier, join) = if tiers {
+    let (tier, join) = if want.tier {
         ("g.tier", "LEFT JOIN groups g ON g.workspace_id = o.workspace_id AND g.id = o.group_id")
     } else {
         ("NULL::text", "")
     };
+    let group = if want.group { "o.group_id" } else { "NULL::uuid" };
+    let campaign = if !want.campaign {
+        "NULL::uuid"
+    } else if attribution == chrono::Duration::days(super::commerce::DEFAULT_ATTRIBUTION_DAYS) {
+        "COALESCE(o.campaign_id, o.click_campaign_id)"
+    } else {
+        "COALESCE(o.campaign_id, (
+             SELECT k.campaign_id FROM metric_campaign_clicks k
+             WHERE k.workspace_id = $1 AND k.member_id = o.member_id
+               AND k.clicked_at <= o.paid_at AND k.clicked_at >= o.paid_at - make_interval(secs => $8)
+             ORDER BY k.clicked_at DESC, k.event_id DESC LIMIT 1))"
+    };
     let sql = format!(
-        "SELECT o.member_id, o.group_id, {tier} AS tier, o.paid_at, o.amount, o.refunded_at,
+        "SELECT o.member_id, {group} AS group_id, {tier} AS tier, o.paid_at, o.amount, o.refunded_at,
                 COALESCE(o.currency, $7) <> $7 AS other_currency,
                 LEAST(COALESCE(o.refund_amount, o.amount), o.amount) AS refund,
-                COALESCE(o.campaign_id, (
-                    SELECT k.campaign_id FROM metric_campaign_clicks k
-                    WHERE k.workspace_id = $1 AND k.member_id = o.member_id
-                      AND k.clicked_at <= o.paid_at AND k.clicked_at >= o.paid_at - make_interval(secs => $8)
-                    ORDER BY k.clicked_at DESC, k.event_id DESC LIMIT 1)) AS campaign_id
+                {campaign} AS campaign_id
          FROM metric_orders o {join}
-         WHERE o.workspace_id = $1 AND o.paid_at IS NOT NULL
-           AND ((o.paid_at >= $2 AND o.paid_at < $3) OR (o.refunded_at >= $2 AND o.refunded_at < $3))
-           AND ($4::uuid[] IS NULL OR o.group_id = ANY($4)) {part_sql}
+         WHERE o.workspace_id = $1 AND o.paid_at IS NOT NULL AND {part_sql}
+           AND ($4::uuid[] IS NULL OR o.group_id = ANY($4))
            AND {}",
         member_filter("o.member_id")
     );
@@ -303,12 +316,24 @@ pub async fn orders(
         .await
 }
 
+/// Which attributes of the orders a report reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OrderColumns {
+    pub group: bool,
+    pub tier: bool,
+    pub campaign: bool,
+}
+
 /// Which orders of a read (split on the payment instant, to read the halves
-/// on two connections; orders are paid, so every one is in exactly one half).
+/// on two connections; orders are paid, so every one is in exactly one
+/// half), or only the refunds of earlier payments (the packed payment days
+/// hold the rest).
 #[derive(Debug, Clone, Copy)]
 pub enum OrdersPart {
     PaidBefore(DateTime<Utc>),
     PaidFrom(DateTime<Utc>),
+    /// Only the orders refunded in the period and paid before this instant.
+    RefundedPaidBefore(DateTime<Utc>),
 }
 
 /// Events of counted members of the given types in `[lo, end)` (the
