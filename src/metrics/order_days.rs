@@ -70,7 +70,7 @@ pub fn days_of(w: &Workspace, times: &[DateTime<Utc>]) -> BTreeSet<NaiveDate> {
 
 /// Filters of a read of packed orders.
 pub struct Filter<'a> {
-    /// Counted members (by number); orders without a member are always kept.
+    /// Counted members (by number); orders without a member count unless only named members do.
     pub mask: &'a Mask,
     /// Only orders of these groups (None: any group, or none).
     pub groups: Option<&'a std::collections::HashSet<Uuid>>,
@@ -121,7 +121,11 @@ pub fn decode(data: &[u8], filter: &Filter<'_>, out: &mut Vec<Order>) {
     };
     for r in data.chunks_exact(RECORD) {
         let idx = u32::try_from(i32_at(r, 0)).ok();
-        if idx.is_some_and(|i| !filter.mask.keeps(i)) {
+        let kept = match idx {
+            Some(i) => filter.mask.keeps(i),
+            None => filter.mask.keeps_no_member(),
+        };
+        if !kept {
             continue;
         }
         let group_id = uuid_at(r, 36);
@@ -193,5 +197,10 @@ mod tests {
         decode(&data, &Filter { mask: &mask, groups: Some(&only), currency: "CNY" }, &mut scoped);
         assert_eq!(scoped.len(), 1, "orders without a group are outside every group scope");
         assert_eq!(scoped[0].idx, Some(3));
+        // A join-source scope keeps the members it names, never orders without a member.
+        let named = Mask::only([5]);
+        let mut sourced = Vec::new();
+        decode(&data, &Filter { mask: &named, groups: None, currency: "CNY" }, &mut sourced);
+        assert_eq!(sourced.iter().map(|o| o.idx).collect::<Vec<_>>(), vec![Some(5)]);
     }
 }

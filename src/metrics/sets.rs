@@ -121,6 +121,17 @@ impl Mask {
         !self.exclude.contains(i) && self.only.as_ref().is_none_or(|o| o.contains(i))
     }
 
+    /// Whether rows without a member count (not when only named members do).
+    pub fn keeps_no_member(&self) -> bool {
+        self.only.is_none()
+    }
+
+    /// A mask keeping only these members (as a join-source scope does).
+    #[cfg(test)]
+    pub fn only(ones: impl IntoIterator<Item = u32>) -> Self {
+        Mask { exclude: Bits::new(), only: Some(Bits::from_ones(ones)) }
+    }
+
     fn apply(&self, set: &mut Bits) {
         set.difference_with(&self.exclude);
         if let Some(only) = &self.only {
