@@ -213,6 +213,9 @@ pub async fn claim(
          RETURNING d.workspace_id, d.id, d.group_id, d.connection_id, d.channel, d.fire_at, d.message, d.attempts, d.attempts_base,
                    g.external_id",
     )
+    // A polling claim: planned per call, since a plan cached while the table
+    // was empty would join every due row against seq scans once a slot fires.
+    .persistent(false)
     .bind(now)
     .bind(lease_until)
     .bind(limit)
@@ -331,6 +334,7 @@ pub async fn recover_expired(conn: &mut PgConnection, now: DateTime<Utc>) -> Res
              last_error = 'the sender stopped before recording the platform''s answer'
          WHERE state = 'sending' AND lease_until < $1",
     )
+    .persistent(false) // runs before every claim: planned for the table as it is now
     .bind(now)
     .bind(retried)
     .execute(conn)

@@ -243,6 +243,7 @@ pub async fn send_reminders(state: &AppState, http: &reqwest::Client) -> anyhow:
          FROM moved m JOIN connections c ON c.workspace_id = m.workspace_id AND c.id = m.connection_id
          WHERE m.platform_message_id IS NOT NULL",
     )
+    .persistent(false) // a polling claim: planned for the table as it is now
     .bind(now)
     .bind(next)
     .bind(MAX_REMINDERS)

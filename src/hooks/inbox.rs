@@ -158,6 +158,9 @@ pub async fn claim(conn: &mut PgConnection, limit: i64) -> Result<Vec<InboxRaw>,
         "SELECT id, workspace_id, connection_id, query, headers, body FROM inbox
          WHERE status = 'received' ORDER BY received_at LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
+    // A polling claim: planned for the table as it is now, not as it was
+    // when a cached plan was made (an idle inbox fills by thousands a second).
+    .persistent(false)
     .bind(limit)
     .fetch_all(conn)
     .await

@@ -48,6 +48,10 @@ pub async fn run_due(pool: &PgPool, now: DateTime<Utc>, grace: Duration, limit: 
                        AND g.status = 'active')
          ORDER BY s.next_fire_at LIMIT $2 FOR UPDATE OF s SKIP LOCKED",
     )
+    // Planned per call, never cached: this polls every tick from start-up,
+    // and a plan cached while the tables were empty (nested seq scans) took
+    // ~2 s per 1,000 rows once a plan had scheduled 10,000 groups.
+    .persistent(false)
     .bind(now)
     .bind(limit)
     .fetch_all(&mut *tx)
@@ -280,6 +284,7 @@ pub async fn sync_stale(pool: &PgPool, now: DateTime<Utc>, every: Duration, limi
          WHERE status = 'active' AND (synced_at IS NULL OR synced_at < $1)
          ORDER BY synced_at NULLS FIRST LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED",
     )
+    .persistent(false) // a polling claim: planned for the table as it is now
     .bind(now - every)
     .bind(limit)
     .fetch_all(&mut *tx)
