@@ -258,22 +258,84 @@ pub fn breakdown(inp: &RowsInput) -> Vec<ActivityRow> {
         }
         r.messages += messages;
     }
-    let mut out: Vec<ActivityRow> = rows
-        .into_iter()
-        .map(|(key, a)| {
-            let both = a.members.iter().filter(|m| a.active.contains(m)).count() as i64;
-            let members = a.members.len() as i64;
-            ActivityRow {
-                key,
-                members,
-                active_members: a.active.len() as i64,
-                active_rate: (members > 0).then(|| both as f64 / members as f64),
-                messages: a.messages,
-            }
-        })
-        .collect();
+    let rows = rows.into_iter().map(|(key, a)| {
+        let both = a.members.iter().filter(|m| a.active.contains(m)).count() as i64;
+        row(key, a.members.len() as i64, a.active.len() as i64, both, a.messages)
+    });
+    finish_rows(rows)
+}
+
+fn row(key: String, members: i64, active_members: i64, both: i64, messages: i64) -> ActivityRow {
+    ActivityRow {
+        key,
+        members,
+        active_members,
+        active_rate: (members > 0).then(|| both as f64 / members as f64),
+        messages,
+    }
+}
+
+/// Drops rows with nothing in them (a group seen only through uncounted
+/// members or inactive events), most members first.
+fn finish_rows(rows: impl Iterator<Item = ActivityRow>) -> Vec<ActivityRow> {
+    let mut out: Vec<ActivityRow> = rows.filter(|r| r.members > 0 || r.active_members > 0 || r.messages > 0).collect();
     out.sort_by(|a, b| b.members.cmp(&a.members).then(a.key.cmp(&b.key)));
     out
+}
+
+/// [`breakdown`] from the day sets: who belonged from the stints, who was
+/// active and their messages from each group's per-day lists (numbered
+/// members; a member without a number has no rolled-up event, so can
+/// belong but never be active).
+pub fn breakdown_from_sets(
+    by: Breakdown,
+    days: &super::group_days::GroupDays,
+    stints: &[super::stints::Stint],
+    tiers: &HashMap<Uuid, Option<String>>,
+) -> Vec<ActivityRow> {
+    use super::stints::Who;
+    use std::collections::{BTreeMap, HashSet};
+    let key = |g: &Uuid| -> String {
+        match by {
+            Breakdown::Group if g.is_nil() => "none".to_owned(),
+            Breakdown::Group => g.to_string(),
+            Breakdown::Tier => tiers.get(g).cloned().flatten().unwrap_or_else(|| "none".to_owned()),
+        }
+    };
+    #[derive(Default)]
+    struct Acc {
+        numbered: Vec<u32>,
+        unnumbered: HashSet<Uuid>,
+        active: Vec<u32>,
+        messages: i64,
+    }
+    let mut rows: BTreeMap<String, Acc> = BTreeMap::new();
+    for s in stints {
+        let acc = rows.entry(key(&s.group_id)).or_default();
+        match s.who {
+            Who::Idx(k) => acc.numbered.push(k),
+            Who::Id(m) => {
+                acc.unnumbered.insert(m);
+            }
+        }
+    }
+    for (g, group_days) in &days.groups {
+        let acc = rows.entry(key(g)).or_default();
+        for d in group_days {
+            acc.active.extend_from_slice(&d.active);
+            acc.messages += d.sent.iter().map(|(_, n)| n).sum::<i64>();
+        }
+    }
+    let rows = rows.into_iter().map(|(key, mut a)| {
+        for v in [&mut a.numbered, &mut a.active] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        let both = a.numbered.iter().filter(|k| a.active.binary_search(k).is_ok()).count() as i64;
+        let members = (a.numbered.len() + a.unnumbered.len()) as i64;
+        row(key, members, a.active.len() as i64, both, a.messages)
+    });
+    finish_rows(rows)
 }
 
 #[cfg(test)]

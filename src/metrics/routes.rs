@@ -15,7 +15,7 @@ use super::commerce::{self, By};
 use super::csv::{cell, Table};
 use super::growth::{self, GroupGrowth, GrowthDay, Referrals};
 use super::params::{self, Common, Ctx, Format, MetricQuery};
-use super::{order_days, repo, rollup, sets, stints};
+use super::{group_days, order_days, repo, rollup, sets, stints};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;
 use crate::state::AppState;
@@ -117,6 +117,22 @@ pub async fn get_activity(
         },
     )
     .await?;
+    // The breakdown from the groups' day sets (in the workspace timezone).
+    let rows = match p.by {
+        Some(by) if c.rollup_days => {
+            let mask = sets::mask(&mut tx, &c).await?;
+            let days = group_days::read(&mut tx, &c, &mask, c.from, c.from, c.to).await?;
+            let tiers = repo::group_tiers(&mut tx, &c).await?.into_iter().collect();
+            Some(activity::breakdown_from_sets(by, &days, &seats, &tiers))
+        }
+        Some(by) => {
+            let activity = repo::group_member_activity(&mut tx, &c, c.from, c.to).await?;
+            let stints = repo::stints(&mut tx, &c).await?;
+            let tiers = repo::group_tiers(&mut tx, &c).await?.into_iter().collect();
+            Some(activity::breakdown(&activity::RowsInput { by, activity: &activity, stints: &stints, tiers: &tiers }))
+        }
+        None => None,
+    };
     let messages: Vec<i64> = span.days.iter().skip(LEAD).map(|d| d.messages).collect();
     let active: Vec<sets::Bits> = span.days.into_iter().map(|d| d.active).collect();
     let belonged = activity::belonging(c.tz, c.from, c.days(), &seats, |s| span.numbering.of_stint(s));
@@ -136,20 +152,7 @@ pub async fn get_activity(
         stickiness: computed.stickiness,
         active_members: computed.active_members,
         active_days_distribution: computed.distribution,
-        rows: match p.by {
-            None => None,
-            Some(by) => {
-                let activity = repo::group_member_activity(&mut tx, &c, c.from, c.to).await?;
-                let stints = repo::stints(&mut tx, &c).await?;
-                let tiers = repo::group_tiers(&mut tx, &c).await?.into_iter().collect();
-                Some(activity::breakdown(&activity::RowsInput {
-                    by,
-                    activity: &activity,
-                    stints: &stints,
-                    tiers: &tiers,
-                }))
-            }
-        },
+        rows,
         pending: pending(&mut tx, &c, LEAD as i64).await?,
     };
     Ok(respond(c.format, report, "activity", activity_csv))
