@@ -288,8 +288,8 @@ pub async fn get_lifecycle(
     let (from, to) = (c.from, c.to);
     let periods = if c.rollup_days && c.scope.groups.is_none() {
         // The whole workspace: active days from the day sets, first active days from the member index.
-        let members = sets::lifecycle_members(&mut tx, &c, lo, hi).await?;
-        cohorts::lifecycle(from, to, period, c.week_start, c.today, &members)
+        let (days, first) = sets::lifecycle_sets(&mut tx, &c, lo, hi).await?;
+        cohorts::lifecycle_of_sets(from, to, period, c.week_start, c.today, lo, &days, &first)
     } else {
         let mut members: HashMap<Who, Member> = HashMap::new();
         let mut ids: HashMap<uuid::Uuid, Who> = HashMap::new();

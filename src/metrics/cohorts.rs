@@ -264,6 +264,70 @@ pub fn lifecycle<'a>(
     out
 }
 
+/// [`lifecycle`] over per-day member sets: `days[i]` holds the counted
+/// members active on local day `lo + i` (`lo` is the day the period before
+/// the first starts), `first[k]` member `k`'s first active day when it is
+/// `lo` or later (earlier or unknown: never new). Same classification, by
+/// set operations per period instead of a walk per member.
+#[allow(clippy::too_many_arguments)]
+pub fn lifecycle_of_sets(
+    from: NaiveDate,
+    to: NaiveDate,
+    period: Period,
+    week_start: WeekStart,
+    today: NaiveDate,
+    lo: NaiveDate,
+    days: &[super::sets::Bits],
+    first: &[Option<NaiveDate>],
+) -> Vec<LifecyclePeriod> {
+    use super::sets::Bits;
+    let union = |a: NaiveDate, b: NaiveDate| -> Bits {
+        let skip = usize::try_from((a - lo).num_days()).unwrap_or(0);
+        let take = usize::try_from((b - a).num_days()).unwrap_or(0);
+        Bits::union_of(days.iter().skip(skip).take(take))
+    };
+    let starts = cohort_starts(from, to, period, week_start);
+    let mut before = starts.first().map(|s| union(lo, *s)).unwrap_or_default();
+    starts
+        .iter()
+        .map(|&start| {
+            let end = shift(start, period, 1);
+            let mut row = LifecyclePeriod {
+                start,
+                new: None,
+                returning: None,
+                resurrecting: None,
+                dormant: None,
+                active: None,
+                incomplete: end > today,
+            };
+            if start > today {
+                return row;
+            }
+            let now = union(start, end);
+            let (mut new, mut returning, mut resurrecting) = (0, 0, 0);
+            for k in now.ones() {
+                if first.get(k as usize).copied().flatten().is_some_and(|f| f >= start) {
+                    new += 1;
+                } else if before.contains(k) {
+                    returning += 1;
+                } else {
+                    resurrecting += 1;
+                }
+            }
+            let mut dormant = before.clone();
+            dormant.difference_with(&now);
+            row.active = Some(now.len() as i64);
+            row.new = Some(new);
+            row.returning = Some(returning);
+            row.resurrecting = Some(resurrecting);
+            row.dormant = Some(dormant.len() as i64);
+            before = now;
+            row
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,6 @@ use chrono::NaiveDate;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::cohorts::Member;
 use super::params::Ctx;
 use super::repo;
 
@@ -351,18 +350,17 @@ pub async fn first_active_between(
     Ok(rows.into_iter().filter(|(_, _, k)| u32::try_from(*k).is_ok_and(|k| mask.keeps(k))).collect())
 }
 
-/// For the lifecycle of the whole workspace: each counted member active on
-/// a day of `[lo, hi]`, with those days and the day they entered — their
-/// first active day from the member index, or the day before `lo` when
-/// that was earlier (all the lifecycle needs to know of it).
-pub async fn lifecycle_members(
+/// The workspace's lifecycle inputs over local days `[lo, hi]`: each day's
+/// counted active members, and per member number the first active day when
+/// it is `lo` or later (see [`super::cohorts::lifecycle_of_sets`]).
+pub async fn lifecycle_sets(
     conn: &mut PgConnection,
     c: &Ctx,
     lo: NaiveDate,
     hi: NaiveDate,
-) -> Result<Vec<Member>, sqlx::Error> {
+) -> Result<(Vec<Bits>, Vec<Option<NaiveDate>>), sqlx::Error> {
     if lo > hi {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let span = span(&mut *conn, c, lo, hi, Messages::Skip).await?;
     let recent: Vec<(i32, NaiveDate)> = sqlx::query_as(
@@ -372,21 +370,15 @@ pub async fn lifecycle_members(
     .bind(lo)
     .fetch_all(conn)
     .await?;
-    let recent: HashMap<u32, NaiveDate> =
-        recent.into_iter().filter_map(|(k, d)| u32::try_from(k).ok().map(|k| (k, d))).collect();
-    let earlier = lo.pred_opt().unwrap_or(lo);
-    let mut members: HashMap<u32, Member> = HashMap::new();
-    for (d, day) in span.days.iter().zip(lo.iter_days()) {
-        for k in d.active.ones() {
-            let entered = recent.get(&k).copied().unwrap_or(earlier);
-            members
-                .entry(k)
-                .or_insert_with(|| Member { cohort_day: Some(entered), ..Member::default() })
-                .active
-                .push(day);
+    let mut first: Vec<Option<NaiveDate>> = Vec::new();
+    for (k, d) in recent {
+        let Ok(k) = usize::try_from(k) else { continue };
+        if k >= first.len() {
+            first.resize(k + 1, None);
         }
+        first[k] = Some(d);
     }
-    Ok(members.into_values().collect())
+    Ok((span.days.into_iter().map(|d| d.active).collect(), first))
 }
 
 #[cfg(test)]
