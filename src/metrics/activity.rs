@@ -234,13 +234,7 @@ pub struct RowsInput<'a> {
 /// Per group or tier of the scope: members, active members, active rate, messages.
 pub fn breakdown(inp: &RowsInput) -> Vec<ActivityRow> {
     use std::collections::{BTreeMap, HashSet};
-    let key = |g: &Uuid| -> String {
-        match inp.by {
-            Breakdown::Group if g.is_nil() => "none".to_owned(),
-            Breakdown::Group => g.to_string(),
-            Breakdown::Tier => inp.tiers.get(g).cloned().flatten().unwrap_or_else(|| "none".to_owned()),
-        }
-    };
+    let key = |g: &Uuid| row_key(inp.by, g, inp.tiers);
     #[derive(Default)]
     struct Acc {
         members: HashSet<Uuid>,
@@ -263,6 +257,15 @@ pub fn breakdown(inp: &RowsInput) -> Vec<ActivityRow> {
         row(key, a.members.len() as i64, a.active.len() as i64, both, a.messages)
     });
     finish_rows(rows)
+}
+
+/// A group's breakdown key: the group (`none`: no group) or its tier (`none`: no tier).
+fn row_key(by: Breakdown, g: &Uuid, tiers: &HashMap<Uuid, Option<String>>) -> String {
+    match by {
+        Breakdown::Group if g.is_nil() => "none".to_owned(),
+        Breakdown::Group => g.to_string(),
+        Breakdown::Tier => tiers.get(g).cloned().flatten().unwrap_or_else(|| "none".to_owned()),
+    }
 }
 
 fn row(key: String, members: i64, active_members: i64, both: i64, messages: i64) -> ActivityRow {
@@ -295,13 +298,7 @@ pub fn breakdown_from_sets(
 ) -> Vec<ActivityRow> {
     use super::stints::Who;
     use std::collections::{BTreeMap, HashSet};
-    let key = |g: &Uuid| -> String {
-        match by {
-            Breakdown::Group if g.is_nil() => "none".to_owned(),
-            Breakdown::Group => g.to_string(),
-            Breakdown::Tier => tiers.get(g).cloned().flatten().unwrap_or_else(|| "none".to_owned()),
-        }
-    };
+    let key = |g: &Uuid| row_key(by, g, tiers);
     #[derive(Default)]
     struct Acc {
         numbered: Vec<u32>,
