@@ -155,8 +155,8 @@ async fn figures(pool: &PgPool, tx: &mut PgConnection, c: &Ctx, before: NaiveDat
     let (joins_lo, joins_hi) = (lo, c.start(last_join + Duration::days(1)));
     let settle = Duration::days(health::SETTLE_DAYS);
     if c.rollup_days {
-        // Group-day sets and last messages on this connection, stints and joins beside them (same snapshot).
-        // The window's sets here, the window before's beside them with the stints.
+        // The window's sets and last messages on this connection; the window
+        // before's sets, the stints and joins beside them (same snapshot).
         let sets_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
             let mask = sets::mask(&mut *conn, c).await?;
             let days = group_days::read(&mut *conn, c, &mask, c.from, c.from, c.to).await?;

@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 use super::commerce::Order;
 use super::period::{day_start, local_day};
-use super::sets::Mask;
+use super::sets::{be_i32, be_i64, Mask};
 use crate::workspaces::model::Workspace;
 
 /// Bytes of one packed order.
@@ -108,19 +108,13 @@ fn instant(us: i64) -> Option<DateTime<Utc>> {
 /// Appends the orders of one packed value that pass the filter (a
 /// truncated trailing record is ignored).
 pub fn decode(data: &[u8], filter: &Filter<'_>, out: &mut Vec<Order>) {
-    let i32_at = |b: &[u8], at: usize| i32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-    let i64_at = |b: &[u8], at: usize| {
-        let mut x = [0u8; 8];
-        x.copy_from_slice(&b[at..at + 8]);
-        i64::from_be_bytes(x)
-    };
     let uuid_at = |b: &[u8], at: usize| {
         let mut x = [0u8; 16];
         x.copy_from_slice(&b[at..at + 16]);
         Some(Uuid::from_bytes(x)).filter(|u| !u.is_nil())
     };
     for r in data.chunks_exact(RECORD) {
-        let idx = u32::try_from(i32_at(r, 0)).ok();
+        let idx = u32::try_from(be_i32(r, 0)).ok();
         let kept = match idx {
             Some(i) => filter.mask.keeps(i),
             None => filter.mask.keeps_no_member(),
@@ -134,8 +128,8 @@ pub fn decode(data: &[u8], filter: &Filter<'_>, out: &mut Vec<Order>) {
                 continue;
             }
         }
-        let Some(paid_at) = instant(i64_at(r, 4)) else { continue };
-        let refunded = i64_at(r, 20);
+        let Some(paid_at) = instant(be_i64(r, 4)) else { continue };
+        let refunded = be_i64(r, 20);
         let currency = &r[68..71];
         out.push(Order {
             member_id: None,
@@ -143,10 +137,10 @@ pub fn decode(data: &[u8], filter: &Filter<'_>, out: &mut Vec<Order>) {
             group_id,
             tier: None,
             paid_at,
-            amount: i64_at(r, 12),
+            amount: be_i64(r, 12),
             refunded_at: (refunded != i64::MAX).then(|| instant(refunded)).flatten(),
             other_currency: currency != b"   " && currency != filter.currency.as_bytes(),
-            refund: i64_at(r, 28),
+            refund: be_i64(r, 28),
             campaign_id: uuid_at(r, 52),
         });
     }

@@ -106,32 +106,35 @@ pub async fn get_activity(
     let mut tx = snapshot(&state.pool).await?;
     let c = params::resolve(&mut tx, auth.workspace_id, &q, state.clock.now()).await?;
     let lead_from = c.from - Duration::days(LEAD as i64);
-    let (span, seats) = snapshot_reads(
+    let (span, (seats, breakdown)) = snapshot_reads(
         &state.pool,
         &mut tx,
         async |conn| sets::span(conn, &c, lead_from, c.to, sets::Messages::Count).await,
         async |conn| {
             let mask = sets::mask(&mut *conn, &c).await?;
             let (lo, hi) = c.bounds();
-            stints::read(conn, &c, &mask, Some(lo), Some(hi), c.rollup_days).await
+            let seats = stints::read(&mut *conn, &c, &mask, Some(lo), Some(hi), c.rollup_days).await?;
+            // The breakdown's groups' day sets (workspace timezone), with the same mask.
+            let breakdown = match p.by {
+                Some(_) if c.rollup_days => Some((
+                    group_days::read(&mut *conn, &c, &mask, c.from, c.from, c.to).await?,
+                    repo::group_tiers(&mut *conn, &c).await?,
+                )),
+                _ => None,
+            };
+            Ok((seats, breakdown))
         },
     )
     .await?;
-    // The breakdown from the groups' day sets (in the workspace timezone).
-    let rows = match p.by {
-        Some(by) if c.rollup_days => {
-            let mask = sets::mask(&mut tx, &c).await?;
-            let days = group_days::read(&mut tx, &c, &mask, c.from, c.from, c.to).await?;
-            let tiers = repo::group_tiers(&mut tx, &c).await?.into_iter().collect();
-            Some(activity::breakdown_from_sets(by, &days, &seats, &tiers))
-        }
-        Some(by) => {
+    let rows = match (p.by, breakdown) {
+        (Some(by), Some((days, tiers))) => Some(activity::breakdown_from_sets(by, &days, &seats, &tiers)),
+        (Some(by), None) => {
             let activity = repo::group_member_activity(&mut tx, &c, c.from, c.to).await?;
             let stints = repo::stints(&mut tx, &c).await?;
-            let tiers = repo::group_tiers(&mut tx, &c).await?.into_iter().collect();
+            let tiers = repo::group_tiers(&mut tx, &c).await?;
             Some(activity::breakdown(&activity::RowsInput { by, activity: &activity, stints: &stints, tiers: &tiers }))
         }
-        None => None,
+        (None, _) => None,
     };
     let messages: Vec<i64> = span.days.iter().skip(LEAD).map(|d| d.messages).collect();
     let active: Vec<sets::Bits> = span.days.into_iter().map(|d| d.active).collect();
@@ -381,7 +384,6 @@ pub async fn get_commerce(
         let ((mut orders, refunds), (active, tiers)) =
             snapshot_reads(&state.pool, &mut tx, orders_side, active_side).await?;
         if let Some(tiers) = tiers {
-            let tiers: std::collections::HashMap<_, _> = tiers.into_iter().collect();
             for o in &mut orders {
                 o.tier = o.group_id.and_then(|g| tiers.get(&g).cloned().flatten());
             }

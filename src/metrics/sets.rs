@@ -195,6 +195,20 @@ pub fn unpack_counts(packed: &[u8]) -> impl Iterator<Item = i64> + '_ {
     packed.chunks_exact(4).map(|c| i64::from(i32::from_be_bytes([c[0], c[1], c[2], c[3]])))
 }
 
+/// The big-endian `i32` at byte `at` of a packed record (the caller sized the record).
+pub fn be_i32(b: &[u8], at: usize) -> i32 {
+    let mut x = [0u8; 4];
+    x.copy_from_slice(&b[at..at + 4]);
+    i32::from_be_bytes(x)
+}
+
+/// The big-endian `i64` at byte `at` of a packed record (the caller sized the record).
+pub fn be_i64(b: &[u8], at: usize) -> i64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    i64::from_be_bytes(x)
+}
+
 fn to_bits(ones: &[i32]) -> Bits {
     Bits::from_ones(ones.iter().filter_map(|&i| u32::try_from(i).ok()))
 }
@@ -263,14 +277,6 @@ pub enum Numbering {
 }
 
 impl Numbering {
-    /// The number of a member (`idx`: their number in the workspace's index, if any).
-    pub fn of(&self, member: Uuid, idx: Option<i32>) -> Option<u32> {
-        match self {
-            Numbering::Index => idx.and_then(|i| u32::try_from(i).ok()),
-            Numbering::Local(map) => map.get(&member).copied(),
-        }
-    }
-
     /// The number of a stint's member (stints of a local numbering carry their member id).
     pub fn of_stint(&self, s: &super::stints::Stint) -> Option<u32> {
         match (self, s.member_id) {

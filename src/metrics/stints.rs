@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::params::Ctx;
 use super::repo::GroupMembership;
-use super::sets::Mask;
+use super::sets::{be_i32, be_i64, Mask};
 
 /// Who a stint is: a member number (always, for packed rows), else the
 /// member id (a member not numbered yet, read from `memberships`).
@@ -51,9 +51,8 @@ const PACKED: usize = 20;
 /// joined and left in microseconds, `i64::MAX` while open).
 fn decode(group_id: Uuid, data: &[u8], mut keep: impl FnMut(u32, i64, i64) -> bool, out: &mut Vec<Stint>) {
     for c in data.chunks_exact(PACKED) {
-        let idx = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
-        let joined = i64::from_be_bytes([c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11]]);
-        let left = i64::from_be_bytes([c[12], c[13], c[14], c[15], c[16], c[17], c[18], c[19]]);
+        let idx = be_i32(c, 0) as u32; // numbers are never negative
+        let (joined, left) = (be_i64(c, 4), be_i64(c, 12));
         if !keep(idx, joined, left) {
             continue;
         }

@@ -26,9 +26,14 @@ pub async fn group_member_activity(
     bind_range(sqlx::query_as(&sql), c, lo, hi).fetch_all(conn).await
 }
 
-/// Every group's tier.
-pub async fn group_tiers(conn: &mut PgConnection, c: &Ctx) -> Result<Vec<(Uuid, Option<String>)>, sqlx::Error> {
-    sqlx::query_as("SELECT id, tier FROM groups WHERE workspace_id = $1").bind(c.ws).fetch_all(conn).await
+/// Every group's tier, by group.
+pub async fn group_tiers(
+    conn: &mut PgConnection,
+    c: &Ctx,
+) -> Result<std::collections::HashMap<Uuid, Option<String>>, sqlx::Error> {
+    let rows: Vec<(Uuid, Option<String>)> =
+        sqlx::query_as("SELECT id, tier FROM groups WHERE workspace_id = $1").bind(c.ws).fetch_all(conn).await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Activity figures of one group over a health window.
