@@ -204,17 +204,56 @@ async fn event_partitions(state: AppState, token: CancellationToken) {
 }
 
 /// Recomputes dirty metric days until the queue is empty, then waits a tick.
+///
+/// Paced under steady ingestion: a day that keeps receiving events is queued
+/// again while it is being recomputed, and each pass aggregates it whole, so
+/// back-to-back passes would re-aggregate the same days without pause —
+/// a core's worth of work competing with the ingestion itself. When a pass
+/// recomputes a day its predecessor did, the worker first waits
+/// [`ROLLUP_PACE`] times as long as that pass took (at most
+/// [`ROLLUP_PACE_MAX`]): rollups then take at most a third of their
+/// backend's time while days stay hot, figures lag by at most about three
+/// passes, and a backlog of distinct days is still worked through back to back.
 async fn metric_rollups(state: AppState, token: CancellationToken) {
     let tick = Duration::from_millis(state.settings.workers.rollup_interval_millis);
+    let mut previous = crate::metrics::rollup::Pass::default();
     loop {
-        match crate::metrics::rollup::drain(&state.pool).await {
-            Ok(0) => {}
-            Ok(days) => tracing::debug!(days, "metric rollups recomputed"),
-            Err(e) => tracing::warn!(error = %format!("{e:#}"), "metric rollup pass failed; will retry"),
+        let started = std::time::Instant::now();
+        let wait = match crate::metrics::rollup::run_once(&state.pool).await {
+            Ok(pass) if pass.ran && pass.queued > 0 => {
+                tracing::debug!(days = pass.days, "metric rollups recomputed");
+                let wait = if pass.repeats(&previous) {
+                    started.elapsed().mul_f64(ROLLUP_PACE).min(ROLLUP_PACE_MAX)
+                } else {
+                    Duration::ZERO
+                };
+                previous = pass;
+                wait
+            }
+            Ok(_) => {
+                previous = Default::default();
+                tick
+            }
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "metric rollup pass failed; will retry");
+                tick
+            }
+        };
+        if wait.is_zero() {
+            if token.is_cancelled() {
+                return;
+            }
+            continue;
         }
         tokio::select! {
             _ = token.cancelled() => return,
-            _ = tokio::time::sleep(tick) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }
+
+/// How many times a pass's duration the rollup worker waits before
+/// recomputing days that were just recomputed.
+const ROLLUP_PACE: f64 = 2.0;
+/// The longest such wait.
+const ROLLUP_PACE_MAX: Duration = Duration::from_secs(30);

@@ -82,7 +82,6 @@ async fn resolve(
     } else {
         crate::campaigns::repo::resolve(conn, ws, &campaign_ids, &codes).await?
     };
-    // Groups first: while the transaction has written nothing, their ids can be cached.
     let groups = crate::groups::repo::ensure_by_external(conn, ws, &groups).await?;
     Ok(Resolved {
         members: crate::members::repo::ensure_by_identity(conn, ws, &refs).await?,
@@ -261,11 +260,8 @@ async fn after_insert(conn: &mut PgConnection, ws: WorkspaceId, accepted: &[Row]
         .filter(|r| matches!(r.kind.as_str(), "member_joined" | "member_left"))
         .filter_map(|r| Some((r.member_id?, r.group_id?)))
         .collect();
-    // Sorted by member so concurrent batches lock members in one order.
-    for (m, g) in pairs {
-        crate::memberships::projection::sync_pair(conn, ws, GroupId(g), MemberId(m)).await?;
-    }
-    Ok(())
+    let pairs: Vec<(MemberId, GroupId)> = pairs.into_iter().map(|(m, g)| (MemberId(m), GroupId(g))).collect();
+    crate::memberships::projection::sync_pairs(conn, ws, &pairs).await
 }
 
 /// Whether a database error is worth retrying the whole transaction for

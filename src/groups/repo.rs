@@ -317,11 +317,7 @@ pub async fn ensure_by_external(
     if unknown.is_empty() {
         return Ok(found);
     }
-    let (looked_up, committed) = lookup_external(conn, ws, &unknown).await?;
-    if committed {
-        EXTERNAL_IDS.put(ws, &looked_up);
-    }
-    found.extend(looked_up);
+    found.extend(lookup_external(conn, ws, &unknown).await?);
     let mut missing: Vec<&(Platform, String, Option<String>)> =
         unknown.iter().filter(|r| !found.contains_key(&(r.0, r.1.clone()))).collect();
     if missing.is_empty() {
@@ -349,25 +345,27 @@ pub async fn ensure_by_external(
     .execute(&mut *conn)
     .await?;
     let owned: Vec<(Platform, String, Option<String>)> = missing.into_iter().cloned().collect();
-    // Rows this transaction created are not cached: it may still roll back.
-    found.extend(lookup_external(conn, ws, &owned).await?.0);
+    found.extend(lookup_external(conn, ws, &owned).await?);
     Ok(found)
 }
 
 /// Looks groups up, one index probe per reference whatever plan is cached
-/// (see members::repo). The flag says every row seen is committed: the
-/// transaction has written nothing, so it cannot be seeing rows of its own.
+/// (see members::repo), and caches the ids of rows known to be committed:
+/// those whose inserting transaction is older than every transaction still
+/// running when this statement's snapshot was taken. A row this transaction
+/// created (it may still roll back) is never older than that, nor is one
+/// committed moments ago — those are simply looked up again next time.
 async fn lookup_external(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     refs: &[(Platform, String, Option<String>)],
-) -> Result<(std::collections::HashMap<(Platform, String), Uuid>, bool), sqlx::Error> {
+) -> Result<std::collections::HashMap<(Platform, String), Uuid>, sqlx::Error> {
     let platforms: Vec<Platform> = refs.iter().map(|r| r.0).collect();
     let externals: Vec<&str> = refs.iter().map(|r| r.1.as_str()).collect();
     let rows: Vec<(Platform, String, Uuid, bool)> = sqlx::query_as(
-        "SELECT u.p, u.e, g.id, pg_current_xact_id_if_assigned() IS NULL
+        "SELECT u.p, u.e, g.id, age(g.xmin) > age(pg_snapshot_xmin(pg_current_snapshot())::xid)
          FROM unnest($2::text[], $3::text[]) AS u(p, e)
-         CROSS JOIN LATERAL (SELECT id FROM groups
+         CROSS JOIN LATERAL (SELECT id, xmin FROM groups
                              WHERE workspace_id = $1 AND platform = u.p AND external_id = u.e LIMIT 1) g",
     )
     .bind(ws)
@@ -375,15 +373,15 @@ async fn lookup_external(
     .bind(&externals)
     .fetch_all(conn)
     .await?;
-    let committed = rows.iter().all(|r| r.3);
-    Ok((rows.into_iter().map(|(p, e, id, _)| ((p, e), id)).collect(), committed))
+    let committed: std::collections::HashMap<(Platform, String), Uuid> =
+        rows.iter().filter(|r| r.3).map(|(p, e, id, _)| ((*p, e.clone()), *id)).collect();
+    EXTERNAL_IDS.put(ws, &committed);
+    Ok(rows.into_iter().map(|(p, e, id, _)| ((p, e), id)).collect())
 }
 
 /// Platform chat id → group id, per workspace. The mapping never changes
 /// (groups are not deleted and their platform ids are immutable), so an
-/// entry stays valid. Only ids read by a transaction that has written
-/// nothing yet are cached — those rows are committed; a row this
-/// transaction created could still be rolled back.
+/// entry stays valid. Only committed rows are cached (see `lookup_external`).
 struct ExternalIds(std::sync::Mutex<std::collections::HashMap<(WorkspaceId, Platform, String), Uuid>>);
 
 static EXTERNAL_IDS: std::sync::LazyLock<ExternalIds> = std::sync::LazyLock::new(|| ExternalIds(Default::default()));

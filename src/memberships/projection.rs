@@ -14,6 +14,8 @@
 //! a platform's two reports of one join (e.g. Telegram's service message and
 //! its `chat_member` update) merge.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
@@ -92,33 +94,52 @@ fn text(props: &serde_json::Value, key: &str) -> Option<String> {
     props.get(key).and_then(|v| v.as_str()).map(str::to_owned)
 }
 
-/// Recomputes the stints of one pair from its events, rewriting them only
-/// when they differ. Serialised per member by a row lock.
+/// Recomputes the stints of one pair from its events (see [`sync_pairs`]).
 pub async fn sync_pair(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     group: GroupId,
     member: MemberId,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1 FROM members WHERE workspace_id = $1 AND id = $2 FOR UPDATE")
+    sync_pairs(conn, ws, &[(member, group)]).await
+}
+
+/// Recomputes the stints of these (member, group) pairs from their events,
+/// rewriting only the pairs whose stints differ: a fixed number of
+/// statements whatever the number of pairs. Serialised per member by row
+/// locks, taken in member order so concurrent batches never wait in a cycle.
+pub async fn sync_pairs(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    pairs: &[(MemberId, GroupId)],
+) -> Result<(), sqlx::Error> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let members: Vec<Uuid> = pairs.iter().map(|p| p.0 .0).collect();
+    let groups: Vec<Uuid> = pairs.iter().map(|p| p.1 .0).collect();
+    sqlx::query("SELECT 1 FROM members WHERE workspace_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE")
         .bind(ws)
-        .bind(member)
+        .bind(&members)
         .execute(&mut *conn)
         .await?;
     let rows = sqlx::query(
-        "SELECT id, type, occurred_at, properties FROM events
-         WHERE workspace_id = $1 AND member_id = $3 AND group_id = $2 AND type IN ('member_joined', 'member_left')",
+        "SELECT p.m, p.g, e.id, e.type, e.occurred_at, e.properties
+         FROM unnest($2::uuid[], $3::uuid[]) AS p(m, g)
+         CROSS JOIN LATERAL (SELECT id, type, occurred_at, properties FROM events
+                             WHERE workspace_id = $1 AND member_id = p.m AND group_id = p.g
+                               AND type IN ('member_joined', 'member_left')) e",
     )
     .bind(ws)
-    .bind(group)
-    .bind(member)
+    .bind(&members)
+    .bind(&groups)
     .fetch_all(&mut *conn)
     .await?;
-    let mut events = Vec::with_capacity(rows.len());
+    let mut events: HashMap<(Uuid, Uuid), Vec<MembershipEvent>> = HashMap::new();
     for r in rows {
         let props: sqlx::types::Json<serde_json::Value> = r.try_get("properties")?;
         let kind: String = r.try_get("type")?;
-        events.push(MembershipEvent {
+        events.entry((r.try_get("m")?, r.try_get("g")?)).or_default().push(MembershipEvent {
             id: r.try_get("id")?,
             joined: kind == "member_joined",
             at: r.try_get("occurred_at")?,
@@ -128,67 +149,88 @@ pub async fn sync_pair(
             reason: text(&props, "leave_reason"),
         });
     }
-    let wanted = project(events);
-    let existing = current(conn, ws, group, member).await?;
-    if existing == wanted {
+    let mut existing = current(conn, ws, &members, &groups).await?;
+    let mut changed: Vec<(Uuid, Uuid)> = Vec::new();
+    let mut stints: Vec<(Uuid, Uuid, Stint)> = Vec::new();
+    for &(MemberId(m), GroupId(g)) in pairs {
+        let wanted = project(events.remove(&(m, g)).unwrap_or_default());
+        if existing.remove(&(m, g)).unwrap_or_default() == wanted {
+            continue;
+        }
+        changed.push((m, g));
+        stints.extend(wanted.into_iter().map(|s| (m, g, s)));
+    }
+    if changed.is_empty() {
         return Ok(());
     }
-    sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND group_id = $2 AND member_id = $3")
-        .bind(ws)
-        .bind(group)
-        .bind(member)
-        .execute(&mut *conn)
-        .await?;
-    for s in wanted {
-        sqlx::query(
-            "INSERT INTO memberships (workspace_id, id, group_id, member_id, joined_at, left_at, source, inviter_id,
-                 invite_code, leave_reason)
-             VALUES ($1, $2, $3, $4, $5, $6, $7,
-                     (SELECT id FROM members WHERE workspace_id = $1 AND id = $8), $9, $10)",
-        )
-        .bind(ws)
-        .bind(Uuid::now_v7())
-        .bind(group)
-        .bind(member)
-        .bind(s.joined_at)
-        .bind(s.left_at)
-        .bind(s.source)
-        .bind(s.inviter)
-        .bind(&s.invite_code)
-        .bind(&s.leave_reason)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "DELETE FROM memberships s USING unnest($2::uuid[], $3::uuid[]) AS p(m, g)
+         WHERE s.workspace_id = $1 AND s.member_id = p.m AND s.group_id = p.g",
+    )
+    .bind(ws)
+    .bind(changed.iter().map(|c| c.0).collect::<Vec<_>>())
+    .bind(changed.iter().map(|c| c.1).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+    if stints.is_empty() {
+        return Ok(());
     }
+    // An inviter who is not a member of this workspace is not recorded.
+    sqlx::query(
+        "INSERT INTO memberships (workspace_id, id, group_id, member_id, joined_at, left_at, source, inviter_id,
+             invite_code, leave_reason)
+         SELECT $1, u.id, u.g, u.m, u.joined, u.left_at, u.source, i.id, u.code, u.reason
+         FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::timestamptz[], $7::text[],
+                     $8::uuid[], $9::text[], $10::text[])
+              AS u(id, g, m, joined, left_at, source, inviter, code, reason)
+         LEFT JOIN members i ON i.workspace_id = $1 AND i.id = u.inviter",
+    )
+    .bind(ws)
+    .bind(stints.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+    .bind(stints.iter().map(|s| s.1).collect::<Vec<_>>())
+    .bind(stints.iter().map(|s| s.0).collect::<Vec<_>>())
+    .bind(stints.iter().map(|s| s.2.joined_at).collect::<Vec<_>>())
+    .bind(stints.iter().map(|s| s.2.left_at).collect::<Vec<_>>())
+    .bind(stints.iter().map(|s| s.2.source).collect::<Vec<_>>())
+    .bind(stints.iter().map(|s| s.2.inviter).collect::<Vec<_>>())
+    .bind(stints.iter().map(|s| s.2.invite_code.clone()).collect::<Vec<_>>())
+    .bind(stints.iter().map(|s| s.2.leave_reason.clone()).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
+/// The stored stints of the pairs, each pair's in order.
 async fn current(
     conn: &mut PgConnection,
     ws: WorkspaceId,
-    group: GroupId,
-    member: MemberId,
-) -> Result<Vec<Stint>, sqlx::Error> {
+    members: &[Uuid],
+    groups: &[Uuid],
+) -> Result<HashMap<(Uuid, Uuid), Vec<Stint>>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT joined_at, left_at, source, inviter_id, invite_code, leave_reason FROM memberships
-         WHERE workspace_id = $1 AND group_id = $2 AND member_id = $3 ORDER BY joined_at, id",
+        "SELECT p.m, p.g, s.joined_at, s.left_at, s.source, s.inviter_id, s.invite_code, s.leave_reason
+         FROM unnest($2::uuid[], $3::uuid[]) AS p(m, g)
+         CROSS JOIN LATERAL (SELECT * FROM memberships
+                             WHERE workspace_id = $1 AND group_id = p.g AND member_id = p.m
+                             ORDER BY joined_at, id) s",
     )
     .bind(ws)
-    .bind(group)
-    .bind(member)
+    .bind(members)
+    .bind(groups)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Stint {
-                joined_at: r.try_get("joined_at")?,
-                left_at: r.try_get("left_at")?,
-                source: r.try_get("source")?,
-                inviter: r.try_get("inviter_id")?,
-                invite_code: r.try_get("invite_code")?,
-                leave_reason: r.try_get("leave_reason")?,
-            })
-        })
-        .collect()
+    let mut out: HashMap<(Uuid, Uuid), Vec<Stint>> = HashMap::new();
+    for r in &rows {
+        out.entry((r.try_get("m")?, r.try_get("g")?)).or_default().push(Stint {
+            joined_at: r.try_get("joined_at")?,
+            left_at: r.try_get("left_at")?,
+            source: r.try_get("source")?,
+            inviter: r.try_get("inviter_id")?,
+            invite_code: r.try_get("invite_code")?,
+            leave_reason: r.try_get("leave_reason")?,
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

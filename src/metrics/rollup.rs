@@ -93,7 +93,7 @@ pub async fn pending(
 }
 
 /// What one pass did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Pass {
     /// Queue rows handled.
     pub queued: usize,
@@ -101,15 +101,31 @@ pub struct Pass {
     pub days: usize,
     /// False when another instance held the lock (nothing was done).
     pub ran: bool,
+    /// What was recomputed: (workspace, local day), the day `None` for a full rebuild.
+    pub recomputed: BTreeSet<(Uuid, Option<NaiveDate>)>,
 }
 
-/// One pass over the queue (at most [`BATCH`] rows), retried on a
+impl Pass {
+    /// Whether this pass recomputed a day (or rebuilt a workspace) the
+    /// previous one did too: days kept dirty by ongoing ingestion, each pass
+    /// aggregating them whole again.
+    pub fn repeats(&self, previous: &Pass) -> bool {
+        self.recomputed.iter().any(|k| previous.recomputed.contains(k) || previous.recomputed.contains(&(k.0, None)))
+    }
+}
+
+/// One pass over the queue (its days chosen from at most [`BATCH`] rows), retried on a
 /// serialization failure. Returns what it did.
 pub async fn run_once(pool: &PgPool) -> anyhow::Result<Pass> {
+    run_once_reading(pool, BATCH).await
+}
+
+/// [`run_once`] reading at most `batch` queue rows to choose its days.
+pub async fn run_once_reading(pool: &PgPool, batch: i64) -> anyhow::Result<Pass> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match pass(pool).await {
+        match pass(pool, batch).await {
             Err(e)
                 if attempt < 5 && e.downcast_ref::<sqlx::Error>().is_some_and(crate::events::service::is_retryable) =>
             {
@@ -132,7 +148,7 @@ pub async fn drain(pool: &PgPool) -> anyhow::Result<usize> {
     }
 }
 
-async fn pass(pool: &PgPool) -> anyhow::Result<Pass> {
+async fn pass(pool: &PgPool, batch: i64) -> anyhow::Result<Pass> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
     let locked: bool =
@@ -140,16 +156,16 @@ async fn pass(pool: &PgPool) -> anyhow::Result<Pass> {
     if !locked {
         return Ok(Pass::default());
     }
-    let rows: Vec<(Uuid, i64, Option<NaiveDate>)> =
-        sqlx::query_as("SELECT workspace_id, id, day FROM metric_dirty_days ORDER BY id LIMIT $1")
-            .bind(BATCH)
+    let rows: Vec<(Uuid, Option<NaiveDate>)> =
+        sqlx::query_as("SELECT workspace_id, day FROM metric_dirty_days ORDER BY id LIMIT $1")
+            .bind(batch)
             .fetch_all(&mut *tx)
             .await?;
-    let mut work: BTreeMap<Uuid, (Vec<i64>, Option<BTreeSet<NaiveDate>>)> = BTreeMap::new();
-    for (ws, id, day) in &rows {
-        let entry = work.entry(*ws).or_insert_with(|| (Vec::new(), Some(BTreeSet::new())));
-        entry.0.push(*id);
-        match (day, &mut entry.1) {
+    // Per workspace, the days to recompute (None: all of them).
+    let mut work: BTreeMap<Uuid, Option<BTreeSet<NaiveDate>>> = BTreeMap::new();
+    for (ws, day) in &rows {
+        let entry = work.entry(*ws).or_insert_with(|| Some(BTreeSet::new()));
+        match (day, entry) {
             (Some(d), Some(days)) => {
                 days.insert(*d);
             }
@@ -157,31 +173,40 @@ async fn pass(pool: &PgPool) -> anyhow::Result<Pass> {
             (Some(_), None) => {}
         }
     }
-    let mut done = 0;
+    let (mut done, mut cleared, mut recomputed) = (0, 0u64, BTreeSet::new());
     let stints = pack_dirty_stints(&mut tx).await.context("group stints")?;
-    for (ws, (ids, days)) in work {
+    for (ws, days) in work {
         let ws = WorkspaceId(ws);
         let Some(w) = crate::workspaces::repo::get(&mut tx, ws).await? else {
             // The workspace is gone: drop its queue rows.
-            delete_queued(&mut tx, ws, &ids).await?;
+            cleared += delete_queued(&mut tx, ws, None).await?;
             continue;
         };
         match days {
             None => {
                 rebuild(&mut tx, &w).await.context("full rollup rebuild")?;
                 done += 1;
+                recomputed.insert((ws.0, None));
+                // Every event of the workspace in this snapshot is rolled up.
+                cleared += delete_queued(&mut tx, ws, None).await?;
             }
             Some(days) => {
-                for day in days {
-                    recompute_day(&mut tx, &w, day).await.with_context(|| format!("rollup of {day}"))?;
-                    done += 1;
+                for (first, last) in runs(&days) {
+                    recompute_days(&mut tx, &w, first, last)
+                        .await
+                        .with_context(|| format!("rollup of {first}..={last}"))?;
                 }
+                done += days.len();
+                recomputed.extend(days.iter().map(|d| (ws.0, Some(*d))));
+                // The days are recomputed from this snapshot, so every queue row
+                // of them it shows is handled, not only the rows read above.
+                let days: Vec<NaiveDate> = days.into_iter().collect();
+                cleared += delete_queued(&mut tx, ws, Some(&days)).await?;
             }
         }
-        delete_queued(&mut tx, ws, &ids).await?;
     }
     tx.commit().await?;
-    Ok(Pass { queued: rows.len() + stints, days: done, ran: true })
+    Ok(Pass { queued: cleared as usize + stints, days: done, ran: true, recomputed })
 }
 
 /// Repacks the stints of the groups queued in `metric_dirty_stints` (at
@@ -267,24 +292,52 @@ async fn fill_excluded(conn: &mut PgConnection, ws: WorkspaceId) -> Result<(), s
     Ok(())
 }
 
-async fn delete_queued(conn: &mut PgConnection, ws: WorkspaceId, ids: &[i64]) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM metric_dirty_days WHERE workspace_id = $1 AND id = ANY($2)")
-        .bind(ws)
-        .bind(ids)
-        .execute(conn)
-        .await?;
-    Ok(())
+/// Deletes the workspace's queue rows this pass's snapshot shows: of these
+/// days (`None`: all, a full rebuild's). Rows committed after the snapshot
+/// stay for the next pass. Returns how many went.
+async fn delete_queued(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    days: Option<&[NaiveDate]>,
+) -> Result<u64, sqlx::Error> {
+    let done =
+        sqlx::query("DELETE FROM metric_dirty_days WHERE workspace_id = $1 AND ($2::date[] IS NULL OR day = ANY($2))")
+            .bind(ws)
+            .bind(days)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected())
 }
 
-async fn recompute_day(conn: &mut PgConnection, w: &Workspace, day: NaiveDate) -> anyhow::Result<()> {
+/// The runs of consecutive days in a set, as (first, last).
+fn runs(days: &BTreeSet<NaiveDate>) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut out: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    for &d in days {
+        match out.last_mut() {
+            Some((_, last)) if last.succ_opt() == Some(d) => *last = d,
+            _ => out.push((d, d)),
+        }
+    }
+    out
+}
+
+/// Recomputes the local days `first..=last` whole: one aggregate for the run
+/// (a month's values are rebuilt once, not once per day).
+async fn recompute_days(
+    conn: &mut PgConnection,
+    w: &Workspace,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> anyhow::Result<()> {
     for table in DAY_TABLES {
-        sqlx::query(&format!("DELETE FROM {table} WHERE workspace_id = $1 AND day = $2"))
+        sqlx::query(&format!("DELETE FROM {table} WHERE workspace_id = $1 AND day BETWEEN $2 AND $3"))
             .bind(w.id)
-            .bind(day)
+            .bind(first)
+            .bind(last)
             .execute(&mut *conn)
             .await?;
     }
-    aggregate(conn, w, day, day).await
+    aggregate(conn, w, first, last).await
 }
 
 async fn rebuild(conn: &mut PgConnection, w: &Workspace) -> anyhow::Result<()> {
@@ -471,4 +524,40 @@ async fn aggregate(conn: &mut PgConnection, w: &Workspace, first: NaiveDate, las
     days.extend(first.iter_days().take_while(|d| *d <= last));
     order_days::pack(conn, w, &days).await.context("order days")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consecutive_days_make_one_run() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let days: BTreeSet<NaiveDate> =
+            ["2026-02-27", "2026-02-28", "2026-03-01", "2026-03-03", "2026-12-31", "2027-01-01"].map(d).into();
+        assert_eq!(
+            runs(&days),
+            vec![
+                (d("2026-02-27"), d("2026-03-01")),
+                (d("2026-03-03"), d("2026-03-03")),
+                (d("2026-12-31"), d("2027-01-01"))
+            ]
+        );
+        assert!(runs(&BTreeSet::new()).is_empty());
+    }
+
+    #[test]
+    fn a_pass_repeats_its_predecessor_when_they_share_a_day_or_a_rebuild() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let d = |s: &str| Some(s.parse::<NaiveDate>().unwrap());
+        let pass = |keys: &[(Uuid, Option<NaiveDate>)]| Pass {
+            recomputed: keys.iter().copied().collect(),
+            ..Default::default()
+        };
+        let today = pass(&[(a, d("2026-11-24"))]);
+        assert!(today.repeats(&pass(&[(a, d("2026-11-23")), (a, d("2026-11-24"))])));
+        assert!(!today.repeats(&pass(&[(a, d("2026-11-23")), (b, d("2026-11-24"))])));
+        assert!(today.repeats(&pass(&[(a, None)])), "a rebuild covered every day");
+        assert!(!today.repeats(&Pass::default()));
+    }
 }

@@ -409,3 +409,29 @@ async fn members_named_as_bots_are_created_as_bots_and_groups_cannot_be_bots() {
     assert_eq!(bots.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(bots.body["items"][0]["display_name"], "PointsBot");
 }
+
+#[tokio::test]
+async fn a_chat_registered_by_a_transaction_that_rolls_back_is_not_remembered() {
+    use shequn::groups::repo::ensure_by_external;
+    use shequn::ids::WorkspaceId;
+    use shequn::platform::Platform;
+    let app = TestApp::spawn().await;
+    let ws = WorkspaceId(app.workspace_id.parse().unwrap());
+    let refs = vec![(Platform::Telegram, "-100777".to_owned(), Some("chat".to_owned()))];
+    let key = (Platform::Telegram, "-100777".to_owned());
+    // As the inbox processor does: the chat is registered, then looked up
+    // again in the same transaction (a later request of the batch), which
+    // then rolls back.
+    let mut tx = app.pool.begin().await.unwrap();
+    let created = ensure_by_external(&mut tx, ws, &refs).await.unwrap()[&key];
+    assert_eq!(ensure_by_external(&mut tx, ws, &refs).await.unwrap()[&key], created);
+    tx.rollback().await.unwrap();
+    // The rolled-back id is not handed out again: the chat is registered anew.
+    let mut tx = app.pool.begin().await.unwrap();
+    let again = ensure_by_external(&mut tx, ws, &refs).await.unwrap()[&key];
+    tx.commit().await.unwrap();
+    assert_ne!(again, created);
+    let stored: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM groups WHERE external_id = '-100777'").fetch_all(&app.pool).await.unwrap();
+    assert_eq!(stored, vec![again]);
+}
