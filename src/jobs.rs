@@ -209,7 +209,7 @@ async fn event_partitions(state: AppState, token: CancellationToken) {
 /// again while it is being recomputed, and each pass aggregates it whole, so
 /// back-to-back passes would re-aggregate the same days without pause —
 /// a core's worth of work competing with the ingestion itself. When a pass
-/// recomputes a day its predecessor did, the worker first waits
+/// recomputes a day its predecessor did and more is queued, the worker first waits
 /// [`ROLLUP_PACE`] times as long as that pass took (at most
 /// [`ROLLUP_PACE_MAX`]): rollups then take at most a third of their
 /// backend's time while days stay hot, figures lag by at most about three
@@ -222,11 +222,14 @@ async fn metric_rollups(state: AppState, token: CancellationToken) {
         let wait = match crate::metrics::rollup::run_once(&state.pool).await {
             Ok(pass) if pass.ran && pass.queued > 0 => {
                 tracing::debug!(days = pass.days, "metric rollups recomputed");
-                let wait = if pass.repeats(&previous) {
-                    started.elapsed().mul_f64(ROLLUP_PACE).min(ROLLUP_PACE_MAX)
-                } else {
-                    Duration::ZERO
-                };
+                let took = started.elapsed();
+                // Paced only while more is queued: a quiet queue is polled every tick.
+                let wait =
+                    if pass.repeats(&previous) && crate::metrics::rollup::queued(&state.pool).await.unwrap_or(true) {
+                        took.mul_f64(ROLLUP_PACE).min(ROLLUP_PACE_MAX)
+                    } else {
+                        Duration::ZERO
+                    };
                 previous = pass;
                 wait
             }

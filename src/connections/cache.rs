@@ -21,6 +21,8 @@ pub const TTL: Duration = Duration::from_secs(5);
 #[derive(Default)]
 pub struct ConnectionCache {
     entries: Mutex<HashMap<Uuid, (Instant, Option<ConnectionRecord>)>>,
+    /// When this instance last recorded a request of a connection.
+    touched: Mutex<HashMap<Uuid, Instant>>,
 }
 
 impl std::fmt::Debug for ConnectionCache {
@@ -51,8 +53,38 @@ impl ConnectionCache {
         Ok(rec)
     }
 
+    /// Whether this instance should record a request of `id` now: not if
+    /// it did within `every` (a cached record shows the time only once it is
+    /// refreshed, so it alone would let every request of those seconds write).
+    pub fn should_touch(&self, id: Uuid, every: Duration) -> bool {
+        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        if touched.get(&id).is_some_and(|at| at.elapsed() < every) {
+            return false;
+        }
+        if touched.len() > MAX_ENTRIES {
+            touched.retain(|_, at| at.elapsed() < every);
+        }
+        touched.insert(id, Instant::now());
+        true
+    }
+
     /// Forgets `id` (after a change).
     pub fn forget(&self, id: Uuid) {
         self.entries.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_is_touched_once_per_interval() {
+        let cache = ConnectionCache::default();
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        assert!(cache.should_touch(a, Duration::from_secs(60)));
+        assert!(!cache.should_touch(a, Duration::from_secs(60)));
+        assert!(cache.should_touch(b, Duration::from_secs(60)));
+        assert!(cache.should_touch(a, Duration::ZERO), "the interval has passed");
     }
 }

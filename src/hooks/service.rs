@@ -206,7 +206,9 @@ pub async fn store_and_process(
 /// Records when a connection last received a request: at most once a minute,
 /// outside any request transaction, best effort.
 async fn note_received(state: &AppState, record: &ConnectionRecord, now: DateTime<Utc>) {
-    if record.last_received_at.is_some_and(|t| now - t < chrono::Duration::seconds(60)) {
+    if record.last_received_at.is_some_and(|t| now - t < chrono::Duration::seconds(60))
+        || !state.connections.should_touch(record.id.0, std::time::Duration::from_secs(60))
+    {
         return;
     }
     if let Ok(mut conn) = state.pool.acquire().await {

@@ -74,6 +74,13 @@ pub async fn mark_all_dirty(conn: &mut PgConnection, ws: WorkspaceId) -> Result<
     Ok(())
 }
 
+/// Whether anything waits for a pass.
+pub async fn queued(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM metric_dirty_days) OR EXISTS (SELECT 1 FROM metric_dirty_stints)")
+        .fetch_one(pool)
+        .await
+}
+
 /// Whether some of the workspace's days in `[from, to]` wait for recomputation.
 pub async fn pending(
     conn: &mut PgConnection,
