@@ -208,55 +208,72 @@ async fn event_partitions(state: AppState, token: CancellationToken) {
 /// Paced under steady ingestion: a day that keeps receiving events is queued
 /// again while it is being recomputed, and each pass aggregates it whole, so
 /// back-to-back passes would re-aggregate the same days without pause —
-/// a core's worth of work competing with the ingestion itself. When a pass
-/// recomputes a day its predecessor did and more is queued, the worker first waits
-/// [`ROLLUP_PACE`] times as long as that pass took (at most
-/// [`ROLLUP_PACE_MAX`]): rollups then take at most a third of their
-/// backend's time while days stay hot, figures lag by at most about three
-/// passes, and a backlog of distinct days is still worked through back to back.
+/// a core's worth of work competing with the ingestion itself. When more is
+/// queued for the days a pass recomputed, the worker pauses for
+/// [`ROLLUP_PACE`] times as long as that pass took (within
+/// [`ROLLUP_PACE_MIN`]..=[`ROLLUP_PACE_MAX`]) — but only while events keep
+/// arriving: a pause ends as soon as the queue is empty or has not grown for
+/// [`ROLLUP_QUIET`]. While days stay hot, rollups take about a twentieth of
+/// their backend's time (recomputing a day whole is the expensive way to
+/// keep it exact; ingestion needs the CPU more) and figures lag by 5 to 60 s;
+/// after a burst, the last pass starts within a second; a backlog of distinct
+/// days is worked through back to back.
 async fn metric_rollups(state: AppState, token: CancellationToken) {
+    use crate::metrics::rollup;
     let tick = Duration::from_millis(state.settings.workers.rollup_interval_millis);
-    let mut previous = crate::metrics::rollup::Pass::default();
     loop {
         let started = std::time::Instant::now();
-        let wait = match crate::metrics::rollup::run_once(&state.pool).await {
+        let (wait, paced) = match rollup::run_once(&state.pool).await {
             Ok(pass) if pass.ran && pass.queued > 0 => {
-                tracing::debug!(days = pass.days, "metric rollups recomputed");
                 let took = started.elapsed();
-                // Paced only while more is queued: a quiet queue is polled every tick.
-                let wait =
-                    if pass.repeats(&previous) && crate::metrics::rollup::queued(&state.pool).await.unwrap_or(true) {
-                        took.mul_f64(ROLLUP_PACE).min(ROLLUP_PACE_MAX)
-                    } else {
-                        Duration::ZERO
-                    };
-                previous = pass;
-                wait
+                tracing::debug!(days = pass.days, ms = took.as_millis() as u64, "metric rollups recomputed");
+                if pass.requeued(&state.pool).await.unwrap_or(false) {
+                    (took.mul_f64(ROLLUP_PACE).clamp(ROLLUP_PACE_MIN, ROLLUP_PACE_MAX), true)
+                } else {
+                    (Duration::ZERO, false)
+                }
             }
-            Ok(_) => {
-                previous = Default::default();
-                tick
-            }
+            Ok(_) => (tick, false),
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "metric rollup pass failed; will retry");
-                tick
+                (tick, false)
             }
         };
-        if wait.is_zero() {
-            if token.is_cancelled() {
-                return;
-            }
-            continue;
+        if token.is_cancelled() {
+            return;
         }
-        tokio::select! {
-            _ = token.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
+        if paced {
+            // The pause lasts while events keep arriving: once the queue
+            // stops growing (or was empty), the next pass starts.
+            let until = tokio::time::Instant::now() + wait;
+            let mut mark = rollup::queue_mark(&state.pool).await.ok();
+            while mark.is_some_and(|m| m > 0) && tokio::time::Instant::now() < until {
+                tokio::select! {
+                    _ = token.cancelled() => return,
+                    _ = tokio::time::sleep_until(until.min(tokio::time::Instant::now() + ROLLUP_QUIET)) => {}
+                }
+                let now = rollup::queue_mark(&state.pool).await.ok();
+                if now == mark {
+                    break;
+                }
+                mark = now;
+            }
+        } else if !wait.is_zero() {
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
         }
     }
 }
 
 /// How many times a pass's duration the rollup worker waits before
 /// recomputing days that were just recomputed.
-const ROLLUP_PACE: f64 = 2.0;
+const ROLLUP_PACE: f64 = 20.0;
+/// The shortest such wait: a day receiving events all the time is
+/// recomputed every few seconds, not as often as it could be.
+const ROLLUP_PACE_MIN: Duration = Duration::from_secs(5);
 /// The longest such wait.
-const ROLLUP_PACE_MAX: Duration = Duration::from_secs(30);
+const ROLLUP_PACE_MAX: Duration = Duration::from_secs(60);
+/// A pause ends early when nothing was queued for this long.
+const ROLLUP_QUIET: Duration = Duration::from_secs(1);

@@ -74,11 +74,16 @@ pub async fn mark_all_dirty(conn: &mut PgConnection, ws: WorkspaceId) -> Result<
     Ok(())
 }
 
-/// Whether anything waits for a pass.
-pub async fn queued(pool: &PgPool) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM metric_dirty_days) OR EXISTS (SELECT 1 FROM metric_dirty_stints)")
-        .fetch_one(pool)
-        .await
+/// Where the queues stand: the sum of their newest row ids, 0 when both
+/// are empty. It changes whenever a row is queued (ids only grow), so two
+/// equal readings mean nothing was queued in between.
+pub async fn queue_mark(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COALESCE((SELECT max(id) FROM metric_dirty_days), 0)
+              + COALESCE((SELECT max(id) FROM metric_dirty_stints), 0)",
+    )
+    .fetch_one(pool)
+    .await
 }
 
 /// Whether some of the workspace's days in `[from, to]` wait for recomputation.
@@ -113,11 +118,22 @@ pub struct Pass {
 }
 
 impl Pass {
-    /// Whether this pass recomputed a day (or rebuilt a workspace) the
-    /// previous one did too: days kept dirty by ongoing ingestion, each pass
-    /// aggregating them whole again.
-    pub fn repeats(&self, previous: &Pass) -> bool {
-        self.recomputed.iter().any(|k| previous.recomputed.contains(k) || previous.recomputed.contains(&(k.0, None)))
+    /// Whether more is queued for what this pass recomputed: days still
+    /// receiving events, which the next pass would aggregate whole again.
+    pub async fn requeued(&self, pool: &PgPool) -> Result<bool, sqlx::Error> {
+        if self.recomputed.is_empty() {
+            return Ok(false);
+        }
+        let (workspaces, days): (Vec<Uuid>, Vec<Option<NaiveDate>>) = self.recomputed.iter().copied().unzip();
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM unnest($1::uuid[], $2::date[]) AS r(ws, day)
+                            JOIN metric_dirty_days q ON q.workspace_id = r.ws
+                             AND (r.day IS NULL OR q.day IS NULL OR q.day = r.day))",
+        )
+        .bind(&workspaces)
+        .bind(&days)
+        .fetch_one(pool)
+        .await
     }
 }
 
@@ -551,20 +567,5 @@ mod tests {
             ]
         );
         assert!(runs(&BTreeSet::new()).is_empty());
-    }
-
-    #[test]
-    fn a_pass_repeats_its_predecessor_when_they_share_a_day_or_a_rebuild() {
-        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
-        let d = |s: &str| Some(s.parse::<NaiveDate>().unwrap());
-        let pass = |keys: &[(Uuid, Option<NaiveDate>)]| Pass {
-            recomputed: keys.iter().copied().collect(),
-            ..Default::default()
-        };
-        let today = pass(&[(a, d("2026-11-24"))]);
-        assert!(today.repeats(&pass(&[(a, d("2026-11-23")), (a, d("2026-11-24"))])));
-        assert!(!today.repeats(&pass(&[(a, d("2026-11-23")), (b, d("2026-11-24"))])));
-        assert!(today.repeats(&pass(&[(a, None)])), "a rebuild covered every day");
-        assert!(!today.repeats(&Pass::default()));
     }
 }

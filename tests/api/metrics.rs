@@ -820,6 +820,12 @@ async fn a_rollup_pass_clears_every_queued_row_of_the_days_it_recomputes() {
     let pass = shequn::metrics::rollup::run_once_reading(&app.pool, 2).await.unwrap();
     assert_eq!((pass.queued, pass.days), (6, 2));
     assert_eq!(queued().await, vec![day("2026-11-13"); 3]);
+    // What waits is another day: nothing queued again for the pass's days...
+    assert!(!pass.requeued(&app.pool).await.unwrap());
+    // ...until one of them receives an event.
+    post_events(&app, &[ev("q-late".into(), "checked_in", at(11, 5), 5, Some(0))]).await;
+    assert!(pass.requeued(&app.pool).await.unwrap());
+    assert_eq!(queued().await.len(), 4);
     let dau = |r: &Value| r["days"].as_array().unwrap().iter().map(|d| d["dau"].as_i64().unwrap()).collect::<Vec<_>>();
     let q = "/v1/metrics/activity?from=2026-11-10&to=2026-11-13";
     let r = app.get(q).await;
@@ -827,7 +833,7 @@ async fn a_rollup_pass_clears_every_queued_row_of_the_days_it_recomputes() {
     drain(&app).await;
     assert!(queued().await.is_empty());
     let r = app.get(q).await;
-    assert_eq!((dau(&r.body), &r.body["pending"]), (vec![3, 3, 0, 3], &json!(false)));
+    assert_eq!((dau(&r.body), &r.body["pending"]), (vec![3, 4, 0, 3], &json!(false)));
 }
 
 #[tokio::test]
