@@ -226,7 +226,7 @@ async fn metric_rollups(state: AppState, token: CancellationToken) {
         let (wait, paced) = match rollup::run_once(&state.pool).await {
             Ok(pass) if pass.ran && pass.queued > 0 => {
                 let took = started.elapsed();
-                tracing::debug!(days = pass.days, ms = took.as_millis() as u64, "metric rollups recomputed");
+                tracing::debug!(days = pass.days(), ms = took.as_millis() as u64, "metric rollups recomputed");
                 if pass.requeued(&state.pool).await.unwrap_or(false) {
                     (took.mul_f64(ROLLUP_PACE).clamp(ROLLUP_PACE_MIN, ROLLUP_PACE_MAX), true)
                 } else {

@@ -109,8 +109,6 @@ pub async fn pending(
 pub struct Pass {
     /// Queue rows handled.
     pub queued: usize,
-    /// Days recomputed (a full rebuild counts as one).
-    pub days: usize,
     /// False when another instance held the lock (nothing was done).
     pub ran: bool,
     /// What was recomputed: (workspace, local day), the day `None` for a full rebuild.
@@ -118,6 +116,11 @@ pub struct Pass {
 }
 
 impl Pass {
+    /// Days recomputed (a full rebuild counts as one).
+    pub fn days(&self) -> usize {
+        self.recomputed.len()
+    }
+
     /// Whether more is queued for what this pass recomputed: days still
     /// receiving events, which the next pass would aggregate whole again.
     pub async fn requeued(&self, pool: &PgPool) -> Result<bool, sqlx::Error> {
@@ -164,7 +167,7 @@ pub async fn drain(pool: &PgPool) -> anyhow::Result<usize> {
     let mut days = 0;
     loop {
         let p = run_once(pool).await?;
-        days += p.days;
+        days += p.days();
         if !p.ran || p.queued == 0 {
             return Ok(days);
         }
@@ -196,7 +199,7 @@ async fn pass(pool: &PgPool, batch: i64) -> anyhow::Result<Pass> {
             (Some(_), None) => {}
         }
     }
-    let (mut done, mut cleared, mut recomputed) = (0, 0u64, BTreeSet::new());
+    let (mut cleared, mut recomputed) = (0u64, BTreeSet::new());
     let stints = pack_dirty_stints(&mut tx).await.context("group stints")?;
     for (ws, days) in work {
         let ws = WorkspaceId(ws);
@@ -208,7 +211,6 @@ async fn pass(pool: &PgPool, batch: i64) -> anyhow::Result<Pass> {
         match days {
             None => {
                 rebuild(&mut tx, &w).await.context("full rollup rebuild")?;
-                done += 1;
                 recomputed.insert((ws.0, None));
                 // Every event of the workspace in this snapshot is rolled up.
                 cleared += delete_queued(&mut tx, ws, None).await?;
@@ -219,7 +221,6 @@ async fn pass(pool: &PgPool, batch: i64) -> anyhow::Result<Pass> {
                         .await
                         .with_context(|| format!("rollup of {first}..={last}"))?;
                 }
-                done += days.len();
                 recomputed.extend(days.iter().map(|d| (ws.0, Some(*d))));
                 // The days are recomputed from this snapshot, so every queue row
                 // of them it shows is handled, not only the rows read above.
@@ -229,7 +230,7 @@ async fn pass(pool: &PgPool, batch: i64) -> anyhow::Result<Pass> {
         }
     }
     tx.commit().await?;
-    Ok(Pass { queued: cleared as usize + stints, days: done, ran: true, recomputed })
+    Ok(Pass { queued: cleared as usize + stints, ran: true, recomputed })
 }
 
 /// Repacks the stints of the groups queued in `metric_dirty_stints` (at
