@@ -48,6 +48,8 @@ struct Args {
     latency_ms: usize,
     members: usize,
     days: usize,
+    /// `sop`: 0 runs one instance then two; 1 or 2 only that setting.
+    instances: usize,
     /// Flags given on the command line.
     given: Vec<String>,
 }
@@ -63,6 +65,7 @@ fn args() -> anyhow::Result<Args> {
         latency_ms: 0,
         members: 100_000,
         days: 180,
+        instances: 0,
         given: Vec::new(),
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
@@ -70,7 +73,7 @@ fn args() -> anyhow::Result<Args> {
         Some(c @ ("ingest" | "sop" | "metrics")) => a.command = c.to_owned(),
         _ => {
             bail!(
-                "usage: shequn-bench ingest [--events N] [--clients N] [--webhooks N] | sop [--groups N] [--runs N] \
+                "usage: shequn-bench ingest [--events N] [--clients N] [--webhooks N] | sop [--groups N] [--runs N] [--instances 1|2] \
                  | metrics [--events N] [--members N] [--groups N] [--days N] [--runs N]"
             )
         }
@@ -87,6 +90,7 @@ fn args() -> anyhow::Result<Args> {
             "--latency-ms" => a.latency_ms = v,
             "--members" => a.members = v,
             "--days" => a.days = v,
+            "--instances" if v <= 2 => a.instances = v,
             other => bail!("unknown flag {other}"),
         }
         a.given.push(flag.clone());
@@ -403,6 +407,7 @@ async fn sop_bench(
     groups: usize,
     repeat: usize,
     latency: Duration,
+    only: usize,
 ) -> anyhow::Result<()> {
     println!(
         "machine: {} cores; groups: {groups}; runs per setting: {repeat}; platform latency: {} ms",
@@ -410,7 +415,7 @@ async fn sop_bench(
         latency.as_millis()
     );
     let mut medians = Vec::new();
-    for instances in [1, 2] {
+    for instances in [1, 2].into_iter().filter(|n| only == 0 || *n == only) {
         let mut times = Vec::new();
         for _ in 0..repeat {
             let r = sop::run(admin, admin_url, groups, instances, latency).await?;
@@ -435,7 +440,9 @@ async fn sop_bench(
         println!("{instances} instance(s): median {median:.2} s until all {groups} sent");
         medians.push(median);
     }
-    println!("throughput with two instances (median): {:.2}x", medians[0] / medians[1]);
+    if let [one, two] = medians[..] {
+        println!("throughput with two instances (median): {:.2}x", one / two);
+    }
     Ok(())
 }
 
@@ -444,8 +451,15 @@ async fn main() -> anyhow::Result<()> {
     let a = args()?;
     let (admin, admin_url, embedded) = database().await?;
     if a.command == "sop" {
-        let r =
-            sop_bench(&admin, &admin_url, a.groups, a.runs.max(1), Duration::from_millis(a.latency_ms as u64)).await;
+        let r = sop_bench(
+            &admin,
+            &admin_url,
+            a.groups,
+            a.runs.max(1),
+            Duration::from_millis(a.latency_ms as u64),
+            a.instances,
+        )
+        .await;
         discard(embedded);
         return r;
     }

@@ -316,7 +316,9 @@ pub struct IdentityRef {
     pub seen_at: DateTime<Utc>,
 }
 
-/// Member ids for identities, creating members for unknown ones. Safe
+/// Member ids for identities, creating members for unknown ones; known ones
+/// come from this instance's cache while the workspace's identity epoch is
+/// unchanged (one primary-key read instead of a probe per identity). Safe
 /// against concurrent batches: the identity is claimed first (its foreign
 /// key is checked at commit), and only the claims that won create members.
 pub async fn ensure_by_identity(
@@ -327,7 +329,19 @@ pub async fn ensure_by_identity(
     if refs.is_empty() {
         return Ok(std::collections::HashMap::new());
     }
-    let mut found = lookup_identities(conn, ws, refs).await?;
+    // Read before anything is looked up: what is cached under this epoch
+    // reflects every removal committed before it (see IdentityCache).
+    let epoch: i64 = sqlx::query_scalar("SELECT epoch FROM identity_epochs WHERE workspace_id = $1")
+        .bind(ws)
+        .fetch_optional(&mut *conn)
+        .await?
+        .unwrap_or(0);
+    let mut found = IDENTITIES.get(ws, epoch, refs);
+    let unknown: Vec<IdentityRef> =
+        refs.iter().filter(|r| !found.contains_key(&(r.platform, r.external_id.clone()))).cloned().collect();
+    if !unknown.is_empty() {
+        found.extend(lookup_identities(conn, ws, &unknown, epoch).await?);
+    }
     let mut missing: Vec<&IdentityRef> =
         refs.iter().filter(|r| !found.contains_key(&(r.platform, r.external_id.clone()))).collect();
     if missing.is_empty() {
@@ -380,23 +394,29 @@ pub async fn ensure_by_identity(
     if lost > 0 {
         // Another batch claimed some first: use theirs.
         let owned: Vec<IdentityRef> = missing.into_iter().cloned().collect();
-        found.extend(lookup_identities(conn, ws, &owned).await?);
+        found.extend(lookup_identities(conn, ws, &owned, epoch).await?);
     }
     Ok(found)
 }
 
 /// One index probe per reference (LATERAL … LIMIT 1 keeps the plan a nested
-/// loop whatever statistics a cached generic plan was made with).
+/// loop whatever statistics a cached generic plan was made with). Caches,
+/// under `epoch`, the identities known to be committed: those whose inserting
+/// transaction is older than every transaction still running when this
+/// statement's snapshot was taken (never one of this transaction's own, which
+/// may still roll back).
 async fn lookup_identities(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     refs: &[IdentityRef],
+    epoch: i64,
 ) -> Result<std::collections::HashMap<(Platform, String), Uuid>, sqlx::Error> {
     let platforms: Vec<Platform> = refs.iter().map(|r| r.platform).collect();
     let externals: Vec<&str> = refs.iter().map(|r| r.external_id.as_str()).collect();
-    let rows: Vec<(Platform, String, Uuid)> = sqlx::query_as(
-        "SELECT u.p, u.e, i.member_id FROM unnest($2::text[], $3::text[]) AS u(p, e)
-         CROSS JOIN LATERAL (SELECT member_id FROM member_identities
+    let rows: Vec<(Platform, String, Uuid, bool)> = sqlx::query_as(
+        "SELECT u.p, u.e, i.member_id, age(i.xmin) > age(pg_snapshot_xmin(pg_current_snapshot())::xid)
+         FROM unnest($2::text[], $3::text[]) AS u(p, e)
+         CROSS JOIN LATERAL (SELECT member_id, xmin FROM member_identities
                              WHERE workspace_id = $1 AND platform = u.p AND external_id = u.e LIMIT 1) i",
     )
     .bind(ws)
@@ -404,7 +424,81 @@ async fn lookup_identities(
     .bind(&externals)
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(|(p, e, id)| ((p, e), id)).collect())
+    IDENTITIES.put(ws, epoch, rows.iter().filter(|r| r.3).map(|(p, e, id, _)| (*p, e.as_str(), *id)));
+    Ok(rows.into_iter().map(|(p, e, id, _)| ((p, e), id)).collect())
+}
+
+/// Platform identity → member id, per workspace, tagged with the workspace's
+/// identity epoch it was read under. Identities are removed or moved between
+/// members (erasure, a member's identities replaced): every such statement
+/// bumps the epoch (a trigger), so an entry is served only while the epoch
+/// read at the start of a batch equals its own — on every instance. A batch
+/// racing a removal resolves as if it had run just before it, as it could
+/// without the cache (its lookup may precede the removal's commit).
+struct IdentityCache(std::sync::Mutex<IdentityMap>);
+
+/// A workspace's cached identities and the epoch they were read under.
+type Epoch = (i64, std::collections::HashMap<(Platform, String), Uuid>);
+
+#[derive(Default)]
+struct IdentityMap {
+    by_workspace: std::collections::HashMap<WorkspaceId, Epoch>,
+    entries: usize,
+}
+
+static IDENTITIES: std::sync::LazyLock<IdentityCache> = std::sync::LazyLock::new(|| IdentityCache(Default::default()));
+
+impl IdentityCache {
+    /// Bounds the memory held (~100 bytes an entry): past it, everything is dropped.
+    const MAX: usize = 100_000;
+
+    /// The cached ids of `refs` under `epoch`; a workspace cached under
+    /// another epoch is forgotten first.
+    fn get(
+        &self,
+        ws: WorkspaceId,
+        epoch: i64,
+        refs: &[IdentityRef],
+    ) -> std::collections::HashMap<(Platform, String), Uuid> {
+        let mut map = self.0.lock().unwrap_or_else(|x| x.into_inner());
+        let IdentityMap { by_workspace, entries } = &mut *map;
+        let Some((cached_epoch, ids)) = by_workspace.get(&ws) else { return Default::default() };
+        if *cached_epoch != epoch {
+            *entries -= ids.len();
+            by_workspace.remove(&ws);
+            return Default::default();
+        }
+        refs.iter()
+            .filter_map(|r| {
+                let key = (r.platform, r.external_id.clone());
+                ids.get(&key).map(|id| (key, *id))
+            })
+            .collect()
+    }
+
+    /// Remembers committed identities read under `epoch` (ignored if the
+    /// workspace is cached under a newer one meanwhile).
+    fn put<'a>(&self, ws: WorkspaceId, epoch: i64, found: impl Iterator<Item = (Platform, &'a str, Uuid)>) {
+        let mut map = self.0.lock().unwrap_or_else(|x| x.into_inner());
+        let IdentityMap { by_workspace, entries } = &mut *map;
+        let slot = by_workspace.entry(ws).or_insert_with(|| (epoch, Default::default()));
+        if slot.0 > epoch {
+            return;
+        }
+        if slot.0 < epoch {
+            *entries -= slot.1.len();
+            *slot = (epoch, Default::default());
+        }
+        for (p, e, id) in found {
+            if slot.1.insert((p, e.to_owned()), id).is_none() {
+                *entries += 1;
+            }
+        }
+        if *entries > Self::MAX {
+            by_workspace.clear();
+            *entries = 0;
+        }
+    }
 }
 
 /// Which of `ids` are members of the workspace.
@@ -426,5 +520,48 @@ mod tests {
         let list = &super::SELECT[start..start + super::SELECT[start..].find(')').unwrap()];
         let types: Vec<&str> = list.split(',').map(|t| t.trim().trim_matches('\'')).collect();
         assert_eq!(types, crate::events::model::DEFAULT_ACTIVE_TYPES);
+    }
+
+    fn r(e: &str) -> super::IdentityRef {
+        super::IdentityRef {
+            platform: crate::platform::Platform::Telegram,
+            external_id: e.into(),
+            name: None,
+            is_bot: false,
+            seen_at: chrono::Utc::now(),
+        }
+    }
+
+    /// Entries are served only under the epoch they were read under; a put
+    /// read under an older epoch than the cache's is dropped.
+    #[test]
+    fn identities_are_served_only_under_their_epoch() {
+        use crate::platform::Platform::Telegram;
+        let cache = super::IdentityCache(Default::default());
+        let ws = crate::ids::WorkspaceId(uuid::Uuid::now_v7());
+        let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        cache.put(ws, 3, [(Telegram, "u1", a)].into_iter());
+        assert_eq!(cache.get(ws, 3, &[r("u1"), r("u2")]).into_values().collect::<Vec<_>>(), vec![a]);
+        assert!(cache.get(crate::ids::WorkspaceId(uuid::Uuid::now_v7()), 3, &[r("u1")]).is_empty());
+        // The epoch moved on (an identity was removed somewhere): forgotten.
+        assert!(cache.get(ws, 4, &[r("u1")]).is_empty());
+        assert!(cache.get(ws, 3, &[r("u1")]).is_empty());
+        cache.put(ws, 4, [(Telegram, "u1", b)].into_iter());
+        // A batch that read epoch 3 before the removal must not bring the old entry back.
+        cache.put(ws, 3, [(Telegram, "u1", a), (Telegram, "u2", a)].into_iter());
+        assert_eq!(cache.get(ws, 4, &[r("u1"), r("u2")]).into_values().collect::<Vec<_>>(), vec![b]);
+        assert_eq!(cache.0.lock().unwrap().entries, 1);
+    }
+
+    #[test]
+    fn the_identity_cache_is_bounded() {
+        use crate::platform::Platform::Telegram;
+        let cache = super::IdentityCache(Default::default());
+        let ws = crate::ids::WorkspaceId(uuid::Uuid::now_v7());
+        let names: Vec<String> = (0..=super::IdentityCache::MAX).map(|i| format!("u{i}")).collect();
+        cache.put(ws, 0, names.iter().map(|n| (Telegram, n.as_str(), uuid::Uuid::nil())));
+        let map = cache.0.lock().unwrap();
+        assert_eq!(map.entries, 0);
+        assert!(map.by_workspace.is_empty());
     }
 }

@@ -174,6 +174,18 @@ async fn concurrent_redeliveries_of_a_batch_are_stored_once() {
     assert_eq!(app.count("members").await, 7);
     assert_eq!(app.count("member_identities").await, 7);
     assert_eq!(app.count("groups").await, 1);
+    // A batch overlapping what is stored keeps its new events, in any position.
+    let overlapping: Vec<Value> = [3, 55, 10, 60]
+        .iter()
+        .map(|i| {
+            json!({"id": format!("c{i}"), "type": "message_sent", "occurred_at": "2026-11-20T00:00:00Z",
+                   "member": {"platform": "telegram", "external_id": "u1"}})
+        })
+        .collect();
+    let r = app.post("/v1/events", json!(overlapping)).await;
+    assert_eq!(statuses(&r), ["duplicate", "accepted", "duplicate", "accepted"]);
+    assert_eq!((r.body["accepted"].clone(), r.body["duplicates"].clone()), (json!(2), json!(2)));
+    assert_eq!(app.count("events").await, 52);
 }
 
 fn membership_events(group: &str) -> Vec<Value> {
@@ -434,4 +446,39 @@ async fn a_chat_registered_by_a_transaction_that_rolls_back_is_not_remembered() 
     let stored: Vec<uuid::Uuid> =
         sqlx::query_scalar("SELECT id FROM groups WHERE external_id = '-100777'").fetch_all(&app.pool).await.unwrap();
     assert_eq!(stored, vec![again]);
+}
+
+/// The member an accepted single-event batch was stored for.
+async fn stored_member(app: &TestApp, r: &Resp) -> uuid::Uuid {
+    assert_eq!(r.body["accepted"], 1, "{}", r.body);
+    let event: uuid::Uuid = r.body["results"][0]["event_id"].as_str().unwrap().parse().unwrap();
+    sqlx::query_scalar("SELECT member_id FROM events WHERE id = $1").bind(event).fetch_one(&app.pool).await.unwrap()
+}
+
+/// Identities are resolved from a per-instance cache; erasing a member or
+/// moving an identity to another member must take effect at once.
+#[tokio::test]
+async fn an_erased_or_moved_identity_is_never_resolved_from_the_cache() {
+    let app = TestApp::spawn().await;
+    let ev = |id: &str| {
+        json!([{"id": id, "type": "message_sent", "occurred_at": "2026-11-20T02:00:00Z",
+                "member": {"platform": "telegram", "external_id": "42"}}])
+    };
+    // Created by the first batch, cached by the second (now committed).
+    let m1 = stored_member(&app, &app.post("/v1/events", ev("e1")).await).await;
+    assert_eq!(stored_member(&app, &app.post("/v1/events", ev("e2")).await).await, m1);
+    assert_eq!(stored_member(&app, &app.post("/v1/events", ev("e3")).await).await, m1);
+    // Erased: the platform user comes back as a new member.
+    assert_eq!(app.delete(&format!("/v1/members/{m1}")).await.status, StatusCode::NO_CONTENT);
+    let m2 = stored_member(&app, &app.post("/v1/events", ev("e4")).await).await;
+    assert_ne!(m2, m1);
+    assert_eq!(stored_member(&app, &app.post("/v1/events", ev("e5")).await).await, m2);
+    // Moved to another member: the identity is taken from one and given to the other.
+    assert_eq!(app.patch(&format!("/v1/members/{m2}"), json!({"identities": []})).await.status, StatusCode::OK);
+    let m3 = app.post("/v1/members", json!({"identities": [{"platform": "telegram", "external_id": "42"}]})).await.id();
+    assert_eq!(stored_member(&app, &app.post("/v1/events", ev("e6")).await).await.to_string(), m3);
+    // Another workspace's user "42" is its own member, whatever this one cached.
+    let other = app.other_workspace("other").await;
+    let theirs = stored_member(&app, &app.send(Method::POST, "/v1/events", Some(&other), Some(ev("e7"))).await).await;
+    assert!(![m1, m2].contains(&theirs) && theirs.to_string() != m3);
 }
