@@ -61,21 +61,14 @@ pub async fn drain_deliveries(state: &AppState, http: &reqwest::Client) -> anyho
     drain_deliveries_until(state, http, &|| false).await
 }
 
-/// [`drain_deliveries`], starting no new batch once `stop()` (a batch in
-/// flight always finishes and is recorded).
+/// [`drain_deliveries`], claiming nothing more once `stop()` (calls in
+/// flight always finish and are recorded).
 async fn drain_deliveries_until(
     state: &AppState,
     http: &reqwest::Client,
     stop: &(dyn Fn() -> bool + Sync),
 ) -> anyhow::Result<usize> {
-    let mut total = 0;
-    loop {
-        let n = crate::deliveries::worker::send_due(state, http).await?;
-        total += n;
-        if n == 0 || stop() {
-            return Ok(total);
-        }
-    }
+    crate::deliveries::worker::pump(state, http, stop).await
 }
 
 async fn sop_scheduler(state: AppState, token: CancellationToken) {

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -140,37 +140,86 @@ fn outcome(s: &DeliverySettings, c: &Claimed, sent: Sent, started: DateTime<Utc>
     o
 }
 
-/// Sends one batch of due deliveries; returns how many were claimed.
-pub async fn send_due(state: &AppState, http: &reqwest::Client) -> anyhow::Result<usize> {
+/// Sends due deliveries until none is due and none is in flight; returns how
+/// many were claimed.
+///
+/// Keeps up to `delivery.concurrency` platform calls in flight: whenever
+/// places are free the window is topped up with a claim of that many, so a
+/// slow or hanging call (up to `request_timeout_secs`) holds one place, not a
+/// whole batch, and the other groups' messages keep going out. Answers are
+/// recorded as they come in (those ready together in one transaction, with
+/// their attempts). When a claim finds fewer due than it had room for, the
+/// next one waits for a tick or a wake-up while calls are still in flight.
+/// Once `stop()`, nothing more is claimed; calls in flight finish and are
+/// recorded.
+pub async fn pump(state: &AppState, http: &reqwest::Client, stop: &(dyn Fn() -> bool + Sync)) -> anyhow::Result<usize> {
     let s = &state.settings.delivery;
-    let now = state.clock.now();
-    let mut conn = state.pool.acquire().await?;
-    repo::recover_expired(&mut conn, now).await?;
-    let lease = now + Duration::seconds(s.lease_secs as i64);
-    let claimed = repo::claim(&mut conn, now, lease, s.concurrency as i64).await?;
-    drop(conn);
-    if claimed.is_empty() {
-        return Ok(0);
+    let window = s.concurrency.max(1);
+    let tick = StdDuration::from_millis(s.tick_millis);
+    let mut inflight = futures_util::stream::FuturesUnordered::new();
+    let mut total = 0;
+    // Set when the last claim came back short: claim again after a tick.
+    let mut short_at: Option<tokio::time::Instant> = None;
+    loop {
+        let room = window - inflight.len();
+        if !stop() && room > 0 && short_at.is_none_or(|t| t.elapsed() >= tick) {
+            let now = state.clock.now();
+            let claimed = {
+                let mut conn = state.pool.acquire().await?;
+                repo::recover_expired(&mut conn, now).await?;
+                repo::claim(&mut conn, now, now + Duration::seconds(s.lease_secs as i64), room as i64).await?
+            };
+            total += claimed.len();
+            short_at = (claimed.len() < room).then(tokio::time::Instant::now);
+            let sec = secrets(state, &claimed).await?;
+            let (claimed, given_back) = throttle(state, claimed, now);
+            record(state, &given_back).await?;
+            for c in claimed {
+                let (creds, settings) =
+                    c.connection_id.and_then(|id| sec.connections.get(&id.0)).cloned().unwrap_or_default();
+                let robot = sec.robots.get(&(c.workspace_id, c.group_id.0)).cloned();
+                let sender = sec.senders.get(&(c.workspace_id, c.group_id.0)).cloned();
+                inflight.push(async move {
+                    send_one(state, http, &c, (&creds, &settings), robot.as_ref(), sender.as_deref()).await
+                });
+            }
+        }
+        if inflight.is_empty() {
+            if stop() || short_at.is_some() {
+                return Ok(total);
+            }
+            // A full claim that was all given back (rate limits): claim again.
+            continue;
+        }
+        // The next answer; or, after a short claim, the moment to claim again.
+        let first = match short_at {
+            Some(at) if !stop() => tokio::select! {
+                o = inflight.next() => o,
+                _ = tokio::time::sleep_until(at + tick) => None,
+                _ = state.delivery_wakeup.notified() => {
+                    short_at = None;
+                    None
+                }
+            },
+            _ => inflight.next().await,
+        };
+        let mut done: Vec<Outcome> = first.into_iter().collect();
+        while let Some(Some(o)) = inflight.next().now_or_never() {
+            done.push(o);
+        }
+        record(state, &done).await?;
     }
-    let sec = secrets(state, &claimed).await?;
-    let (claimed, mut outcomes) = throttle(state, claimed, now);
-    let none = (Value::Null, Value::Null);
-    let futures: Vec<_> = claimed
-        .iter()
-        .map(|c| {
-            let (creds, settings) = c.connection_id.and_then(|id| sec.connections.get(&id.0)).unwrap_or(&none);
-            let robot = sec.robots.get(&(c.workspace_id, c.group_id.0));
-            let sender = sec.senders.get(&(c.workspace_id, c.group_id.0)).map(String::as_str);
-            send_one(state, http, c, (creds, settings), robot, sender)
-        })
-        .collect();
-    let sent: Vec<Outcome> = futures_util::stream::iter(futures).buffer_unordered(s.concurrency.max(1)).collect().await;
-    outcomes.extend(sent);
-    // States and the attempt log commit together.
+}
+
+/// Records outcomes (states and the attempt log) in one transaction.
+async fn record(state: &AppState, outcomes: &[Outcome]) -> anyhow::Result<()> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
     let mut tx = state.pool.begin().await?;
-    repo::record(&mut tx, &outcomes).await?;
+    repo::record(&mut tx, outcomes).await?;
     tx.commit().await?;
-    Ok(outcomes.len())
+    Ok(())
 }
 
 /// Splits a claim into what may be sent now and, for the rest, outcomes that

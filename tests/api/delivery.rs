@@ -418,3 +418,50 @@ async fn a_group_archived_between_syncs_is_not_sent_to() {
     scheduler(&app).await;
     assert_eq!(app.count("deliveries").await, 0);
 }
+
+/// One hanging platform call holds one place of the window, not a batch: the
+/// other groups' messages are sent and recorded while it hangs.
+#[tokio::test]
+async fn a_hanging_call_does_not_hold_back_the_other_sends() {
+    let mut settings = test_settings();
+    settings.delivery.request_timeout_secs = 4;
+    let app = TestApp::spawn_with(settings).await;
+    let fake = Fake::start().await;
+    telegram(&app, &fake).await;
+    let mut groups = Vec::new();
+    for i in 0..10 {
+        groups.push(group(&app, &format!("-3{i}"), "Asia/Shanghai").await);
+    }
+    let ids: Vec<&str> = groups.iter().map(String::as_str).collect();
+    once_plan(&app, &ids, "hi", "2026-11-20T10:05").await;
+    // The first call to arrive hangs past the timeout; the others are answered at once.
+    fake.then(0, vec![], json!({}));
+    app.clock.set(utc("2026-11-20T02:05:00Z"));
+    assert_eq!(scheduler(&app).await, 10);
+    let state = app.state.clone();
+    let pump = tokio::spawn(async move {
+        let http = shequn::deliveries::worker::http_client(&state.settings.delivery).unwrap();
+        shequn::jobs::drain_deliveries(&state, &http).await.unwrap()
+    });
+    let states = || async {
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT state::text FROM deliveries ORDER BY 1").fetch_all(&app.pool).await.unwrap();
+        rows
+    };
+    let mut seen = states().await;
+    for _ in 0..300 {
+        if seen.iter().filter(|s| *s == "sent").count() == 9 || pump.is_finished() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        seen = states().await;
+    }
+    // Nine recorded as sent while the tenth is still in flight.
+    let mut expected = vec!["sending".to_owned()];
+    expected.extend(std::iter::repeat_n("sent".to_owned(), 9));
+    assert_eq!(seen, expected);
+    assert!(!pump.is_finished());
+    assert_eq!(pump.await.unwrap(), 10);
+    let d = deliveries(&app, "&state=failed").await;
+    assert_eq!((d.len(), d[0]["attempts"][0]["error"].as_str()), (1, Some("timeout")));
+}
