@@ -6,7 +6,8 @@
 //! was sent twice).
 //!
 //! Diagnostic switch (never for recorded figures): `BENCH_TICK=<ms>` sets the
-//! servers' `delivery.tick_millis` (default 1000).
+//! servers' `delivery.tick_millis` (default 1000); `BENCH_KEEP_DB=1` keeps each run's
+//! database (with `DATABASE_URL`, to read the deliveries' and attempts' timestamps).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -166,7 +167,9 @@ pub async fn run(
     let duplicates = (rows - slots) + (received.load(Ordering::Relaxed) as i64 - groups as i64);
     drop(servers);
     pool.close().await;
-    let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut c).await;
+    if std::env::var_os("BENCH_KEEP_DB").is_none() {
+        let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut c).await;
+    }
     Ok(Run {
         instances,
         seconds_to_all_sent: (last_sent - slot).num_milliseconds() as f64 / 1000.0,

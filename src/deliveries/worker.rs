@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -147,48 +147,62 @@ fn outcome(s: &DeliverySettings, c: &Claimed, sent: Sent, started: DateTime<Utc>
 /// places are free the window is topped up with a claim of that many, so a
 /// slow or hanging call (up to `request_timeout_secs`) holds one place, not a
 /// whole batch, and the other groups' messages keep going out. Answers are
-/// recorded as they come in (those ready together in one transaction, with
-/// their attempts). When a claim finds fewer due than it had room for, the
-/// next one waits for a tick or a wake-up while calls are still in flight.
-/// Once `stop()`, nothing more is claimed; calls in flight finish and are
-/// recorded.
+/// gathered as they come in (all of them when they come quickly, else those
+/// arriving within 20 ms of the first) and recorded, with their attempts, in
+/// the transaction that claims the next ones: one commit per round. When a
+/// claim finds fewer due than it had room for, the next one waits for a tick
+/// or a wake-up while calls are still in flight. Once `stop()`, nothing more
+/// is claimed; calls in flight finish and are recorded.
 pub async fn pump(state: &AppState, http: &reqwest::Client, stop: &(dyn Fn() -> bool + Sync)) -> anyhow::Result<usize> {
     let s = &state.settings.delivery;
     let window = s.concurrency.max(1);
     let tick = StdDuration::from_millis(s.tick_millis);
     let mut inflight = futures_util::stream::FuturesUnordered::new();
     let mut total = 0;
+    // Answers (and throttled claims given back) not yet recorded.
+    let mut done: Vec<Outcome> = Vec::new();
     // Set when the last claim came back short: claim again after a tick.
     let mut short_at: Option<tokio::time::Instant> = None;
     loop {
         let room = window - inflight.len();
-        if !stop() && room > 0 && short_at.is_none_or(|t| t.elapsed() >= tick) {
+        let claim = !stop() && room > 0 && short_at.is_none_or(|t| t.elapsed() >= tick);
+        if claim || !done.is_empty() {
             let now = state.clock.now();
-            let claimed = {
-                let mut conn = state.pool.acquire().await?;
-                repo::recover_expired(&mut conn, now).await?;
-                repo::claim(&mut conn, now, now + Duration::seconds(s.lease_secs as i64), room as i64).await?
+            let mut tx = state.pool.begin().await?;
+            if !done.is_empty() {
+                repo::record(&mut tx, &done).await?;
+            }
+            let claimed = if claim {
+                repo::recover_expired(&mut tx, now).await?;
+                repo::claim(&mut tx, now, now + Duration::seconds(s.lease_secs as i64), room as i64).await?
+            } else {
+                Vec::new()
             };
-            total += claimed.len();
-            short_at = (claimed.len() < room).then(tokio::time::Instant::now);
-            let sec = secrets(state, &claimed).await?;
-            let (claimed, given_back) = throttle(state, claimed, now);
-            record(state, &given_back).await?;
-            for c in claimed {
-                let (creds, settings) =
-                    c.connection_id.and_then(|id| sec.connections.get(&id.0)).cloned().unwrap_or_default();
-                let robot = sec.robots.get(&(c.workspace_id, c.group_id.0)).cloned();
-                let sender = sec.senders.get(&(c.workspace_id, c.group_id.0)).cloned();
-                inflight.push(async move {
-                    send_one(state, http, &c, (&creds, &settings), robot.as_ref(), sender.as_deref()).await
-                });
+            tx.commit().await?;
+            done.clear();
+            if claim {
+                total += claimed.len();
+                short_at = (claimed.len() < room).then(tokio::time::Instant::now);
+                let sec = secrets(state, &claimed).await?;
+                let (claimed, given_back) = throttle(state, claimed, now);
+                done = given_back;
+                for c in claimed {
+                    let (creds, settings) =
+                        c.connection_id.and_then(|id| sec.connections.get(&id.0)).cloned().unwrap_or_default();
+                    let robot = sec.robots.get(&(c.workspace_id, c.group_id.0)).cloned();
+                    let sender = sec.senders.get(&(c.workspace_id, c.group_id.0)).cloned();
+                    inflight.push(async move {
+                        send_one(state, http, &c, (&creds, &settings), robot.as_ref(), sender.as_deref()).await
+                    });
+                }
             }
         }
         if inflight.is_empty() {
-            if stop() || short_at.is_some() {
+            if done.is_empty() && (stop() || short_at.is_some()) {
                 return Ok(total);
             }
-            // A full claim that was all given back (rate limits): claim again.
+            // Give-backs to record, or a full claim that was all given back
+            // (rate limits): go round again.
             continue;
         }
         // The next answer; or, after a short claim, the moment to claim again.
@@ -203,24 +217,26 @@ pub async fn pump(state: &AppState, http: &reqwest::Client, stop: &(dyn Fn() -> 
             },
             _ => inflight.next().await,
         };
-        let mut done: Vec<Outcome> = first.into_iter().collect();
-        while let Some(Some(o)) = inflight.next().now_or_never() {
-            done.push(o);
+        let Some(first) = first else { continue };
+        // Gather answers for a moment (all of them when they come quickly),
+        // so that rounds stay batches rather than one transaction per answer,
+        // while a slow call holds only its own place.
+        done.push(first);
+        let until = tokio::time::Instant::now() + GATHER;
+        while !inflight.is_empty() {
+            tokio::select! {
+                o = inflight.next() => match o {
+                    Some(o) => done.push(o),
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(until) => break,
+            }
         }
-        record(state, &done).await?;
     }
 }
 
-/// Records outcomes (states and the attempt log) in one transaction.
-async fn record(state: &AppState, outcomes: &[Outcome]) -> anyhow::Result<()> {
-    if outcomes.is_empty() {
-        return Ok(());
-    }
-    let mut tx = state.pool.begin().await?;
-    repo::record(&mut tx, outcomes).await?;
-    tx.commit().await?;
-    Ok(())
-}
+/// How long answers are gathered after the first before they are recorded.
+const GATHER: StdDuration = StdDuration::from_millis(20);
 
 /// Splits a claim into what may be sent now and, for the rest, outcomes that
 /// give the delivery back (no attempt counted) until the limit frees.
