@@ -1,11 +1,11 @@
 //! Outbound channels against the fake platform: WeCom mass sends awaiting
 //! confirmation (with reminders), signed generic webhooks, signed Feishu
-//! bots, Slack, timeouts, daily caps and the recovery of abandoned sends.
+//! bots, Slack, timeouts, rate limits, daily caps and the recovery of abandoned sends.
 
 use chrono::Duration;
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::helpers::{test_settings, TestApp};
@@ -464,4 +464,38 @@ async fn a_hanging_call_does_not_hold_back_the_other_sends() {
     assert_eq!(pump.await.unwrap(), 10);
     let d = deliveries(&app, "&state=failed").await;
     assert_eq!((d.len(), d[0]["attempts"][0]["error"].as_str()), (1, Some("timeout")));
+}
+
+#[tokio::test]
+async fn sends_over_a_bots_rate_limit_are_given_back_until_the_window_frees() {
+    let app = TestApp::spawn().await;
+    let fake = Fake::start().await;
+    telegram(&app, &fake).await;
+    let mut groups = Vec::new();
+    for i in 0..35 {
+        groups.push(group(&app, &format!("-30{i}"), "Asia/Shanghai").await);
+    }
+    let ids: Vec<&str> = groups.iter().map(String::as_str).collect();
+    once_plan(&app, &ids, "早上好", "2026-11-20T10:05").await;
+    app.clock.set(utc("2026-11-20T02:05:00Z"));
+    scheduler(&app).await;
+    send(&app).await;
+    // Telegram: 30 a second per bot. The other five are given back, with no
+    // attempt counted, until the second is over.
+    assert_eq!(fake.seen().len(), 30);
+    let ds = deliveries(&app, "").await;
+    let waiting: Vec<&Value> = ds.iter().filter(|d| d["state"] == "pending").collect();
+    assert_eq!((ds.len(), waiting.len()), (35, 5));
+    for d in &waiting {
+        assert_eq!(d["attempts"], json!([]), "{d}");
+        assert!(d["next_attempt_at"].as_str().unwrap() > "2026-11-20T02:05:00", "{d}");
+    }
+    send(&app).await;
+    assert_eq!(fake.seen().len(), 30, "nothing more goes out within the second");
+    app.clock.set(utc("2026-11-20T02:05:01Z"));
+    send(&app).await;
+    assert_eq!(fake.seen().len(), 35);
+    let ds = deliveries(&app, "&state=sent").await;
+    assert_eq!(ds.len(), 35);
+    assert!(ds.iter().all(|d| d["attempts"].as_array().map(Vec::len) == Some(1)), "one attempt each");
 }
