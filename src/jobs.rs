@@ -56,19 +56,10 @@ pub async fn run_scheduler_once(state: &AppState) -> anyhow::Result<usize> {
     }
 }
 
-/// Sends due deliveries until none is due; returns how many were claimed.
+/// Sends due deliveries until none is due and none is in flight; returns how
+/// many were claimed.
 pub async fn drain_deliveries(state: &AppState, http: &reqwest::Client) -> anyhow::Result<usize> {
-    drain_deliveries_until(state, http, &|| false).await
-}
-
-/// [`drain_deliveries`], claiming nothing more once `stop()` (calls in
-/// flight always finish and are recorded).
-async fn drain_deliveries_until(
-    state: &AppState,
-    http: &reqwest::Client,
-    stop: &(dyn Fn() -> bool + Sync),
-) -> anyhow::Result<usize> {
-    crate::deliveries::worker::pump(state, http, stop).await
+    crate::deliveries::worker::pump(state, http, &|| false).await
 }
 
 async fn sop_scheduler(state: AppState, token: CancellationToken) {
@@ -113,7 +104,7 @@ async fn delivery_worker(state: AppState, http: reqwest::Client, token: Cancella
     let mut listener = delivery_listener(&state).await;
     loop {
         let stop = || token.is_cancelled();
-        if let Err(e) = drain_deliveries_until(&state, &http, &stop).await {
+        if let Err(e) = crate::deliveries::worker::pump(&state, &http, &stop).await {
             tracing::warn!(error = %format!("{e:#}"), "delivery pass failed; will retry");
         }
         if token.is_cancelled() {
