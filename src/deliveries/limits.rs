@@ -40,6 +40,16 @@ fn limits(channel: Channel) -> &'static [(bool, usize, i64)] {
 /// Send times in one window, keyed by scope and window length (ms).
 type Windows = HashMap<(Scope, i64), VecDeque<DateTime<Utc>>>;
 
+/// A send refused by a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttled {
+    /// When the window has room again.
+    pub free: DateTime<Utc>,
+    /// The connection whose window (over all its groups) is full; `None`
+    /// when it was the group's own window.
+    pub connection: Option<Uuid>,
+}
+
 /// Sliding-window counters.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
@@ -47,14 +57,15 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    /// Takes a slot for one send now, or says when the earliest one frees.
+    /// Takes a slot for one send now, or says when the earliest one frees
+    /// (and whether the full window was the whole connection's).
     pub fn acquire(
         &self,
         channel: Channel,
         connection: Option<Uuid>,
         group: Uuid,
         now: DateTime<Utc>,
-    ) -> Result<(), DateTime<Utc>> {
+    ) -> Result<(), Throttled> {
         let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         let mut keys = Vec::new();
         for &(per_group, max, ms) in limits(channel) {
@@ -70,7 +81,11 @@ impl RateLimiter {
             }
             if q.len() >= limit.max {
                 let free = q.front().map(|t| *t + limit.window).unwrap_or(now);
-                return Err(free);
+                let connection = match scope {
+                    Scope::Connection(c) => Some(c),
+                    Scope::Group(_) => None,
+                };
+                return Err(Throttled { free, connection });
             }
             keys.push((scope, ms));
         }
@@ -99,7 +114,7 @@ mod tests {
         }
         assert_eq!(
             l.acquire(Channel::WecomRobot, None, a, t0 + Duration::seconds(30)),
-            Err(t0 + Duration::seconds(60))
+            Err(Throttled { free: t0 + Duration::seconds(60), connection: None })
         );
         assert!(l.acquire(Channel::WecomRobot, None, b, t0 + Duration::seconds(30)).is_ok(), "another group");
         assert!(l.acquire(Channel::WecomRobot, None, a, t0 + Duration::seconds(60)).is_ok(), "the window slid");
@@ -113,7 +128,10 @@ mod tests {
         for g in 0..30 {
             assert!(l.acquire(Channel::Telegram, bot, Uuid::from_u128(g), t0).is_ok());
         }
-        assert!(l.acquire(Channel::Telegram, bot, Uuid::from_u128(99), t0).is_err());
+        assert_eq!(
+            l.acquire(Channel::Telegram, bot, Uuid::from_u128(99), t0),
+            Err(Throttled { free: t0 + Duration::seconds(1), connection: bot })
+        );
         assert!(l.acquire(Channel::Generic, bot, Uuid::from_u128(99), t0).is_ok(), "no limit on webhooks");
     }
 }

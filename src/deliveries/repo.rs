@@ -195,17 +195,20 @@ pub struct Claimed {
     pub external_id: String,
 }
 
-/// Claims due deliveries: `sending`, one more attempt, leased until `lease_until`.
+/// Claims due deliveries, except those through the connections in `skip`:
+/// `sending`, one more attempt, leased until `lease_until`.
 pub async fn claim(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: i64,
+    skip: &[Uuid],
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     sqlx::query_as(
         "WITH due AS (
              SELECT workspace_id, id FROM deliveries
              WHERE state IN ('pending', 'failed') AND next_attempt_at <= $1
+               AND (connection_id IS NULL OR connection_id <> ALL($4))
              ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
          UPDATE deliveries d SET state = 'sending', attempts = d.attempts + 1, lease_until = $2, updated_at = now()
          FROM due, groups g
@@ -219,6 +222,7 @@ pub async fn claim(
     .bind(now)
     .bind(lease_until)
     .bind(limit)
+    .bind(skip)
     .fetch_all(conn)
     .await
 }

@@ -163,6 +163,10 @@ pub async fn pump(state: &AppState, http: &reqwest::Client, stop: &(dyn Fn() -> 
     let mut done: Vec<Outcome> = Vec::new();
     // Set when the last claim came back short: claim again after a tick.
     let mut short_at: Option<tokio::time::Instant> = None;
+    // Connections whose rate limit (over all their groups) is used up, until
+    // it frees: not claimed from meanwhile, so a backlog behind a busy bot is
+    // not claimed and given back round after round.
+    let mut held: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
     loop {
         let room = window - inflight.len();
         let claim = !stop() && room > 0 && short_at.is_none_or(|t| t.elapsed() >= tick);
@@ -174,7 +178,9 @@ pub async fn pump(state: &AppState, http: &reqwest::Client, stop: &(dyn Fn() -> 
             }
             let claimed = if claim {
                 repo::recover_expired(&mut tx, now).await?;
-                repo::claim(&mut tx, now, now + Duration::seconds(s.lease_secs as i64), room as i64).await?
+                held.retain(|_, free| *free > now);
+                let skip: Vec<Uuid> = held.keys().copied().collect();
+                repo::claim(&mut tx, now, now + Duration::seconds(s.lease_secs as i64), room as i64, &skip).await?
             } else {
                 Vec::new()
             };
@@ -184,7 +190,7 @@ pub async fn pump(state: &AppState, http: &reqwest::Client, stop: &(dyn Fn() -> 
                 total += claimed.len();
                 short_at = (claimed.len() < room).then(tokio::time::Instant::now);
                 let sec = secrets(state, &claimed).await?;
-                let (claimed, given_back) = throttle(state, claimed, now);
+                let (claimed, given_back) = throttle(state, claimed, now, &mut held);
                 done = given_back;
                 for c in claimed {
                     let (creds, settings) =
@@ -239,8 +245,14 @@ pub async fn pump(state: &AppState, http: &reqwest::Client, stop: &(dyn Fn() -> 
 const GATHER: StdDuration = StdDuration::from_millis(20);
 
 /// Splits a claim into what may be sent now and, for the rest, outcomes that
-/// give the delivery back (no attempt counted) until the limit frees.
-fn throttle(state: &AppState, claimed: Vec<Claimed>, now: DateTime<Utc>) -> (Vec<Claimed>, Vec<Outcome>) {
+/// give the delivery back (no attempt counted) until the limit frees. A
+/// connection whose own window is full goes into `held` until it frees.
+fn throttle(
+    state: &AppState,
+    claimed: Vec<Claimed>,
+    now: DateTime<Utc>,
+    held: &mut HashMap<Uuid, DateTime<Utc>>,
+) -> (Vec<Claimed>, Vec<Outcome>) {
     if !state.settings.delivery.rate_limits {
         return (claimed, vec![]);
     }
@@ -249,7 +261,12 @@ fn throttle(state: &AppState, claimed: Vec<Claimed>, now: DateTime<Utc>) -> (Vec
     for c in claimed {
         match state.limiter.acquire(c.channel, c.connection_id.map(|x| x.0), c.group_id.0, now) {
             Ok(()) => send.push(c),
-            Err(free) => back.push(Outcome { next_attempt_at: Some(free), ..Outcome::of(&c, DeliveryState::Pending) }),
+            Err(t) => {
+                if let Some(conn) = t.connection {
+                    held.insert(conn, t.free);
+                }
+                back.push(Outcome { next_attempt_at: Some(t.free), ..Outcome::of(&c, DeliveryState::Pending) })
+            }
         }
     }
     (send, back)

@@ -239,7 +239,7 @@ async fn an_abandoned_send_becomes_uncertain_or_is_retried_where_the_receiver_de
     let lease = utc("2026-11-20T02:05:00Z") + Duration::seconds(120);
     let claimed = {
         let mut conn = app.pool.acquire().await.unwrap();
-        shequn::deliveries::repo::claim(&mut conn, utc("2026-11-20T02:05:00Z"), lease, 10).await.unwrap()
+        shequn::deliveries::repo::claim(&mut conn, utc("2026-11-20T02:05:00Z"), lease, 10, &[]).await.unwrap()
     };
     assert_eq!(claimed.len(), 2);
     assert_eq!(send(&app).await, 0, "leased deliveries are not sent again");
@@ -479,7 +479,10 @@ async fn sends_over_a_bots_rate_limit_are_given_back_until_the_window_frees() {
     once_plan(&app, &ids, "早上好", "2026-11-20T10:05").await;
     app.clock.set(utc("2026-11-20T02:05:00Z"));
     scheduler(&app).await;
-    send(&app).await;
+    // A window of 32 is claimed; once the bot's window is full the rest of
+    // its backlog is left alone rather than claimed and given back.
+    assert_eq!(app.state.settings.delivery.concurrency, 32);
+    assert_eq!(send(&app).await, 32, "claimed");
     // Telegram: 30 a second per bot. The other five are given back, with no
     // attempt counted, until the second is over.
     assert_eq!(fake.seen().len(), 30);
