@@ -9,6 +9,7 @@
 //! uncertain window is one platform call long.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
@@ -36,11 +37,11 @@ pub fn backoff(s: &DeliverySettings, failed: i32, retry_after: Option<StdDuratio
     Duration::seconds(wait.min(i64::MAX as u64) as i64)
 }
 
-/// What a batch needs besides the claimed rows.
+/// What a claim needs besides the claimed rows.
 #[derive(Default)]
 struct Secrets {
-    /// Connection id -> (credentials, settings).
-    connections: HashMap<Uuid, (Value, Value)>,
+    /// Connection id -> (credentials, settings), shared by its sends.
+    connections: HashMap<Uuid, Arc<(Value, Value)>>,
     /// (workspace, group) -> robot credentials.
     robots: HashMap<(WorkspaceId, Uuid), Value>,
     /// (workspace, group) -> the owner staff's WeCom user id.
@@ -57,7 +58,7 @@ async fn secrets(state: &AppState, claimed: &[Claimed]) -> anyhow::Result<Secret
                 // a record of another workspace is never used.
                 if let Some(r) = state.connections.get(&state.pool, id.0).await? {
                     if r.workspace_id == c.workspace_id {
-                        slot.insert((r.credentials.0.clone(), r.settings.0.clone()));
+                        slot.insert(Arc::new((r.credentials.0.clone(), r.settings.0.clone())));
                     }
                 }
             }
@@ -68,6 +69,10 @@ async fn secrets(state: &AppState, claimed: &[Claimed]) -> anyhow::Result<Secret
             Channel::WecomMassSend => e.1.push(c.group_id.0),
             _ => {}
         }
+    }
+    by_ws.retain(|_, (robots, mass)| !robots.is_empty() || !mass.is_empty());
+    if by_ws.is_empty() {
+        return Ok(out);
     }
     let mut conn = state.pool.acquire().await?;
     for (ws, (robot_groups, mass_groups)) in by_ws {
@@ -172,19 +177,7 @@ pub async fn pump(state: &AppState, http: &reqwest::Client, stop: &(dyn Fn() -> 
         let claim = !stop() && room > 0 && short_at.is_none_or(|t| t.elapsed() >= tick);
         if claim || !done.is_empty() {
             let now = state.clock.now();
-            let mut tx = state.pool.begin().await?;
-            if !done.is_empty() {
-                repo::record(&mut tx, &done).await?;
-            }
-            let claimed = if claim {
-                repo::recover_expired(&mut tx, now).await?;
-                held.retain(|_, free| *free > now);
-                let skip: Vec<Uuid> = held.keys().copied().collect();
-                repo::claim(&mut tx, now, now + Duration::seconds(s.lease_secs as i64), room as i64, &skip).await?
-            } else {
-                Vec::new()
-            };
-            tx.commit().await?;
+            let claimed = round(state, &done, claim.then_some(room), &mut held, now).await?;
             done.clear();
             if claim {
                 total += claimed.len();
@@ -193,12 +186,12 @@ pub async fn pump(state: &AppState, http: &reqwest::Client, stop: &(dyn Fn() -> 
                 let (claimed, given_back) = throttle(state, claimed, now, &mut held);
                 done = given_back;
                 for c in claimed {
-                    let (creds, settings) =
-                        c.connection_id.and_then(|id| sec.connections.get(&id.0)).cloned().unwrap_or_default();
+                    let conn = c.connection_id.and_then(|id| sec.connections.get(&id.0)).cloned();
                     let robot = sec.robots.get(&(c.workspace_id, c.group_id.0)).cloned();
                     let sender = sec.senders.get(&(c.workspace_id, c.group_id.0)).cloned();
                     inflight.push(async move {
-                        send_one(state, http, &c, (&creds, &settings), robot.as_ref(), sender.as_deref()).await
+                        let (creds, settings) = conn.as_deref().unwrap_or(&NO_CONNECTION);
+                        send_one(state, http, &c, (creds, settings), robot.as_ref(), sender.as_deref()).await
                     });
                 }
             }
@@ -243,6 +236,35 @@ pub async fn pump(state: &AppState, http: &reqwest::Client, stop: &(dyn Fn() -> 
 
 /// How long answers are gathered after the first before they are recorded.
 const GATHER: StdDuration = StdDuration::from_millis(20);
+
+/// Credentials and settings of a delivery without a usable connection.
+static NO_CONNECTION: (Value, Value) = (Value::Null, Value::Null);
+
+/// A round's transaction: records `done` (states and the attempt log) and,
+/// with room, claims that many due deliveries, skipping the `held`
+/// connections that are still over their limit.
+async fn round(
+    state: &AppState,
+    done: &[Outcome],
+    room: Option<usize>,
+    held: &mut HashMap<Uuid, DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Claimed>> {
+    let mut tx = state.pool.begin().await?;
+    if !done.is_empty() {
+        repo::record(&mut tx, done).await?;
+    }
+    let mut claimed = Vec::new();
+    if let Some(room) = room {
+        repo::recover_expired(&mut tx, now).await?;
+        held.retain(|_, free| *free > now);
+        let skip: Vec<Uuid> = held.keys().copied().collect();
+        let lease = now + Duration::seconds(state.settings.delivery.lease_secs as i64);
+        claimed = repo::claim(&mut tx, now, lease, room as i64, &skip).await?;
+    }
+    tx.commit().await?;
+    Ok(claimed)
+}
 
 /// Splits a claim into what may be sent now and, for the rest, outcomes that
 /// give the delivery back (no attempt counted) until the limit frees. A

@@ -65,6 +65,18 @@ pub async fn insert(
     }
 }
 
+/// The events insert of [`insert_sorted`], as a literal both spellings extend.
+macro_rules! insert_events {
+    () => {
+        "INSERT INTO events (workspace_id, id, type, occurred_at, received_at, group_id, member_id,
+             campaign_id, campaign_code, order_id, amount, currency, properties, source)
+         SELECT $1, u.id, u.type, u.at, $2, u.g, u.m, u.c, u.code, u.o, u.amount, u.cur, u.props::jsonb, u.src
+         FROM unnest($3::uuid[], $4::text[], $5::timestamptz[], $6::uuid[], $7::uuid[], $8::uuid[], $9::text[],
+                     $10::text[], $11::int8[], $12::text[], $13::text[], $14::text[])
+              AS u(id, type, at, g, m, c, code, o, amount, cur, props, src)"
+    };
+}
+
 /// One `INSERT` of rows in key order; `skip_stored` adds `ON CONFLICT DO
 /// NOTHING` and returns the keys stored (else nothing: a conflict is an error).
 async fn insert_sorted(
@@ -74,20 +86,8 @@ async fn insert_sorted(
     received_at: DateTime<Utc>,
     skip_stored: bool,
 ) -> Result<Vec<(Uuid, DateTime<Utc>)>, sqlx::Error> {
-    const INSERT: &str = "INSERT INTO events (workspace_id, id, type, occurred_at, received_at, group_id, member_id,
-             campaign_id, campaign_code, order_id, amount, currency, properties, source)
-         SELECT $1, u.id, u.type, u.at, $2, u.g, u.m, u.c, u.code, u.o, u.amount, u.cur, u.props::jsonb, u.src
-         FROM unnest($3::uuid[], $4::text[], $5::timestamptz[], $6::uuid[], $7::uuid[], $8::uuid[], $9::text[],
-                     $10::text[], $11::int8[], $12::text[], $13::text[], $14::text[])
-              AS u(id, type, at, g, m, c, code, o, amount, cur, props, src)";
-    const SKIPPING: &str = "INSERT INTO events (workspace_id, id, type, occurred_at, received_at, group_id, member_id,
-             campaign_id, campaign_code, order_id, amount, currency, properties, source)
-         SELECT $1, u.id, u.type, u.at, $2, u.g, u.m, u.c, u.code, u.o, u.amount, u.cur, u.props::jsonb, u.src
-         FROM unnest($3::uuid[], $4::text[], $5::timestamptz[], $6::uuid[], $7::uuid[], $8::uuid[], $9::text[],
-                     $10::text[], $11::int8[], $12::text[], $13::text[], $14::text[])
-              AS u(id, type, at, g, m, c, code, o, amount, cur, props, src)
-         ON CONFLICT DO NOTHING
-         RETURNING id, occurred_at";
+    const INSERT: &str = insert_events!();
+    const SKIPPING: &str = concat!(insert_events!(), " ON CONFLICT DO NOTHING RETURNING id, occurred_at");
     let col = |f: &dyn Fn(&Row) -> Option<Uuid>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::model::{CreateGroup, Group, GroupStatus, UpdateGroup};
 use crate::http::patch::apply;
 use crate::ids::{GroupId, StaffId, WorkspaceId};
-use crate::platform::Platform;
+use crate::platform::{Platform, PlatformIds};
 use crate::tags::repo::{self as tags, Owner};
 
 #[derive(FromRow)]
@@ -304,16 +304,9 @@ pub async fn ensure_by_external(
     ws: WorkspaceId,
     refs: &[(Platform, String, Option<String>)],
 ) -> Result<std::collections::HashMap<(Platform, String), Uuid>, sqlx::Error> {
-    let mut found = std::collections::HashMap::new();
-    let mut unknown = Vec::new();
-    for r in refs {
-        match EXTERNAL_IDS.get(ws, r.0, &r.1) {
-            Some(id) => {
-                found.insert((r.0, r.1.clone()), id);
-            }
-            None => unknown.push(r.clone()),
-        }
-    }
+    let mut found = EXTERNAL_IDS.get(ws, 0, refs.iter().map(|r| (r.0, r.1.as_str())));
+    let unknown: Vec<(Platform, String, Option<String>)> =
+        refs.iter().filter(|r| !found.contains_key(&(r.0, r.1.clone()))).cloned().collect();
     if unknown.is_empty() {
         return Ok(found);
     }
@@ -373,36 +366,14 @@ async fn lookup_external(
     .bind(&externals)
     .fetch_all(conn)
     .await?;
-    let committed: std::collections::HashMap<(Platform, String), Uuid> =
-        rows.iter().filter(|r| r.3).map(|(p, e, id, _)| ((*p, e.clone()), *id)).collect();
-    EXTERNAL_IDS.put(ws, &committed);
+    EXTERNAL_IDS.put(ws, 0, rows.iter().filter(|r| r.3).map(|(p, e, id, _)| (*p, e.as_str(), *id)));
     Ok(rows.into_iter().map(|(p, e, id, _)| ((p, e), id)).collect())
 }
 
-/// Platform chat id → group id, per workspace. The mapping never changes
-/// (groups are not deleted and their platform ids are immutable), so an
-/// entry stays valid. Only committed rows are cached (see `lookup_external`).
-struct ExternalIds(std::sync::Mutex<std::collections::HashMap<(WorkspaceId, Platform, String), Uuid>>);
-
-static EXTERNAL_IDS: std::sync::LazyLock<ExternalIds> = std::sync::LazyLock::new(|| ExternalIds(Default::default()));
-
-impl ExternalIds {
-    const MAX: usize = 100_000;
-
-    fn get(&self, ws: WorkspaceId, p: Platform, e: &str) -> Option<Uuid> {
-        self.0.lock().unwrap_or_else(|x| x.into_inner()).get(&(ws, p, e.to_owned())).copied()
-    }
-
-    fn put(&self, ws: WorkspaceId, found: &std::collections::HashMap<(Platform, String), Uuid>) {
-        let mut map = self.0.lock().unwrap_or_else(|x| x.into_inner());
-        if map.len() + found.len() > Self::MAX {
-            map.clear();
-        }
-        for ((p, e), id) in found {
-            map.insert((ws, *p, e.clone()), *id);
-        }
-    }
-}
+/// Platform chat id → group id. The mapping never changes (groups are not
+/// deleted and their platform ids are immutable), so it is cached under epoch
+/// 0 for good. Only committed rows are cached (see `lookup_external`).
+static EXTERNAL_IDS: std::sync::LazyLock<PlatformIds> = std::sync::LazyLock::new(PlatformIds::default);
 
 /// Sets a group's status (platform lifecycle, e.g. dismissed).
 pub async fn set_status(

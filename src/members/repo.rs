@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::model::{CreateMember, Member, TierChange};
 use crate::audit::Actor;
 use crate::ids::{MemberId, WorkspaceId};
-use crate::platform::{Identity, Platform};
+use crate::platform::{Identity, Platform, PlatformIds};
 use crate::tags::repo::{self as tags, Owner};
 
 #[derive(FromRow)]
@@ -330,13 +330,13 @@ pub async fn ensure_by_identity(
         return Ok(std::collections::HashMap::new());
     }
     // Read before anything is looked up: what is cached under this epoch
-    // reflects every removal committed before it (see IdentityCache).
+    // reflects every removal committed before it (see IDENTITIES).
     let epoch: i64 = sqlx::query_scalar("SELECT epoch FROM identity_epochs WHERE workspace_id = $1")
         .bind(ws)
         .fetch_optional(&mut *conn)
         .await?
         .unwrap_or(0);
-    let mut found = IDENTITIES.get(ws, epoch, refs);
+    let mut found = IDENTITIES.get(ws, epoch, refs.iter().map(|r| (r.platform, r.external_id.as_str())));
     let unknown: Vec<IdentityRef> =
         refs.iter().filter(|r| !found.contains_key(&(r.platform, r.external_id.clone()))).cloned().collect();
     if !unknown.is_empty() {
@@ -428,78 +428,14 @@ async fn lookup_identities(
     Ok(rows.into_iter().map(|(p, e, id, _)| ((p, e), id)).collect())
 }
 
-/// Platform identity → member id, per workspace, tagged with the workspace's
-/// identity epoch it was read under. Identities are removed or moved between
+/// Platform identity → member id. Identities are removed or moved between
 /// members (erasure, a member's identities replaced): every such statement
-/// bumps the epoch (a trigger), so an entry is served only while the epoch
-/// read at the start of a batch equals its own — on every instance. A batch
-/// racing a removal resolves as if it had run just before it, as it could
-/// without the cache (its lookup may precede the removal's commit).
-struct IdentityCache(std::sync::Mutex<IdentityMap>);
-
-/// A workspace's cached identities and the epoch they were read under.
-type Epoch = (i64, std::collections::HashMap<(Platform, String), Uuid>);
-
-#[derive(Default)]
-struct IdentityMap {
-    by_workspace: std::collections::HashMap<WorkspaceId, Epoch>,
-    entries: usize,
-}
-
-static IDENTITIES: std::sync::LazyLock<IdentityCache> = std::sync::LazyLock::new(|| IdentityCache(Default::default()));
-
-impl IdentityCache {
-    /// Bounds the memory held (~100 bytes an entry): past it, everything is dropped.
-    const MAX: usize = 100_000;
-
-    /// The cached ids of `refs` under `epoch`; a workspace cached under
-    /// another epoch is forgotten first.
-    fn get(
-        &self,
-        ws: WorkspaceId,
-        epoch: i64,
-        refs: &[IdentityRef],
-    ) -> std::collections::HashMap<(Platform, String), Uuid> {
-        let mut map = self.0.lock().unwrap_or_else(|x| x.into_inner());
-        let IdentityMap { by_workspace, entries } = &mut *map;
-        let Some((cached_epoch, ids)) = by_workspace.get(&ws) else { return Default::default() };
-        if *cached_epoch != epoch {
-            *entries -= ids.len();
-            by_workspace.remove(&ws);
-            return Default::default();
-        }
-        refs.iter()
-            .filter_map(|r| {
-                let key = (r.platform, r.external_id.clone());
-                ids.get(&key).map(|id| (key, *id))
-            })
-            .collect()
-    }
-
-    /// Remembers committed identities read under `epoch` (ignored if the
-    /// workspace is cached under a newer one meanwhile).
-    fn put<'a>(&self, ws: WorkspaceId, epoch: i64, found: impl Iterator<Item = (Platform, &'a str, Uuid)>) {
-        let mut map = self.0.lock().unwrap_or_else(|x| x.into_inner());
-        let IdentityMap { by_workspace, entries } = &mut *map;
-        let slot = by_workspace.entry(ws).or_insert_with(|| (epoch, Default::default()));
-        if slot.0 > epoch {
-            return;
-        }
-        if slot.0 < epoch {
-            *entries -= slot.1.len();
-            *slot = (epoch, Default::default());
-        }
-        for (p, e, id) in found {
-            if slot.1.insert((p, e.to_owned()), id).is_none() {
-                *entries += 1;
-            }
-        }
-        if *entries > Self::MAX {
-            by_workspace.clear();
-            *entries = 0;
-        }
-    }
-}
+/// bumps the workspace's identity epoch (a trigger), so an entry is served
+/// only while the epoch read at the start of a batch equals its own — on every
+/// instance. A batch racing a removal resolves as if it had run just before
+/// it, as it could without the cache (its lookup may precede the removal's
+/// commit).
+static IDENTITIES: std::sync::LazyLock<PlatformIds> = std::sync::LazyLock::new(PlatformIds::default);
 
 /// Which of `ids` are members of the workspace.
 pub async fn existing(conn: &mut PgConnection, ws: WorkspaceId, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
@@ -520,48 +456,5 @@ mod tests {
         let list = &super::SELECT[start..start + super::SELECT[start..].find(')').unwrap()];
         let types: Vec<&str> = list.split(',').map(|t| t.trim().trim_matches('\'')).collect();
         assert_eq!(types, crate::events::model::DEFAULT_ACTIVE_TYPES);
-    }
-
-    fn r(e: &str) -> super::IdentityRef {
-        super::IdentityRef {
-            platform: crate::platform::Platform::Telegram,
-            external_id: e.into(),
-            name: None,
-            is_bot: false,
-            seen_at: chrono::Utc::now(),
-        }
-    }
-
-    /// Entries are served only under the epoch they were read under; a put
-    /// read under an older epoch than the cache's is dropped.
-    #[test]
-    fn identities_are_served_only_under_their_epoch() {
-        use crate::platform::Platform::Telegram;
-        let cache = super::IdentityCache(Default::default());
-        let ws = crate::ids::WorkspaceId(uuid::Uuid::now_v7());
-        let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
-        cache.put(ws, 3, [(Telegram, "u1", a)].into_iter());
-        assert_eq!(cache.get(ws, 3, &[r("u1"), r("u2")]).into_values().collect::<Vec<_>>(), vec![a]);
-        assert!(cache.get(crate::ids::WorkspaceId(uuid::Uuid::now_v7()), 3, &[r("u1")]).is_empty());
-        // The epoch moved on (an identity was removed somewhere): forgotten.
-        assert!(cache.get(ws, 4, &[r("u1")]).is_empty());
-        assert!(cache.get(ws, 3, &[r("u1")]).is_empty());
-        cache.put(ws, 4, [(Telegram, "u1", b)].into_iter());
-        // A batch that read epoch 3 before the removal must not bring the old entry back.
-        cache.put(ws, 3, [(Telegram, "u1", a), (Telegram, "u2", a)].into_iter());
-        assert_eq!(cache.get(ws, 4, &[r("u1"), r("u2")]).into_values().collect::<Vec<_>>(), vec![b]);
-        assert_eq!(cache.0.lock().unwrap().entries, 1);
-    }
-
-    #[test]
-    fn the_identity_cache_is_bounded() {
-        use crate::platform::Platform::Telegram;
-        let cache = super::IdentityCache(Default::default());
-        let ws = crate::ids::WorkspaceId(uuid::Uuid::now_v7());
-        let names: Vec<String> = (0..=super::IdentityCache::MAX).map(|i| format!("u{i}")).collect();
-        cache.put(ws, 0, names.iter().map(|n| (Telegram, n.as_str(), uuid::Uuid::nil())));
-        let map = cache.0.lock().unwrap();
-        assert_eq!(map.entries, 0);
-        assert!(map.by_workspace.is_empty());
     }
 }

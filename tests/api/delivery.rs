@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::helpers::{test_settings, TestApp};
-use crate::sop::{content, deliveries, group, plan, scheduler, send, telegram, utc, Fake};
+use crate::sop::{content, deliveries, group, groups, plan, scheduler, send, telegram, utc, Fake};
 
 async fn once_plan(app: &TestApp, groups: &[&str], text: &str, at: &str) -> String {
     let c = content(app, text).await;
@@ -337,10 +337,7 @@ async fn plan_edits_racing_the_scheduler_neither_deadlock_nor_fail() {
     let app = TestApp::spawn().await;
     let fake = Fake::start().await;
     telegram(&app, &fake).await;
-    let mut groups = vec![];
-    for i in 0..30 {
-        groups.push(group(&app, &format!("-3{i}"), "Asia/Shanghai").await);
-    }
+    let groups = groups(&app, "-3", 30).await;
     let c = content(&app, "tick").await;
     let pid = plan(&app, json!({"group_ids": groups}), &c, json!({"kind": "cron", "expr": "* * * * *"})).await;
     let state = app.state.clone();
@@ -428,10 +425,7 @@ async fn a_hanging_call_does_not_hold_back_the_other_sends() {
     let app = TestApp::spawn_with(settings).await;
     let fake = Fake::start().await;
     telegram(&app, &fake).await;
-    let mut groups = Vec::new();
-    for i in 0..10 {
-        groups.push(group(&app, &format!("-3{i}"), "Asia/Shanghai").await);
-    }
+    let groups = groups(&app, "-3", 10).await;
     let ids: Vec<&str> = groups.iter().map(String::as_str).collect();
     once_plan(&app, &ids, "hi", "2026-11-20T10:05").await;
     // The first call to arrive hangs past the timeout; the others are answered at once.
@@ -471,10 +465,7 @@ async fn sends_over_a_bots_rate_limit_are_given_back_until_the_window_frees() {
     let app = TestApp::spawn().await;
     let fake = Fake::start().await;
     telegram(&app, &fake).await;
-    let mut groups = Vec::new();
-    for i in 0..35 {
-        groups.push(group(&app, &format!("-30{i}"), "Asia/Shanghai").await);
-    }
+    let groups = groups(&app, "-30", 35).await;
     let ids: Vec<&str> = groups.iter().map(String::as_str).collect();
     once_plan(&app, &ids, "早上好", "2026-11-20T10:05").await;
     app.clock.set(utc("2026-11-20T02:05:00Z"));

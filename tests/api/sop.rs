@@ -112,6 +112,15 @@ pub async fn group(app: &TestApp, ext: &str, tz: &str) -> String {
     r.id()
 }
 
+/// `n` Telegram groups in Asia/Shanghai with chat ids `{prefix}0`, `{prefix}1`, …; their ids.
+pub async fn groups(app: &TestApp, prefix: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        ids.push(group(app, &format!("{prefix}{i}"), "Asia/Shanghai").await);
+    }
+    ids
+}
+
 pub async fn content(app: &TestApp, text: &str) -> String {
     let r = app.post("/v1/contents", json!({"name": text, "kind": "text", "text": text})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -277,10 +286,7 @@ async fn concurrent_schedulers_create_exactly_one_delivery_per_slot() {
     let app = TestApp::spawn().await;
     let fake = Fake::start().await;
     telegram(&app, &fake).await;
-    let mut groups = vec![];
-    for i in 0..40 {
-        groups.push(group(&app, &format!("-{i}"), "Asia/Shanghai").await);
-    }
+    let groups = groups(&app, "-", 40).await;
     let c = content(&app, "hello").await;
     plan(&app, json!({"group_ids": groups}), &c, json!({"kind": "cron", "expr": "*/5 * * * *"})).await;
     app.clock.set(utc("2026-11-20T02:14:00Z"));
