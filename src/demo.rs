@@ -257,7 +257,7 @@ impl<'a> Sink<'a> {
             order.map_or(("\\N".to_owned(), "\\N".to_owned(), "\\N"), |(o, a)| (o.to_owned(), a.to_string(), "CNY"));
         let _ = writeln!(
             self.buf,
-            "{}\t{id}\t{kind}\t{}\t{group}\t{member}\t{cid}\t{code}\t{oid}\t{amount}\t{currency}\t{{}}\tdemo",
+            "{}\t{id}\t{kind}\t{}\t{group}\t{member}\t{cid}\t{code}\t{oid}\t{amount}\t{currency}\t{{}}\timport",
             self.ws,
             at.to_rfc3339()
         );
