@@ -152,6 +152,7 @@ pub async fn delete_content(
 
 /// A rendered template.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ContentPreview)]
 pub struct Preview {
     pub content_id: ContentId,
     /// The timezone `date`/`time` were read in.

@@ -46,7 +46,7 @@ pub async fn list_deliveries(
 
 /// One delivery with its attempts.
 #[utoipa::path(get, path = "/deliveries/{id}", tag = "deliveries", params(("id" = DeliveryId, Path)),
-    responses((status = 200, body = Delivery), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+    responses((status = 200, body = Delivery), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn get_delivery(
     State(state): State<AppState>,
     auth: Auth,

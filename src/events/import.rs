@@ -197,7 +197,11 @@ impl Importer<'_> {
 /// Import a large NDJSON (`application/x-ndjson`) or CSV (`text/csv`) file of events, streamed.
 /// Each 1,000 events are committed as they arrive; the answer counts everything.
 #[utoipa::path(post, path = "/imports/events", tag = "events",
-    request_body(content = String, description = "NDJSON (one event per line) or CSV with a header row", content_type = "application/x-ndjson"),
+    request_body(description = "NDJSON (one event object per line, as in `POST /v1/events`) or CSV with a header row",
+        content(
+            (String = "application/x-ndjson"),
+            (String = "text/csv"),
+        )),
     responses((status = 200, body = ImportReport), (status = 415, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn import_events(

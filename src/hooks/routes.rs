@@ -141,7 +141,7 @@ pub struct InboxQuery {
 
 /// Stored webhook requests, newest first (`?status=failed` for the ones to look at).
 #[utoipa::path(get, path = "/inbox", tag = "webhooks", params(InboxQuery),
-    responses((status = 200, body = Page<InboxEntry>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<InboxEntry>), (status = 403, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn list_inbox(
     State(state): State<AppState>,
     auth: Auth,
@@ -157,7 +157,7 @@ pub async fn list_inbox(
 
 /// One stored request.
 #[utoipa::path(get, path = "/inbox/{id}", tag = "webhooks", params(("id" = InboxId, Path)),
-    responses((status = 200, body = InboxEntry), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+    responses((status = 200, body = InboxEntry), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn get_inbox_entry(
     State(state): State<AppState>,
     auth: Auth,

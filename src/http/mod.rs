@@ -11,6 +11,7 @@
 pub mod extract;
 pub mod idempotency;
 pub mod metrics;
+pub mod openapi;
 pub mod ops;
 pub mod pagination;
 pub mod patch;
@@ -110,9 +111,11 @@ fn api_routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
 }
 
 /// The OpenAPI document generated from the code.
-pub fn openapi() -> utoipa::openapi::OpenApi {
+pub fn openapi() -> serde_json::Value {
     let (ops, v1) = api_routes();
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(ops).nest("/v1", v1).split_for_parts().1
+    openapi::complete_document(
+        &OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(ops).nest("/v1", v1).split_for_parts().1,
+    )
 }
 
 /// The whole application.
@@ -122,7 +125,8 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(middleware::from_fn_with_state(state.clone(), crate::keys::auth::require_key));
     let (router, spec) = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(ops).nest("/v1", v1).split_for_parts();
-    let spec_json = spec.to_pretty_json().unwrap_or_else(|_| "{}".to_owned());
+    let spec_json =
+        serde_json::to_string_pretty(&openapi::complete_document(&spec)).unwrap_or_else(|_| "{}".to_owned());
     let settings = state.settings.clone();
     router
         .route("/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], spec_json) }))

@@ -80,6 +80,7 @@ pub struct LeaveGroup {
 #[into_params(parameter_in = Query)]
 pub struct GroupMembersQuery {
     /// `history` to include closed stints; default current members only.
+    #[param(inline)]
     pub include: Option<Include>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,

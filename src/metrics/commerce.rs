@@ -51,6 +51,7 @@ pub struct Order {
 
 /// Commerce figures of one slice.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+#[schema(as = CommerceFigures)]
 pub struct Figures {
     /// Paid amounts minus refunds, in minor units of the workspace currency.
     pub gmv: i64,
@@ -80,6 +81,7 @@ pub struct Row {
 
 /// One day's commerce.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = CommerceDay)]
 pub struct Day {
     #[schema(value_type = String)]
     pub date: NaiveDate,

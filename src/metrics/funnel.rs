@@ -64,6 +64,7 @@ pub struct StepFilter {
 
 /// One funnel step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = FunnelStep)]
 pub struct Step {
     #[serde(rename = "type")]
     pub kind: String,
@@ -192,6 +193,7 @@ pub struct StepFigures {
 
 /// A funnel's figures for one set of attempts.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = FunnelFigures)]
 pub struct Figures {
     pub steps: Vec<StepFigures>,
     /// `last step's count / step 1's count`.

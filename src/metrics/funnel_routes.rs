@@ -47,6 +47,7 @@ pub struct FunnelParams {
     /// `campaign`: every step names step 1's campaign.
     pub hold: Option<Hold>,
     /// `group`: one row per group of step 1.
+    #[param(inline)]
     pub by: Option<FunnelBy>,
 }
 

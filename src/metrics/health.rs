@@ -68,6 +68,7 @@ impl Components {
 
 /// The integers every component is computed from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+#[schema(as = HealthFigures)]
 pub struct Figures {
     pub members: i64,
     pub members_start: i64,

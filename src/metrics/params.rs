@@ -56,6 +56,7 @@ pub struct Common {
     /// Count staff and bot members too (default false).
     pub include_staff: Option<bool>,
     /// `json` (default) or `csv`.
+    #[param(inline)]
     pub format: Option<Format>,
 }
 

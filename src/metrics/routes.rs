@@ -79,6 +79,7 @@ pub struct ActivityReport {
 #[into_params(parameter_in = Query)]
 pub struct ActivityParams {
     /// Breakdown over the period: `group` or `tier` (the group's).
+    #[param(inline)]
     pub by: Option<activity::Breakdown>,
 }
 
@@ -299,6 +300,7 @@ fn growth_csv(r: &GrowthReport) -> Table {
 #[into_params(parameter_in = Query)]
 pub struct CommerceParams {
     /// Breakdown: `group`, `tier` (the group's) or `campaign` (attributed; `organic` when none).
+    #[param(inline)]
     pub by: Option<By>,
     /// How far back a campaign link click attributes an order (0-90 days, default 7).
     pub attribution_days: Option<i64>,

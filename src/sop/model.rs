@@ -62,6 +62,7 @@ pub struct StepInput {
 
 /// A step of a plan.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = SopStep)]
 pub struct Step {
     pub id: StepId,
     /// 0-based position (`step_index` in previews and deliveries).
@@ -183,6 +184,7 @@ pub struct PreviewItem {
 
 /// A preview: slots in order of `fire_at`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SopPreview)]
 pub struct Preview {
     pub items: Vec<PreviewItem>,
     /// Relative steps fire per member join or group creation and are not listed.

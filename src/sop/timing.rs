@@ -22,6 +22,7 @@ use crate::error::FieldError;
 /// A day of the week.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = Weekday)]
 pub enum Day {
     Mon,
     Tue,

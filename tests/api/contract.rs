@@ -18,7 +18,7 @@ struct Op {
 }
 
 fn operations() -> Vec<Op> {
-    let spec: Value = serde_json::from_str(&shequn::http::openapi().to_json().unwrap()).unwrap();
+    let spec: Value = shequn::http::openapi();
     let mut ops = Vec::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
         if !path.starts_with("/v1/") {
@@ -261,7 +261,7 @@ async fn every_read_of_a_fresh_demo_workspace_answers() {
         let (app, key) = (&app, key.clone());
         async move { (app.send(Method::GET, &path, Some(&key), None).await, path) }
     };
-    let spec: Value = serde_json::from_str(&shequn::http::openapi().to_json().unwrap()).unwrap();
+    let spec: Value = shequn::http::openapi();
     let reads: Vec<&str> = spec["paths"]
         .as_object()
         .unwrap()
@@ -308,4 +308,114 @@ async fn every_read_of_a_fresh_demo_workspace_answers() {
     let campaign = &ids["/v1/campaigns"][0];
     let (r, path) = get(format!("/v1/events?group_id={group}&campaign_id={campaign}")).await;
     assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+}
+
+fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                out.push(r);
+            }
+            map.values().for_each(|x| refs(x, out));
+        }
+        Value::Array(items) => items.iter().for_each(|x| refs(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_reference_in_the_document_resolves() {
+    let spec = shequn::http::openapi();
+    let mut found = Vec::new();
+    refs(&spec, &mut found);
+    assert!(found.len() > 100, "only {} references", found.len());
+    let dangling: Vec<&&str> = found
+        .iter()
+        .filter(|r| {
+            let name = r.strip_prefix("#/components/schemas/").unwrap_or(r);
+            spec["components"]["schemas"].get(name).is_none()
+        })
+        .collect();
+    assert!(dangling.is_empty(), "references to schemas that do not exist: {dangling:?}");
+}
+
+/// The published name of every `ToSchema` type in `src/`: its `#[schema(as = …)]`
+/// or its identifier. Two types under one name would silently replace each
+/// other in the document (the commerce days were typed as the SOP weekday).
+#[test]
+fn each_published_schema_name_belongs_to_one_rust_type() {
+    fn walk(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, files);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    let mut names: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !(line.starts_with("#[derive(") && line.contains("ToSchema")) {
+                continue;
+            }
+            let mut published = None;
+            for next in &lines[i + 1..] {
+                if let Some(rest) = next.strip_prefix("#[schema(as = ") {
+                    published = rest.split([')', ',']).next().map(|s| s.rsplit("::").next().unwrap_or(s).to_owned());
+                } else if let Some(rest) = ["pub struct ", "pub enum ", "struct ", "enum ", "pub(crate) struct "]
+                    .iter()
+                    .find_map(|p| next.strip_prefix(p))
+                {
+                    let ident = rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or("");
+                    let name = published.take().unwrap_or_else(|| ident.to_owned());
+                    let place =
+                        format!("{}: {ident}", file.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().display());
+                    names.entry(name).or_default().push(place);
+                    break;
+                }
+            }
+        }
+    }
+    assert!(names.len() > 100, "only {} schema types found", names.len());
+    let shared: Vec<_> = names.iter().filter(|(_, places)| places.len() > 1).collect();
+    assert!(shared.is_empty(), "schema names used by more than one type: {shared:#?}");
+}
+
+#[test]
+fn every_operation_documents_the_shared_errors_with_the_envelope() {
+    let spec = shequn::http::openapi();
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            let has_path = path.contains('{');
+            let has_body = op.get("requestBody").is_some();
+            let expected = [
+                ("401", secured),
+                ("403", secured && method != "get"),
+                ("400", has_path || has_body),
+                ("404", has_path),
+                ("413", has_body),
+                ("415", has_body),
+                ("422", has_body),
+                ("408", true),
+            ];
+            for (status, needed) in expected {
+                assert!(!needed || responses.contains_key(status), "{method} {path} does not document {status}");
+            }
+            for (status, r) in responses.iter().filter(|(s, _)| s.starts_with('4')) {
+                let schema = &r["content"]["application/json"]["schema"]["$ref"];
+                assert_eq!(schema, "#/components/schemas/ErrorEnvelope", "{method} {path} {status}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 99, "{checked}");
 }

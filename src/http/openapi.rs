@@ -1,0 +1,110 @@
+//! The published OpenAPI document: what every feature's `#[utoipa::path]`
+//! says, completed with what the shared layers answer on every operation.
+//!
+//! The handlers document their own outcomes (201, 404, a 409 of their own);
+//! the answers that come from the shared machinery are added here, from the
+//! shape of each operation, so no operation can forget one:
+//!
+//! | status | on | from |
+//! |---|---|---|
+//! | 400 | operations with a path parameter or a JSON body | `ApiPath`, `ApiJson` |
+//! | 401 | operations that need a key | `keys::auth::require_key` |
+//! | 403 | writes (viewers only read) | `require_key`, `Auth::require` |
+//! | 404 | operations with a path parameter | the item is not in the caller's workspace |
+//! | 408 | every operation | the timeout layer |
+//! | 409, 422 | `/v1` POSTs | `Idempotency-Key` in progress / reused |
+//! | 413, 415 | operations with a body | the body limit, `ApiJson` |
+//! | 422 | operations with a query parameter or a body | `ApiQuery`, `ApiJson`, handlers' checks |
+//!
+//! Every error response refers to the one `ErrorEnvelope` schema.
+
+use serde_json::{json, Map, Value};
+
+/// The HTTP methods an OpenAPI path item may hold.
+const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+const ENVELOPE: &str = "#/components/schemas/ErrorEnvelope";
+
+fn describe(status: &str) -> &'static str {
+    match status {
+        "400" => "The request cannot be parsed: malformed JSON (`malformed_json`) or a path parameter that is not a UUID (`invalid_path_parameter`)",
+        "401" => "Missing, unknown or revoked API key (`unauthorized`)",
+        "403" => "The key's role may not do this (`forbidden`); viewers only read",
+        "404" => "Nothing with that id in the caller's workspace (`not_found`)",
+        "408" => "The request took longer than `server.request_timeout_secs` (`timeout`)",
+        "409" => "A request with the same `Idempotency-Key` is still running (`idempotency_in_progress`)",
+        "413" => "The body is larger than `server.body_limit_bytes` (`payload_too_large`)",
+        "415" => "The body's `Content-Type` is not one this operation reads (`unsupported_media_type`)",
+        "422" => "The input breaks a rule (`validation_failed`); `details` names each field",
+        _ => "Error",
+    }
+}
+
+fn error_response(status: &str) -> Value {
+    json!({"description": describe(status), "content": {"application/json": {"schema": {"$ref": ENVELOPE}}}})
+}
+
+/// Adds `status` unless the operation documents it already.
+fn add(responses: &mut Map<String, Value>, status: &str) {
+    responses.entry(status.to_owned()).or_insert_with(|| error_response(status));
+}
+
+/// Completes one operation.
+fn complete(path: &str, method: &str, op: &mut Map<String, Value>) {
+    let params = op.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
+    let has = |place: &str| params.iter().any(|p| p["in"] == place);
+    let has_body = op.contains_key("requestBody");
+    let authenticated = op.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
+    let v1_post = path.starts_with("/v1/") && method == "post";
+    if v1_post {
+        let mut params = params.clone();
+        params.push(json!({
+            "name": "Idempotency-Key", "in": "header", "required": false,
+            "description": "Makes a retried POST safe: the first answer is stored 24 h and replayed \
+                            (`Idempotent-Replayed: true`); 1-255 visible ASCII characters",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"}
+        }));
+        op.insert("parameters".into(), Value::Array(params));
+    }
+    let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else { return };
+    if has("path") || has_body {
+        add(responses, "400");
+    }
+    if authenticated {
+        add(responses, "401");
+        if method != "get" {
+            add(responses, "403");
+        }
+    }
+    if has("path") {
+        add(responses, "404");
+    }
+    add(responses, "408");
+    if has_body {
+        add(responses, "413");
+        add(responses, "415");
+    }
+    if has("query") || has_body || v1_post {
+        add(responses, "422");
+    }
+    if v1_post {
+        add(responses, "409");
+    }
+}
+
+/// The document with the shared answers added to every operation, as JSON
+/// (utoipa's types do not read back their own output, so the completion
+/// works on the JSON).
+pub fn complete_document(doc: &utoipa::openapi::OpenApi) -> Value {
+    let mut v = serde_json::to_value(doc).unwrap_or_default();
+    if let Some(paths) = v.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, item) in paths.iter_mut() {
+            for method in METHODS {
+                if let Some(op) = item.get_mut(method).and_then(Value::as_object_mut) {
+                    complete(path, method, op);
+                }
+            }
+        }
+    }
+    v
+}
