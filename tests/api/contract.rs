@@ -197,22 +197,16 @@ async fn numbers_at_the_edges_of_a_double_are_stored_and_read_back_exactly() {
     assert_eq!(member.status, StatusCode::CREATED, "{:?}", member.body);
     let m = member.id();
     assert_eq!(app.get(&format!("/v1/members/{m}")).await.body["attributes"], edge);
-    let group = app
-        .post(
-            "/v1/groups",
-            serde_json::json!({"platform": "slack", "external_id": "C1", "name": "g", "attributes": edge}),
-        )
-        .await;
-    assert_eq!(group.status, StatusCode::CREATED, "{:?}", group.body);
-    assert_eq!(app.get(&format!("/v1/groups/{}", group.id())).await.body["attributes"], edge);
-    let campaign = app
-        .post(
-            "/v1/campaigns",
-            serde_json::json!({"name": "c", "scene": "activity", "kind": "check_in", "settings": edge}),
-        )
-        .await;
-    assert_eq!(campaign.status, StatusCode::CREATED, "{:?}", campaign.body);
-    assert_eq!(app.get(&format!("/v1/campaigns/{}", campaign.id())).await.body["settings"], edge);
+    for (path, body, field) in [
+        ("/v1/groups", serde_json::json!({"platform": "slack", "external_id": "C1", "name": "g"}), "attributes"),
+        ("/v1/campaigns", serde_json::json!({"name": "c", "scene": "activity", "kind": "check_in"}), "settings"),
+    ] {
+        let mut body = body;
+        body[field] = edge.clone();
+        let r = app.post(path, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{path}: {:?}", r.body);
+        assert_eq!(app.get(&format!("{path}/{}", r.id())).await.body[field], edge, "{path}");
+    }
     let connection = app
         .post(
             "/v1/connections",
