@@ -22,6 +22,10 @@ pub enum Platform {
 }
 
 impl Platform {
+    /// Every platform.
+    pub const ALL: [Platform; 6] =
+        [Self::Wecom, Self::Telegram, Self::Slack, Self::Feishu, Self::Dingtalk, Self::Generic];
+
     /// Database spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,9 +40,7 @@ impl Platform {
 
     /// Parses the database spelling.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Wecom, Self::Telegram, Self::Slack, Self::Feishu, Self::Dingtalk, Self::Generic]
-            .into_iter()
-            .find(|p| p.as_str() == s)
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
     }
 }
 

@@ -49,6 +49,7 @@ pub struct AuditQuery {
     pub resource_id: Option<String>,
     /// Only this action (`group.create`, ...).
     pub action: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use crate::error::ApiResult;
 use crate::http::patch::double_option;
 use crate::ids::{CampaignId, GroupId, LayerId};
-use crate::validate::{is_slug, Checks};
+use crate::validate::{is_slug, schema, Checks};
 
 /// The operating scene a campaign serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -65,13 +65,32 @@ pub fn can_transition(from: CampaignStatus, to: CampaignStatus) -> bool {
 }
 
 /// Where a campaign runs: one of a layer or explicit groups; absent = every group.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignTarget {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layer_id: Option<LayerId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group_ids: Option<Vec<GroupId>>,
+}
+
+impl utoipa::PartialSchema for CampaignTarget {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::exactly_one(
+            "Where a campaign runs: exactly one of a layer or 1-1000 explicit groups",
+            [
+                ("layer_id", schema::reference::<LayerId>()),
+                ("group_ids", schema::array(schema::reference::<GroupId>(), 1, 1000)),
+            ],
+        )
+    }
+}
+
+impl ToSchema for CampaignTarget {
+    fn schemas(out: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        out.push((LayerId::name().into_owned(), <LayerId as utoipa::PartialSchema>::schema()));
+        out.push((GroupId::name().into_owned(), <GroupId as utoipa::PartialSchema>::schema()));
+    }
 }
 
 /// A campaign.
@@ -101,8 +120,10 @@ pub struct Campaign {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCampaign {
+    #[schema(schema_with = schema::text::<1, 200>)]
     pub name: String,
     #[serde(default)]
+    #[schema(schema_with = schema::text::<0, 4000>)]
     pub description: String,
     pub scene: Scene,
     pub kind: CampaignKind,
@@ -110,8 +131,11 @@ pub struct CreateCampaign {
     pub ends_at: Option<DateTime<Utc>>,
     pub target: Option<CampaignTarget>,
     /// Generated when absent.
+    #[schema(schema_with = schema::opt_slug)]
     pub tracking_code: Option<String>,
+    #[schema(schema_with = schema::opt_url)]
     pub link: Option<String>,
+    #[schema(schema_with = schema::opt_json_object::<64>)]
     pub settings: Option<serde_json::Value>,
 }
 
@@ -119,7 +143,9 @@ pub struct CreateCampaign {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCampaign {
+    #[schema(schema_with = schema::opt_text::<1, 200>)]
     pub name: Option<String>,
+    #[schema(schema_with = schema::opt_text::<0, 4000>)]
     pub description: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<DateTime<Utc>>)]
@@ -131,10 +157,12 @@ pub struct UpdateCampaign {
     #[schema(value_type = Option<CampaignTarget>)]
     pub target: Option<Option<CampaignTarget>>,
     /// Only while a draft.
+    #[schema(schema_with = schema::opt_slug)]
     pub tracking_code: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::opt_url)]
     pub link: Option<Option<String>>,
+    #[schema(schema_with = schema::opt_json_object::<64>)]
     pub settings: Option<serde_json::Value>,
 }
 

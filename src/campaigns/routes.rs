@@ -69,6 +69,7 @@ pub struct CampaignQuery {
     /// Substring of the name.
     pub q: Option<String>,
     pub tracking_code: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

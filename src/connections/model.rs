@@ -2,12 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::ids::ConnectionId;
 use crate::platform::Platform;
-use crate::validate::Checks;
+use crate::validate::{schema, Checks};
 
 /// Whether a connection receives and sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -37,76 +39,216 @@ pub struct Connection {
 }
 
 /// `POST /v1/connections`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConnection {
     pub platform: Platform,
     #[serde(default)]
     pub name: String,
     /// Platform secrets (see the README for each platform's keys). Never returned.
-    #[schema(value_type = Object)]
     pub credentials: serde_json::Value,
     /// e.g. `{"api_base_url": "http://127.0.0.1:9000"}` to point outbound calls at a fake platform.
     pub settings: Option<serde_json::Value>,
+}
+
+/// Published as one variant per platform that can be connected, each with
+/// its own credential keys.
+impl utoipa::PartialSchema for CreateConnection {
+    fn schema() -> RefOr<Schema> {
+        let mut one_of = OneOfBuilder::new().description(Some(
+            "`POST /v1/connections`: a platform, its credentials (never returned), an optional name and settings",
+        ));
+        for (platform, credentials) in credential_schemas() {
+            let platform = ObjectBuilder::new().schema_type(Type::String).enum_values(Some([platform.as_str()]));
+            one_of = one_of.item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property("platform", platform)
+                    .required("platform")
+                    .property("name", schema::text::<0, 100>())
+                    .property("credentials", credentials)
+                    .required("credentials")
+                    .property("settings", settings_schema(true))
+                    .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false))),
+            );
+        }
+        RefOr::T(Schema::OneOf(one_of.build()))
+    }
+}
+
+impl ToSchema for CreateConnection {}
+
+/// The credentials of any platform that can be connected.
+fn any_credentials() -> RefOr<Schema> {
+    let mut one_of = OneOfBuilder::new();
+    for (_, credentials) in credential_schemas() {
+        one_of = one_of.item(credentials);
+    }
+    RefOr::T(Schema::OneOf(one_of.build()))
+}
+
+/// Whether `creds` are some connectable platform's other than `platform`.
+pub fn belong_elsewhere(platform: Platform, creds: &serde_json::Value) -> bool {
+    Platform::ALL.into_iter().any(|p| p != platform && rules(p).is_some() && check_credentials(p, creds).is_ok())
+}
+
+/// The schema of [`check_settings`].
+pub fn settings_schema(nullable: bool) -> utoipa::openapi::schema::Object {
+    let ty = if nullable { SchemaType::from_iter([Type::Object, Type::Null]) } else { SchemaType::Type(Type::Object) };
+    ObjectBuilder::new()
+        .schema_type(ty)
+        .description(Some(
+            "At most 8192 bytes as JSON. `api_base_url` points outbound calls elsewhere (a fake platform in tests); \
+             `outbound_url` is a generic connection's outbound webhook; `group_daily_cap` caps SOP messages per \
+             group and local day",
+        ))
+        .property("api_base_url", schema::url())
+        .property("outbound_url", schema::url())
+        .property(
+            "group_daily_cap",
+            ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(1000)),
+        )
+        .build()
 }
 
 /// `PATCH /v1/connections/{id}`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConnection {
+    #[schema(schema_with = schema::opt_text::<1, 100>)]
     pub name: Option<String>,
     pub status: Option<ConnectionStatus>,
+    #[schema(schema_with = settings_schema_nullable)]
     pub settings: Option<serde_json::Value>,
+}
+
+fn settings_schema_nullable() -> utoipa::openapi::schema::Object {
+    settings_schema(true)
 }
 
 /// `POST /v1/connections/{id}/rotate`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateCredentials {
-    #[schema(value_type = Object)]
+    /// The connection's platform's keys; another platform's answer 409 `platform_mismatch`.
+    #[schema(schema_with = any_credentials)]
     pub credentials: serde_json::Value,
     /// How long the old credentials stay valid (default 86,400 s, at most 30 days).
+    #[serde(default, deserialize_with = "crate::validate::de::opt_integer")]
+    #[schema(minimum = 0, maximum = 2592000)]
     pub grace_seconds: Option<i64>,
 }
 
 /// Default grace period of a rotation.
 pub const DEFAULT_GRACE_SECONDS: i64 = 86_400;
 
-fn alnum(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_alphanumeric())
+/// The characters a credential may hold.
+#[derive(Debug, Clone, Copy)]
+enum Chars {
+    /// `A-Z a-z 0-9`.
+    Alnum,
+    /// `A-Z a-z 0-9 _ -`.
+    Token,
+    /// Anything, with at least one `:` (a Telegram bot token, `123:abc`).
+    WithColon,
+    /// Anything.
+    Any,
 }
 
-/// One credential key: (name, required, format check).
-type Rule = (&'static str, bool, fn(&str) -> bool);
+/// One credential key of a platform: its name, whether it is required, its
+/// length in characters and its characters. The check and the published
+/// schema are both read from these.
+#[derive(Debug, Clone, Copy)]
+struct Key {
+    name: &'static str,
+    required: bool,
+    min: usize,
+    max: usize,
+    chars: Chars,
+}
 
-/// The credential keys of a platform.
-fn rules(platform: Platform) -> Option<Vec<Rule>> {
+const fn key(name: &'static str, required: bool, min: usize, max: usize, chars: Chars) -> Key {
+    Key { name, required, min, max, chars }
+}
+
+impl Key {
+    fn accepts(&self, s: &str) -> bool {
+        let n = s.chars().count();
+        (self.min..=self.max).contains(&n)
+            && match self.chars {
+                Chars::Alnum => s.bytes().all(|b| b.is_ascii_alphanumeric()),
+                Chars::Token => s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
+                Chars::WithColon => s.contains(':'),
+                Chars::Any => true,
+            }
+    }
+
+    fn schema(&self) -> utoipa::openapi::schema::Object {
+        let pattern = match self.chars {
+            Chars::Alnum => Some("^[A-Za-z0-9]*$"),
+            Chars::Token => Some("^[A-Za-z0-9_-]*$"),
+            Chars::WithColon => Some(":"),
+            Chars::Any => None,
+        };
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(self.min))
+            .max_length(Some(self.max))
+            .pattern(pattern)
+            .build()
+    }
+}
+
+const WECOM: &[Key] = &[
+    key("corp_id", true, 1, 64, Chars::Alnum),
+    key("token", true, 3, 32, Chars::Alnum),
+    key("encoding_aes_key", true, 43, 43, Chars::Alnum),
+    key("secret", false, 1, 256, Chars::Any),
+];
+const TELEGRAM: &[Key] =
+    &[key("bot_token", true, 1, 256, Chars::WithColon), key("secret_token", true, 1, 256, Chars::Token)];
+const SLACK: &[Key] = &[key("signing_secret", true, 8, 256, Chars::Any), key("bot_token", false, 1, 256, Chars::Any)];
+const FEISHU: &[Key] = &[
+    key("app_id", true, 1, 64, Chars::Any),
+    key("verification_token", true, 1, 256, Chars::Any),
+    key("encrypt_key", false, 1, 256, Chars::Any),
+    key("app_secret", false, 1, 256, Chars::Any),
+];
+const GENERIC: &[Key] = &[key("secret", true, 16, 256, Chars::Any)];
+
+/// The credential keys of a platform; `None` where it cannot be connected.
+fn rules(platform: Platform) -> Option<&'static [Key]> {
     Some(match platform {
-        Platform::Wecom => vec![
-            ("corp_id", true, |s| !s.is_empty() && s.len() <= 64 && alnum(s)),
-            ("token", true, |s| (3..=32).contains(&s.len()) && alnum(s)),
-            ("encoding_aes_key", true, |s| s.len() == 43 && alnum(s)),
-            ("secret", false, |s| !s.is_empty() && s.len() <= 256),
-        ],
-        Platform::Telegram => vec![
-            ("bot_token", true, |s| s.contains(':') && s.len() <= 256),
-            ("secret_token", true, |s| {
-                (1..=256).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            }),
-        ],
-        Platform::Slack => vec![
-            ("signing_secret", true, |s| (8..=256).contains(&s.len())),
-            ("bot_token", false, |s| !s.is_empty() && s.len() <= 256),
-        ],
-        Platform::Feishu => vec![
-            ("app_id", true, |s| !s.is_empty() && s.len() <= 64),
-            ("verification_token", true, |s| !s.is_empty() && s.len() <= 256),
-            ("encrypt_key", false, |s| !s.is_empty() && s.len() <= 256),
-            ("app_secret", false, |s| !s.is_empty() && s.len() <= 256),
-        ],
-        Platform::Generic => vec![("secret", true, |s| (16..=256).contains(&s.len()))],
+        Platform::Wecom => WECOM,
+        Platform::Telegram => TELEGRAM,
+        Platform::Slack => SLACK,
+        Platform::Feishu => FEISHU,
+        Platform::Generic => GENERIC,
         Platform::Dingtalk => return None,
     })
+}
+
+/// The platforms that can be connected, each with its credentials' schema:
+/// a closed object of its keys.
+pub fn credential_schemas() -> Vec<(Platform, utoipa::openapi::schema::Object)> {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type};
+    Platform::ALL
+        .into_iter()
+        .filter_map(|p| rules(p).map(|keys| (p, keys)))
+        .map(|(p, keys)| {
+            let mut o = ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .description(Some(format!("The credentials of a `{}` connection", p.as_str())))
+                .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)));
+            for k in keys {
+                o = o.property(k.name, k.schema());
+                if k.required {
+                    o = o.required(k.name);
+                }
+            }
+            (p, o.build())
+        })
+        .collect()
 }
 
 /// Validates credentials for `platform`; errors name `credentials.<key>`.
@@ -119,7 +261,7 @@ pub fn check_credentials(platform: Platform, creds: &serde_json::Value) -> ApiRe
     };
     let mut errors = Vec::new();
     for key in obj.keys() {
-        if !rules.iter().any(|(k, _, _)| k == key) {
+        if !rules.iter().any(|k| k.name == key) {
             errors.push(FieldError::new(
                 format!("credentials.{key}"),
                 "unknown_field",
@@ -127,11 +269,12 @@ pub fn check_credentials(platform: Platform, creds: &serde_json::Value) -> ApiRe
             ));
         }
     }
-    for (key, required, ok) in rules {
+    for k in rules {
+        let key = k.name;
         match obj.get(key) {
-            None if required => errors.push(FieldError::new(format!("credentials.{key}"), "required", "is required")),
+            None if k.required => errors.push(FieldError::new(format!("credentials.{key}"), "required", "is required")),
             None => {}
-            Some(serde_json::Value::String(s)) if ok(s) => {}
+            Some(serde_json::Value::String(s)) if k.accepts(s) => {}
             Some(_) => errors.push(FieldError::new(format!("credentials.{key}"), "invalid", "has the wrong format")),
         }
     }
@@ -145,8 +288,15 @@ pub fn check_credentials(platform: Platform, creds: &serde_json::Value) -> ApiRe
 /// Checks settings: an object; `api_base_url` and `outbound_url` (generic
 /// connections' outbound webhook), when present, http(s) URLs;
 /// `group_daily_cap`, when present, 1-1000 SOP messages per group and local day.
-pub fn check_settings(c: &mut Checks, settings: &serde_json::Value) {
+/// An integral `group_daily_cap` written as a float (`5.0`, an integer to
+/// JSON Schema) is stored as the integer.
+pub fn check_settings(c: &mut Checks, settings: &mut serde_json::Value) {
     c.json_object("settings", settings, 8 * 1024);
+    if let Some(v) = settings.get_mut("group_daily_cap") {
+        if let Some(n) = crate::validate::integral(v) {
+            *v = n.into();
+        }
+    }
     for key in ["api_base_url", "outbound_url"] {
         if let Some(v) = settings.get(key) {
             match v.as_str() {
@@ -156,7 +306,7 @@ pub fn check_settings(c: &mut Checks, settings: &serde_json::Value) {
         }
     }
     if let Some(v) = settings.get("group_daily_cap") {
-        if !v.as_u64().is_some_and(|n| (1..=1000).contains(&n)) {
+        if !v.as_i64().is_some_and(|n| (1..=1000).contains(&n)) {
             c.fail("settings.group_daily_cap", "out_of_range", "must be an integer 1-1000");
         }
     }
@@ -164,10 +314,10 @@ pub fn check_settings(c: &mut Checks, settings: &serde_json::Value) {
 
 impl CreateConnection {
     /// Validates.
-    pub fn validate(&self) -> ApiResult<()> {
+    pub fn validate(&mut self) -> ApiResult<()> {
         let mut c = Checks::new();
         c.text("name", &self.name, 0, 100);
-        if let Some(s) = &self.settings {
+        if let Some(s) = &mut self.settings {
             check_settings(&mut c, s);
         }
         c.finish()?;
@@ -177,10 +327,10 @@ impl CreateConnection {
 
 impl UpdateConnection {
     /// Validates.
-    pub fn validate(&self) -> ApiResult<()> {
+    pub fn validate(&mut self) -> ApiResult<()> {
         let mut c = Checks::new();
         c.opt_text("name", self.name.as_deref(), 100);
-        if let Some(s) = &self.settings {
+        if let Some(s) = &mut self.settings {
             check_settings(&mut c, s);
         }
         c.finish()

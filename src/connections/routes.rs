@@ -7,7 +7,8 @@ use chrono::Duration;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::model::{
-    check_credentials, Connection, CreateConnection, RotateCredentials, UpdateConnection, DEFAULT_GRACE_SECONDS,
+    belong_elsewhere, check_credentials, Connection, CreateConnection, RotateCredentials, UpdateConnection,
+    DEFAULT_GRACE_SECONDS,
 };
 use super::repo;
 use crate::audit::{self, Actor};
@@ -59,7 +60,7 @@ pub async fn get_connection(
 pub async fn create_connection(
     State(state): State<AppState>,
     auth: Auth,
-    ApiJson(body): ApiJson<CreateConnection>,
+    ApiJson(mut body): ApiJson<CreateConnection>,
 ) -> ApiResult<(StatusCode, Json<Connection>)> {
     auth.require(Role::Admin)?;
     body.validate()?;
@@ -88,7 +89,7 @@ pub async fn update_connection(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<ConnectionId>,
-    ApiJson(body): ApiJson<UpdateConnection>,
+    ApiJson(mut body): ApiJson<UpdateConnection>,
 ) -> ApiResult<Json<Connection>> {
     auth.require(Role::Admin)?;
     body.validate()?;
@@ -115,7 +116,9 @@ pub async fn update_connection(
 /// Replace the credentials; the old ones stay valid for the grace period.
 #[utoipa::path(post, path = "/connections/{id}/rotate", tag = "connections", params(("id" = ConnectionId, Path)),
     request_body = RotateCredentials,
-    responses((status = 200, body = Connection), (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
+    responses((status = 200, body = Connection), (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "The credentials are another platform's (`platform_mismatch`)", body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn rotate_connection_credentials(
     State(state): State<AppState>,
@@ -130,7 +133,16 @@ pub async fn rotate_connection_credentials(
     }
     let mut tx = state.pool.begin().await?;
     let current = repo::get(&mut tx, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("connection"))?;
-    check_credentials(current.platform, &body.credentials)?;
+    if let Err(e) = check_credentials(current.platform, &body.credentials) {
+        // Well-formed credentials of another platform do not fit this connection.
+        if belong_elsewhere(current.platform, &body.credentials) {
+            return Err(ApiError::Conflict {
+                code: "platform_mismatch",
+                message: format!("these are not credentials of a {} connection", current.platform.as_str()),
+            });
+        }
+        return Err(e);
+    }
     let until = state.clock.now() + Duration::seconds(grace);
     repo::rotate(&mut tx, auth.workspace_id, id, &body.credentials, until).await?;
     audit::record(

@@ -2,13 +2,15 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, ToSchema};
 
 use super::template::{self, Context};
 use crate::error::ApiResult;
 use crate::http::patch::{apply, double_option};
 use crate::ids::{CampaignId, ContentId, GroupId, MemberId};
-use crate::validate::Checks;
+use crate::validate::{schema, Checks};
 
 /// What a message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -71,7 +73,7 @@ pub struct Content {
 }
 
 /// `POST /v1/contents`: a name, a kind and the kind's fields.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateContent {
     pub name: String,
@@ -84,6 +86,88 @@ pub struct CreateContent {
     pub app_id: Option<String>,
     pub page_path: Option<String>,
     pub file_name: Option<String>,
+}
+
+/// Published as one variant per kind, each with the fields the kind needs
+/// and may have (the others may only be `null`).
+impl utoipa::PartialSchema for CreateContent {
+    fn schema() -> RefOr<Schema> {
+        let kinds =
+            [ContentKind::Text, ContentKind::Link, ContentKind::Image, ContentKind::MiniProgram, ContentKind::File];
+        let mut one_of =
+            OneOfBuilder::new().description(Some("`POST /v1/contents`: a name, a kind and the kind's fields"));
+        for kind in kinds {
+            let (required, optional) = fields(kind);
+            let kind_name =
+                serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let mut o = ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property("name", schema::text::<1, 200>())
+                .required("name")
+                .property("kind", ObjectBuilder::new().schema_type(Type::String).enum_values(Some([kind_name])))
+                .required("kind")
+                .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)));
+            for (field, _) in MessageBody::default().entries() {
+                o = if required.contains(&field) {
+                    o.property(field, field_schema(field)).required(field)
+                } else if optional.contains(&field) {
+                    o.property(field, field_schema(field))
+                } else {
+                    o.property(field, ObjectBuilder::new().schema_type(Type::Null))
+                };
+            }
+            one_of = one_of.item(o);
+        }
+        RefOr::T(Schema::OneOf(one_of.build()))
+    }
+}
+
+impl ToSchema for CreateContent {}
+
+/// The longest value of a message field.
+fn max_chars(field: &str) -> usize {
+    if field == "text" || field == "description" {
+        4000
+    } else {
+        2048
+    }
+}
+
+/// The schema of one message field as [`check_body`] checks it: text, a
+/// template, and for URLs a URL or `{{campaign.link}}`; an `app_id` holds
+/// no placeholder.
+pub fn field_schema(field: &str) -> RefOr<Schema> {
+    let text = match max_chars(field) {
+        4000 => schema::text::<1, 4000>(),
+        _ => schema::text::<1, 2048>(),
+    };
+    let mut parts = vec![text, schema::pattern(template::pattern())];
+    if field.ends_with("url") {
+        let ws = schema::WHITE_SPACE;
+        parts.push(schema::pattern(format!(r"^(?:{ws}*\{{\{{campaign\.link\}}\}}{ws}*|{})$", schema::url_pattern())));
+    }
+    if field == "app_id" {
+        parts.push(schema::pattern(format!("^{}$", template::no_braces_pair())));
+    }
+    schema::all_of(parts)
+}
+
+fn opt_field_schema(field: &str) -> RefOr<Schema> {
+    let one_of = OneOfBuilder::new().item(ObjectBuilder::new().schema_type(Type::Null)).item(field_schema(field));
+    RefOr::T(Schema::OneOf(one_of.build()))
+}
+
+/// `schema_with` functions of [`UpdateContent`]'s fields.
+mod patch_schema {
+    use super::*;
+    macro_rules! fields {
+        ($($name:ident),*) => {$(
+            pub fn $name() -> RefOr<Schema> {
+                opt_field_schema(stringify!($name))
+            }
+        )*};
+    }
+    fields!(text, title, description, url, image_url, app_id, page_path, file_name);
 }
 
 impl CreateContent {
@@ -107,31 +191,32 @@ impl CreateContent {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateContent {
+    #[schema(schema_with = schema::opt_text::<1, 200>)]
     pub name: Option<String>,
     pub kind: Option<ContentKind>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = patch_schema::text)]
     pub text: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = patch_schema::title)]
     pub title: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = patch_schema::description)]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = patch_schema::url)]
     pub url: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = patch_schema::image_url)]
     pub image_url: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = patch_schema::app_id)]
     pub app_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = patch_schema::page_path)]
     pub page_path: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = patch_schema::file_name)]
     pub file_name: Option<Option<String>>,
 }
 
@@ -223,30 +308,58 @@ impl MessageBody {
 /// Checks a kind and its fields: required ones present, foreign ones absent,
 /// templates parseable, URLs valid (or a single URL variable).
 pub fn check_body(c: &mut Checks, kind: ContentKind, body: &MessageBody) {
+    check_shape(c, kind, body);
+    check_values(c, body);
+}
+
+/// The fields `kind` needs are there and no other is.
+fn check_shape(c: &mut Checks, kind: ContentKind, body: &MessageBody) {
     let (required, optional) = fields(kind);
     for (name, value) in body.entries() {
         let allowed = required.contains(&name) || optional.contains(&name);
         match value {
             None if required.contains(&name) => c.fail(name, "required", format!("a {kind:?} content needs `{name}`")),
             Some(_) if !allowed => c.fail(name, "not_allowed", format!("a {kind:?} content has no `{name}`")),
-            Some(v) => {
-                let max = if name == "text" || name == "description" { 4000 } else { 2048 };
-                c.text(name, v, 1, max);
-                if let Err(e) = template::variables(v) {
-                    c.fail(name, "invalid_template", e);
-                } else if name.ends_with("url") && !is_url_template(v) {
-                    c.url(name, v);
-                }
-                if name == "app_id" && v.contains("{{") {
-                    c.fail(name, "invalid", "must not use variables");
-                }
-            }
-            None => {}
+            _ => {}
         }
     }
 }
 
-/// A URL field may be exactly one URL variable (`{{campaign.link}}`).
+/// Each present field is text, a template, and a URL where it is one.
+fn check_values(c: &mut Checks, body: &MessageBody) {
+    for (name, value) in body.entries() {
+        let Some(v) = value else { continue };
+        c.text(name, v, 1, max_chars(name));
+        if let Err(e) = template::variables(v) {
+            c.fail(name, "invalid_template", e);
+        } else if name.ends_with("url") && !is_url_template(v) {
+            c.url(name, v);
+        }
+        if name == "app_id" && v.contains("{{") {
+            c.fail(name, "invalid", "must not use variables");
+        }
+    }
+}
+
+/// Checks a changed content: its values (422), then that its fields still
+/// fit its kind, which depends on what was stored (409
+/// `content_kind_mismatch`, naming the fields).
+pub fn validate_change(name: &str, kind: ContentKind, body: &MessageBody) -> ApiResult<()> {
+    let mut c = Checks::new();
+    c.text("name", name, 1, 200);
+    check_values(&mut c, body);
+    c.finish()?;
+    let mut shape = Checks::new();
+    check_shape(&mut shape, kind, body);
+    shape.finish().map_err(|e| match e {
+        crate::error::ApiError::Validation(fields) => {
+            let names = fields.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("; ");
+            crate::error::ApiError::conflict("content_kind_mismatch", names)
+        }
+        other => other,
+    })
+}
+
 fn is_url_template(v: &str) -> bool {
     v.trim() == "{{campaign.link}}"
 }

@@ -43,6 +43,7 @@ pub struct ContentQuery {
     pub kind: Option<ContentKind>,
     /// Substring of the name.
     pub q: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -126,7 +127,7 @@ pub async fn update_content(
     c.name = body.name.as_deref().map(|n| n.trim().to_owned()).unwrap_or(c.name);
     c.kind = body.kind.unwrap_or(c.kind);
     body.apply(&mut c.body);
-    model::validate(&c.name, c.kind, &c.body)?;
+    model::validate_change(&c.name, c.kind, &c.body)?;
     Ok(Json(save(&state, &auth, c, "content.update").await?))
 }
 

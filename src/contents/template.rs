@@ -20,6 +20,26 @@ pub const VARIABLES: &[&str] = &[
     "weekday",
 ];
 
+/// The templates [`variables`] accepts, as a regular expression (for the
+/// OpenAPI document): text pieces hold no `{{` (nor end with `{`, which would
+/// open one earlier); a placeholder is `{{`, a known name with white space
+/// around it, an optional `|fallback` holding no `}}`, then `}}`; after the
+/// last placeholder neither `{{` nor `}}` appears.
+pub fn pattern() -> String {
+    let ws = crate::validate::schema::WHITE_SPACE;
+    let names = VARIABLES.iter().map(|v| v.replace('.', r"\.")).collect::<Vec<_>>().join("|");
+    let text = r"(?:[^{]|\{[^{])*";
+    let fallback = r"(?:[^}]|\}[^}])*";
+    let var = format!(r"\{{\{{{ws}*(?:{names}){ws}*(?:\|{fallback})?\}}\}}");
+    format!("^(?:{text}{var})*{}$", no_braces_pair())
+}
+
+/// Text holding neither `{{` nor `}}` (runs of braces alternate), unanchored.
+pub fn no_braces_pair() -> String {
+    let alternating = r"(?:\{(?:\}\{)*\}?|\}(?:\{\})*\{?)";
+    format!("[^{{}}]*(?:{alternating}[^{{}}]+)*{alternating}?")
+}
+
 /// One piece of a parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece<'a> {

@@ -134,6 +134,7 @@ pub struct DeliveryQuery {
     pub from: Option<DateTime<Utc>>,
     /// Slots before this instant.
     pub to: Option<DateTime<Utc>>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

@@ -128,6 +128,7 @@ pub struct EventQuery {
     pub from: Option<DateTime<Utc>>,
     /// occurred_at < to (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

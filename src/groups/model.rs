@@ -8,8 +8,8 @@ use crate::error::ApiResult;
 use crate::http::patch::double_option;
 use crate::ids::{GroupId, StaffId};
 use crate::platform::{check_external_id, Platform};
-use crate::tags::model::check_tag_list;
-use crate::validate::Checks;
+use crate::tags::model::{check_tag_list, MAX_TAGS_PER_ITEM};
+use crate::validate::{schema, Checks};
 
 /// Lifecycle status of a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -57,20 +57,30 @@ pub struct Group {
 #[serde(deny_unknown_fields)]
 pub struct CreateGroup {
     pub platform: Platform,
+    #[schema(schema_with = schema::external_id)]
     pub external_id: String,
+    #[schema(schema_with = schema::text::<1, 200>)]
     pub name: String,
+    #[schema(value_type = Option<schema::Timezone>)]
     pub timezone: Option<String>,
+    #[schema(schema_with = schema::opt_text::<1, 64>)]
     pub region: Option<String>,
+    #[schema(schema_with = schema::opt_text::<1, 64>)]
     pub category: Option<String>,
+    #[schema(schema_with = schema::opt_slug)]
     pub tier: Option<String>,
     pub owner_staff_id: Option<StaffId>,
     pub status: Option<GroupStatus>,
     #[serde(default)]
+    #[schema(schema_with = schema::text::<0, 4000>)]
     pub notice: String,
     #[serde(default)]
+    #[schema(schema_with = schema::text::<0, 4000>)]
     pub rules: String,
+    #[schema(schema_with = schema::opt_json_object::<16>)]
     pub attributes: Option<serde_json::Value>,
     #[serde(default)]
+    #[schema(schema_with = schema::tag_list::<{ MAX_TAGS_PER_ITEM }>)]
     pub tags: Vec<String>,
 }
 
@@ -78,26 +88,31 @@ pub struct CreateGroup {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateGroup {
+    #[schema(schema_with = schema::opt_text::<1, 200>)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<schema::Timezone>)]
     pub timezone: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::opt_text::<1, 64>)]
     pub region: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::opt_text::<1, 64>)]
     pub category: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::opt_slug)]
     pub tier: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<StaffId>)]
     pub owner_staff_id: Option<Option<StaffId>>,
     pub status: Option<GroupStatus>,
+    #[schema(schema_with = schema::opt_text::<0, 4000>)]
     pub notice: Option<String>,
+    #[schema(schema_with = schema::opt_text::<0, 4000>)]
     pub rules: Option<String>,
+    #[schema(schema_with = schema::opt_json_object::<16>)]
     pub attributes: Option<serde_json::Value>,
+    #[schema(schema_with = schema::opt_tag_list::<{ MAX_TAGS_PER_ITEM }>)]
     pub tags: Option<Vec<String>>,
 }
 

@@ -52,6 +52,7 @@ pub struct GroupQuery {
     pub owner_staff_id: Option<StaffId>,
     /// Substring of the name.
     pub q: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

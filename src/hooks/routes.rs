@@ -135,6 +135,7 @@ pub async fn receive_webhook_get(
 pub struct InboxQuery {
     pub status: Option<InboxStatus>,
     pub connection_id: Option<ConnectionId>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

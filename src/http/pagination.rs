@@ -29,6 +29,7 @@ pub struct Page<T> {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

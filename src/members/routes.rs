@@ -63,6 +63,7 @@ pub struct MemberQuery {
     pub is_bot: Option<bool>,
     /// Include erased members (default false).
     pub include_erased: Option<bool>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

@@ -82,6 +82,7 @@ pub struct GroupMembersQuery {
     /// `history` to include closed stints; default current members only.
     #[param(inline)]
     pub include: Option<Include>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

@@ -59,6 +59,7 @@ async fn names(conn: &mut PgConnection, c: &Ctx, ids: &[Uuid]) -> Result<HashMap
 #[into_params(parameter_in = Query)]
 pub struct LimitParams {
     /// Members per list (1-200, default 20).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

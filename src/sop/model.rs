@@ -163,6 +163,7 @@ pub struct PreviewQuery {
 pub struct PlanQuery {
     pub status: Option<PlanStatus>,
     pub campaign_id: Option<CampaignId>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

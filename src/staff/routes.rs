@@ -42,6 +42,7 @@ pub struct StaffQuery {
     pub active: Option<bool>,
     /// Substring of the name.
     pub q: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

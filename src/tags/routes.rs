@@ -36,6 +36,7 @@ fn map_err(e: sqlx::Error) -> ApiError {
 pub struct TagQuery {
     /// Substring of the name.
     pub q: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

@@ -3,6 +3,12 @@
 
 use crate::error::{ApiError, ApiResult, FieldError};
 
+pub mod de;
+pub mod schema;
+
+/// The longest URL accepted, in characters.
+pub const MAX_URL_CHARS: usize = 2048;
+
 /// Collects field errors.
 #[derive(Debug, Default)]
 pub struct Checks(Vec<FieldError>);
@@ -68,11 +74,12 @@ impl Checks {
         }
     }
 
-    /// An http(s) URL.
+    /// An http(s) URL: the scheme, then at least one character, no white
+    /// space or control character, at most [`MAX_URL_CHARS`] characters.
     pub fn url(&mut self, field: &str, value: &str) {
-        let ok = (value.starts_with("https://") || value.starts_with("http://"))
-            && value.len() <= 2048
-            && value.len() > 8
+        let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
+        let ok = rest.is_some_and(|r| !r.is_empty())
+            && value.chars().count() <= MAX_URL_CHARS
             && !value.chars().any(|c| c.is_whitespace() || c.is_control());
         if !ok {
             self.fail(field, "invalid_url", "must be an http(s) URL of at most 2048 characters");
@@ -92,6 +99,17 @@ impl Checks {
             Err(ApiError::Validation(self.0))
         }
     }
+}
+
+/// A JSON number that is a whole number in `i64`, whether written `5` or
+/// `5.0` (JSON Schema counts both as integers).
+pub fn integral(v: &serde_json::Value) -> Option<i64> {
+    let n = v.as_number()?;
+    n.as_i64().or_else(|| {
+        let f = n.as_f64()?;
+        // The exclusive upper bound: i64::MAX itself is not a double.
+        (f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64).then_some(f as i64)
+    })
 }
 
 /// See [`Checks::slug`].

@@ -1,0 +1,88 @@
+//! Deserializers for integer fields that also take a whole number written
+//! as a float (`1071.0`): JSON Schema counts it an integer, so a client
+//! generated from the document may send it. A fraction or a number out of
+//! range is still refused, naming the field.
+
+use serde::de::{Deserializer, Error, Visitor};
+use std::fmt;
+
+struct Integral;
+
+impl Visitor<'_> for Integral {
+    type Value = i64;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an integer")
+    }
+
+    fn visit_i64<E: Error>(self, v: i64) -> Result<i64, E> {
+        Ok(v)
+    }
+
+    fn visit_u64<E: Error>(self, v: u64) -> Result<i64, E> {
+        i64::try_from(v).map_err(|_| E::custom(format!("{v} is out of range")))
+    }
+
+    fn visit_f64<E: Error>(self, v: f64) -> Result<i64, E> {
+        // i64::MAX is not a double: the bound is exclusive.
+        if v.fract() == 0.0 && v >= i64::MIN as f64 && v < i64::MAX as f64 {
+            Ok(v as i64)
+        } else {
+            Err(E::custom(format!("expected an integer, got {v}")))
+        }
+    }
+}
+
+/// An `i64` written as an integer or a whole float.
+pub fn integer<'de, D: Deserializer<'de>>(de: D) -> Result<i64, D::Error> {
+    de.deserialize_any(Integral)
+}
+
+/// An optional [`integer`] (`null` reads as absent); use with `#[serde(default)]`.
+pub fn opt_integer<'de, D: Deserializer<'de>>(de: D) -> Result<Option<i64>, D::Error> {
+    struct Opt;
+    impl<'de> Visitor<'de> for Opt {
+        type Value = Option<i64>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an integer or null")
+        }
+        fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+            integer(de).map(Some)
+        }
+    }
+    de.deserialize_option(Opt)
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, serde::Deserialize)]
+    struct T {
+        #[serde(deserialize_with = "super::integer")]
+        n: i64,
+        #[serde(default, deserialize_with = "super::opt_integer")]
+        m: Option<i64>,
+    }
+
+    fn parse(s: &str) -> Result<T, serde_json::Error> {
+        serde_json::from_str(s)
+    }
+
+    #[test]
+    fn whole_floats_read_as_integers_and_fractions_are_refused() {
+        let t = parse(r#"{"n": 1071.0, "m": -3e2}"#).unwrap();
+        assert_eq!((t.n, t.m), (1071, Some(-300)));
+        let t = parse(r#"{"n": 5, "m": null}"#).unwrap();
+        assert_eq!((t.n, t.m), (5, None));
+        assert_eq!(parse(r#"{"n": 5}"#).unwrap().m, None);
+        assert!(parse(r#"{"n": 1.5}"#).is_err());
+        assert!(parse(r#"{"n": 1e19}"#).is_err());
+        assert!(parse(r#"{"n": 18446744073709551615}"#).is_err());
+        assert!(parse(r#"{"n": "5"}"#).is_err());
+    }
+}

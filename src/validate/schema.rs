@@ -1,0 +1,264 @@
+//! The validation rules of [`super::Checks`] as JSON Schema, for the OpenAPI
+//! document: a client generated from it sends what the server accepts, and
+//! what the server refuses breaks the schema.
+//!
+//! Each function here mirrors one check beside it and is used from DTOs with
+//! `#[schema(schema_with = ...)]`. The patterns spell their character classes
+//! out (`\uXXXX` ranges) instead of `\s` or `\p{..}`, whose meaning differs
+//! between regex engines:
+//! - control characters are Unicode's `Cc` (U+0000-U+001F, U+007F-U+009F),
+//!   as Rust's `char::is_control`;
+//! - white space is Unicode's `White_Space`, as Rust's `char::is_whitespace`
+//!   (what `str::trim` removes).
+
+use utoipa::openapi::schema::{
+    AdditionalProperties, Array, ArrayBuilder, Object, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+};
+use utoipa::openapi::{Ref, RefOr};
+
+/// Control characters other than tab, LF and CR (refused in free text).
+const CONTROL_BUT_TAB_NL: &str = r"\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F";
+/// Every control character.
+const CONTROL: &str = r"\u0000-\u001F\u007F-\u009F";
+/// Unicode `White_Space` outside the control ranges (tab, LF, CR and U+0085 are controls).
+const SPACE: &str = r"\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+/// Every `White_Space` character, as a class (what `str::trim` removes).
+pub const WHITE_SPACE: &str = r"[\u0009-\u000D\u0085\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]";
+
+fn string(nullable: bool) -> ObjectBuilder {
+    let ty = if nullable { SchemaType::from_iter([Type::String, Type::Null]) } else { SchemaType::Type(Type::String) };
+    ObjectBuilder::new().schema_type(ty)
+}
+
+/// The pattern of [`super::Checks::text`]: no control character but tab, LF
+/// and CR; with `non_blank`, at least one character that is not white space.
+/// `extra` names more refused characters (already escaped for a class).
+pub fn text_pattern(non_blank: bool, extra: &str) -> String {
+    let allowed = format!("[^{CONTROL_BUT_TAB_NL}{extra}]");
+    if non_blank {
+        format!("^{allowed}*[^{CONTROL}{SPACE}{extra}]{allowed}*$")
+    } else {
+        format!("^{allowed}*$")
+    }
+}
+
+fn text_object(min: usize, max: usize, nullable: bool, extra: &str) -> Object {
+    string(nullable)
+        .min_length((min > 0).then_some(min))
+        .max_length(Some(max))
+        .pattern(Some(text_pattern(min > 0, extra)))
+        .build()
+}
+
+/// Free text of `MIN..=MAX` characters ([`super::Checks::text`]; `MIN` is 0 or 1).
+pub fn text<const MIN: usize, const MAX: usize>() -> Object {
+    text_object(MIN, MAX, false, "")
+}
+
+/// [`text`] or `null`.
+pub fn opt_text<const MIN: usize, const MAX: usize>() -> Object {
+    text_object(MIN, MAX, true, "")
+}
+
+/// A tag name: text of 1-50 characters without commas.
+pub fn tag_name() -> Object {
+    text_object(1, 50, false, ",")
+}
+
+fn tag_list_array(max: usize, nullable: bool) -> Array {
+    let ty = if nullable { SchemaType::from_iter([Type::Array, Type::Null]) } else { SchemaType::Type(Type::Array) };
+    ArrayBuilder::new().schema_type(ty).items(tag_name()).max_items(Some(max)).build()
+}
+
+/// A list of at most `MAX` tag names (`tags::model::check_tag_list`).
+pub fn tag_list<const MAX: usize>() -> Array {
+    tag_list_array(MAX, false)
+}
+
+/// [`tag_list`] or `null`.
+pub fn opt_tag_list<const MAX: usize>() -> Array {
+    tag_list_array(MAX, true)
+}
+
+/// The pattern of [`super::is_slug`].
+pub const SLUG_PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,63}$";
+
+fn slug_object(nullable: bool) -> Object {
+    string(nullable).min_length(Some(1)).max_length(Some(64)).pattern(Some(SLUG_PATTERN)).build()
+}
+
+/// A machine key ([`super::Checks::slug`]).
+pub fn slug() -> Object {
+    slug_object(false)
+}
+
+/// [`slug`] or `null`.
+pub fn opt_slug() -> Object {
+    slug_object(true)
+}
+
+/// A platform's id for a chat or a user (`platform::check_external_id`):
+/// 1-128 characters, no control character, no white space at either end.
+pub fn external_id() -> Object {
+    let pattern = format!("^[^{CONTROL}{SPACE}]([^{CONTROL}]*[^{CONTROL}{SPACE}])?$");
+    string(false).min_length(Some(1)).max_length(Some(128)).pattern(Some(pattern)).build()
+}
+
+/// The pattern of [`super::Checks::url`], without its anchors.
+pub fn url_pattern() -> String {
+    format!("https?://[^{CONTROL}{SPACE}]+")
+}
+
+fn url_object(nullable: bool) -> Object {
+    string(nullable).max_length(Some(super::MAX_URL_CHARS)).pattern(Some(format!("^{}$", url_pattern()))).build()
+}
+
+/// An http(s) URL ([`super::Checks::url`]).
+pub fn url() -> Object {
+    url_object(false)
+}
+
+/// [`url`] or `null`.
+pub fn opt_url() -> Object {
+    url_object(true)
+}
+
+fn object(max_bytes: usize, nullable: bool) -> Object {
+    let ty = if nullable { SchemaType::from_iter([Type::Object, Type::Null]) } else { SchemaType::Type(Type::Object) };
+    ObjectBuilder::new()
+        .schema_type(ty)
+        .description(Some(format!(
+            "A JSON object of at most {max_bytes} bytes as JSON; its strings and keys hold no U+0000 and its \
+             numbers are finite doubles or 64-bit integers"
+        )))
+        .build()
+}
+
+/// A free-form JSON object of at most `KIB` KiB ([`super::Checks::json_object`]).
+pub fn json_object<const KIB: usize>() -> Object {
+    object(KIB * 1024, false)
+}
+
+/// [`json_object`] or `null`.
+pub fn opt_json_object<const KIB: usize>() -> Object {
+    object(KIB * 1024, true)
+}
+
+/// An object holding exactly one of the named properties (a rule like
+/// "give exactly one of `layer_id` or `group_ids`"), as a `oneOf` of
+/// closed objects each requiring its property; the others may be `null`
+/// (the server reads `null` as absent).
+pub fn exactly_one<const N: usize>(description: &str, fields: [(&str, RefOr<Schema>); N]) -> RefOr<Schema> {
+    let null = || ObjectBuilder::new().schema_type(Type::Null).build();
+    let mut one_of = OneOfBuilder::new().description(Some(description));
+    for (i, (name, field)) in fields.iter().enumerate() {
+        let mut variant = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)));
+        for (j, (other, _)) in fields.iter().enumerate() {
+            variant = if i == j {
+                variant.property(*name, field.clone()).required(*name)
+            } else {
+                variant.property(*other, null())
+            };
+        }
+        one_of = one_of.item(variant.build());
+    }
+    RefOr::T(Schema::OneOf(one_of.build()))
+}
+
+/// A value every one of `schemas` accepts (several patterns on one string).
+pub fn all_of(schemas: impl IntoIterator<Item = Object>) -> RefOr<Schema> {
+    let mut all = utoipa::openapi::schema::AllOfBuilder::new();
+    for s in schemas {
+        all = all.item(s);
+    }
+    RefOr::T(Schema::AllOf(all.build()))
+}
+
+/// A string matching `pattern` (to combine in [`all_of`]).
+pub fn pattern(pattern: String) -> Object {
+    ObjectBuilder::new().schema_type(Type::String).pattern(Some(pattern)).build()
+}
+
+/// A reference to the component schema of `T`.
+pub fn reference<T: utoipa::ToSchema>() -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(T::name()))
+}
+
+/// An array of `MIN..=MAX` items of `item`.
+pub fn array(item: RefOr<Schema>, min: usize, max: usize) -> RefOr<Schema> {
+    ArrayBuilder::new().items(item).min_items(Some(min)).max_items(Some(max)).build().into()
+}
+
+/// An IANA timezone name ([`super::Checks::timezone`]), published once as the
+/// `Timezone` component: an enum of every name the server knows.
+#[derive(Debug, Clone, Copy)]
+pub struct Timezone;
+
+impl utoipa::PartialSchema for Timezone {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
+        string(false)
+            .description(Some("An IANA timezone name, such as `Asia/Shanghai`"))
+            .enum_values(Some(names))
+            .build()
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Timezone {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_pattern_needs_a_visible_character_only_when_not_blank_is_asked() {
+        let p = text_pattern(true, ",");
+        assert!(p.starts_with("^[^") && p.ends_with("]*$"));
+        assert!(p.contains(r"\u3000,]"), "the required character excludes spaces and the extra class: {p}");
+        assert_eq!(text_pattern(false, ""), format!("^[^{CONTROL_BUT_TAB_NL}]*$"));
+    }
+
+    /// The code points a class body such as `\u0000-\u001F\u007F` names.
+    fn class(body: &str) -> Vec<u32> {
+        let hex = |s: &str| u32::from_str_radix(s, 16).unwrap();
+        let mut out = Vec::new();
+        for part in body.split("\\u").filter(|p| !p.is_empty()) {
+            let (from, rest) = part.split_at(4);
+            let from = hex(from);
+            out.push(from);
+            if rest == "-" {
+                out.push(u32::MAX); // the next part closes the range
+            }
+        }
+        let mut points = Vec::new();
+        let mut i = 0;
+        while i < out.len() {
+            if out.get(i + 1) == Some(&u32::MAX) {
+                points.extend(out[i]..=out[i + 2]);
+                i += 3;
+            } else {
+                points.push(out[i]);
+                i += 1;
+            }
+        }
+        points
+    }
+
+    #[test]
+    fn the_spelt_out_classes_are_rusts_control_and_white_space() {
+        let all =
+            |f: fn(char) -> bool| (0..=0x10ffff).filter(|&c| char::from_u32(c).is_some_and(f)).collect::<Vec<_>>();
+        assert_eq!(class(CONTROL), all(char::is_control));
+        assert!(class(SPACE).iter().all(|&c| char::from_u32(c).is_some_and(char::is_whitespace)));
+        let mut space = class(CONTROL);
+        space.extend(class(SPACE));
+        space.sort_unstable();
+        space.retain(|&c| char::from_u32(c).is_some_and(char::is_whitespace));
+        assert_eq!(space, all(char::is_whitespace));
+        let tab_nl = class(CONTROL_BUT_TAB_NL);
+        assert_eq!(all(char::is_control).into_iter().filter(|c| !tab_nl.contains(c)).collect::<Vec<_>>(), [9, 10, 13]);
+    }
+}
