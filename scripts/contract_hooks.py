@@ -5,6 +5,7 @@ for it, so generated bodies go on the wire as their text (a list as one
 JSON value per line).
 """
 
+import datetime
 import json
 import re
 import uuid
@@ -23,19 +24,84 @@ def ndjson(ctx, value):
     return (json.dumps(value) + "\n").encode("utf-8")
 
 
+def _is_positive(case):
+    meta = getattr(case, "meta", None)
+    generation = getattr(meta, "generation", None)
+    mode = getattr(generation, "mode", None)
+    return bool(getattr(mode, "is_positive", False))
+
+
 # An `Idempotency-Key` is a promise about one request: the same key with
 # another request answers 422 `idempotency_key_reused` (documented). The
 # fuzzer draws keys from a small space and reuses them across different
-# requests, so every well-formed key it draws is made unique; malformed ones
-# go out as drawn, to be refused.
+# requests, so every well-formed key of a valid request is made unique;
+# malformed ones go out as drawn, to be refused.
 _KEY = re.compile(r"[!-~]{1,255}")
 
 
-@schemathesis.hook
-def before_call(ctx, case, kwargs):
+@schemathesis.hook("before_call")
+def unique_idempotency_keys(ctx, case, kwargs):
+    # Only requests meant to be valid: schemathesis revalidates an edited
+    # case, and an edit to a negative one (say, one missing `Authorization`)
+    # would turn it positive and send the header it meant to leave out.
+    if not _is_positive(case):
+        return
     headers = case.headers or {}
     for name in list(headers):
         if name.lower() == "idempotency-key":
             value = headers[name]
             if isinstance(value, str) and _KEY.fullmatch(value):
                 headers[name] = (value + "." + uuid.uuid4().hex)[-255:]
+
+
+# Rules JSON Schema cannot state, because they compare two fields. Each is
+# written in the operation's own description in the document; here the
+# fuzzer is taught them, for requests it means to be valid only (invalid
+# ones go out as drawn, to be refused):
+# - metrics: `from` is not after `to`, and at most 366 days before it;
+# - campaigns: `ends_at` is after `starts_at`;
+# - the funnel: `steps` or `funnel`, not both.
+def _date(value):
+    try:
+        return datetime.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _instant(value):
+    try:
+        return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _period(query):
+    start, end = _date(query.get("from")), _date(query.get("to"))
+    if start and end:
+        if start > end:
+            start, end = end, start
+        if (end - start).days > 365:
+            start = end - datetime.timedelta(days=365)
+        query["from"], query["to"] = start.isoformat(), end.isoformat()
+
+
+def _campaign_period(body):
+    start, end = _instant(body.get("starts_at")), _instant(body.get("ends_at"))
+    if start and end and end <= start:
+        # Both instants may not fit the other field's window: keep the start, move the end.
+        body["ends_at"] = (start + datetime.timedelta(hours=1)).isoformat()
+
+
+@schemathesis.hook("before_call")
+def cross_field_rules(ctx, case, kwargs):
+    if not _is_positive(case):
+        return
+    path = case.operation.path
+    query = case.query if isinstance(case.query, dict) else None
+    body = case.body if isinstance(case.body, dict) else None
+    if path.startswith("/v1/metrics/") and query is not None:
+        _period(query)
+        if path == "/v1/metrics/funnel" and "steps" in query and "funnel" in query:
+            del query["funnel"]
+    if path.startswith("/v1/campaigns") and body is not None:
+        _campaign_period(body)

@@ -67,6 +67,10 @@ pub enum ApiError {
     /// 404: missing, or belonging to another workspace.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// 404: the request names records (in its body or query) that are not in
+    /// the caller's workspace; `details` names each field (`unknown`).
+    #[error("a referenced record does not exist in this workspace")]
+    Unknown(Vec<FieldError>),
     /// 409: conflicts with the current state (unique key, illegal transition, ...).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
@@ -87,6 +91,11 @@ impl ApiError {
         Self::Validation(vec![FieldError::new(field, code, message)])
     }
 
+    /// A 404 for one field naming a record that is not in the workspace.
+    pub fn unknown(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Unknown(vec![FieldError::new(field, "unknown", message)])
+    }
+
     /// A 409 with a specific code.
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::Conflict { code, message: message.into() }
@@ -99,7 +108,7 @@ impl ApiError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::Unknown(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -114,7 +123,7 @@ impl ApiError {
             Self::BadRequest { code, .. } => code,
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
-            Self::NotFound(_) => "not_found",
+            Self::NotFound(_) | Self::Unknown(_) => "not_found",
             Self::Conflict { code, .. } => code,
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -156,6 +165,13 @@ impl IntoResponse for ApiError {
                 envelope_response(status, code, message, details)
             }
             Self::BadRequest { message, details, .. } => envelope_response(status, code, message, details),
+            Self::Unknown(details) => {
+                let message = match details.first() {
+                    Some(d) => format!("{}: {}", d.field, d.message),
+                    None => "a referenced record does not exist in this workspace".to_owned(),
+                };
+                envelope_response(status, code, message, details)
+            }
             other => {
                 let message = other.to_string();
                 envelope_response(status, code, message, vec![])

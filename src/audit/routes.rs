@@ -51,6 +51,7 @@ pub struct AuditQuery {
     pub action: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
 }
 

@@ -41,18 +41,18 @@ fn map_err(e: sqlx::Error) -> ApiError {
     })
 }
 
-/// 422 unless the target's layer and groups belong to the workspace.
+/// 404 unless the target's layer and groups belong to the workspace.
 async fn check_target(conn: &mut PgConnection, ws: WorkspaceId, t: Option<&CampaignTarget>) -> ApiResult<()> {
     let Some(t) = t else { return Ok(()) };
     if let Some(l) = t.layer_id {
         if crate::layers::repo::get(conn, ws, l).await?.is_none() {
-            return Err(ApiError::field("target.layer_id", "unknown", "no such layer in this workspace"));
+            return Err(ApiError::unknown("target.layer_id", "no such layer in this workspace"));
         }
     }
     if let Some(ids) = &t.group_ids {
         let errors = crate::groups::unknown_ids(conn, ws, ids, "target.group_ids").await?;
         if !errors.is_empty() {
-            return Err(ApiError::Validation(errors));
+            return Err(ApiError::Unknown(errors));
         }
     }
     Ok(())
@@ -71,6 +71,7 @@ pub struct CampaignQuery {
     pub tracking_code: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
 }
 

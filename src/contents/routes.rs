@@ -45,6 +45,7 @@ pub struct ContentQuery {
     pub q: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
 }
 
@@ -191,8 +192,9 @@ async fn preview_context(
     now: chrono::DateTime<chrono::Utc>,
 ) -> ApiResult<(Context, String)> {
     let uses = |prefix: &str| content.variables.iter().any(|v| v.starts_with(prefix));
-    let unknown = |f: &str| ApiError::field(f, "unknown", "no such record in this workspace");
-    let required = |f: &str| ApiError::field(f, "required", "the content uses this record's variables");
+    let unknown = |f: &str| ApiError::unknown(f, "no such record in this workspace");
+    // The content's stored variables decide which records a preview needs.
+    let required = |f: &str| ApiError::conflict("record_required", format!("the content uses {f}'s variables"));
     let mut ctx = Context::default();
     let mut tz = crate::workspaces::repo::get(conn, ws).await?.map(|w| w.timezone).unwrap_or_default();
     if let Some(g) = q.group_id {

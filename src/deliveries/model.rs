@@ -136,5 +136,6 @@ pub struct DeliveryQuery {
     pub to: Option<DateTime<Utc>>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
 }

@@ -154,13 +154,22 @@ pub struct TimeCursor {
 }
 
 impl TimeCursor {
-    /// Opaque text form.
+    /// Text form: `<microseconds since 1970>.<event id>`, as the `cursor`
+    /// parameter's pattern publishes it.
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("e1:{}:{}", self.at.timestamp_micros(), self.id))
+        format!("{}.{}", self.at.timestamp_micros(), self.id)
     }
 
-    /// Parses the text form.
+    /// Parses the text form, or the base64 `e1:` form earlier versions answered.
     pub fn decode(s: &str) -> Option<Self> {
+        if let Some((micros, id)) = s.split_once('.') {
+            let digits = micros.strip_prefix('-').unwrap_or(micros);
+            if digits.is_empty() || digits.len() > 16 || !digits.bytes().all(|b| b.is_ascii_digit()) || id.len() != 36 {
+                return None;
+            }
+            let at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+            return Some(Self { at, id: id.parse().ok()? });
+        }
         let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(s).ok()?).ok()?;
         let mut parts = raw.strip_prefix("e1:")?.splitn(2, ':');
         let at = DateTime::from_timestamp_micros(parts.next()?.parse().ok()?)?;

@@ -130,6 +130,7 @@ pub struct EventQuery {
     pub to: Option<DateTime<Utc>>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(pattern = "^-?[0-9]{1,16}\\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     pub cursor: Option<String>,
 }
 
@@ -138,7 +139,7 @@ fn paging(limit: Option<i64>, cursor: Option<&str>) -> ApiResult<(i64, Option<Ti
     if !(1..=crate::http::pagination::MAX_LIMIT).contains(&limit) {
         return Err(ApiError::field("limit", "out_of_range", "must be between 1 and 200"));
     }
-    let after = match cursor.filter(|c| !c.is_empty()) {
+    let after = match cursor {
         None => None,
         Some(c) => Some(
             TimeCursor::decode(c)

@@ -30,8 +30,8 @@ pub fn map_err(e: sqlx::Error) -> ApiError {
         "groups_platform_external_id_key" => {
             Some(ApiError::conflict("already_exists", "a group with this platform and external_id exists"))
         }
-        "groups_tier_fkey" => Some(ApiError::field("tier", "unknown", "no such tier in this workspace")),
-        "groups_owner_staff_fkey" => Some(ApiError::field("owner_staff_id", "unknown", "no such staff member")),
+        "groups_tier_fkey" => Some(ApiError::unknown("tier", "no such tier in this workspace")),
+        "groups_owner_staff_fkey" => Some(ApiError::unknown("owner_staff_id", "no such staff member")),
         _ => None,
     })
 }
@@ -54,6 +54,7 @@ pub struct GroupQuery {
     pub q: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
 }
 

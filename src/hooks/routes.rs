@@ -137,6 +137,7 @@ pub struct InboxQuery {
     pub connection_id: Option<ConnectionId>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
 }
 

@@ -10,7 +10,7 @@
 //! | 400 | operations with a path parameter or a JSON body | `ApiPath`, `ApiJson` |
 //! | 401 | operations that need a key | `keys::auth::require_key` |
 //! | 403 | writes (viewers only read) | `require_key`, `Auth::require` |
-//! | 404 | operations with a path parameter | the item is not in the caller's workspace |
+//! | 404 | operations with a path parameter, a query or a body | a record named there is not in the caller's workspace |
 //! | 408 | every operation | the timeout layer |
 //! | 409, 422 | `/v1` POSTs | `Idempotency-Key` in progress / reused |
 //! | 413, 415 | operations with a body | the body limit, `ApiJson` |
@@ -30,7 +30,8 @@ fn describe(status: &str) -> &'static str {
         "400" => "The request cannot be parsed: malformed JSON (`malformed_json`) or a path parameter that is not a UUID (`invalid_path_parameter`)",
         "401" => "Missing, unknown or revoked API key (`unauthorized`)",
         "403" => "The key's role may not do this (`forbidden`); viewers only read",
-        "404" => "Nothing with that id in the caller's workspace (`not_found`)",
+        "404" => "Nothing with that id in the caller's workspace (`not_found`): the path's record, or one the \
+                  body or query names (`details` names each such field)",
         "408" => "The request took longer than `server.request_timeout_secs` (`timeout`)",
         "409" => "A request with the same `Idempotency-Key` is still running (`idempotency_in_progress`)",
         "413" => "The body is larger than `server.body_limit_bytes` (`payload_too_large`)",
@@ -76,7 +77,7 @@ fn complete(path: &str, method: &str, op: &mut Map<String, Value>) {
             add(responses, "403");
         }
     }
-    if has("path") {
+    if has("path") || (authenticated && (has("query") || has_body)) {
         add(responses, "404");
     }
     add(responses, "408");

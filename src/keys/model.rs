@@ -73,6 +73,7 @@ pub struct CreatedApiKey {
 pub struct CreateApiKey {
     pub role: Role,
     #[serde(default)]
+    #[schema(schema_with = crate::validate::schema::text::<0, 100>)]
     pub name: String,
 }
 

@@ -35,7 +35,7 @@ fn map_err(e: sqlx::Error) -> ApiError {
     })
 }
 
-/// 422 naming every explicit group id that is not a group of the workspace.
+/// 404 naming every explicit group id that is not a group of the workspace.
 pub async fn check_group_ids(
     conn: &mut PgConnection,
     ws: WorkspaceId,
@@ -49,7 +49,7 @@ pub async fn check_group_ids(
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::Validation(errors))
+        Err(ApiError::Unknown(errors))
     }
 }
 

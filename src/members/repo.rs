@@ -97,9 +97,9 @@ pub async fn list(
            AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM member_tags mt JOIN tags t
                  ON t.workspace_id = mt.workspace_id AND t.id = mt.tag_id
                  WHERE mt.workspace_id = m.workspace_id AND mt.member_id = m.id AND t.name = $5))
-           AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM member_identities i
-                 WHERE i.workspace_id = m.workspace_id AND i.member_id = m.id AND i.platform = $6
-                   AND ($7::text IS NULL OR i.external_id = $7)))
+           AND (($6::text IS NULL AND $7::text IS NULL) OR EXISTS (SELECT 1 FROM member_identities i
+                 WHERE i.workspace_id = m.workspace_id AND i.member_id = m.id
+                   AND ($6::text IS NULL OR i.platform = $6) AND ($7::text IS NULL OR i.external_id = $7)))
            AND ($8::bool IS NULL OR m.is_staff = $8) AND ($9::bool IS NULL OR m.is_bot = $9)
            AND ($10 OR m.erased_at IS NULL)
          ORDER BY m.id DESC LIMIT $11"

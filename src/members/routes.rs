@@ -33,7 +33,7 @@ fn map_err(e: sqlx::Error) -> ApiError {
         "member_identities_pkey" => {
             Some(ApiError::conflict("identity_taken", "one of these identities already belongs to another member"))
         }
-        "members_tier_fkey" => Some(ApiError::field("tier", "unknown", "no such tier in this workspace")),
+        "members_tier_fkey" => Some(ApiError::unknown("tier", "no such tier in this workspace")),
         _ => None,
     })
 }
@@ -58,6 +58,7 @@ pub struct MemberQuery {
     pub tag: Option<String>,
     /// Members with an identity on this platform (with `external_id`: that identity).
     pub platform: Option<Platform>,
+    /// Members with an identity of this id (on `platform` when given, else on any platform).
     pub external_id: Option<String>,
     pub is_staff: Option<bool>,
     pub is_bot: Option<bool>,
@@ -65,6 +66,7 @@ pub struct MemberQuery {
     pub include_erased: Option<bool>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
 }
 
@@ -77,9 +79,6 @@ pub async fn list_members(
     ApiQuery(q): ApiQuery<MemberQuery>,
 ) -> ApiResult<Json<Page<Member>>> {
     let page = PageParams::parse(q.limit, q.cursor.as_deref())?;
-    if q.external_id.is_some() && q.platform.is_none() {
-        return Err(ApiError::field("platform", "required", "external_id needs platform"));
-    }
     let filter = repo::Filter {
         q: q.q,
         tier: q.tier,
@@ -261,7 +260,7 @@ pub async fn set_member_tier(
     if m.tier != body.tier {
         if let Some(t) = &body.tier {
             if !crate::tiers::repo::key_exists(&mut tx, ws, t).await? {
-                return Err(ApiError::field("tier", "unknown", "no such tier in this workspace"));
+                return Err(ApiError::unknown("tier", "no such tier in this workspace"));
             }
         }
         let reason = body.reason.trim();

@@ -84,6 +84,7 @@ pub struct GroupMembersQuery {
     pub include: Option<Include>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
 }
 

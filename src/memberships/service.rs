@@ -51,13 +51,13 @@ pub async fn join(
     }
     let m = crate::members::repo::get_for_update(conn, ws, req.member_id)
         .await?
-        .ok_or_else(|| ApiError::field("member_id", "unknown", "no such member in this workspace"))?;
+        .ok_or_else(|| ApiError::unknown("member_id", "no such member in this workspace"))?;
     if m.erased_at.is_some() {
         return Err(ApiError::conflict("member_erased", "this member's personal data was erased"));
     }
     if let Some(inviter) = req.inviter_id {
         if crate::members::repo::get(conn, ws, inviter).await?.is_none() {
-            return Err(ApiError::field("inviter_id", "unknown", "no such member in this workspace"));
+            return Err(ApiError::unknown("inviter_id", "no such member in this workspace"));
         }
     }
     let joined_at = req.joined_at.unwrap_or(now);

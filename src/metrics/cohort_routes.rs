@@ -31,6 +31,7 @@ pub struct RetentionParams {
     /// `day`, `week` (default) or `month`.
     pub period: Option<Period>,
     /// Periods per cohort, 1-60 (default 14 days, 12 weeks or 12 months).
+    #[param(minimum = 1, maximum = 60)]
     pub periods: Option<i64>,
     /// `active` (default): active in the period; `member`: belonging at its end.
     pub measure: Option<Measure>,

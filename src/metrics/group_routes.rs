@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::csv::Table;
 use super::engagement::{self, Engagement};
-use super::params::{self, Common, Ctx, MetricQuery};
+use super::params::{self, Common, Ctx, MetricQuery, ScoreCommon};
 use super::repo;
 use super::routes::{pending, respond, snapshot};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
@@ -273,7 +273,7 @@ pub struct Leaderboard {
 
 /// Members of a group by engagement score (their activity in that group).
 #[utoipa::path(get, path = "/metrics/groups/{id}/leaderboard", tag = "metrics",
-    params(("id" = GroupId, Path), Common, LimitParams),
+    params(("id" = GroupId, Path), ScoreCommon, LimitParams),
     responses((status = 200, body = Leaderboard, description = "JSON, or CSV with `format=csv`"),
         (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn get_group_leaderboard(
@@ -339,7 +339,7 @@ pub struct EngagementReport {
 
 /// A member's engagement score and level with how they are made up.
 #[utoipa::path(get, path = "/metrics/members/{id}/engagement", tag = "metrics",
-    params(("id" = MemberId, Path), Common),
+    params(("id" = MemberId, Path), ScoreCommon),
     responses((status = 200, body = EngagementReport, description = "JSON, or CSV with `format=csv`"),
         (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn get_member_engagement(

@@ -28,8 +28,10 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct HealthParams {
     /// Dead when no message on any of the window's last N days (1-365, default 14).
+    #[param(minimum = 1, maximum = 365)]
     pub dead_after_days: Option<i64>,
     /// Declining when the active rate is under this (0-1, default 0.1).
+    #[param(minimum = 0, maximum = 1)]
     pub min_active_rate: Option<f64>,
     /// Only groups in this state.
     pub status: Option<Status>,

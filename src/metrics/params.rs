@@ -35,15 +35,20 @@ pub enum Format {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Common {
-    /// First local date (`YYYY-MM-DD`, inclusive); default 29 days before `to`.
-    #[param(value_type = Option<String>, example = "2026-10-01")]
+    /// First local date (`YYYY-MM-DD`, inclusive, 1970-2999); default 29 days
+    /// before `to`. Not after `to`, and at most 366 days before it.
+    #[param(value_type = Option<String>, format = Date, pattern = "^(19[7-9][0-9]|2[0-9]{3})-[0-9]{2}-[0-9]{2}$",
+        example = "2026-10-01")]
     pub from: Option<NaiveDate>,
-    /// Last local date (inclusive); default today.
-    #[param(value_type = Option<String>, example = "2026-10-31")]
+    /// Last local date (inclusive, 1970-2999); default today.
+    #[param(value_type = Option<String>, format = Date, pattern = "^(19[7-9][0-9]|2[0-9]{3})-[0-9]{2}-[0-9]{2}$",
+        example = "2026-10-31")]
     pub to: Option<NaiveDate>,
     /// IANA timezone of day boundaries; default the workspace's.
+    #[param(value_type = Option<crate::validate::schema::Timezone>)]
     pub tz: Option<String>,
-    /// Scope: one group.
+    /// Scope: one group. The scope parameters combine: each one given
+    /// narrows the groups (`tier=vip&layer_id=..` is the layer's VIP groups).
     pub group_id: Option<GroupId>,
     /// Scope: the groups of a layer (as it selects them now).
     pub layer_id: Option<LayerId>,
@@ -58,6 +63,18 @@ pub struct Common {
     /// `json` (default) or `csv`.
     #[param(inline)]
     pub format: Option<Format>,
+}
+
+/// [`Common`] as a score publishes it: without `from` (a score reads a fixed
+/// window ending `to`; `from` is refused as `not_applicable`).
+pub struct ScoreCommon;
+
+impl utoipa::IntoParams for ScoreCommon {
+    fn into_params(
+        parameter_in: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        Common::into_params(parameter_in).into_iter().filter(|p| p.name != "from").collect()
+    }
 }
 
 const COMMON_KEYS: &[&str] =
@@ -203,13 +220,14 @@ pub fn workspace_ctx(w: crate::workspaces::model::Workspace, now: chrono::DateTi
 }
 
 /// The period asked for: `to` defaults to today, `from` to 29 days before
-/// `to`; both between 1970 and a year from today, at most [`MAX_DAYS`] days.
+/// `to`; both in the years 1970-2999 (as the document's pattern says), at
+/// most [`MAX_DAYS`] days.
 fn period_of(q: &Common, today: NaiveDate) -> ApiResult<(NaiveDate, NaiveDate)> {
     let earliest = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN);
-    let latest = today + Duration::days(MAX_DAYS);
+    let latest = NaiveDate::from_ymd_opt(2999, 12, 31).unwrap_or(NaiveDate::MAX);
     for (field, d) in [("from", q.from), ("to", q.to)] {
         if d.is_some_and(|d| d < earliest || d > latest) {
-            return Err(ApiError::field(field, "out_of_range", "dates must lie between 1970 and a year from now"));
+            return Err(ApiError::field(field, "out_of_range", "dates must lie in the years 1970-2999"));
         }
     }
     let to = q.to.unwrap_or(today);
@@ -223,50 +241,52 @@ fn period_of(q: &Common, today: NaiveDate) -> ApiResult<(NaiveDate, NaiveDate)> 
     Ok((from, to))
 }
 
+/// The groups of the scope: each of `group_id`, `layer_id`, `tier` and
+/// `campaign_id` given narrows it (their intersection); none given is every
+/// group. A record named that is not in the workspace answers 404.
 async fn scope(conn: &mut PgConnection, ws: WorkspaceId, q: &Common) -> ApiResult<Scope> {
-    let given = [q.group_id.is_some(), q.layer_id.is_some(), q.tier.is_some(), q.campaign_id.is_some()];
-    if given.iter().filter(|g| **g).count() > 1 {
-        return Err(ApiError::field(
-            "group_id",
-            "conflict",
-            "give at most one of group_id, layer_id, tier, campaign_id",
-        ));
-    }
-    let mut scope = Scope { groups: None, source: q.source, campaign: q.campaign_id.map(|c| c.0) };
+    let mut sets: Vec<Vec<Uuid>> = Vec::new();
     if let Some(g) = q.group_id {
         if !crate::groups::repo::exists(conn, ws, g).await? {
-            return Err(ApiError::field("group_id", "unknown", "no such group in this workspace"));
+            return Err(ApiError::unknown("group_id", "no such group in this workspace"));
         }
-        scope.groups = Some(vec![g.0]);
-    } else if let Some(l) = q.layer_id {
+        sets.push(vec![g.0]);
+    }
+    if let Some(l) = q.layer_id {
         let layer = crate::layers::repo::get(conn, ws, l)
             .await?
-            .ok_or_else(|| ApiError::field("layer_id", "unknown", "no such layer"))?;
-        scope.groups = Some(group_ids(conn, ws, &layer.selector.to_filter()).await?);
-    } else if let Some(t) = &q.tier {
-        let known = crate::tiers::repo::key_exists(conn, ws, t).await?;
-        if !known {
-            return Err(ApiError::field("tier", "unknown", "no such tier in this workspace"));
+            .ok_or_else(|| ApiError::unknown("layer_id", "no such layer"))?;
+        sets.push(group_ids(conn, ws, &layer.selector.to_filter()).await?);
+    }
+    if let Some(t) = &q.tier {
+        if !crate::tiers::repo::key_exists(conn, ws, t).await? {
+            return Err(ApiError::unknown("tier", "no such tier in this workspace"));
         }
-        scope.groups = Some(group_ids(conn, ws, &GroupFilter { tiers: vec![t.clone()], ..Default::default() }).await?);
-    } else if let Some(c) = q.campaign_id {
+        sets.push(group_ids(conn, ws, &GroupFilter { tiers: vec![t.clone()], ..Default::default() }).await?);
+    }
+    if let Some(c) = q.campaign_id {
         let campaign = crate::campaigns::repo::get(conn, ws, c, false)
             .await?
-            .ok_or_else(|| ApiError::field("campaign_id", "unknown", "no such campaign"))?;
-        scope.groups = match campaign.target {
+            .ok_or_else(|| ApiError::unknown("campaign_id", "no such campaign"))?;
+        match campaign.target {
             Some(crate::campaigns::model::CampaignTarget { group_ids: Some(ids), .. }) => {
-                Some(ids.iter().map(|g| g.0).collect())
+                sets.push(ids.iter().map(|g| g.0).collect())
             }
             Some(crate::campaigns::model::CampaignTarget { layer_id: Some(l), .. }) => {
-                match crate::layers::repo::get(conn, ws, l).await? {
-                    Some(layer) => Some(group_ids(conn, ws, &layer.selector.to_filter()).await?),
-                    None => Some(vec![]),
-                }
+                sets.push(match crate::layers::repo::get(conn, ws, l).await? {
+                    Some(layer) => group_ids(conn, ws, &layer.selector.to_filter()).await?,
+                    None => vec![],
+                })
             }
-            _ => None,
-        };
+            _ => {}
+        }
     }
-    Ok(scope)
+    let groups = sets.into_iter().reduce(|mut acc, set| {
+        let set: std::collections::HashSet<Uuid> = set.into_iter().collect();
+        acc.retain(|g| set.contains(g));
+        acc
+    });
+    Ok(Scope { groups, source: q.source, campaign: q.campaign_id.map(|c| c.0) })
 }
 
 /// Every group a filter selects.

@@ -208,6 +208,7 @@ fn activity_csv(r: &ActivityReport) -> Table {
 #[into_params(parameter_in = Query)]
 pub struct GrowthParams {
     /// N of "invitees who stayed N days" (1-365, default 7).
+    #[param(minimum = 1, maximum = 365)]
     pub stay_days: Option<i64>,
 }
 
@@ -303,6 +304,7 @@ pub struct CommerceParams {
     #[param(inline)]
     pub by: Option<By>,
     /// How far back a campaign link click attributes an order (0-90 days, default 7).
+    #[param(minimum = 0, maximum = 90)]
     pub attribution_days: Option<i64>,
 }
 

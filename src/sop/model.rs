@@ -151,6 +151,7 @@ pub struct PreviewQuery {
     /// First local date (default: today in the workspace's timezone).
     pub from: Option<NaiveDate>,
     /// Days to show, 1-90 (default 7).
+    #[param(minimum = 1, maximum = 90)]
     pub days: Option<u32>,
     /// Only this group.
     pub group_id: Option<GroupId>,
@@ -165,6 +166,7 @@ pub struct PlanQuery {
     pub campaign_id: Option<CampaignId>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
 }
 

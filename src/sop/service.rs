@@ -10,8 +10,8 @@ use crate::clock::zone;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::ids::{CampaignId, ConnectionId, GroupId, WorkspaceId};
 
-/// 422 naming every reference that is not in the workspace, and every step
-/// whose content uses variables the step cannot fill.
+/// 404 naming every reference that is not in the workspace, else 409 naming
+/// every step whose content uses variables the step cannot fill.
 pub async fn check_refs(
     conn: &mut PgConnection,
     ws: WorkspaceId,
@@ -65,10 +65,19 @@ pub async fn check_refs(
             ));
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::Validation(errors))
+    // Unknown records first (404); then rules that depend on the stored
+    // contents' variables (409: the request is well-formed, the contents it
+    // names do not fit it).
+    let (unknown, misfits): (Vec<_>, Vec<_>) = errors.into_iter().partition(|e| e.code == "unknown");
+    if !unknown.is_empty() {
+        return Err(ApiError::Unknown(unknown));
+    }
+    match misfits.first() {
+        None => Ok(()),
+        Some(first) => Err(ApiError::conflict(
+            if first.code == "member_variables" { "member_variables" } else { "campaign_variables" },
+            misfits.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "),
+        )),
     }
 }
 

@@ -8,7 +8,7 @@ use crate::error::ApiResult;
 use crate::http::patch::double_option;
 use crate::ids::{GroupId, MemberId, StaffId};
 use crate::platform::{check_identities, Identity};
-use crate::validate::Checks;
+use crate::validate::{schema, Checks};
 
 /// The part a staff member plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -46,6 +46,7 @@ pub struct Staff {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateStaff {
+    #[schema(schema_with = schema::text::<1, 100>)]
     pub name: String,
     pub persona: Persona,
     #[serde(default)]
@@ -63,6 +64,7 @@ fn yes() -> bool {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateStaff {
+    #[schema(schema_with = schema::opt_text::<1, 100>)]
     pub name: Option<String>,
     pub persona: Option<Persona>,
     pub identities: Option<Vec<Identity>>,

@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 fn map_err(e: sqlx::Error) -> ApiError {
     on_constraint(e, |c| {
-        (c == "staff_member_fkey").then(|| ApiError::field("member_id", "unknown", "no such member in this workspace"))
+        (c == "staff_member_fkey").then(|| ApiError::unknown("member_id", "no such member in this workspace"))
     })
 }
 
@@ -44,6 +44,7 @@ pub struct StaffQuery {
     pub q: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
 }
 

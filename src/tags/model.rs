@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use crate::error::ApiResult;
 use crate::http::patch::double_option;
 use crate::ids::TagId;
-use crate::validate::Checks;
+use crate::validate::{schema, Checks};
 
 /// Most tags on one group or member.
 pub const MAX_TAGS_PER_ITEM: usize = 50;
@@ -32,9 +32,11 @@ pub struct Tag {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTag {
+    #[schema(schema_with = schema::tag_name)]
     pub name: String,
     pub color: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = schema::text::<0, 500>)]
     pub description: String,
 }
 
@@ -42,10 +44,12 @@ pub struct CreateTag {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTag {
+    #[schema(schema_with = schema::opt_tag_name)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub color: Option<Option<String>>,
+    #[schema(schema_with = schema::opt_text::<0, 500>)]
     pub description: Option<String>,
 }
 

@@ -38,6 +38,7 @@ pub struct TagQuery {
     pub q: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
 }
 

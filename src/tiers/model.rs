@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiResult;
 use crate::ids::TierId;
-use crate::validate::Checks;
+use crate::validate::{schema, Checks};
 
 /// Most tiers a workspace may define.
 pub const MAX_TIERS: i64 = 50;
@@ -30,10 +30,15 @@ pub struct Tier {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTier {
+    #[schema(schema_with = schema::slug)]
     pub key: String,
+    #[schema(schema_with = schema::text::<1, 100>)]
     pub name: String,
+    #[serde(deserialize_with = "crate::validate::de::int32")]
+    #[schema(minimum = -1000000, maximum = 1000000)]
     pub rank: i32,
     #[serde(default)]
+    #[schema(schema_with = schema::text::<0, 1000>)]
     pub description: String,
 }
 
@@ -41,9 +46,14 @@ pub struct CreateTier {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTier {
+    #[schema(schema_with = schema::opt_slug)]
     pub key: Option<String>,
+    #[schema(schema_with = schema::opt_text::<1, 100>)]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "crate::validate::de::opt_int32")]
+    #[schema(minimum = -1000000, maximum = 1000000)]
     pub rank: Option<i32>,
+    #[schema(schema_with = schema::opt_text::<0, 1000>)]
     pub description: Option<String>,
 }
 

@@ -59,6 +59,20 @@ pub fn opt_integer<'de, D: Deserializer<'de>>(de: D) -> Result<Option<i64>, D::E
     de.deserialize_option(Opt)
 }
 
+/// An `i32` written as an integer or a whole float.
+pub fn int32<'de, D: Deserializer<'de>>(de: D) -> Result<i32, D::Error> {
+    let n = integer(de)?;
+    i32::try_from(n).map_err(|_| D::Error::custom(format!("{n} is out of range")))
+}
+
+/// An optional [`int32`] (`null` reads as absent); use with `#[serde(default)]`.
+pub fn opt_int32<'de, D: Deserializer<'de>>(de: D) -> Result<Option<i32>, D::Error> {
+    match opt_integer(de)? {
+        None => Ok(None),
+        Some(n) => i32::try_from(n).map(Some).map_err(|_| D::Error::custom(format!("{n} is out of range"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[derive(Debug, serde::Deserialize)]

@@ -65,6 +65,11 @@ pub fn tag_name() -> Object {
     text_object(1, 50, false, ",")
 }
 
+/// [`tag_name`] or `null`.
+pub fn opt_tag_name() -> Object {
+    text_object(1, 50, true, ",")
+}
+
 fn tag_list_array(max: usize, nullable: bool) -> Array {
     let ty = if nullable { SchemaType::from_iter([Type::Array, Type::Null]) } else { SchemaType::Type(Type::Array) };
     ArrayBuilder::new().schema_type(ty).items(tag_name()).max_items(Some(max)).build()

@@ -45,7 +45,8 @@ async fn a_member_is_created_as_in_the_contract_and_identities_are_unique() {
         (json!({"tier": "platinum"}), "tier"),
     ] {
         let r = app.post("/v1/members", body.clone()).await;
-        assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, field), "{body}: {:?}", r.body);
+        let want = if field == "tier" { StatusCode::NOT_FOUND } else { StatusCode::UNPROCESSABLE_ENTITY };
+        assert_eq!((r.status, r.field()), (want, field), "{body}: {:?}", r.body);
     }
     assert_eq!(app.count("members").await, 1);
 }
@@ -97,7 +98,7 @@ async fn every_tier_change_is_kept_with_reason_and_actor() {
     app.put(&format!("/v1/members/{id}/tier"), json!({"tier": "basic", "reason": "no order for 30 days"})).await;
     app.put(&format!("/v1/members/{id}/tier"), json!({"tier": "basic", "reason": "same again"})).await;
     let r = app.put(&format!("/v1/members/{id}/tier"), json!({"tier": "diamond"})).await;
-    assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, "tier"));
+    assert_eq!((r.status, r.field()), (StatusCode::NOT_FOUND, "tier"));
     let h = app.get(&format!("/v1/members/{id}/tier-history")).await;
     let items = h.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 2, "an unchanged tier records nothing");
@@ -193,8 +194,8 @@ async fn membership_input_is_checked_before_anything_is_written() {
     let lily = member(&app, "1").await;
     let ghost = "01900000-0000-7000-8000-000000000000";
     let cases = [
-        (json!({"member_id": ghost}), StatusCode::UNPROCESSABLE_ENTITY, "member_id"),
-        (json!({"member_id": lily, "inviter_id": ghost}), StatusCode::UNPROCESSABLE_ENTITY, "inviter_id"),
+        (json!({"member_id": ghost}), StatusCode::NOT_FOUND, "member_id"),
+        (json!({"member_id": lily, "inviter_id": ghost}), StatusCode::NOT_FOUND, "inviter_id"),
         (json!({"member_id": lily, "inviter_id": lily}), StatusCode::UNPROCESSABLE_ENTITY, "inviter_id"),
         (json!({"member_id": lily, "source": "billboard"}), StatusCode::UNPROCESSABLE_ENTITY, "source"),
         (json!({"member_id": lily, "joined_at": "yesterday"}), StatusCode::UNPROCESSABLE_ENTITY, "joined_at"),
@@ -305,7 +306,7 @@ async fn another_workspace_cannot_touch_these_members_or_memberships() {
     let r = app
         .send(Method::POST, &format!("/v1/groups/{theirs}/members"), Some(&other), Some(json!({"member_id": m})))
         .await;
-    assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, "member_id"));
+    assert_eq!((r.status, r.field()), (StatusCode::NOT_FOUND, "member_id"));
     assert_eq!(app.send(Method::GET, "/v1/members", Some(&other), None).await.body["items"], json!([]));
     assert_eq!(app.get(&format!("/v1/members/{m}")).await.body["display_name"], "m1");
 }

@@ -160,7 +160,11 @@ async fn contents_refuse_templates_that_cannot_render_and_preview_renders() {
     let got = app.get(&format!("/v1/contents/{id}")).await;
     assert_eq!(got.body["variables"], json!(["date", "group.name", "member.display_name"]));
     let missing = app.get(&format!("/v1/contents/{id}/preview")).await;
-    assert_eq!((missing.status, missing.field()), (StatusCode::UNPROCESSABLE_ENTITY, "group_id"));
+    // The content's stored variables need a group: a conflict with what is stored.
+    assert_eq!(
+        (missing.status, missing.body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("record_required"))
+    );
     let p = app.get(&format!("/v1/contents/{id}/preview?group_id={g}&at=2026-11-23T09:00")).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     assert_eq!(p.body["message"]["text"], "群-100 的家人们早上好 2026-11-23 亲");
@@ -190,7 +194,14 @@ async fn plans_validate_targets_timings_and_variables_naming_the_field() {
                 json!({"name": "p", "target": target, "steps": [{"content_id": content, "timing": timing}]}),
             )
             .await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {}", r.body);
+        if field == "steps[0].content_id" {
+            // The stored content's variables do not fit the step: 409, naming the step.
+            assert_eq!(r.status, StatusCode::CONFLICT, "{field}: {}", r.body);
+            assert!(r.body["error"]["message"].as_str().unwrap().starts_with(field), "{}", r.body);
+            continue;
+        }
+        let want = if field == "target.tier" { StatusCode::NOT_FOUND } else { StatusCode::UNPROCESSABLE_ENTITY };
+        assert_eq!(r.status, want, "{field}: {}", r.body);
         assert_eq!(r.field(), field, "{}", r.body);
     }
     assert_eq!(app.count("sop_plans").await, 0);
@@ -491,7 +502,7 @@ async fn deliveries_and_plans_are_invisible_to_other_workspaces() {
         .send(reqwest::Method::POST, "/v1/sop-plans", Some(&other),
             Some(json!({"name": "x", "target": {"group_ids": [g]}, "steps": [{"content_id": c, "timing": {"kind": "daily", "at": "09:00"}}]})))
         .await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
     let fields: Vec<&str> =
         r.body["error"]["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["target.group_ids[0]", "steps[0].content_id"]);
