@@ -158,18 +158,13 @@ impl IntoResponse for ApiError {
                 envelope_response(status, code, "internal server error".into(), vec![])
             }
             Self::Validation(details) => {
-                let message = match details.first() {
-                    Some(d) => format!("invalid request: {}: {}", d.field, d.message),
-                    None => "invalid request".to_owned(),
-                };
+                let message = first_problem("invalid request: ", &details).unwrap_or_else(|| "invalid request".into());
                 envelope_response(status, code, message, details)
             }
             Self::BadRequest { message, details, .. } => envelope_response(status, code, message, details),
             Self::Unknown(details) => {
-                let message = match details.first() {
-                    Some(d) => format!("{}: {}", d.field, d.message),
-                    None => "a referenced record does not exist in this workspace".to_owned(),
-                };
+                let message = first_problem("", &details)
+                    .unwrap_or_else(|| "a referenced record does not exist in this workspace".into());
                 envelope_response(status, code, message, details)
             }
             other => {
@@ -178,6 +173,11 @@ impl IntoResponse for ApiError {
             }
         }
     }
+}
+
+/// `<prefix><field>: <message>` of the first problem, for the envelope's message.
+fn first_problem(prefix: &str, details: &[FieldError]) -> Option<String> {
+    details.first().map(|d| format!("{prefix}{}: {}", d.field, d.message))
 }
 
 /// Result alias for handlers.

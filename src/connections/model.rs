@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{AdditionalProperties, Object, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 
@@ -68,7 +68,7 @@ impl utoipa::PartialSchema for CreateConnection {
                     .property("name", schema::text::<0, 100>())
                     .property("credentials", credentials)
                     .required("credentials")
-                    .property("settings", settings_schema(true))
+                    .property("settings", settings_schema())
                     .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false))),
             );
         }
@@ -89,14 +89,13 @@ fn any_credentials() -> RefOr<Schema> {
 
 /// Whether `creds` are some connectable platform's other than `platform`.
 pub fn belong_elsewhere(platform: Platform, creds: &serde_json::Value) -> bool {
-    Platform::ALL.into_iter().any(|p| p != platform && rules(p).is_some() && check_credentials(p, creds).is_ok())
+    Platform::ALL.into_iter().any(|p| p != platform && check_credentials(p, creds).is_ok())
 }
 
-/// The schema of [`check_settings`].
-pub fn settings_schema(nullable: bool) -> utoipa::openapi::schema::Object {
-    let ty = if nullable { SchemaType::from_iter([Type::Object, Type::Null]) } else { SchemaType::Type(Type::Object) };
+/// The schema of [`check_settings`] (settings may be `null`: unchanged or none).
+fn settings_schema() -> Object {
     ObjectBuilder::new()
-        .schema_type(ty)
+        .schema_type(schema::typed(Type::Object, true))
         .description(Some(
             "At most 8192 bytes as JSON. `api_base_url` points outbound calls elsewhere (a fake platform in tests); \
              `outbound_url` is a generic connection's outbound webhook; `group_daily_cap` caps SOP messages per \
@@ -118,12 +117,8 @@ pub struct UpdateConnection {
     #[schema(schema_with = schema::opt_text::<1, 100>)]
     pub name: Option<String>,
     pub status: Option<ConnectionStatus>,
-    #[schema(schema_with = settings_schema_nullable)]
+    #[schema(schema_with = settings_schema)]
     pub settings: Option<serde_json::Value>,
-}
-
-fn settings_schema_nullable() -> utoipa::openapi::schema::Object {
-    settings_schema(true)
 }
 
 /// `POST /v1/connections/{id}/rotate`.
@@ -183,15 +178,15 @@ impl Key {
             }
     }
 
-    fn schema(&self) -> utoipa::openapi::schema::Object {
+    fn schema(&self) -> Object {
         let pattern = match self.chars {
             Chars::Alnum => Some("^[A-Za-z0-9]*$"),
             Chars::Token => Some("^[A-Za-z0-9_-]*$"),
             Chars::WithColon => Some(":"),
             Chars::Any => None,
         };
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
+        ObjectBuilder::new()
+            .schema_type(Type::String)
             .min_length(Some(self.min))
             .max_length(Some(self.max))
             .pattern(pattern)
@@ -230,8 +225,7 @@ fn rules(platform: Platform) -> Option<&'static [Key]> {
 
 /// The platforms that can be connected, each with its credentials' schema:
 /// a closed object of its keys.
-pub fn credential_schemas() -> Vec<(Platform, utoipa::openapi::schema::Object)> {
-    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type};
+fn credential_schemas() -> Vec<(Platform, Object)> {
     Platform::ALL
         .into_iter()
         .filter_map(|p| rules(p).map(|keys| (p, keys)))

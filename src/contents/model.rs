@@ -29,6 +29,11 @@ pub enum ContentKind {
     File,
 }
 
+impl ContentKind {
+    /// Every kind.
+    pub const ALL: [ContentKind; 5] = [Self::Text, Self::Link, Self::Image, Self::MiniProgram, Self::File];
+}
+
 /// The fields of a message: templates in a content, rendered in a delivery.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MessageBody {
@@ -92,11 +97,9 @@ pub struct CreateContent {
 /// and may have (the others may only be `null`).
 impl utoipa::PartialSchema for CreateContent {
     fn schema() -> RefOr<Schema> {
-        let kinds =
-            [ContentKind::Text, ContentKind::Link, ContentKind::Image, ContentKind::MiniProgram, ContentKind::File];
         let mut one_of =
             OneOfBuilder::new().description(Some("`POST /v1/contents`: a name, a kind and the kind's fields"));
-        for kind in kinds {
+        for kind in ContentKind::ALL {
             let (required, optional) = fields(kind);
             let kind_name =
                 serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
@@ -136,14 +139,10 @@ fn max_chars(field: &str) -> usize {
 /// The schema of one message field as [`check_body`] checks it: text, a
 /// template, and for URLs a URL or `{{campaign.link}}`; an `app_id` holds
 /// no placeholder.
-pub fn field_schema(field: &str) -> RefOr<Schema> {
-    let text = match max_chars(field) {
-        4000 => schema::text::<1, 4000>(),
-        _ => schema::text::<1, 2048>(),
-    };
-    let mut parts = vec![text, schema::pattern(template::pattern())];
+fn field_schema(field: &str) -> RefOr<Schema> {
+    let mut parts = vec![schema::text_of(1, max_chars(field), false, ""), schema::pattern(template::pattern())];
     if field.ends_with("url") {
-        let ws = schema::WHITE_SPACE;
+        let ws = schema::white_space();
         parts.push(schema::pattern(format!(r"^(?:{ws}*\{{\{{campaign\.link\}}\}}{ws}*|{})$", schema::url_pattern())));
     }
     if field == "app_id" {
@@ -351,13 +350,7 @@ pub fn validate_change(name: &str, kind: ContentKind, body: &MessageBody) -> Api
     c.finish()?;
     let mut shape = Checks::new();
     check_shape(&mut shape, kind, body);
-    shape.finish().map_err(|e| match e {
-        crate::error::ApiError::Validation(fields) => {
-            let names = fields.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("; ");
-            crate::error::ApiError::conflict("content_kind_mismatch", names)
-        }
-        other => other,
-    })
+    shape.finish_as_conflict("content_kind_mismatch")
 }
 
 fn is_url_template(v: &str) -> bool {

@@ -26,7 +26,7 @@ pub const VARIABLES: &[&str] = &[
 /// around it, an optional `|fallback` holding no `}}`, then `}}`; after the
 /// last placeholder neither `{{` nor `}}` appears.
 pub fn pattern() -> String {
-    let ws = crate::validate::schema::WHITE_SPACE;
+    let ws = crate::validate::schema::white_space();
     let names = VARIABLES.iter().map(|v| v.replace('.', r"\.")).collect::<Vec<_>>().join("|");
     let text = r"(?:[^{]|\{[^{])*";
     let fallback = r"(?:[^}]|\}[^}])*";

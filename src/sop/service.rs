@@ -21,7 +21,11 @@ pub async fn check_refs(
     steps: &[StepInput],
     timings: &[Timing],
 ) -> ApiResult<()> {
+    // Unknown records answer 404; rules that depend on the stored contents'
+    // variables answer 409 (the request is well-formed, the contents it
+    // names do not fit it), each with its code.
     let mut errors = Vec::new();
+    let mut misfits: Vec<(&'static str, String)> = Vec::new();
     let unknown = |f: String| FieldError::new(f, "unknown", "no such record in this workspace");
     if let Some(l) = target.layer_id {
         if crate::layers::repo::get(conn, ws, l).await?.is_none() {
@@ -55,29 +59,20 @@ pub async fn check_refs(
             continue;
         };
         if c.variables.iter().any(|v| v.starts_with("member.")) && timing.anchor() != Some(Anchor::MemberJoined) {
-            errors.push(FieldError::new(&field, "member_variables", "member variables need an after_join step"));
+            misfits.push(("member_variables", format!("{field}: member variables need an after_join step")));
         }
         if c.variables.iter().any(|v| v.starts_with("campaign.")) && campaign.is_none() {
-            errors.push(FieldError::new(
-                &field,
-                "campaign_variables",
-                "campaign variables need the plan's campaign_id",
-            ));
+            misfits.push(("campaign_variables", format!("{field}: campaign variables need the plan's campaign_id")));
         }
     }
-    // Unknown records first (404); then rules that depend on the stored
-    // contents' variables (409: the request is well-formed, the contents it
-    // names do not fit it).
-    let (unknown, misfits): (Vec<_>, Vec<_>) = errors.into_iter().partition(|e| e.code == "unknown");
-    if !unknown.is_empty() {
-        return Err(ApiError::Unknown(unknown));
+    if !errors.is_empty() {
+        return Err(ApiError::Unknown(errors));
     }
     match misfits.first() {
         None => Ok(()),
-        Some(first) => Err(ApiError::conflict(
-            if first.code == "member_variables" { "member_variables" } else { "campaign_variables" },
-            misfits.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "),
-        )),
+        Some((code, _)) => {
+            Err(ApiError::conflict(code, misfits.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ")))
+        }
     }
 }
 

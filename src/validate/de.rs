@@ -6,6 +6,12 @@
 use serde::de::{Deserializer, Error, Visitor};
 use std::fmt;
 
+/// `v` as an `i64` when it is a whole number in range. `i64::MAX` is not a
+/// double, so the upper bound is exclusive.
+pub fn whole(v: f64) -> Option<i64> {
+    (v.fract() == 0.0 && v >= i64::MIN as f64 && v < i64::MAX as f64).then_some(v as i64)
+}
+
 struct Integral;
 
 impl Visitor<'_> for Integral {
@@ -24,12 +30,7 @@ impl Visitor<'_> for Integral {
     }
 
     fn visit_f64<E: Error>(self, v: f64) -> Result<i64, E> {
-        // i64::MAX is not a double: the bound is exclusive.
-        if v.fract() == 0.0 && v >= i64::MIN as f64 && v < i64::MAX as f64 {
-            Ok(v as i64)
-        } else {
-            Err(E::custom(format!("expected an integer, got {v}")))
-        }
+        whole(v).ok_or_else(|| E::custom(format!("expected an integer, got {v}")))
     }
 }
 

@@ -99,17 +99,24 @@ impl Checks {
             Err(ApiError::Validation(self.0))
         }
     }
+
+    /// `Ok` when nothing failed, else one 409 `code` whose message lists
+    /// every problem: for rules that depend on what is stored, not on the
+    /// request alone.
+    pub fn finish_as_conflict(self, code: &'static str) -> ApiResult<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::conflict(code, self.0.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ")))
+        }
+    }
 }
 
 /// A JSON number that is a whole number in `i64`, whether written `5` or
 /// `5.0` (JSON Schema counts both as integers).
 pub fn integral(v: &serde_json::Value) -> Option<i64> {
     let n = v.as_number()?;
-    n.as_i64().or_else(|| {
-        let f = n.as_f64()?;
-        // The exclusive upper bound: i64::MAX itself is not a double.
-        (f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64).then_some(f as i64)
-    })
+    n.as_i64().or_else(|| n.as_f64().and_then(de::whole))
 }
 
 /// See [`Checks::slug`].

@@ -22,18 +22,31 @@ const CONTROL_BUT_TAB_NL: &str = r"\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-
 const CONTROL: &str = r"\u0000-\u001F\u007F-\u009F";
 /// Unicode `White_Space` outside the control ranges (tab, LF, CR and U+0085 are controls).
 const SPACE: &str = r"\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+/// The `White_Space` characters among the controls.
+const CONTROL_SPACE: &str = r"\u0009-\u000D\u0085";
+
 /// Every `White_Space` character, as a class (what `str::trim` removes).
-pub const WHITE_SPACE: &str = r"[\u0009-\u000D\u0085\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]";
+pub fn white_space() -> String {
+    format!("[{CONTROL_SPACE}{SPACE}]")
+}
+
+/// `ty`, or `ty` and `null`.
+pub fn typed(ty: Type, nullable: bool) -> SchemaType {
+    if nullable {
+        SchemaType::from_iter([ty, Type::Null])
+    } else {
+        SchemaType::Type(ty)
+    }
+}
 
 fn string(nullable: bool) -> ObjectBuilder {
-    let ty = if nullable { SchemaType::from_iter([Type::String, Type::Null]) } else { SchemaType::Type(Type::String) };
-    ObjectBuilder::new().schema_type(ty)
+    ObjectBuilder::new().schema_type(typed(Type::String, nullable))
 }
 
 /// The pattern of [`super::Checks::text`]: no control character but tab, LF
 /// and CR; with `non_blank`, at least one character that is not white space.
 /// `extra` names more refused characters (already escaped for a class).
-pub fn text_pattern(non_blank: bool, extra: &str) -> String {
+fn text_pattern(non_blank: bool, extra: &str) -> String {
     let allowed = format!("[^{CONTROL_BUT_TAB_NL}{extra}]");
     if non_blank {
         format!("^{allowed}*[^{CONTROL}{SPACE}{extra}]{allowed}*$")
@@ -42,7 +55,9 @@ pub fn text_pattern(non_blank: bool, extra: &str) -> String {
     }
 }
 
-fn text_object(min: usize, max: usize, nullable: bool, extra: &str) -> Object {
+/// Free text of `min..=max` characters (`min` 0 or 1), for a length only
+/// known at run time; `extra` names more refused characters.
+pub fn text_of(min: usize, max: usize, nullable: bool, extra: &str) -> Object {
     string(nullable)
         .min_length((min > 0).then_some(min))
         .max_length(Some(max))
@@ -52,27 +67,26 @@ fn text_object(min: usize, max: usize, nullable: bool, extra: &str) -> Object {
 
 /// Free text of `MIN..=MAX` characters ([`super::Checks::text`]; `MIN` is 0 or 1).
 pub fn text<const MIN: usize, const MAX: usize>() -> Object {
-    text_object(MIN, MAX, false, "")
+    text_of(MIN, MAX, false, "")
 }
 
 /// [`text`] or `null`.
 pub fn opt_text<const MIN: usize, const MAX: usize>() -> Object {
-    text_object(MIN, MAX, true, "")
+    text_of(MIN, MAX, true, "")
 }
 
 /// A tag name: text of 1-50 characters without commas.
 pub fn tag_name() -> Object {
-    text_object(1, 50, false, ",")
+    text_of(1, 50, false, ",")
 }
 
 /// [`tag_name`] or `null`.
 pub fn opt_tag_name() -> Object {
-    text_object(1, 50, true, ",")
+    text_of(1, 50, true, ",")
 }
 
 fn tag_list_array(max: usize, nullable: bool) -> Array {
-    let ty = if nullable { SchemaType::from_iter([Type::Array, Type::Null]) } else { SchemaType::Type(Type::Array) };
-    ArrayBuilder::new().schema_type(ty).items(tag_name()).max_items(Some(max)).build()
+    ArrayBuilder::new().schema_type(typed(Type::Array, nullable)).items(tag_name()).max_items(Some(max)).build()
 }
 
 /// A list of at most `MAX` tag names (`tags::model::check_tag_list`).
@@ -86,7 +100,7 @@ pub fn opt_tag_list<const MAX: usize>() -> Array {
 }
 
 /// The pattern of [`super::is_slug`].
-pub const SLUG_PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,63}$";
+const SLUG_PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,63}$";
 
 fn slug_object(nullable: bool) -> Object {
     string(nullable).min_length(Some(1)).max_length(Some(64)).pattern(Some(SLUG_PATTERN)).build()
@@ -128,25 +142,16 @@ pub fn opt_url() -> Object {
     url_object(true)
 }
 
-fn object(max_bytes: usize, nullable: bool) -> Object {
-    let ty = if nullable { SchemaType::from_iter([Type::Object, Type::Null]) } else { SchemaType::Type(Type::Object) };
+/// A free-form JSON object of at most `KIB` KiB ([`super::Checks::json_object`]), or `null`.
+pub fn opt_json_object<const KIB: usize>() -> Object {
     ObjectBuilder::new()
-        .schema_type(ty)
+        .schema_type(typed(Type::Object, true))
         .description(Some(format!(
-            "A JSON object of at most {max_bytes} bytes as JSON; its strings and keys hold no U+0000 and its \
-             numbers are finite doubles or 64-bit integers"
+            "A JSON object of at most {} bytes as JSON; its strings and keys hold no U+0000 and its \
+             numbers are finite doubles or 64-bit integers",
+            KIB * 1024
         )))
         .build()
-}
-
-/// A free-form JSON object of at most `KIB` KiB ([`super::Checks::json_object`]).
-pub fn json_object<const KIB: usize>() -> Object {
-    object(KIB * 1024, false)
-}
-
-/// [`json_object`] or `null`.
-pub fn opt_json_object<const KIB: usize>() -> Object {
-    object(KIB * 1024, true)
 }
 
 /// An object holding exactly one of the named properties (a rule like
@@ -258,11 +263,11 @@ mod tests {
             |f: fn(char) -> bool| (0..=0x10ffff).filter(|&c| char::from_u32(c).is_some_and(f)).collect::<Vec<_>>();
         assert_eq!(class(CONTROL), all(char::is_control));
         assert!(class(SPACE).iter().all(|&c| char::from_u32(c).is_some_and(char::is_whitespace)));
-        let mut space = class(CONTROL);
+        let mut space = class(CONTROL_SPACE);
         space.extend(class(SPACE));
         space.sort_unstable();
-        space.retain(|&c| char::from_u32(c).is_some_and(char::is_whitespace));
         assert_eq!(space, all(char::is_whitespace));
+        assert_eq!(white_space(), format!("[{CONTROL_SPACE}{SPACE}]"));
         let tab_nl = class(CONTROL_BUT_TAB_NL);
         assert_eq!(all(char::is_control).into_iter().filter(|c| !tab_nl.contains(c)).collect::<Vec<_>>(), [9, 10, 13]);
     }

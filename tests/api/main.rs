@@ -6,6 +6,7 @@ mod helpers;
 mod campaigns;
 mod cli;
 mod contract;
+mod contract_rules;
 mod crash;
 mod delivery;
 mod events;
