@@ -60,7 +60,11 @@ def unique_idempotency_keys(ctx, case, kwargs):
 # ones go out as drawn, to be refused):
 # - metrics: `from` is not after `to`, and at most 366 days before it;
 # - campaigns: `ends_at` is after `starts_at`;
-# - the funnel: `steps` or `funnel`, not both.
+# - the funnel: `steps` or `funnel`, not both;
+# - a member does not invite themselves, and joins or leaves a group not
+#   in the future;
+# - SOP plans: `ends_on` is not before `starts_on`; quiet hours end where
+#   they do not start.
 def _date(value):
     try:
         return datetime.date.fromisoformat(value)
@@ -77,6 +81,13 @@ def _instant(value):
 
 def _period(query):
     start, end = _date(query.get("from")), _date(query.get("to"))
+    if start and not end:
+        # `to` defaults to today (in the workspace's timezone, a day either
+        # side of ours): a `from` after it, or more than 366 days before it,
+        # needs a `to` of its own.
+        today = datetime.date.today()
+        if (today - start).days < 1 or (today - start).days > 364:
+            end = min(start + datetime.timedelta(days=365), datetime.date(2999, 12, 31))
     if start and end:
         if start > end:
             start, end = end, start
@@ -92,6 +103,13 @@ def _campaign_period(body):
         body["ends_at"] = (start + datetime.timedelta(hours=1)).isoformat()
 
 
+def _not_future(values, name):
+    at = _instant(values.get(name))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if at and at.tzinfo and at > now:
+        values[name] = (now - datetime.timedelta(minutes=1)).isoformat()
+
+
 @schemathesis.hook("before_call")
 def cross_field_rules(ctx, case, kwargs):
     if not _is_positive(case):
@@ -105,3 +123,17 @@ def cross_field_rules(ctx, case, kwargs):
             del query["funnel"]
     if path.startswith("/v1/campaigns") and body is not None:
         _campaign_period(body)
+    if path == "/v1/groups/{id}/members" and body is not None:
+        if body.get("inviter_id") == body.get("member_id"):
+            body.pop("inviter_id", None)
+        _not_future(body, "joined_at")
+    if path == "/v1/groups/{id}/members/{member_id}" and query is not None:
+        _not_future(query, "left_at")
+    if path.startswith("/v1/sop-plans") and body is not None:
+        start, end = _date(body.get("starts_on")), _date(body.get("ends_on"))
+        if start and end and end < start:
+            body["starts_on"], body["ends_on"] = body["ends_on"], body["starts_on"]
+        quiet = body.get("quiet_hours")
+        if isinstance(quiet, dict) and quiet.get("start") == quiet.get("end") and isinstance(quiet.get("end"), str):
+            hour = (int(quiet["end"][:2]) + 1) % 24
+            quiet["end"] = "%02d%s" % (hour, quiet["end"][2:])

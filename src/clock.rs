@@ -12,8 +12,21 @@ pub fn zone(name: &str) -> chrono_tz::Tz {
 
 /// Parses a local date-time `YYYY-MM-DDTHH:MM` of the years 1970-9999
 /// (the form operators write one-off times and previews in).
+/// Exactly that shape: digits where the form has them (chrono alone would
+/// also take a sign or fewer digits). The document's pattern is
+/// `validate::schema::local_date_time`.
 pub fn parse_local(s: &str) -> Option<chrono::NaiveDateTime> {
     use chrono::Datelike;
+    let shape = s.len() == 16
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            10 => b == b'T',
+            13 => b == b':',
+            _ => b.is_ascii_digit(),
+        });
+    if !shape {
+        return None;
+    }
     chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").ok().filter(|t| (1970..=9999).contains(&t.year()))
 }
 

@@ -141,6 +141,15 @@ impl From<sqlx::Error> for ApiError {
 /// Builds the envelope response for a status, code and message (also used
 /// for errors produced outside handlers, e.g. timeouts and unknown routes).
 pub fn envelope_response(status: StatusCode, code: &str, message: String, details: Vec<FieldError>) -> Response {
+    // A field path or message may echo the caller's input, U+0000 included
+    // (a key holding one): shown as the escape `\u0000`, as the document's
+    // strings hold no U+0000.
+    let shown = |s: String| if s.contains('\0') { s.replace('\0', "\\u0000") } else { s };
+    let message = shown(message);
+    let details = details
+        .into_iter()
+        .map(|d| FieldError { field: shown(d.field), code: d.code, message: shown(d.message) })
+        .collect();
     let body = ErrorEnvelope {
         error: ErrorBody { code: code.to_owned(), message, details, request_id: request_id::current() },
     };

@@ -50,7 +50,21 @@ impl Platform {
 pub struct Identity {
     pub platform: Platform,
     /// The platform's own id of the user (or chat).
+    #[schema(schema_with = crate::validate::schema::external_id)]
     pub external_id: String,
+}
+
+/// Most identities of one member or staff member.
+pub const MAX_IDENTITIES: usize = 20;
+
+/// The schema of [`check_identities`]: at most [`MAX_IDENTITIES`], none twice.
+pub fn identities_schema() -> utoipa::openapi::schema::Array {
+    crate::validate::schema::distinct(crate::validate::schema::reference::<Identity>(), MAX_IDENTITIES, false)
+}
+
+/// [`identities_schema`] or `null`.
+pub fn opt_identities_schema() -> utoipa::openapi::schema::Array {
+    crate::validate::schema::distinct(crate::validate::schema::reference::<Identity>(), MAX_IDENTITIES, true)
 }
 
 /// Checks an external id: 1..=128 characters, no control characters, no surrounding spaces.
@@ -62,8 +76,8 @@ pub fn check_external_id(c: &mut Checks, field: &str, v: &str) {
 
 /// Checks a list of identities (and that none repeats).
 pub fn check_identities(c: &mut Checks, field: &str, ids: &[Identity]) {
-    if ids.len() > 20 {
-        c.fail(field, "too_many", "at most 20 identities");
+    if ids.len() > MAX_IDENTITIES {
+        c.fail(field, "too_many", format!("at most {MAX_IDENTITIES} identities"));
     }
     for (i, id) in ids.iter().enumerate() {
         check_external_id(c, &format!("{field}[{i}].external_id"), &id.external_id);

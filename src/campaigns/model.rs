@@ -150,6 +150,8 @@ pub struct UpdateCampaign {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub starts_at: Option<Option<DateTime<Utc>>>,
+    /// After `starts_at`: given together, 422 otherwise; given alone and not
+    /// after the stored `starts_at`, 409 `before_start`.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub ends_at: Option<Option<DateTime<Utc>>>,
@@ -223,9 +225,13 @@ impl CreateCampaign {
 }
 
 impl UpdateCampaign {
-    /// Validates present fields (the period is checked after merging).
+    /// Validates present fields: a period given whole here (422); one end
+    /// against the other stored is checked after merging (409).
     pub fn validate(&self) -> ApiResult<()> {
         let mut c = Checks::new();
+        if let (Some(starts), Some(ends)) = (self.starts_at, self.ends_at) {
+            check_period(&mut c, starts, ends);
+        }
         c.opt_text("name", self.name.as_deref(), 200);
         if let Some(d) = &self.description {
             c.text("description", d, 0, 4000);

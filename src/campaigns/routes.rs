@@ -36,7 +36,10 @@ fn map_err(e: sqlx::Error) -> ApiError {
         "campaigns_tracking_code_key" => {
             Some(ApiError::conflict("already_exists", "a campaign with this tracking_code exists"))
         }
-        "campaigns_period_check" => Some(ApiError::field("ends_at", "before_start", "must be after starts_at")),
+        // Only one end given, and it does not fit the other one stored.
+        "campaigns_period_check" => {
+            Some(ApiError::conflict("before_start", "ends_at must be after starts_at (as stored, where not given)"))
+        }
         _ => None,
     })
 }
@@ -178,9 +181,11 @@ pub async fn update_campaign(
     crate::http::patch::apply(&mut c.starts_at, body.starts_at);
     crate::http::patch::apply(&mut c.ends_at, body.ends_at);
     crate::http::patch::apply(&mut c.link, body.link);
+    // The request is well-formed (a period given whole was checked above):
+    // one end that does not fit the other stored is a conflict.
     let mut checks = Checks::new();
     check_period(&mut checks, c.starts_at, c.ends_at);
-    checks.finish()?;
+    checks.finish_as_conflict("before_start")?;
     c.name = body.name.map(|n| n.trim().to_owned()).unwrap_or(c.name);
     c.description = body.description.map(|d| d.trim().to_owned()).unwrap_or(c.description);
     c.tracking_code = body.tracking_code.unwrap_or(c.tracking_code);

@@ -182,7 +182,7 @@ impl Key {
         let pattern = match self.chars {
             Chars::Alnum => Some("^[A-Za-z0-9]*$"),
             Chars::Token => Some("^[A-Za-z0-9_-]*$"),
-            Chars::WithColon => Some(":"),
+            Chars::WithColon => Some(r"^[^\u0000]*:[^\u0000]*$"),
             Chars::Any => None,
         };
         ObjectBuilder::new()

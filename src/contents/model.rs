@@ -114,7 +114,7 @@ impl utoipa::PartialSchema for CreateContent {
                 o = if required.contains(&field) {
                     o.property(field, field_schema(field)).required(field)
                 } else if optional.contains(&field) {
-                    o.property(field, field_schema(field))
+                    o.property(field, opt_field_schema(field))
                 } else {
                     o.property(field, ObjectBuilder::new().schema_type(Type::Null))
                 };
@@ -245,7 +245,12 @@ pub struct PreviewQuery {
     /// The campaign for `campaign.*` (required when used).
     pub campaign_id: Option<CampaignId>,
     /// Local date-time for `date`/`time`/`weekday` (`YYYY-MM-DDTHH:MM`; default now in the group's timezone).
+    #[param(schema_with = local_date_time)]
     pub at: Option<String>,
+}
+
+fn local_date_time() -> utoipa::openapi::schema::Object {
+    schema::matching(&schema::local_date_time(), false)
 }
 
 /// Which fields a kind requires and allows.

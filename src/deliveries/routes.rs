@@ -123,8 +123,10 @@ pub enum RobotKind {
 #[serde(deny_unknown_fields)]
 pub struct PutRobot {
     pub kind: RobotKind,
+    #[schema(schema_with = crate::validate::schema::url)]
     pub webhook_url: String,
     /// Feishu signing secret, when signature verification is on.
+    #[schema(schema_with = crate::validate::schema::opt_text::<1, 256>)]
     pub secret: Option<String>,
 }
 

@@ -158,6 +158,14 @@ pub fn derive_id(scope: &str, source_id: &str) -> Uuid {
     Uuid::new_v5(&NAMESPACE, format!("{scope}:{source_id}").as_bytes())
 }
 
+/// The pattern of [`valid_type`]; without `joins_and_leaves`, of the types
+/// that can count as activity (every type but `member_joined`/`member_left`).
+pub fn type_pattern(joins_and_leaves: bool) -> String {
+    let skip = if joins_and_leaves { 0 } else { 2 };
+    let known = TYPES[skip..].join("|");
+    format!("^({known}|custom\\.[a-z0-9][a-z0-9_-]{{0,63}})$")
+}
+
 /// Whether `kind` is a known type or `custom.<name>`.
 pub fn valid_type(kind: &str) -> bool {
     TYPES.contains(&kind) || kind.strip_prefix("custom.").is_some_and(is_slug)

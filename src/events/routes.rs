@@ -179,14 +179,27 @@ pub async fn list_events(
     Ok(Json(page(rows, limit)))
 }
 
+/// The query of a member's timeline: paged by time, as the event list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TimelineQuery {
+    /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page (`<microseconds>.<event id>`).
+    #[param(pattern = "^-?[0-9]{1,16}\\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+    pub cursor: Option<String>,
+}
+
 /// A member's events, newest first.
-#[utoipa::path(get, path = "/members/{id}/timeline", tag = "events", params(("id" = MemberId, Path), crate::http::pagination::PageQuery),
+#[utoipa::path(get, path = "/members/{id}/timeline", tag = "events", params(("id" = MemberId, Path), TimelineQuery),
     responses((status = 200, body = Page<Event>), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn member_timeline(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<MemberId>,
-    ApiQuery(q): ApiQuery<crate::http::pagination::PageQuery>,
+    ApiQuery(q): ApiQuery<TimelineQuery>,
 ) -> ApiResult<Json<Page<Event>>> {
     let (limit, after) = paging(q.limit, q.cursor.as_deref())?;
     let mut conn = state.pool.acquire().await?;

@@ -103,8 +103,12 @@ async fn receive(
 #[utoipa::path(post, path = "/hooks/{platform}/{connection_id}", tag = "webhooks",
     params(("platform" = Platform, Path), ("connection_id" = ConnectionId, Path)),
     request_body(content = String, description = "The platform's raw callback body"),
-    responses((status = 200, description = "Stored (the platform's expected answer)"), (status = 400, body = ErrorEnvelope),
-        (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 413, body = ErrorEnvelope)))]
+    responses((status = 200, description = "Stored (the platform's expected answer)"),
+        (status = 400, body = ErrorEnvelope, description = "Verified, but not a callback of this platform (`malformed_webhook`)"),
+        (status = 401, body = ErrorEnvelope, description = "Not verified (`unauthorized`): the signature, token or \
+            timestamp is wrong or missing, or the request is too broken to find them in; nothing unverified is read further"),
+        (status = 404, body = ErrorEnvelope, description = "No active connection of that platform with that id"),
+        (status = 413, body = ErrorEnvelope)))]
 pub async fn receive_webhook_post(
     State(state): State<AppState>,
     Path((platform, id)): Path<(String, String)>,
@@ -118,7 +122,10 @@ pub async fn receive_webhook_post(
 /// Platform URL verification (WeCom `echostr`).
 #[utoipa::path(get, path = "/hooks/{platform}/{connection_id}", tag = "webhooks",
     params(("platform" = Platform, Path), ("connection_id" = ConnectionId, Path)),
-    responses((status = 200, description = "The decrypted echo"), (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The decrypted echo"),
+        (status = 401, body = ErrorEnvelope, description = "Not verified (`unauthorized`): WeCom's `msg_signature`, \
+            `timestamp`, `nonce` and `echostr` are missing or do not verify; other platforms verify by POST only"),
+        (status = 404, body = ErrorEnvelope, description = "No active connection of that platform with that id")))]
 pub async fn receive_webhook_get(
     State(state): State<AppState>,
     Path((platform, id)): Path<(String, String)>,

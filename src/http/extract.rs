@@ -73,6 +73,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         message: format!("request body is not valid JSON: {e}"),
         details: vec![],
     })?;
+    // Every body is an object. serde's derived structs would also read an
+    // array, positionally (`[null, null]` as a PATCH of two fields).
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::Validation(vec![FieldError::new("body", "invalid", "must be a JSON object")]));
+    }
     // U+0000 can only arrive as the escape `\u0000`; only then is the body walked.
     if bytes.windows(6).any(|w| w == b"\\u0000") {
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) {
@@ -224,6 +229,15 @@ mod tests {
         assert_eq!(first_field(e), ("items[0].platfrom".into(), "unknown_field".into()));
         let e = parse_json::<Outer>(br#"{"items": []}"#).unwrap_err();
         assert_eq!(first_field(e), ("name".into(), "required".into()));
+    }
+
+    #[test]
+    fn bodies_are_objects_not_positional_arrays() {
+        for not_an_object in [&b"[\"a\", []]"[..], b" null", b"\"a\"", b"1"] {
+            let e = parse_json::<Outer>(not_an_object).unwrap_err();
+            assert!(matches!(&e, ApiError::Validation(d) if d[0].field == "body"), "{e:?}");
+        }
+        assert!(parse_json::<Outer>(b" \n{\"name\": \"a\", \"items\": []}").is_ok());
     }
 
     #[test]

@@ -16,7 +16,11 @@
 //! | 413, 415 | operations with a body | the body limit, `ApiJson` |
 //! | 422 | operations with a query parameter or a body | `ApiQuery`, `ApiJson`, handlers' checks |
 //!
-//! Every error response refers to the one `ErrorEnvelope` schema.
+//! Every error response refers to the one `ErrorEnvelope` schema. A report
+//! taking `format` also answers `text/csv`; every string without a rule of
+//! its own gets the pattern refusing U+0000, and free-form objects hold
+//! `JsonValue`s (strings and keys without U+0000 at any depth), as the
+//! extractors enforce.
 
 use serde_json::{json, Map, Value};
 
@@ -68,6 +72,14 @@ fn complete(path: &str, method: &str, op: &mut Map<String, Value>) {
         op.insert("parameters".into(), Value::Array(params));
     }
     let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else { return };
+    // A report with `format=csv` answers a CSV table as well as JSON.
+    if params.iter().any(|p| p["in"] == "query" && p["name"] == "format") {
+        if let Some(content) =
+            responses.get_mut("200").and_then(|r| r.get_mut("content")).and_then(Value::as_object_mut)
+        {
+            content.insert("text/csv".into(), json!({"schema": {"type": "string", "description": "One CSV table"}}));
+        }
+    }
     if has("path") || has_body {
         add(responses, "400");
     }
@@ -93,6 +105,31 @@ fn complete(path: &str, method: &str, op: &mut Map<String, Value>) {
     }
 }
 
+/// Gives every string schema without a rule of its own (pattern, format,
+/// enum) the pattern refusing U+0000, which the extractors refuse in every
+/// string of a body or query. Examples are left as they are.
+fn nul_free_strings(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            let is_string = match map.get("type") {
+                Some(Value::String(t)) => t == "string",
+                Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+                _ => false,
+            };
+            if is_string && !["pattern", "format", "enum", "const"].iter().any(|k| map.contains_key(*k)) {
+                map.insert("pattern".into(), Value::from(crate::validate::schema::NUL_FREE));
+            }
+            for (k, child) in map.iter_mut() {
+                if k != "example" && k != "examples" {
+                    nul_free_strings(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(nul_free_strings),
+        _ => {}
+    }
+}
+
 /// The document with the shared answers added to every operation, as JSON
 /// (utoipa's types do not read back their own output, so the completion
 /// works on the JSON).
@@ -107,5 +144,9 @@ pub fn complete_document(doc: &utoipa::openapi::OpenApi) -> Value {
             }
         }
     }
+    if let Some(schemas) = v.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+        schemas.insert("JsonValue".into(), crate::validate::schema::json_value_component());
+    }
+    nul_free_strings(&mut v);
     v
 }

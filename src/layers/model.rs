@@ -9,11 +9,13 @@ use crate::groups::model::GroupStatus;
 use crate::groups::repo::GroupFilter;
 use crate::ids::{GroupId, LayerId};
 use crate::platform::Platform;
-use crate::tags::model::check_tag_list;
-use crate::validate::Checks;
+use crate::tags::model::{check_tag_list, MAX_TAGS_PER_ITEM};
+use crate::validate::{schema, Checks};
 
 /// Most explicit group ids in one selector.
 pub const MAX_IDS: usize = 1000;
+/// Most tiers, regions or categories in one selector.
+pub const MAX_VALUES: usize = 100;
 
 /// Which groups a layer holds. Non-empty criteria must all hold (a list
 /// matches any of its values; `tags_all` needs every tag); `group_ids` are
@@ -23,20 +25,27 @@ pub const MAX_IDS: usize = 1000;
 #[serde(deny_unknown_fields)]
 pub struct LayerSelector {
     #[serde(default)]
+    #[schema(schema_with = schema::tag_list::<{ MAX_TAGS_PER_ITEM }>)]
     pub tags: Vec<String>,
     #[serde(default)]
+    #[schema(schema_with = schema::tag_list::<{ MAX_TAGS_PER_ITEM }>)]
     pub tags_all: Vec<String>,
     #[serde(default)]
+    #[schema(schema_with = schema::slugs::<{ MAX_VALUES }>)]
     pub tiers: Vec<String>,
     #[serde(default)]
+    #[schema(schema_with = schema::texts::<1, 64, { MAX_VALUES }>)]
     pub regions: Vec<String>,
     #[serde(default)]
+    #[schema(schema_with = schema::texts::<1, 64, { MAX_VALUES }>)]
     pub categories: Vec<String>,
     #[serde(default)]
     pub platforms: Vec<Platform>,
     #[serde(default)]
+    #[schema(schema_with = schema::uuids::<{ MAX_IDS }>)]
     pub group_ids: Vec<GroupId>,
     #[serde(default)]
+    #[schema(schema_with = schema::uuids::<{ MAX_IDS }>)]
     pub exclude_group_ids: Vec<GroupId>,
     #[serde(default = "active_only")]
     pub statuses: Vec<GroupStatus>,
@@ -51,6 +60,13 @@ impl LayerSelector {
     pub fn check(&self, c: &mut Checks, field: &str) {
         check_tag_list(c, &format!("{field}.tags"), &self.tags);
         check_tag_list(c, &format!("{field}.tags_all"), &self.tags_all);
+        for (name, n) in
+            [("tiers", self.tiers.len()), ("regions", self.regions.len()), ("categories", self.categories.len())]
+        {
+            if n > MAX_VALUES {
+                c.fail(format!("{field}.{name}"), "too_many", format!("at most {MAX_VALUES} values"));
+            }
+        }
         for (i, t) in self.tiers.iter().enumerate() {
             c.slug(&format!("{field}.tiers[{i}]"), t);
         }
@@ -97,8 +113,10 @@ pub struct Layer {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateLayer {
+    #[schema(schema_with = schema::text::<1, 100>)]
     pub name: String,
     #[serde(default)]
+    #[schema(schema_with = schema::text::<0, 1000>)]
     pub description: String,
     pub selector: LayerSelector,
 }
@@ -107,7 +125,9 @@ pub struct CreateLayer {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateLayer {
+    #[schema(schema_with = schema::opt_text::<1, 100>)]
     pub name: Option<String>,
+    #[schema(schema_with = schema::opt_text::<0, 1000>)]
     pub description: Option<String>,
     /// Replaces the selector.
     pub selector: Option<LayerSelector>,

@@ -104,7 +104,9 @@ pub async fn create_layer(
 
 /// Change a layer (a new selector replaces the old one).
 #[utoipa::path(patch, path = "/layers/{id}", tag = "layers", params(("id" = LayerId, Path)), request_body = UpdateLayer,
-    responses((status = 200, body = Layer), (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
+    responses((status = 200, body = Layer), (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope, description = "Another layer has this name (`already_exists`)"),
+        (status = 422, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn update_layer(
     State(state): State<AppState>,

@@ -7,9 +7,9 @@ use utoipa::ToSchema;
 use crate::error::ApiResult;
 use crate::http::patch::double_option;
 use crate::ids::MemberId;
-use crate::platform::{check_identities, Identity};
-use crate::tags::model::check_tag_list;
-use crate::validate::Checks;
+use crate::platform::{check_identities, identities_schema, opt_identities_schema, Identity};
+use crate::tags::model::{check_tag_list, MAX_TAGS_PER_ITEM};
+use crate::validate::{schema, Checks};
 
 /// A member.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -68,19 +68,26 @@ fn mask_email(e: &str) -> String {
 #[serde(deny_unknown_fields)]
 pub struct CreateMember {
     #[serde(default)]
+    #[schema(schema_with = schema::text::<0, 100>)]
     pub display_name: String,
     #[serde(default)]
+    #[schema(schema_with = identities_schema)]
     pub identities: Vec<Identity>,
+    #[schema(schema_with = schema::opt_phone)]
     pub phone: Option<String>,
+    #[schema(schema_with = schema::opt_email)]
     pub email: Option<String>,
+    #[schema(schema_with = schema::opt_json_object::<16>)]
     pub attributes: Option<serde_json::Value>,
     #[serde(default)]
+    #[schema(schema_with = schema::tag_list::<{ MAX_TAGS_PER_ITEM }>)]
     pub tags: Vec<String>,
     #[serde(default)]
     pub is_staff: bool,
     #[serde(default)]
     pub is_bot: bool,
     /// Initial tier (recorded in the tier history).
+    #[schema(schema_with = schema::opt_slug)]
     pub tier: Option<String>,
     /// Defaults to now.
     pub first_seen_at: Option<DateTime<Utc>>,
@@ -91,16 +98,20 @@ pub struct CreateMember {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMember {
+    #[schema(schema_with = schema::opt_text::<0, 100>)]
     pub display_name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::opt_phone)]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::opt_email)]
     pub email: Option<Option<String>>,
+    #[schema(schema_with = schema::opt_json_object::<16>)]
     pub attributes: Option<serde_json::Value>,
+    #[schema(schema_with = schema::opt_tag_list::<{ MAX_TAGS_PER_ITEM }>)]
     pub tags: Option<Vec<String>>,
     /// Replaces the identities.
+    #[schema(schema_with = opt_identities_schema)]
     pub identities: Option<Vec<Identity>>,
     pub is_staff: Option<bool>,
     pub is_bot: Option<bool>,
@@ -111,9 +122,11 @@ pub struct UpdateMember {
 #[serde(deny_unknown_fields)]
 pub struct SetTier {
     /// Tier key, or null to clear.
+    #[schema(schema_with = schema::opt_slug)]
     pub tier: Option<String>,
     /// Why (kept in the history).
     #[serde(default)]
+    #[schema(schema_with = schema::text::<0, 500>)]
     pub reason: String,
 }
 
@@ -141,7 +154,7 @@ fn check_phone(c: &mut Checks, p: &str) {
 }
 
 fn check_email(c: &mut Checks, e: &str) {
-    let ok = e.len() <= 254
+    let ok = e.chars().count() <= 254
         && e.split_once('@')
             .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
         && !e.chars().any(|ch| ch.is_whitespace() || ch.is_control());

@@ -241,7 +241,9 @@ pub async fn erase_member(
 
 /// Set a member's tier by hand; the change is kept in the tier history.
 #[utoipa::path(put, path = "/members/{id}/tier", tag = "members", params(("id" = MemberId, Path)), request_body = SetTier,
-    responses((status = 200, body = Member), (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
+    responses((status = 200, body = Member), (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope, description = "The member's personal data was erased (`member_erased`)"),
+        (status = 422, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn set_member_tier(
     State(state): State<AppState>,

@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiResult;
 use crate::ids::{GroupId, MemberId, MembershipId};
-use crate::validate::Checks;
+use crate::validate::{schema, Checks};
 
 /// How a member arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -54,12 +54,13 @@ pub struct Membership {
 #[serde(deny_unknown_fields)]
 pub struct JoinGroup {
     pub member_id: MemberId,
-    /// Defaults to now.
+    /// Defaults to now; not in the future (5 minutes of clock skew allowed).
     pub joined_at: Option<DateTime<Utc>>,
     /// Defaults to `unknown`.
     pub source: Option<JoinSource>,
-    /// The member who invited them, if known.
+    /// The member who invited them, if known (not `member_id`).
     pub inviter_id: Option<MemberId>,
+    #[schema(schema_with = schema::opt_text::<1, 128>)]
     pub invite_code: Option<String>,
 }
 
@@ -68,9 +69,11 @@ pub struct JoinGroup {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct LeaveGroup {
-    /// Defaults to now.
+    /// Defaults to now; not in the future (5 minutes of clock skew allowed),
+    /// not before the stint's `joined_at` (409 `before_join`).
     pub left_at: Option<DateTime<Utc>>,
     /// Why (e.g. `left`, `removed`, `dismissed`).
+    #[param(schema_with = schema::opt_text::<1, 200>)]
     pub reason: Option<String>,
 }
 

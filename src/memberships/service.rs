@@ -22,7 +22,7 @@ fn map_err(e: sqlx::Error) -> ApiError {
             Some(ApiError::conflict("already_member", "the member is already in this group"))
         }
         "memberships_left_after_joined" => {
-            Some(ApiError::field("left_at", "before_join", "must not be before joined_at"))
+            Some(ApiError::conflict("before_join", "left_at must not be before the stint's joined_at"))
         }
         _ => None,
     })
@@ -146,7 +146,8 @@ pub async fn leave(
     let left_at = req.left_at.unwrap_or(now);
     check_not_future("left_at", left_at, now)?;
     if left_at < joined_at {
-        return Err(ApiError::field("left_at", "before_join", "must not be before joined_at"));
+        // The request is well-formed; it does not fit the stint stored.
+        return Err(ApiError::conflict("before_join", "left_at must not be before the stint's joined_at"));
     }
     let mut props = serde_json::json!({});
     if let Some(r) = req.reason.as_deref().map(str::trim) {

@@ -102,18 +102,39 @@ pub fn parse_steps(s: &str) -> Result<Vec<Step>, String> {
         .collect()
 }
 
+/// The grammar of [`parse_steps`] as a regex, for the OpenAPI document.
+pub fn steps_pattern() -> String {
+    use crate::validate::schema::white_space;
+    let w = white_space();
+    let kind = crate::events::model::type_pattern(true);
+    let kind = kind.trim_start_matches('^').trim_end_matches('$');
+    let uuid = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+    let value = r"[^;\[\]]{1,200}";
+    let filter = format!(
+        r"(campaign_id={uuid}|group_id={uuid}|campaign_code={value}|campaign=any|properties\.[^=;\[\]]{{1,64}}={value})"
+    );
+    let filters = format!("(;*{filter}(;+{filter})*)?;*");
+    let step = format!(r"{w}*{kind}(\[{filters}\])?{w}*");
+    format!("^{step}(,{step}){{{},{}}}$", MIN_STEPS - 1, MAX_STEPS - 1)
+}
+
 fn parse_step(p: &str) -> Result<Step, String> {
     let (kind, filters) = match p.split_once('[') {
         None => (p, ""),
         Some((k, rest)) => (k, rest.strip_suffix(']').ok_or("a filter list must end with `]`")?),
     };
+    if filters.contains(['[', ']']) {
+        return Err("one filter list per step".into());
+    }
     if !crate::events::model::valid_type(kind) {
         return Err(format!("`{kind}` is not an event type"));
     }
     let mut filter = StepFilter::default();
     for f in filters.split(';').filter(|f| !f.is_empty()) {
         let (key, value) = f.split_once('=').ok_or_else(|| format!("`{f}`: filters are key=value"))?;
-        let uuid = |v: &str| Uuid::parse_str(v).map_err(|_| format!("{key}: not a UUID"));
+        // The hyphenated form only (the document's pattern).
+        let uuid =
+            |v: &str| Uuid::parse_str(v).ok().filter(|_| v.len() == 36).ok_or_else(|| format!("{key}: not a UUID"));
         if value.is_empty() || value.chars().count() > 200 {
             return Err(format!("{key}: the value must be 1-200 characters"));
         }
@@ -123,7 +144,7 @@ fn parse_step(p: &str) -> Result<Step, String> {
             "campaign_code" => filter.campaign_code = Some(value.to_owned()),
             "campaign" if value == "any" => filter.any_campaign = true,
             _ => match key.strip_prefix("properties.") {
-                Some(name) if !name.is_empty() && name.len() <= 64 => {
+                Some(name) if !name.is_empty() && name.chars().count() <= 64 => {
                     filter.properties.push((name.to_owned(), value.to_owned()))
                 }
                 _ => {
@@ -416,5 +437,67 @@ mod tests {
         let s = parse_steps("link_clicked[campaign_code=spring;properties.sku=A1],order_paid").unwrap();
         assert_eq!(s[0].filter.campaign_code.as_deref(), Some("spring"));
         assert_eq!(s[0].filter.properties, vec![("sku".to_owned(), "A1".to_owned())]);
+    }
+
+    #[test]
+    fn the_steps_pattern_accepts_what_the_parser_does() {
+        // Counted repetitions of counted repetitions: larger than the default limit.
+        let re = regex::RegexBuilder::new(&steps_pattern()).size_limit(1 << 30).build().unwrap();
+        let uuid = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+        let pieces = [
+            "message_sent",
+            "order_paid",
+            "member_joined",
+            "custom.x_1",
+            "custom.",
+            "checkin",
+            "[",
+            "]",
+            ";",
+            "=",
+            ",",
+            " ",
+            "campaign=any",
+            "campaign=all",
+            "campaign_code=spring",
+            "campaign_id=",
+            uuid,
+            "group_id=",
+            "x",
+            "properties.sku=A-1",
+            "properties.=1",
+            "properties.a=b=c",
+            "0190a1b2c3d47e5f8a9b0c1d2e3f4a5b",
+        ];
+        let good_steps = ["message_sent", "order_paid[campaign=any]", "link_clicked[campaign_code=a,b;properties.k=v]"];
+        let mut next = crate::validate::draws(0x9e37_79b9_7f4a_7c15_u64);
+        let (mut accepted, mut refused) = (0, 0);
+        for _ in 0..30_000 {
+            let steps = 1 + next(4);
+            let mut s = String::new();
+            for i in 0..steps {
+                if i > 0 {
+                    s.push(',');
+                }
+                if next(2) == 0 {
+                    s.push_str(good_steps[next(good_steps.len())]);
+                } else {
+                    s.push_str(["message_sent[", "checked_in", "order_placed ["][next(3)]);
+                    for _ in 0..next(5) {
+                        s.push_str(pieces[next(pieces.len())]);
+                    }
+                }
+            }
+            let ok = parse_steps(&s).is_ok();
+            assert_eq!(re.is_match(&s), ok, "{s:?}: {:?}", parse_steps(&s).err());
+            if ok {
+                accepted += 1;
+            } else {
+                refused += 1;
+            }
+        }
+        assert!(accepted > 1000 && refused > 1000, "{accepted} accepted, {refused} refused");
+        let long = ["message_sent"; MAX_STEPS + 1].join(",");
+        assert!(!re.is_match(&long) && parse_steps(&long).is_err());
     }
 }

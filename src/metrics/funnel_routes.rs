@@ -38,11 +38,12 @@ pub enum FunnelBy {
 pub struct FunnelParams {
     /// Ordered steps: `type[key=value;...],type,...` (2-10). Filters:
     /// `campaign_id`, `campaign_code`, `campaign=any`, `group_id`, `properties.<name>`.
-    #[param(example = "link_clicked[campaign=any],order_placed,order_paid")]
+    #[param(example = "link_clicked[campaign=any],order_placed,order_paid", schema_with = steps_schema)]
     pub steps: Option<String>,
     /// A built-in funnel instead of `steps`: `onboarding` (default) or `purchase`.
     pub funnel: Option<Preset>,
     /// Conversion window from step 1: `<n>d`, `<n>h` or `<n>m`, at most 90 days (default `7d`).
+    #[param(schema_with = window_schema)]
     pub window: Option<String>,
     /// `campaign`: every step names step 1's campaign.
     pub hold: Option<Hold>,
@@ -79,6 +80,20 @@ pub struct FunnelReport {
 }
 
 /// `7d`, `12h`, `30m`.
+/// The pattern of `funnel::parse_steps`.
+fn steps_schema() -> utoipa::openapi::schema::Object {
+    crate::validate::schema::matching(&super::funnel::steps_pattern(), false)
+}
+
+/// The pattern of [`parse_window`].
+fn window_schema() -> utoipa::openapi::schema::Object {
+    use crate::validate::schema::int_range;
+    let d = MAX_WINDOW_DAYS as u64;
+    let pattern =
+        format!("^0*({})d$|^0*({})h$|^0*({})m$", int_range(1, d), int_range(1, d * 24), int_range(1, d * 24 * 60));
+    crate::validate::schema::matching(&pattern, false)
+}
+
 fn parse_window(s: &str) -> Option<Duration> {
     let (i, unit) = s.char_indices().last()?;
     let digits = &s[..i];
@@ -211,6 +226,20 @@ mod tests {
         assert_eq!(parse_window("90d"), Some(Duration::days(90)));
         for bad in ["", "d", "0d", "-1d", "91d", "7w", "99999999999999999999d", "１d", "7日", "+7d"] {
             assert_eq!(parse_window(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_window_pattern_accepts_what_the_parser_does() {
+        let pattern = window_schema().pattern.unwrap();
+        let re = regex::Regex::new(&pattern).unwrap();
+        let mut inputs: Vec<String> =
+            ["", "d", "-1d", "7w", "１d", "+7d", "007d", "00h", "7dd", "d7"].map(String::from).into();
+        for n in (0..3000).chain([129_599, 129_600, 129_601]) {
+            inputs.extend(["d", "h", "m"].map(|u| format!("{n}{u}")));
+        }
+        for s in inputs {
+            assert_eq!(re.is_match(&s), parse_window(&s).is_some(), "{s:?}");
         }
     }
 }

@@ -8,7 +8,7 @@ use super::timing::{parse_hhmm, Quiet, Timing, TimingSpec};
 use crate::error::ApiResult;
 use crate::http::patch::double_option;
 use crate::ids::{CampaignId, ConnectionId, ContentId, GroupId, LayerId, PlanId, StepId};
-use crate::validate::Checks;
+use crate::validate::{schema, Checks};
 
 /// Whether a plan sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -24,7 +24,7 @@ pub enum PlanStatus {
 }
 
 /// Whom a plan sends to: exactly one of a layer, explicit groups, or every group of a tier.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanTarget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,14 +35,68 @@ pub struct PlanTarget {
     pub tier: Option<String>,
 }
 
+impl utoipa::PartialSchema for PlanTarget {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::exactly_one(
+            "Whom a plan sends to: exactly one of a layer, 1-1000 explicit groups, or every group of a tier",
+            [
+                ("layer_id", schema::reference::<LayerId>()),
+                ("group_ids", schema::array(schema::reference::<GroupId>(), 1, MAX_TARGET_GROUPS)),
+                ("tier", schema::slug().into()),
+            ],
+        )
+    }
+}
+
+impl ToSchema for PlanTarget {
+    fn schemas(out: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        out.push((LayerId::name().into_owned(), <LayerId as utoipa::PartialSchema>::schema()));
+        out.push((GroupId::name().into_owned(), <GroupId as utoipa::PartialSchema>::schema()));
+    }
+}
+
+/// Most explicit groups a plan targets.
+pub const MAX_TARGET_GROUPS: usize = 1000;
+
 /// Local times during which nothing is sent; a slot inside moves to `end`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuietHours {
     /// `HH:MM`.
+    #[schema(schema_with = hhmm)]
     pub start: String,
-    /// `HH:MM`; before `start` wraps midnight (22:00-08:00).
+    /// `HH:MM`, not `start`; before `start` wraps midnight (22:00-08:00).
+    #[schema(schema_with = hhmm)]
     pub end: String,
+}
+
+/// A new plan's status: `active` or `paused` (or `null`).
+fn new_status() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(schema::typed(utoipa::openapi::schema::Type::String, true))
+        .enum_values(Some([serde_json::json!("active"), serde_json::json!("paused"), serde_json::Value::Null]))
+        .build()
+}
+
+fn hhmm() -> utoipa::openapi::schema::Object {
+    schema::matching(schema::HHMM, false)
+}
+
+fn steps_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(<StepInput as utoipa::PartialSchema>::schema())
+        .min_items(Some(1))
+        .max_items(Some(MAX_STEPS))
+        .build()
+}
+
+fn opt_steps_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .schema_type(schema::typed(utoipa::openapi::schema::Type::Array, true))
+        .items(<StepInput as utoipa::PartialSchema>::schema())
+        .min_items(Some(1))
+        .max_items(Some(MAX_STEPS))
+        .build()
 }
 
 impl QuietHours {
@@ -96,17 +150,21 @@ pub struct Plan {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePlan {
+    #[schema(schema_with = schema::text::<1, 200>)]
     pub name: String,
     pub target: PlanTarget,
     pub campaign_id: Option<CampaignId>,
     pub connection_id: Option<ConnectionId>,
     pub quiet_hours: Option<QuietHours>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::de::int32")]
+    #[schema(minimum = 0, maximum = 3600)]
     pub jitter_seconds: i32,
     pub starts_on: Option<NaiveDate>,
     pub ends_on: Option<NaiveDate>,
     /// `active` (default) or `paused`.
+    #[schema(schema_with = new_status)]
     pub status: Option<PlanStatus>,
+    #[schema(schema_with = steps_schema)]
     pub steps: Vec<StepInput>,
 }
 
@@ -114,6 +172,7 @@ pub struct CreatePlan {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePlan {
+    #[schema(schema_with = schema::opt_text::<1, 200>)]
     pub name: Option<String>,
     pub target: Option<PlanTarget>,
     #[serde(default, deserialize_with = "double_option")]
@@ -125,14 +184,19 @@ pub struct UpdatePlan {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<QuietHours>)]
     pub quiet_hours: Option<Option<QuietHours>>,
+    #[serde(default, deserialize_with = "crate::validate::de::opt_int32")]
+    #[schema(minimum = 0, maximum = 3600)]
     pub jitter_seconds: Option<i32>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<NaiveDate>)]
     pub starts_on: Option<Option<NaiveDate>>,
+    /// Not before `starts_on`: given together, 422 otherwise; given alone
+    /// and before the stored `starts_on`, 409 `before_start`.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<NaiveDate>)]
     pub ends_on: Option<Option<NaiveDate>>,
     /// Replaces every step; unchanged steps keep their ids.
+    #[schema(schema_with = opt_steps_schema)]
     pub steps: Option<Vec<StepInput>>,
 }
 
@@ -206,8 +270,8 @@ pub fn check_target(c: &mut Checks, t: &PlanTarget) {
         c.fail("target", "invalid", "give exactly one of layer_id, group_ids, tier");
     }
     if let Some(ids) = &t.group_ids {
-        if ids.is_empty() || ids.len() > 1000 {
-            c.fail("target.group_ids", "invalid", "must hold 1 to 1000 group ids");
+        if ids.is_empty() || ids.len() > MAX_TARGET_GROUPS {
+            c.fail("target.group_ids", "invalid", format!("must hold 1 to {MAX_TARGET_GROUPS} group ids"));
         }
     }
     if let Some(tier) = &t.tier {

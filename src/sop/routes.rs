@@ -125,13 +125,14 @@ pub async fn update_plan(
     if let Some(Some(q)) = &body.quiet_hours {
         check_quiet(&mut c, q);
     }
+    // The request's own fields (both dates when both are given): 422.
+    check_common(&mut c, body.jitter_seconds.unwrap_or(0), body.starts_on.flatten(), body.ends_on.flatten());
     crate::http::patch::apply(&mut p.campaign_id, body.campaign_id);
     crate::http::patch::apply(&mut p.connection_id, body.connection_id);
     crate::http::patch::apply(&mut p.quiet_hours, body.quiet_hours);
     crate::http::patch::apply(&mut p.starts_on, body.starts_on);
     crate::http::patch::apply(&mut p.ends_on, body.ends_on);
     p.jitter_seconds = body.jitter_seconds.unwrap_or(p.jitter_seconds);
-    check_common(&mut c, p.jitter_seconds, p.starts_on, p.ends_on);
     let steps: Vec<super::model::StepInput> = match body.steps {
         Some(s) => s,
         None => p
@@ -142,6 +143,10 @@ pub async fn update_plan(
     };
     let timings = compile_steps(&mut c, &steps);
     c.finish()?;
+    // One date given, and it does not fit the other stored: 409.
+    let mut stored = Checks::new();
+    check_common(&mut stored, p.jitter_seconds, p.starts_on, p.ends_on);
+    stored.finish_as_conflict("before_start")?;
     service::check_refs(&mut tx, ws, &p.target, p.campaign_id, p.connection_id, &steps, &timings).await?;
     let old = std::mem::take(&mut p.steps);
     let saved = service::save(&mut tx, ws, &p, &old, &steps, now, false).await?;

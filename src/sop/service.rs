@@ -107,7 +107,11 @@ pub async fn save(
 pub fn map_err(e: sqlx::Error) -> ApiError {
     crate::error::on_constraint(e, |c| match c {
         "sop_plans_name_key" => Some(ApiError::conflict("already_exists", "a plan with this name exists")),
-        "sop_plans_dates_check" => Some(ApiError::field("ends_on", "before_start", "must not be before starts_on")),
+        // Only one end given, and it does not fit the other one stored.
+        "sop_plans_dates_check" => Some(ApiError::conflict(
+            "before_start",
+            "ends_on must not be before starts_on (as stored, where not given)",
+        )),
         _ => None,
     })
 }

@@ -13,6 +13,8 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, 
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -47,8 +49,10 @@ impl Day {
     }
 }
 
-/// A step's timing as the API takes it (times are local `HH:MM`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+/// A step's timing as the API takes it (times are local `HH:MM`). Its
+/// schema is written out in [`timing_schema`], with the rules of
+/// [`TimingSpec::compile`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TimingSpec {
     /// Every day at `at`.
@@ -56,33 +60,167 @@ pub enum TimingSpec {
     /// On the given weekdays at `at`.
     Weekly { days: Vec<Day>, at: String },
     /// On day `day` (1-31; the last day in shorter months) at `at`.
-    Monthly { day: u32, at: String },
+    Monthly {
+        #[serde(deserialize_with = "crate::validate::de::uint32")]
+        day: u32,
+        at: String,
+    },
     /// A five-field cron expression in local time.
     Cron { expr: String },
     /// Per member: exactly one of `minutes`, `hours`, `days` after the member joins; `at` only with `days`.
     AfterJoin {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::validate::de::opt_uint32"
+        )]
         minutes: Option<u32>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::validate::de::opt_uint32"
+        )]
         hours: Option<u32>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::validate::de::opt_uint32"
+        )]
         days: Option<u32>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         at: Option<String>,
     },
     /// Per group: the same offsets after the group was created.
     AfterGroupCreated {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::validate::de::opt_uint32"
+        )]
         minutes: Option<u32>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::validate::de::opt_uint32"
+        )]
         hours: Option<u32>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::validate::de::opt_uint32"
+        )]
         days: Option<u32>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         at: Option<String>,
     },
     /// Once, at a local date-time `YYYY-MM-DDTHH:MM`.
     Once { at: String },
+}
+
+impl utoipa::PartialSchema for TimingSpec {
+    fn schema() -> RefOr<Schema> {
+        timing_schema()
+    }
+}
+
+impl ToSchema for TimingSpec {
+    fn schemas(out: &mut Vec<(String, RefOr<Schema>)>) {
+        out.push((Day::name().into_owned(), <Day as utoipa::PartialSchema>::schema()));
+    }
+}
+
+/// The schema of [`TimingSpec`]: one closed object per kind, and per offset
+/// unit for the relative kinds (exactly one of `minutes`, `hours`, `days`;
+/// the others absent or `null`).
+fn timing_schema() -> RefOr<Schema> {
+    use crate::validate::schema::{local_date_time, matching, reference, HHMM};
+    let int = |min: u32, max: u32, nullable: bool| -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(crate::validate::schema::typed(Type::Integer, nullable))
+            .minimum(Some(f64::from(min)))
+            .maximum(Some(f64::from(max)))
+            .build()
+            .into()
+    };
+    let null = || -> RefOr<Schema> { ObjectBuilder::new().schema_type(Type::Null).build().into() };
+    let at = || -> RefOr<Schema> { matching(HHMM, false).into() };
+    let variant = |kind: &str, description: &str, props: Vec<(&str, RefOr<Schema>, bool)>| {
+        let mut o = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(description))
+            .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
+            .property("kind", ObjectBuilder::new().schema_type(Type::String).enum_values(Some([kind])))
+            .required("kind");
+        for (name, schema, required) in props {
+            o = o.property(name, schema);
+            if required {
+                o = o.required(name);
+            }
+        }
+        o.build()
+    };
+    let days = ArrayBuilder::new().items(reference::<Day>()).min_items(Some(1)).build().into();
+    let cron = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(super::cron::MAX_CHARS))
+        .pattern(Some(super::cron::pattern()))
+        .build()
+        .into();
+    let mut one_of = OneOfBuilder::new()
+        .description(Some("A step's timing: times are local `HH:MM` in each group's timezone."))
+        .item(variant("daily", "Every day at `at`.", vec![("at", at(), true)]))
+        .item(variant("weekly", "On the given weekdays at `at`.", vec![("days", days, true), ("at", at(), true)]))
+        .item(variant(
+            "monthly",
+            "On day `day` (1-31; the last day in shorter months) at `at`.",
+            vec![("day", int(1, 31, false), true), ("at", at(), true)],
+        ))
+        .item(variant(
+            "cron",
+            "A five-field cron expression in local time: `*`, values, ranges (a backwards range wraps \
+             around), steps and lists; three-letter names for months and weekdays.",
+            vec![("expr", cron, true)],
+        ))
+        .item(variant(
+            "once",
+            "Once, at a local date-time `YYYY-MM-DDTHH:MM`.",
+            vec![("at", matching(&local_date_time(), false).into(), true)],
+        ));
+    for (kind, anchor) in [("after_join", "the member joins"), ("after_group_created", "the group was created")] {
+        let opt_at = || -> RefOr<Schema> { matching(HHMM, true).into() };
+        one_of = one_of
+            .item(variant(
+                kind,
+                &format!("`minutes` (at most 366 days) after {anchor}."),
+                vec![
+                    ("minutes", int(0, MAX_MINUTES, false), true),
+                    ("hours", null(), false),
+                    ("days", null(), false),
+                    ("at", null(), false),
+                ],
+            ))
+            .item(variant(
+                kind,
+                &format!("`hours` (at most 366 days) after {anchor}."),
+                vec![
+                    ("minutes", null(), false),
+                    ("hours", int(0, MAX_MINUTES / 60, false), true),
+                    ("days", null(), false),
+                    ("at", null(), false),
+                ],
+            ))
+            .item(variant(
+                kind,
+                &format!("`days` calendar days after {anchor}, at its local time or at `at`."),
+                vec![
+                    ("minutes", null(), false),
+                    ("hours", null(), false),
+                    ("days", int(0, 366, false), true),
+                    ("at", opt_at(), false),
+                ],
+            ));
+    }
+    RefOr::T(Schema::OneOf(one_of.build()))
 }
 
 /// An offset from an anchor.
@@ -115,7 +253,7 @@ pub enum Timing {
 /// Parses `HH:MM` (00:00-23:59).
 pub fn parse_hhmm(s: &str) -> Option<NaiveTime> {
     let (h, m) = s.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
+    if h.len() != 2 || m.len() != 2 || !(h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit())) {
         return None;
     }
     NaiveTime::from_hms_opt(h.parse().ok()?, m.parse().ok()?, 0)

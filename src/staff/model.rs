@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use crate::error::ApiResult;
 use crate::http::patch::double_option;
 use crate::ids::{GroupId, MemberId, StaffId};
-use crate::platform::{check_identities, Identity};
+use crate::platform::{check_identities, identities_schema, opt_identities_schema, Identity};
 use crate::validate::{schema, Checks};
 
 /// The part a staff member plays.
@@ -50,6 +50,7 @@ pub struct CreateStaff {
     pub name: String,
     pub persona: Persona,
     #[serde(default)]
+    #[schema(schema_with = identities_schema)]
     pub identities: Vec<Identity>,
     pub member_id: Option<MemberId>,
     #[serde(default = "yes")]
@@ -67,6 +68,7 @@ pub struct UpdateStaff {
     #[schema(schema_with = schema::opt_text::<1, 100>)]
     pub name: Option<String>,
     pub persona: Option<Persona>,
+    #[schema(schema_with = opt_identities_schema)]
     pub identities: Option<Vec<Identity>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<MemberId>)]

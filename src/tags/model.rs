@@ -34,6 +34,7 @@ pub struct Tag {
 pub struct CreateTag {
     #[schema(schema_with = schema::tag_name)]
     pub name: String,
+    #[schema(schema_with = color_schema)]
     pub color: Option<String>,
     #[serde(default)]
     #[schema(schema_with = schema::text::<0, 500>)]
@@ -47,7 +48,7 @@ pub struct UpdateTag {
     #[schema(schema_with = schema::opt_tag_name)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = color_schema)]
     pub color: Option<Option<String>>,
     #[schema(schema_with = schema::opt_text::<0, 500>)]
     pub description: Option<String>,
@@ -69,6 +70,11 @@ pub fn check_tag_list(c: &mut Checks, field: &str, names: &[String]) {
     for (i, n) in names.iter().enumerate() {
         check_tag_name(c, &format!("{field}[{i}]"), n);
     }
+}
+
+/// The schema of [`check_color`]: `#RRGGBB` or `null`.
+fn color_schema() -> utoipa::openapi::schema::Object {
+    schema::matching("^#[0-9A-Fa-f]{6}$", true)
 }
 
 fn check_color(c: &mut Checks, color: &str) {

@@ -60,18 +60,28 @@ pub fn opt_integer<'de, D: Deserializer<'de>>(de: D) -> Result<Option<i64>, D::E
     de.deserialize_option(Opt)
 }
 
+fn narrow<T: TryFrom<i64>, E: Error>(n: i64) -> Result<T, E> {
+    T::try_from(n).map_err(|_| E::custom(format!("{n} is out of range")))
+}
+
 /// An `i32` written as an integer or a whole float.
 pub fn int32<'de, D: Deserializer<'de>>(de: D) -> Result<i32, D::Error> {
-    let n = integer(de)?;
-    i32::try_from(n).map_err(|_| D::Error::custom(format!("{n} is out of range")))
+    narrow(integer(de)?)
 }
 
 /// An optional [`int32`] (`null` reads as absent); use with `#[serde(default)]`.
 pub fn opt_int32<'de, D: Deserializer<'de>>(de: D) -> Result<Option<i32>, D::Error> {
-    match opt_integer(de)? {
-        None => Ok(None),
-        Some(n) => i32::try_from(n).map(Some).map_err(|_| D::Error::custom(format!("{n} is out of range"))),
-    }
+    opt_integer(de)?.map(narrow).transpose()
+}
+
+/// A `u32` written as an integer or a whole float.
+pub fn uint32<'de, D: Deserializer<'de>>(de: D) -> Result<u32, D::Error> {
+    narrow(integer(de)?)
+}
+
+/// An optional [`uint32`] (`null` reads as absent); use with `#[serde(default)]`.
+pub fn opt_uint32<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u32>, D::Error> {
+    opt_integer(de)?.map(narrow).transpose()
 }
 
 #[cfg(test)]

@@ -143,6 +143,18 @@ pub fn find_nul(v: &serde_json::Value, path: &str) -> Option<String> {
     }
 }
 
+/// A small deterministic generator for tests that compare a published
+/// pattern with its parser over many drawn inputs: `next(n)` is in `0..n`.
+#[cfg(test)]
+pub fn draws(mut seed: u64) -> impl FnMut(usize) -> usize {
+    move |n| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    }
+}
+
 /// Escapes `%`, `_` and `\` for a LIKE pattern.
 pub fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -99,6 +99,53 @@ pub fn opt_tag_list<const MAX: usize>() -> Array {
     tag_list_array(MAX, true)
 }
 
+/// A list of at most `MAX_ITEMS` free texts of `MIN..=MAX` characters each ([`text`]).
+pub fn texts<const MIN: usize, const MAX: usize, const MAX_ITEMS: usize>() -> Array {
+    ArrayBuilder::new().items(text::<MIN, MAX>()).max_items(Some(MAX_ITEMS)).build()
+}
+
+/// A list of at most `MAX_ITEMS` machine keys ([`slug`]).
+pub fn slugs<const MAX_ITEMS: usize>() -> Array {
+    ArrayBuilder::new().items(slug()).max_items(Some(MAX_ITEMS)).build()
+}
+
+/// A list of at most `MAX_ITEMS` UUIDs.
+pub fn uuids<const MAX_ITEMS: usize>() -> Array {
+    let uuid = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Uuid)));
+    ArrayBuilder::new().items(uuid).max_items(Some(MAX_ITEMS)).build()
+}
+
+/// A string matching `pattern` (anchored by the caller), or `null` with `nullable`.
+pub fn matching(pattern: &str, nullable: bool) -> Object {
+    string(nullable).pattern(Some(pattern)).build()
+}
+
+/// A list of at most `MAX_ITEMS` distinct items of `item` (`uniqueItems`).
+pub fn distinct(item: RefOr<Schema>, max_items: usize, nullable: bool) -> Array {
+    ArrayBuilder::new()
+        .schema_type(typed(Type::Array, nullable))
+        .items(item)
+        .max_items(Some(max_items))
+        .unique_items(true)
+        .build()
+}
+
+/// An email address or `null` (`members::model::check_email`): at most 254
+/// characters, no white space or control character, a non-empty local part,
+/// a domain holding a dot that neither starts nor ends it.
+pub fn opt_email() -> Object {
+    let w = format!("{CONTROL}{SPACE}");
+    string(true).max_length(Some(254)).pattern(Some(format!("^[^@{w}]+@[^.{w}][^{w}]*\\.[^{w}]*[^.{w}]$"))).build()
+}
+
+/// A phone number or `null` (`members::model::check_phone`): at most 32 characters of
+/// digits and `+ - ( )` or space, holding 5-20 digits.
+pub fn opt_phone() -> Object {
+    string(true).max_length(Some(32)).pattern(Some(r"^[-+() ]*([0-9][-+() ]*){5,20}$")).build()
+}
+
 /// The pattern of [`super::is_slug`].
 const SLUG_PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,63}$";
 
@@ -142,10 +189,31 @@ pub fn opt_url() -> Object {
     url_object(true)
 }
 
+/// A string without U+0000, which no stored text can hold: the pattern the
+/// document gives every string that has no rule of its own (the request
+/// extractors refuse U+0000 in every JSON string, key and query value).
+pub const NUL_FREE: &str = r"^[^\u0000]*$";
+
+/// The `JsonValue` component: any JSON value whose strings and keys hold
+/// no U+0000, at any depth (the values of free-form objects).
+pub fn json_value_component() -> serde_json::Value {
+    let me = "#/components/schemas/JsonValue";
+    serde_json::json!({
+        "description": "Any JSON value; its strings and object keys, at any depth, hold no U+0000",
+        "type": ["null", "boolean", "number", "string", "array", "object"],
+        "pattern": NUL_FREE,
+        "items": {"$ref": me},
+        "propertyNames": {"pattern": NUL_FREE},
+        "additionalProperties": {"$ref": me}
+    })
+}
+
 /// A free-form JSON object of at most `KIB` KiB ([`super::Checks::json_object`]), or `null`.
 pub fn opt_json_object<const KIB: usize>() -> Object {
     ObjectBuilder::new()
         .schema_type(typed(Type::Object, true))
+        .property_names(Some(pattern(NUL_FREE.to_owned())))
+        .additional_properties(Some(RefOr::Ref(Ref::from_schema_name("JsonValue"))))
         .description(Some(format!(
             "A JSON object of at most {} bytes as JSON; its strings and keys hold no U+0000 and its \
              numbers are finite doubles or 64-bit integers",
@@ -191,6 +259,81 @@ pub fn pattern(pattern: String) -> Object {
     ObjectBuilder::new().schema_type(Type::String).pattern(Some(pattern)).build()
 }
 
+/// A regex alternation (no anchors, no leading zeros) of the decimal
+/// integers `lo..=hi`, for numbers inside a text (`90d`, a cron field).
+pub fn int_range(lo: u64, hi: u64) -> String {
+    fn digits(n: u64) -> Vec<u8> {
+        n.to_string().into_bytes()
+    }
+    // Cut lo..=hi where a run of trailing 9s ends or of trailing 0s
+    // starts, so that each piece is one fixed prefix, one digit range and
+    // free digits after it (to-regex-range's method).
+    let mut stops = vec![hi];
+    let mut k = 1u32;
+    loop {
+        let p = 10u64.saturating_pow(k);
+        let nines = lo - lo % p + (p - 1);
+        if nines >= hi || nines < lo {
+            break;
+        }
+        stops.push(nines);
+        k += 1;
+    }
+    let mut k = 1u32;
+    loop {
+        let p = 10u64.saturating_pow(k);
+        let stop = match (hi + 1 - (hi + 1) % p).checked_sub(1) {
+            Some(s) if s > lo && s < hi => s,
+            _ => break,
+        };
+        stops.push(stop);
+        k += 1;
+    }
+    stops.sort_unstable();
+    stops.dedup();
+    let mut parts = Vec::new();
+    let mut start = lo;
+    for stop in stops {
+        if stop < start {
+            continue;
+        }
+        let (a, b) = (digits(start), digits(stop));
+        let mut part = String::new();
+        let mut free = 0;
+        for (x, y) in a.iter().zip(&b) {
+            if x == y {
+                part.push(char::from(*x));
+            } else if *x == b'0' && *y == b'9' {
+                free += 1;
+            } else {
+                part.push_str(&format!("[{}-{}]", char::from(*x), char::from(*y)));
+            }
+        }
+        match free {
+            0 => {}
+            1 => part.push_str("[0-9]"),
+            n => part.push_str(&format!("[0-9]{{{n}}}")),
+        }
+        parts.push(part);
+        start = stop + 1;
+    }
+    parts.join("|")
+}
+
+/// The pattern of a local time `HH:MM` (00:00-23:59, `sop::timing::parse_hhmm`).
+pub const HHMM: &str = "^([01][0-9]|2[0-3]):[0-5][0-9]$";
+
+/// The pattern of a local date-time `YYYY-MM-DDTHH:MM` of the years
+/// 1970-9999 that exists on the calendar (`clock::parse_local`).
+pub fn local_date_time() -> String {
+    let year = "(19[7-9][0-9]|[2-9][0-9]{3})";
+    let leap = "(19(7[26]|8[048]|9[26])|[2-9][0-9](0[48]|[2468][048]|[13579][26])|([2468][048]|[3579][26])00)";
+    let date = format!(
+        "({year}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|{year}-(0[13-9]|1[0-2])-(29|30)|{year}-(0[13578]|1[02])-31|{leap}-02-29)"
+    );
+    format!("^{date}T([01][0-9]|2[0-3]):[0-5][0-9]$")
+}
+
 /// A reference to the component schema of `T`.
 pub fn reference<T: utoipa::ToSchema>() -> RefOr<Schema> {
     RefOr::Ref(Ref::from_schema_name(T::name()))
@@ -222,6 +365,54 @@ impl utoipa::ToSchema for Timezone {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Datelike;
+
+    #[test]
+    fn the_local_date_time_pattern_is_the_parser() {
+        let re = regex::Regex::new(&local_date_time()).unwrap();
+        let mut day = chrono::NaiveDate::from_ymd_opt(1968, 1, 1).unwrap();
+        let mut checked = 0;
+        while day.year() < 2410 {
+            let ymd = day.format("%Y-%m-%d").to_string();
+            for s in [format!("{ymd}T00:00"), format!("{ymd}T23:59"), format!("{ymd}T24:00"), format!("{ymd}T9:05")] {
+                assert_eq!(re.is_match(&s), crate::clock::parse_local(&s).is_some(), "{s}");
+                checked += 1;
+            }
+            day = day.succ_opt().unwrap();
+        }
+        for year in [1970, 1971, 1972, 1900, 2000, 2100, 2400, 9996, 9999, 10000] {
+            for md in ["02-29", "02-30", "04-31", "13-01", "00-10", "01-00", "12-31"] {
+                let s = format!("{year}-{md}T12:00");
+                assert_eq!(re.is_match(&s), crate::clock::parse_local(&s).is_some(), "{s}");
+            }
+        }
+        for s in ["+2026-01-01T10:00", "2026-1-01T10:00", "2026-01-01 10:00", "2026-01-01T10:00Z", ""] {
+            assert!(!re.is_match(s) && crate::clock::parse_local(s).is_none(), "{s}");
+        }
+        assert!(checked > 600_000);
+    }
+
+    #[test]
+    fn the_hhmm_pattern_is_the_parser() {
+        let re = regex::Regex::new(HHMM).unwrap();
+        for h in ["00", "09", "23", "24", "+1", "1", "99", "0a"] {
+            for m in ["00", "59", "60", "+1", "5"] {
+                let s = format!("{h}:{m}");
+                assert_eq!(re.is_match(&s), crate::sop::timing::parse_hhmm(&s).is_some(), "{s}");
+            }
+        }
+    }
+
+    #[test]
+    fn integer_ranges_match_exactly_their_numbers() {
+        for (lo, hi) in [(0, 59), (1, 31), (0, 7), (1, 90), (1, 2160), (1, 129_600), (7, 7), (19, 1234), (0, 9)] {
+            let re = regex::Regex::new(&format!("^({})$", int_range(lo, hi))).unwrap();
+            for n in 0..=hi.max(200) * 2 {
+                assert_eq!(re.is_match(&n.to_string()), (lo..=hi).contains(&n), "{n} in {lo}..={hi}: {re}");
+            }
+            assert!(!re.is_match(&format!("0{lo}")), "no leading zeros");
+        }
+    }
 
     #[test]
     fn the_text_pattern_needs_a_visible_character_only_when_not_blank_is_asked() {

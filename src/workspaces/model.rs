@@ -60,18 +60,39 @@ pub struct Workspace {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWorkspace {
+    #[schema(schema_with = crate::validate::schema::opt_text::<1, 100>)]
     pub name: Option<String>,
+    #[schema(value_type = Option<crate::validate::schema::Timezone>)]
     pub timezone: Option<String>,
+    #[schema(schema_with = currency_schema)]
     pub currency: Option<String>,
     pub week_start: Option<WeekStart>,
     /// Built-in types or `custom.<name>`; not `member_joined` / `member_left`.
     /// Changing it (or the timezone) rebuilds the metric rollups.
+    #[schema(schema_with = active_types_schema)]
     pub active_event_types: Option<Vec<String>>,
 }
 
 /// Checks a workspace name.
 pub fn check_name(c: &mut Checks, name: &str) {
     c.text("name", name, 1, 100);
+}
+
+/// The schema of [`check_currency`], or `null`.
+pub fn currency_schema() -> utoipa::openapi::schema::Object {
+    crate::validate::schema::matching("^[A-Z]{3}$", true)
+}
+
+/// 1 to 50 activity event types, or `null`.
+fn active_types_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, Type};
+    let item = crate::validate::schema::matching(&crate::events::model::type_pattern(false), false);
+    ArrayBuilder::new()
+        .schema_type(crate::validate::schema::typed(Type::Array, true))
+        .items(item)
+        .min_items(Some(1))
+        .max_items(Some(50))
+        .build()
 }
 
 /// Checks a currency code.

@@ -29,7 +29,9 @@ pub async fn get_workspace(State(state): State<AppState>, auth: Auth) -> ApiResu
 
 /// Change workspace settings (admin or owner).
 #[utoipa::path(patch, path = "/workspace", tag = "workspace", request_body = UpdateWorkspace,
-    responses((status = 200, body = Workspace), (status = 403, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
+    responses((status = 200, body = Workspace), (status = 403, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope, description = "Another workspace has this name (`already_exists`)"),
+        (status = 422, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn update_workspace(
     State(state): State<AppState>,

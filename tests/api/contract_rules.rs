@@ -116,3 +116,57 @@ async fn whole_numbers_written_as_floats_are_integers() {
     .await;
     assert_eq!(c["settings"]["group_daily_cap"], json!(5), "stored as the integer the scheduler reads");
 }
+
+#[tokio::test]
+async fn one_end_of_a_period_against_the_other_stored_is_a_conflict_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let campaign = created(
+        &app,
+        "/v1/campaigns",
+        json!({"name": "双十二", "scene": "conversion", "kind": "flash_sale",
+               "starts_at": "2026-12-12T02:00:00Z", "ends_at": "2026-12-12T14:00:00Z"}),
+    )
+    .await;
+    let path = format!("/v1/campaigns/{}", campaign["id"].as_str().unwrap());
+    let r = app.patch(&path, json!({"ends_at": "2026-12-11T00:00:00Z"})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "before_start"), "{:?}", r.body);
+    let r = app.patch(&path, json!({"starts_at": "2026-12-13T00:00:00Z", "ends_at": "2026-12-12T00:00:00Z"})).await;
+    assert_eq!(
+        (r.status, r.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "ends_at"),
+        "both given: the request is wrong"
+    );
+    assert_eq!(app.get(&path).await.body["ends_at"], json!("2026-12-12T14:00:00Z"));
+
+    let content = created(&app, "/v1/contents", json!({"name": "早安", "kind": "text", "text": "早安"})).await;
+    let plan = created(
+        &app,
+        "/v1/sop-plans",
+        json!({"name": "每日早安", "target": {"tier": "vip"}, "starts_on": "2026-12-01", "ends_on": "2026-12-31",
+               "steps": [{"content_id": content["id"], "timing": {"kind": "cron", "expr": "0 22-1 * * fri-mon"}}]}),
+    )
+    .await;
+    let path = format!("/v1/sop-plans/{}", plan["id"].as_str().unwrap());
+    let r = app.patch(&path, json!({"ends_on": "2026-11-30"})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "before_start"), "{:?}", r.body);
+    let r = app.patch(&path, json!({"starts_on": "2026-12-02", "ends_on": "2026-12-01"})).await;
+    assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, "ends_on"));
+    assert_eq!(app.get(&path).await.body["ends_on"], json!("2026-12-31"));
+}
+
+#[tokio::test]
+async fn bodies_are_objects_and_errors_show_a_nul_as_its_escape() {
+    let app = TestApp::spawn().await;
+    let content = created(&app, "/v1/contents", json!({"name": "hi", "kind": "text", "text": "你好"})).await;
+    let path = format!("/v1/contents/{}", content["id"].as_str().unwrap());
+    // serde would read an array positionally, as a patch of two fields.
+    let r = app.patch(&path, json!([null, null])).await;
+    assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, "body"), "{:?}", r.body);
+    assert_eq!(app.get(&path).await.body["text"], json!("你好"));
+
+    let r = app.post("/v1/members", json!({"display_name": "a", "attributes": {"city\u{0}": "上海"}})).await;
+    assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, "attributes.city\\u0000"), "{:?}", r.body);
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("city\\u0000") && !message.contains('\0'), "{message}");
+    assert_eq!(app.count("members").await, 0);
+}

@@ -213,8 +213,9 @@ async fn membership_input_is_checked_before_anything_is_written() {
     let r = app.post(&format!("/v1/groups/{ghost}/members"), json!({"member_id": lily})).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     app.post(&format!("/v1/groups/{g}/members"), json!({"member_id": lily, "joined_at": "2026-11-10T00:00:00Z"})).await;
+    // Well-formed, but before the stored stint's join: a conflict.
     let r = app.delete(&format!("/v1/groups/{g}/members/{lily}?left_at=2026-11-09T00:00:00Z")).await;
-    assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, "left_at"));
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "before_join"));
     let r = app.delete(&format!("/v1/groups/{g}/members/{lily}?left=now")).await;
     assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, "left"));
     assert_eq!(app.count("memberships").await, 1);

@@ -430,12 +430,13 @@ async fn wecom_signature_failures_of_every_kind_store_nothing() {
         (q.replace("nonce=12345", "nonce=12346"), body.clone(), StatusCode::UNAUTHORIZED),
         (other_corp_q, other_corp_body, StatusCode::UNAUTHORIZED),
         (String::new(), body.clone(), StatusCode::UNAUTHORIZED),
+        // Too broken to find the signed part in: unverifiable, so 401 too.
         (
             q.clone(),
             b"<!DOCTYPE x [<!ENTITY a \"b\">]><xml><Encrypt>&a;</Encrypt></xml>".to_vec(),
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNAUTHORIZED,
         ),
-        (q.clone(), b"not xml".to_vec(), StatusCode::BAD_REQUEST),
+        (q.clone(), b"not xml".to_vec(), StatusCode::UNAUTHORIZED),
     ];
     for (i, (query, b, status)) in cases.into_iter().enumerate() {
         assert_eq!(raw(&app, Method::POST, &format!("{url}{query}"), &[], b).await.0, status, "case {i}");

@@ -23,7 +23,7 @@ pub struct Feishu;
 
 /// The event JSON, decrypted when needed.
 fn open(creds: &Value, body: &[u8]) -> Result<Value, Refusal> {
-    let outer: Value = serde_json::from_slice(body).map_err(|_| Refusal::Malformed("not JSON"))?;
+    let outer: Value = serde_json::from_slice(body).map_err(|_| Refusal::Unauthorized("cannot verify: not JSON"))?;
     match outer.get("encrypt").and_then(Value::as_str) {
         None => Ok(outer),
         Some(enc) => {

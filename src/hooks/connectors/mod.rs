@@ -52,9 +52,10 @@ pub enum Verdict {
 /// Why a request was refused (nothing is stored).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    /// 401: signature, token or timestamp wrong or missing.
+    /// 401: signature, token or timestamp wrong or missing, or a request
+    /// too broken to find them in (nothing unverified is parsed further).
     Unauthorized(&'static str),
-    /// 400: not a request of this platform.
+    /// 400: verified, but not a request of this platform.
     Malformed(&'static str),
 }
 

@@ -61,9 +61,9 @@ fn open(creds: &serde_json::Value, query: &str, encrypt: &str) -> Result<Vec<u8>
 }
 
 fn envelope_encrypt(body: &[u8]) -> Result<String, Refusal> {
-    let text = std::str::from_utf8(body).map_err(|_| Refusal::Malformed("body is not UTF-8"))?;
-    let doc = parse_xml(text).map_err(|_| Refusal::Malformed("bad XML envelope"))?;
-    child_text(&doc, "Encrypt").ok_or(Refusal::Malformed("no Encrypt element"))
+    let text = std::str::from_utf8(body).map_err(|_| Refusal::Unauthorized("cannot verify: body is not UTF-8"))?;
+    let doc = parse_xml(text).map_err(|_| Refusal::Unauthorized("cannot verify: bad XML envelope"))?;
+    child_text(&doc, "Encrypt").ok_or(Refusal::Unauthorized("cannot verify: no Encrypt element"))
 }
 
 fn member(id: &str) -> PlatformRef {
@@ -149,7 +149,8 @@ fn contact_event(doc: &roxmltree::Document<'_>, scope: &str) -> Option<NewEvent>
 impl Connector for Wecom {
     fn verify(&self, creds: &serde_json::Value, req: &Incoming<'_>) -> Result<Verdict, Refusal> {
         if req.method == Method::GET {
-            let echo = query_param(req.query, "echostr").ok_or(Refusal::Malformed("missing echostr"))?;
+            let echo =
+                query_param(req.query, "echostr").ok_or(Refusal::Unauthorized("cannot verify: missing echostr"))?;
             let plain = open(creds, req.query, &echo)?;
             let resp = ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], plain).into_response();
             return Ok(Verdict::Reply(resp));
