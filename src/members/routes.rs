@@ -212,6 +212,12 @@ pub async fn update_member(
 }
 
 /// Erase a member's personal data; anonymous history stays for metrics.
+///
+/// The member is not removed: its id still answers (`GET` shows it with its
+/// name, phone, email, identities, tags and attributes gone and `erased_at` set;
+/// `PATCH` and `PUT .../tier` answer 409 `member_erased`), so groups'
+/// histories, funnels and GMV stay whole. Lists leave it out unless
+/// `include_erased=true`.
 #[utoipa::path(delete, path = "/members/{id}", tag = "members", params(("id" = MemberId, Path)),
     responses((status = 204), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn erase_member(

@@ -212,7 +212,8 @@ pub struct ChangePlanStatus {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PreviewQuery {
-    /// First local date (default: today in the workspace's timezone).
+    /// First local date, 1970-9999 (default: today in the workspace's timezone).
+    #[param(value_type = Option<String>, format = Date, pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}$")]
     pub from: Option<NaiveDate>,
     /// Days to show, 1-90 (default 7).
     #[param(minimum = 1, maximum = 90)]
