@@ -3,7 +3,8 @@
 //! Feature folders own their routes, DTOs and SQL: `workspaces`, `keys`,
 //! `staff`, `groups`, `members`, `memberships`, `tiers`, `tags`, `layers`,
 //! `campaigns`, `events`, `connections`, `hooks`, `contents`, `sop`,
-//! `deliveries`, `metrics`, `audit`, and the `demo` data generator. Cross-cutting code: `config`,
+//! `deliveries`, `metrics`, `audit`, and the `demo` data generator. Each chat
+//! platform's knowledge lives in `platforms/<name>/`. Cross-cutting code: `config`,
 //! `telemetry`, `startup`, `state`, `error`, `db`, `clock`, `http`, `jobs`.
 
 pub mod audit;
@@ -29,6 +30,7 @@ pub mod members;
 pub mod memberships;
 pub mod metrics;
 pub mod platform;
+pub mod platforms;
 pub mod sop;
 pub mod staff;
 pub mod startup;

@@ -362,9 +362,9 @@ fn wecom_requests(url: &str, n: usize) -> anyhow::Result<Vec<Request>> {
                 <Event><![CDATA[change_external_chat]]></Event><ChatId><![CDATA[wr{}]]></ChatId><ChangeType><![CDATA[update]]></ChangeType>\
                 <UpdateDetail><![CDATA[add_member]]></UpdateDetail><JoinScene>3</JoinScene><MemChangeList><Item>wm{i}</Item></MemChangeList></xml>",
                 now - 60, i % 300);
-            let enc = shequn::hooks::crypto::wecom_encrypt(key, inner.as_bytes(), corp, [1; 16]).map_err(anyhow::Error::msg)?;
+            let enc = shequn::platforms::wecom::crypto::wecom_encrypt(key, inner.as_bytes(), corp, [1; 16]).map_err(anyhow::Error::msg)?;
             let (ts, nonce) = (now.to_string(), i.to_string());
-            let sig = shequn::hooks::crypto::wecom_signature(token, &ts, &nonce, &enc);
+            let sig = shequn::platforms::wecom::crypto::wecom_signature(token, &ts, &nonce, &enc);
             let body = format!("<xml><ToUserName><![CDATA[{corp}]]></ToUserName><Encrypt><![CDATA[{enc}]]></Encrypt></xml>");
             Ok((format!("{url}?msg_signature={sig}&timestamp={ts}&nonce={nonce}"), vec![], body.into_bytes()))
         })

@@ -1,8 +1,9 @@
 //! Per-connection and per-group send rate limits, from the platforms'
-//! published limits: Telegram 30 messages/s per bot and 20/min per group,
-//! Slack 1/s per channel, WeCom group robot 20/min, Feishu custom bot 5/s and
-//! 100/min. Sliding windows over the injected clock, held per process: with
-//! several instances each enforces the limits on its own sends.
+//! published limits (each platform's `Outbound::limits`: Telegram 30
+//! messages/s per bot and 20/min per group, Slack 1/s per channel, WeCom
+//! group robot 20/min, Feishu custom bot 5/s and 100/min). Sliding windows
+//! over the injected clock, held per process: with several instances each
+//! enforces the limits on its own sends.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -26,15 +27,8 @@ enum Scope {
     Group(Uuid),
 }
 
-fn limits(channel: Channel) -> &'static [(bool, usize, i64)] {
-    // (per group?, max, window in ms)
-    match channel {
-        Channel::Telegram => &[(false, 30, 1_000), (true, 20, 60_000)],
-        Channel::Slack => &[(true, 1, 1_000)],
-        Channel::WecomRobot => &[(true, 20, 60_000)],
-        Channel::FeishuBot => &[(true, 5, 1_000), (true, 100, 60_000)],
-        Channel::WecomMassSend | Channel::Generic | Channel::None => &[],
-    }
+fn limits(channel: Channel) -> &'static [crate::platforms::outbound::Limit] {
+    crate::platforms::outbound_of(channel).map_or(&[], |o| o.limits())
 }
 
 /// Send times in one window, keyed by scope and window length (ms).
@@ -68,7 +62,8 @@ impl RateLimiter {
     ) -> Result<(), Throttled> {
         let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         let mut keys = Vec::new();
-        for &(per_group, max, ms) in limits(channel) {
+        for l in limits(channel) {
+            let (per_group, max, ms) = (l.per_group, l.max, l.window_ms);
             let scope = match (per_group, connection) {
                 (true, _) => Scope::Group(group),
                 (false, Some(c)) => Scope::Connection(c),

@@ -1,17 +1,15 @@
 //! Deliveries: every scheduled send of an SOP step to a group, its state
 //! (`pending` → `sending` → `sent` | `failed` → … | `dead`; `missed`,
 //! `awaiting_confirmation`, `confirmed`, `uncertain`), its attempts with the
-//! platform's answers, and the workers and connectors that send them.
+//! platform's answers, and the workers that send them (through `platforms`).
 //! A delivery is created by the scheduler only; one exists per (step,
 //! group, member, slot), enforced by the database.
 
-pub mod connectors;
 pub mod limits;
 pub mod model;
 pub mod repo;
 pub mod route;
 mod routes;
-pub mod wecom_mass;
 pub mod worker;
 
 pub use routes::router;

@@ -32,45 +32,7 @@ pub enum DeliveryState {
     Uncertain,
 }
 
-/// How a delivery reaches its group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-pub enum Channel {
-    /// Telegram Bot API `sendMessage` / `sendPhoto`.
-    Telegram,
-    /// Slack `chat.postMessage`.
-    Slack,
-    /// The group's WeCom group robot (`webhook/send?key=`).
-    WecomRobot,
-    /// WeCom customer-group mass send, confirmed by the group owner.
-    WecomMassSend,
-    /// The group's Feishu custom bot (signed).
-    FeishuBot,
-    /// Shequn's signed outbound webhook.
-    Generic,
-    /// Nothing can send to this group (see `last_error`).
-    None,
-}
-
-impl Channel {
-    /// Every channel.
-    pub const ALL: [Channel; 7] = [
-        Channel::Telegram,
-        Channel::Slack,
-        Channel::WecomRobot,
-        Channel::WecomMassSend,
-        Channel::FeishuBot,
-        Channel::Generic,
-        Channel::None,
-    ];
-
-    /// Whether the receiver dedupes on our idempotency key, so a retry after
-    /// an unknown outcome cannot send twice.
-    pub fn idempotent(self) -> bool {
-        matches!(self, Channel::Generic)
-    }
-}
+pub use crate::platforms::Channel;
 
 /// One call to the platform.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

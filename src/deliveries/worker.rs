@@ -17,11 +17,12 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::connectors::{self, SendRequest, Sent};
 use super::model::{Attempt, Channel, DeliveryState};
 use super::repo::{self, Claimed, Outcome};
 use crate::config::DeliverySettings;
 use crate::ids::{DeliveryId, WorkspaceId};
+use crate::platforms::outbound::{SendRequest, Sent};
+use crate::platforms::{self, FollowUp};
 use crate::state::AppState;
 
 /// Backoff before attempt `n + 1` after `n` failed ones: base·2^(n-1), capped, plus up to half of it as jitter.
@@ -314,7 +315,7 @@ async fn send_one(
         now_unix: started.timestamp(),
         sender,
     };
-    let sent = connectors::send(http, c.channel, &req).await;
+    let sent = platforms::send(http, c.channel, &req).await;
     outcome(&state.settings.delivery, c, sent, started, state.clock.now())
 }
 
@@ -323,7 +324,7 @@ pub const MAX_REMINDERS: i32 = 3;
 
 /// A task to follow up: workspace, delivery, WeCom msgid, reminders so far,
 /// connection credentials and settings.
-type FollowUp = (WorkspaceId, DeliveryId, String, i32, sqlx::types::Json<Value>, sqlx::types::Json<Value>);
+type Due = (WorkspaceId, DeliveryId, String, i32, Channel, sqlx::types::Json<Value>, sqlx::types::Json<Value>);
 
 /// Follows up mass sends awaiting confirmation whose reminder is due: one
 /// WeCom reports sent becomes `confirmed`, else the owner is reminded.
@@ -333,7 +334,7 @@ type FollowUp = (WorkspaceId, DeliveryId, String, i32, sqlx::types::Json<Value>,
 pub async fn send_reminders(state: &AppState, http: &reqwest::Client) -> anyhow::Result<usize> {
     let now = state.clock.now();
     let next = now + Duration::seconds(state.settings.delivery.reminder_interval_secs as i64);
-    let due: Vec<FollowUp> = sqlx::query_as(
+    let due: Vec<Due> = sqlx::query_as(
         "WITH due AS (
              SELECT workspace_id, id FROM deliveries
              WHERE state = 'awaiting_confirmation' AND next_reminder_at <= $1
@@ -342,8 +343,8 @@ pub async fn send_reminders(state: &AppState, http: &reqwest::Client) -> anyhow:
              UPDATE deliveries d
              SET next_reminder_at = CASE WHEN d.platform_message_id IS NULL OR d.reminders + 1 >= $3 THEN NULL ELSE $2 END
              FROM due WHERE d.workspace_id = due.workspace_id AND d.id = due.id
-             RETURNING d.workspace_id, d.id, d.platform_message_id, d.reminders, d.connection_id)
-         SELECT m.workspace_id, m.id, m.platform_message_id, m.reminders, c.credentials, c.settings
+             RETURNING d.workspace_id, d.id, d.platform_message_id, d.reminders, d.channel, d.connection_id)
+         SELECT m.workspace_id, m.id, m.platform_message_id, m.reminders, m.channel, c.credentials, c.settings
          FROM moved m JOIN connections c ON c.workspace_id = m.workspace_id AND c.id = m.connection_id
          WHERE m.platform_message_id IS NOT NULL",
     )
@@ -353,15 +354,14 @@ pub async fn send_reminders(state: &AppState, http: &reqwest::Client) -> anyhow:
     .bind(MAX_REMINDERS)
     .fetch_all(&state.pool)
     .await?;
-    for (ws, id, msgid, _, creds, settings) in &due {
-        // The WeCom calls first; a pooled connection only for the short update.
-        let sent = super::wecom_mass::confirmed(http, &creds.0, &settings.0, msgid).await == Some(true);
-        let reminded = !sent && super::wecom_mass::remind(http, &creds.0, &settings.0, msgid).await;
+    for (ws, id, msgid, _, channel, creds, settings) in &due {
+        // The platform's calls first; a pooled connection only for the short update.
+        let found = platforms::follow_up(http, *channel, &creds.0, &settings.0, msgid).await;
         let mut conn = state.pool.acquire().await?;
-        if sent {
+        if found == FollowUp::Confirmed {
             let from = [DeliveryState::AwaitingConfirmation];
             repo::transition(&mut conn, *ws, *id, &from, DeliveryState::Confirmed, now).await?;
-        } else if reminded {
+        } else if found == FollowUp::Reminded {
             sqlx::query("UPDATE deliveries SET reminders = reminders + 1, updated_at = now() WHERE workspace_id = $1 AND id = $2")
                 .bind(ws)
                 .bind(id)
@@ -372,7 +372,7 @@ pub async fn send_reminders(state: &AppState, http: &reqwest::Client) -> anyhow:
     Ok(due.len())
 }
 
-/// The HTTP client of the connectors.
+/// The HTTP client of the platforms' outbound calls.
 pub fn http_client(s: &DeliverySettings) -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .timeout(StdDuration::from_secs(s.request_timeout_secs))

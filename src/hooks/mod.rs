@@ -9,12 +9,9 @@
 //! `POST /v1/inbox/{id}/replay`), and requests interrupted by a crash are
 //! picked up by the inbox processor.
 
-pub mod connectors;
-pub mod crypto;
 pub mod inbox;
 pub mod intake;
 mod routes;
 pub mod service;
 
-pub use connectors::generic::sign as sign_generic;
 pub use routes::{hooks_router, inbox_router};

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::connectors::{self, Incoming, Refusal, Verdict};
 use super::inbox::{self, InboxEntry, InboxStatus};
 use super::service;
 use crate::config::WebhookMode;
@@ -21,6 +20,7 @@ use crate::ids::{ConnectionId, InboxId};
 use crate::keys::auth::Auth;
 use crate::keys::model::Role;
 use crate::platform::Platform;
+use crate::platforms::inbound::{self, Incoming, Refusal, Verdict};
 use crate::state::AppState;
 
 /// The webhook receiver (outside `/v1`).
@@ -60,7 +60,7 @@ async fn receive(
         Ok(_) => return refuse(&state, p.as_str(), StatusCode::NOT_FOUND, "not_found", "unknown connection"),
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let Some(connector) = connectors::for_platform(p) else {
+    let Some(connector) = crate::platforms::inbound_of(p) else {
         return refuse(&state, p.as_str(), StatusCode::NOT_FOUND, "not_found", "platform has no webhook connector");
     };
     let now = state.clock.now();
@@ -82,7 +82,7 @@ async fn receive(
         }
         Ok(Verdict::Reply(resp)) => resp,
         Ok(Verdict::Store) => {
-            let kept = connectors::kept_headers(&headers);
+            let kept = inbound::kept_headers(&headers);
             let stored = match state.settings.ingest.webhook_mode {
                 WebhookMode::Queued => service::store(&state, &record, query, &kept, &body).await,
                 WebhookMode::Inline => {

@@ -20,12 +20,12 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use super::connectors::{self, Normalized, Stored};
 use super::inbox::{self, InboxRaw};
 use crate::connections::repo::ConnectionRecord;
 use crate::events::model::{ItemStatus, NewEvent};
 use crate::groups::model::GroupStatus;
 use crate::ids::{InboxId, WorkspaceId};
+use crate::platforms::inbound::{Normalized, Stored};
 use crate::state::AppState;
 
 /// Attempts before a request that keeps faulting is marked failed.
@@ -78,7 +78,7 @@ async fn process_rows(
         let list = events.entry(row.workspace_id).or_default();
         let start = list.len();
         let record = records.get(&row.connection_id.0);
-        match record.and_then(|r| connectors::for_platform(r.platform).map(|c| (r, c))) {
+        match record.and_then(|r| crate::platforms::inbound_of(r.platform).map(|c| (r, c))) {
             None => outcome.errors.push("the connection is gone".into()),
             Some((record, connector)) => {
                 let stored = Stored { query: row.query, headers: row.headers.0, body: row.body };

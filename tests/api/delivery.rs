@@ -157,7 +157,7 @@ async fn feishu_bots_are_signed_and_slack_posts_with_the_bot_token() {
     let seen = fake.seen();
     let feishu = seen.iter().find(|s| s.path.starts_with("/open-apis")).expect("feishu call");
     let ts: i64 = feishu.body["timestamp"].as_str().unwrap().parse().unwrap();
-    assert_eq!(feishu.body["sign"], shequn::deliveries::connectors::feishu_sign(ts, "s3cr3t"));
+    assert_eq!(feishu.body["sign"], shequn::platforms::feishu::feishu_sign(ts, "s3cr3t"));
     assert_eq!(feishu.body["content"], json!({"text": "hi 飞书群"}));
     let slack = seen.iter().find(|s| s.path == "/api/chat.postMessage").expect("slack call");
     assert_eq!(slack.headers["authorization"].to_str().unwrap(), "Bearer xoxb-SLACKTOKEN");

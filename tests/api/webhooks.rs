@@ -4,7 +4,8 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use shequn::hooks::crypto::{hmac_sha256_hex, wecom_encrypt, wecom_signature};
+use shequn::platforms::crypto::hmac_sha256_hex;
+use shequn::platforms::wecom::crypto::{wecom_encrypt, wecom_signature};
 
 use crate::helpers::TestApp;
 
@@ -45,7 +46,7 @@ async fn counts(app: &TestApp) -> (i64, i64) {
 
 fn generic_headers(secret: &str, t: i64, body: &[u8]) -> Vec<(&'static str, String)> {
     vec![
-        ("x-shequn-signature", shequn::hooks::sign_generic(secret, t, body)),
+        ("x-shequn-signature", shequn::platforms::generic::sign(secret, t, body)),
         ("content-type", "application/json".into()),
     ]
 }
@@ -75,7 +76,7 @@ async fn generic_webhooks_are_verified_stored_and_deduped() {
 
     let mut flipped_body = body.clone();
     flipped_body[10] ^= 1;
-    let good = shequn::hooks::sign_generic(secret, T0, &body);
+    let good = shequn::platforms::generic::sign(secret, T0, &body);
     type Headers = Vec<(&'static str, String)>;
     let bad_cases: Vec<(Headers, Vec<u8>)> = vec![
         (generic_headers(secret, T0, &body), flipped_body),
@@ -544,9 +545,9 @@ async fn connections_validate_credentials_hide_them_and_stay_in_their_workspace(
 // ---------- feishu ----------
 
 fn lark(key: &str, inner: &Value, ts: i64, nonce: &str) -> (Vec<(&'static str, String)>, Vec<u8>) {
-    let enc = shequn::hooks::crypto::feishu_encrypt(key, &serde_json::to_vec(inner).unwrap(), [5; 16]);
+    let enc = shequn::platforms::feishu::crypto::feishu_encrypt(key, &serde_json::to_vec(inner).unwrap(), [5; 16]);
     let body = serde_json::to_vec(&json!({"encrypt": enc})).unwrap();
-    let sig = shequn::hooks::crypto::feishu_signature(&ts.to_string(), nonce, key, &body);
+    let sig = shequn::platforms::feishu::crypto::feishu_signature(&ts.to_string(), nonce, key, &body);
     let headers = vec![
         ("x-lark-request-timestamp", ts.to_string()),
         ("x-lark-request-nonce", nonce.to_owned()),

@@ -3,14 +3,12 @@
 //! with a 5-minute window. For shops, mini-programs and anything without a
 //! connector.
 
+use super::Generic;
 use axum::response::{IntoResponse, Response};
 
-use super::{cred, fresh, Connector, Incoming, Normalized, Refusal, Stored, Verdict};
 use crate::events::model::{EventIn, EventSource};
-use crate::hooks::crypto::{ct_eq, hmac_sha256_hex};
-
-/// The generic connector.
-pub struct Generic;
+use crate::platforms::crypto::{ct_eq, hmac_sha256_hex};
+use crate::platforms::inbound::{cred, fresh, Inbound, Incoming, Normalized, Refusal, Stored, Verdict};
 
 /// Signs a body the way the generic webhook expects (for senders and tests).
 pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
@@ -19,7 +17,7 @@ pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
     format!("t={t},v1={}", hmac_sha256_hex(secret.as_bytes(), &msg))
 }
 
-impl Connector for Generic {
+impl Inbound for Generic {
     fn verify(&self, creds: &serde_json::Value, req: &Incoming<'_>) -> Result<Verdict, Refusal> {
         let secret = cred(creds, "secret").ok_or(Refusal::Unauthorized("no secret"))?;
         let header = req

@@ -1,29 +1,13 @@
-//! Signature and encryption primitives of the platforms' callback protocols.
-//! Comparisons of secrets are constant-time.
+//! WeCom's callback crypto (the "WXBizMsgCrypt" scheme): the SHA-1
+//! `msg_signature` and AES-256-CBC with the connection's EncodingAESKey.
 
 use aes::cipher::{block_padding::NoPadding, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
-use sha2::{Digest, Sha256};
+use sha1::{Digest, Sha1};
 
 type Aes256CbcDec = cbc::Decryptor<aes::Aes256>;
 type Aes256CbcEnc = cbc::Encryptor<aes::Aes256>;
-
-/// Constant-time equality of two byte strings.
-pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// HMAC-SHA256 of `msg` under `key`, lowercase hex.
-pub fn hmac_sha256_hex(key: &[u8], msg: &[u8]) -> String {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-    mac.update(msg);
-    hex::encode(mac.finalize().into_bytes())
-}
 
 /// WeCom `msg_signature`: SHA-1 of the sorted, concatenated token, timestamp, nonce and Encrypt.
 pub fn wecom_signature(token: &str, timestamp: &str, nonce: &str, encrypt: &str) -> String {
@@ -94,47 +78,6 @@ pub fn wecom_encrypt(
     Ok(STANDARD.encode(out))
 }
 
-/// Feishu/Lark `X-Lark-Signature`: SHA-256 hex of timestamp + nonce + encrypt key + body.
-pub fn feishu_signature(timestamp: &str, nonce: &str, encrypt_key: &str, body: &[u8]) -> String {
-    let mut h = Sha256::new();
-    h.update(timestamp.as_bytes());
-    h.update(nonce.as_bytes());
-    h.update(encrypt_key.as_bytes());
-    h.update(body);
-    hex::encode(h.finalize())
-}
-
-/// Decrypts a Feishu `encrypt` value: AES-256-CBC with key SHA-256(encrypt key),
-/// the IV in the first 16 bytes, PKCS#7.
-pub fn feishu_decrypt(encrypt_key: &str, encrypt: &str) -> Result<Vec<u8>, String> {
-    let key = Sha256::digest(encrypt_key.as_bytes());
-    let data = STANDARD.decode(encrypt.trim()).map_err(|_| "encrypt is not base64".to_owned())?;
-    if data.len() < 32 || data.len() % 16 != 0 {
-        return Err("encrypt has a bad length".into());
-    }
-    let (iv, body) = data.split_at(16);
-    let mut buf = body.to_vec();
-    let plain = Aes256CbcDec::new(key.as_slice().into(), iv.into())
-        .decrypt_padded_mut::<aes::cipher::block_padding::Pkcs7>(&mut buf)
-        .map_err(|_| "cannot decrypt".to_owned())?;
-    Ok(plain.to_vec())
-}
-
-/// Encrypts like Feishu does (tests stand in for Feishu with it).
-pub fn feishu_encrypt(encrypt_key: &str, plain: &[u8], iv: [u8; 16]) -> String {
-    let key = Sha256::digest(encrypt_key.as_bytes());
-    let mut buf = plain.to_vec();
-    let len = buf.len();
-    buf.resize(len + 16, 0);
-    let ct = Aes256CbcEnc::new(key.as_slice().into(), (&iv).into())
-        .encrypt_padded_mut::<aes::cipher::block_padding::Pkcs7>(&mut buf, len)
-        .map(<[u8]>::to_vec)
-        .unwrap_or_default();
-    let mut out = iv.to_vec();
-    out.extend(ct);
-    STANDARD.encode(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,29 +123,5 @@ mod tests {
         let tampered = wecom_decrypt(AES_KEY, &STANDARD.encode(bytes));
         assert!(tampered.map(|(_, id)| id != CORP_ID).unwrap_or(true));
         assert!(wecom_decrypt(AES_KEY, "not base64!").is_err());
-    }
-
-    #[test]
-    fn slacks_published_signing_example_passes() {
-        let body = "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
-        let sig = hmac_sha256_hex(b"8f742231b10e8888abcd99yyyzzz85a5", format!("v0:1531420618:{body}").as_bytes());
-        assert_eq!(format!("v0={sig}"), "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503");
-    }
-
-    #[test]
-    fn feishu_encryption_round_trips() {
-        let enc = feishu_encrypt("test key", br#"{"challenge":"x"}"#, [3; 16]);
-        assert_eq!(feishu_decrypt("test key", &enc).unwrap(), br#"{"challenge":"x"}"#);
-        assert!(
-            feishu_decrypt("other key", &enc).is_err()
-                || feishu_decrypt("other key", &enc).unwrap() != br#"{"challenge":"x"}"#
-        );
-    }
-
-    #[test]
-    fn constant_time_equality_is_equality() {
-        assert!(ct_eq(b"abc", b"abc"));
-        assert!(!ct_eq(b"abc", b"abd"));
-        assert!(!ct_eq(b"abc", b"ab"));
     }
 }

@@ -7,18 +7,16 @@
 //! group) registers the group. Event ids derive from `update_id`, so
 //! redeliveries are duplicates.
 
+use super::Telegram;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use super::{cred, platform_event, unix, Connector, Incoming, Normalized, Refusal, Stored, Verdict};
 use crate::events::model::{EventSource, PlatformRef, Ref};
-use crate::hooks::crypto::ct_eq;
 use crate::memberships::model::JoinSource;
 use crate::platform::Platform;
-
-/// The Telegram connector.
-pub struct Telegram;
+use crate::platforms::crypto::ct_eq;
+use crate::platforms::inbound::{cred, platform_event, unix, Inbound, Incoming, Normalized, Refusal, Stored, Verdict};
 
 fn user_ref(u: &Value) -> Option<PlatformRef> {
     let id = u.get("id")?.as_i64()?;
@@ -147,7 +145,7 @@ fn chat_member(ctx: &mut Ctx<'_>, u: &Value) {
     }
 }
 
-impl Connector for Telegram {
+impl Inbound for Telegram {
     fn verify(&self, creds: &Value, req: &Incoming<'_>) -> Result<Verdict, Refusal> {
         let expected = cred(creds, "secret_token").ok_or(Refusal::Unauthorized("no secret token"))?;
         let got = req

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::connectors::{plain_text, SendRequest, Sent};
 use crate::contents::model::ContentKind;
+use crate::platforms::outbound::{plain_text, SendRequest, Sent};
 
 /// (API base, corp id) -> (access token, valid until).
 type Tokens = HashMap<(String, String), (String, Instant)>;

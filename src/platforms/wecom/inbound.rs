@@ -14,18 +14,17 @@
 //! `custom.contact_added` / `custom.contact_deleted` (creating the customer
 //! as a member). Ids derive from the payload, so WeCom's retries are duplicates.
 
+use super::Wecom;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{cred, platform_event, unix, Connector, Incoming, Normalized, Refusal, Stored, Verdict};
+use super::crypto::{wecom_decrypt, wecom_signature};
 use crate::events::model::{EventSource, NewEvent, PlatformRef};
-use crate::hooks::crypto::{ct_eq, wecom_decrypt, wecom_signature};
 use crate::memberships::model::JoinSource;
 use crate::platform::Platform;
-
-/// The WeCom connector.
-pub struct Wecom;
+use crate::platforms::crypto::ct_eq;
+use crate::platforms::inbound::{cred, platform_event, unix, Inbound, Incoming, Normalized, Refusal, Stored, Verdict};
 
 fn query_param(query: &str, key: &str) -> Option<String> {
     form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
@@ -146,7 +145,7 @@ fn contact_event(doc: &roxmltree::Document<'_>, scope: &str) -> Option<NewEvent>
     Some(platform_event(EventSource::Wecom, scope, &id, kind, at, Some(member(&customer)), None, props))
 }
 
-impl Connector for Wecom {
+impl Inbound for Wecom {
     fn verify(&self, creds: &serde_json::Value, req: &Incoming<'_>) -> Result<Verdict, Refusal> {
         if req.method == Method::GET {
             let echo =

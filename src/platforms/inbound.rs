@@ -1,19 +1,12 @@
-//! One connector per platform behind the [`Connector`] trait: verify a raw
-//! request (constant-time, over the exact bytes), answer platform handshakes,
-//! and normalise a stored request into events.
-
-mod feishu;
-pub mod generic;
-mod slack;
-mod telegram;
-mod wecom;
+//! What every platform's inbound side shares: the [`Inbound`] trait (verify
+//! a raw request, constant-time, over the exact bytes; answer platform
+//! handshakes; normalise a stored request into events) and its types.
 
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 
 use crate::events::model::{NewEvent, PlatformRef};
-use crate::platform::Platform;
 
 /// A request as it arrived.
 #[derive(Debug)]
@@ -72,7 +65,7 @@ pub struct Normalized {
 }
 
 /// A platform's webhook protocol.
-pub trait Connector: Send + Sync {
+pub trait Inbound: Send + Sync {
     /// Checks a request with one credential set.
     fn verify(&self, creds: &serde_json::Value, req: &Incoming<'_>) -> Result<Verdict, Refusal>;
     /// Turns a stored request into events (scope: the connection id).
@@ -85,18 +78,6 @@ pub trait Connector: Send + Sync {
     ) -> Result<Normalized, String>;
     /// The answer after storing.
     fn ack(&self, outcome: &serde_json::Value) -> Response;
-}
-
-/// The connector of a platform, if it has one.
-pub fn for_platform(p: Platform) -> Option<&'static dyn Connector> {
-    match p {
-        Platform::Generic => Some(&generic::Generic),
-        Platform::Telegram => Some(&telegram::Telegram),
-        Platform::Slack => Some(&slack::Slack),
-        Platform::Wecom => Some(&wecom::Wecom),
-        Platform::Feishu => Some(&feishu::Feishu),
-        Platform::Dingtalk => None,
-    }
 }
 
 /// The headers worth keeping with a stored request.

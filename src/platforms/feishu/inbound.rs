@@ -8,18 +8,17 @@
 //! → `message_sent`, `im.chat.disbanded_v1` → the group dismissed. Ids
 //! derive from `event_id`.
 
+use super::Feishu;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use super::{cred, fresh, platform_event, Connector, Incoming, Normalized, Refusal, Stored, Verdict};
+use super::crypto::{feishu_decrypt, feishu_signature};
 use crate::events::model::{EventSource, PlatformRef, Ref};
-use crate::hooks::crypto::{ct_eq, feishu_decrypt, feishu_signature};
 use crate::memberships::model::JoinSource;
 use crate::platform::Platform;
-
-/// The Feishu connector.
-pub struct Feishu;
+use crate::platforms::crypto::ct_eq;
+use crate::platforms::inbound::{cred, fresh, platform_event, Inbound, Incoming, Normalized, Refusal, Stored, Verdict};
 
 /// The event JSON, decrypted when needed.
 fn open(creds: &Value, body: &[u8]) -> Result<Value, Refusal> {
@@ -57,7 +56,7 @@ fn chat(id: Option<&str>, name: Option<&str>) -> Option<PlatformRef> {
     })
 }
 
-impl Connector for Feishu {
+impl Inbound for Feishu {
     fn verify(&self, creds: &Value, req: &Incoming<'_>) -> Result<Verdict, Refusal> {
         let header = |n: &str| req.headers.get(n).and_then(|v| v.to_str().ok());
         let inner = open(creds, req.body)?;

@@ -3,18 +3,18 @@
 //! `member_joined_channel` / `member_left_channel` / `message` become events.
 //! Ids derive from `event_id`, so Slack's retries are duplicates.
 
+use super::Slack;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use super::{cred, fresh, platform_event, unix, Connector, Incoming, Normalized, Refusal, Stored, Verdict};
 use crate::events::model::{EventSource, PlatformRef, Ref};
-use crate::hooks::crypto::{ct_eq, hmac_sha256_hex};
 use crate::memberships::model::JoinSource;
 use crate::platform::Platform;
-
-/// The Slack connector.
-pub struct Slack;
+use crate::platforms::crypto::{ct_eq, hmac_sha256_hex};
+use crate::platforms::inbound::{
+    cred, fresh, platform_event, unix, Inbound, Incoming, Normalized, Refusal, Stored, Verdict,
+};
 
 /// Message subtypes that are not members talking.
 const SKIPPED_SUBTYPES: [&str; 6] =
@@ -29,7 +29,7 @@ fn slack_ref(id: Option<&str>) -> Option<PlatformRef> {
     })
 }
 
-impl Connector for Slack {
+impl Inbound for Slack {
     fn verify(&self, creds: &Value, req: &Incoming<'_>) -> Result<Verdict, Refusal> {
         let secret = cred(creds, "signing_secret").ok_or(Refusal::Unauthorized("no signing secret"))?;
         let header = |n: &str| req.headers.get(n).and_then(|v| v.to_str().ok());
