@@ -137,98 +137,12 @@ pub struct RotateCredentials {
 /// Default grace period of a rotation.
 pub const DEFAULT_GRACE_SECONDS: i64 = 86_400;
 
-/// The characters a credential may hold.
-#[derive(Debug, Clone, Copy)]
-enum Chars {
-    /// `A-Z a-z 0-9`.
-    Alnum,
-    /// `A-Z a-z 0-9 _ -`.
-    Token,
-    /// Anything, with at least one `:` (a Telegram bot token, `123:abc`).
-    WithColon,
-    /// Anything.
-    Any,
-}
-
-/// One credential key of a platform: its name, whether it is required, its
-/// length in characters and its characters. The check and the published
-/// schema are both read from these.
-#[derive(Debug, Clone, Copy)]
-struct Key {
-    name: &'static str,
-    required: bool,
-    min: usize,
-    max: usize,
-    chars: Chars,
-}
-
-const fn key(name: &'static str, required: bool, min: usize, max: usize, chars: Chars) -> Key {
-    Key { name, required, min, max, chars }
-}
-
-impl Key {
-    fn accepts(&self, s: &str) -> bool {
-        let n = s.chars().count();
-        (self.min..=self.max).contains(&n)
-            && match self.chars {
-                Chars::Alnum => s.bytes().all(|b| b.is_ascii_alphanumeric()),
-                Chars::Token => s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
-                Chars::WithColon => s.contains(':'),
-                Chars::Any => true,
-            }
-    }
-
-    fn schema(&self) -> Object {
-        let pattern = match self.chars {
-            Chars::Alnum => Some("^[A-Za-z0-9]*$"),
-            Chars::Token => Some("^[A-Za-z0-9_-]*$"),
-            Chars::WithColon => Some(r"^[^\u0000]*:[^\u0000]*$"),
-            Chars::Any => None,
-        };
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .min_length(Some(self.min))
-            .max_length(Some(self.max))
-            .pattern(pattern)
-            .build()
-    }
-}
-
-const WECOM: &[Key] = &[
-    key("corp_id", true, 1, 64, Chars::Alnum),
-    key("token", true, 3, 32, Chars::Alnum),
-    key("encoding_aes_key", true, 43, 43, Chars::Alnum),
-    key("secret", false, 1, 256, Chars::Any),
-];
-const TELEGRAM: &[Key] =
-    &[key("bot_token", true, 1, 256, Chars::WithColon), key("secret_token", true, 1, 256, Chars::Token)];
-const SLACK: &[Key] = &[key("signing_secret", true, 8, 256, Chars::Any), key("bot_token", false, 1, 256, Chars::Any)];
-const FEISHU: &[Key] = &[
-    key("app_id", true, 1, 64, Chars::Any),
-    key("verification_token", true, 1, 256, Chars::Any),
-    key("encrypt_key", false, 1, 256, Chars::Any),
-    key("app_secret", false, 1, 256, Chars::Any),
-];
-const GENERIC: &[Key] = &[key("secret", true, 16, 256, Chars::Any)];
-
-/// The credential keys of a platform; `None` where it cannot be connected.
-fn rules(platform: Platform) -> Option<&'static [Key]> {
-    Some(match platform {
-        Platform::Wecom => WECOM,
-        Platform::Telegram => TELEGRAM,
-        Platform::Slack => SLACK,
-        Platform::Feishu => FEISHU,
-        Platform::Generic => GENERIC,
-        Platform::Dingtalk => return None,
-    })
-}
-
 /// The platforms that can be connected, each with its credentials' schema:
 /// a closed object of its keys.
 fn credential_schemas() -> Vec<(Platform, Object)> {
     Platform::ALL
         .into_iter()
-        .filter_map(|p| rules(p).map(|keys| (p, keys)))
+        .filter_map(|p| crate::platforms::credential_keys(p).map(|keys| (p, keys)))
         .map(|(p, keys)| {
             let mut o = ObjectBuilder::new()
                 .schema_type(Type::Object)
@@ -247,7 +161,7 @@ fn credential_schemas() -> Vec<(Platform, Object)> {
 
 /// Validates credentials for `platform`; errors name `credentials.<key>`.
 pub fn check_credentials(platform: Platform, creds: &serde_json::Value) -> ApiResult<()> {
-    let Some(rules) = rules(platform) else {
+    let Some(rules) = crate::platforms::credential_keys(platform) else {
         return Err(ApiError::field("platform", "unsupported", "this platform cannot be connected yet"));
     };
     let Some(obj) = creds.as_object() else {

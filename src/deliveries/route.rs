@@ -23,29 +23,16 @@ pub struct Route {
 struct Conn {
     id: Uuid,
     platform: Platform,
-    has_bot_token: bool,
-    has_outbound_url: bool,
-    has_secret: bool,
+    credentials: sqlx::types::Json<serde_json::Value>,
+    settings: sqlx::types::Json<serde_json::Value>,
 }
 
 fn via(c: &Conn) -> Route {
-    let (channel, error) = match c.platform {
-        Platform::Telegram | Platform::Slack if !c.has_bot_token => (Channel::None, "the connection has no bot_token"),
-        Platform::Telegram => (Channel::Telegram, ""),
-        Platform::Slack => (Channel::Slack, ""),
-        Platform::Generic if c.has_outbound_url => (Channel::Generic, ""),
-        Platform::Generic => (Channel::None, "the connection has no settings.outbound_url"),
-        Platform::Wecom if c.has_secret => (Channel::WecomMassSend, ""),
-        Platform::Wecom => (
-            Channel::None,
-            "give the WeCom connection its contact `secret` for mass sends, or the group a robot: PUT /v1/groups/{id}/robot",
-        ),
-        Platform::Feishu => {
-            (Channel::None, "Feishu groups are sent to through their custom bot: PUT /v1/groups/{id}/robot")
-        }
-        Platform::Dingtalk => (Channel::None, "DingTalk has no outbound connector yet"),
+    let (channel, error) = match crate::platforms::connection_channel(c.platform, &c.credentials, &c.settings) {
+        Ok(channel) => (channel, None),
+        Err(why) => (Channel::None, Some(why.to_owned())),
     };
-    Route { connection_id: Some(c.id), channel, error: (!error.is_empty()).then(|| error.to_owned()) }
+    Route { connection_id: Some(c.id), channel, error }
 }
 
 /// Routes for `groups` of one plan.
@@ -70,8 +57,7 @@ pub async fn resolve(
             .into_iter()
             .collect();
     let conns: Vec<Conn> = sqlx::query_as(
-        "SELECT id, platform, credentials ? 'bot_token' AS has_bot_token, settings ? 'outbound_url' AS has_outbound_url,
-                credentials ? 'secret' AS has_secret
+        "SELECT id, platform, credentials, settings
          FROM connections WHERE workspace_id = $1 AND status = 'active' ORDER BY id",
     )
     .bind(ws)
@@ -82,7 +68,7 @@ pub async fn resolve(
     for (group, platform) in platforms {
         let robot = robots.get(&group).map(String::as_str);
         let route = match (named, robot) {
-            (Some(c), _) if !matches!(c.platform, Platform::Wecom | Platform::Feishu) => via(c),
+            (Some(c), _) if !crate::platforms::prefers_group_robot(c.platform) => via(c),
             (_, Some("wecom_robot")) => {
                 Route { connection_id: named.map(|c| c.id), channel: Channel::WecomRobot, error: None }
             }
@@ -100,11 +86,10 @@ pub async fn resolve(
                 None => Route {
                     connection_id: None,
                     channel: Channel::None,
-                    error: Some(match platform {
-                        Platform::Wecom | Platform::Feishu => {
-                            "the group has no robot to send through: PUT /v1/groups/{id}/robot".to_owned()
-                        }
-                        p => format!("no active {} connection", p.as_str()),
+                    error: Some(if crate::platforms::prefers_group_robot(platform) {
+                        "the group has no robot to send through: PUT /v1/groups/{id}/robot".to_owned()
+                    } else {
+                        format!("no active {} connection", platform.as_str())
                     }),
                 },
             },

@@ -102,11 +102,6 @@ pub fn kept_headers(headers: &HeaderMap) -> serde_json::Map<String, serde_json::
         .collect()
 }
 
-/// A credential string.
-pub fn cred<'a>(creds: &'a serde_json::Value, key: &str) -> Option<&'a str> {
-    creds.get(key).and_then(|v| v.as_str())
-}
-
 /// `|now - ts| ≤ 5 min` for a unix-seconds timestamp string.
 pub fn fresh(ts: &str, now: DateTime<Utc>) -> Result<(), Refusal> {
     let t: i64 = ts.trim().parse().map_err(|_| Refusal::Unauthorized("bad timestamp"))?;

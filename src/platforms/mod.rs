@@ -9,6 +9,7 @@
 //! [`inbound::Inbound`] and/or [`outbound::Outbound`], and its line in
 //! [`inbound_of`] / [`outbound_of`] (docs/architecture.md).
 
+pub mod credentials;
 pub mod crypto;
 pub mod feishu;
 pub mod generic;
@@ -63,6 +64,41 @@ impl Channel {
     pub fn idempotent(self) -> bool {
         matches!(self, Channel::Generic)
     }
+}
+
+/// The credential keys of a platform; `None` where it cannot be connected.
+pub fn credential_keys(p: Platform) -> Option<&'static [credentials::Key]> {
+    Some(match p {
+        Platform::Wecom => wecom::KEYS,
+        Platform::Telegram => telegram::KEYS,
+        Platform::Slack => slack::KEYS,
+        Platform::Feishu => feishu::KEYS,
+        Platform::Generic => generic::KEYS,
+        Platform::Dingtalk => return None,
+    })
+}
+
+/// The channel through which a connection of `p` sends, or why it cannot.
+pub fn connection_channel(
+    p: Platform,
+    credentials: &serde_json::Value,
+    settings: &serde_json::Value,
+) -> Result<Channel, &'static str> {
+    match p {
+        Platform::Telegram => telegram::channel(credentials, settings),
+        Platform::Slack => slack::channel(credentials, settings),
+        Platform::Generic => generic::channel(credentials, settings),
+        Platform::Wecom => wecom::channel(credentials, settings),
+        Platform::Feishu => feishu::channel(credentials, settings),
+        Platform::Dingtalk => Err("DingTalk has no outbound connector yet"),
+    }
+}
+
+/// Whether a group of `p` is sent to through its own robot when it has one
+/// (WeCom group robots, Feishu custom bots), even when a plan names a
+/// connection.
+pub fn prefers_group_robot(p: Platform) -> bool {
+    matches!(p, Platform::Wecom | Platform::Feishu)
 }
 
 /// The inbound side of a platform, if it has one.
@@ -131,5 +167,55 @@ pub async fn follow_up(
         FollowUp::Reminded
     } else {
         FollowUp::Waiting
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::credentials::{Chars, Key};
+    use super::*;
+    use serde_json::{json, Map, Value};
+
+    fn sample(k: &Key) -> Value {
+        let n = k.min.max(2);
+        Value::String(match k.chars {
+            Chars::WithColon => format!("1:{}", "a".repeat(n)),
+            _ => "a".repeat(n),
+        })
+    }
+
+    /// Each platform's typed credentials read exactly what its key table
+    /// lets the connections feature store: every key, and no required one
+    /// left out.
+    #[test]
+    fn typed_credentials_agree_with_the_key_tables() {
+        type Reads = fn(&Value) -> bool;
+        let readers: [(Platform, Reads); 5] = [
+            (Platform::Wecom, |v| wecom::Credentials::of(v).is_some()),
+            (Platform::Telegram, |v| telegram::Credentials::of(v).is_some()),
+            (Platform::Slack, |v| slack::Credentials::of(v).is_some()),
+            (Platform::Feishu, |v| feishu::Credentials::of(v).is_some()),
+            (Platform::Generic, |v| generic::Credentials::of(v).is_some()),
+        ];
+        for (p, reads) in readers {
+            let keys = credential_keys(p).unwrap();
+            let all: Map<String, Value> = keys.iter().map(|k| (k.name.to_owned(), sample(k))).collect();
+            assert!(keys.iter().all(|k| k.accepts(sample(k).as_str().unwrap())), "{p:?}: samples are valid");
+            assert!(reads(&Value::Object(all.clone())), "{p:?}: every key");
+            let required: Map<String, Value> =
+                keys.iter().filter(|k| k.required).map(|k| (k.name.to_owned(), sample(k))).collect();
+            assert!(reads(&Value::Object(required.clone())), "{p:?}: the required keys alone");
+            for k in keys.iter().filter(|k| k.required) {
+                let mut less = required.clone();
+                less.remove(k.name);
+                assert!(!reads(&Value::Object(less)), "{p:?}: without {}", k.name);
+            }
+        }
+        assert!(credential_keys(Platform::Dingtalk).is_none());
+        assert_eq!(
+            connection_channel(Platform::Telegram, &json!({"bot_token": "1:a", "secret_token": "s"}), &json!({})),
+            Ok(Channel::Telegram)
+        );
+        assert!(connection_channel(Platform::Slack, &json!({"signing_secret": "12345678"}), &json!({})).is_err());
     }
 }

@@ -74,11 +74,6 @@ pub fn base(settings: &Value, default: &str) -> String {
     settings.get("api_base_url").and_then(Value::as_str).unwrap_or(default).trim_end_matches('/').to_owned()
 }
 
-/// A credential the send cannot do without.
-pub fn cred<'a>(v: &'a Value, key: &str) -> Result<&'a str, String> {
-    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or_else(|| format!("the connection has no `{key}`"))
-}
-
 /// The message as plain text (for platforms or kinds without a richer form).
 pub fn plain_text(m: &Message) -> String {
     let b = &m.body;

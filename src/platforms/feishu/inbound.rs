@@ -8,7 +8,7 @@
 //! → `message_sent`, `im.chat.disbanded_v1` → the group dismissed. Ids
 //! derive from `event_id`.
 
-use super::Feishu;
+use super::{Credentials, Feishu};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
@@ -18,15 +18,16 @@ use crate::events::model::{EventSource, PlatformRef, Ref};
 use crate::memberships::model::JoinSource;
 use crate::platform::Platform;
 use crate::platforms::crypto::ct_eq;
-use crate::platforms::inbound::{cred, fresh, platform_event, Inbound, Incoming, Normalized, Refusal, Stored, Verdict};
+use crate::platforms::inbound::{fresh, platform_event, Inbound, Incoming, Normalized, Refusal, Stored, Verdict};
 
 /// The event JSON, decrypted when needed.
-fn open(creds: &Value, body: &[u8]) -> Result<Value, Refusal> {
+fn open(creds: &Credentials, body: &[u8]) -> Result<Value, Refusal> {
     let outer: Value = serde_json::from_slice(body).map_err(|_| Refusal::Unauthorized("cannot verify: not JSON"))?;
     match outer.get("encrypt").and_then(Value::as_str) {
         None => Ok(outer),
         Some(enc) => {
-            let key = cred(creds, "encrypt_key").ok_or(Refusal::Unauthorized("encrypted event but no encrypt key"))?;
+            let key =
+                creds.encrypt_key.as_deref().ok_or(Refusal::Unauthorized("encrypted event but no encrypt key"))?;
             let plain = feishu_decrypt(key, enc).map_err(|_| Refusal::Unauthorized("cannot decrypt"))?;
             serde_json::from_slice(&plain).map_err(|_| Refusal::Unauthorized("cannot decrypt"))
         }
@@ -58,10 +59,11 @@ fn chat(id: Option<&str>, name: Option<&str>) -> Option<PlatformRef> {
 
 impl Inbound for Feishu {
     fn verify(&self, creds: &Value, req: &Incoming<'_>) -> Result<Verdict, Refusal> {
+        let creds = Credentials::of(creds).ok_or(Refusal::Unauthorized("unreadable credentials"))?;
         let header = |n: &str| req.headers.get(n).and_then(|v| v.to_str().ok());
-        let inner = open(creds, req.body)?;
+        let inner = open(&creds, req.body)?;
         let is_challenge = inner.get("type").and_then(Value::as_str) == Some("url_verification");
-        match (header("x-lark-signature"), cred(creds, "encrypt_key")) {
+        match (header("x-lark-signature"), creds.encrypt_key.as_deref()) {
             (Some(sig), Some(key)) => {
                 let ts = header("x-lark-request-timestamp").ok_or(Refusal::Unauthorized("missing timestamp"))?;
                 let nonce = header("x-lark-request-nonce").ok_or(Refusal::Unauthorized("missing nonce"))?;
@@ -73,7 +75,7 @@ impl Inbound for Feishu {
             (None, Some(_)) if !is_challenge => return Err(Refusal::Unauthorized("missing signature")),
             _ => {}
         }
-        let expected = cred(creds, "verification_token").ok_or(Refusal::Unauthorized("no verification token"))?;
+        let expected = creds.verification_token.as_str();
         if !token_of(&inner).is_some_and(|t| ct_eq(t.as_bytes(), expected.as_bytes())) {
             return Err(Refusal::Unauthorized("bad verification token"));
         }
@@ -94,7 +96,11 @@ impl Inbound for Feishu {
         req: &Stored,
         _now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Normalized, String> {
-        let inner = creds.iter().find_map(|c| open(c, &req.body).ok()).ok_or("no credential set opens this event")?;
+        let inner = creds
+            .iter()
+            .filter_map(|c| Credentials::of(c))
+            .find_map(|c| open(&c, &req.body).ok())
+            .ok_or("no credential set opens this event")?;
         let header = inner.get("header").ok_or("no header")?;
         let event_id = header.get("event_id").and_then(Value::as_str).ok_or("no event_id")?;
         let kind = header.get("event_type").and_then(Value::as_str).unwrap_or("");

@@ -3,12 +3,12 @@
 //! with a 5-minute window. For shops, mini-programs and anything without a
 //! connector.
 
-use super::Generic;
+use super::{Credentials, Generic};
 use axum::response::{IntoResponse, Response};
 
 use crate::events::model::{EventIn, EventSource};
 use crate::platforms::crypto::{ct_eq, hmac_sha256_hex};
-use crate::platforms::inbound::{cred, fresh, Inbound, Incoming, Normalized, Refusal, Stored, Verdict};
+use crate::platforms::inbound::{fresh, Inbound, Incoming, Normalized, Refusal, Stored, Verdict};
 
 /// Signs a body the way the generic webhook expects (for senders and tests).
 pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
@@ -19,7 +19,8 @@ pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
 
 impl Inbound for Generic {
     fn verify(&self, creds: &serde_json::Value, req: &Incoming<'_>) -> Result<Verdict, Refusal> {
-        let secret = cred(creds, "secret").ok_or(Refusal::Unauthorized("no secret"))?;
+        let c = Credentials::of(creds).ok_or(Refusal::Unauthorized("unreadable credentials"))?;
+        let secret = c.secret.as_str();
         let header = req
             .headers
             .get("x-shequn-signature")

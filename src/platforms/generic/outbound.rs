@@ -1,7 +1,7 @@
 //! The generic platform's outbound side: Shequn's own signed webhook to the
 //! connection's `settings.outbound_url`.
 
-use super::Generic;
+use super::{Credentials, Generic};
 use serde_json::{json, Value};
 
 use crate::platforms::outbound::{Built, Outbound, SendRequest, Sent};
@@ -19,8 +19,8 @@ impl Outbound for Generic {
     }
 
     fn sign(&self, r: &SendRequest<'_>, body: &[u8]) -> Option<(&'static str, String)> {
-        let secret = r.credentials.get("secret").and_then(Value::as_str)?;
-        Some(("x-shequn-signature", super::sign(secret, r.now_unix, body)))
+        let secret = Credentials::of(r.credentials)?.secret;
+        Some(("x-shequn-signature", super::sign(&secret, r.now_unix, body)))
     }
 
     fn verdict(&self, status: u16, _body: &Value, raw: String) -> Sent {

@@ -3,7 +3,7 @@
 //! `member_joined_channel` / `member_left_channel` / `message` become events.
 //! Ids derive from `event_id`, so Slack's retries are duplicates.
 
-use super::Slack;
+use super::{Credentials, Slack};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
@@ -12,9 +12,7 @@ use crate::events::model::{EventSource, PlatformRef, Ref};
 use crate::memberships::model::JoinSource;
 use crate::platform::Platform;
 use crate::platforms::crypto::{ct_eq, hmac_sha256_hex};
-use crate::platforms::inbound::{
-    cred, fresh, platform_event, unix, Inbound, Incoming, Normalized, Refusal, Stored, Verdict,
-};
+use crate::platforms::inbound::{fresh, platform_event, unix, Inbound, Incoming, Normalized, Refusal, Stored, Verdict};
 
 /// Message subtypes that are not members talking.
 const SKIPPED_SUBTYPES: [&str; 6] =
@@ -31,7 +29,8 @@ fn slack_ref(id: Option<&str>) -> Option<PlatformRef> {
 
 impl Inbound for Slack {
     fn verify(&self, creds: &Value, req: &Incoming<'_>) -> Result<Verdict, Refusal> {
-        let secret = cred(creds, "signing_secret").ok_or(Refusal::Unauthorized("no signing secret"))?;
+        let c = Credentials::of(creds).ok_or(Refusal::Unauthorized("unreadable credentials"))?;
+        let secret = c.signing_secret.as_str();
         let header = |n: &str| req.headers.get(n).and_then(|v| v.to_str().ok());
         let ts = header("x-slack-request-timestamp").ok_or(Refusal::Unauthorized("missing timestamp"))?;
         let sig = header("x-slack-signature").ok_or(Refusal::Unauthorized("missing signature"))?;

@@ -1,9 +1,9 @@
 //! Slack's outbound side: Web API `chat.postMessage`.
 
-use super::Slack;
+use super::{Credentials, Slack};
 use serde_json::{json, Value};
 
-use crate::platforms::outbound::{base, cred, plain_text, Built, Limit, Outbound, SendRequest, Sent};
+use crate::platforms::outbound::{base, plain_text, Built, Limit, Outbound, SendRequest, Sent};
 
 impl Outbound for Slack {
     /// One message a second per channel.
@@ -13,7 +13,8 @@ impl Outbound for Slack {
 
     fn request(&self, r: &SendRequest<'_>) -> Result<Built, String> {
         let base = base(r.settings, "https://slack.com");
-        let token = cred(r.credentials, "bot_token")?;
+        let c = Credentials::of(r.credentials).ok_or("the connection's credentials are unreadable")?;
+        let token = c.bot_token.filter(|t| !t.is_empty()).ok_or("the connection has no `bot_token`")?;
         let body = json!({"channel": r.chat_id, "text": plain_text(r.message), "unfurl_links": true});
         Ok((format!("{base}/api/chat.postMessage"), body, vec![("authorization", format!("Bearer {token}"))]))
     }

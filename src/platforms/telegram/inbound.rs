@@ -7,7 +7,7 @@
 //! group) registers the group. Event ids derive from `update_id`, so
 //! redeliveries are duplicates.
 
-use super::Telegram;
+use super::{Credentials, Telegram};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
@@ -16,7 +16,7 @@ use crate::events::model::{EventSource, PlatformRef, Ref};
 use crate::memberships::model::JoinSource;
 use crate::platform::Platform;
 use crate::platforms::crypto::ct_eq;
-use crate::platforms::inbound::{cred, platform_event, unix, Inbound, Incoming, Normalized, Refusal, Stored, Verdict};
+use crate::platforms::inbound::{platform_event, unix, Inbound, Incoming, Normalized, Refusal, Stored, Verdict};
 
 fn user_ref(u: &Value) -> Option<PlatformRef> {
     let id = u.get("id")?.as_i64()?;
@@ -147,7 +147,8 @@ fn chat_member(ctx: &mut Ctx<'_>, u: &Value) {
 
 impl Inbound for Telegram {
     fn verify(&self, creds: &Value, req: &Incoming<'_>) -> Result<Verdict, Refusal> {
-        let expected = cred(creds, "secret_token").ok_or(Refusal::Unauthorized("no secret token"))?;
+        let c = Credentials::of(creds).ok_or(Refusal::Unauthorized("unreadable credentials"))?;
+        let expected = c.secret_token.as_str();
         let got = req
             .headers
             .get("x-telegram-bot-api-secret-token")

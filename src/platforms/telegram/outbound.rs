@@ -1,13 +1,13 @@
 //! Telegram's outbound side: the Bot API `sendMessage` / `sendPhoto` /
 //! `sendDocument`.
 
-use super::Telegram;
+use super::{Credentials, Telegram};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::contents::model::ContentKind;
-use crate::platforms::outbound::{base, cred, plain_text, Built, Limit, Outbound, SendRequest, Sent};
+use crate::platforms::outbound::{base, plain_text, Built, Limit, Outbound, SendRequest, Sent};
 
 impl Outbound for Telegram {
     /// 30 messages a second per bot, 20 a minute per group.
@@ -17,7 +17,8 @@ impl Outbound for Telegram {
 
     fn request(&self, r: &SendRequest<'_>) -> Result<Built, String> {
         let base = base(r.settings, "https://api.telegram.org");
-        let token = cred(r.credentials, "bot_token")?;
+        let c = Credentials::of(r.credentials).ok_or("the connection's credentials are unreadable")?;
+        let token = c.bot_token;
         let b = &r.message.body;
         let (method, body) = match (r.message.kind, &b.image_url, &b.url) {
             (ContentKind::Image, Some(img), _) => (

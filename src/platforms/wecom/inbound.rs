@@ -14,7 +14,7 @@
 //! `custom.contact_added` / `custom.contact_deleted` (creating the customer
 //! as a member). Ids derive from the payload, so WeCom's retries are duplicates.
 
-use super::Wecom;
+use super::{Credentials, Wecom};
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -24,7 +24,7 @@ use crate::events::model::{EventSource, NewEvent, PlatformRef};
 use crate::memberships::model::JoinSource;
 use crate::platform::Platform;
 use crate::platforms::crypto::ct_eq;
-use crate::platforms::inbound::{cred, platform_event, unix, Inbound, Incoming, Normalized, Refusal, Stored, Verdict};
+use crate::platforms::inbound::{platform_event, unix, Inbound, Incoming, Normalized, Refusal, Stored, Verdict};
 
 fn query_param(query: &str, key: &str) -> Option<String> {
     form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
@@ -42,9 +42,8 @@ fn child_text(doc: &roxmltree::Document<'_>, name: &str) -> Option<String> {
 
 /// Verifies a signed Encrypt value and decrypts it, checking the corp id.
 fn open(creds: &serde_json::Value, query: &str, encrypt: &str) -> Result<Vec<u8>, Refusal> {
-    let token = cred(creds, "token").ok_or(Refusal::Unauthorized("no token"))?;
-    let key = cred(creds, "encoding_aes_key").ok_or(Refusal::Unauthorized("no key"))?;
-    let corp = cred(creds, "corp_id").ok_or(Refusal::Unauthorized("no corp id"))?;
+    let c = Credentials::of(creds).ok_or(Refusal::Unauthorized("unreadable credentials"))?;
+    let (token, key, corp) = (c.token.as_str(), c.encoding_aes_key.as_str(), c.corp_id.as_str());
     let sig = query_param(query, "msg_signature").ok_or(Refusal::Unauthorized("missing msg_signature"))?;
     let ts = query_param(query, "timestamp").ok_or(Refusal::Unauthorized("missing timestamp"))?;
     let nonce = query_param(query, "nonce").ok_or(Refusal::Unauthorized("missing nonce"))?;

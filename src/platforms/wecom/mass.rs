@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::Credentials;
 use crate::contents::model::ContentKind;
 use crate::platforms::outbound::{plain_text, SendRequest, Sent};
 
@@ -31,8 +32,9 @@ fn base(settings: &Value) -> String {
 
 async fn token(http: &reqwest::Client, creds: &Value, settings: &Value) -> Result<String, Sent> {
     let refuse = |e: &str| Sent::Rejected { status: None, error: e.to_owned(), response: String::new() };
-    let corp = creds["corp_id"].as_str().ok_or_else(|| refuse("the connection has no corp_id"))?;
-    let secret = creds["secret"].as_str().ok_or_else(|| refuse("the connection has no secret for mass sends"))?;
+    let creds = Credentials::of(creds).ok_or_else(|| refuse("the connection's credentials are unreadable"))?;
+    let corp = creds.corp_id.as_str();
+    let secret = creds.secret.as_deref().ok_or_else(|| refuse("the connection has no secret for mass sends"))?;
     let base = base(settings);
     let key = (base.clone(), corp.to_owned());
     if let Some((t, until)) =
