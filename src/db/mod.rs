@@ -78,6 +78,12 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Database> {
     Ok(Database { pool, embedded: Some(pg) })
 }
 
+/// Whether a database error is worth retrying the whole transaction for
+/// (deadlock or serialization failure).
+pub fn is_retryable(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40P01") | Some("40001")))
+}
+
 /// Runs pending migrations.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await.context("running migrations")

@@ -264,12 +264,6 @@ async fn after_insert(conn: &mut PgConnection, ws: WorkspaceId, accepted: &[Row]
     crate::memberships::projection::sync_pairs(conn, ws, &pairs).await
 }
 
-/// Whether a database error is worth retrying the whole transaction for
-/// (deadlock or serialization failure).
-pub fn is_retryable(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40P01") | Some("40001")))
-}
-
 /// Ingests a batch in its own transaction, retrying it (up to 3 times in
 /// all) on a deadlock or serialization failure. Returns once committed.
 pub async fn ingest_committed(
@@ -287,7 +281,7 @@ pub async fn ingest_committed(
                 tx.commit().await?;
                 return Ok(results);
             }
-            Err(e) if attempt < 3 && is_retryable(&e) => {
+            Err(e) if attempt < 3 && crate::db::is_retryable(&e) => {
                 tracing::warn!(attempt, "ingest transaction aborted by the database; retrying");
                 drop(tx);
             }

@@ -11,8 +11,6 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::state::AppState;
-
 const BUCKETS: [f64; 11] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
 #[derive(Debug, Default, Clone)]
@@ -93,13 +91,13 @@ impl HttpMetrics {
 }
 
 /// Middleware recording every request.
-pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn layer(State(metrics): State<std::sync::Arc<HttpMetrics>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().as_str().to_owned();
     let route =
         req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let res = next.run(req).await;
-    state.metrics.observe(&method, &route, res.status().as_u16(), started.elapsed().as_secs_f64());
+    metrics.observe(&method, &route, res.status().as_u16(), started.elapsed().as_secs_f64());
     res
 }
 

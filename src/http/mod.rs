@@ -137,7 +137,7 @@ pub fn router(state: AppState) -> Router {
             ServiceBuilder::new()
                 .layer(middleware::from_fn(request_id::layer))
                 .layer(TraceLayer::new_for_http().make_span_with(make_span).on_response(on_response))
-                .layer(middleware::from_fn_with_state(state, metrics::layer))
+                .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::layer))
                 .layer(middleware::from_fn(normalize_errors))
                 .layer(CatchPanicLayer::custom(on_panic))
                 .layer(middleware::from_fn_with_state(settings.clone(), timeout))

@@ -12,7 +12,7 @@ use super::cohorts::{self, Average, Cohort, CohortBy, LifecyclePeriod, Measure, 
 use super::csv::{cell, Table};
 use super::params::{self, Common, Ctx, MetricQuery};
 use super::period::{local_day, period_start, shift, Period};
-use super::routes::{pending, respond, snapshot};
+use super::reply::{pending, respond, snapshot};
 use super::stints::{self, Who};
 use super::{repo, sets};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::csv::{cell, Table};
 use super::funnel::{self, GroupRow, Preset, Step, StepFigures};
 use super::params::{self, Common, MetricQuery};
-use super::routes::{respond, snapshot};
+use super::reply::{respond, snapshot};
 use super::{repo, timelines};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;

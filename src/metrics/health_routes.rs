@@ -17,7 +17,7 @@ use super::csv::{cell, Table};
 use super::group_routes::default_window;
 use super::health::{self, GroupHealth, Rules, Status};
 use super::params::{self, Common, Ctx, MetricQuery};
-use super::routes::{pending, respond, snapshot, snapshot_reads};
+use super::reply::{pending, respond, snapshot, snapshot_reads};
 use super::{group_days, repo, sets, stints};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;

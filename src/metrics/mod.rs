@@ -25,6 +25,7 @@ mod health_routes;
 pub mod order_days;
 pub mod params;
 pub mod period;
+mod reply;
 pub mod repo;
 pub mod rollup;
 mod routes;
@@ -32,4 +33,26 @@ pub mod sets;
 pub mod stints;
 pub mod timelines;
 
-pub use routes::router;
+/// Routes of this feature.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<crate::state::AppState> {
+    use cohort_routes::{__path_get_lifecycle, __path_get_retention, get_lifecycle, get_retention};
+    use funnel_routes::{__path_get_funnel, get_funnel};
+    use group_routes::{
+        __path_get_group_leaderboard, __path_get_group_roles, __path_get_member_engagement, get_group_leaderboard,
+        get_group_roles, get_member_engagement,
+    };
+    use health_routes::{__path_get_groups_health, get_groups_health};
+    use routes::{__path_get_activity, __path_get_commerce, __path_get_growth, get_activity, get_commerce, get_growth};
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    OpenApiRouter::new()
+        .routes(routes!(get_activity))
+        .routes(routes!(get_growth))
+        .routes(routes!(get_commerce))
+        .routes(routes!(get_retention))
+        .routes(routes!(get_lifecycle))
+        .routes(routes!(get_funnel))
+        .routes(routes!(get_groups_health))
+        .routes(routes!(get_group_roles))
+        .routes(routes!(get_group_leaderboard))
+        .routes(routes!(get_member_engagement))
+}

@@ -152,9 +152,7 @@ pub async fn run_once_reading(pool: &PgPool, batch: i64) -> anyhow::Result<Pass>
     loop {
         attempt += 1;
         match pass(pool, batch).await {
-            Err(e)
-                if attempt < 5 && e.downcast_ref::<sqlx::Error>().is_some_and(crate::events::service::is_retryable) =>
-            {
+            Err(e) if attempt < 5 && e.downcast_ref::<sqlx::Error>().is_some_and(crate::db::is_retryable) => {
                 tracing::debug!(attempt, "rollup pass raced another; retrying");
             }
             other => return other,

@@ -3,54 +3,22 @@
 use std::collections::HashSet;
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::activity::{self, ActiveDaysBucket, ActivityDay, LEAD};
 use super::commerce::{self, By};
 use super::csv::{cell, Table};
 use super::growth::{self, GroupGrowth, GrowthDay, Referrals};
-use super::params::{self, Common, Ctx, Format, MetricQuery};
-use super::{group_days, order_days, repo, rollup, sets, stints};
+use super::params::{self, Common, MetricQuery};
+use super::{group_days, order_days, repo, sets, stints};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;
 use crate::state::AppState;
 
-/// Routes of this feature.
-pub fn router() -> OpenApiRouter<AppState> {
-    use super::cohort_routes::{__path_get_lifecycle, __path_get_retention, get_lifecycle, get_retention};
-    use super::funnel_routes::{__path_get_funnel, get_funnel};
-    use super::group_routes::{
-        __path_get_group_leaderboard, __path_get_group_roles, __path_get_member_engagement, get_group_leaderboard,
-        get_group_roles, get_member_engagement,
-    };
-    use super::health_routes::{__path_get_groups_health, get_groups_health};
-    OpenApiRouter::new()
-        .routes(routes!(get_activity))
-        .routes(routes!(get_growth))
-        .routes(routes!(get_commerce))
-        .routes(routes!(get_retention))
-        .routes(routes!(get_lifecycle))
-        .routes(routes!(get_funnel))
-        .routes(routes!(get_groups_health))
-        .routes(routes!(get_group_roles))
-        .routes(routes!(get_group_leaderboard))
-        .routes(routes!(get_member_engagement))
-}
-
-pub(super) use crate::db::{read_snapshot as snapshot, snapshot_reads};
-
-/// The report as JSON, or as the CSV table `csv` makes of it.
-pub(super) fn respond<T: Serialize>(format: Format, report: T, name: &str, csv: fn(&T) -> Table) -> Response {
-    match format {
-        Format::Json => Json(report).into_response(),
-        Format::Csv => csv(&report).response(name),
-    }
-}
+use super::reply::{pending, respond, snapshot, snapshot_reads};
 
 /// Daily activity of a period.
 #[derive(Debug, Serialize, ToSchema)]
@@ -85,14 +53,6 @@ pub struct ActivityParams {
 
 impl params::Params for ActivityParams {
     const KEYS: &'static [&'static str] = &["by"];
-}
-
-/// Whether the rollups of the period (and the trailing windows) are complete.
-pub(super) async fn pending(conn: &mut sqlx::PgConnection, c: &Ctx, lead: i64) -> Result<bool, sqlx::Error> {
-    if !c.rollup_days {
-        return Ok(false);
-    }
-    rollup::pending(conn, c.ws, c.from - Duration::days(lead), c.to).await
 }
 
 /// Activity per local day: DAU, WAU, MAU, messages, active rate, stickiness.
