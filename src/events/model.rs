@@ -10,27 +10,96 @@ use crate::memberships::model::JoinSource;
 use crate::platform::Platform;
 use crate::validate::is_slug;
 
-/// The built-in event types. Others are `custom.<name>`. A type's position
-/// is stored as its code in the funnel timelines (`metric_member_events`):
-/// add new types at the end only (reordering needs a rebuild of every
-/// workspace's rollups).
-pub const TYPES: [&str; 11] = [
-    "member_joined",
-    "member_left",
-    "message_sent",
-    "checked_in",
-    "link_clicked",
-    "coupon_claimed",
-    "coupon_redeemed",
-    "order_placed",
-    "order_paid",
-    "order_refunded",
-    "member_invited",
-];
+/// A built-in event type. Events carry their type as text (`type`), which
+/// is one of these or `custom.<name>`; code names a built-in type by this
+/// enum, never by a string literal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    MemberJoined,
+    MemberLeft,
+    MessageSent,
+    CheckedIn,
+    LinkClicked,
+    CouponClaimed,
+    CouponRedeemed,
+    OrderPlaced,
+    OrderPaid,
+    OrderRefunded,
+    MemberInvited,
+}
+
+impl EventKind {
+    /// Every built-in type, in code order. A type's position is stored as
+    /// its code in the funnel timelines (`metric_member_events`): add new
+    /// types at the end only (reordering needs a rebuild of every
+    /// workspace's rollups).
+    pub const ALL: [EventKind; 11] = [
+        Self::MemberJoined,
+        Self::MemberLeft,
+        Self::MessageSent,
+        Self::CheckedIn,
+        Self::LinkClicked,
+        Self::CouponClaimed,
+        Self::CouponRedeemed,
+        Self::OrderPlaced,
+        Self::OrderPaid,
+        Self::OrderRefunded,
+        Self::MemberInvited,
+    ];
+
+    /// The type as events carry it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::MemberJoined => "member_joined",
+            Self::MemberLeft => "member_left",
+            Self::MessageSent => "message_sent",
+            Self::CheckedIn => "checked_in",
+            Self::LinkClicked => "link_clicked",
+            Self::CouponClaimed => "coupon_claimed",
+            Self::CouponRedeemed => "coupon_redeemed",
+            Self::OrderPlaced => "order_placed",
+            Self::OrderPaid => "order_paid",
+            Self::OrderRefunded => "order_refunded",
+            Self::MemberInvited => "member_invited",
+        }
+    }
+
+    /// The built-in type of `s`, if it is one.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Whether `s` is this type.
+    pub fn is(self, s: &str) -> bool {
+        self.as_str() == s
+    }
+
+    /// Joins and leaves change who is in a group; they never count as activity.
+    pub fn is_membership(self) -> bool {
+        matches!(self, Self::MemberJoined | Self::MemberLeft)
+    }
+}
+
+/// The built-in event types' texts, in code order (see [`EventKind::ALL`]).
+pub const TYPES: [&str; 11] = {
+    let mut out = [""; 11];
+    let mut i = 0;
+    while i < EventKind::ALL.len() {
+        out[i] = EventKind::ALL[i].as_str();
+        i += 1;
+    }
+    out
+};
 
 /// Types that count as activity by default (joins and leaves do not).
-pub const DEFAULT_ACTIVE_TYPES: [&str; 6] =
-    ["message_sent", "checked_in", "link_clicked", "coupon_claimed", "order_placed", "order_paid"];
+pub const DEFAULT_ACTIVE_TYPES: [&str; 6] = [
+    EventKind::MessageSent.as_str(),
+    EventKind::CheckedIn.as_str(),
+    EventKind::LinkClicked.as_str(),
+    EventKind::CouponClaimed.as_str(),
+    EventKind::OrderPlaced.as_str(),
+    EventKind::OrderPaid.as_str(),
+];
 
 /// How far in the future an event may be dated.
 pub const MAX_FUTURE_HOURS: i64 = 24;
@@ -212,7 +281,7 @@ impl EventIn {
         let member = pick(self.member_id.map(|m| m.0), self.member, "member")?;
         let group = pick(self.group_id.map(|g| g.0), self.group, "group")?;
         let inviter = pick(self.inviter_id.map(|m| m.0), self.inviter, "inviter")?;
-        let needs_member = matches!(self.kind.as_str(), "member_joined" | "member_left");
+        let needs_member = EventKind::parse(&self.kind).is_some_and(EventKind::is_membership);
         if needs_member && (member.is_none() || group.is_none()) {
             return Err(format!("{} needs a member and a group", self.kind));
         }

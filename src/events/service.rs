@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::model::{ItemResult, ItemStatus, NewEvent, Ref};
+use super::model::{EventKind, ItemResult, ItemStatus, NewEvent, Ref};
 use super::repo::{self, Row};
 use crate::ids::{GroupId, MemberId, WorkspaceId};
 use crate::members::repo::IdentityRef;
@@ -220,7 +220,7 @@ async fn drop_paid_orders(
     let mut first_payment: HashMap<String, Uuid> = HashMap::new();
     let mut kept = Vec::with_capacity(rows.len());
     for (i, row) in rows {
-        if let (true, Some(order)) = (row.kind == "order_paid", &row.order_id) {
+        if let (true, Some(order)) = (EventKind::OrderPaid.is(&row.kind), &row.order_id) {
             if let Some(owner) = first_payment.get(order) {
                 if *owner != row.id {
                     results[i] = Some(done(i, ItemStatus::Duplicate, *owner));
@@ -233,15 +233,17 @@ async fn drop_paid_orders(
     }
     let claims: Vec<(String, Uuid, DateTime<Utc>)> = kept
         .iter()
-        .filter(|(_, r)| r.kind == "order_paid")
+        .filter(|(_, r)| EventKind::OrderPaid.is(&r.kind))
         .filter_map(|(_, r)| r.order_id.clone().map(|o| (o, r.id, r.occurred_at)))
         .collect();
     let paid_by_others = repo::claim_payments(conn, ws, &claims).await?;
     Ok(kept
         .into_iter()
         .filter_map(|(i, row)| {
-            let owner =
-                (row.kind == "order_paid").then(|| row.order_id.as_ref().and_then(|o| paid_by_others.get(o))).flatten();
+            let owner = EventKind::OrderPaid
+                .is(&row.kind)
+                .then(|| row.order_id.as_ref().and_then(|o| paid_by_others.get(o)))
+                .flatten();
             match owner {
                 Some(owner) => {
                     results[i] = Some(done(i, ItemStatus::Duplicate, *owner));
@@ -257,7 +259,7 @@ async fn drop_paid_orders(
 async fn after_insert(conn: &mut PgConnection, ws: WorkspaceId, accepted: &[Row]) -> Result<(), sqlx::Error> {
     let pairs: BTreeSet<(Uuid, Uuid)> = accepted
         .iter()
-        .filter(|r| matches!(r.kind.as_str(), "member_joined" | "member_left"))
+        .filter(|r| EventKind::parse(&r.kind).is_some_and(EventKind::is_membership))
         .filter_map(|r| Some((r.member_id?, r.group_id?)))
         .collect();
     let pairs: Vec<(MemberId, GroupId)> = pairs.into_iter().map(|(m, g)| (MemberId(m), GroupId(g))).collect();

@@ -141,7 +141,7 @@ pub async fn sync_pairs(
         let kind: String = r.try_get("type")?;
         events.entry((r.try_get("m")?, r.try_get("g")?)).or_default().push(MembershipEvent {
             id: r.try_get("id")?,
-            joined: kind == "member_joined",
+            joined: crate::events::model::EventKind::MemberJoined.is(&kind),
             at: r.try_get("occurred_at")?,
             source: text(&props, "join_source").and_then(|s| serde_json::from_value(serde_json::Value::String(s)).ok()),
             inviter: text(&props, "inviter_id").and_then(|s| s.parse().ok()),

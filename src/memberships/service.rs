@@ -9,7 +9,7 @@ use super::model::{JoinGroup, JoinSource, LeaveGroup, Membership};
 use super::{projection, repo};
 use crate::audit::{self, Actor};
 use crate::error::{on_constraint, ApiError, ApiResult};
-use crate::events::model::EventSource;
+use crate::events::model::{EventKind, EventSource};
 use crate::groups::model::GroupStatus;
 use crate::ids::{GroupId, MemberId, WorkspaceId};
 
@@ -75,7 +75,7 @@ pub async fn join(
     if let Some(code) = req.invite_code.as_deref().map(str::trim) {
         props["invite_code"] = code.into();
     }
-    record_event(conn, ws, "member_joined", group, req.member_id, joined_at, props, now).await?;
+    record_event(conn, ws, EventKind::MemberJoined, group, req.member_id, joined_at, props, now).await?;
     let (id, _) = repo::open_stint_for_update(conn, ws, group, req.member_id)
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("join produced no open stint")))?;
@@ -97,7 +97,7 @@ pub async fn join(
 async fn record_event(
     conn: &mut PgConnection,
     ws: WorkspaceId,
-    kind: &str,
+    kind: EventKind,
     group: GroupId,
     member: MemberId,
     at: DateTime<Utc>,
@@ -106,7 +106,7 @@ async fn record_event(
 ) -> ApiResult<()> {
     let row = crate::events::repo::Row {
         id: uuid::Uuid::now_v7(),
-        kind: kind.to_owned(),
+        kind: kind.as_str().to_owned(),
         occurred_at: at,
         group_id: Some(group.0),
         member_id: Some(member.0),
@@ -153,7 +153,7 @@ pub async fn leave(
     if let Some(r) = req.reason.as_deref().map(str::trim) {
         props["leave_reason"] = r.into();
     }
-    record_event(conn, ws, "member_left", group, member, left_at, props, now).await?;
+    record_event(conn, ws, EventKind::MemberLeft, group, member, left_at, props, now).await?;
     audit::record(
         conn,
         ws,

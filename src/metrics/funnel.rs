@@ -29,16 +29,17 @@ pub enum Preset {
 impl Preset {
     /// Its steps.
     pub fn steps(self) -> Vec<Step> {
-        let step = |kind: &str, campaign: bool| Step {
-            kind: kind.to_owned(),
+        use crate::events::model::EventKind::{self, *};
+        let step = |kind: EventKind, campaign: bool| Step {
+            kind: kind.as_str().to_owned(),
             filter: StepFilter { any_campaign: campaign, ..Default::default() },
         };
         match self {
             Preset::Onboarding => {
-                vec![step("member_joined", false), step("message_sent", false), step("checked_in", false)]
+                vec![step(MemberJoined, false), step(MessageSent, false), step(CheckedIn, false)]
             }
             Preset::Purchase => {
-                vec![step("link_clicked", true), step("order_placed", false), step("order_paid", false)]
+                vec![step(LinkClicked, true), step(OrderPlaced, false), step(OrderPaid, false)]
             }
         }
     }

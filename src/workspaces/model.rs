@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::events::model::EventKind;
 use crate::ids::WorkspaceId;
 use crate::validate::Checks;
 
@@ -120,7 +121,8 @@ impl UpdateWorkspace {
                 c.fail("active_event_types", "invalid", "give 1 to 50 event types");
             }
             for (i, t) in types.iter().enumerate() {
-                if !crate::events::model::valid_type(t) || t == "member_joined" || t == "member_left" {
+                let membership = EventKind::parse(t).is_some_and(EventKind::is_membership);
+                if !crate::events::model::valid_type(t) || membership {
                     c.fail(
                         format!("active_event_types[{i}]"),
                         "invalid",

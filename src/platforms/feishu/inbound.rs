@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::crypto::{feishu_decrypt, feishu_signature};
-use crate::events::model::{EventSource, PlatformRef, Ref};
+use crate::events::model::{EventKind, EventSource, PlatformRef, Ref};
 use crate::memberships::model::JoinSource;
 use crate::platform::Platform;
 use crate::platforms::crypto::ct_eq;
@@ -121,7 +121,8 @@ impl Inbound for Feishu {
                         continue;
                     };
                     let inviter = operator.clone().filter(|o| o.external_id != m.external_id);
-                    let event_kind = if joined { "member_joined" } else { "member_left" };
+                    let event_kind =
+                        if joined { EventKind::MemberJoined.as_str() } else { EventKind::MemberLeft.as_str() };
                     let mut e = platform_event(
                         EventSource::Feishu,
                         &scope,
@@ -152,7 +153,7 @@ impl Inbound for Feishu {
                         EventSource::Feishu,
                         &scope,
                         event_id,
-                        "message_sent",
+                        EventKind::MessageSent.as_str(),
                         at,
                         sender,
                         group,

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use crate::events::model::{EventSource, PlatformRef, Ref};
+use crate::events::model::{EventKind, EventSource, PlatformRef, Ref};
 use crate::memberships::model::JoinSource;
 use crate::platform::Platform;
 use crate::platforms::crypto::{ct_eq, hmac_sha256_hex};
@@ -76,7 +76,7 @@ impl Inbound for Slack {
                     EventSource::Slack,
                     &scope,
                     event_id,
-                    "member_joined",
+                    EventKind::MemberJoined.as_str(),
                     at,
                     Some(member),
                     Some(group),
@@ -91,7 +91,7 @@ impl Inbound for Slack {
                     EventSource::Slack,
                     &scope,
                     event_id,
-                    "member_left",
+                    EventKind::MemberLeft.as_str(),
                     at,
                     Some(member),
                     Some(group),
@@ -106,7 +106,7 @@ impl Inbound for Slack {
                     EventSource::Slack,
                     &scope,
                     event_id,
-                    "message_sent",
+                    EventKind::MessageSent.as_str(),
                     at,
                     Some(member),
                     Some(group),

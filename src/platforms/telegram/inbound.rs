@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use crate::events::model::{EventSource, PlatformRef, Ref};
+use crate::events::model::{EventKind, EventSource, PlatformRef, Ref};
 use crate::memberships::model::JoinSource;
 use crate::platform::Platform;
 use crate::platforms::crypto::ct_eq;
@@ -93,19 +93,19 @@ fn message(ctx: &mut Ctx<'_>, m: &Value) {
         for (n, u) in joined.iter().enumerate() {
             let Some(member) = user_ref(u) else { continue };
             let inviter = from.clone().filter(|f| f.external_id != member.external_id);
-            let i = ctx.push(n, "member_joined", at, member, group.clone());
+            let i = ctx.push(n, EventKind::MemberJoined.as_str(), at, member, group.clone());
             let e = &mut ctx.out.events[i];
             e.join_source = Some(if inviter.is_some() { JoinSource::DirectInvite } else { JoinSource::Unknown });
             e.inviter = inviter.map(Ref::External);
         }
     } else if let Some(left) = m.get("left_chat_member").and_then(user_ref) {
         let removed = from.as_ref().is_some_and(|f| f.external_id != left.external_id);
-        let i = ctx.push(0, "member_left", at, left, group);
+        let i = ctx.push(0, EventKind::MemberLeft.as_str(), at, left, group);
         ctx.out.events[i].leave_reason = Some(if removed { "removed" } else { "left" }.to_owned());
     } else if let Some(from) = from {
         let content = ["text", "caption", "photo", "video", "sticker", "document", "voice", "animation", "poll"];
         if content.iter().any(|k| m.get(*k).is_some()) {
-            let i = ctx.push(0, "message_sent", at, from, group);
+            let i = ctx.push(0, EventKind::MessageSent.as_str(), at, from, group);
             let kind = content.iter().find(|k| m.get(**k).is_some()).copied().unwrap_or("text");
             ctx.out.events[i].properties = json!({"message_id": m.get("message_id"), "content_type": kind});
         }
@@ -124,7 +124,7 @@ fn chat_member(ctx: &mut Ctx<'_>, u: &Value) {
     match (is_in(old), is_in(new)) {
         (false, true) => {
             let link = u.get("invite_link");
-            let i = ctx.push(0, "member_joined", at, member, group);
+            let i = ctx.push(0, EventKind::MemberJoined.as_str(), at, member, group);
             let e = &mut ctx.out.events[i];
             if let Some(link) = link {
                 e.join_source = Some(JoinSource::InviteLink);
@@ -138,7 +138,7 @@ fn chat_member(ctx: &mut Ctx<'_>, u: &Value) {
         }
         (true, false) => {
             let kicked = new.get("status").and_then(Value::as_str) == Some("kicked");
-            let i = ctx.push(0, "member_left", at, member, group);
+            let i = ctx.push(0, EventKind::MemberLeft.as_str(), at, member, group);
             ctx.out.events[i].leave_reason = Some(if kicked { "removed" } else { "left" }.to_owned());
         }
         _ => {}

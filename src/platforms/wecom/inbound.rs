@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::crypto::{wecom_decrypt, wecom_signature};
-use crate::events::model::{EventSource, NewEvent, PlatformRef};
+use crate::events::model::{EventKind, EventSource, NewEvent, PlatformRef};
 use crate::memberships::model::JoinSource;
 use crate::platform::Platform;
 use crate::platforms::crypto::ct_eq;
@@ -87,7 +87,7 @@ fn chat_events(doc: &roxmltree::Document<'_>, scope: &str, out: &mut Normalized)
                 .collect();
             let joined = detail == "add_member";
             for id in items {
-                let kind = if joined { "member_joined" } else { "member_left" };
+                let kind = if joined { EventKind::MemberJoined.as_str() } else { EventKind::MemberLeft.as_str() };
                 let mut e = platform_event(
                     EventSource::Wecom,
                     scope,
