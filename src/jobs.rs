@@ -92,7 +92,7 @@ async fn delivery_listener(state: &AppState) -> Option<sqlx::postgres::PgListene
             return None;
         }
     };
-    if let Err(e) = l.listen(crate::sop::scheduler::DELIVERIES_CHANNEL).await {
+    if let Err(e) = l.listen(crate::deliveries::repo::DELIVERIES_CHANNEL).await {
         tracing::warn!(error = %e, "LISTEN for delivery wake-ups failed; polling");
         return None;
     }

@@ -213,3 +213,15 @@ pub async fn touch(
         .await?;
     Ok(())
 }
+
+/// The connections of a workspace that cap SOP messages per group and local
+/// day (`settings.group_daily_cap`), with their caps.
+pub async fn daily_caps(conn: &mut PgConnection, ws: WorkspaceId) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, (settings->>'group_daily_cap')::bigint FROM connections
+         WHERE workspace_id = $1 AND settings ? 'group_daily_cap' AND jsonb_typeof(settings->'group_daily_cap') = 'number'",
+    )
+    .bind(ws)
+    .fetch_all(conn)
+    .await
+}

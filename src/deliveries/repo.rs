@@ -126,28 +126,59 @@ pub async fn get(conn: &mut PgConnection, ws: WorkspaceId, id: DeliveryId) -> Re
     Ok(row.map(Delivery::from))
 }
 
-/// Deliveries created by one scheduler pass.
-#[derive(Debug, Default)]
-pub struct NewDeliveries {
-    pub ids: Vec<Uuid>,
-    pub plans: Vec<Uuid>,
-    pub steps: Vec<Uuid>,
-    pub groups: Vec<Uuid>,
-    pub members: Vec<Uuid>,
-    pub contents: Vec<Uuid>,
-    pub connections: Vec<Option<Uuid>>,
-    pub channels: Vec<Channel>,
-    pub slots: Vec<DateTime<Utc>>,
-    pub fires: Vec<DateTime<Utc>>,
-    pub local_times: Vec<String>,
-    pub states: Vec<DeliveryState>,
-    pub messages: Vec<Json<Message>>,
-    pub errors: Vec<Option<String>>,
+/// The LISTEN/NOTIFY channel announcing new deliveries (a wake-up only:
+/// workers also poll, so correctness never depends on it).
+pub const DELIVERIES_CHANNEL: &str = "shequn_deliveries";
+
+/// Announces new deliveries, delivered at commit: wakes the delivery
+/// workers of every instance.
+pub async fn announce(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, '')").bind(DELIVERIES_CHANNEL).execute(conn).await?;
+    Ok(())
+}
+
+/// A delivery the scheduler creates.
+#[derive(Debug)]
+pub struct NewDelivery {
+    pub plan: Uuid,
+    pub step: Uuid,
+    pub group: Uuid,
+    /// Nil for a group-wide step.
+    pub member: Uuid,
+    pub content: Uuid,
+    pub connection: Option<Uuid>,
+    pub channel: Channel,
+    pub slot: DateTime<Utc>,
+    pub fire: DateTime<Utc>,
+    /// The slot's nominal local time, `YYYY-MM-DDTHH:MM`.
+    pub local_time: String,
+    pub state: DeliveryState,
+    pub message: Message,
+    pub error: Option<String>,
 }
 
 /// Inserts deliveries; a slot that already has one is left alone (the
 /// unique key makes concurrent schedulers create exactly one). Returns how many were new.
-pub async fn insert_many(conn: &mut PgConnection, ws: WorkspaceId, d: &NewDeliveries) -> Result<u64, sqlx::Error> {
+pub async fn insert_many(conn: &mut PgConnection, ws: WorkspaceId, rows: Vec<NewDelivery>) -> Result<u64, sqlx::Error> {
+    // One statement over column arrays (unnest) for the whole pass.
+    let n = rows.len();
+    let mut d = Columns::with_capacity(n);
+    for r in rows {
+        d.ids.push(Uuid::now_v7());
+        d.plans.push(r.plan);
+        d.steps.push(r.step);
+        d.groups.push(r.group);
+        d.members.push(r.member);
+        d.contents.push(r.content);
+        d.connections.push(r.connection);
+        d.channels.push(r.channel);
+        d.slots.push(r.slot);
+        d.fires.push(r.fire);
+        d.local_times.push(r.local_time);
+        d.states.push(r.state);
+        d.messages.push(Json(r.message));
+        d.errors.push(r.error);
+    }
     let r = sqlx::query(
         "INSERT INTO deliveries (workspace_id, id, plan_id, step_id, group_id, member_id, content_id, connection_id, channel,
              slot_at, fire_at, local_time, state, message, last_error, next_attempt_at)
@@ -176,6 +207,66 @@ pub async fn insert_many(conn: &mut PgConnection, ws: WorkspaceId, d: &NewDelive
     .execute(conn)
     .await?;
     Ok(r.rows_affected())
+}
+
+/// [`NewDelivery`] rows as the column arrays `insert_many` binds.
+struct Columns {
+    ids: Vec<Uuid>,
+    plans: Vec<Uuid>,
+    steps: Vec<Uuid>,
+    groups: Vec<Uuid>,
+    members: Vec<Uuid>,
+    contents: Vec<Uuid>,
+    connections: Vec<Option<Uuid>>,
+    channels: Vec<Channel>,
+    slots: Vec<DateTime<Utc>>,
+    fires: Vec<DateTime<Utc>>,
+    local_times: Vec<String>,
+    states: Vec<DeliveryState>,
+    messages: Vec<Json<Message>>,
+    errors: Vec<Option<String>>,
+}
+
+impl Columns {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            ids: Vec::with_capacity(n),
+            plans: Vec::with_capacity(n),
+            steps: Vec::with_capacity(n),
+            groups: Vec::with_capacity(n),
+            members: Vec::with_capacity(n),
+            contents: Vec::with_capacity(n),
+            connections: Vec::with_capacity(n),
+            channels: Vec::with_capacity(n),
+            slots: Vec::with_capacity(n),
+            fires: Vec::with_capacity(n),
+            local_times: Vec::with_capacity(n),
+            states: Vec::with_capacity(n),
+            messages: Vec::with_capacity(n),
+            errors: Vec::with_capacity(n),
+        }
+    }
+}
+
+/// Deliveries of `group` whose slot falls in `from..to` and that count
+/// towards a daily cap (not missed, not dead).
+pub async fn count_capped(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    group: Uuid,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM deliveries WHERE workspace_id = $1 AND group_id = $2 AND slot_at >= $3
+           AND slot_at < $4 AND state NOT IN ('missed', 'dead')",
+    )
+    .bind(ws)
+    .bind(group)
+    .bind(from)
+    .bind(to)
+    .fetch_one(conn)
+    .await
 }
 
 /// A delivery claimed by a worker, with what it needs to send.

@@ -12,11 +12,12 @@ use crate::ids::{ConnectionId, InboxId, WorkspaceId};
 use crate::platform::Platform;
 
 /// Processing state of a stored request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum InboxStatus {
     /// Stored, not processed yet (or interrupted: the worker picks it up).
+    #[default]
     Received,
     Processed,
     /// Could not be processed; the error says why. Replay after fixing.

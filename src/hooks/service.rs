@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use super::inbox::{self, InboxRaw};
+use super::inbox::{self, InboxRaw, InboxStatus};
 use crate::connections::repo::ConnectionRecord;
 use crate::events::model::{ItemStatus, NewEvent};
 use crate::groups::model::GroupStatus;
@@ -36,7 +36,7 @@ pub const MAX_ATTEMPTS: i32 = 5;
 pub struct Outcome {
     pub inbox_id: Option<InboxId>,
     /// `received` (queued), `processed` or `failed`.
-    pub status: &'static str,
+    pub status: InboxStatus,
     pub accepted: usize,
     pub duplicates: usize,
     pub rejected: usize,
@@ -117,7 +117,7 @@ async fn process_rows(
             }
         }
         let error = (!p.outcome.errors.is_empty()).then(|| p.outcome.errors.join("; "));
-        p.outcome.status = if error.is_none() { "processed" } else { "failed" };
+        p.outcome.status = if error.is_none() { InboxStatus::Processed } else { InboxStatus::Failed };
         finished.push(inbox::Finished {
             ws: p.ws,
             id: p.id,
@@ -166,7 +166,7 @@ pub async fn store(
     let id = state.intake.store(row).await.map_err(anyhow::Error::msg)?;
     state.inbox_wakeup.notify_one();
     note_received(state, record, state.clock.now()).await;
-    Ok(Outcome { inbox_id: Some(id), status: "received", ..Default::default() })
+    Ok(Outcome { inbox_id: Some(id), status: InboxStatus::Received, ..Default::default() })
 }
 
 /// Stores and processes a verified request in one transaction (inline mode).
@@ -195,7 +195,7 @@ pub async fn store_and_process(
         Err(e) => {
             tracing::error!(error = ?e, %id, "webhook stored but not processed; the processor will retry");
             sqlx::query("ROLLBACK TO SAVEPOINT processing").execute(&mut *tx).await?;
-            Outcome { inbox_id: Some(id), status: "received", ..Default::default() }
+            Outcome { inbox_id: Some(id), status: InboxStatus::Received, ..Default::default() }
         }
     };
     tx.commit().await?;

@@ -10,52 +10,24 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::repo::{Advance, Due};
 use super::schedule::{self, Compiled};
 use crate::clock::zone;
 use crate::contents::model::Message;
 use crate::contents::repo as contents;
 use crate::contents::template::Context;
 use crate::deliveries::model::{Channel, DeliveryState};
-use crate::deliveries::repo::{self as deliveries, NewDeliveries};
+use crate::deliveries::repo::{self as deliveries, NewDelivery};
 use crate::deliveries::route;
 use crate::ids::{PlanId, WorkspaceId};
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct Due {
-    workspace_id: WorkspaceId,
-    step_id: Uuid,
-    group_id: Uuid,
-    member_id: Uuid,
-    plan_id: PlanId,
-    next_slot_at: DateTime<Utc>,
-    next_fire_at: DateTime<Utc>,
-}
 
 /// Runs one pass over at most `limit` due slots; returns how many it claimed.
 pub async fn run_due(pool: &PgPool, now: DateTime<Utc>, grace: Duration, limit: i64) -> anyhow::Result<usize> {
     let mut tx = pool.begin().await?;
-    let due: Vec<Due> = sqlx::query_as(
-        "SELECT s.workspace_id, s.step_id, s.group_id, s.member_id, s.plan_id, s.next_slot_at, s.next_fire_at
-         FROM sop_schedules s
-         WHERE s.next_fire_at <= $1 AND EXISTS (SELECT 1 FROM sop_plans p
-               WHERE p.workspace_id = s.workspace_id AND p.id = s.plan_id AND p.status = 'active')
-           -- A group archived or dismissed since the last sync is not sent to (the sync drops its rows).
-           AND EXISTS (SELECT 1 FROM groups g WHERE g.workspace_id = s.workspace_id AND g.id = s.group_id
-                       AND g.status = 'active')
-         ORDER BY s.next_fire_at LIMIT $2 FOR UPDATE OF s SKIP LOCKED",
-    )
-    // Planned per call, never cached: this polls every tick from start-up,
-    // and a plan cached while the tables were empty (nested seq scans) took
-    // ~2 s per 1,000 rows once a plan had scheduled 10,000 groups.
-    .persistent(false)
-    .bind(now)
-    .bind(limit)
-    .fetch_all(&mut *tx)
-    .await?;
+    let due = super::repo::claim_due(&mut tx, now, limit).await?;
     let n = due.len();
     let mut by_ws: HashMap<WorkspaceId, Vec<Due>> = HashMap::new();
     for d in due {
@@ -65,23 +37,16 @@ pub async fn run_due(pool: &PgPool, now: DateTime<Utc>, grace: Duration, limit: 
         claim_workspace(&mut tx, ws, rows, now, grace).await?;
     }
     if n > 0 {
-        // Delivered at commit: wakes the delivery workers of every instance.
-        sqlx::query("SELECT pg_notify($1, '')").bind(DELIVERIES_CHANNEL).execute(&mut *tx).await?;
+        deliveries::announce(&mut tx).await?;
     }
     tx.commit().await?;
     Ok(n)
 }
 
-/// The LISTEN/NOTIFY channel announcing new deliveries (a wake-up only:
-/// workers also poll, so correctness never depends on it).
-pub const DELIVERIES_CHANNEL: &str = "shequn_deliveries";
-
 /// The next fire time after `now` of any schedule row, to sleep until it.
 pub async fn next_due(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<Option<DateTime<Utc>>> {
-    Ok(sqlx::query_scalar("SELECT min(next_fire_at) FROM sop_schedules WHERE next_fire_at > $1")
-        .bind(now)
-        .fetch_one(pool)
-        .await?)
+    let mut conn = pool.acquire().await?;
+    Ok(super::repo::next_fire_after(&mut conn, now).await?)
 }
 
 /// What one workspace's claimed slots need: plans, contents, groups, members, campaigns.
@@ -119,15 +84,8 @@ async fn lookups(conn: &mut PgConnection, ws: WorkspaceId, rows: &[Due]) -> anyh
     let content_ids: Vec<Uuid> = plans.values().flat_map(|p| p.plan.steps.iter().map(|s| s.content_id.0)).collect();
     let group_ids: Vec<Uuid> = rows.iter().map(|r| r.group_id).collect();
     let member_ids: Vec<Uuid> = rows.iter().map(|r| r.member_id).filter(|m| !m.is_nil()).collect();
-    let caps: Vec<(Uuid, i64)> = sqlx::query_as(
-        "SELECT id, (settings->>'group_daily_cap')::bigint FROM connections
-         WHERE workspace_id = $1 AND settings ? 'group_daily_cap' AND jsonb_typeof(settings->'group_daily_cap') = 'number'",
-    )
-    .bind(ws)
-    .fetch_all(&mut *conn)
-    .await?;
     Ok(Lookups {
-        caps: caps.into_iter().collect(),
+        caps: crate::connections::repo::daily_caps(conn, ws).await?.into_iter().collect(),
         contents: contents::get_many(conn, ws, &content_ids).await?.into_iter().map(|c| (c.id.0, c)).collect(),
         groups: contents::group_vars(conn, ws, &group_ids).await?.into_iter().map(|g| (g.id.0, g)).collect(),
         members: contents::member_names(conn, ws, &member_ids).await?.into_iter().map(|(id, n)| (id.0, n)).collect(),
@@ -162,25 +120,24 @@ async fn claim_workspace(
 ) -> anyhow::Result<()> {
     let l = lookups(conn, ws, &rows).await?;
     let mut caps = DailyCaps::default();
-    let mut new = NewDeliveries::default();
-    let (mut keys, mut next_slots, mut next_fires) = (Vec::new(), Vec::new(), Vec::new());
+    let mut new = Vec::with_capacity(rows.len());
+    let mut advanced = Vec::with_capacity(rows.len());
     for d in &rows {
         // Every claimed row advances; one that cannot be resolved (it cannot
         // happen through the foreign keys) is finished rather than claimed forever.
-        keys.push((d.step_id, d.group_id, d.member_id));
+        let key = (d.step_id, d.group_id, d.member_id);
         let resolved = l.plans.get(&d.plan_id).zip(l.groups.get(&d.group_id)).and_then(|(c, g)| {
             let step = c.plan.steps.iter().position(|s| s.id.0 == d.step_id)?;
             Some((c, step, zone(&g.timezone)))
         });
         let Some((c, step, tz)) = resolved else {
-            next_slots.push(None);
-            next_fires.push(None);
+            advanced.push(Advance { key, next_slot: None, next_fire: None });
             continue;
         };
         let local = d.next_slot_at.with_timezone(&tz).naive_local();
         let next = c.timings[step].anchor().is_none().then(|| c.next_slot(step, tz, d.next_slot_at)).flatten();
-        next_slots.push(next);
-        next_fires.push(next.map(|s| c.fire_at(step, tz, d.group_id, d.member_id, s)));
+        let next_fire = next.map(|s| c.fire_at(step, tz, d.group_id, d.member_id, s));
+        advanced.push(Advance { key, next_slot: next, next_fire });
         let Some((content_id, message)) = render(&l, c, step, d, local) else { continue };
         let route = l.routes.get(&(d.plan_id, d.group_id));
         let late = now - d.next_fire_at;
@@ -198,35 +155,24 @@ async fn claim_workspace(
         } else {
             (DeliveryState::Pending, None)
         };
-        new.ids.push(Uuid::now_v7());
-        new.plans.push(d.plan_id.0);
-        new.steps.push(d.step_id);
-        new.groups.push(d.group_id);
-        new.members.push(d.member_id);
-        new.contents.push(content_id);
-        new.connections.push(route.and_then(|r| r.connection_id));
-        new.channels.push(route.map(|r| r.channel).unwrap_or(Channel::None));
-        new.slots.push(d.next_slot_at);
-        new.fires.push(d.next_fire_at);
-        new.local_times.push(local.format("%Y-%m-%dT%H:%M").to_string());
-        new.states.push(state);
-        new.messages.push(Json(message));
-        new.errors.push(error);
+        new.push(NewDelivery {
+            plan: d.plan_id.0,
+            step: d.step_id,
+            group: d.group_id,
+            member: d.member_id,
+            content: content_id,
+            connection: route.and_then(|r| r.connection_id),
+            channel: route.map(|r| r.channel).unwrap_or(Channel::None),
+            slot: d.next_slot_at,
+            fire: d.next_fire_at,
+            local_time: local.format("%Y-%m-%dT%H:%M").to_string(),
+            state,
+            message,
+            error,
+        });
     }
-    deliveries::insert_many(conn, ws, &new).await?;
-    sqlx::query(
-        "UPDATE sop_schedules s SET next_slot_at = u.slot, next_fire_at = u.fire
-         FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::timestamptz[]) AS u(st, g, m, slot, fire)
-         WHERE s.workspace_id = $1 AND s.step_id = u.st AND s.group_id = u.g AND s.member_id = u.m",
-    )
-    .bind(ws)
-    .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
-    .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
-    .bind(keys.iter().map(|k| k.2).collect::<Vec<_>>())
-    .bind(&next_slots)
-    .bind(&next_fires)
-    .execute(conn)
-    .await?;
+    deliveries::insert_many(conn, ws, new).await?;
+    super::repo::advance_schedules(conn, ws, &advanced).await?;
     Ok(())
 }
 
@@ -255,16 +201,7 @@ impl DailyCaps {
             None => {
                 let start = day.and_hms_opt(0, 0, 0).map(|d| super::timing::resolve(tz, d));
                 let end = day.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| super::timing::resolve(tz, d));
-                sqlx::query_scalar(
-                    "SELECT count(*) FROM deliveries WHERE workspace_id = $1 AND group_id = $2 AND slot_at >= $3
-                       AND slot_at < $4 AND state NOT IN ('missed', 'dead')",
-                )
-                .bind(ws)
-                .bind(group)
-                .bind(start)
-                .bind(end)
-                .fetch_one(&mut *conn)
-                .await?
+                deliveries::count_capped(conn, ws, group, start, end).await?
             }
         };
         if count >= cap {
@@ -279,16 +216,7 @@ impl DailyCaps {
 /// joins for relative steps); returns how many plans it synced.
 pub async fn sync_stale(pool: &PgPool, now: DateTime<Utc>, every: Duration, limit: i64) -> anyhow::Result<usize> {
     let mut tx = pool.begin().await?;
-    let stale: Vec<(WorkspaceId, PlanId, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT workspace_id, id, effective_from, anchor_from FROM sop_plans
-         WHERE status = 'active' AND (synced_at IS NULL OR synced_at < $1)
-         ORDER BY synced_at NULLS FIRST LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED",
-    )
-    .persistent(false) // a polling claim: planned for the table as it is now
-    .bind(now - every)
-    .bind(limit)
-    .fetch_all(&mut *tx)
-    .await?;
+    let stale = super::repo::claim_stale(&mut tx, now - every, limit).await?;
     for (ws, id, effective_from, anchor_from) in &stale {
         if let Some(plan) = super::repo::get(&mut tx, *ws, *id, false).await? {
             schedule::sync_plan(&mut tx, *ws, &Compiled::new(plan)?, *effective_from, *anchor_from, now).await?;
