@@ -167,7 +167,6 @@ const COALESCE: Duration = Duration::from_millis(50);
 /// Creates this month's and the next three months' event partitions.
 pub async fn ensure_event_partitions(state: &AppState) -> anyhow::Result<i64> {
     let mut tx = state.pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(7341002)").execute(&mut *tx).await?;
     let created = crate::events::repo::ensure_partitions(&mut tx, state.clock.now(), 4).await?;
     tx.commit().await?;
     Ok(created)

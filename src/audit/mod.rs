@@ -5,6 +5,7 @@
 
 mod routes;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -70,4 +71,71 @@ pub async fn record(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// One audit entry.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    /// `api_key`, `cli` or `system`.
+    pub actor_type: String,
+    /// The API key id when `actor_type` is `api_key`.
+    pub actor_id: Option<Uuid>,
+    /// e.g. `group.create`.
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub request_id: Option<String>,
+    pub details: serde_json::Value,
+}
+
+/// Which audit entries to list.
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub action: Option<String>,
+}
+
+/// Audit entries newest first, older than `after`.
+pub async fn list(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    filter: &Filter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT id, occurred_at, actor_type, actor_id, action, resource_type, resource_id, request_id, details
+         FROM audit_log
+         WHERE workspace_id = $1 AND ($2::uuid IS NULL OR id < $2)
+           AND ($3::text IS NULL OR resource_type = $3) AND ($4::text IS NULL OR resource_id = $4)
+           AND ($5::text IS NULL OR action = $5)
+         ORDER BY id DESC LIMIT $6",
+    )
+    .bind(ws)
+    .bind(after)
+    .bind(&filter.resource_type)
+    .bind(&filter.resource_id)
+    .bind(&filter.action)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(AuditEntry {
+                id: r.try_get("id")?,
+                occurred_at: r.try_get("occurred_at")?,
+                actor_type: r.try_get("actor_type")?,
+                actor_id: r.try_get("actor_id")?,
+                action: r.try_get("action")?,
+                resource_type: r.try_get("resource_type")?,
+                resource_id: r.try_get("resource_id")?,
+                request_id: r.try_get("request_id")?,
+                details: r.try_get::<sqlx::types::Json<serde_json::Value>, _>("details")?.0,
+            })
+        })
+        .collect()
 }

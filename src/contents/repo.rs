@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::model::{Content, ContentKind, MessageBody};
 use super::template::Context;
-use crate::ids::{CampaignId, ContentId, GroupId, MemberId, WorkspaceId};
+use crate::ids::{CampaignId, ContentId, GroupId, WorkspaceId};
 
 #[derive(FromRow)]
 struct Row {
@@ -127,19 +127,6 @@ pub async fn group_vars(conn: &mut PgConnection, ws: WorkspaceId, ids: &[Uuid]) 
     .bind(ids)
     .fetch_all(conn)
     .await
-}
-
-/// Display names of members (erased members have an empty name).
-pub async fn member_names(
-    conn: &mut PgConnection,
-    ws: WorkspaceId,
-    ids: &[Uuid],
-) -> Result<Vec<(MemberId, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT id, display_name FROM members WHERE workspace_id = $1 AND id = ANY($2)")
-        .bind(ws)
-        .bind(ids)
-        .fetch_all(conn)
-        .await
 }
 
 /// What a campaign contributes to a template.

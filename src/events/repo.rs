@@ -223,8 +223,11 @@ pub async fn list(
     .await
 }
 
-/// Creates the monthly partitions from `from` for `months` months (idempotent).
+/// Creates the monthly partitions from `from` for `months` months
+/// (idempotent). Instances take turns through a transaction-scoped
+/// advisory lock: call it inside a transaction.
 pub async fn ensure_partitions(conn: &mut PgConnection, from: DateTime<Utc>, months: i32) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(7341002)").execute(&mut *conn).await?;
     sqlx::query_scalar(
         "SELECT count(*) FILTER (WHERE shequn_ensure_event_partition(
                     (date_trunc('month', $1::timestamptz AT TIME ZONE 'UTC') + make_interval(months => m))::date))

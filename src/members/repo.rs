@@ -438,6 +438,19 @@ async fn lookup_identities(
 static IDENTITIES: std::sync::LazyLock<PlatformIds> = std::sync::LazyLock::new(PlatformIds::default);
 
 /// Which of `ids` are members of the workspace.
+/// Display names of members (erased members have an empty name).
+pub async fn display_names(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    ids: &[Uuid],
+) -> Result<Vec<(MemberId, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, display_name FROM members WHERE workspace_id = $1 AND id = ANY($2)")
+        .bind(ws)
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
 pub async fn existing(conn: &mut PgConnection, ws: WorkspaceId, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM members WHERE workspace_id = $1 AND id = ANY($2)")
         .bind(ws)

@@ -45,13 +45,8 @@ async fn group_scope(conn: &mut PgConnection, c: &mut Ctx, g: GroupId) -> ApiRes
 
 /// Display names of members.
 async fn names(conn: &mut PgConnection, c: &Ctx, ids: &[Uuid]) -> Result<HashMap<Uuid, String>, sqlx::Error> {
-    let rows: Vec<(Uuid, String)> =
-        sqlx::query_as("SELECT id, display_name FROM members WHERE workspace_id = $1 AND id = ANY($2)")
-            .bind(c.ws)
-            .bind(ids)
-            .fetch_all(conn)
-            .await?;
-    Ok(rows.into_iter().collect())
+    let rows = crate::members::repo::display_names(conn, c.ws, ids).await?;
+    Ok(rows.into_iter().map(|(id, name)| (id.0, name)).collect())
 }
 
 /// List-size parameter.

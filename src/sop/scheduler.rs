@@ -88,7 +88,11 @@ async fn lookups(conn: &mut PgConnection, ws: WorkspaceId, rows: &[Due]) -> anyh
         caps: crate::connections::repo::daily_caps(conn, ws).await?.into_iter().collect(),
         contents: contents::get_many(conn, ws, &content_ids).await?.into_iter().map(|c| (c.id.0, c)).collect(),
         groups: contents::group_vars(conn, ws, &group_ids).await?.into_iter().map(|g| (g.id.0, g)).collect(),
-        members: contents::member_names(conn, ws, &member_ids).await?.into_iter().map(|(id, n)| (id.0, n)).collect(),
+        members: crate::members::repo::display_names(conn, ws, &member_ids)
+            .await?
+            .into_iter()
+            .map(|(id, n)| (id.0, n))
+            .collect(),
         plans,
         campaigns,
         routes,

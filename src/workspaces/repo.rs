@@ -67,3 +67,10 @@ pub async fn update(
     .await?;
     r.as_ref().map(from_row).transpose()
 }
+
+/// Locks the workspace row until the transaction ends (settings changes
+/// that rebuild rollups take turns).
+pub async fn lock(conn: &mut PgConnection, ws: WorkspaceId) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE").bind(ws).execute(conn).await?;
+    Ok(())
+}

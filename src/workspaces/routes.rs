@@ -41,10 +41,7 @@ pub async fn update_workspace(
     auth.require(Role::Admin)?;
     body.validate()?;
     let mut tx = state.pool.begin().await?;
-    sqlx::query("SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE")
-        .bind(auth.workspace_id)
-        .execute(&mut *tx)
-        .await?;
+    repo::lock(&mut tx, auth.workspace_id).await?;
     let before = repo::get(&mut tx, auth.workspace_id).await?.ok_or(ApiError::NotFound("workspace"))?;
     let ws = repo::update(&mut tx, auth.workspace_id, &body).await.map_err(|e| {
         crate::error::on_constraint(e, |c| {
