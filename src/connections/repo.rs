@@ -225,3 +225,26 @@ pub async fn daily_caps(conn: &mut PgConnection, ws: WorkspaceId) -> Result<Vec<
     .fetch_all(conn)
     .await
 }
+
+/// An active connection with its credentials and settings (secrets: no `Debug`).
+#[derive(FromRow)]
+pub struct ActiveConnection {
+    pub id: Uuid,
+    pub platform: Platform,
+    pub credentials: Json<serde_json::Value>,
+    pub settings: Json<serde_json::Value>,
+}
+
+/// A workspace's active connections, oldest first.
+pub async fn active_with_credentials(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+) -> Result<Vec<ActiveConnection>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, platform, credentials, settings
+         FROM connections WHERE workspace_id = $1 AND status = 'active' ORDER BY id",
+    )
+    .bind(ws)
+    .fetch_all(conn)
+    .await
+}

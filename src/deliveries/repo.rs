@@ -126,6 +126,19 @@ pub async fn get(conn: &mut PgConnection, ws: WorkspaceId, id: DeliveryId) -> Re
     Ok(row.map(Delivery::from))
 }
 
+/// The robot kind (`wecom_robot`, `feishu_bot`) of each of `groups` that has one.
+pub async fn robot_kinds(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    groups: &[Uuid],
+) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT group_id, kind FROM group_robots WHERE workspace_id = $1 AND group_id = ANY($2)")
+        .bind(ws)
+        .bind(groups)
+        .fetch_all(conn)
+        .await
+}
+
 /// The LISTEN/NOTIFY channel announcing new deliveries (a wake-up only:
 /// workers also poll, so correctness never depends on it).
 pub const DELIVERIES_CHANNEL: &str = "shequn_deliveries";

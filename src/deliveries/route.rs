@@ -8,8 +8,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::model::Channel;
+use crate::connections::repo::ActiveConnection as Conn;
 use crate::ids::{ConnectionId, WorkspaceId};
-use crate::platform::Platform;
 
 /// How one group is reached; `channel = None` carries the reason in `error`.
 #[derive(Debug, Clone)]
@@ -17,14 +17,6 @@ pub struct Route {
     pub connection_id: Option<Uuid>,
     pub channel: Channel,
     pub error: Option<String>,
-}
-
-#[derive(sqlx::FromRow)]
-struct Conn {
-    id: Uuid,
-    platform: Platform,
-    credentials: sqlx::types::Json<serde_json::Value>,
-    settings: sqlx::types::Json<serde_json::Value>,
 }
 
 fn via(c: &Conn) -> Route {
@@ -42,27 +34,9 @@ pub async fn resolve(
     plan_connection: Option<ConnectionId>,
     groups: &[Uuid],
 ) -> Result<HashMap<Uuid, Route>, sqlx::Error> {
-    let platforms: Vec<(Uuid, Platform)> =
-        sqlx::query_as("SELECT id, platform FROM groups WHERE workspace_id = $1 AND id = ANY($2)")
-            .bind(ws)
-            .bind(groups)
-            .fetch_all(&mut *conn)
-            .await?;
-    let robots: HashMap<Uuid, String> =
-        sqlx::query_as("SELECT group_id, kind FROM group_robots WHERE workspace_id = $1 AND group_id = ANY($2)")
-            .bind(ws)
-            .bind(groups)
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .collect();
-    let conns: Vec<Conn> = sqlx::query_as(
-        "SELECT id, platform, credentials, settings
-         FROM connections WHERE workspace_id = $1 AND status = 'active' ORDER BY id",
-    )
-    .bind(ws)
-    .fetch_all(conn)
-    .await?;
+    let platforms = crate::groups::repo::platforms(conn, ws, groups).await?;
+    let robots: HashMap<Uuid, String> = super::repo::robot_kinds(conn, ws, groups).await?.into_iter().collect();
+    let conns = crate::connections::repo::active_with_credentials(conn, ws).await?;
     let named = plan_connection.and_then(|p| conns.iter().find(|c| c.id == p.0));
     let mut out = HashMap::with_capacity(platforms.len());
     for (group, platform) in platforms {

@@ -195,6 +195,19 @@ pub async fn get(conn: &mut PgConnection, ws: WorkspaceId, id: GroupId) -> Resul
     Ok(row.map(Group::from))
 }
 
+/// The platform of each of `ids` that is in the workspace.
+pub async fn platforms(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, crate::platform::Platform)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, platform FROM groups WHERE workspace_id = $1 AND id = ANY($2)")
+        .bind(ws)
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
 /// Whether a group exists in the workspace.
 pub async fn exists(conn: &mut PgConnection, ws: WorkspaceId, id: GroupId) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM groups WHERE workspace_id = $1 AND id = $2)")
