@@ -139,6 +139,20 @@ pub async fn robot_kinds(
         .await
 }
 
+/// The robot credentials (`webhook_url`, optional `secret`) of each of
+/// `groups` that has a robot.
+pub async fn robot_credentials(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    groups: &[Uuid],
+) -> Result<Vec<(Uuid, Json<serde_json::Value>)>, sqlx::Error> {
+    sqlx::query_as("SELECT group_id, credentials FROM group_robots WHERE workspace_id = $1 AND group_id = ANY($2)")
+        .bind(ws)
+        .bind(groups)
+        .fetch_all(conn)
+        .await
+}
+
 /// The LISTEN/NOTIFY channel announcing new deliveries (a wake-up only:
 /// workers also poll, so correctness never depends on it).
 pub const DELIVERIES_CHANNEL: &str = "shequn_deliveries";

@@ -45,13 +45,15 @@ struct Secrets {
     connections: HashMap<Uuid, Arc<(Value, Value)>>,
     /// (workspace, group) -> robot credentials.
     robots: HashMap<(WorkspaceId, Uuid), Value>,
-    /// (workspace, group) -> the owner staff's WeCom user id.
+    /// (workspace, group) -> the owner staff's account on the channel's platform.
     senders: HashMap<(WorkspaceId, Uuid), String>,
 }
 
 async fn secrets(state: &AppState, claimed: &[Claimed]) -> anyhow::Result<Secrets> {
     let mut out = Secrets::default();
-    let mut by_ws: HashMap<WorkspaceId, (Vec<Uuid>, Vec<Uuid>)> = HashMap::new();
+    // Per workspace: groups whose robot sends; groups sent to as their owner, by platform.
+    type Wanted = (Vec<Uuid>, HashMap<crate::platform::Platform, Vec<Uuid>>);
+    let mut by_ws: HashMap<WorkspaceId, Wanted> = HashMap::new();
     for c in claimed {
         if let Some(id) = c.connection_id {
             if let std::collections::hash_map::Entry::Vacant(slot) = out.connections.entry(id.0) {
@@ -65,10 +67,10 @@ async fn secrets(state: &AppState, claimed: &[Claimed]) -> anyhow::Result<Secret
             }
         }
         let e = by_ws.entry(c.workspace_id).or_default();
-        match c.channel {
-            Channel::WecomRobot | Channel::FeishuBot => e.0.push(c.group_id.0),
-            Channel::WecomMassSend => e.1.push(c.group_id.0),
-            _ => {}
+        if c.channel.uses_group_robot() {
+            e.0.push(c.group_id.0);
+        } else if let Some(p) = c.channel.sends_as_owner_on() {
+            e.1.entry(p).or_default().push(c.group_id.0);
         }
     }
     by_ws.retain(|_, (robots, mass)| !robots.is_empty() || !mass.is_empty());
@@ -76,28 +78,13 @@ async fn secrets(state: &AppState, claimed: &[Claimed]) -> anyhow::Result<Secret
         return Ok(out);
     }
     let mut conn = state.pool.acquire().await?;
-    for (ws, (robot_groups, mass_groups)) in by_ws {
+    for (ws, (robot_groups, owner_groups)) in by_ws {
         if !robot_groups.is_empty() {
-            let rows: Vec<(Uuid, sqlx::types::Json<Value>)> = sqlx::query_as(
-                "SELECT group_id, credentials FROM group_robots WHERE workspace_id = $1 AND group_id = ANY($2)",
-            )
-            .bind(ws)
-            .bind(&robot_groups)
-            .fetch_all(&mut *conn)
-            .await?;
+            let rows = super::repo::robot_credentials(&mut conn, ws, &robot_groups).await?;
             out.robots.extend(rows.into_iter().map(|(g, c)| ((ws, g), c.0)));
         }
-        if !mass_groups.is_empty() {
-            let rows: Vec<(Uuid, String)> = sqlx::query_as(
-                "SELECT g.id, i->>'external_id' FROM groups g
-                     JOIN staff s ON s.workspace_id = g.workspace_id AND s.id = g.owner_staff_id
-                     CROSS JOIN LATERAL jsonb_array_elements(s.identities) i
-                 WHERE g.workspace_id = $1 AND g.id = ANY($2) AND i->>'platform' = 'wecom'",
-            )
-            .bind(ws)
-            .bind(&mass_groups)
-            .fetch_all(&mut *conn)
-            .await?;
+        for (platform, groups) in owner_groups {
+            let rows = crate::staff::repo::owner_accounts(&mut conn, ws, &groups, platform).await?;
             out.senders.extend(rows.into_iter().map(|(g, u)| ((ws, g), u)));
         }
     }
@@ -109,7 +96,7 @@ fn outcome(s: &DeliverySettings, c: &Claimed, sent: Sent, started: DateTime<Utc>
     let mut o = Outcome::of(c, DeliveryState::Sent);
     let (label, status, response, error) = match sent {
         Sent::Accepted { status, message_id, response } => {
-            if c.channel == Channel::WecomMassSend {
+            if c.channel.awaits_confirmation() {
                 o.state = DeliveryState::AwaitingConfirmation;
                 o.next_reminder_at = Some(finished + Duration::seconds(s.reminder_interval_secs as i64));
             }

@@ -138,6 +138,26 @@ pub async fn send(http: &reqwest::Client, channel: Channel, r: &SendRequest<'_>)
     }
 }
 
+impl Channel {
+    /// Whether sends go through the group's own robot (its URL and secret
+    /// are the group's, not a connection's).
+    pub fn uses_group_robot(self) -> bool {
+        matches!(self, Channel::WecomRobot | Channel::FeishuBot)
+    }
+
+    /// The platform on which a send is made as the group owner staff
+    /// member (whose account on that platform the send names).
+    pub fn sends_as_owner_on(self) -> Option<Platform> {
+        (self == Channel::WecomMassSend).then_some(Platform::Wecom)
+    }
+
+    /// Whether an accepted send still waits for a person to confirm it (a
+    /// WeCom mass send waits for the group owner), followed up by [`follow_up`].
+    pub fn awaits_confirmation(self) -> bool {
+        self == Channel::WecomMassSend
+    }
+}
+
 /// What following up a send that waits for a person's confirmation found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FollowUp {

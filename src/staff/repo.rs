@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::model::{CreateStaff, GroupStaff, Persona, Staff, UpdateStaff};
 use crate::ids::{GroupId, MemberId, StaffId, WorkspaceId};
-use crate::platform::Identity;
+use crate::platform::{Identity, Platform};
 
 #[derive(FromRow)]
 struct Row {
@@ -188,4 +188,25 @@ pub async fn unassign(
         .execute(conn)
         .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// For each of `groups` with an owner staff member, that member's account
+/// id on `platform` (from their identities).
+pub async fn owner_accounts(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    groups: &[Uuid],
+    platform: Platform,
+) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT g.id, i->>'external_id' FROM groups g
+             JOIN staff s ON s.workspace_id = g.workspace_id AND s.id = g.owner_staff_id
+             CROSS JOIN LATERAL jsonb_array_elements(s.identities) i
+         WHERE g.workspace_id = $1 AND g.id = ANY($2) AND i->>'platform' = $3",
+    )
+    .bind(ws)
+    .bind(groups)
+    .bind(platform.as_str())
+    .fetch_all(conn)
+    .await
 }
