@@ -153,6 +153,55 @@ pub async fn robot_credentials(
         .await
 }
 
+/// A send to follow up: workspace, delivery, the platform's message id,
+/// reminders so far, channel, connection credentials and settings.
+pub type FollowUpDue =
+    (WorkspaceId, DeliveryId, String, i32, Channel, Json<serde_json::Value>, Json<serde_json::Value>);
+
+/// Takes up to 100 sends awaiting confirmation whose follow-up is due at
+/// `now`, in one statement that moves their next follow-up to `next` (or
+/// ends them after `max_reminders`), so no transaction is held across the
+/// platform's calls and another instance skips them.
+pub async fn claim_follow_ups(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    next: DateTime<Utc>,
+    max_reminders: i32,
+) -> Result<Vec<FollowUpDue>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH due AS (
+             SELECT workspace_id, id FROM deliveries
+             WHERE state = 'awaiting_confirmation' AND next_reminder_at <= $1
+             ORDER BY next_reminder_at LIMIT 100 FOR UPDATE SKIP LOCKED),
+         moved AS (
+             UPDATE deliveries d
+             SET next_reminder_at = CASE WHEN d.platform_message_id IS NULL OR d.reminders + 1 >= $3 THEN NULL ELSE $2 END
+             FROM due WHERE d.workspace_id = due.workspace_id AND d.id = due.id
+             RETURNING d.workspace_id, d.id, d.platform_message_id, d.reminders, d.channel, d.connection_id)
+         SELECT m.workspace_id, m.id, m.platform_message_id, m.reminders, m.channel, c.credentials, c.settings
+         FROM moved m JOIN connections c ON c.workspace_id = m.workspace_id AND c.id = m.connection_id
+         WHERE m.platform_message_id IS NOT NULL",
+    )
+    .persistent(false) // a polling claim: planned for the table as it is now
+    .bind(now)
+    .bind(next)
+    .bind(max_reminders)
+    .fetch_all(conn)
+    .await
+}
+
+/// Counts one reminder sent for a delivery.
+pub async fn count_reminder(conn: &mut PgConnection, ws: WorkspaceId, id: DeliveryId) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE deliveries SET reminders = reminders + 1, updated_at = now() WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind(ws)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// The LISTEN/NOTIFY channel announcing new deliveries (a wake-up only:
 /// workers also poll, so correctness never depends on it).
 pub const DELIVERIES_CHANNEL: &str = "shequn_deliveries";

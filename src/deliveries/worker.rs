@@ -17,10 +17,10 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::model::{Attempt, Channel, DeliveryState};
+use super::model::{Attempt, DeliveryState};
 use super::repo::{self, Claimed, Outcome};
 use crate::config::DeliverySettings;
-use crate::ids::{DeliveryId, WorkspaceId};
+use crate::ids::WorkspaceId;
 use crate::platforms::outbound::{SendRequest, Sent};
 use crate::platforms::{self, FollowUp};
 use crate::state::AppState;
@@ -309,10 +309,6 @@ async fn send_one(
 /// Most reminders per mass-send task (WeCom allows a few a day).
 pub const MAX_REMINDERS: i32 = 3;
 
-/// A task to follow up: workspace, delivery, WeCom msgid, reminders so far,
-/// connection credentials and settings.
-type Due = (WorkspaceId, DeliveryId, String, i32, Channel, sqlx::types::Json<Value>, sqlx::types::Json<Value>);
-
 /// Follows up mass sends awaiting confirmation whose reminder is due: one
 /// WeCom reports sent becomes `confirmed`, else the owner is reminded.
 /// The due rows are taken in one statement that moves their next follow-up
@@ -321,26 +317,10 @@ type Due = (WorkspaceId, DeliveryId, String, i32, Channel, sqlx::types::Json<Val
 pub async fn send_reminders(state: &AppState, http: &reqwest::Client) -> anyhow::Result<usize> {
     let now = state.clock.now();
     let next = now + Duration::seconds(state.settings.delivery.reminder_interval_secs as i64);
-    let due: Vec<Due> = sqlx::query_as(
-        "WITH due AS (
-             SELECT workspace_id, id FROM deliveries
-             WHERE state = 'awaiting_confirmation' AND next_reminder_at <= $1
-             ORDER BY next_reminder_at LIMIT 100 FOR UPDATE SKIP LOCKED),
-         moved AS (
-             UPDATE deliveries d
-             SET next_reminder_at = CASE WHEN d.platform_message_id IS NULL OR d.reminders + 1 >= $3 THEN NULL ELSE $2 END
-             FROM due WHERE d.workspace_id = due.workspace_id AND d.id = due.id
-             RETURNING d.workspace_id, d.id, d.platform_message_id, d.reminders, d.channel, d.connection_id)
-         SELECT m.workspace_id, m.id, m.platform_message_id, m.reminders, m.channel, c.credentials, c.settings
-         FROM moved m JOIN connections c ON c.workspace_id = m.workspace_id AND c.id = m.connection_id
-         WHERE m.platform_message_id IS NOT NULL",
-    )
-    .persistent(false) // a polling claim: planned for the table as it is now
-    .bind(now)
-    .bind(next)
-    .bind(MAX_REMINDERS)
-    .fetch_all(&state.pool)
-    .await?;
+    let due = {
+        let mut conn = state.pool.acquire().await?;
+        repo::claim_follow_ups(&mut conn, now, next, MAX_REMINDERS).await?
+    };
     for (ws, id, msgid, _, channel, creds, settings) in &due {
         // The platform's calls first; a pooled connection only for the short update.
         let found = platforms::follow_up(http, *channel, &creds.0, &settings.0, msgid).await;
@@ -349,11 +329,7 @@ pub async fn send_reminders(state: &AppState, http: &reqwest::Client) -> anyhow:
             let from = [DeliveryState::AwaitingConfirmation];
             repo::transition(&mut conn, *ws, *id, &from, DeliveryState::Confirmed, now).await?;
         } else if found == FollowUp::Reminded {
-            sqlx::query("UPDATE deliveries SET reminders = reminders + 1, updated_at = now() WHERE workspace_id = $1 AND id = $2")
-                .bind(ws)
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
+            repo::count_reminder(&mut conn, *ws, *id).await?;
         }
     }
     Ok(due.len())
