@@ -34,6 +34,27 @@ pub enum DeliveryState {
 
 pub use crate::platforms::Channel;
 
+/// The kind of a group's robot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum RobotKind {
+    /// WeCom group robot: `https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=...`.
+    WecomRobot,
+    /// Feishu custom bot: `https://open.feishu.cn/open-apis/bot/v2/hook/...`, with its signing secret.
+    FeishuBot,
+}
+
+impl RobotKind {
+    /// The channel that sends through such a robot.
+    pub fn channel(self) -> Channel {
+        match self {
+            RobotKind::WecomRobot => Channel::WecomRobot,
+            RobotKind::FeishuBot => Channel::FeishuBot,
+        }
+    }
+}
+
 /// One call to the platform.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Attempt {

@@ -126,12 +126,58 @@ pub async fn get(conn: &mut PgConnection, ws: WorkspaceId, id: DeliveryId) -> Re
     Ok(row.map(Delivery::from))
 }
 
-/// The robot kind (`wecom_robot`, `feishu_bot`) of each of `groups` that has one.
+/// A group's robot: its kind, whether it signs (has a secret), when it was set.
+pub async fn robot(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    group: GroupId,
+) -> Result<Option<(super::model::RobotKind, bool, DateTime<Utc>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT kind, credentials ? 'secret', updated_at FROM group_robots WHERE workspace_id = $1 AND group_id = $2",
+    )
+    .bind(ws)
+    .bind(group)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Sets a group's robot (replacing one it had).
+pub async fn put_robot(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    group: GroupId,
+    kind: super::model::RobotKind,
+    credentials: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO group_robots (workspace_id, group_id, kind, credentials) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (workspace_id, group_id) DO UPDATE SET kind = $3, credentials = $4, updated_at = now()",
+    )
+    .bind(ws)
+    .bind(group)
+    .bind(kind)
+    .bind(Json(credentials))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Removes a group's robot; `false` when it had none.
+pub async fn delete_robot(conn: &mut PgConnection, ws: WorkspaceId, group: GroupId) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM group_robots WHERE workspace_id = $1 AND group_id = $2")
+        .bind(ws)
+        .bind(group)
+        .execute(conn)
+        .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// The robot kind of each of `groups` that has one.
 pub async fn robot_kinds(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     groups: &[Uuid],
-) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+) -> Result<Vec<(Uuid, super::model::RobotKind)>, sqlx::Error> {
     sqlx::query_as("SELECT group_id, kind FROM group_robots WHERE workspace_id = $1 AND group_id = ANY($2)")
         .bind(ws)
         .bind(groups)

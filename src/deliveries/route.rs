@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::model::Channel;
+use super::model::{Channel, RobotKind};
 use crate::connections::repo::ActiveConnection as Conn;
 use crate::ids::{ConnectionId, WorkspaceId};
 
@@ -35,20 +35,15 @@ pub async fn resolve(
     groups: &[Uuid],
 ) -> Result<HashMap<Uuid, Route>, sqlx::Error> {
     let platforms = crate::groups::repo::platforms(conn, ws, groups).await?;
-    let robots: HashMap<Uuid, String> = super::repo::robot_kinds(conn, ws, groups).await?.into_iter().collect();
+    let robots: HashMap<Uuid, RobotKind> = super::repo::robot_kinds(conn, ws, groups).await?.into_iter().collect();
     let conns = crate::connections::repo::active_with_credentials(conn, ws).await?;
     let named = plan_connection.and_then(|p| conns.iter().find(|c| c.id == p.0));
     let mut out = HashMap::with_capacity(platforms.len());
     for (group, platform) in platforms {
-        let robot = robots.get(&group).map(String::as_str);
+        let robot = robots.get(&group).copied();
         let route = match (named, robot) {
             (Some(c), _) if !crate::platforms::prefers_group_robot(c.platform) => via(c),
-            (_, Some("wecom_robot")) => {
-                Route { connection_id: named.map(|c| c.id), channel: Channel::WecomRobot, error: None }
-            }
-            (_, Some("feishu_bot")) => {
-                Route { connection_id: named.map(|c| c.id), channel: Channel::FeishuBot, error: None }
-            }
+            (_, Some(kind)) => Route { connection_id: named.map(|c| c.id), channel: kind.channel(), error: None },
             (Some(c), _) => via(c),
             (None, _) if plan_connection.is_some() => Route {
                 connection_id: None,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::model::{Delivery, DeliveryQuery, DeliveryState};
+use super::model::{Delivery, DeliveryQuery, DeliveryState, RobotKind};
 use super::repo;
 use crate::audit::{self, Actor};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
@@ -107,17 +107,6 @@ pub async fn confirm_delivery(
     Ok(Json(move_delivery(&state, &auth, id, &from, DeliveryState::Confirmed, "delivery.confirm").await?))
 }
 
-/// The kind of a group's robot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-pub enum RobotKind {
-    /// WeCom group robot: `https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=...`.
-    WecomRobot,
-    /// Feishu custom bot: `https://open.feishu.cn/open-apis/bot/v2/hook/...`, with its signing secret.
-    FeishuBot,
-}
-
 /// `PUT /v1/groups/{id}/robot`: the URL and secret are write-only.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -140,13 +129,7 @@ pub struct Robot {
 }
 
 async fn load_robot(conn: &mut sqlx::PgConnection, auth: &Auth, id: GroupId) -> ApiResult<Robot> {
-    let row: Option<(RobotKind, bool, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-        "SELECT kind, credentials ? 'secret', updated_at FROM group_robots WHERE workspace_id = $1 AND group_id = $2",
-    )
-    .bind(auth.workspace_id)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
+    let row = repo::robot(conn, auth.workspace_id, id).await?;
     let (kind, signed, updated_at) = row.ok_or(ApiError::NotFound("robot"))?;
     Ok(Robot { group_id: id, kind, signed, updated_at })
 }
@@ -189,16 +172,7 @@ pub async fn put_group_robot(
     if let Some(s) = &body.secret {
         creds["secret"] = serde_json::json!(s);
     }
-    sqlx::query(
-        "INSERT INTO group_robots (workspace_id, group_id, kind, credentials) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (workspace_id, group_id) DO UPDATE SET kind = $3, credentials = $4, updated_at = now()",
-    )
-    .bind(ws)
-    .bind(id)
-    .bind(body.kind)
-    .bind(sqlx::types::Json(creds))
-    .execute(&mut *tx)
-    .await?;
+    repo::put_robot(&mut tx, ws, id, body.kind, creds).await?;
     audit::record(
         &mut tx,
         ws,
@@ -225,12 +199,7 @@ pub async fn delete_group_robot(
     auth.require(Role::Admin)?;
     let ws = auth.workspace_id;
     let mut tx = state.pool.begin().await?;
-    let r = sqlx::query("DELETE FROM group_robots WHERE workspace_id = $1 AND group_id = $2")
-        .bind(ws)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    if r.rows_affected() == 0 {
+    if !repo::delete_robot(&mut tx, ws, id).await? {
         return Err(ApiError::NotFound("robot"));
     }
     audit::record(&mut tx, ws, Actor::from(&auth), "group.robot.delete", "group", id, serde_json::json!({})).await?;
