@@ -140,13 +140,17 @@ fn max_chars(field: &str) -> usize {
 /// template, and for URLs a URL or `{{campaign.link}}`; an `app_id` holds
 /// no placeholder.
 fn field_schema(field: &str) -> RefOr<Schema> {
-    let mut parts = vec![schema::text_of(1, max_chars(field), false, ""), schema::pattern(template::pattern())];
+    let mut parts =
+        vec![schema::text_of(1, max_chars(field), false, ""), schema::matching(&template::pattern(), false)];
     if field.ends_with("url") {
         let ws = schema::white_space();
-        parts.push(schema::pattern(format!(r"^(?:{ws}*\{{\{{campaign\.link\}}\}}{ws}*|{})$", schema::url_pattern())));
+        parts.push(schema::matching(
+            &format!(r"^(?:{ws}*\{{\{{campaign\.link\}}\}}{ws}*|{})$", schema::url_pattern()),
+            false,
+        ));
     }
     if field == "app_id" {
-        parts.push(schema::pattern(format!("^{}$", template::no_braces_pair())));
+        parts.push(schema::matching(&format!("^{}$", template::no_braces_pair()), false));
     }
     schema::all_of(parts)
 }

@@ -13,13 +13,6 @@ use uuid::Uuid;
 
 use super::model::Channel;
 
-/// One limit: at most `max` sends per `window`.
-#[derive(Debug, Clone, Copy)]
-struct Limit {
-    max: usize,
-    window: Duration,
-}
-
 /// What a limit is counted over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Scope {
@@ -63,19 +56,18 @@ impl RateLimiter {
         let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         let mut keys = Vec::new();
         for l in limits(channel) {
-            let (per_group, max, ms) = (l.per_group, l.max, l.window_ms);
-            let scope = match (per_group, connection) {
+            let (ms, window) = (l.window_ms, Duration::milliseconds(l.window_ms));
+            let scope = match (l.per_group, connection) {
                 (true, _) => Scope::Group(group),
                 (false, Some(c)) => Scope::Connection(c),
                 (false, None) => continue,
             };
-            let limit = Limit { max, window: Duration::milliseconds(ms) };
             let q = w.entry((scope, ms)).or_default();
-            while q.front().is_some_and(|t| *t <= now - limit.window) {
+            while q.front().is_some_and(|t| *t <= now - window) {
                 q.pop_front();
             }
-            if q.len() >= limit.max {
-                let free = q.front().map(|t| *t + limit.window).unwrap_or(now);
+            if q.len() >= l.max {
+                let free = q.front().map(|t| *t + window).unwrap_or(now);
                 let connection = match scope {
                     Scope::Connection(c) => Some(c),
                     Scope::Group(_) => None,

@@ -36,22 +36,30 @@ pub async fn resolve(
 ) -> Result<HashMap<Uuid, Route>, sqlx::Error> {
     let platforms = crate::groups::repo::platforms(conn, ws, groups).await?;
     let robots: HashMap<Uuid, RobotKind> = super::repo::robot_kinds(conn, ws, groups).await?.into_iter().collect();
-    let conns = crate::connections::repo::active_with_credentials(conn, ws).await?;
-    let named = plan_connection.and_then(|p| conns.iter().find(|c| c.id == p.0));
+    // Each connection's route once (it reads the credentials), not per group.
+    let conns: Vec<(Conn, Route)> = crate::connections::repo::active_with_credentials(conn, ws)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let route = via(&c);
+            (c, route)
+        })
+        .collect();
+    let named = plan_connection.and_then(|p| conns.iter().find(|(c, _)| c.id == p.0));
     let mut out = HashMap::with_capacity(platforms.len());
     for (group, platform) in platforms {
         let robot = robots.get(&group).copied();
         let route = match (named, robot) {
-            (Some(c), _) if !crate::platforms::prefers_group_robot(c.platform) => via(c),
-            (_, Some(kind)) => Route { connection_id: named.map(|c| c.id), channel: kind.channel(), error: None },
-            (Some(c), _) => via(c),
+            (Some((c, route)), _) if !crate::platforms::prefers_group_robot(c.platform) => route.clone(),
+            (_, Some(kind)) => Route { connection_id: named.map(|(c, _)| c.id), channel: kind.channel(), error: None },
+            (Some((_, route)), _) => route.clone(),
             (None, _) if plan_connection.is_some() => Route {
                 connection_id: None,
                 channel: Channel::None,
                 error: Some("the plan's connection is disabled or gone".into()),
             },
-            (None, _) => match conns.iter().find(|c| c.platform == platform) {
-                Some(c) => via(c),
+            (None, _) => match conns.iter().find(|(c, _)| c.platform == platform) {
+                Some((_, route)) => route.clone(),
                 None => Route {
                     connection_id: None,
                     channel: Channel::None,

@@ -254,4 +254,30 @@ mod tests {
         merge_attributes(&mut a, serde_json::json!({"kids": null, "vip_since": "2026"}));
         assert_eq!(a, serde_json::json!({"city": "Shanghai", "vip_since": "2026"}));
     }
+
+    /// The published patterns of phone and email accept exactly what the
+    /// checks accept, over drawn inputs.
+    #[test]
+    fn phone_and_email_patterns_are_their_checks() {
+        let phone = regex::Regex::new(schema::opt_phone().pattern.as_deref().unwrap()).unwrap();
+        let email = regex::Regex::new(schema::opt_email().pattern.as_deref().unwrap()).unwrap();
+        let ok = |f: fn(&mut Checks, &str), v: &str| {
+            let mut c = Checks::new();
+            f(&mut c, v);
+            c.is_empty()
+        };
+        let pieces = ["1", "38", "12345", "+", "-", " ", "(", ")", "a", "@", ".", "x", "b.c", "\t", "中", "\u{3000}"];
+        let mut next = crate::validate::draws(0x5151_2026_0a0b_0c0d);
+        let (mut phones_ok, mut emails_ok) = (0, 0);
+        for _ in 0..30_000 {
+            let v: String = (0..1 + next(12)).map(|_| pieces[next(pieces.len())]).collect();
+            let max = |n: usize| v.chars().count() <= n;
+            // maxLength is the schema's other half of each rule.
+            assert_eq!(phone.is_match(&v) && max(32), ok(check_phone, &v), "phone {v:?}");
+            assert_eq!(email.is_match(&v) && max(254), ok(check_email, &v), "email {v:?}");
+            phones_ok += usize::from(ok(check_phone, &v));
+            emails_ok += usize::from(ok(check_email, &v));
+        }
+        assert!(phones_ok > 100 && emails_ok > 100, "{phones_ok} phones, {emails_ok} emails accepted");
+    }
 }

@@ -6,8 +6,9 @@
 //! [`inbound`] and [`outbound`] and the registry below.
 //!
 //! Adding a platform: a folder `platforms/<name>/` implementing
-//! [`inbound::Inbound`] and/or [`outbound::Outbound`], and its line in
-//! [`inbound_of`] / [`outbound_of`] (docs/architecture.md).
+//! [`inbound::Inbound`] and/or [`outbound::Outbound`], its entry in the
+//! registry (`entry`) and its channels in [`outbound_of`]
+//! (docs/architecture.md).
 
 pub mod credentials;
 pub mod crypto;
@@ -66,16 +67,51 @@ impl Channel {
     }
 }
 
-/// The credential keys of a platform; `None` where it cannot be connected.
-pub fn credential_keys(p: Platform) -> Option<&'static [credentials::Key]> {
+/// The channel a connection of a platform sends through, from its
+/// credentials and settings, or why it cannot send.
+type ChannelOf = fn(&serde_json::Value, &serde_json::Value) -> Result<Channel, &'static str>;
+
+/// What Shequn knows of a platform that can be connected: one entry each.
+struct Entry {
+    keys: &'static [credentials::Key],
+    inbound: &'static dyn Inbound,
+    channel: ChannelOf,
+    /// Groups are sent to through their own robot when they have one, even
+    /// when a plan names a connection.
+    prefers_group_robot: bool,
+}
+
+/// The registry: a platform's entry, `None` where it cannot be connected.
+fn entry(p: Platform) -> Option<Entry> {
     Some(match p {
-        Platform::Wecom => wecom::KEYS,
-        Platform::Telegram => telegram::KEYS,
-        Platform::Slack => slack::KEYS,
-        Platform::Feishu => feishu::KEYS,
-        Platform::Generic => generic::KEYS,
+        Platform::Wecom => {
+            Entry { keys: wecom::KEYS, inbound: &wecom::Wecom, channel: wecom::channel, prefers_group_robot: true }
+        }
+        Platform::Telegram => Entry {
+            keys: telegram::KEYS,
+            inbound: &telegram::Telegram,
+            channel: telegram::channel,
+            prefers_group_robot: false,
+        },
+        Platform::Slack => {
+            Entry { keys: slack::KEYS, inbound: &slack::Slack, channel: slack::channel, prefers_group_robot: false }
+        }
+        Platform::Feishu => {
+            Entry { keys: feishu::KEYS, inbound: &feishu::Feishu, channel: feishu::channel, prefers_group_robot: true }
+        }
+        Platform::Generic => Entry {
+            keys: generic::KEYS,
+            inbound: &generic::Generic,
+            channel: generic::channel,
+            prefers_group_robot: false,
+        },
         Platform::Dingtalk => return None,
     })
+}
+
+/// The credential keys of a platform; `None` where it cannot be connected.
+pub fn credential_keys(p: Platform) -> Option<&'static [credentials::Key]> {
+    entry(p).map(|e| e.keys)
 }
 
 /// The channel through which a connection of `p` sends, or why it cannot.
@@ -84,13 +120,9 @@ pub fn connection_channel(
     credentials: &serde_json::Value,
     settings: &serde_json::Value,
 ) -> Result<Channel, &'static str> {
-    match p {
-        Platform::Telegram => telegram::channel(credentials, settings),
-        Platform::Slack => slack::channel(credentials, settings),
-        Platform::Generic => generic::channel(credentials, settings),
-        Platform::Wecom => wecom::channel(credentials, settings),
-        Platform::Feishu => feishu::channel(credentials, settings),
-        Platform::Dingtalk => Err("DingTalk has no outbound connector yet"),
+    match entry(p) {
+        Some(e) => (e.channel)(credentials, settings),
+        None => Err("DingTalk has no outbound connector yet"),
     }
 }
 
@@ -98,19 +130,12 @@ pub fn connection_channel(
 /// (WeCom group robots, Feishu custom bots), even when a plan names a
 /// connection.
 pub fn prefers_group_robot(p: Platform) -> bool {
-    matches!(p, Platform::Wecom | Platform::Feishu)
+    entry(p).is_some_and(|e| e.prefers_group_robot)
 }
 
 /// The inbound side of a platform, if it has one.
 pub fn inbound_of(p: Platform) -> Option<&'static dyn Inbound> {
-    match p {
-        Platform::Generic => Some(&generic::Generic),
-        Platform::Telegram => Some(&telegram::Telegram),
-        Platform::Slack => Some(&slack::Slack),
-        Platform::Wecom => Some(&wecom::Wecom),
-        Platform::Feishu => Some(&feishu::Feishu),
-        Platform::Dingtalk => None,
-    }
+    entry(p).map(|e| e.inbound)
 }
 
 /// The outbound side of a channel, if it sends by one HTTP call.

@@ -117,7 +117,8 @@ pub fn uuids<const MAX_ITEMS: usize>() -> Array {
     ArrayBuilder::new().items(uuid).max_items(Some(MAX_ITEMS)).build()
 }
 
-/// A string matching `pattern` (anchored by the caller), or `null` with `nullable`.
+/// A string matching `pattern` (anchored by the caller), or `null` with
+/// `nullable`; several combine in [`all_of`].
 pub fn matching(pattern: &str, nullable: bool) -> Object {
     string(nullable).pattern(Some(pattern)).build()
 }
@@ -212,7 +213,7 @@ pub fn json_value_component() -> serde_json::Value {
 pub fn opt_json_object<const KIB: usize>() -> Object {
     ObjectBuilder::new()
         .schema_type(typed(Type::Object, true))
-        .property_names(Some(pattern(NUL_FREE.to_owned())))
+        .property_names(Some(matching(NUL_FREE, false)))
         .additional_properties(Some(RefOr::Ref(Ref::from_schema_name("JsonValue"))))
         .description(Some(format!(
             "A JSON object of at most {} bytes as JSON; its strings and keys hold no U+0000 and its \
@@ -252,11 +253,6 @@ pub fn all_of(schemas: impl IntoIterator<Item = Object>) -> RefOr<Schema> {
         all = all.item(s);
     }
     RefOr::T(Schema::AllOf(all.build()))
-}
-
-/// A string matching `pattern` (to combine in [`all_of`]).
-pub fn pattern(pattern: String) -> Object {
-    ObjectBuilder::new().schema_type(Type::String).pattern(Some(pattern)).build()
 }
 
 /// A regex alternation (no anchors, no leading zeros) of the decimal

@@ -22,12 +22,7 @@ type Tokens = HashMap<(String, String), (String, Instant)>;
 static TOKENS: Mutex<Option<Tokens>> = Mutex::new(None);
 
 fn base(settings: &Value) -> String {
-    settings
-        .get("api_base_url")
-        .and_then(Value::as_str)
-        .unwrap_or("https://qyapi.weixin.qq.com")
-        .trim_end_matches('/')
-        .to_owned()
+    crate::platforms::outbound::base(settings, "https://qyapi.weixin.qq.com")
 }
 
 async fn token(http: &reqwest::Client, creds: &Value, settings: &Value) -> Result<String, Sent> {
