@@ -313,6 +313,11 @@ pub fn check_common(c: &mut Checks, jitter: i32, starts: Option<NaiveDate>, ends
     if !(0..=3600).contains(&jitter) {
         c.fail("jitter_seconds", "out_of_range", "must be 0-3600");
     }
+    check_dates(c, starts, ends);
+}
+
+/// Checks that `ends_on` is not before `starts_on` (when both are known).
+pub fn check_dates(c: &mut Checks, starts: Option<NaiveDate>, ends: Option<NaiveDate>) {
     if let (Some(s), Some(e)) = (starts, ends) {
         if e < s {
             c.fail("ends_on", "before_start", "must not be before starts_on");

@@ -6,8 +6,8 @@ use axum::Json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::model::{
-    check_common, check_quiet, check_target, compile_steps, ChangePlanStatus, CreatePlan, Plan, PlanQuery, PlanStatus,
-    Preview, PreviewQuery, UpdatePlan,
+    check_common, check_dates, check_quiet, check_target, compile_steps, ChangePlanStatus, CreatePlan, Plan, PlanQuery,
+    PlanStatus, Preview, PreviewQuery, UpdatePlan,
 };
 use super::{repo, service};
 use crate::audit::{self, Actor};
@@ -145,7 +145,7 @@ pub async fn update_plan(
     c.finish()?;
     // One date given, and it does not fit the other stored: 409.
     let mut stored = Checks::new();
-    check_common(&mut stored, p.jitter_seconds, p.starts_on, p.ends_on);
+    check_dates(&mut stored, p.starts_on, p.ends_on);
     stored.finish_as_conflict("before_start")?;
     service::check_refs(&mut tx, ws, &p.target, p.campaign_id, p.connection_id, &steps, &timings).await?;
     let old = std::mem::take(&mut p.steps);
