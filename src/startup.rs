@@ -11,8 +11,20 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::db::{self, Database};
+use crate::events::reactions::Reactions;
 use crate::state::AppState;
 use crate::workspaces::service::{bootstrap, NewWorkspace};
+
+/// Everything that follows from stored events, in the order it runs: the
+/// membership stints first (the metric queues read which groups they touched
+/// from the same events). The one list of subscribers; see
+/// [`crate::events::reactions`].
+pub fn subscribers() -> Reactions {
+    Reactions::new(vec![
+        Arc::new(crate::memberships::reaction::Stints),
+        Arc::new(crate::metrics::reaction::RollupQueue),
+    ])
+}
 
 /// A built, not yet serving, application.
 #[derive(Debug)]
@@ -34,7 +46,7 @@ impl Application {
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
         let bootstrapped = bootstrap(&db.pool).await?;
-        let state = AppState::new(db.pool.clone(), settings, clock);
+        let state = AppState::new(db.pool.clone(), settings, clock, subscribers());
         Ok(Self { listener, db, state, bootstrapped })
     }
 
@@ -124,7 +136,7 @@ pub async fn worker(settings: Settings) -> anyhow::Result<()> {
         db::migrate(&db.pool).await?;
     }
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
-    let state = AppState::new(db.pool.clone(), settings, Arc::new(SystemClock));
+    let state = AppState::new(db.pool.clone(), settings, Arc::new(SystemClock), subscribers());
     let token = CancellationToken::new();
     let jobs = crate::jobs::spawn_all(&state, &token);
     tracing::info!(jobs = jobs.len(), "worker running");

@@ -6,6 +6,7 @@ use sqlx::PgPool;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::events::reactions::Reactions;
 use crate::http::metrics::HttpMetrics;
 
 /// Shared state: pool, settings, clock, HTTP metrics.
@@ -25,12 +26,17 @@ pub struct AppState {
     pub limiter: Arc<crate::deliveries::limits::RateLimiter>,
     /// Wakes this process's delivery workers when its scheduler created deliveries.
     pub delivery_wakeup: Arc<tokio::sync::Notify>,
+    /// What follows from stored events, in the storing transaction
+    /// (`startup::subscribers`, see [`crate::events::reactions`]).
+    pub reactions: Reactions,
 }
 
 impl AppState {
     /// Builds the state (starts the intake writers: call inside the runtime).
-    pub fn new(pool: PgPool, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+    /// `reactions` are the subscribers to stored events (`startup::subscribers()`).
+    pub fn new(pool: PgPool, settings: Settings, clock: Arc<dyn Clock>, reactions: Reactions) -> Self {
         Self {
+            reactions,
             intake: Arc::new(crate::hooks::intake::Intake::start(pool.clone())),
             pool,
             settings: Arc::new(settings),

@@ -180,9 +180,8 @@ impl Importer<'_> {
         let batch = std::mem::take(&mut self.batch);
         let lines: Vec<usize> = batch.iter().map(|(l, _)| *l).collect();
         let items = batch.into_iter().map(|(_, e)| e).collect();
-        let results =
-            super::service::ingest_committed(&self.state.pool, self.auth.workspace_id, items, self.state.clock.now())
-                .await?;
+        let (ws, now) = (self.auth.workspace_id, self.state.clock.now());
+        let results = super::service::ingest_committed(&self.state.pool, ws, items, now, &self.state.reactions).await?;
         for r in results {
             match r.status {
                 ItemStatus::Accepted => self.report.accepted += 1,

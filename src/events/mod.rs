@@ -3,10 +3,12 @@
 //! sent only after commit) and never counts one twice (redeliveries share
 //! id and source time, the table's key; `order_paid` is unique per order).
 //! Unknown members and groups named by platform ids are created on first
-//! sight; membership stints are re-projected from join/leave events.
+//! sight. Ingestion stops at the store: whatever reacts to stored events
+//! subscribes through [`reactions`].
 
 pub mod import;
 pub mod model;
+pub mod reactions;
 pub mod repo;
 mod routes;
 pub mod service;

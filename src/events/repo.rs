@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::model::{Event, EventSource};
+use super::model::{Event, EventKind, EventSource};
 use crate::ids::WorkspaceId;
 
 /// A fully resolved event row.
@@ -26,6 +26,13 @@ pub struct Row {
     pub currency: Option<String>,
     pub properties: serde_json::Value,
     pub source: EventSource,
+}
+
+impl Row {
+    /// Whether this is a built-in join or leave (a membership event).
+    pub fn is_membership(&self) -> bool {
+        EventKind::parse(&self.kind).is_some_and(EventKind::is_membership)
+    }
 }
 
 /// Inserts rows; returns the `(id, occurred_at)` of those not stored before.

@@ -2,21 +2,23 @@
 //!
 //! Steps: resolve members and groups (by id, or by platform id — creating
 //! unknown ones), inviters and campaigns; drop in-batch duplicates; claim
-//! orders for `order_paid` (one payment per order); insert the rest (the
-//! primary key drops redeliveries); re-project the membership stints of every
-//! (group, member) pair a join or leave touched. Members' first-seen and
-//! last-active times are derived from the events when read, so ingestion
-//! never updates member rows.
+//! orders for `order_paid` (one payment per order); store the rest (the
+//! primary key drops redeliveries) and stop: what follows from the newly
+//! stored events (membership stints, metric queues, …) is done by the
+//! subscribers of [`super::reactions`], in the same transaction. Members'
+//! first-seen and last-active times are derived from the events when read,
+//! so ingestion never updates member rows.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::model::{EventKind, ItemResult, ItemStatus, NewEvent, Ref};
+use super::reactions::{self, Reactions};
 use super::repo::{self, Row};
-use crate::ids::{GroupId, MemberId, WorkspaceId};
+use crate::ids::WorkspaceId;
 use crate::members::repo::IdentityRef;
 use crate::platform::Platform;
 
@@ -172,6 +174,7 @@ pub async fn ingest(
     ws: WorkspaceId,
     items: Vec<Result<NewEvent, String>>,
     now: DateTime<Utc>,
+    subscribers: &Reactions,
 ) -> Result<Vec<ItemResult>, sqlx::Error> {
     let mut results: Vec<Option<ItemResult>> = vec![None; items.len()];
     let mut valid = Vec::new();
@@ -195,18 +198,11 @@ pub async fn ingest(
     }
     let rows = drop_paid_orders(conn, ws, rows, &mut results).await?;
     let plain: Vec<Row> = rows.iter().map(|(_, r)| r.clone()).collect();
-    let inserted = repo::insert(conn, ws, &plain, now).await?;
-    let mut accepted = Vec::new();
+    let inserted = reactions::store(conn, ws, &plain, now, subscribers).await?;
     for (i, row) in rows {
         let new = inserted.contains(&(row.id, row.occurred_at));
         results[i] = Some(done(i, if new { ItemStatus::Accepted } else { ItemStatus::Duplicate }, row.id));
-        if new {
-            accepted.push(row);
-        }
     }
-    after_insert(conn, ws, &accepted).await?;
-    let times: Vec<DateTime<Utc>> = accepted.iter().map(|r| r.occurred_at).collect();
-    crate::metrics::rollup::mark_dirty(conn, ws, &times).await?;
     Ok(results.into_iter().enumerate().map(|(i, r)| r.unwrap_or_else(|| rejected(i, "not processed".into()))).collect())
 }
 
@@ -255,17 +251,6 @@ async fn drop_paid_orders(
         .collect())
 }
 
-/// Re-projects the membership stints of every pair a join or leave touched.
-async fn after_insert(conn: &mut PgConnection, ws: WorkspaceId, accepted: &[Row]) -> Result<(), sqlx::Error> {
-    let pairs: BTreeSet<(Uuid, Uuid)> = accepted
-        .iter()
-        .filter(|r| EventKind::parse(&r.kind).is_some_and(EventKind::is_membership))
-        .filter_map(|r| Some((r.member_id?, r.group_id?)))
-        .collect();
-    let pairs: Vec<(MemberId, GroupId)> = pairs.into_iter().map(|(m, g)| (MemberId(m), GroupId(g))).collect();
-    crate::memberships::projection::sync_pairs(conn, ws, &pairs).await
-}
-
 /// Ingests a batch in its own transaction, retrying it (up to 3 times in
 /// all) on a deadlock or serialization failure. Returns once committed.
 pub async fn ingest_committed(
@@ -273,12 +258,13 @@ pub async fn ingest_committed(
     ws: WorkspaceId,
     items: Vec<Result<NewEvent, String>>,
     now: DateTime<Utc>,
+    subscribers: &Reactions,
 ) -> Result<Vec<ItemResult>, sqlx::Error> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         let mut tx = pool.begin().await?;
-        match ingest(&mut tx, ws, items.clone(), now).await {
+        match ingest(&mut tx, ws, items.clone(), now, subscribers).await {
             Ok(results) => {
                 tx.commit().await?;
                 return Ok(results);

@@ -23,6 +23,7 @@ use sqlx::PgConnection;
 use super::inbox::{self, InboxRaw, InboxStatus};
 use crate::connections::repo::ConnectionRecord;
 use crate::events::model::{ItemStatus, NewEvent};
+use crate::events::reactions::Reactions;
 use crate::groups::model::GroupStatus;
 use crate::ids::{InboxId, WorkspaceId};
 use crate::platforms::inbound::{Normalized, Stored};
@@ -70,6 +71,7 @@ async fn process_rows(
     rows: Vec<InboxRaw>,
     records: &HashMap<uuid::Uuid, ConnectionRecord>,
     now: DateTime<Utc>,
+    subscribers: &Reactions,
 ) -> anyhow::Result<Vec<Outcome>> {
     let mut events: HashMap<WorkspaceId, Vec<NewEvent>> = HashMap::new();
     let mut pending = Vec::with_capacity(rows.len());
@@ -97,7 +99,7 @@ async fn process_rows(
     let mut results = HashMap::new();
     for (ws, list) in events {
         let items = list.into_iter().map(Ok).collect();
-        results.insert(ws, crate::events::service::ingest(tx, ws, items, now).await?);
+        results.insert(ws, crate::events::service::ingest(tx, ws, items, now, subscribers).await?);
     }
     let mut outcomes = Vec::with_capacity(pending.len());
     let mut finished = Vec::with_capacity(pending.len());
@@ -190,7 +192,7 @@ pub async fn store_and_process(
         body: body.to_vec(),
     };
     let records = HashMap::from([(record.id.0, record.clone())]);
-    let outcome = match process_rows(&mut tx, vec![row], &records, now).await {
+    let outcome = match process_rows(&mut tx, vec![row], &records, now, &state.reactions).await {
         Ok(mut o) => o.pop().unwrap_or_default(),
         Err(e) => {
             tracing::error!(error = ?e, %id, "webhook stored but not processed; the processor will retry");
@@ -229,7 +231,7 @@ pub async fn process_batch(state: &AppState, limit: i64) -> anyhow::Result<usize
     let count = rows.len();
     let keys: Vec<(WorkspaceId, InboxId)> = rows.iter().map(|r| (r.workspace_id, r.id)).collect();
     let records = records_for(&mut tx, &rows).await?;
-    match process_rows(&mut tx, rows, &records, now).await {
+    match process_rows(&mut tx, rows, &records, now, &state.reactions).await {
         Ok(_) => {
             tx.commit().await?;
             Ok(count)
@@ -254,7 +256,7 @@ pub async fn process(state: &AppState, ws: WorkspaceId, id: InboxId) -> anyhow::
     let mut tx = state.pool.begin().await?;
     let Some(row) = inbox::lock(&mut tx, ws, id).await? else { return Ok(None) };
     let records = records_for(&mut tx, std::slice::from_ref(&row)).await?;
-    let outcome = process_rows(&mut tx, vec![row], &records, now).await?.pop().unwrap_or_default();
+    let outcome = process_rows(&mut tx, vec![row], &records, now, &state.reactions).await?.pop().unwrap_or_default();
     tx.commit().await?;
     Ok(Some(outcome))
 }

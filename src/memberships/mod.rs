@@ -9,6 +9,7 @@
 
 pub mod model;
 pub mod projection;
+pub mod reaction;
 pub mod repo;
 mod routes;
 pub mod service;

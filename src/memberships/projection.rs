@@ -94,16 +94,6 @@ fn text(props: &serde_json::Value, key: &str) -> Option<String> {
     props.get(key).and_then(|v| v.as_str()).map(str::to_owned)
 }
 
-/// Recomputes the stints of one pair from its events (see [`sync_pairs`]).
-pub async fn sync_pair(
-    conn: &mut PgConnection,
-    ws: WorkspaceId,
-    group: GroupId,
-    member: MemberId,
-) -> Result<(), sqlx::Error> {
-    sync_pairs(conn, ws, &[(member, group)]).await
-}
-
 /// Recomputes the stints of these (member, group) pairs from their events,
 /// rewriting only the pairs whose stints differ: a fixed number of
 /// statements whatever the number of pairs. Serialised per member by row

@@ -1,15 +1,17 @@
 //! Joining and leaving through the API: every check in one transaction,
-//! then a `member_joined` / `member_left` event (source `api`) from which
-//! the pair's stints are re-projected, exactly as for platform events.
+//! then a `member_joined` / `member_left` event (source `api`) stored like
+//! any other, so its subscribers (the stint projection, the metric queues)
+//! follow it exactly as for platform events.
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgConnection;
 
 use super::model::{JoinGroup, JoinSource, LeaveGroup, Membership};
-use super::{projection, repo};
+use super::repo;
 use crate::audit::{self, Actor};
 use crate::error::{on_constraint, ApiError, ApiResult};
 use crate::events::model::{EventKind, EventSource};
+use crate::events::reactions::{self, Reactions};
 use crate::groups::model::GroupStatus;
 use crate::ids::{GroupId, MemberId, WorkspaceId};
 
@@ -35,15 +37,22 @@ fn check_not_future(field: &str, at: DateTime<Utc>, now: DateTime<Utc>) -> ApiRe
     Ok(())
 }
 
+/// Who writes, when, and who follows the events written.
+pub struct Writer<'a> {
+    pub actor: Actor,
+    pub now: DateTime<Utc>,
+    pub subscribers: &'a Reactions,
+}
+
 /// Opens a stint of `req.member_id` in `group`.
 pub async fn join(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     group: GroupId,
     req: &JoinGroup,
-    actor: Actor,
-    now: DateTime<Utc>,
+    by: &Writer<'_>,
 ) -> ApiResult<Membership> {
+    let now = by.now;
     req.validate()?;
     let g = crate::groups::repo::get(conn, ws, group).await?.ok_or(ApiError::NotFound("group"))?;
     if g.status == GroupStatus::Dismissed {
@@ -75,14 +84,16 @@ pub async fn join(
     if let Some(code) = req.invite_code.as_deref().map(str::trim) {
         props["invite_code"] = code.into();
     }
-    record_event(conn, ws, EventKind::MemberJoined, group, req.member_id, joined_at, props, now).await?;
+    let event =
+        Stored { kind: EventKind::MemberJoined, group, member: req.member_id, at: joined_at, properties: props };
+    record_event(conn, ws, event, now, by.subscribers).await?;
     let (id, _) = repo::open_stint_for_update(conn, ws, group, req.member_id)
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("join produced no open stint")))?;
     audit::record(
         conn,
         ws,
-        actor,
+        by.actor,
         "membership.join",
         "membership",
         id,
@@ -92,34 +103,38 @@ pub async fn join(
     repo::get(conn, ws, id).await?.ok_or(ApiError::NotFound("membership"))
 }
 
-/// Stores a membership event and re-projects the pair's stints from it.
-#[allow(clippy::too_many_arguments)]
-async fn record_event(
-    conn: &mut PgConnection,
-    ws: WorkspaceId,
+/// A join or leave to store.
+struct Stored {
     kind: EventKind,
     group: GroupId,
     member: MemberId,
     at: DateTime<Utc>,
     properties: serde_json::Value,
+}
+
+/// Stores a membership event; its subscribers re-project the pair's stints.
+async fn record_event(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    e: Stored,
     now: DateTime<Utc>,
+    subscribers: &Reactions,
 ) -> ApiResult<()> {
     let row = crate::events::repo::Row {
         id: uuid::Uuid::now_v7(),
-        kind: kind.as_str().to_owned(),
-        occurred_at: at,
-        group_id: Some(group.0),
-        member_id: Some(member.0),
+        kind: e.kind.as_str().to_owned(),
+        occurred_at: e.at,
+        group_id: Some(e.group.0),
+        member_id: Some(e.member.0),
         campaign_id: None,
         campaign_code: None,
         order_id: None,
         amount: None,
         currency: None,
-        properties,
+        properties: e.properties,
         source: EventSource::Api,
     };
-    crate::events::repo::insert(conn, ws, &[row], now).await?;
-    projection::sync_pair(conn, ws, group, member).await.map_err(map_err)?;
+    reactions::store(conn, ws, &[row], now, subscribers).await.map_err(map_err)?;
     Ok(())
 }
 
@@ -130,9 +145,9 @@ pub async fn leave(
     group: GroupId,
     member: MemberId,
     req: &LeaveGroup,
-    actor: Actor,
-    now: DateTime<Utc>,
+    by: &Writer<'_>,
 ) -> ApiResult<Membership> {
+    let now = by.now;
     req.validate()?;
     if !crate::groups::repo::exists(conn, ws, group).await? {
         return Err(ApiError::NotFound("group"));
@@ -153,11 +168,12 @@ pub async fn leave(
     if let Some(r) = req.reason.as_deref().map(str::trim) {
         props["leave_reason"] = r.into();
     }
-    record_event(conn, ws, EventKind::MemberLeft, group, member, left_at, props, now).await?;
+    let event = Stored { kind: EventKind::MemberLeft, group, member, at: left_at, properties: props };
+    record_event(conn, ws, event, now, by.subscribers).await?;
     audit::record(
         conn,
         ws,
-        actor,
+        by.actor,
         "membership.leave",
         "membership",
         id,

@@ -25,6 +25,7 @@ mod health_routes;
 pub mod order_days;
 pub mod params;
 pub mod period;
+pub mod reaction;
 mod reply;
 pub mod repo;
 pub mod rollup;

@@ -8,8 +8,10 @@
 //! and the packed stints per group (`metric_group_stints`, see `stints`)
 //! equal to `memberships`.
 //!
-//! Ingestion appends the local days it touched to `metric_dirty_days` (in
-//! its own transaction, so a committed event always has its dirty row). A
+//! The subscriber in `reaction` appends the local days new events fall on
+//! to `metric_dirty_days` and the groups whose stints they touched to
+//! `metric_dirty_stints` (in the storing transaction, so a committed event
+//! always has its queue rows); a full rebuild repacks every group. A
 //! pass takes a try-lock (one roller at a time across instances), reads the
 //! queue in a REPEATABLE READ snapshot, recomputes each dirty day from the
 //! events visible in that same snapshot, and deletes the queue rows it
@@ -63,6 +65,19 @@ pub async fn mark_dirty(conn: &mut PgConnection, ws: WorkspaceId, times: &[DateT
     sqlx::query("INSERT INTO metric_dirty_days (workspace_id, day) SELECT $1, d FROM unnest($2::date[]) AS d")
         .bind(ws)
         .bind(&days)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Queues the stints of these groups for repacking (their memberships changed).
+pub async fn mark_stints_dirty(conn: &mut PgConnection, ws: WorkspaceId, groups: &[Uuid]) -> Result<(), sqlx::Error> {
+    if groups.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("INSERT INTO metric_dirty_stints (workspace_id, group_id) SELECT $1, g FROM unnest($2::uuid[]) AS g")
+        .bind(ws)
+        .bind(groups)
         .execute(conn)
         .await?;
     Ok(())
@@ -376,6 +391,8 @@ async fn rebuild(conn: &mut PgConnection, w: &Workspace) -> anyhow::Result<()> {
             .bind(w.id)
             .fetch_one(&mut *conn)
             .await?;
+    // Every group's stints too: writers that load memberships in bulk (the demo) queue only the rebuild.
+    pack_stints(conn, w.id, None).await?;
     let (Some(first), Some(last)) = span else { return Ok(()) };
     let zone = crate::clock::zone(&w.timezone);
     aggregate(conn, w, local_day(zone, first), local_day(zone, last)).await

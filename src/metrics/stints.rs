@@ -1,8 +1,8 @@
 //! Membership stints as reports read them: from the packed per-group rows
 //! the rollup worker keeps (`metric_group_stints`, layout in its migration),
 //! or from `memberships` for the groups whose stints changed since their row
-//! was packed (`metric_dirty_stints`, appended by triggers in the changing
-//! transaction) — so an answer always equals one over `memberships` in the
+//! was packed (`metric_dirty_stints`, appended by the metrics subscriber in the
+//! transaction that stored the join or leave) — so an answer always equals one over `memberships` in the
 //! report's snapshot, packed or not. Reports reading day sets numbered
 //! otherwise (another timezone) read `memberships` whole.
 

@@ -42,7 +42,6 @@ pub async fn update_workspace(
     body.validate()?;
     let mut tx = state.pool.begin().await?;
     repo::lock(&mut tx, auth.workspace_id).await?;
-    let before = repo::get(&mut tx, auth.workspace_id).await?.ok_or(ApiError::NotFound("workspace"))?;
     let ws = repo::update(&mut tx, auth.workspace_id, &body).await.map_err(|e| {
         crate::error::on_constraint(e, |c| {
             (c == "workspaces_name_key")
@@ -50,9 +49,7 @@ pub async fn update_workspace(
         })
     })?;
     let ws = ws.ok_or(ApiError::NotFound("workspace"))?;
-    if before.timezone != ws.timezone || before.active_event_types != ws.active_event_types {
-        crate::metrics::rollup::mark_all_dirty(&mut tx, auth.workspace_id).await?;
-    }
+    // A new timezone or active set queues a full metrics rebuild (a trigger of the metrics store).
     audit::record(
         &mut tx,
         auth.workspace_id,

@@ -14,6 +14,7 @@ use shequn::audit::Actor;
 use shequn::clock::ManualClock;
 use shequn::config::Settings;
 use shequn::db::embedded::{EmbeddedOptions, EmbeddedPostgres};
+use shequn::events::reactions::{Reaction, Reactions};
 use shequn::state::AppState;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgPool};
@@ -204,12 +205,24 @@ impl TestApp {
         Self::start(fresh_pool().await, settings).await
     }
 
+    /// Starts an app whose stored events are also handed to `extra`
+    /// (after the built-in subscribers).
+    pub async fn spawn_reacting(extra: Vec<Arc<dyn Reaction>>) -> TestApp {
+        let mut list = shequn::startup::subscribers().list();
+        list.extend(extra);
+        Self::start_with(fresh_pool().await, test_settings(), Reactions::new(list)).await
+    }
+
     async fn start(pool: PgPool, settings: Settings) -> TestApp {
+        Self::start_with(pool, settings, shequn::startup::subscribers()).await
+    }
+
+    async fn start_with(pool: PgPool, settings: Settings, reactions: Reactions) -> TestApp {
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 20, 2, 0, 0).unwrap());
         let nw = shequn::workspaces::service::create_workspace(&pool, "test", "Asia/Shanghai", Actor::System)
             .await
             .expect("workspace");
-        let state = AppState::new(pool.clone(), settings, Arc::new(clock.clone()));
+        let state = AppState::new(pool.clone(), settings, Arc::new(clock.clone()), reactions);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let app = shequn::http::router(state.clone());

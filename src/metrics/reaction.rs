@@ -1,0 +1,41 @@
+//! The rollups follow stored events through one subscriber: it queues the
+//! local days the new events fall on (`metric_dirty_days`) and the groups
+//! whose stints a join or leave may have changed (`metric_dirty_stints`), in
+//! the transaction that stored them, so a committed event always has its
+//! queue rows. It runs after the stint projection.
+
+use futures_util::future::BoxFuture;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::rollup;
+use crate::events::reactions::Reaction;
+use crate::events::repo::Row;
+use crate::ids::WorkspaceId;
+
+/// Queues the rollup work that newly stored events cause.
+#[derive(Debug, Default)]
+pub struct RollupQueue;
+
+impl Reaction for RollupQueue {
+    fn name(&self) -> &'static str {
+        "metric_rollup_queue"
+    }
+
+    fn react<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        ws: WorkspaceId,
+        events: &'a [Row],
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let times: Vec<_> = events.iter().map(|r| r.occurred_at).collect();
+            rollup::mark_dirty(conn, ws, &times).await?;
+            let mut groups: Vec<Uuid> =
+                events.iter().filter(|r| r.is_membership()).filter_map(|r| r.group_id).collect();
+            groups.sort_unstable();
+            groups.dedup();
+            rollup::mark_stints_dirty(conn, ws, &groups).await
+        })
+    }
+}
