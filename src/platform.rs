@@ -98,6 +98,22 @@ pub fn check_identities(c: &mut Checks, field: &str, ids: &[Identity]) {
 #[derive(Default)]
 pub struct PlatformIds(std::sync::Mutex<PlatformIdMap>);
 
+impl std::fmt::Debug for PlatformIds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map(|m| m.entries).unwrap_or(0);
+        f.debug_struct("PlatformIds").field("entries", &n).finish()
+    }
+}
+
+/// The platform-id caches of one process, held by the application state.
+#[derive(Debug, Default)]
+pub struct IdCaches {
+    /// Platform identity → member id, under the workspace's identity epoch.
+    pub members: PlatformIds,
+    /// Platform chat id → group id, for good (epoch 0).
+    pub groups: PlatformIds,
+}
+
 /// A workspace's cached ids and the epoch they were read under.
 type Epoch = (i64, std::collections::HashMap<(Platform, String), uuid::Uuid>);
 

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::events::reactions::Reactions;
+use crate::events::Ingestion;
 use crate::http::metrics::HttpMetrics;
 
 /// Shared state: pool, settings, clock, HTTP metrics.
@@ -26,9 +27,12 @@ pub struct AppState {
     pub limiter: Arc<crate::deliveries::limits::RateLimiter>,
     /// Wakes this process's delivery workers when its scheduler created deliveries.
     pub delivery_wakeup: Arc<tokio::sync::Notify>,
-    /// What follows from stored events, in the storing transaction
-    /// (`startup::subscribers`, see [`crate::events::reactions`]).
-    pub reactions: Reactions,
+    /// Platform access tokens cached by this process (never printed).
+    pub platform_tokens: Arc<crate::platforms::outbound::AccessTokens>,
+    /// What storing events needs: the subscribers that follow stored events
+    /// (`startup::subscribers`, see [`crate::events::reactions`]) and this
+    /// process's platform-id caches.
+    pub ingestion: Ingestion,
 }
 
 impl AppState {
@@ -36,7 +40,8 @@ impl AppState {
     /// `reactions` are the subscribers to stored events (`startup::subscribers()`).
     pub fn new(pool: PgPool, settings: Settings, clock: Arc<dyn Clock>, reactions: Reactions) -> Self {
         Self {
-            reactions,
+            ingestion: Ingestion::new(reactions),
+            platform_tokens: Arc::new(Default::default()),
             intake: Arc::new(crate::hooks::intake::Intake::start(pool.clone())),
             pool,
             settings: Arc::new(settings),

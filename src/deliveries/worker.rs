@@ -21,7 +21,7 @@ use super::model::{Attempt, DeliveryState};
 use super::repo::{self, Claimed, Outcome};
 use crate::config::DeliverySettings;
 use crate::ids::WorkspaceId;
-use crate::platforms::outbound::{SendRequest, Sent};
+use crate::platforms::outbound::{Calls, SendRequest, Sent};
 use crate::platforms::{self, FollowUp};
 use crate::state::AppState;
 
@@ -302,7 +302,8 @@ async fn send_one(
         now_unix: started.timestamp(),
         sender,
     };
-    let sent = platforms::send(http, c.channel, &req).await;
+    let calls = Calls { http, tokens: &state.platform_tokens };
+    let sent = platforms::send(calls, c.channel, &req).await;
     outcome(&state.settings.delivery, c, sent, started, state.clock.now())
 }
 
@@ -323,7 +324,8 @@ pub async fn send_reminders(state: &AppState, http: &reqwest::Client) -> anyhow:
     };
     for (ws, id, msgid, _, channel, creds, settings) in &due {
         // The platform's calls first; a pooled connection only for the short update.
-        let found = platforms::follow_up(http, *channel, &creds.0, &settings.0, msgid).await;
+        let calls = Calls { http, tokens: &state.platform_tokens };
+        let found = platforms::follow_up(calls, *channel, &creds.0, &settings.0, msgid).await;
         let mut conn = state.pool.acquire().await?;
         if found == FollowUp::Confirmed {
             let from = [DeliveryState::AwaitingConfirmation];

@@ -181,7 +181,7 @@ impl Importer<'_> {
         let lines: Vec<usize> = batch.iter().map(|(l, _)| *l).collect();
         let items = batch.into_iter().map(|(_, e)| e).collect();
         let (ws, now) = (self.auth.workspace_id, self.state.clock.now());
-        let results = super::service::ingest_committed(&self.state.pool, ws, items, now, &self.state.reactions).await?;
+        let results = super::service::ingest_committed(&self.state.pool, ws, items, now, &self.state.ingestion).await?;
         for r in results {
             match r.status {
                 ItemStatus::Accepted => self.report.accepted += 1,

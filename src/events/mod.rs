@@ -14,3 +14,20 @@ mod routes;
 pub mod service;
 
 pub use routes::router;
+
+use std::sync::Arc;
+
+/// What storing events needs besides a connection: the subscribers that
+/// follow stored events and this process's platform-id caches (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct Ingestion {
+    pub reactions: reactions::Reactions,
+    pub ids: Arc<crate::platform::IdCaches>,
+}
+
+impl Ingestion {
+    /// With these subscribers and empty caches.
+    pub fn new(reactions: reactions::Reactions) -> Self {
+        Self { reactions, ids: Arc::default() }
+    }
+}

@@ -108,7 +108,7 @@ pub async fn ingest_events(
     auth.require(Role::Operator)?;
     let now = state.clock.now();
     let items = read_batch(&headers, &body, now)?;
-    let results = service::ingest_committed(&state.pool, auth.workspace_id, items, now, &state.reactions).await?;
+    let results = service::ingest_committed(&state.pool, auth.workspace_id, items, now, &state.ingestion).await?;
     Ok(Json(BatchResult::from_results(results)))
 }
 

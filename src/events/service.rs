@@ -16,11 +16,12 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::model::{EventKind, ItemResult, ItemStatus, NewEvent, Ref};
-use super::reactions::{self, Reactions};
+use super::reactions;
 use super::repo::{self, Row};
+use super::Ingestion;
 use crate::ids::WorkspaceId;
 use crate::members::repo::IdentityRef;
-use crate::platform::Platform;
+use crate::platform::{IdCaches, Platform};
 
 type Key = (Platform, String);
 
@@ -47,6 +48,7 @@ async fn resolve(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     events: &[(usize, NewEvent)],
+    ids: &IdCaches,
 ) -> Result<Resolved, sqlx::Error> {
     let mut member_refs: HashMap<Key, IdentityRef> = HashMap::new();
     let mut group_refs: HashMap<Key, Option<String>> = HashMap::new();
@@ -84,9 +86,9 @@ async fn resolve(
     } else {
         crate::campaigns::repo::resolve(conn, ws, &campaign_ids, &codes).await?
     };
-    let groups = crate::groups::repo::ensure_by_external(conn, ws, &groups).await?;
+    let groups = crate::groups::repo::ensure_by_external(conn, ws, &groups, &ids.groups).await?;
     Ok(Resolved {
-        members: crate::members::repo::ensure_by_identity(conn, ws, &refs).await?,
+        members: crate::members::repo::ensure_by_identity(conn, ws, &refs, &ids.members).await?,
         groups,
         known_members: if member_ids.is_empty() {
             HashSet::new()
@@ -174,7 +176,7 @@ pub async fn ingest(
     ws: WorkspaceId,
     items: Vec<Result<NewEvent, String>>,
     now: DateTime<Utc>,
-    subscribers: &Reactions,
+    ctx: &Ingestion,
 ) -> Result<Vec<ItemResult>, sqlx::Error> {
     let mut results: Vec<Option<ItemResult>> = vec![None; items.len()];
     let mut valid = Vec::new();
@@ -184,7 +186,7 @@ pub async fn ingest(
             Err(reason) => results[i] = Some(rejected(i, reason)),
         }
     }
-    let resolved = resolve(conn, ws, &valid).await?;
+    let resolved = resolve(conn, ws, &valid, &ctx.ids).await?;
     let mut rows: Vec<(usize, Row)> = Vec::new();
     let mut seen: HashSet<(Uuid, DateTime<Utc>)> = HashSet::new();
     for (i, e) in valid {
@@ -198,7 +200,7 @@ pub async fn ingest(
     }
     let rows = drop_paid_orders(conn, ws, rows, &mut results).await?;
     let plain: Vec<Row> = rows.iter().map(|(_, r)| r.clone()).collect();
-    let inserted = reactions::store(conn, ws, &plain, now, subscribers).await?;
+    let inserted = reactions::store(conn, ws, &plain, now, &ctx.reactions).await?;
     for (i, row) in rows {
         let new = inserted.contains(&(row.id, row.occurred_at));
         results[i] = Some(done(i, if new { ItemStatus::Accepted } else { ItemStatus::Duplicate }, row.id));
@@ -258,13 +260,13 @@ pub async fn ingest_committed(
     ws: WorkspaceId,
     items: Vec<Result<NewEvent, String>>,
     now: DateTime<Utc>,
-    subscribers: &Reactions,
+    ctx: &Ingestion,
 ) -> Result<Vec<ItemResult>, sqlx::Error> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         let mut tx = pool.begin().await?;
-        match ingest(&mut tx, ws, items.clone(), now, subscribers).await {
+        match ingest(&mut tx, ws, items.clone(), now, ctx).await {
             Ok(results) => {
                 tx.commit().await?;
                 return Ok(results);

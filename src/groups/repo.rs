@@ -316,14 +316,15 @@ pub async fn ensure_by_external(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     refs: &[(Platform, String, Option<String>)],
+    cache: &PlatformIds,
 ) -> Result<std::collections::HashMap<(Platform, String), Uuid>, sqlx::Error> {
-    let mut found = EXTERNAL_IDS.get(ws, 0, refs.iter().map(|r| (r.0, r.1.as_str())));
+    let mut found = cache.get(ws, 0, refs.iter().map(|r| (r.0, r.1.as_str())));
     let unknown: Vec<(Platform, String, Option<String>)> =
         refs.iter().filter(|r| !found.contains_key(&(r.0, r.1.clone()))).cloned().collect();
     if unknown.is_empty() {
         return Ok(found);
     }
-    found.extend(lookup_external(conn, ws, &unknown).await?);
+    found.extend(lookup_external(conn, ws, &unknown, cache).await?);
     let mut missing: Vec<&(Platform, String, Option<String>)> =
         unknown.iter().filter(|r| !found.contains_key(&(r.0, r.1.clone()))).collect();
     if missing.is_empty() {
@@ -351,11 +352,13 @@ pub async fn ensure_by_external(
     .execute(&mut *conn)
     .await?;
     let owned: Vec<(Platform, String, Option<String>)> = missing.into_iter().cloned().collect();
-    found.extend(lookup_external(conn, ws, &owned).await?);
+    found.extend(lookup_external(conn, ws, &owned, cache).await?);
     Ok(found)
 }
 
-/// Looks groups up, one index probe per reference whatever plan is cached
+/// Looks groups up (the chat id → group id cache, `IdCaches::groups`, keeps
+/// entries under epoch 0 for good: groups are not deleted and their platform
+/// ids are immutable), one index probe per reference whatever plan is cached
 /// (see members::repo), and caches the ids of rows known to be committed:
 /// those whose inserting transaction is older than every transaction still
 /// running when this statement's snapshot was taken. A row this transaction
@@ -365,6 +368,7 @@ async fn lookup_external(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     refs: &[(Platform, String, Option<String>)],
+    cache: &PlatformIds,
 ) -> Result<std::collections::HashMap<(Platform, String), Uuid>, sqlx::Error> {
     let platforms: Vec<Platform> = refs.iter().map(|r| r.0).collect();
     let externals: Vec<&str> = refs.iter().map(|r| r.1.as_str()).collect();
@@ -379,14 +383,9 @@ async fn lookup_external(
     .bind(&externals)
     .fetch_all(conn)
     .await?;
-    EXTERNAL_IDS.put(ws, 0, rows.iter().filter(|r| r.3).map(|(p, e, id, _)| (*p, e.as_str(), *id)));
+    cache.put(ws, 0, rows.iter().filter(|r| r.3).map(|(p, e, id, _)| (*p, e.as_str(), *id)));
     Ok(rows.into_iter().map(|(p, e, id, _)| ((p, e), id)).collect())
 }
-
-/// Platform chat id → group id. The mapping never changes (groups are not
-/// deleted and their platform ids are immutable), so it is cached under epoch
-/// 0 for good. Only committed rows are cached (see `lookup_external`).
-static EXTERNAL_IDS: std::sync::LazyLock<PlatformIds> = std::sync::LazyLock::new(PlatformIds::default);
 
 /// Sets a group's status (platform lifecycle, e.g. dismissed).
 pub async fn set_status(

@@ -23,7 +23,7 @@ use sqlx::PgConnection;
 use super::inbox::{self, InboxRaw, InboxStatus};
 use crate::connections::repo::ConnectionRecord;
 use crate::events::model::{ItemStatus, NewEvent};
-use crate::events::reactions::Reactions;
+use crate::events::Ingestion;
 use crate::groups::model::GroupStatus;
 use crate::ids::{InboxId, WorkspaceId};
 use crate::platforms::inbound::{Normalized, Stored};
@@ -53,10 +53,15 @@ struct Pending {
 }
 
 /// Registers and dismisses the groups a request names.
-async fn apply_groups(tx: &mut PgConnection, ws: WorkspaceId, n: &Normalized) -> Result<(), sqlx::Error> {
+async fn apply_groups(
+    tx: &mut PgConnection,
+    ws: WorkspaceId,
+    n: &Normalized,
+    ctx: &Ingestion,
+) -> Result<(), sqlx::Error> {
     let refs: Vec<_> =
         n.groups.iter().chain(&n.dismissed).map(|g| (g.platform, g.external_id.clone(), g.name.clone())).collect();
-    let ids = crate::groups::repo::ensure_by_external(tx, ws, &refs).await?;
+    let ids = crate::groups::repo::ensure_by_external(tx, ws, &refs, &ctx.ids.groups).await?;
     for g in &n.dismissed {
         if let Some(gid) = ids.get(&(g.platform, g.external_id.clone())) {
             crate::groups::repo::set_status(tx, ws, *gid, GroupStatus::Dismissed).await?;
@@ -71,7 +76,7 @@ async fn process_rows(
     rows: Vec<InboxRaw>,
     records: &HashMap<uuid::Uuid, ConnectionRecord>,
     now: DateTime<Utc>,
-    subscribers: &Reactions,
+    ctx: &Ingestion,
 ) -> anyhow::Result<Vec<Outcome>> {
     let mut events: HashMap<WorkspaceId, Vec<NewEvent>> = HashMap::new();
     let mut pending = Vec::with_capacity(rows.len());
@@ -87,7 +92,7 @@ async fn process_rows(
                 match connector.normalize(&record.id.to_string(), &record.credential_sets(now), &stored, now) {
                     Err(reason) => outcome.errors.push(reason),
                     Ok(n) => {
-                        apply_groups(tx, row.workspace_id, &n).await?;
+                        apply_groups(tx, row.workspace_id, &n, ctx).await?;
                         outcome.errors.extend(n.rejected);
                         list.extend(n.events);
                     }
@@ -99,7 +104,7 @@ async fn process_rows(
     let mut results = HashMap::new();
     for (ws, list) in events {
         let items = list.into_iter().map(Ok).collect();
-        results.insert(ws, crate::events::service::ingest(tx, ws, items, now, subscribers).await?);
+        results.insert(ws, crate::events::service::ingest(tx, ws, items, now, ctx).await?);
     }
     let mut outcomes = Vec::with_capacity(pending.len());
     let mut finished = Vec::with_capacity(pending.len());
@@ -192,7 +197,7 @@ pub async fn store_and_process(
         body: body.to_vec(),
     };
     let records = HashMap::from([(record.id.0, record.clone())]);
-    let outcome = match process_rows(&mut tx, vec![row], &records, now, &state.reactions).await {
+    let outcome = match process_rows(&mut tx, vec![row], &records, now, &state.ingestion).await {
         Ok(mut o) => o.pop().unwrap_or_default(),
         Err(e) => {
             tracing::error!(error = ?e, %id, "webhook stored but not processed; the processor will retry");
@@ -231,7 +236,7 @@ pub async fn process_batch(state: &AppState, limit: i64) -> anyhow::Result<usize
     let count = rows.len();
     let keys: Vec<(WorkspaceId, InboxId)> = rows.iter().map(|r| (r.workspace_id, r.id)).collect();
     let records = records_for(&mut tx, &rows).await?;
-    match process_rows(&mut tx, rows, &records, now, &state.reactions).await {
+    match process_rows(&mut tx, rows, &records, now, &state.ingestion).await {
         Ok(_) => {
             tx.commit().await?;
             Ok(count)
@@ -256,7 +261,7 @@ pub async fn process(state: &AppState, ws: WorkspaceId, id: InboxId) -> anyhow::
     let mut tx = state.pool.begin().await?;
     let Some(row) = inbox::lock(&mut tx, ws, id).await? else { return Ok(None) };
     let records = records_for(&mut tx, std::slice::from_ref(&row)).await?;
-    let outcome = process_rows(&mut tx, vec![row], &records, now, &state.reactions).await?.pop().unwrap_or_default();
+    let outcome = process_rows(&mut tx, vec![row], &records, now, &state.ingestion).await?.pop().unwrap_or_default();
     tx.commit().await?;
     Ok(Some(outcome))
 }

@@ -321,26 +321,36 @@ pub struct IdentityRef {
 /// unchanged (one primary-key read instead of a probe per identity). Safe
 /// against concurrent batches: the identity is claimed first (its foreign
 /// key is checked at commit), and only the claims that won create members.
+///
+/// How the identity cache (platform identity → member id, one per process,
+/// `crate::platform::IdCaches::members`) stays true: identities are removed
+/// or moved between members (erasure, a member's identities replaced), and
+/// every such statement bumps the workspace's identity epoch (a trigger), so
+/// an entry is served only while the epoch read at the start of a batch
+/// equals its own — on every instance. A batch racing a removal resolves as
+/// if it had run just before it, as it could without the cache (its lookup
+/// may precede the removal's commit).
 pub async fn ensure_by_identity(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     refs: &[IdentityRef],
+    cache: &PlatformIds,
 ) -> Result<std::collections::HashMap<(Platform, String), Uuid>, sqlx::Error> {
     if refs.is_empty() {
         return Ok(std::collections::HashMap::new());
     }
     // Read before anything is looked up: what is cached under this epoch
-    // reflects every removal committed before it (see IDENTITIES).
+    // reflects every removal committed before it (see the function's doc).
     let epoch: i64 = sqlx::query_scalar("SELECT epoch FROM identity_epochs WHERE workspace_id = $1")
         .bind(ws)
         .fetch_optional(&mut *conn)
         .await?
         .unwrap_or(0);
-    let mut found = IDENTITIES.get(ws, epoch, refs.iter().map(|r| (r.platform, r.external_id.as_str())));
+    let mut found = cache.get(ws, epoch, refs.iter().map(|r| (r.platform, r.external_id.as_str())));
     let unknown: Vec<IdentityRef> =
         refs.iter().filter(|r| !found.contains_key(&(r.platform, r.external_id.clone()))).cloned().collect();
     if !unknown.is_empty() {
-        found.extend(lookup_identities(conn, ws, &unknown, epoch).await?);
+        found.extend(lookup_identities(conn, ws, &unknown, epoch, cache).await?);
     }
     let mut missing: Vec<&IdentityRef> =
         refs.iter().filter(|r| !found.contains_key(&(r.platform, r.external_id.clone()))).collect();
@@ -394,7 +404,7 @@ pub async fn ensure_by_identity(
     if lost > 0 {
         // Another batch claimed some first: use theirs.
         let owned: Vec<IdentityRef> = missing.into_iter().cloned().collect();
-        found.extend(lookup_identities(conn, ws, &owned, epoch).await?);
+        found.extend(lookup_identities(conn, ws, &owned, epoch, cache).await?);
     }
     Ok(found)
 }
@@ -410,6 +420,7 @@ async fn lookup_identities(
     ws: WorkspaceId,
     refs: &[IdentityRef],
     epoch: i64,
+    cache: &PlatformIds,
 ) -> Result<std::collections::HashMap<(Platform, String), Uuid>, sqlx::Error> {
     let platforms: Vec<Platform> = refs.iter().map(|r| r.platform).collect();
     let externals: Vec<&str> = refs.iter().map(|r| r.external_id.as_str()).collect();
@@ -424,18 +435,9 @@ async fn lookup_identities(
     .bind(&externals)
     .fetch_all(conn)
     .await?;
-    IDENTITIES.put(ws, epoch, rows.iter().filter(|r| r.3).map(|(p, e, id, _)| (*p, e.as_str(), *id)));
+    cache.put(ws, epoch, rows.iter().filter(|r| r.3).map(|(p, e, id, _)| (*p, e.as_str(), *id)));
     Ok(rows.into_iter().map(|(p, e, id, _)| ((p, e), id)).collect())
 }
-
-/// Platform identity → member id. Identities are removed or moved between
-/// members (erasure, a member's identities replaced): every such statement
-/// bumps the workspace's identity epoch (a trigger), so an entry is served
-/// only while the epoch read at the start of a batch equals its own — on every
-/// instance. A batch racing a removal resolves as if it had run just before
-/// it, as it could without the cache (its lookup may precede the removal's
-/// commit).
-static IDENTITIES: std::sync::LazyLock<PlatformIds> = std::sync::LazyLock::new(PlatformIds::default);
 
 /// Which of `ids` are members of the workspace.
 /// Display names of members (erased members have an empty name).

@@ -56,7 +56,8 @@ pub async fn join_group(
 ) -> ApiResult<(StatusCode, Json<Membership>)> {
     auth.require(Role::Operator)?;
     let mut tx = state.pool.begin().await?;
-    let by = service::Writer { actor: Actor::from(&auth), now: state.clock.now(), subscribers: &state.reactions };
+    let by =
+        service::Writer { actor: Actor::from(&auth), now: state.clock.now(), subscribers: &state.ingestion.reactions };
     let m = service::join(&mut tx, auth.workspace_id, id, &body, &by).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(m)))
@@ -75,7 +76,8 @@ pub async fn leave_group(
 ) -> ApiResult<Json<Membership>> {
     auth.require(Role::Operator)?;
     let mut tx = state.pool.begin().await?;
-    let by = service::Writer { actor: Actor::from(&auth), now: state.clock.now(), subscribers: &state.reactions };
+    let by =
+        service::Writer { actor: Actor::from(&auth), now: state.clock.now(), subscribers: &state.ingestion.reactions };
     let m = service::leave(&mut tx, auth.workspace_id, id, member, &q, &by).await?;
     tx.commit().await?;
     Ok(Json(m))

@@ -25,7 +25,7 @@ use utoipa::ToSchema;
 
 use crate::platform::Platform;
 use inbound::Inbound;
-use outbound::{Outbound, SendRequest, Sent};
+use outbound::{Calls, Outbound, SendRequest, Sent};
 
 /// How a delivery reaches its group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -151,12 +151,12 @@ pub fn outbound_of(channel: Channel) -> Option<&'static dyn Outbound> {
 }
 
 /// Sends one message through `channel` and classifies the answer.
-pub async fn send(http: &reqwest::Client, channel: Channel, r: &SendRequest<'_>) -> Sent {
+pub async fn send(calls: Calls<'_>, channel: Channel, r: &SendRequest<'_>) -> Sent {
     if channel == Channel::WecomMassSend {
-        return wecom::mass::send(http, r).await;
+        return wecom::mass::send(calls, r).await;
     }
     match outbound_of(channel) {
-        Some(c) => outbound::execute(http, c, r).await,
+        Some(c) => outbound::execute(calls.http, c, r).await,
         None => {
             Sent::Rejected { status: None, error: format!("no connector for {channel:?}"), response: String::new() }
         }
@@ -197,7 +197,7 @@ pub enum FollowUp {
 /// Follows up a send through `channel` that awaits confirmation (a WeCom
 /// mass send waits for the group owner): confirmed, or the owner reminded.
 pub async fn follow_up(
-    http: &reqwest::Client,
+    calls: Calls<'_>,
     channel: Channel,
     credentials: &serde_json::Value,
     settings: &serde_json::Value,
@@ -206,9 +206,9 @@ pub async fn follow_up(
     if channel != Channel::WecomMassSend {
         return FollowUp::Waiting;
     }
-    if wecom::mass::confirmed(http, credentials, settings, message_id).await == Some(true) {
+    if wecom::mass::confirmed(calls, credentials, settings, message_id).await == Some(true) {
         FollowUp::Confirmed
-    } else if wecom::mass::remind(http, credentials, settings, message_id).await {
+    } else if wecom::mass::remind(calls, credentials, settings, message_id).await {
         FollowUp::Reminded
     } else {
         FollowUp::Waiting

@@ -5,7 +5,9 @@
 //! the connection's `settings.api_base_url` (tests point them at a fake
 //! platform); group robots carry their own webhook URL.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -146,5 +148,58 @@ pub async fn execute(http: &reqwest::Client, c: &dyn Outbound, r: &SendRequest<'
             r @ Sent::Retryable { .. } => r,
             _ => Sent::Rejected { status: Some(status), error: format!("HTTP {status}"), response: raw },
         },
+    }
+}
+
+/// Access tokens of platform accounts (a WeCom corp's `gettoken`), cached
+/// by (API base, account) until shortly before they expire. One per
+/// process, held by the application state; never printed.
+#[derive(Default)]
+pub struct AccessTokens(Mutex<HashMap<(String, String), (String, Instant)>>);
+
+impl AccessTokens {
+    /// The cached token of `account` at `base`, if still valid.
+    pub fn get(&self, base: &str, account: &str) -> Option<String> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&(base.to_owned(), account.to_owned()))
+            .filter(|(_, until)| *until > Instant::now())
+            .map(|(t, _)| t.clone())
+    }
+
+    /// Caches `token` of `account` at `base` for `ttl`.
+    pub fn put(&self, base: &str, account: &str, token: &str, ttl: Duration) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert((base.to_owned(), account.to_owned()), (token.to_owned(), Instant::now() + ttl));
+    }
+}
+
+impl std::fmt::Debug for AccessTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map(|m| m.len()).unwrap_or(0);
+        f.debug_struct("AccessTokens").field("cached", &n).finish()
+    }
+}
+
+/// What an outbound call goes out with: the HTTP client and the cached tokens.
+#[derive(Clone, Copy, Debug)]
+pub struct Calls<'a> {
+    pub http: &'a reqwest::Client,
+    pub tokens: &'a AccessTokens,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cached_token_is_served_until_it_expires_and_never_printed() {
+        let tokens = AccessTokens::default();
+        tokens.put("https://api", "corp", "secret-token", Duration::from_secs(60));
+        tokens.put("https://api", "old", "stale-token", Duration::ZERO);
+        assert_eq!(tokens.get("https://api", "corp").as_deref(), Some("secret-token"));
+        assert_eq!(tokens.get("https://other", "corp"), None);
+        assert_eq!(tokens.get("https://api", "old"), None);
+        let printed = format!("{tokens:?}");
+        assert!(!printed.contains("token\"") && !printed.contains("secret"), "{printed}");
     }
 }

@@ -6,40 +6,29 @@
 //! (`gettoken` with the corp id and the contact secret) are cached per
 //! corp until shortly before they expire.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use super::Credentials;
 use crate::contents::model::ContentKind;
-use crate::platforms::outbound::{plain_text, SendRequest, Sent};
-
-/// (API base, corp id) -> (access token, valid until).
-type Tokens = HashMap<(String, String), (String, Instant)>;
-
-static TOKENS: Mutex<Option<Tokens>> = Mutex::new(None);
+use crate::platforms::outbound::{plain_text, Calls, SendRequest, Sent};
 
 fn base(settings: &Value) -> String {
     crate::platforms::outbound::base(settings, "https://qyapi.weixin.qq.com")
 }
 
-async fn token(http: &reqwest::Client, creds: &Value, settings: &Value) -> Result<String, Sent> {
+async fn token(calls: Calls<'_>, creds: &Value, settings: &Value) -> Result<String, Sent> {
     let refuse = |e: &str| Sent::Rejected { status: None, error: e.to_owned(), response: String::new() };
     let creds = Credentials::of(creds).ok_or_else(|| refuse("the connection's credentials are unreadable"))?;
     let corp = creds.corp_id.as_str();
     let secret = creds.secret.as_deref().ok_or_else(|| refuse("the connection has no secret for mass sends"))?;
     let base = base(settings);
-    let key = (base.clone(), corp.to_owned());
-    if let Some((t, until)) =
-        TOKENS.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(HashMap::new).get(&key)
-    {
-        if *until > Instant::now() {
-            return Ok(t.clone());
-        }
+    if let Some(t) = calls.tokens.get(&base, corp) {
+        return Ok(t);
     }
-    let res = http
+    let res = calls
+        .http
         .get(format!("{base}/cgi-bin/gettoken"))
         .query(&[("corpid", corp), ("corpsecret", secret)])
         .send()
@@ -54,10 +43,7 @@ async fn token(http: &reqwest::Client, creds: &Value, settings: &Value) -> Resul
     match (body["errcode"].as_i64(), body["access_token"].as_str()) {
         (Some(0) | None, Some(t)) => {
             let ttl = body["expires_in"].as_u64().unwrap_or(7200).saturating_sub(300);
-            let mut cache = TOKENS.lock().unwrap_or_else(|p| p.into_inner());
-            cache
-                .get_or_insert_with(HashMap::new)
-                .insert(key, (t.to_owned(), Instant::now() + Duration::from_secs(ttl)));
+            calls.tokens.put(&base, corp, t, Duration::from_secs(ttl));
             Ok(t.to_owned())
         }
         (code, _) => Err(Sent::Rejected {
@@ -94,17 +80,18 @@ fn task(r: &SendRequest<'_>, sender: &str) -> Value {
 }
 
 /// Creates the mass-send task; `Accepted` here means "awaiting the owner's confirmation".
-pub async fn send(http: &reqwest::Client, r: &SendRequest<'_>) -> Sent {
+pub async fn send(calls: Calls<'_>, r: &SendRequest<'_>) -> Sent {
     let Some(sender) = r.sender else {
         let error = "the group's owner staff has no WeCom identity to send as".to_owned();
         return Sent::Rejected { status: None, error, response: String::new() };
     };
-    let token = match token(http, r.credentials, r.settings).await {
+    let token = match token(calls, r.credentials, r.settings).await {
         Ok(t) => t,
         Err(s) => return s,
     };
     let url = format!("{}/cgi-bin/externalcontact/add_msg_template", base(r.settings));
-    let res = match http.post(url).query(&[("access_token", token.as_str())]).json(&task(r, sender)).send().await {
+    let res = match calls.http.post(url).query(&[("access_token", token.as_str())]).json(&task(r, sender)).send().await
+    {
         Ok(res) => res,
         Err(_) => {
             return Sent::Retryable {
@@ -131,8 +118,9 @@ pub async fn send(http: &reqwest::Client, r: &SendRequest<'_>) -> Sent {
 }
 
 /// Reminds the owner to confirm a task (`remind_groupmsg_send`); `true` when WeCom accepted.
-pub async fn remind(http: &reqwest::Client, creds: &Value, settings: &Value, msgid: &str) -> bool {
-    let Ok(token) = token(http, creds, settings).await else { return false };
+pub async fn remind(calls: Calls<'_>, creds: &Value, settings: &Value, msgid: &str) -> bool {
+    let Ok(token) = token(calls, creds, settings).await else { return false };
+    let http = calls.http;
     let url = format!("{}/cgi-bin/externalcontact/remind_groupmsg_send", base(settings));
     match http.post(url).query(&[("access_token", token.as_str())]).json(&json!({"msgid": msgid})).send().await {
         Ok(res) => res.json::<Value>().await.ok().and_then(|b| b["errcode"].as_i64()) == Some(0),
@@ -142,8 +130,9 @@ pub async fn remind(http: &reqwest::Client, creds: &Value, settings: &Value, msg
 
 /// Whether the owner has sent the task (`get_groupmsg_task`: a task with
 /// status 1 means sent); `None` when WeCom could not be asked.
-pub async fn confirmed(http: &reqwest::Client, creds: &Value, settings: &Value, msgid: &str) -> Option<bool> {
-    let token = token(http, creds, settings).await.ok()?;
+pub async fn confirmed(calls: Calls<'_>, creds: &Value, settings: &Value, msgid: &str) -> Option<bool> {
+    let token = token(calls, creds, settings).await.ok()?;
+    let http = calls.http;
     let url = format!("{}/cgi-bin/externalcontact/get_groupmsg_task", base(settings));
     let res = http
         .post(url)
