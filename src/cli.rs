@@ -103,7 +103,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => crate::startup::serve(settings).await,
         Command::Openapi => {
-            println!("{}", serde_json::to_string_pretty(&crate::http::openapi())?);
+            println!("{}", serde_json::to_string_pretty(&crate::api::openapi())?);
             Ok(())
         }
         Command::Worker => crate::startup::worker(settings).await,

@@ -5,8 +5,10 @@
 //! `campaigns`, `events`, `connections`, `hooks`, `contents`, `sop`,
 //! `deliveries`, `metrics`, `audit`, and the `demo` data generator. Each chat
 //! platform's knowledge lives in `platforms/<name>/`. Cross-cutting code: `config`,
-//! `telemetry`, `startup`, `state`, `error`, `db`, `clock`, `http`, `jobs`.
+//! `telemetry`, `startup`, `state`, `error`, `db`, `clock`, `http`, `jobs`;
+//! `api` assembles the routes of every feature.
 
+pub mod api;
 pub mod audit;
 pub mod campaigns;
 pub mod cli;

@@ -69,7 +69,7 @@ impl Application {
     /// the configured grace), then closes the pool and stops an embedded cluster.
     pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
-        let app = crate::http::router(self.state.clone());
+        let app = crate::api::router(self.state.clone());
         let jobs = crate::jobs::spawn_all(&self.state, &shutdown);
         let token = shutdown.clone();
         let server = axum::serve(self.listener, app).with_graceful_shutdown(async move { token.cancelled().await });

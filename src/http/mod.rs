@@ -1,12 +1,12 @@
-//! The HTTP surface: [`router`] assembles every feature's routes, the
-//! OpenAPI document and the middleware stack in one place; tests build the
-//! same router.
+//! The HTTP toolkit every feature's handlers use (extractors, pagination,
+//! idempotency, OpenAPI completion, request ids, metrics) and [`serve`],
+//! which wraps routes in the middleware stack. It names no feature: the
+//! routes are assembled in `crate::api`.
 //!
 //! Layers, outermost first: request id → trace span (method, route, request
 //! id, workspace) → metrics → error normaliser (every error body is the JSON
 //! envelope, even from layers and unknown routes) → catch panic → timeout →
-//! body limit → compression → CORS. `/v1` additionally requires an API key
-//! and honours `Idempotency-Key` on POSTs.
+//! body limit → compression → CORS.
 
 pub mod extract;
 pub mod idempotency;
@@ -31,100 +31,30 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::trace::TraceLayer;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::error::envelope_response;
 use crate::state::AppState;
 
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "Shequn API", description = "Community-operations SCRM: groups, members, tiers, campaigns.", license(name = "Apache-2.0")),
-    modifiers(&BearerAuth),
-    tags(
-        (name = "ops", description = "Health, readiness, metrics"),
-        (name = "workspace", description = "The caller's workspace settings"),
-        (name = "api-keys", description = "API keys and roles"),
-        (name = "staff", description = "The operator's people and bots"),
-        (name = "groups", description = "Chat groups"),
-        (name = "members", description = "People across platforms"),
-        (name = "memberships", description = "Joins and leaves: stints of members in groups"),
-        (name = "tiers", description = "Value tiers (VIP, basic)"),
-        (name = "tags", description = "Tags on groups and members"),
-        (name = "layers", description = "Saved group selectors"),
-        (name = "campaigns", description = "Campaigns and their lifecycle"),
-        (name = "events", description = "Funnel events: batch ingestion and queries"),
-        (name = "connections", description = "Chat-platform accounts and their webhook URLs"),
-        (name = "webhooks", description = "Inbound platform callbacks and their inbox"),
-        (name = "contents", description = "The content library: message templates"),
-        (name = "sop", description = "SOP plans: timed content per group, layer or tier"),
-        (name = "deliveries", description = "Every scheduled send and its attempts"),
-        (name = "audit", description = "Who changed what"),
-    )
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("shq_…").build()),
-        );
-    }
+/// The OpenAPI document of `doc` with these routes, completed (see [`openapi::complete_document`]).
+pub fn document(
+    doc: utoipa::openapi::OpenApi,
+    ops: OpenApiRouter<AppState>,
+    v1: OpenApiRouter<AppState>,
+) -> serde_json::Value {
+    openapi::complete_document(&OpenApiRouter::with_openapi(doc).merge(ops).nest("/v1", v1).split_for_parts().1)
 }
 
-/// Every `/v1` route, with its documentation.
-fn v1_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .merge(crate::workspaces::router())
-        .merge(crate::keys::router())
-        .merge(crate::tiers::router())
-        .merge(crate::tags::router())
-        .merge(crate::staff::router())
-        .merge(crate::groups::router())
-        .merge(crate::members::router())
-        .merge(crate::memberships::router())
-        .merge(crate::layers::router())
-        .merge(crate::campaigns::router())
-        .merge(crate::events::router())
-        .merge(crate::connections::router())
-        .merge(crate::hooks::inbox_router())
-        .merge(crate::contents::router())
-        .merge(crate::sop::router())
-        .merge(crate::deliveries::router())
-        .merge(crate::metrics::router())
-        .merge(crate::audit::router())
-}
-
-fn api_routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
-    let ops = OpenApiRouter::new()
-        .merge(crate::hooks::hooks_router())
-        .routes(routes!(ops::healthz))
-        .routes(routes!(ops::readyz))
-        .routes(routes!(ops::metrics));
-    (ops, v1_routes())
-}
-
-/// The OpenAPI document generated from the code.
-pub fn openapi() -> serde_json::Value {
-    let (ops, v1) = api_routes();
-    openapi::complete_document(
-        &OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(ops).nest("/v1", v1).split_for_parts().1,
-    )
-}
-
-/// The whole application.
-pub fn router(state: AppState) -> Router {
-    let (ops, v1) = api_routes();
-    let v1 = v1
-        .layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
-        .layer(middleware::from_fn_with_state(state.clone(), crate::keys::auth::require_key));
-    let (router, spec) = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(ops).nest("/v1", v1).split_for_parts();
+/// The whole application: `ops` at the root, `v1` under `/v1` (its own
+/// layers applied by the caller), `/openapi.json` and `/docs`, a JSON 404
+/// for anything else, inside the middleware stack.
+pub fn serve(
+    doc: utoipa::openapi::OpenApi,
+    ops: OpenApiRouter<AppState>,
+    v1: OpenApiRouter<AppState>,
+    state: AppState,
+) -> Router {
+    let (router, spec) = OpenApiRouter::with_openapi(doc).merge(ops).nest("/v1", v1).split_for_parts();
     let spec_json =
         serde_json::to_string_pretty(&openapi::complete_document(&spec)).unwrap_or_else(|_| "{}".to_owned());
     let settings = state.settings.clone();

@@ -18,7 +18,7 @@ struct Op {
 }
 
 fn operations() -> Vec<Op> {
-    let spec: Value = shequn::http::openapi();
+    let spec: Value = shequn::api::openapi();
     let mut ops = Vec::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
         if !path.starts_with("/v1/") {
@@ -255,7 +255,7 @@ async fn every_read_of_a_fresh_demo_workspace_answers() {
         let (app, key) = (&app, key.clone());
         async move { (app.send(Method::GET, &path, Some(&key), None).await, path) }
     };
-    let spec: Value = shequn::http::openapi();
+    let spec: Value = shequn::api::openapi();
     let reads: Vec<&str> = spec["paths"]
         .as_object()
         .unwrap()
@@ -319,7 +319,7 @@ fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
 
 #[test]
 fn every_reference_in_the_document_resolves() {
-    let spec = shequn::http::openapi();
+    let spec = shequn::api::openapi();
     let mut found = Vec::new();
     refs(&spec, &mut found);
     assert!(found.len() > 100, "only {} references", found.len());
@@ -383,7 +383,7 @@ fn each_published_schema_name_belongs_to_one_rust_type() {
 
 #[test]
 fn every_operation_documents_the_shared_errors_with_the_envelope() {
-    let spec = shequn::http::openapi();
+    let spec = shequn::api::openapi();
     let mut checked = 0;
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {

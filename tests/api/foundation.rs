@@ -25,7 +25,7 @@ async fn health_readiness_metrics_and_docs_answer_without_a_key() {
 
 #[tokio::test]
 async fn the_committed_openapi_document_matches_the_code() {
-    let generated = serde_json::to_string_pretty(&shequn::http::openapi()).unwrap() + "\n";
+    let generated = serde_json::to_string_pretty(&shequn::api::openapi()).unwrap() + "\n";
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
     if std::env::var_os("UPDATE_OPENAPI").is_some() {
         std::fs::write(path, &generated).unwrap();

@@ -225,7 +225,7 @@ impl TestApp {
         let state = AppState::new(pool.clone(), settings, Arc::new(clock.clone()), reactions);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let app = shequn::http::router(state.clone());
+        let app = shequn::api::router(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
         TestApp {
             base: format!("http://{addr}"),

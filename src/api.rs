@@ -1,0 +1,100 @@
+//! The API's assembly: every feature's routes in one place, its OpenAPI
+//! document, and the `/v1` layers (API key, idempotency). It stands above
+//! every feature; `http` (the toolkit) wraps it in the middleware stack.
+//! Tests build the same router.
+
+use axum::middleware;
+use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::http::{idempotency, ops};
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Shequn API", description = "Community-operations SCRM: groups, members, tiers, campaigns.", license(name = "Apache-2.0")),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "ops", description = "Health, readiness, metrics"),
+        (name = "workspace", description = "The caller's workspace settings"),
+        (name = "api-keys", description = "API keys and roles"),
+        (name = "staff", description = "The operator's people and bots"),
+        (name = "groups", description = "Chat groups"),
+        (name = "members", description = "People across platforms"),
+        (name = "memberships", description = "Joins and leaves: stints of members in groups"),
+        (name = "tiers", description = "Value tiers (VIP, basic)"),
+        (name = "tags", description = "Tags on groups and members"),
+        (name = "layers", description = "Saved group selectors"),
+        (name = "campaigns", description = "Campaigns and their lifecycle"),
+        (name = "events", description = "Funnel events: batch ingestion and queries"),
+        (name = "connections", description = "Chat-platform accounts and their webhook URLs"),
+        (name = "webhooks", description = "Inbound platform callbacks and their inbox"),
+        (name = "contents", description = "The content library: message templates"),
+        (name = "sop", description = "SOP plans: timed content per group, layer or tier"),
+        (name = "deliveries", description = "Every scheduled send and its attempts"),
+        (name = "audit", description = "Who changed what"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("shq_…").build()),
+        );
+    }
+}
+
+/// Every `/v1` route, with its documentation.
+fn v1_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(crate::workspaces::router())
+        .merge(crate::keys::router())
+        .merge(crate::tiers::router())
+        .merge(crate::tags::router())
+        .merge(crate::staff::router())
+        .merge(crate::groups::router())
+        .merge(crate::members::router())
+        .merge(crate::memberships::router())
+        .merge(crate::layers::router())
+        .merge(crate::campaigns::router())
+        .merge(crate::events::router())
+        .merge(crate::connections::router())
+        .merge(crate::hooks::inbox_router())
+        .merge(crate::contents::router())
+        .merge(crate::sop::router())
+        .merge(crate::deliveries::router())
+        .merge(crate::metrics::router())
+        .merge(crate::audit::router())
+}
+
+fn api_routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
+    let ops = OpenApiRouter::new()
+        .merge(crate::hooks::hooks_router())
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics));
+    (ops, v1_routes())
+}
+
+/// The OpenAPI document generated from the code.
+pub fn openapi() -> serde_json::Value {
+    let (ops, v1) = api_routes();
+    crate::http::document(ApiDoc::openapi(), ops, v1)
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let (ops, v1) = api_routes();
+    let v1 = v1
+        .layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::keys::auth::require_key));
+    crate::http::serve(ApiDoc::openapi(), ops, v1, state)
+}
