@@ -423,17 +423,17 @@ pub async fn run(pool: &PgPool, o: &Options, now: DateTime<Utc>) -> anyhow::Resu
 
     // Roll the metrics up, as the worker does after a bulk import.
     let rolled = Instant::now();
-    crate::metrics::rollup::mark_all_dirty(&mut conn, ws).await?;
+    crate::metrics::store::rollup::mark_all_dirty(&mut conn, ws).await?;
     drop(conn);
     if o.progress {
         eprint!("rollups    (rebuilding {events} events) …");
     }
-    crate::metrics::rollup::drain(pool).await.context("rollup")?;
+    crate::metrics::store::rollup::drain(pool).await.context("rollup")?;
     let rollup_secs = rolled.elapsed().as_secs_f64();
     if o.progress {
         eprintln!(" {rollup_secs:.1} s");
     }
-    use crate::metrics::rollup::{DAY_TABLES, OTHER_TABLES};
+    use crate::metrics::store::rollup::{DAY_TABLES, OTHER_TABLES};
     for table in DAY_TABLES.iter().chain(&OTHER_TABLES).chain(&["metric_member_index"]) {
         sqlx::query(&format!("ANALYZE {table}")).execute(pool).await?;
     }

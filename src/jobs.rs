@@ -202,7 +202,7 @@ async fn event_partitions(state: AppState, token: CancellationToken) {
 /// after a burst, the last pass starts within a second; a backlog of distinct
 /// days is worked through back to back.
 async fn metric_rollups(state: AppState, token: CancellationToken) {
-    use crate::metrics::rollup;
+    use crate::metrics::store::rollup;
     let tick = Duration::from_millis(state.settings.workers.rollup_interval_millis);
     loop {
         let started = std::time::Instant::now();

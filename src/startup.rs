@@ -22,7 +22,7 @@ use crate::workspaces::service::{bootstrap, NewWorkspace};
 pub fn subscribers() -> Reactions {
     Reactions::new(vec![
         Arc::new(crate::memberships::reaction::Stints),
-        Arc::new(crate::metrics::reaction::RollupQueue),
+        Arc::new(crate::metrics::store::reaction::RollupQueue),
     ])
 }
 

@@ -106,7 +106,7 @@ pub async fn get_member(
     let mut conn = state.pool.acquire().await?;
     let m = repo::get(&mut conn, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("member"))?;
     let w = crate::workspaces::repo::get(&mut conn, auth.workspace_id).await?.ok_or(ApiError::NotFound("workspace"))?;
-    let engagement = crate::metrics::engagement::engagement_now(&mut conn, w, id.0, state.clock.now()).await?;
+    let engagement = crate::metrics::reports::engagement::engagement_now(&mut conn, w, id.0, state.clock.now()).await?;
     Ok(Json(MemberDetail { member: shown(&auth, m), engagement }))
 }
 
@@ -115,7 +115,7 @@ pub async fn get_member(
 pub struct MemberDetail {
     #[serde(flatten)]
     pub member: Member,
-    pub engagement: crate::metrics::engagement::Engagement,
+    pub engagement: crate::metrics::reports::engagement::Engagement,
 }
 
 /// Add a member.

@@ -12,12 +12,12 @@ use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::period;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::groups::repo::GroupFilter;
 use crate::http::extract::parse_query;
 use crate::ids::{CampaignId, GroupId, LayerId, WorkspaceId};
 use crate::memberships::model::JoinSource;
+use crate::metrics::period;
 
 /// Longest period one request may cover.
 pub const MAX_DAYS: i64 = 366;

@@ -42,7 +42,7 @@ pub fn local(tz: Tz, t: DateTime<Utc>) -> NaiveDate {
 }
 
 pub async fn drain(app: &TestApp) {
-    shequn::metrics::rollup::drain(&app.pool).await.expect("rollup");
+    shequn::metrics::store::rollup::drain(&app.pool).await.expect("rollup");
 }
 
 pub async fn post_events(app: &TestApp, batch: &[Value]) {
@@ -817,7 +817,7 @@ async fn a_rollup_pass_clears_every_queued_row_of_the_days_it_recomputes() {
     assert_eq!(queued().await.len(), 9);
     // A pass choosing its days from the first two rows (11-10, 11-11) recomputes
     // both days from its snapshot, so all six of their rows are done; 11-13 waits.
-    let pass = shequn::metrics::rollup::run_once_reading(&app.pool, 2).await.unwrap();
+    let pass = shequn::metrics::store::rollup::run_once_reading(&app.pool, 2).await.unwrap();
     assert_eq!((pass.queued, pass.days()), (6, 2));
     assert_eq!(queued().await, vec![day("2026-11-13"); 3]);
     // What waits is another day: nothing queued again for the pass's days...

@@ -10,11 +10,11 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::funnel::{Event, Step};
-use super::params::Ctx;
-use super::period::local_day;
-use super::sets;
 use crate::events::model::TYPES;
+use crate::metrics::params::Ctx;
+use crate::metrics::period::local_day;
+use crate::metrics::reports::funnel::{Event, Step};
+use crate::metrics::store::sets;
 
 const HAS_GROUP: u8 = 1;
 const HAS_CAMPAIGN: u8 = 2;
@@ -131,7 +131,7 @@ async fn months(
     .await
 }
 
-/// The events a funnel needs, as [`super::repo::funnel_events`] returns them
+/// The events a funnel needs, as [`crate::metrics::store::repo::funnel_events`] returns them
 /// (sorted by member, then time; the events of `types` in `[lo, end)` in the
 /// scope, of counted members with a `first` event in `[lo, hi)`), from the
 /// timelines. Members are stood for by their number; ids are not read.
@@ -239,7 +239,7 @@ mod tests {
         assert_eq!(type_code("member_joined"), Some(0));
         assert_eq!(type_code("member_invited"), Some(10));
         assert_eq!(type_code("custom.vote"), None);
-        let steps = |s: &str| crate::metrics::funnel::parse_steps(s).unwrap();
+        let steps = |s: &str| crate::metrics::reports::funnel::parse_steps(s).unwrap();
         assert!(serves(
             true,
             &steps("link_clicked[campaign=any;group_id=00000000-0000-0000-0000-000000000001],order_paid")

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::repo::{GroupActivity, GroupMembership};
+use crate::metrics::store::repo::{GroupActivity, GroupMembership};
 
 /// Days after joining within which a new member should be active (activation)
 /// and should still belong (new-member retention).

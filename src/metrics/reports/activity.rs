@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::sets::Bits;
+use crate::metrics::store::sets::Bits;
 
 /// Days before `from` a trailing window reaches back (MAU: d-29..d).
 pub const LEAD: usize = 29;
@@ -75,7 +75,7 @@ pub struct Input<'a> {
 }
 
 /// Merges inclusive ranges.
-pub(super) fn merge(mut ranges: Vec<(i32, i32)>) -> Vec<(i32, i32)> {
+pub(crate) fn merge(mut ranges: Vec<(i32, i32)>) -> Vec<(i32, i32)> {
     ranges.sort_unstable();
     let mut out: Vec<(i32, i32)> = Vec::with_capacity(ranges.len());
     for (a, b) in ranges {
@@ -158,14 +158,14 @@ pub fn belonging(
     tz: chrono_tz::Tz,
     from: NaiveDate,
     days: usize,
-    seats: &[super::stints::Stint],
-    key: impl Fn(&super::stints::Stint) -> Option<u32>,
+    seats: &[crate::metrics::store::stints::Stint],
+    key: impl Fn(&crate::metrics::store::stints::Stint) -> Option<u32>,
 ) -> Belonged {
-    let bounds = super::period::day_bounds(tz, from, from + Duration::days(days as i64));
+    let bounds = crate::metrics::period::day_bounds(tz, from, from + Duration::days(days as i64));
     let last = days as i32 - 1;
     let mut numbered = vec![Bits::new(); days];
     let mut throughout = Bits::new();
-    let mut others: HashMap<super::stints::Who, Vec<(i32, i32)>> = HashMap::new();
+    let mut others: HashMap<crate::metrics::store::stints::Who, Vec<(i32, i32)>> = HashMap::new();
     for s in seats {
         let (a, b) = seat_days(&bounds, s.joined_at, s.left_at);
         let (a, b) = (a.max(0), b.min(last));
@@ -227,7 +227,7 @@ pub struct RowsInput<'a> {
     /// (group, member, active days, messages) over the period.
     pub activity: &'a [(Uuid, Uuid, i64, i64)],
     /// Stints of the scope overlapping the period.
-    pub stints: &'a [super::repo::Stint],
+    pub stints: &'a [crate::metrics::store::repo::Stint],
     pub tiers: &'a HashMap<Uuid, Option<String>>,
 }
 
@@ -292,11 +292,11 @@ fn finish_rows(rows: impl Iterator<Item = ActivityRow>) -> Vec<ActivityRow> {
 /// belong but never be active).
 pub fn breakdown_from_sets(
     by: Breakdown,
-    days: &super::group_days::GroupDays,
-    stints: &[super::stints::Stint],
+    days: &crate::metrics::store::group_days::GroupDays,
+    stints: &[crate::metrics::store::stints::Stint],
     tiers: &HashMap<Uuid, Option<String>>,
 ) -> Vec<ActivityRow> {
-    use super::stints::Who;
+    use crate::metrics::store::stints::Who;
     use std::collections::{BTreeMap, HashSet};
     let key = |g: &Uuid| row_key(by, g, tiers);
     #[derive(Default)]
@@ -419,7 +419,7 @@ mod tests {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             x >> 33
         };
-        let midnight = |k: i64| super::super::period::day_start(tz, from + Duration::days(k));
+        let midnight = |k: i64| crate::metrics::period::day_start(tz, from + Duration::days(k));
         for _ in 0..2000 {
             // Instants around the period, a third of them exactly at a local midnight (DST on 03-08).
             let mut at = || {
@@ -433,9 +433,9 @@ mod tests {
             let (j, l) = (at(), at());
             let (j, l) = (j.min(l), j.max(l));
             let left = (next() % 4 != 0).then_some(l);
-            let seat = crate::metrics::stints::Stint {
+            let seat = crate::metrics::store::stints::Stint {
                 group_id: Uuid::nil(),
-                who: crate::metrics::stints::Who::Idx(1),
+                who: crate::metrics::store::stints::Who::Idx(1),
                 member_id: None,
                 joined_at: j,
                 left_at: left,

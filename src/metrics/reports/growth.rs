@@ -11,8 +11,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::period::local_day;
-use super::repo::Stint;
+use crate::metrics::period::local_day;
+use crate::metrics::store::repo::Stint;
 
 /// One day of the growth report.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -155,7 +155,7 @@ pub fn compute(inp: &Input) -> Computed {
     }
     let mut holders = vec![0i64; inp.days + 1];
     for ranges in held.into_values() {
-        for (a, b) in super::activity::merge(ranges) {
+        for (a, b) in crate::metrics::reports::activity::merge(ranges) {
             holders[a as usize] += 1;
             holders[b as usize + 1] -= 1;
         }

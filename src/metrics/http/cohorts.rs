@@ -8,15 +8,16 @@ use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::cohorts::{self, Average, Cohort, CohortBy, LifecyclePeriod, Measure, Member, Mode};
-use super::csv::{cell, Table};
-use super::params::{self, Common, Ctx, MetricQuery};
-use super::period::{local_day, period_start, shift, Period};
-use super::reply::{pending, respond, snapshot};
-use super::stints::{self, Who};
-use super::{repo, sets};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;
+use crate::metrics::http::csv::{cell, Table};
+use crate::metrics::http::reply::{pending, respond, snapshot};
+use crate::metrics::params::{self, Common, Ctx, MetricQuery};
+use crate::metrics::period::{local_day, period_start, shift, Period};
+use crate::metrics::reports::cohorts::{self, Average, Cohort, CohortBy, LifecyclePeriod, Measure, Member, Mode};
+use crate::metrics::store::repo;
+use crate::metrics::store::sets;
+use crate::metrics::store::stints::{self, Who};
 use crate::state::AppState;
 
 /// Most periods a retention row may have.

@@ -6,14 +6,14 @@ use axum::Json;
 use chrono::Duration;
 use serde::Serialize;
 
-use super::csv::Table;
-use super::params::{Ctx, Format};
-use super::rollup;
+use crate::metrics::http::csv::Table;
+use crate::metrics::params::{Ctx, Format};
+use crate::metrics::store::rollup;
 
-pub(super) use crate::db::{read_snapshot as snapshot, snapshot_reads};
+pub(crate) use crate::db::{read_snapshot as snapshot, snapshot_reads};
 
 /// The report as JSON, or as the CSV table `csv` makes of it.
-pub(super) fn respond<T: Serialize>(format: Format, report: T, name: &str, csv: fn(&T) -> Table) -> Response {
+pub(crate) fn respond<T: Serialize>(format: Format, report: T, name: &str, csv: fn(&T) -> Table) -> Response {
     match format {
         Format::Json => Json(report).into_response(),
         Format::Csv => csv(&report).response(name),
@@ -21,7 +21,7 @@ pub(super) fn respond<T: Serialize>(format: Format, report: T, name: &str, csv: 
 }
 
 /// Whether the rollups of the period (and the trailing windows) are complete.
-pub(super) async fn pending(conn: &mut sqlx::PgConnection, c: &Ctx, lead: i64) -> Result<bool, sqlx::Error> {
+pub(crate) async fn pending(conn: &mut sqlx::PgConnection, c: &Ctx, lead: i64) -> Result<bool, sqlx::Error> {
     if !c.rollup_days {
         return Ok(false);
     }

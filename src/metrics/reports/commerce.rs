@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::period::day_bounds;
-use super::stints::Who;
+use crate::metrics::period::day_bounds;
+use crate::metrics::store::stints::Who;
 
 /// The default attribution window: an order without a campaign of its own
 /// goes to the member's last campaign click at most this many days before

@@ -13,14 +13,17 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::csv::{cell, Table};
-use super::group_routes::default_window;
-use super::health::{self, GroupHealth, Rules, Status};
-use super::params::{self, Common, Ctx, MetricQuery};
-use super::reply::{pending, respond, snapshot, snapshot_reads};
-use super::{group_days, repo, sets, stints};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;
+use crate::metrics::http::csv::{cell, Table};
+use crate::metrics::http::groups::default_window;
+use crate::metrics::http::reply::{pending, respond, snapshot, snapshot_reads};
+use crate::metrics::params::{self, Common, Ctx, MetricQuery};
+use crate::metrics::reports::health::{self, GroupHealth, Rules, Status};
+use crate::metrics::store::group_days;
+use crate::metrics::store::repo;
+use crate::metrics::store::sets;
+use crate::metrics::store::stints;
 use crate::state::AppState;
 
 /// Health parameters.

@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::period::{day_start, period_start, shift, Period};
+use crate::metrics::period::{day_start, period_start, shift, Period};
 use crate::workspaces::model::WeekStart;
 
 /// What makes a member part of a cohort.
@@ -101,7 +101,7 @@ pub struct RetentionInput<'a> {
     pub mode: Mode,
     pub today: NaiveDate,
     pub now: DateTime<Utc>,
-    pub members: &'a HashMap<super::stints::Who, Member>,
+    pub members: &'a HashMap<crate::metrics::store::stints::Who, Member>,
 }
 
 /// The cohort starts of `[from, to]`: every period holding one of its days.
@@ -277,10 +277,10 @@ pub fn lifecycle_of_sets(
     week_start: WeekStart,
     today: NaiveDate,
     lo: NaiveDate,
-    days: &[super::sets::Bits],
+    days: &[crate::metrics::store::sets::Bits],
     first: &[Option<NaiveDate>],
 ) -> Vec<LifecyclePeriod> {
-    use super::sets::Bits;
+    use crate::metrics::store::sets::Bits;
     let union = |a: NaiveDate, b: NaiveDate| -> Bits {
         let skip = usize::try_from((a - lo).num_days()).unwrap_or(0);
         let take = usize::try_from((b - a).num_days()).unwrap_or(0);
@@ -345,7 +345,7 @@ mod tests {
     #[test]
     fn weekly_retention_counts_on_and_on_or_after() {
         // Weeks start Monday: 2026-10-05, -12, -19, -26; today 2026-10-28 (Wednesday).
-        use crate::metrics::stints::Who;
+        use crate::metrics::store::stints::Who;
         let members = HashMap::from([
             (Who::Idx(1), member("2026-10-06", &["2026-10-06", "2026-10-20"])),
             (Who::Id(Uuid::from_u128(2)), member("2026-10-11", &["2026-10-13"])),

@@ -9,8 +9,8 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::params::{self, Ctx};
-use super::repo;
+use crate::metrics::params::{self, Ctx};
+use crate::metrics::store::repo;
 
 /// Most points one day can give.
 pub const DAILY_CAP: i64 = 10;

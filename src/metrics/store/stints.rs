@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::params::Ctx;
-use super::repo::GroupMembership;
-use super::sets::{be_i32, be_i64, Mask};
+use crate::metrics::params::Ctx;
+use crate::metrics::store::repo::GroupMembership;
+use crate::metrics::store::sets::{be_i32, be_i64, Mask};
 
 /// Who a stint is: a member number (always, for packed rows), else the
 /// member id (a member not numbered yet, read from `memberships`).
@@ -129,9 +129,9 @@ pub async fn read(
          WHERE s.workspace_id = $1 {lo_sql} {hi_sql} AND s.left_at IS DISTINCT FROM s.joined_at {}
            AND ($4::uuid[] IS NULL OR s.group_id = ANY($4)) AND {}",
         if live.is_some() { "AND s.group_id = ANY($7)" } else { "" },
-        super::repo::member_filter("s.member_id")
+        crate::metrics::store::repo::member_filter("s.member_id")
     );
-    let sql = super::repo::planned(&sql, c, groups.is_some());
+    let sql = crate::metrics::store::repo::planned(&sql, c, groups.is_some());
     type Row = (Uuid, Uuid, Option<i32>, DateTime<Utc>, Option<DateTime<Utc>>);
     let rows: Vec<Row> = sqlx::query_as(&sql)
         .bind(c.ws)

@@ -28,10 +28,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::order_days;
-use super::period::{day_bounds, local_day};
 use crate::events::model::TYPES;
 use crate::ids::WorkspaceId;
+use crate::metrics::period::{day_bounds, local_day};
+use crate::metrics::store::order_days;
 use crate::workspaces::model::Workspace;
 
 /// Advisory lock key of the rollup worker ("shequn-r").
@@ -540,7 +540,8 @@ async fn aggregate(conn: &mut PgConnection, w: &Workspace, first: NaiveDate, las
     .execute(&mut *conn)
     .await?;
     // Orders of other days these days change: re-attributed by a click, or refunded.
-    let window = chrono::Duration::days(super::commerce::DEFAULT_ATTRIBUTION_DAYS).num_seconds() as f64;
+    let window =
+        chrono::Duration::days(crate::metrics::reports::commerce::DEFAULT_ATTRIBUTION_DAYS).num_seconds() as f64;
     let mut paid: Vec<DateTime<Utc>> = sqlx::query_scalar(include_str!("sql/orders_attributed.sql"))
         .bind(w.id)
         .bind(lo)

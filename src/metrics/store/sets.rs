@@ -13,8 +13,8 @@ use chrono::NaiveDate;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::params::Ctx;
-use super::repo;
+use crate::metrics::params::Ctx;
+use crate::metrics::store::repo;
 
 /// A set of member numbers.
 #[derive(Debug, Clone, Default)]
@@ -278,7 +278,7 @@ pub enum Numbering {
 
 impl Numbering {
     /// The number of a stint's member (stints of a local numbering carry their member id).
-    pub fn of_stint(&self, s: &super::stints::Stint) -> Option<u32> {
+    pub fn of_stint(&self, s: &crate::metrics::store::stints::Stint) -> Option<u32> {
         match (self, s.member_id) {
             (Numbering::Index, _) => s.who.idx(),
             (Numbering::Local(map), Some(m)) => map.get(&m).copied(),
@@ -358,7 +358,7 @@ pub async fn first_active_between(
 
 /// The workspace's lifecycle inputs over local days `[lo, hi]`: each day's
 /// counted active members, and per member number the first active day when
-/// it is `lo` or later (see [`super::cohorts::lifecycle_of_sets`]).
+/// it is `lo` or later (see [`crate::metrics::reports::cohorts::lifecycle_of_sets`]).
 pub async fn lifecycle_sets(
     conn: &mut PgConnection,
     c: &Ctx,

@@ -29,9 +29,9 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::commerce::Order;
-use super::period::{day_start, local_day};
-use super::sets::{be_i32, be_i64, Mask};
+use crate::metrics::period::{day_start, local_day};
+use crate::metrics::reports::commerce::Order;
+use crate::metrics::store::sets::{be_i32, be_i64, Mask};
 use crate::workspaces::model::Workspace;
 
 /// Bytes of one packed order.

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::params::Ctx;
+use crate::metrics::params::Ctx;
 
 mod groups;
 pub use groups::*;
@@ -17,7 +17,7 @@ pub use groups::*;
 /// The member filter every query shares: `$1` workspace, `$4` groups (NULL:
 /// all), `$5` include staff, `$6` join source (NULL: any). `{m}` is the
 /// member id column.
-pub(super) fn member_filter(m: &str) -> String {
+pub(crate) fn member_filter(m: &str) -> String {
     format!(
         "($5 OR NOT EXISTS (SELECT 1 FROM members x WHERE x.workspace_id = $1 AND x.id = {m} AND (x.is_staff OR x.is_bot)))
          AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM memberships js WHERE js.workspace_id = $1 AND js.member_id = {m}
@@ -29,7 +29,7 @@ pub(super) fn member_filter(m: &str) -> String {
 /// `$5 OR …` and `$6 IS NULL OR …` of the shared filters become constants
 /// for this request (`TRUE OR …` folds away), so PostgreSQL plans with the
 /// real selectivity instead of a plan for every case.
-pub(super) fn planned(sql: &str, c: &Ctx, groups: bool) -> String {
+pub(crate) fn planned(sql: &str, c: &Ctx, groups: bool) -> String {
     let staff = if c.include_staff { "(TRUE OR NOT EXISTS" } else { "(NOT EXISTS" };
     let source = if c.scope.source.is_none() { "(TRUE OR EXISTS" } else { "(EXISTS" };
     let scope = if groups { "(" } else { "(TRUE OR " };
@@ -134,7 +134,7 @@ type Q<'q, T> = sqlx::query::QueryAs<'q, sqlx::Postgres, T, sqlx::postgres::PgAr
 /// Binds `$1`-`$10`: workspace, local days `lo..=hi`, the member filter's
 /// parameters, the days' bounds and their first and last instants, the active types.
 fn bind_range<'q, T>(q: Q<'q, T>, c: &'q Ctx, lo: NaiveDate, hi: NaiveDate) -> Q<'q, T> {
-    let bounds = super::period::day_bounds(c.tz, lo, hi);
+    let bounds = crate::metrics::period::day_bounds(c.tz, lo, hi);
     let (start, end) = (bounds.first().copied(), bounds.last().copied());
     q.bind(c.ws)
         .bind(lo)
@@ -268,7 +268,7 @@ pub async fn orders(
     attribution: chrono::Duration,
     want: OrderColumns,
     part: OrdersPart,
-) -> Result<Vec<super::commerce::Order>, sqlx::Error> {
+) -> Result<Vec<crate::metrics::reports::commerce::Order>, sqlx::Error> {
     let paid_or_refunded = "((o.paid_at >= $2 AND o.paid_at < $3) OR (o.refunded_at >= $2 AND o.refunded_at < $3))";
     let (part_sql, split) = match part {
         OrdersPart::PaidBefore(t) => (format!("{paid_or_refunded} AND o.paid_at < $9"), t),
@@ -287,7 +287,7 @@ pub async fn orders(
     let group = if want.group { "o.group_id" } else { "NULL::uuid" };
     let campaign = if !want.campaign {
         "NULL::uuid"
-    } else if attribution == chrono::Duration::days(super::commerce::DEFAULT_ATTRIBUTION_DAYS) {
+    } else if attribution == chrono::Duration::days(crate::metrics::reports::commerce::DEFAULT_ATTRIBUTION_DAYS) {
         "COALESCE(o.campaign_id, o.click_campaign_id)"
     } else {
         "COALESCE(o.campaign_id, (
@@ -350,7 +350,7 @@ pub async fn funnel_events(
     hi: DateTime<Utc>,
     end: DateTime<Utc>,
     properties: bool,
-) -> Result<Vec<super::funnel::Event>, sqlx::Error> {
+) -> Result<Vec<crate::metrics::reports::funnel::Event>, sqlx::Error> {
     let in_scope = |e: &str| {
         format!("($4::uuid[] IS NULL OR COALESCE({e}.group_id, '00000000-0000-0000-0000-000000000000') = ANY($4))")
     };
@@ -423,7 +423,7 @@ pub async fn member_day_counts(
     member: Uuid,
     lo: NaiveDate,
     hi: NaiveDate,
-) -> Result<Vec<(NaiveDate, super::engagement::DayCounts)>, sqlx::Error> {
+) -> Result<Vec<(NaiveDate, crate::metrics::reports::engagement::DayCounts)>, sqlx::Error> {
     let sql = format!(
         "WITH {}
          SELECT day, sum(messages)::int8, sum(check_ins)::int8, sum(link_clicks)::int8, sum(coupons_claimed)::int8,
@@ -437,7 +437,7 @@ pub async fn member_day_counts(
     Ok(rows
         .into_iter()
         .map(|(d, messages, check_ins, link_clicks, coupons_claimed, coupons_redeemed, orders_paid, invites)| {
-            let counts = super::engagement::DayCounts {
+            let counts = crate::metrics::reports::engagement::DayCounts {
                 messages,
                 check_ins,
                 link_clicks,

@@ -8,17 +8,21 @@ use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::activity::{self, ActiveDaysBucket, ActivityDay, LEAD};
-use super::commerce::{self, By};
-use super::csv::{cell, Table};
-use super::growth::{self, GroupGrowth, GrowthDay, Referrals};
-use super::params::{self, Common, MetricQuery};
-use super::{group_days, order_days, repo, sets, stints};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;
+use crate::metrics::http::csv::{cell, Table};
+use crate::metrics::params::{self, Common, MetricQuery};
+use crate::metrics::reports::activity::{self, ActiveDaysBucket, ActivityDay, LEAD};
+use crate::metrics::reports::commerce::{self, By};
+use crate::metrics::reports::growth::{self, GroupGrowth, GrowthDay, Referrals};
+use crate::metrics::store::group_days;
+use crate::metrics::store::order_days;
+use crate::metrics::store::repo;
+use crate::metrics::store::sets;
+use crate::metrics::store::stints;
 use crate::state::AppState;
 
-use super::reply::{pending, respond, snapshot, snapshot_reads};
+use crate::metrics::http::reply::{pending, respond, snapshot, snapshot_reads};
 
 /// Daily activity of a period.
 #[derive(Debug, Serialize, ToSchema)]

@@ -8,10 +8,10 @@ use futures_util::future::BoxFuture;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::rollup;
 use crate::events::reactions::Reaction;
 use crate::events::repo::Row;
 use crate::ids::WorkspaceId;
+use crate::metrics::store::rollup;
 
 /// Queues the rollup work that newly stored events cause.
 #[derive(Debug, Default)]

@@ -12,20 +12,20 @@ use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::csv::Table;
-use super::engagement::{self, Engagement};
-use super::params::{self, Common, Ctx, MetricQuery, ScoreCommon};
-use super::reply::{pending, respond, snapshot};
-use super::repo;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::http::extract::ApiPath;
 use crate::ids::{GroupId, MemberId};
 use crate::keys::auth::Auth;
+use crate::metrics::http::csv::Table;
+use crate::metrics::http::reply::{pending, respond, snapshot};
+use crate::metrics::params::{self, Common, Ctx, MetricQuery, ScoreCommon};
+use crate::metrics::reports::engagement::{self, Engagement};
+use crate::metrics::store::repo;
 use crate::state::AppState;
 
 /// Without `to`, windows end yesterday (the last complete day); without
 /// `from`, they last 30 days.
-pub(super) fn default_window(q: &Common, c: &mut Ctx) {
+pub(crate) fn default_window(q: &Common, c: &mut Ctx) {
     if q.to.is_none() {
         c.to = c.today - Duration::days(1);
     }

@@ -10,10 +10,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::params::Ctx;
-use super::period::local_day;
-use super::repo::GroupActivity;
-use super::sets::{unpack, unpack_counts, Mask};
+use crate::metrics::params::Ctx;
+use crate::metrics::period::local_day;
+use crate::metrics::store::repo::GroupActivity;
+use crate::metrics::store::sets::{unpack, unpack_counts, Mask};
 
 /// One group's counted members on one local day.
 #[derive(Debug, Clone, Default)]

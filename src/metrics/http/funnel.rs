@@ -6,13 +6,14 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::csv::{cell, Table};
-use super::funnel::{self, GroupRow, Preset, Step, StepFigures};
-use super::params::{self, Common, MetricQuery};
-use super::reply::{respond, snapshot};
-use super::{repo, timelines};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;
+use crate::metrics::http::csv::{cell, Table};
+use crate::metrics::http::reply::{respond, snapshot};
+use crate::metrics::params::{self, Common, MetricQuery};
+use crate::metrics::reports::funnel::{self, GroupRow, Preset, Step, StepFigures};
+use crate::metrics::store::repo;
+use crate::metrics::store::timelines;
 use crate::state::AppState;
 
 /// Longest conversion window.
@@ -82,7 +83,7 @@ pub struct FunnelReport {
 /// `7d`, `12h`, `30m`.
 /// The pattern of `funnel::parse_steps`.
 fn steps_schema() -> utoipa::openapi::schema::Object {
-    crate::validate::schema::matching(&super::funnel::steps_pattern(), false)
+    crate::validate::schema::matching(&crate::metrics::reports::funnel::steps_pattern(), false)
 }
 
 /// The pattern of [`parse_window`].
