@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use crate::error::ApiResult;
 use crate::http::patch::double_option;
 use crate::ids::MemberId;
+use crate::keys::model::Role;
 use crate::platform::{check_identities, identities_schema, opt_identities_schema, Identity};
 use crate::tags::model::{check_tag_list, MAX_TAGS_PER_ITEM};
 use crate::validate::{schema, Checks};
@@ -37,6 +38,15 @@ pub struct Member {
 }
 
 impl Member {
+    /// The member as a key of `role` may see it: masked below operator.
+    pub fn as_seen_by(self, role: Role) -> Self {
+        if role >= Role::Operator {
+            self
+        } else {
+            self.masked()
+        }
+    }
+
     /// Hides most of phone and email (for viewer keys).
     pub fn masked(mut self) -> Self {
         self.phone = self.phone.map(|p| mask_phone(&p));

@@ -1,10 +1,11 @@
-//! `/v1/members`.
+//! `/v1/members` (`GET /v1/members/{id}`, which adds the member's
+//! engagement, is served by `metrics::http::members`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::model::{merge_attributes, CreateMember, Member, SetTier, TierChange, UpdateMember};
@@ -23,7 +24,7 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_members, create_member))
-        .routes(routes!(get_member, update_member, erase_member))
+        .routes(routes!(update_member, erase_member))
         .routes(routes!(set_member_tier))
         .routes(routes!(list_member_tier_history))
 }
@@ -40,11 +41,7 @@ fn map_err(e: sqlx::Error) -> ApiError {
 
 /// What the caller may see of personal data.
 fn shown(auth: &Auth, m: Member) -> Member {
-    if auth.role >= Role::Operator {
-        m
-    } else {
-        m.masked()
-    }
+    m.as_seen_by(auth.role)
 }
 
 /// Member filters.
@@ -93,29 +90,6 @@ pub async fn list_members(
     let rows = repo::list(&mut conn, auth.workspace_id, &filter, page.after, page.fetch_limit()).await?;
     let page = Page::from_rows(rows, page, |m| m.id.0);
     Ok(Json(Page { items: page.items.into_iter().map(|m| shown(&auth, m)).collect(), next_cursor: page.next_cursor }))
-}
-
-/// One member.
-#[utoipa::path(get, path = "/members/{id}", tag = "members", params(("id" = MemberId, Path)),
-    responses((status = 200, body = MemberDetail), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
-pub async fn get_member(
-    State(state): State<AppState>,
-    auth: Auth,
-    ApiPath(id): ApiPath<MemberId>,
-) -> ApiResult<Json<MemberDetail>> {
-    let mut conn = state.pool.acquire().await?;
-    let m = repo::get(&mut conn, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("member"))?;
-    let w = crate::workspaces::repo::get(&mut conn, auth.workspace_id).await?.ok_or(ApiError::NotFound("workspace"))?;
-    let engagement = crate::metrics::reports::engagement::engagement_now(&mut conn, w, id.0, state.clock.now()).await?;
-    Ok(Json(MemberDetail { member: shown(&auth, m), engagement }))
-}
-
-/// A member with their engagement score (see `GET /v1/metrics/members/{id}/engagement`).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MemberDetail {
-    #[serde(flatten)]
-    pub member: Member,
-    pub engagement: crate::metrics::reports::engagement::Engagement,
 }
 
 /// Add a member.

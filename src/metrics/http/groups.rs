@@ -236,7 +236,7 @@ fn engagement_window(q: &Common, c: &mut Ctx) -> ApiResult<NaiveDate> {
     if q.from.is_some() {
         return Err(ApiError::field("from", "not_applicable", "engagement reads the 180 days ending `to`"));
     }
-    c.from = c.to - Duration::days(engagement::ENGAGEMENT_DAYS - 1);
+    c.from = engagement::first_day(c.to);
     Ok(c.from)
 }
 
@@ -352,7 +352,7 @@ pub async fn get_member_engagement(
     // A member's own score counts every group and their staff activity too.
     c.scope = params::Scope::default();
     c.include_staff = true;
-    let engagement = engagement::member_engagement(&mut tx, &c, id.0).await?;
+    let engagement = engagement_of(&mut tx, &c, id).await?;
     let report = EngagementReport {
         member_id: id.0,
         timezone: c.tz_name.clone(),
@@ -360,6 +360,16 @@ pub async fn get_member_engagement(
         pending: pending(&mut tx, &c, 0).await?,
     };
     Ok(respond(c.format, report, "engagement", engagement_csv))
+}
+
+/// A member's engagement over every group, as of the end of `c.to`.
+pub(super) async fn engagement_of(
+    conn: &mut sqlx::PgConnection,
+    c: &Ctx,
+    member: MemberId,
+) -> Result<Engagement, sqlx::Error> {
+    let days = repo::member_day_counts(conn, c, member.0, engagement::first_day(c.to), c.to).await?;
+    Ok(engagement::score(c.to, &days))
 }
 
 fn engagement_csv(r: &EngagementReport) -> Table {

@@ -7,6 +7,7 @@ pub mod csv;
 mod funnel;
 mod groups;
 mod health;
+mod members;
 mod overview;
 mod reply;
 
@@ -19,6 +20,7 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<crate::state::AppState> {
         get_group_roles, get_member_engagement,
     };
     use health::{__path_get_groups_health, get_groups_health};
+    use members::{__path_get_member, get_member};
     use overview::{
         __path_get_activity, __path_get_commerce, __path_get_growth, get_activity, get_commerce, get_growth,
     };
@@ -34,4 +36,5 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<crate::state::AppState> {
         .routes(routes!(get_group_roles))
         .routes(routes!(get_group_leaderboard))
         .routes(routes!(get_member_engagement))
+        .routes(routes!(get_member))
 }

@@ -1,81 +1,17 @@
 //! The member engagement score: each day's weighted event counts, capped,
-//! halving every 30 days, over 180 days; a level 0-10. One weights table
-//! serves the Rust computation (a member's own score) and the SQL one (a
-//! group's leaderboard). Definitions in `docs/metrics.md`.
+//! halving every 30 days, over 180 days; a level 0-10. The weights are the
+//! store's one table (`store::points`), which the SQL of a group's
+//! leaderboard reads too. Definitions in `docs/metrics.md`.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 use serde::Serialize;
-use sqlx::PgConnection;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
-use crate::metrics::params::{self, Ctx};
-use crate::metrics::store::repo;
+use crate::metrics::store::points::day_points;
+pub use crate::metrics::store::points::DayCounts;
 
-/// Most points one day can give.
-pub const DAILY_CAP: i64 = 10;
 /// Days of history the engagement score reads.
 pub const ENGAGEMENT_DAYS: i64 = 180;
-
-/// Points per event: the `metric_member_days` column and its weight, in
-/// the order of [`DayCounts::values`].
-const WEIGHTS: [(&str, i64); 7] = [
-    ("messages", 1),
-    ("check_ins", 2),
-    ("link_clicks", 1),
-    ("coupons_claimed", 2),
-    ("coupons_redeemed", 3),
-    ("orders_paid", 5),
-    ("invites", 3),
-];
-
-/// Event counts of one member-day.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
-pub struct DayCounts {
-    pub messages: i64,
-    pub check_ins: i64,
-    pub link_clicks: i64,
-    pub coupons_claimed: i64,
-    pub coupons_redeemed: i64,
-    pub orders_paid: i64,
-    pub invites: i64,
-}
-
-impl DayCounts {
-    /// The counts in the order of [`WEIGHTS`].
-    fn values(&self) -> [i64; 7] {
-        [
-            self.messages,
-            self.check_ins,
-            self.link_clicks,
-            self.coupons_claimed,
-            self.coupons_redeemed,
-            self.orders_paid,
-            self.invites,
-        ]
-    }
-
-    fn add(&mut self, o: &DayCounts) {
-        self.messages += o.messages;
-        self.check_ins += o.check_ins;
-        self.link_clicks += o.link_clicks;
-        self.coupons_claimed += o.coupons_claimed;
-        self.coupons_redeemed += o.coupons_redeemed;
-        self.orders_paid += o.orders_paid;
-        self.invites += o.invites;
-    }
-}
-
-/// Engagement points of one day: weighted event counts, capped.
-pub fn day_points(c: &DayCounts) -> i64 {
-    c.values().iter().zip(WEIGHTS).map(|(n, (_, w))| n * w).sum::<i64>().min(DAILY_CAP)
-}
-
-/// The same as SQL over the columns of a member-day row.
-pub fn day_points_sql() -> String {
-    let sum: Vec<String> = WEIGHTS.iter().map(|(col, w)| format!("{w} * {col}")).collect();
-    format!("LEAST({DAILY_CAP}, {})", sum.join(" + "))
-}
 
 /// Weight of a day `age` days before the score's day: halves every 30 days.
 pub fn decay(age: i64) -> f64 {
@@ -121,22 +57,26 @@ pub struct Engagement {
     pub counts: DayCounts,
 }
 
-/// A member's engagement over every group, as of the end of `c.to`.
-pub async fn member_engagement(conn: &mut PgConnection, c: &Ctx, member: Uuid) -> Result<Engagement, sqlx::Error> {
-    let lo = c.to - Duration::days(ENGAGEMENT_DAYS - 1);
-    let days = repo::member_day_counts(conn, c, member, lo, c.to).await?;
+/// The first day of the [`ENGAGEMENT_DAYS`] a score as of `to` reads.
+pub fn first_day(to: NaiveDate) -> NaiveDate {
+    to - Duration::days(ENGAGEMENT_DAYS - 1)
+}
+
+/// A member's engagement as of the end of `to`, from their event counts per
+/// local day (days outside the window are not expected).
+pub fn score(to: NaiveDate, days: &[(NaiveDate, DayCounts)]) -> Engagement {
     let mut spans: Vec<EngagementSpan> = (0..ENGAGEMENT_DAYS / 30)
         .map(|k| EngagementSpan {
-            from: c.to - Duration::days(30 * k + 29),
-            to: c.to - Duration::days(30 * k),
+            from: to - Duration::days(30 * k + 29),
+            to: to - Duration::days(30 * k),
             points: 0,
             weight: decay(30 * k),
         })
         .collect();
     let mut counts = DayCounts::default();
     let (mut score, mut active_days) = (0.0, 0);
-    for (d, n) in &days {
-        let age = (c.to - *d).num_days();
+    for (d, n) in days {
+        let age = (to - *d).num_days();
         let points = day_points(n);
         score += points as f64 * decay(age);
         active_days += i64::from(points > 0);
@@ -145,17 +85,7 @@ pub async fn member_engagement(conn: &mut PgConnection, c: &Ctx, member: Uuid) -
         }
         counts.add(n);
     }
-    Ok(Engagement { as_of: c.to, score, level: level(score), active_days, spans, counts })
-}
-
-/// Engagement of a member, as of now, for the member resource.
-pub async fn engagement_now(
-    conn: &mut PgConnection,
-    w: crate::workspaces::model::Workspace,
-    member: Uuid,
-    now: DateTime<Utc>,
-) -> Result<Engagement, sqlx::Error> {
-    member_engagement(conn, &params::workspace_ctx(w, now), member).await
+    Engagement { as_of: to, score, level: level(score), active_days, spans, counts }
 }
 
 #[cfg(test)]
@@ -173,13 +103,20 @@ mod tests {
         assert_eq!(level(512.0), 10);
         assert_eq!(level(1e9), 10);
         assert_eq!((decay(0), decay(29), decay(30), decay(95)), (1.0, 1.0, 0.5, 0.125));
-        let c = DayCounts { messages: 3, orders_paid: 1, ..Default::default() };
-        assert_eq!(day_points(&c), 8);
-        assert_eq!(day_points(&DayCounts { messages: 40, ..Default::default() }), 10);
-        assert_eq!(
-            day_points_sql(),
-            "LEAST(10, 1 * messages + 2 * check_ins + 1 * link_clicks + 2 * coupons_claimed + 3 * coupons_redeemed \
-             + 5 * orders_paid + 3 * invites)"
-        );
+    }
+
+    #[test]
+    fn a_score_sums_capped_days_by_their_age_and_fills_the_spans() {
+        let to = NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+        let day = |ago: i64, messages: i64| (to - Duration::days(ago), DayCounts { messages, ..Default::default() });
+        // 40 messages are capped at 10 points; a day 30-59 days old counts half; 0 points is no active day.
+        let e = score(to, &[day(0, 40), day(1, 3), day(45, 4), day(100, 0)]);
+        assert_eq!(e.score, 10.0 + 3.0 + 2.0);
+        assert_eq!((e.active_days, e.level, e.as_of), (3, 4, to));
+        let points: Vec<i64> = e.spans.iter().map(|s| s.points).collect();
+        assert_eq!(points, [13, 4, 0, 0, 0, 0]);
+        assert_eq!((e.spans[1].from, e.spans[1].to), (to - Duration::days(59), to - Duration::days(30)));
+        assert_eq!(e.counts.messages, 47);
+        assert_eq!(first_day(to), to - Duration::days(179));
     }
 }

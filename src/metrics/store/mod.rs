@@ -7,6 +7,7 @@
 
 pub mod group_days;
 pub mod order_days;
+pub mod points;
 pub mod reaction;
 pub mod repo;
 pub mod rollup;

@@ -263,7 +263,7 @@ pub async fn leaderboard(
          SELECT member_id, score, active_days, count(*) OVER () FROM s WHERE score > 0
          ORDER BY score DESC, member_id LIMIT $12",
         member_days_cte(c),
-        points = crate::metrics::reports::engagement::day_points_sql()
+        points = crate::metrics::store::points::day_points_sql()
     );
     let sql = planned(&sql, c, c.scope.groups.is_some());
     let rows: Vec<(Uuid, f64, i64, i64)> =

@@ -423,7 +423,7 @@ pub async fn member_day_counts(
     member: Uuid,
     lo: NaiveDate,
     hi: NaiveDate,
-) -> Result<Vec<(NaiveDate, crate::metrics::reports::engagement::DayCounts)>, sqlx::Error> {
+) -> Result<Vec<(NaiveDate, crate::metrics::store::points::DayCounts)>, sqlx::Error> {
     let sql = format!(
         "WITH {}
          SELECT day, sum(messages)::int8, sum(check_ins)::int8, sum(link_clicks)::int8, sum(coupons_claimed)::int8,
@@ -437,7 +437,7 @@ pub async fn member_day_counts(
     Ok(rows
         .into_iter()
         .map(|(d, messages, check_ins, link_clicks, coupons_claimed, coupons_redeemed, orders_paid, invites)| {
-            let counts = crate::metrics::reports::engagement::DayCounts {
+            let counts = crate::metrics::store::points::DayCounts {
                 messages,
                 check_ins,
                 link_clicks,
