@@ -148,7 +148,7 @@ pub async fn get_funnel(
     types.dedup();
     let properties = steps.iter().any(|s| !s.filter.properties.is_empty());
     let end: DateTime<Utc> = hi + window;
-    let events = if timelines::serves(c.rollup_days, &steps) {
+    let events = if funnel::serves(c.rollup_days, &steps) {
         timelines::funnel_events(&state.pool, &mut tx, &c, &steps[0].kind, &types, lo, end).await?
     } else {
         repo::funnel_events(&mut tx, &c, &steps[0].kind, &types, lo, hi, end, properties).await?

@@ -12,12 +12,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::metrics::period::day_bounds;
+pub use crate::metrics::store::order_days::{Order, DEFAULT_ATTRIBUTION_DAYS};
 use crate::metrics::store::stints::Who;
-
-/// The default attribution window: an order without a campaign of its own
-/// goes to the member's last campaign click at most this many days before
-/// paying (the rollup keeps this attribution per order).
-pub const DEFAULT_ATTRIBUTION_DAYS: i64 = 7;
 
 /// Breakdown of the commerce report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
@@ -26,27 +22,6 @@ pub enum By {
     Group,
     Tier,
     Campaign,
-}
-
-/// An order as the report sees it (one row of `metric_orders`, attributed).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Order {
-    pub member_id: Option<Uuid>,
-    /// The member's number (orders read from `metric_order_days`, whose member ids are not read).
-    #[sqlx(skip)]
-    pub idx: Option<u32>,
-    pub group_id: Option<Uuid>,
-    /// The group's tier (read only for a report by tier).
-    pub tier: Option<String>,
-    pub paid_at: DateTime<Utc>,
-    pub amount: i64,
-    pub refunded_at: Option<DateTime<Utc>>,
-    /// Paid in another currency than the workspace's (counted apart, left out of every figure).
-    pub other_currency: bool,
-    /// Already capped at `amount`.
-    pub refund: i64,
-    /// The event's campaign, else the member's last campaign click before paying.
-    pub campaign_id: Option<Uuid>,
 }
 
 /// Commerce figures of one slice.

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::metrics::store::timelines::type_code;
+pub use crate::metrics::store::timelines::Event;
+
 /// Fewest and most steps of a funnel.
 pub const MIN_STEPS: usize = 2;
 pub const MAX_STEPS: usize = 10;
@@ -71,6 +74,13 @@ pub struct Step {
     pub kind: String,
     #[serde(flatten)]
     pub filter: StepFilter,
+}
+
+/// Whether a funnel can be read from the timelines: days of the workspace's
+/// timezone (`rollup_days`), built-in types only, no property filters
+/// (properties are not packed).
+pub fn serves(rollup_days: bool, steps: &[Step]) -> bool {
+    rollup_days && steps.iter().all(|s| type_code(&s.kind).is_some() && s.filter.properties.is_empty())
 }
 
 /// Parses `type[key=value;key=value],type,...`. Errors are messages for
@@ -157,31 +167,6 @@ fn parse_step(p: &str) -> Result<Step, String> {
         }
     }
     Ok(Step { kind: kind.to_owned(), filter })
-}
-
-/// An event as the funnel reads it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Event {
-    pub member_id: Uuid,
-    #[sqlx(rename = "type")]
-    pub kind: String,
-    pub occurred_at: DateTime<Utc>,
-    pub id: Uuid,
-    pub group_id: Option<Uuid>,
-    pub campaign_id: Option<Uuid>,
-    pub campaign_code: Option<String>,
-    pub properties: Option<serde_json::Value>,
-}
-
-impl Event {
-    /// The campaign `hold=campaign` keeps constant: its id, else its code.
-    fn campaign(&self) -> Option<String> {
-        match (&self.campaign_id, &self.campaign_code) {
-            (Some(id), _) => Some(id.to_string()),
-            (None, Some(code)) => Some(format!("code:{code}")),
-            (None, None) => None,
-        }
-    }
 }
 
 impl StepFilter {
@@ -500,5 +485,17 @@ mod tests {
         assert!(accepted > 1000 && refused > 1000, "{accepted} accepted, {refused} refused");
         let long = ["message_sent"; MAX_STEPS + 1].join(",");
         assert!(!re.is_match(&long) && parse_steps(&long).is_err());
+    }
+
+    #[test]
+    fn only_built_in_steps_without_properties_in_the_workspace_timezone_read_timelines() {
+        let steps = |s: &str| parse_steps(s).unwrap();
+        assert!(serves(
+            true,
+            &steps("link_clicked[campaign=any;group_id=00000000-0000-0000-0000-000000000001],order_paid")
+        ));
+        assert!(!serves(false, &steps("link_clicked,order_paid")), "another timezone");
+        assert!(!serves(true, &steps("link_clicked,custom.vote")));
+        assert!(!serves(true, &steps("link_clicked,order_paid[properties.sku=A1]")));
     }
 }

@@ -13,23 +13,40 @@ use uuid::Uuid;
 use crate::events::model::TYPES;
 use crate::metrics::params::Ctx;
 use crate::metrics::period::local_day;
-use crate::metrics::reports::funnel::{Event, Step};
 use crate::metrics::store::sets;
 
 const HAS_GROUP: u8 = 1;
 const HAS_CAMPAIGN: u8 = 2;
 const HAS_CODE: u8 = 4;
 
+/// An event as the funnel reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Event {
+    pub member_id: Uuid,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub occurred_at: DateTime<Utc>,
+    pub id: Uuid,
+    pub group_id: Option<Uuid>,
+    pub campaign_id: Option<Uuid>,
+    pub campaign_code: Option<String>,
+    pub properties: Option<serde_json::Value>,
+}
+
+impl Event {
+    /// The campaign `hold=campaign` keeps constant: its id, else its code.
+    pub fn campaign(&self) -> Option<String> {
+        match (&self.campaign_id, &self.campaign_code) {
+            (Some(id), _) => Some(id.to_string()),
+            (None, Some(code)) => Some(format!("code:{code}")),
+            (None, None) => None,
+        }
+    }
+}
+
 /// The code of a built-in event type (its position in `TYPES`).
 pub fn type_code(kind: &str) -> Option<i16> {
     TYPES.iter().position(|t| *t == kind).and_then(|i| i16::try_from(i).ok())
-}
-
-/// Whether a funnel can be read from the timelines: days of the workspace's
-/// timezone (`rollup_days`), built-in types only, no property filters
-/// (properties are not packed).
-pub fn serves(rollup_days: bool, steps: &[Step]) -> bool {
-    rollup_days && steps.iter().all(|s| type_code(&s.kind).is_some() && s.filter.properties.is_empty())
 }
 
 /// Reads `n` bytes at `*at` and moves past them.
@@ -235,17 +252,9 @@ mod tests {
     }
 
     #[test]
-    fn only_built_in_steps_without_properties_in_the_workspace_timezone_read_timelines() {
+    fn built_in_types_are_coded_by_their_place_in_the_type_list() {
         assert_eq!(type_code("member_joined"), Some(0));
         assert_eq!(type_code("member_invited"), Some(10));
         assert_eq!(type_code("custom.vote"), None);
-        let steps = |s: &str| crate::metrics::reports::funnel::parse_steps(s).unwrap();
-        assert!(serves(
-            true,
-            &steps("link_clicked[campaign=any;group_id=00000000-0000-0000-0000-000000000001],order_paid")
-        ));
-        assert!(!serves(false, &steps("link_clicked,order_paid")), "another timezone");
-        assert!(!serves(true, &steps("link_clicked,custom.vote")));
-        assert!(!serves(true, &steps("link_clicked,order_paid[properties.sku=A1]")));
     }
 }
