@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::response::Response;
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
@@ -16,7 +17,7 @@ use crate::metrics::params::{self, Common, Ctx, MetricQuery};
 use crate::metrics::period::{local_day, period_start, shift, Period};
 use crate::metrics::reports::cohorts::{self, Average, Cohort, CohortBy, LifecyclePeriod, Measure, Member, Mode};
 use crate::metrics::store::repo;
-use crate::metrics::store::sets;
+use crate::metrics::store::sets::{self, Mask};
 use crate::metrics::store::stints::{self, Who};
 use crate::state::AppState;
 
@@ -116,6 +117,67 @@ fn who(id: uuid::Uuid, idx: Option<i32>) -> Who {
     idx.and_then(|k| u32::try_from(k).ok()).map_or(Who::Id(id), Who::Idx)
 }
 
+/// Who enters a cohort of `[first, cohort_end)`: (member, their id when read
+/// with it, the local day they entered — None: first active before the
+/// cohorts, so in none). Counted members only (`mask`): packed stints with
+/// the workspace's day sets, `memberships` with another zone's.
+async fn cohort_entries(
+    tx: &mut PgConnection,
+    c: &Ctx,
+    mask: &Mask,
+    by: CohortBy,
+    first: NaiveDate,
+    cohort_end: NaiveDate,
+) -> Result<Vec<(Who, Option<uuid::Uuid>, Option<NaiveDate>)>, sqlx::Error> {
+    let day = |at: chrono::DateTime<chrono::Utc>| local_day(c.tz, at);
+    Ok(match by {
+        // Every stint of the scope's groups, the earliest per member.
+        CohortBy::Join => {
+            let mut first_join: HashMap<Who, (Option<uuid::Uuid>, chrono::DateTime<chrono::Utc>)> = HashMap::new();
+            for s in stints::read(tx, c, mask, None, None, c.rollup_days).await? {
+                let e = first_join.entry(s.who).or_insert((s.member_id, s.joined_at));
+                e.1 = e.1.min(s.joined_at);
+            }
+            let (lo, hi) = (c.start(first), c.start(cohort_end));
+            first_join
+                .into_iter()
+                .filter(|(_, (_, at))| *at >= lo && *at < hi)
+                .map(|(w, (id, at))| (w, id, Some(day(at))))
+                .collect()
+        }
+        // The whole workspace: first active days kept in the member index.
+        CohortBy::FirstActivity if c.rollup_days && c.scope.groups.is_none() => {
+            sets::first_active_between(tx, c, first, cohort_end - Duration::days(1))
+                .await?
+                .into_iter()
+                .map(|(id, d, k)| (who(id, Some(k)), Some(id), Some(d)))
+                .collect()
+        }
+        CohortBy::FirstActivity => repo::first_active(tx, c, first, cohort_end - Duration::days(1))
+            .await?
+            .into_iter()
+            .map(|(id, at, k)| (who(id, k), Some(id), at.map(day)))
+            .collect(),
+    })
+}
+
+/// Adds to each cohort member their stints overlapping the days `first..=last`.
+async fn add_stints(
+    tx: &mut PgConnection,
+    c: &Ctx,
+    mask: &Mask,
+    (first, last): (NaiveDate, NaiveDate),
+    members: &mut HashMap<Who, Member>,
+) -> Result<(), sqlx::Error> {
+    let (lo, hi) = (c.start(first), c.start(last + Duration::days(1)));
+    for s in stints::read(tx, c, mask, Some(lo), Some(hi), c.rollup_days).await? {
+        if let Some(m) = members.get_mut(&s.who) {
+            m.stints.push((s.joined_at, s.left_at));
+        }
+    }
+    Ok(())
+}
+
 /// Cohorts by join or first activity: members retained per period, as
 /// active members or as members still in the scope's groups.
 #[utoipa::path(get, path = "/metrics/retention", tag = "metrics", params(Common, RetentionParams),
@@ -139,51 +201,9 @@ pub async fn get_retention(
     let starts = cohorts::cohort_starts(c.from, c.to, period, c.week_start);
     let first = starts[0];
     let cohort_end = shift(starts[starts.len() - 1], period, 1);
-    // (member, their id when read with it, local day they entered — None: first active before the cohorts, so in none).
-    let day = |at: chrono::DateTime<chrono::Utc>| local_day(c.tz, at);
-    // Counted members (staff/bots, join source) for the stint reads; packed
-    // stints with the workspace's day sets, `memberships` with another zone's.
     let mask = sets::mask(&mut tx, &c).await?;
-    let entries: Vec<(Who, Option<uuid::Uuid>, Option<NaiveDate>)> = match by {
-        // Every stint of the scope's groups, the earliest per member.
-        CohortBy::Join => {
-            let mut first_join: HashMap<Who, (Option<uuid::Uuid>, chrono::DateTime<chrono::Utc>)> = HashMap::new();
-            for s in stints::read(&mut tx, &c, &mask, None, None, c.rollup_days).await? {
-                let e = first_join.entry(s.who).or_insert((s.member_id, s.joined_at));
-                e.1 = e.1.min(s.joined_at);
-            }
-            let (lo, hi) = (c.start(first), c.start(cohort_end));
-            first_join
-                .into_iter()
-                .filter(|(_, (_, at))| *at >= lo && *at < hi)
-                .map(|(w, (id, at))| (w, id, Some(day(at))))
-                .collect()
-        }
-        // The whole workspace: first active days kept in the member index.
-        CohortBy::FirstActivity if c.rollup_days && c.scope.groups.is_none() => {
-            sets::first_active_between(&mut tx, &c, first, cohort_end - Duration::days(1))
-                .await?
-                .into_iter()
-                .map(|(id, d, k)| (who(id, Some(k)), Some(id), Some(d)))
-                .collect()
-        }
-        CohortBy::FirstActivity => repo::first_active(&mut tx, &c, first, cohort_end - Duration::days(1))
-            .await?
-            .into_iter()
-            .map(|(id, at, k)| (who(id, k), Some(id), at.map(day)))
-            .collect(),
-    };
-    let mut members: HashMap<Who, Member> = HashMap::new();
-    let mut ids: HashMap<uuid::Uuid, Who> = HashMap::new();
-    for (w, id, entered) in entries {
-        let Some(day) = entered else { continue };
-        if day >= first && day < cohort_end {
-            members.insert(w, Member { cohort_day: Some(day), ..Default::default() });
-            if let Some(id) = id {
-                ids.insert(id, w);
-            }
-        }
-    }
+    let entries = cohort_entries(&mut tx, &c, &mask, by, first, cohort_end).await?;
+    let (mut members, ids) = cohorts::cohort_members(entries, first, cohort_end);
     // The last day any value needs.
     let last = match mode {
         Mode::OnOrAfter => c.today,
@@ -191,14 +211,7 @@ pub async fn get_retention(
     };
     match measure {
         Measure::Active => add_active(&mut tx, &c, first, last, &mut members, &ids, true).await?,
-        Measure::Member => {
-            let (lo, hi) = (c.start(first), c.start(last + Duration::days(1)));
-            for s in stints::read(&mut tx, &c, &mask, Some(lo), Some(hi), c.rollup_days).await? {
-                if let Some(m) = members.get_mut(&s.who) {
-                    m.stints.push((s.joined_at, s.left_at));
-                }
-            }
-        }
+        Measure::Member => add_stints(&mut tx, &c, &mask, (first, last), &mut members).await?,
     }
     let (rows, average) = cohorts::retention(&cohorts::RetentionInput {
         tz: c.tz,

@@ -3,6 +3,7 @@
 //! one snapshot, call a report and answer JSON or CSV (`reply`, `csv`).
 
 mod cohorts;
+mod commerce;
 pub mod csv;
 mod funnel;
 mod groups;
@@ -14,6 +15,7 @@ mod reply;
 /// Routes of this feature.
 pub fn router() -> utoipa_axum::router::OpenApiRouter<crate::state::AppState> {
     use cohorts::{__path_get_lifecycle, __path_get_retention, get_lifecycle, get_retention};
+    use commerce::{__path_get_commerce, get_commerce};
     use funnel::{__path_get_funnel, get_funnel};
     use groups::{
         __path_get_group_leaderboard, __path_get_group_roles, __path_get_member_engagement, get_group_leaderboard,
@@ -21,9 +23,7 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<crate::state::AppState> {
     };
     use health::{__path_get_groups_health, get_groups_health};
     use members::{__path_get_member, get_member};
-    use overview::{
-        __path_get_activity, __path_get_commerce, __path_get_growth, get_activity, get_commerce, get_growth,
-    };
+    use overview::{__path_get_activity, __path_get_growth, get_activity, get_growth};
     use utoipa_axum::{router::OpenApiRouter, routes};
     OpenApiRouter::new()
         .routes(routes!(get_activity))

@@ -1,6 +1,4 @@
-//! `/v1/metrics/...`: thin handlers over the computations.
-
-use std::collections::HashSet;
+//! `/v1/metrics/activity` and `/v1/metrics/growth`.
 
 use axum::extract::State;
 use axum::response::Response;
@@ -13,10 +11,8 @@ use crate::keys::auth::Auth;
 use crate::metrics::http::csv::{cell, Table};
 use crate::metrics::params::{self, Common, MetricQuery};
 use crate::metrics::reports::activity::{self, ActiveDaysBucket, ActivityDay, LEAD};
-use crate::metrics::reports::commerce::{self, By};
 use crate::metrics::reports::growth::{self, GroupGrowth, GrowthDay, Referrals};
 use crate::metrics::store::group_days;
-use crate::metrics::store::order_days;
 use crate::metrics::store::repo;
 use crate::metrics::store::sets;
 use crate::metrics::store::stints;
@@ -256,179 +252,6 @@ fn growth_csv(r: &GrowthReport) -> Table {
             cell(d.churn_rate),
             d.incomplete.to_string(),
         ]);
-    }
-    t
-}
-
-/// Commerce parameters.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct CommerceParams {
-    /// Breakdown: `group`, `tier` (the group's) or `campaign` (attributed; `organic` when none).
-    #[param(inline)]
-    pub by: Option<By>,
-    /// How far back a campaign link click attributes an order (0-90 days, default 7).
-    #[param(minimum = 0, maximum = 90)]
-    pub attribution_days: Option<i64>,
-}
-
-impl params::Params for CommerceParams {
-    const KEYS: &'static [&'static str] = &["by", "attribution_days"];
-}
-
-/// Commerce of a period.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CommerceReport {
-    pub timezone: String,
-    /// ISO 4217 code of every amount (the workspace currency).
-    pub currency: String,
-    #[schema(value_type = String)]
-    pub from: NaiveDate,
-    #[schema(value_type = String)]
-    pub to: NaiveDate,
-    pub total: commerce::Figures,
-    /// `gmv / active members` of the period (null when no one was active).
-    pub arpu: Option<f64>,
-    /// Distinct members active in the period (ARPU's denominator).
-    pub active_members: i64,
-    /// Orders of the scope paid in the period in another currency (left out of every figure).
-    pub other_currency_orders: i64,
-    pub rows: Vec<commerce::Row>,
-    pub days: Vec<commerce::Day>,
-    pub pending: bool,
-}
-
-/// GMV, orders, buyers, AOV, repurchase rate and ARPU, by group, tier or campaign.
-#[utoipa::path(get, path = "/metrics/commerce", tag = "metrics", params(Common, CommerceParams),
-    responses((status = 200, body = CommerceReport, description = "JSON, or CSV with `format=csv`"),
-        (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
-pub async fn get_commerce(
-    State(state): State<AppState>,
-    auth: Auth,
-    MetricQuery(q, p): MetricQuery<CommerceParams>,
-) -> ApiResult<Response> {
-    let attribution = p.attribution_days.unwrap_or(commerce::DEFAULT_ATTRIBUTION_DAYS);
-    if !(0..=90).contains(&attribution) {
-        return Err(ApiError::field("attribution_days", "out_of_range", "must be 0-90"));
-    }
-    let mut tx = snapshot(&state.pool).await?;
-    let c = params::resolve(&mut tx, auth.workspace_id, &q, state.clock.now()).await?;
-    let (lo, hi) = c.bounds();
-    // A campaign scope means the campaign's attributed orders, from any group.
-    let groups = if c.scope.campaign.is_some() { None } else { c.scope.groups.as_deref() };
-    let attribution = Duration::days(attribution);
-    let want = repo::OrderColumns {
-        group: p.by == Some(By::Group),
-        tier: p.by == Some(By::Tier),
-        campaign: p.by == Some(By::Campaign) || c.scope.campaign.is_some(),
-    };
-    let packed = c.rollup_days && attribution == Duration::days(commerce::DEFAULT_ATTRIBUTION_DAYS);
-    let count_active = async |conn: &mut sqlx::PgConnection| -> Result<i64, sqlx::Error> {
-        Ok(if c.rollup_days {
-            let span = sets::span(&mut *conn, &c, c.from, c.to, sets::Messages::Skip).await?;
-            sets::Bits::union_of(span.days.iter().map(|d| &d.active)).len() as i64
-        } else {
-            repo::active_members(&mut *conn, &c, c.from, c.to).await?
-        })
-    };
-    let active_members;
-    let mut orders = if packed {
-        // The orders paid in the period from the packed payment days and the
-        // refunds of earlier payments on this connection; the active members
-        // (for ARPU) and the groups' tiers on a second one, same snapshot.
-        let orders_side = async |conn: &mut sqlx::PgConnection| {
-            let mask = sets::mask(&mut *conn, &c).await?;
-            let only: Option<HashSet<uuid::Uuid>> = groups.map(|g| g.iter().copied().collect());
-            let filter = order_days::Filter { mask: &mask, groups: only.as_ref(), currency: &c.currency };
-            let orders = order_days::read(&mut *conn, c.ws, c.from, c.to, &filter).await?;
-            let part = repo::OrdersPart::RefundedPaidBefore(lo);
-            Ok((orders, repo::orders(conn, &c, groups, lo, hi, attribution, want, part).await?))
-        };
-        let active_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
-            let active = count_active(&mut *conn).await?;
-            let tiers = if want.tier { Some(repo::group_tiers(&mut *conn, &c).await?) } else { None };
-            Ok((active, tiers))
-        };
-        let ((mut orders, refunds), (active, tiers)) =
-            snapshot_reads(&state.pool, &mut tx, orders_side, active_side).await?;
-        if let Some(tiers) = tiers {
-            for o in &mut orders {
-                o.tier = o.group_id.and_then(|g| tiers.get(&g).cloned().flatten());
-            }
-        }
-        orders.extend(refunds);
-        active_members = active;
-        orders
-    } else {
-        // The orders paid before the middle of the period on this connection;
-        // the active members (for ARPU) and the other orders on a second one, same snapshot.
-        let mid = lo + (hi - lo) / 2;
-        let orders_side = async |conn: &mut sqlx::PgConnection| {
-            repo::orders(conn, &c, groups, lo, hi, attribution, want, repo::OrdersPart::PaidBefore(mid)).await
-        };
-        // The active members first: their read and decoding overlap the other half's query.
-        let active_side = async |conn: &mut sqlx::PgConnection| -> Result<_, sqlx::Error> {
-            let active = count_active(&mut *conn).await?;
-            let later = repo::orders(conn, &c, groups, lo, hi, attribution, want, repo::OrdersPart::PaidFrom(mid));
-            Ok((later.await?, active))
-        };
-        let (mut orders, (later, active)) = snapshot_reads(&state.pool, &mut tx, orders_side, active_side).await?;
-        orders.extend(later);
-        active_members = active;
-        orders
-    };
-    if let Some(campaign) = c.scope.campaign {
-        orders.retain(|o| o.campaign_id == Some(campaign));
-    }
-    let other_currency_orders =
-        orders.iter().filter(|o| o.other_currency && lo <= o.paid_at && o.paid_at < hi).count() as i64;
-    orders.retain(|o| !o.other_currency);
-    let m = commerce::compute(&commerce::Input {
-        tz: c.tz,
-        from: c.from,
-        days: c.days(),
-        today: c.today,
-        lo,
-        hi,
-        by: p.by,
-        orders: &orders,
-    });
-    let report = CommerceReport {
-        timezone: c.tz_name.clone(),
-        currency: c.currency.clone(),
-        from: c.from,
-        to: c.to,
-        arpu: (active_members > 0).then(|| m.total.gmv as f64 / active_members as f64),
-        active_members,
-        total: m.total,
-        other_currency_orders,
-        rows: m.rows,
-        days: m.days,
-        // Clicks up to the attribution window before the period attribute its orders.
-        pending: pending(&mut tx, &c, attribution.num_days()).await?,
-    };
-    Ok(respond(c.format, report, "commerce", commerce_csv))
-}
-
-fn commerce_csv(r: &CommerceReport) -> Table {
-    let mut t =
-        Table::new(&["key", "gmv", "paid", "refunds", "orders", "refunded_orders", "buyers", "aov", "repurchase_rate"]);
-    let mut push = |key: &str, f: &commerce::Figures| {
-        t.push(vec![
-            key.to_owned(),
-            f.gmv.to_string(),
-            f.paid.to_string(),
-            f.refunds.to_string(),
-            f.orders.to_string(),
-            f.refunded_orders.to_string(),
-            f.buyers.to_string(),
-            cell(f.aov),
-            cell(f.repurchase_rate),
-        ]);
-    };
-    push("total", &r.total);
-    for row in &r.rows {
-        push(&row.key, &row.figures);
     }
     t
 }

@@ -8,8 +8,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::metrics::period::{day_start, period_start, shift, Period};
+use crate::metrics::store::stints::Who;
 use crate::workspaces::model::WeekStart;
 
 /// What makes a member part of a cohort.
@@ -76,6 +78,29 @@ pub struct Member {
     pub active: Vec<NaiveDate>,
     /// Stints in the scope `[joined, left)`.
     pub stints: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)>,
+}
+
+/// The members who entered a cohort of `[first, cohort_end)`, from
+/// (who, id when read with one, the local day they entered), and the ids of
+/// those read with one.
+#[allow(clippy::type_complexity)]
+pub fn cohort_members(
+    entries: Vec<(Who, Option<Uuid>, Option<NaiveDate>)>,
+    first: NaiveDate,
+    cohort_end: NaiveDate,
+) -> (HashMap<Who, Member>, HashMap<Uuid, Who>) {
+    let mut members: HashMap<Who, Member> = HashMap::new();
+    let mut ids: HashMap<Uuid, Who> = HashMap::new();
+    for (w, id, entered) in entries {
+        let Some(day) = entered else { continue };
+        if day >= first && day < cohort_end {
+            members.insert(w, Member { cohort_day: Some(day), ..Default::default() });
+            if let Some(id) = id {
+                ids.insert(id, w);
+            }
+        }
+    }
+    (members, ids)
 }
 
 impl Member {
