@@ -258,3 +258,57 @@ mod tests {
         assert_eq!(TimeCursor::decode(&URL_SAFE_NO_PAD.encode("e1:x:y")), None);
     }
 }
+
+/// A stored join or leave of one (member, group) pair.
+#[derive(Debug, Clone)]
+pub struct MembershipRow {
+    pub member_id: Uuid,
+    pub group_id: Uuid,
+    pub id: Uuid,
+    /// A join (else a leave).
+    pub joined: bool,
+    pub occurred_at: DateTime<Utc>,
+    pub properties: serde_json::Value,
+}
+
+/// Every stored join and leave of the pairs `(members[i], groups[i])`.
+pub async fn membership_events(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    members: &[Uuid],
+    groups: &[Uuid],
+) -> Result<Vec<MembershipRow>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Raw {
+        m: Uuid,
+        g: Uuid,
+        id: Uuid,
+        #[sqlx(rename = "type")]
+        kind: String,
+        occurred_at: DateTime<Utc>,
+        properties: sqlx::types::Json<serde_json::Value>,
+    }
+    let rows: Vec<Raw> = sqlx::query_as(
+        "SELECT p.m, p.g, e.id, e.type, e.occurred_at, e.properties
+         FROM unnest($2::uuid[], $3::uuid[]) AS p(m, g)
+         CROSS JOIN LATERAL (SELECT id, type, occurred_at, properties FROM events
+                             WHERE workspace_id = $1 AND member_id = p.m AND group_id = p.g
+                               AND type IN ('member_joined', 'member_left')) e",
+    )
+    .bind(ws)
+    .bind(members)
+    .bind(groups)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| MembershipRow {
+            member_id: r.m,
+            group_id: r.g,
+            id: r.id,
+            joined: EventKind::MemberJoined.is(&r.kind),
+            occurred_at: r.occurred_at,
+            properties: r.properties.0,
+        })
+        .collect())
+}

@@ -187,7 +187,6 @@ pub async fn store_and_process(
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
     let id = inbox::insert(&mut tx, record.workspace_id, record.id, record.platform, query, headers, body).await?;
-    sqlx::query("SAVEPOINT processing").execute(&mut *tx).await?;
     let row = InboxRaw {
         id,
         workspace_id: record.workspace_id,
@@ -197,11 +196,17 @@ pub async fn store_and_process(
         body: body.to_vec(),
     };
     let records = HashMap::from([(record.id.0, record.clone())]);
-    let outcome = match process_rows(&mut tx, vec![row], &records, now, &state.ingestion).await {
-        Ok(mut o) => o.pop().unwrap_or_default(),
+    // Processing in a nested transaction (a savepoint): if it fails, the
+    // stored request stays and the processor retries it.
+    let mut processing = sqlx::Connection::begin(&mut *tx).await?;
+    let outcome = match process_rows(&mut processing, vec![row], &records, now, &state.ingestion).await {
+        Ok(mut o) => {
+            processing.commit().await?;
+            o.pop().unwrap_or_default()
+        }
         Err(e) => {
             tracing::error!(error = ?e, %id, "webhook stored but not processed; the processor will retry");
-            sqlx::query("ROLLBACK TO SAVEPOINT processing").execute(&mut *tx).await?;
+            processing.rollback().await?;
             Outcome { inbox_id: Some(id), status: InboxStatus::Received, ..Default::default() }
         }
     };

@@ -461,6 +461,17 @@ pub async fn existing(conn: &mut PgConnection, ws: WorkspaceId, ids: &[Uuid]) ->
         .await
 }
 
+/// Locks these members' rows, in id order (so concurrent writers never wait
+/// in a cycle): what serialises changes to one member's stints.
+pub async fn lock_in_order(conn: &mut PgConnection, ws: WorkspaceId, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM members WHERE workspace_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE")
+        .bind(ws)
+        .bind(ids)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     /// The activity types spelled out in the member query are the event

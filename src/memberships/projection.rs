@@ -17,10 +17,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::model::JoinSource;
+use super::repo;
 use crate::ids::{GroupId, MemberId, WorkspaceId};
 
 /// One membership event of a pair.
@@ -108,38 +109,21 @@ pub async fn sync_pairs(
     }
     let members: Vec<Uuid> = pairs.iter().map(|p| p.0 .0).collect();
     let groups: Vec<Uuid> = pairs.iter().map(|p| p.1 .0).collect();
-    sqlx::query("SELECT 1 FROM members WHERE workspace_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE")
-        .bind(ws)
-        .bind(&members)
-        .execute(&mut *conn)
-        .await?;
-    let rows = sqlx::query(
-        "SELECT p.m, p.g, e.id, e.type, e.occurred_at, e.properties
-         FROM unnest($2::uuid[], $3::uuid[]) AS p(m, g)
-         CROSS JOIN LATERAL (SELECT id, type, occurred_at, properties FROM events
-                             WHERE workspace_id = $1 AND member_id = p.m AND group_id = p.g
-                               AND type IN ('member_joined', 'member_left')) e",
-    )
-    .bind(ws)
-    .bind(&members)
-    .bind(&groups)
-    .fetch_all(&mut *conn)
-    .await?;
+    crate::members::repo::lock_in_order(conn, ws, &members).await?;
     let mut events: HashMap<(Uuid, Uuid), Vec<MembershipEvent>> = HashMap::new();
-    for r in rows {
-        let props: sqlx::types::Json<serde_json::Value> = r.try_get("properties")?;
-        let kind: String = r.try_get("type")?;
-        events.entry((r.try_get("m")?, r.try_get("g")?)).or_default().push(MembershipEvent {
-            id: r.try_get("id")?,
-            joined: crate::events::model::EventKind::MemberJoined.is(&kind),
-            at: r.try_get("occurred_at")?,
-            source: text(&props, "join_source").and_then(|s| serde_json::from_value(serde_json::Value::String(s)).ok()),
-            inviter: text(&props, "inviter_id").and_then(|s| s.parse().ok()),
-            invite_code: text(&props, "invite_code"),
-            reason: text(&props, "leave_reason"),
+    for e in crate::events::repo::membership_events(conn, ws, &members, &groups).await? {
+        let props = &e.properties;
+        events.entry((e.member_id, e.group_id)).or_default().push(MembershipEvent {
+            id: e.id,
+            joined: e.joined,
+            at: e.occurred_at,
+            source: text(props, "join_source").and_then(|s| serde_json::from_value(serde_json::Value::String(s)).ok()),
+            inviter: text(props, "inviter_id").and_then(|s| s.parse().ok()),
+            invite_code: text(props, "invite_code"),
+            reason: text(props, "leave_reason"),
         });
     }
-    let mut existing = current(conn, ws, &members, &groups).await?;
+    let mut existing = repo::stints_of_pairs(conn, ws, &members, &groups).await?;
     let mut changed: Vec<(Uuid, Uuid)> = Vec::new();
     let mut stints: Vec<(Uuid, Uuid, Stint)> = Vec::new();
     for &(MemberId(m), GroupId(g)) in pairs {
@@ -153,74 +137,7 @@ pub async fn sync_pairs(
     if changed.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "DELETE FROM memberships s USING unnest($2::uuid[], $3::uuid[]) AS p(m, g)
-         WHERE s.workspace_id = $1 AND s.member_id = p.m AND s.group_id = p.g",
-    )
-    .bind(ws)
-    .bind(changed.iter().map(|c| c.0).collect::<Vec<_>>())
-    .bind(changed.iter().map(|c| c.1).collect::<Vec<_>>())
-    .execute(&mut *conn)
-    .await?;
-    if stints.is_empty() {
-        return Ok(());
-    }
-    // An inviter who is not a member of this workspace is not recorded.
-    sqlx::query(
-        "INSERT INTO memberships (workspace_id, id, group_id, member_id, joined_at, left_at, source, inviter_id,
-             invite_code, leave_reason)
-         SELECT $1, u.id, u.g, u.m, u.joined, u.left_at, u.source, i.id, u.code, u.reason
-         FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::timestamptz[], $7::text[],
-                     $8::uuid[], $9::text[], $10::text[])
-              AS u(id, g, m, joined, left_at, source, inviter, code, reason)
-         LEFT JOIN members i ON i.workspace_id = $1 AND i.id = u.inviter",
-    )
-    .bind(ws)
-    .bind(stints.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
-    .bind(stints.iter().map(|s| s.1).collect::<Vec<_>>())
-    .bind(stints.iter().map(|s| s.0).collect::<Vec<_>>())
-    .bind(stints.iter().map(|s| s.2.joined_at).collect::<Vec<_>>())
-    .bind(stints.iter().map(|s| s.2.left_at).collect::<Vec<_>>())
-    .bind(stints.iter().map(|s| s.2.source).collect::<Vec<_>>())
-    .bind(stints.iter().map(|s| s.2.inviter).collect::<Vec<_>>())
-    .bind(stints.iter().map(|s| s.2.invite_code.clone()).collect::<Vec<_>>())
-    .bind(stints.iter().map(|s| s.2.leave_reason.clone()).collect::<Vec<_>>())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// The stored stints of the pairs, each pair's in order.
-async fn current(
-    conn: &mut PgConnection,
-    ws: WorkspaceId,
-    members: &[Uuid],
-    groups: &[Uuid],
-) -> Result<HashMap<(Uuid, Uuid), Vec<Stint>>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT p.m, p.g, s.joined_at, s.left_at, s.source, s.inviter_id, s.invite_code, s.leave_reason
-         FROM unnest($2::uuid[], $3::uuid[]) AS p(m, g)
-         CROSS JOIN LATERAL (SELECT * FROM memberships
-                             WHERE workspace_id = $1 AND group_id = p.g AND member_id = p.m
-                             ORDER BY joined_at, id) s",
-    )
-    .bind(ws)
-    .bind(members)
-    .bind(groups)
-    .fetch_all(conn)
-    .await?;
-    let mut out: HashMap<(Uuid, Uuid), Vec<Stint>> = HashMap::new();
-    for r in &rows {
-        out.entry((r.try_get("m")?, r.try_get("g")?)).or_default().push(Stint {
-            joined_at: r.try_get("joined_at")?,
-            left_at: r.try_get("left_at")?,
-            source: r.try_get("source")?,
-            inviter: r.try_get("inviter_id")?,
-            invite_code: r.try_get("invite_code")?,
-            leave_reason: r.try_get("leave_reason")?,
-        });
-    }
-    Ok(out)
+    repo::replace_stints(conn, ws, &changed, &stints).await
 }
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
 //! All SQL of memberships.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::model::Membership;
+use super::projection::Stint;
 use crate::ids::{GroupId, MemberId, MembershipId, WorkspaceId};
 
 const SELECT: &str =
@@ -123,4 +126,82 @@ pub async fn list_for_member(
     .bind(limit)
     .fetch_all(conn)
     .await
+}
+
+/// The stored stints of the pairs `(members[i], groups[i])`, each pair's in order.
+pub async fn stints_of_pairs(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    members: &[Uuid],
+    groups: &[Uuid],
+) -> Result<HashMap<(Uuid, Uuid), Vec<Stint>>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT p.m, p.g, s.joined_at, s.left_at, s.source, s.inviter_id, s.invite_code, s.leave_reason
+         FROM unnest($2::uuid[], $3::uuid[]) AS p(m, g)
+         CROSS JOIN LATERAL (SELECT * FROM memberships
+                             WHERE workspace_id = $1 AND group_id = p.g AND member_id = p.m
+                             ORDER BY joined_at, id) s",
+    )
+    .bind(ws)
+    .bind(members)
+    .bind(groups)
+    .fetch_all(conn)
+    .await?;
+    let mut out: HashMap<(Uuid, Uuid), Vec<Stint>> = HashMap::new();
+    for r in &rows {
+        out.entry((r.try_get("m")?, r.try_get("g")?)).or_default().push(Stint {
+            joined_at: r.try_get("joined_at")?,
+            left_at: r.try_get("left_at")?,
+            source: r.try_get("source")?,
+            inviter: r.try_get("inviter_id")?,
+            invite_code: r.try_get("invite_code")?,
+            leave_reason: r.try_get("leave_reason")?,
+        });
+    }
+    Ok(out)
+}
+
+/// Replaces the stints of the `changed` (member, group) pairs with `stints`
+/// (member, group, stint). An inviter who is not a member of this workspace
+/// is not recorded.
+pub async fn replace_stints(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    changed: &[(Uuid, Uuid)],
+    stints: &[(Uuid, Uuid, Stint)],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM memberships s USING unnest($2::uuid[], $3::uuid[]) AS p(m, g)
+         WHERE s.workspace_id = $1 AND s.member_id = p.m AND s.group_id = p.g",
+    )
+    .bind(ws)
+    .bind(changed.iter().map(|c| c.0).collect::<Vec<_>>())
+    .bind(changed.iter().map(|c| c.1).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+    if stints.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO memberships (workspace_id, id, group_id, member_id, joined_at, left_at, source, inviter_id,
+             invite_code, leave_reason)
+         SELECT $1, u.id, u.g, u.m, u.joined, u.left_at, u.source, i.id, u.code, u.reason
+         FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::timestamptz[], $7::text[],
+                     $8::uuid[], $9::text[], $10::text[])
+              AS u(id, g, m, joined, left_at, source, inviter, code, reason)
+         LEFT JOIN members i ON i.workspace_id = $1 AND i.id = u.inviter",
+    )
+    .bind(ws)
+    .bind(stints.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+    .bind(stints.iter().map(|s| s.1).collect::<Vec<_>>())
+    .bind(stints.iter().map(|s| s.0).collect::<Vec<_>>())
+    .bind(stints.iter().map(|s| s.2.joined_at).collect::<Vec<_>>())
+    .bind(stints.iter().map(|s| s.2.left_at).collect::<Vec<_>>())
+    .bind(stints.iter().map(|s| s.2.source).collect::<Vec<_>>())
+    .bind(stints.iter().map(|s| s.2.inviter).collect::<Vec<_>>())
+    .bind(stints.iter().map(|s| s.2.invite_code.clone()).collect::<Vec<_>>())
+    .bind(stints.iter().map(|s| s.2.leave_reason.clone()).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -16,6 +16,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::model::{Plan, PlanTarget};
+use super::repo::{self, NewSchedule};
 use super::timing::{self, Anchor, Offset, Quiet, Timing};
 use crate::clock::zone;
 use crate::groups::repo::{GroupFilter, ScheduleTarget};
@@ -87,16 +88,9 @@ pub async fn targets(conn: &mut PgConnection, ws: WorkspaceId, t: &PlanTarget) -
     Ok(crate::groups::repo::schedule_targets(conn, ws, &filter).await?)
 }
 
-/// One schedule row to insert.
-#[derive(Debug, Default)]
-struct NewRows {
-    steps: Vec<Uuid>,
-    groups: Vec<Uuid>,
-    members: Vec<Uuid>,
-    anchors: Vec<Option<DateTime<Utc>>>,
-    slots: Vec<Option<DateTime<Utc>>>,
-    fires: Vec<Option<DateTime<Utc>>>,
-}
+/// The schedule rows a sync adds.
+#[derive(Default)]
+struct NewRows(Vec<NewSchedule>);
 
 impl NewRows {
     #[allow(clippy::too_many_arguments)]
@@ -110,12 +104,14 @@ impl NewRows {
         anchor: Option<DateTime<Utc>>,
         slot: Option<DateTime<Utc>>,
     ) {
-        self.steps.push(c.plan.steps[step].id.0);
-        self.groups.push(group);
-        self.members.push(member);
-        self.anchors.push(anchor);
-        self.slots.push(slot);
-        self.fires.push(slot.map(|s| c.fire_at(step, tz, group, member, s)));
+        self.0.push(NewSchedule {
+            step_id: c.plan.steps[step].id.0,
+            group_id: group,
+            member_id: member,
+            anchor_at: anchor,
+            next_slot_at: slot,
+            next_fire_at: slot.map(|s| c.fire_at(step, tz, group, member, s)),
+        });
     }
 }
 
@@ -141,22 +137,8 @@ pub async fn sync_plan(
     let plan_id = c.plan.id;
     let targets = targets(conn, ws, &c.plan.target).await?;
     let ids: Vec<Uuid> = targets.iter().map(|t| t.id.0).collect();
-    sqlx::query("DELETE FROM sop_schedules WHERE workspace_id = $1 AND plan_id = $2 AND NOT (group_id = ANY($3))")
-        .bind(ws)
-        .bind(plan_id)
-        .bind(&ids)
-        .execute(&mut *conn)
-        .await?;
-    let existing: HashSet<(Uuid, Uuid)> = sqlx::query_as(
-        "SELECT step_id, group_id FROM sop_schedules WHERE workspace_id = $1 AND plan_id = $2 AND member_id = $3",
-    )
-    .bind(ws)
-    .bind(plan_id)
-    .bind(Uuid::nil())
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .collect();
+    repo::drop_untargeted(conn, ws, plan_id, &ids).await?;
+    let existing: HashSet<(Uuid, Uuid)> = repo::group_rows(conn, ws, plan_id).await?.into_iter().collect();
     let from = effective_from.max(now) - Duration::seconds(1);
     let mut rows = NewRows::default();
     for (i, (step, t)) in c.plan.steps.iter().zip(&c.timings).enumerate() {
@@ -178,30 +160,9 @@ pub async fn sync_plan(
             }
         }
     }
-    let added = rows.steps.len();
-    sqlx::query(
-        "INSERT INTO sop_schedules (workspace_id, step_id, group_id, member_id, plan_id, anchor_at, next_slot_at, next_fire_at)
-         SELECT $1, u.s, u.g, u.m, $2, u.a, u.slot, u.fire
-         FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::timestamptz[], $7::timestamptz[], $8::timestamptz[])
-             AS u(s, g, m, a, slot, fire)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(ws)
-    .bind(plan_id)
-    .bind(&rows.steps)
-    .bind(&rows.groups)
-    .bind(&rows.members)
-    .bind(&rows.anchors)
-    .bind(&rows.slots)
-    .bind(&rows.fires)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE sop_plans SET synced_at = $3 WHERE workspace_id = $1 AND id = $2")
-        .bind(ws)
-        .bind(plan_id)
-        .bind(now)
-        .execute(conn)
-        .await?;
+    let added = rows.0.len();
+    repo::insert_rows(conn, ws, plan_id, &rows.0).await?;
+    repo::mark_synced(conn, ws, plan_id, now).await?;
     Ok(added)
 }
 
@@ -218,20 +179,7 @@ async fn add_joins(
     rows: &mut NewRows,
 ) -> anyhow::Result<()> {
     let ids: Vec<Uuid> = targets.iter().map(|t| t.id.0).collect();
-    let joins: Vec<(Uuid, Uuid, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT ms.group_id, ms.member_id, min(ms.joined_at)
-         FROM memberships ms JOIN members m ON m.workspace_id = ms.workspace_id AND m.id = ms.member_id
-         WHERE ms.workspace_id = $1 AND ms.group_id = ANY($2) AND ms.joined_at >= $3 AND NOT m.is_staff AND NOT m.is_bot
-           AND NOT EXISTS (SELECT 1 FROM sop_schedules s WHERE s.workspace_id = $1 AND s.step_id = $4
-                           AND s.group_id = ms.group_id AND s.member_id = ms.member_id)
-         GROUP BY ms.group_id, ms.member_id",
-    )
-    .bind(ws)
-    .bind(&ids)
-    .bind(since)
-    .bind(c.plan.steps[step].id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let joins = repo::joins_without_row(conn, ws, &ids, since, c.plan.steps[step].id).await?;
     let tz_of: std::collections::HashMap<Uuid, Tz> = targets.iter().map(|t| (t.id.0, zone(&t.timezone))).collect();
     for (group, member, joined) in joins {
         let tz = tz_of.get(&group).copied().unwrap_or(Tz::UTC);

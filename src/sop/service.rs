@@ -92,12 +92,7 @@ pub async fn save(
     super::repo::replace_steps(conn, ws, plan.id, old_steps, &new).await?;
     let saved = super::repo::get(conn, ws, plan.id, false).await?.ok_or(ApiError::NotFound("sop plan"))?;
     if saved.status == PlanStatus::Active {
-        let anchor_from: DateTime<Utc> =
-            sqlx::query_scalar("SELECT anchor_from FROM sop_plans WHERE workspace_id = $1 AND id = $2")
-                .bind(ws)
-                .bind(plan.id)
-                .fetch_one(&mut *conn)
-                .await?;
+        let anchor_from = super::repo::anchor_from(conn, ws, plan.id).await?;
         schedule::sync_plan(conn, ws, &Compiled::new(saved.clone())?, now, anchor_from, now).await?;
     }
     Ok(saved)

@@ -74,3 +74,11 @@ pub async fn lock(conn: &mut PgConnection, ws: WorkspaceId) -> Result<(), sqlx::
     sqlx::query("SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE").bind(ws).execute(conn).await?;
     Ok(())
 }
+
+/// Takes (`true`) or releases the session lock that serialises the first
+/// starts of several instances on an empty database.
+pub async fn bootstrap_lock(conn: &mut PgConnection, take: bool) -> Result<(), sqlx::Error> {
+    let sql = if take { "SELECT pg_advisory_lock(7341001)" } else { "SELECT pg_advisory_unlock(7341001)" };
+    sqlx::query(sql).execute(conn).await?;
+    Ok(())
+}

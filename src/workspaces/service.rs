@@ -50,7 +50,7 @@ pub async fn create_workspace(pool: &PgPool, name: &str, timezone: &str, actor: 
 pub async fn bootstrap(pool: &PgPool) -> anyhow::Result<Option<NewWorkspace>> {
     let mut conn = pool.acquire().await?;
     // Serialises concurrent first starts of several instances.
-    sqlx::query("SELECT pg_advisory_lock(7341001)").execute(&mut *conn).await?;
+    repo::bootstrap_lock(&mut conn, true).await?;
     let result = async {
         if repo::any_exists(&mut conn).await? {
             return Ok(None);
@@ -58,6 +58,6 @@ pub async fn bootstrap(pool: &PgPool) -> anyhow::Result<Option<NewWorkspace>> {
         create_workspace(pool, DEFAULT_WORKSPACE, super::model::DEFAULT_TIMEZONE, Actor::System).await.map(Some)
     }
     .await;
-    sqlx::query("SELECT pg_advisory_unlock(7341001)").execute(&mut *conn).await?;
+    repo::bootstrap_lock(&mut conn, false).await?;
     result
 }

@@ -1,4 +1,8 @@
-//! All SQL of SOP plans and steps (schedules live in [`super::schedule`]).
+//! All SQL of SOP plans, steps and schedule rows (the sync of a plan's
+//! rows with its targets is in `sync`).
+
+mod sync;
+pub use sync::*;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::types::Json;
