@@ -78,6 +78,14 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Database> {
     Ok(Database { pool, embedded: Some(pg) })
 }
 
+/// The constraint a unique, foreign-key or check violation names.
+pub fn constraint(e: &sqlx::Error) -> Option<&str> {
+    match e {
+        sqlx::Error::Database(db) => db.constraint(),
+        _ => None,
+    }
+}
+
 /// Whether a database error is worth retrying the whole transaction for
 /// (deadlock or serialization failure).
 pub fn is_retryable(e: &sqlx::Error) -> bool {

@@ -387,6 +387,11 @@ async fn lookup_external(
     Ok(rows.into_iter().map(|(p, e, id, _)| ((p, e), id)).collect())
 }
 
+/// Every group's tier, by group id.
+pub async fn tiers(conn: &mut PgConnection, ws: WorkspaceId) -> Result<Vec<(Uuid, Option<String>)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, tier FROM groups WHERE workspace_id = $1").bind(ws).fetch_all(conn).await
+}
+
 /// Sets a group's status (platform lifecycle, e.g. dismissed).
 pub async fn set_status(
     conn: &mut PgConnection,

@@ -55,6 +55,7 @@ pub async fn join_group(
     ApiJson(body): ApiJson<JoinGroup>,
 ) -> ApiResult<(StatusCode, Json<Membership>)> {
     auth.require(Role::Operator)?;
+    body.validate()?;
     let mut tx = state.pool.begin().await?;
     let by =
         service::Writer { actor: Actor::from(&auth), now: state.clock.now(), subscribers: &state.ingestion.reactions };
@@ -75,6 +76,7 @@ pub async fn leave_group(
     ApiQuery(q): ApiQuery<LeaveGroup>,
 ) -> ApiResult<Json<Membership>> {
     auth.require(Role::Operator)?;
+    q.validate()?;
     let mut tx = state.pool.begin().await?;
     let by =
         service::Writer { actor: Actor::from(&auth), now: state.clock.now(), subscribers: &state.ingestion.reactions };
@@ -99,4 +101,26 @@ pub async fn list_member_memberships(
     }
     let rows = repo::list_for_member(&mut conn, auth.workspace_id, id, page.after, page.fetch_limit()).await?;
     Ok(Json(Page::from_rows(rows, page, |m| m.id.0)))
+}
+
+impl From<service::MembershipError> for ApiError {
+    fn from(e: service::MembershipError) -> Self {
+        use service::MembershipError as E;
+        let message = e.to_string();
+        match e {
+            E::GroupNotFound => ApiError::NotFound("group"),
+            E::MemberNotFound => ApiError::NotFound("member"),
+            E::MembershipNotFound => ApiError::NotFound("membership"),
+            E::UnknownMember { field } => ApiError::unknown(field, message),
+            E::GroupDismissed => ApiError::conflict("group_dismissed", message),
+            E::MemberErased => ApiError::conflict("member_erased", message),
+            E::AlreadyMember => ApiError::conflict("already_member", message),
+            E::OverlappingStint => ApiError::conflict("overlapping_stint", message),
+            E::NotAMember => ApiError::conflict("not_a_member", message),
+            E::BeforeJoin => ApiError::conflict("before_join", message),
+            E::InFuture { field } => ApiError::field(field, "in_future", message),
+            E::Database(e) => ApiError::from(e),
+            E::Internal(e) => ApiError::Internal(e),
+        }
+    }
 }

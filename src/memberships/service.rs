@@ -9,7 +9,7 @@ use sqlx::PgConnection;
 use super::model::{JoinGroup, JoinSource, LeaveGroup, Membership};
 use super::repo;
 use crate::audit::{self, Actor};
-use crate::error::{on_constraint, ApiError, ApiResult};
+use crate::db::constraint;
 use crate::events::model::{EventKind, EventSource};
 use crate::events::reactions::{self, Reactions};
 use crate::groups::model::GroupStatus;
@@ -18,21 +18,55 @@ use crate::ids::{GroupId, MemberId, WorkspaceId};
 /// How far in the future a join or leave time may be (clock skew).
 const FUTURE_TOLERANCE_MINUTES: i64 = 5;
 
-fn map_err(e: sqlx::Error) -> ApiError {
-    on_constraint(e, |c| match c {
-        "memberships_one_open_stint" => {
-            Some(ApiError::conflict("already_member", "the member is already in this group"))
-        }
-        "memberships_left_after_joined" => {
-            Some(ApiError::conflict("before_join", "left_at must not be before the stint's joined_at"))
-        }
-        _ => None,
-    })
+/// Why a join or leave was refused (the HTTP edge maps each to its answer).
+#[derive(Debug, thiserror::Error)]
+pub enum MembershipError {
+    #[error("group not found")]
+    GroupNotFound,
+    #[error("member not found")]
+    MemberNotFound,
+    #[error("membership not found")]
+    MembershipNotFound,
+    /// A member named in the body is not in the workspace.
+    #[error("no such member in this workspace")]
+    UnknownMember { field: &'static str },
+    #[error("the group was dismissed")]
+    GroupDismissed,
+    #[error("this member's personal data was erased")]
+    MemberErased,
+    #[error("the member is already in this group")]
+    AlreadyMember,
+    #[error("joined_at falls inside an earlier stint of this member")]
+    OverlappingStint,
+    #[error("the member is not in this group")]
+    NotAMember,
+    #[error("left_at must not be before the stint's joined_at")]
+    BeforeJoin,
+    #[error("must not be in the future")]
+    InFuture { field: &'static str },
+    #[error(transparent)]
+    Database(sqlx::Error),
+    /// A step that cannot fail unless something else is broken.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
 }
 
-fn check_not_future(field: &str, at: DateTime<Utc>, now: DateTime<Utc>) -> ApiResult<()> {
+impl From<sqlx::Error> for MembershipError {
+    /// The constraints that close the races between concurrent writers.
+    fn from(e: sqlx::Error) -> Self {
+        match constraint(&e) {
+            Some("memberships_one_open_stint") => Self::AlreadyMember,
+            Some("memberships_left_after_joined") => Self::BeforeJoin,
+            _ => Self::Database(e),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, MembershipError>;
+
+fn check_not_future(field: &'static str, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
     if at > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) {
-        return Err(ApiError::field(field, "in_future", "must not be in the future"));
+        return Err(MembershipError::InFuture { field });
     }
     Ok(())
 }
@@ -51,31 +85,30 @@ pub async fn join(
     group: GroupId,
     req: &JoinGroup,
     by: &Writer<'_>,
-) -> ApiResult<Membership> {
+) -> Result<Membership> {
     let now = by.now;
-    req.validate()?;
-    let g = crate::groups::repo::get(conn, ws, group).await?.ok_or(ApiError::NotFound("group"))?;
+    let g = crate::groups::repo::get(conn, ws, group).await?.ok_or(MembershipError::GroupNotFound)?;
     if g.status == GroupStatus::Dismissed {
-        return Err(ApiError::conflict("group_dismissed", "the group was dismissed"));
+        return Err(MembershipError::GroupDismissed);
     }
     let m = crate::members::repo::get_for_update(conn, ws, req.member_id)
         .await?
-        .ok_or_else(|| ApiError::unknown("member_id", "no such member in this workspace"))?;
+        .ok_or(MembershipError::UnknownMember { field: "member_id" })?;
     if m.erased_at.is_some() {
-        return Err(ApiError::conflict("member_erased", "this member's personal data was erased"));
+        return Err(MembershipError::MemberErased);
     }
     if let Some(inviter) = req.inviter_id {
         if crate::members::repo::get(conn, ws, inviter).await?.is_none() {
-            return Err(ApiError::unknown("inviter_id", "no such member in this workspace"));
+            return Err(MembershipError::UnknownMember { field: "inviter_id" });
         }
     }
     let joined_at = req.joined_at.unwrap_or(now);
     check_not_future("joined_at", joined_at, now)?;
     if repo::open_stint_for_update(conn, ws, group, req.member_id).await?.is_some() {
-        return Err(ApiError::conflict("already_member", "the member is already in this group"));
+        return Err(MembershipError::AlreadyMember);
     }
     if repo::overlaps_closed_stint(conn, ws, group, req.member_id, joined_at).await? {
-        return Err(ApiError::conflict("overlapping_stint", "joined_at falls inside an earlier stint of this member"));
+        return Err(MembershipError::OverlappingStint);
     }
     let mut props = serde_json::json!({"join_source": req.source.unwrap_or(JoinSource::Unknown)});
     if let Some(i) = req.inviter_id {
@@ -89,7 +122,7 @@ pub async fn join(
     record_event(conn, ws, event, now, by.subscribers).await?;
     let (id, _) = repo::open_stint_for_update(conn, ws, group, req.member_id)
         .await?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("join produced no open stint")))?;
+        .ok_or_else(|| anyhow::anyhow!("join produced no open stint"))?;
     audit::record(
         conn,
         ws,
@@ -100,7 +133,7 @@ pub async fn join(
         serde_json::json!({"group_id": group, "member_id": req.member_id, "source": req.source}),
     )
     .await?;
-    repo::get(conn, ws, id).await?.ok_or(ApiError::NotFound("membership"))
+    repo::get(conn, ws, id).await?.ok_or(MembershipError::MembershipNotFound)
 }
 
 /// A join or leave to store.
@@ -119,7 +152,7 @@ async fn record_event(
     e: Stored,
     now: DateTime<Utc>,
     subscribers: &Reactions,
-) -> ApiResult<()> {
+) -> Result<()> {
     let row = crate::events::repo::Row {
         id: uuid::Uuid::now_v7(),
         kind: e.kind.as_str().to_owned(),
@@ -134,7 +167,7 @@ async fn record_event(
         properties: e.properties,
         source: EventSource::Api,
     };
-    reactions::store(conn, ws, &[row], now, subscribers).await.map_err(map_err)?;
+    reactions::store(conn, ws, &[row], now, subscribers).await?;
     Ok(())
 }
 
@@ -146,23 +179,22 @@ pub async fn leave(
     member: MemberId,
     req: &LeaveGroup,
     by: &Writer<'_>,
-) -> ApiResult<Membership> {
+) -> Result<Membership> {
     let now = by.now;
-    req.validate()?;
     if !crate::groups::repo::exists(conn, ws, group).await? {
-        return Err(ApiError::NotFound("group"));
+        return Err(MembershipError::GroupNotFound);
     }
     if crate::members::repo::get(conn, ws, member).await?.is_none() {
-        return Err(ApiError::NotFound("member"));
+        return Err(MembershipError::MemberNotFound);
     }
     let Some((id, joined_at)) = repo::open_stint_for_update(conn, ws, group, member).await? else {
-        return Err(ApiError::conflict("not_a_member", "the member is not in this group"));
+        return Err(MembershipError::NotAMember);
     };
     let left_at = req.left_at.unwrap_or(now);
     check_not_future("left_at", left_at, now)?;
     if left_at < joined_at {
         // The request is well-formed; it does not fit the stint stored.
-        return Err(ApiError::conflict("before_join", "left_at must not be before the stint's joined_at"));
+        return Err(MembershipError::BeforeJoin);
     }
     let mut props = serde_json::json!({});
     if let Some(r) = req.reason.as_deref().map(str::trim) {
@@ -180,6 +212,6 @@ pub async fn leave(
         serde_json::json!({"group_id": group, "member_id": member}),
     )
     .await?;
-    let closed = repo::latest_closed(conn, ws, group, member).await?.ok_or(ApiError::NotFound("membership"))?;
-    repo::get(conn, ws, closed).await?.ok_or(ApiError::NotFound("membership"))
+    let closed = repo::latest_closed(conn, ws, group, member).await?.ok_or(MembershipError::MembershipNotFound)?;
+    repo::get(conn, ws, closed).await?.ok_or(MembershipError::MembershipNotFound)
 }

@@ -40,6 +40,12 @@ pub async fn get(conn: &mut PgConnection, id: WorkspaceId) -> Result<Option<Work
     r.as_ref().map(from_row).transpose()
 }
 
+/// The workspace's timezone, share-locked until the transaction ends (so a
+/// change of it waits for the writers that read it); None when it is gone.
+pub async fn timezone_for_share(conn: &mut PgConnection, id: WorkspaceId) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT timezone FROM workspaces WHERE id = $1 FOR SHARE").bind(id).fetch_optional(conn).await
+}
+
 /// Whether any workspace exists.
 pub async fn any_exists(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM workspaces)").fetch_one(conn).await

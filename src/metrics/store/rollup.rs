@@ -55,10 +55,7 @@ pub async fn mark_dirty(conn: &mut PgConnection, ws: WorkspaceId, times: &[DateT
     if times.is_empty() {
         return Ok(());
     }
-    let tz: Option<String> = sqlx::query_scalar("SELECT timezone FROM workspaces WHERE id = $1 FOR SHARE")
-        .bind(ws)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let tz = crate::workspaces::repo::timezone_for_share(conn, ws).await?;
     let Some(tz) = tz else { return Ok(()) };
     let zone = crate::clock::zone(&tz);
     let days: Vec<NaiveDate> = times.iter().map(|t| local_day(zone, *t)).collect::<BTreeSet<_>>().into_iter().collect();

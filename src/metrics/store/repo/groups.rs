@@ -31,9 +31,7 @@ pub async fn group_tiers(
     conn: &mut PgConnection,
     c: &Ctx,
 ) -> Result<std::collections::HashMap<Uuid, Option<String>>, sqlx::Error> {
-    let rows: Vec<(Uuid, Option<String>)> =
-        sqlx::query_as("SELECT id, tier FROM groups WHERE workspace_id = $1").bind(c.ws).fetch_all(conn).await?;
-    Ok(rows.into_iter().collect())
+    Ok(crate::groups::repo::tiers(conn, c.ws).await?.into_iter().collect())
 }
 
 /// Activity figures of one group over a health window.
