@@ -122,3 +122,15 @@ impl LeaveGroup {
         c.finish()
     }
 }
+
+/// One stint as projected from a pair's join and leave events (what
+/// `memberships` stores of it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stint {
+    pub joined_at: DateTime<Utc>,
+    pub left_at: Option<DateTime<Utc>>,
+    pub source: JoinSource,
+    pub inviter: Option<uuid::Uuid>,
+    pub invite_code: Option<String>,
+    pub leave_reason: Option<String>,
+}

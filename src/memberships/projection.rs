@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::model::JoinSource;
+use super::model::{JoinSource, Stint};
 use super::repo;
 use crate::ids::{GroupId, MemberId, WorkspaceId};
 
@@ -34,17 +34,6 @@ pub struct MembershipEvent {
     pub inviter: Option<Uuid>,
     pub invite_code: Option<String>,
     pub reason: Option<String>,
-}
-
-/// One projected stint.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Stint {
-    pub joined_at: DateTime<Utc>,
-    pub left_at: Option<DateTime<Utc>>,
-    pub source: JoinSource,
-    pub inviter: Option<Uuid>,
-    pub invite_code: Option<String>,
-    pub leave_reason: Option<String>,
 }
 
 /// Folds a pair's events into stints (see the module rules).

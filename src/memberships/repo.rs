@@ -6,8 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use super::model::Membership;
-use super::projection::Stint;
+use super::model::{Membership, Stint};
 use crate::ids::{GroupId, MemberId, MembershipId, WorkspaceId};
 
 const SELECT: &str =

@@ -16,8 +16,9 @@ use crate::metrics::http::reply::{pending, respond, snapshot};
 use crate::metrics::params::{self, Common, Ctx, MetricQuery};
 use crate::metrics::period::{local_day, period_start, shift, Period};
 use crate::metrics::reports::cohorts::{self, Average, Cohort, CohortBy, LifecyclePeriod, Measure, Member, Mode};
+use crate::metrics::store::packed::Mask;
 use crate::metrics::store::repo;
-use crate::metrics::store::sets::{self, Mask};
+use crate::metrics::store::sets;
 use crate::metrics::store::stints::{self, Who};
 use crate::state::AppState;
 

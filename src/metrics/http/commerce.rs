@@ -138,7 +138,7 @@ struct Read<'a> {
 async fn count_active(conn: &mut PgConnection, c: &Ctx) -> Result<i64, sqlx::Error> {
     Ok(if c.rollup_days {
         let span = sets::span(&mut *conn, c, c.from, c.to, sets::Messages::Skip).await?;
-        sets::Bits::union_of(span.days.iter().map(|d| &d.active)).len() as i64
+        crate::metrics::store::packed::Bits::union_of(span.days.iter().map(|d| &d.active)).len() as i64
     } else {
         repo::active_members(&mut *conn, c, c.from, c.to).await?
     })

@@ -201,7 +201,8 @@ async fn figures(pool: &PgPool, tx: &mut PgConnection, c: &Ctx, before: NaiveDat
         };
         let activation = activation.into_iter().map(|(g, n, a)| (g, (n, a))).collect();
         // Another timezone's sets are numbered per request: stints from `memberships`, counted members only.
-        let all = stints::read(&mut *tx, c, &sets::Mask::default(), Some(lo), Some(hi), false).await?;
+        let all = stints::read(&mut *tx, c, &crate::metrics::store::packed::Mask::default(), Some(lo), Some(hi), false)
+            .await?;
         let membership = stints::membership(&all, lo, hi, settle);
         Ok(Figures { activity, activation, membership, groups: repo::group_last_messages(tx, c, c.to, &[]).await? })
     }

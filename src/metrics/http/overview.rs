@@ -98,7 +98,7 @@ pub async fn get_activity(
         (None, _) => None,
     };
     let messages: Vec<i64> = span.days.iter().skip(LEAD).map(|d| d.messages).collect();
-    let active: Vec<sets::Bits> = span.days.into_iter().map(|d| d.active).collect();
+    let active: Vec<crate::metrics::store::packed::Bits> = span.days.into_iter().map(|d| d.active).collect();
     let belonged = activity::belonging(c.tz, c.from, c.days(), &seats, |s| span.numbering.of_stint(s));
     let computed = activity::compute(&activity::Input {
         from: c.from,

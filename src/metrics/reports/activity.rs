@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::metrics::store::sets::Bits;
+use crate::metrics::store::packed::Bits;
 
 /// Days before `from` a trailing window reaches back (MAU: d-29..d).
 pub const LEAD: usize = 29;

@@ -302,10 +302,10 @@ pub fn lifecycle_of_sets(
     week_start: WeekStart,
     today: NaiveDate,
     lo: NaiveDate,
-    days: &[crate::metrics::store::sets::Bits],
+    days: &[crate::metrics::store::packed::Bits],
     first: &[Option<NaiveDate>],
 ) -> Vec<LifecyclePeriod> {
-    use crate::metrics::store::sets::Bits;
+    use crate::metrics::store::packed::Bits;
     let union = |a: NaiveDate, b: NaiveDate| -> Bits {
         let skip = usize::try_from((a - lo).num_days()).unwrap_or(0);
         let take = usize::try_from((b - a).num_days()).unwrap_or(0);

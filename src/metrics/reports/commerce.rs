@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::metrics::period::day_bounds;
-pub use crate::metrics::store::order_days::{Order, DEFAULT_ATTRIBUTION_DAYS};
+pub use crate::metrics::store::rows::{Order, DEFAULT_ATTRIBUTION_DAYS};
 use crate::metrics::store::stints::Who;
 
 /// Breakdown of the commerce report.

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+pub use crate::metrics::store::rows::Event;
 use crate::metrics::store::timelines::type_code;
-pub use crate::metrics::store::timelines::Event;
 
 /// Fewest and most steps of a funnel.
 pub const MIN_STEPS: usize = 2;

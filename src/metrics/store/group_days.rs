@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use crate::metrics::params::Ctx;
 use crate::metrics::period::local_day;
+use crate::metrics::store::packed::{unpack, unpack_counts, Mask};
 use crate::metrics::store::repo::GroupActivity;
-use crate::metrics::store::sets::{unpack, unpack_counts, Mask};
 
 /// One group's counted members on one local day.
 #[derive(Debug, Clone, Default)]

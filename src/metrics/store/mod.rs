@@ -7,10 +7,12 @@
 
 pub mod group_days;
 pub mod order_days;
+pub mod packed;
 pub mod points;
 pub mod reaction;
 pub mod repo;
 pub mod rollup;
+pub mod rows;
 pub mod sets;
 pub mod stints;
 pub mod timelines;

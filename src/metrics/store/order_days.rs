@@ -30,35 +30,9 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::metrics::period::{day_start, local_day};
-use crate::metrics::store::sets::{be_i32, be_i64, Mask};
+use crate::metrics::store::packed::{be_i32, be_i64, Mask};
+use crate::metrics::store::rows::Order;
 use crate::workspaces::model::Workspace;
-
-/// The default attribution window: an order without a campaign of its own
-/// goes to the member's last campaign click at most this many days before
-/// paying (the rollup keeps this attribution per order).
-pub const DEFAULT_ATTRIBUTION_DAYS: i64 = 7;
-
-/// An order as the reports see it (one row of `metric_orders`, attributed,
-/// or one packed record of a payment day).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Order {
-    pub member_id: Option<Uuid>,
-    /// The member's number (orders read from `metric_order_days`, whose member ids are not read).
-    #[sqlx(skip)]
-    pub idx: Option<u32>,
-    pub group_id: Option<Uuid>,
-    /// The group's tier (read only for a report by tier).
-    pub tier: Option<String>,
-    pub paid_at: DateTime<Utc>,
-    pub amount: i64,
-    pub refunded_at: Option<DateTime<Utc>>,
-    /// Paid in another currency than the workspace's (counted apart, left out of every figure).
-    pub other_currency: bool,
-    /// Already capped at `amount`.
-    pub refund: i64,
-    /// The event's campaign, else the member's last campaign click before paying.
-    pub campaign_id: Option<Uuid>,
-}
 
 /// Bytes of one packed order.
 pub const RECORD: usize = 4 + 8 * 4 + 16 * 2 + 3;

@@ -537,8 +537,7 @@ async fn aggregate(conn: &mut PgConnection, w: &Workspace, first: NaiveDate, las
     .execute(&mut *conn)
     .await?;
     // Orders of other days these days change: re-attributed by a click, or refunded.
-    let window =
-        chrono::Duration::days(crate::metrics::store::order_days::DEFAULT_ATTRIBUTION_DAYS).num_seconds() as f64;
+    let window = chrono::Duration::days(crate::metrics::store::rows::DEFAULT_ATTRIBUTION_DAYS).num_seconds() as f64;
     let mut paid: Vec<DateTime<Utc>> = sqlx::query_scalar(include_str!("sql/orders_attributed.sql"))
         .bind(w.id)
         .bind(lo)

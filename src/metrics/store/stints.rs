@@ -13,8 +13,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::metrics::params::Ctx;
+use crate::metrics::store::packed::{be_i32, be_i64, Mask};
 use crate::metrics::store::repo::GroupMembership;
-use crate::metrics::store::sets::{be_i32, be_i64, Mask};
 
 /// Who a stint is: a member number (always, for packed rows), else the
 /// member id (a member not numbered yet, read from `memberships`).

@@ -13,36 +13,12 @@ use uuid::Uuid;
 use crate::events::model::TYPES;
 use crate::metrics::params::Ctx;
 use crate::metrics::period::local_day;
+use crate::metrics::store::rows::Event;
 use crate::metrics::store::sets;
 
 const HAS_GROUP: u8 = 1;
 const HAS_CAMPAIGN: u8 = 2;
 const HAS_CODE: u8 = 4;
-
-/// An event as the funnel reads it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Event {
-    pub member_id: Uuid,
-    #[sqlx(rename = "type")]
-    pub kind: String,
-    pub occurred_at: DateTime<Utc>,
-    pub id: Uuid,
-    pub group_id: Option<Uuid>,
-    pub campaign_id: Option<Uuid>,
-    pub campaign_code: Option<String>,
-    pub properties: Option<serde_json::Value>,
-}
-
-impl Event {
-    /// The campaign `hold=campaign` keeps constant: its id, else its code.
-    pub fn campaign(&self) -> Option<String> {
-        match (&self.campaign_id, &self.campaign_code) {
-            (Some(id), _) => Some(id.to_string()),
-            (None, Some(code)) => Some(format!("code:{code}")),
-            (None, None) => None,
-        }
-    }
-}
 
 /// The code of a built-in event type (its position in `TYPES`).
 pub fn type_code(kind: &str) -> Option<i16> {

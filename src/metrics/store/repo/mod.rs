@@ -268,7 +268,7 @@ pub async fn orders(
     attribution: chrono::Duration,
     want: OrderColumns,
     part: OrdersPart,
-) -> Result<Vec<crate::metrics::store::order_days::Order>, sqlx::Error> {
+) -> Result<Vec<crate::metrics::store::rows::Order>, sqlx::Error> {
     let paid_or_refunded = "((o.paid_at >= $2 AND o.paid_at < $3) OR (o.refunded_at >= $2 AND o.refunded_at < $3))";
     let (part_sql, split) = match part {
         OrdersPart::PaidBefore(t) => (format!("{paid_or_refunded} AND o.paid_at < $9"), t),
@@ -287,7 +287,7 @@ pub async fn orders(
     let group = if want.group { "o.group_id" } else { "NULL::uuid" };
     let campaign = if !want.campaign {
         "NULL::uuid"
-    } else if attribution == chrono::Duration::days(crate::metrics::store::order_days::DEFAULT_ATTRIBUTION_DAYS) {
+    } else if attribution == chrono::Duration::days(crate::metrics::store::rows::DEFAULT_ATTRIBUTION_DAYS) {
         "COALESCE(o.campaign_id, o.click_campaign_id)"
     } else {
         "COALESCE(o.campaign_id, (
@@ -350,7 +350,7 @@ pub async fn funnel_events(
     hi: DateTime<Utc>,
     end: DateTime<Utc>,
     properties: bool,
-) -> Result<Vec<crate::metrics::store::timelines::Event>, sqlx::Error> {
+) -> Result<Vec<crate::metrics::store::rows::Event>, sqlx::Error> {
     let in_scope = |e: &str| {
         format!("($4::uuid[] IS NULL OR COALESCE({e}.group_id, '00000000-0000-0000-0000-000000000000') = ANY($4))")
     };
