@@ -20,6 +20,7 @@ use crate::metrics::http::csv::Table;
 use crate::metrics::http::reply::{pending, respond, snapshot};
 use crate::metrics::params::{self, Common, Ctx, MetricQuery, ScoreCommon};
 use crate::metrics::reports::engagement::{self, Engagement};
+use crate::metrics::reports::roles::{self, RoleCounts, RoleMember};
 use crate::metrics::store::repo;
 use crate::state::AppState;
 
@@ -70,32 +71,6 @@ fn limit_of(p: &LimitParams) -> ApiResult<i64> {
     Ok(limit)
 }
 
-/// A member in a role list.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct RoleMember {
-    pub member_id: Uuid,
-    pub display_name: String,
-    pub messages: i64,
-    pub message_days: i64,
-    pub active_days: i64,
-    /// Members who joined the group in the window naming them as inviter.
-    pub invitees: i64,
-    /// Their `member_invited` events in the group.
-    pub invite_events: i64,
-}
-
-/// Members per role.
-#[derive(Debug, Default, Serialize, ToSchema)]
-pub struct RoleCounts {
-    /// Members who belonged to the group at some time in the window.
-    pub members: i64,
-    pub core_creators: i64,
-    pub active_followers: i64,
-    pub sharers: i64,
-    /// Belonged, but active on no day in the group.
-    pub lurkers: i64,
-}
-
 /// The people driving a group.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RolesReport {
@@ -138,63 +113,18 @@ pub async fn get_group_roles(
     let rows = repo::members_in_group(&mut tx, &c, id.0, c.from, c.to).await?;
     let invitees: HashMap<Uuid, i64> = repo::inviters_in_group(&mut tx, &c, id.0, lo, hi).await?.into_iter().collect();
     let belonged: HashSet<Uuid> = repo::stints(&mut tx, &c).await?.into_iter().map(|s| s.member_id).collect();
-    let mut all: HashMap<Uuid, RoleMember> = HashMap::new();
-    let blank = |member_id| RoleMember {
-        member_id,
-        display_name: String::new(),
-        messages: 0,
-        message_days: 0,
-        active_days: 0,
-        invitees: 0,
-        invite_events: 0,
-    };
-    for r in rows {
-        let m = all.entry(r.member_id).or_insert_with(|| blank(r.member_id));
-        (m.messages, m.message_days, m.active_days, m.invite_events) =
-            (r.messages, r.message_days, r.active_days, r.invite_events);
-    }
-    for (id, n) in &invitees {
-        all.entry(*id).or_insert_with(|| blank(*id)).invitees = *n;
-    }
-    let mut senders: Vec<&RoleMember> = all.values().filter(|m| m.messages > 0).collect();
-    senders.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.member_id.cmp(&b.member_id)));
-    let top = senders.len().div_ceil(10);
-    let core: HashSet<Uuid> = senders.iter().take(top).filter(|m| m.message_days >= 3).map(|m| m.member_id).collect();
-    let mut core_creators: Vec<RoleMember> = all.values().filter(|m| core.contains(&m.member_id)).cloned().collect();
-    core_creators.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.member_id.cmp(&b.member_id)));
-    let mut followers: Vec<RoleMember> =
-        all.values().filter(|m| m.active_days >= 3 && !core.contains(&m.member_id)).cloned().collect();
-    followers.sort_by(|a, b| b.active_days.cmp(&a.active_days).then(a.member_id.cmp(&b.member_id)));
-    let mut sharers: Vec<RoleMember> =
-        all.values().filter(|m| m.invitees > 0 || m.invite_events > 0).cloned().collect();
-    sharers.sort_by(|a, b| {
-        (b.invitees, b.invite_events).cmp(&(a.invitees, a.invite_events)).then(a.member_id.cmp(&b.member_id))
-    });
-    let active: HashSet<Uuid> = all.values().filter(|m| m.active_days > 0).map(|m| m.member_id).collect();
-    let counts = RoleCounts {
-        members: belonged.len() as i64,
-        core_creators: core_creators.len() as i64,
-        active_followers: followers.len() as i64,
-        sharers: sharers.len() as i64,
-        lurkers: belonged.iter().filter(|m| !active.contains(m)).count() as i64,
-    };
-    for list in [&mut core_creators, &mut followers, &mut sharers] {
-        list.truncate(limit as usize);
-    }
-    let ids: Vec<Uuid> = core_creators.iter().chain(&followers).chain(&sharers).map(|m| m.member_id).collect();
-    let shown = names(&mut tx, &c, &ids).await?;
-    for m in core_creators.iter_mut().chain(followers.iter_mut()).chain(sharers.iter_mut()) {
-        m.display_name = shown.get(&m.member_id).cloned().unwrap_or_default();
-    }
+    let mut roles = roles::classify(rows, &invitees, &belonged, limit as usize);
+    let shown = names(&mut tx, &c, &roles.listed()).await?;
+    roles.name(&shown);
     let report = RolesReport {
         group_id: id.0,
         timezone: c.tz_name.clone(),
         from: c.from,
         to: c.to,
-        counts,
-        core_creators,
-        active_followers: followers,
-        sharers,
+        counts: roles.counts,
+        core_creators: roles.core_creators,
+        active_followers: roles.active_followers,
+        sharers: roles.sharers,
         pending: pending(&mut tx, &c, 0).await?,
     };
     Ok(respond(c.format, report, "group-roles", roles_csv))

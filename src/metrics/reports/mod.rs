@@ -9,3 +9,4 @@ pub mod engagement;
 pub mod funnel;
 pub mod growth;
 pub mod health;
+pub mod roles;
