@@ -3,8 +3,6 @@
 //! from the group-day sets (workspace timezone) or the member-day SQL
 //! (another timezone); the score itself is `health`'s pure arithmetic.
 
-use std::collections::HashMap;
-
 use axum::extract::State;
 use axum::response::Response;
 use chrono::{Duration, NaiveDate};
@@ -19,7 +17,7 @@ use crate::metrics::http::csv::{cell, Table};
 use crate::metrics::http::groups::default_window;
 use crate::metrics::http::reply::{pending, respond, snapshot, snapshot_reads};
 use crate::metrics::params::{self, Common, Ctx, MetricQuery};
-use crate::metrics::reports::health::{self, GroupHealth, Rules, Status};
+use crate::metrics::reports::health::{self, GroupHealth, Rules, ScopeReads, Status, StatusCounts};
 use crate::metrics::store::group_days;
 use crate::metrics::store::repo;
 use crate::metrics::store::sets;
@@ -42,14 +40,6 @@ pub struct HealthParams {
 
 impl params::Params for HealthParams {
     const KEYS: &'static [&'static str] = &["dead_after_days", "min_active_rate", "status"];
-}
-
-/// Groups by state.
-#[derive(Debug, Default, Serialize, ToSchema)]
-pub struct StatusCounts {
-    pub healthy: i64,
-    pub declining: i64,
-    pub dead: i64,
 }
 
 /// Health of the scope's groups.
@@ -98,34 +88,9 @@ pub async fn get_groups_health(
     }
     let days = c.days() as i64;
     let before = c.from - Duration::days(days);
-    let Figures { activity, activation, membership, groups } = figures(&state.pool, &mut tx, &c, before).await?;
-    let activity: HashMap<Uuid, repo::GroupActivity> = activity.into_iter().map(|a| (a.group_id, a)).collect();
-    let membership: HashMap<Uuid, repo::GroupMembership> = membership.into_iter().map(|m| (m.group_id, m)).collect();
+    let figures = figures(&state.pool, &mut tx, &c, before).await?;
     let rules = Rules { dead_after_days, min_active_rate };
-    let mut counts = StatusCounts::default();
-    let mut items = Vec::new();
-    for (g, name, last) in groups {
-        let h = health::group_health(health::Input {
-            group_id: g,
-            name,
-            last_message_day: last,
-            to: c.to,
-            days,
-            activity: activity.get(&g),
-            membership: membership.get(&g),
-            activation: activation.get(&g).copied().unwrap_or((0, 0)),
-            rules,
-        });
-        *match h.status {
-            Status::Healthy => &mut counts.healthy,
-            Status::Declining => &mut counts.declining,
-            Status::Dead => &mut counts.dead,
-        } += 1;
-        if p.status.is_none_or(|s| s == h.status) {
-            items.push(h);
-        }
-    }
-    items.sort_by_key(|h| (h.status, h.score, h.group_id));
+    let (counts, items) = health::all_groups(figures, c.to, days, rules, p.status);
     let report = HealthReport {
         timezone: c.tz_name.clone(),
         from: c.from,
@@ -141,20 +106,10 @@ pub async fn get_groups_health(
     Ok(respond(c.format, report, "groups-health", health_csv))
 }
 
-/// What the scores are computed from, per group of the scope.
-struct Figures {
-    activity: Vec<repo::GroupActivity>,
-    /// Joins of the window and how many of them became active.
-    activation: HashMap<Uuid, (i64, i64)>,
-    membership: Vec<repo::GroupMembership>,
-    /// Active groups: id, name, last local day with a message.
-    groups: Vec<(Uuid, String, Option<NaiveDate>)>,
-}
-
 /// The figures of the window `[c.from, c.to]` (activity also of the window
 /// before, from `before`): from the group-day sets in the workspace
 /// timezone, else from the member-day SQL.
-async fn figures(pool: &PgPool, tx: &mut PgConnection, c: &Ctx, before: NaiveDate) -> Result<Figures, sqlx::Error> {
+async fn figures(pool: &PgPool, tx: &mut PgConnection, c: &Ctx, before: NaiveDate) -> Result<ScopeReads, sqlx::Error> {
     let (lo, hi) = c.bounds();
     let last_join = c.to - Duration::days(health::SETTLE_DAYS - 1);
     let (joins_lo, joins_hi) = (lo, c.start(last_join + Duration::days(1)));
@@ -191,7 +146,7 @@ async fn figures(pool: &PgPool, tx: &mut PgConnection, c: &Ctx, before: NaiveDat
         let ((window, groups), (earlier, membership, joins)) = snapshot_reads(pool, tx, sets_side, stints_side).await?;
         let days = group_days::GroupDays::concat(earlier, (c.from - before).num_days() as usize, window);
         let activation = group_days::activation(&days, c.tz, &joins, c.to, health::SETTLE_DAYS);
-        Ok(Figures { activity: group_days::activity(&days, c.from), activation, membership, groups })
+        Ok(ScopeReads { activity: group_days::activity(&days, c.from), activation, membership, groups })
     } else {
         let activity = repo::group_activity(tx, c, before, c.from, c.to).await?;
         let activation = if last_join >= c.from {
@@ -204,7 +159,7 @@ async fn figures(pool: &PgPool, tx: &mut PgConnection, c: &Ctx, before: NaiveDat
         let all = stints::read(&mut *tx, c, &crate::metrics::store::packed::Mask::default(), Some(lo), Some(hi), false)
             .await?;
         let membership = stints::membership(&all, lo, hi, settle);
-        Ok(Figures { activity, activation, membership, groups: repo::group_last_messages(tx, c, c.to, &[]).await? })
+        Ok(ScopeReads { activity, activation, membership, groups: repo::group_last_messages(tx, c, c.to, &[]).await? })
     }
 }
 

@@ -2,6 +2,8 @@
 //! arithmetic over the per-group figures `repo` aggregates; definitions in
 //! `docs/metrics.md`.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -206,6 +208,62 @@ pub fn group_health(inp: Input) -> GroupHealth {
         components,
         figures: f,
     }
+}
+
+/// Groups by state.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct StatusCounts {
+    pub healthy: i64,
+    pub declining: i64,
+    pub dead: i64,
+}
+
+/// What the scores are computed from, per group of the scope.
+pub struct ScopeReads {
+    pub activity: Vec<GroupActivity>,
+    /// Joins of the window and how many of them became active.
+    pub activation: HashMap<Uuid, (i64, i64)>,
+    pub membership: Vec<GroupMembership>,
+    /// Active groups: id, name, last local day with a message.
+    pub groups: Vec<(Uuid, String, Option<NaiveDate>)>,
+}
+
+/// Every group's health: the counts per status over all of them, and those
+/// of status `only` (all when None), worst first (status, then score).
+pub fn all_groups(
+    f: ScopeReads,
+    to: NaiveDate,
+    days: i64,
+    rules: Rules,
+    only: Option<Status>,
+) -> (StatusCounts, Vec<GroupHealth>) {
+    let activity: HashMap<Uuid, GroupActivity> = f.activity.into_iter().map(|a| (a.group_id, a)).collect();
+    let membership: HashMap<Uuid, GroupMembership> = f.membership.into_iter().map(|m| (m.group_id, m)).collect();
+    let mut counts = StatusCounts::default();
+    let mut items = Vec::new();
+    for (g, name, last) in f.groups {
+        let h = group_health(Input {
+            group_id: g,
+            name,
+            last_message_day: last,
+            to,
+            days,
+            activity: activity.get(&g),
+            membership: membership.get(&g),
+            activation: f.activation.get(&g).copied().unwrap_or((0, 0)),
+            rules,
+        });
+        *match h.status {
+            Status::Healthy => &mut counts.healthy,
+            Status::Declining => &mut counts.declining,
+            Status::Dead => &mut counts.dead,
+        } += 1;
+        if only.is_none_or(|s| s == h.status) {
+            items.push(h);
+        }
+    }
+    items.sort_by_key(|h| (h.status, h.score, h.group_id));
+    (counts, items)
 }
 
 #[cfg(test)]
