@@ -4,15 +4,17 @@ use axum::extract::State;
 use axum::response::Response;
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;
 use crate::metrics::http::csv::{cell, Table};
-use crate::metrics::params::{self, Common, MetricQuery};
+use crate::metrics::params::{self, Common, Ctx, MetricQuery};
 use crate::metrics::reports::activity::{self, ActiveDaysBucket, ActivityDay, LEAD};
 use crate::metrics::reports::growth::{self, GroupGrowth, GrowthDay, Referrals};
 use crate::metrics::store::group_days;
+use crate::metrics::store::packed::Bits;
 use crate::metrics::store::repo;
 use crate::metrics::store::sets;
 use crate::metrics::store::stints;
@@ -89,25 +91,21 @@ pub async fn get_activity(
     .await?;
     let rows = match (p.by, breakdown) {
         (Some(by), Some((days, tiers))) => Some(activity::breakdown_from_sets(by, &days, &seats, &tiers)),
-        (Some(by), None) => {
-            let activity = repo::group_member_activity(&mut tx, &c, c.from, c.to).await?;
-            let stints = repo::stints(&mut tx, &c).await?;
-            let tiers = repo::group_tiers(&mut tx, &c).await?;
-            Some(activity::breakdown(&activity::RowsInput { by, activity: &activity, stints: &stints, tiers: &tiers }))
-        }
+        (Some(by), None) => Some(breakdown_from_rows(&mut tx, &c, by).await?),
         (None, _) => None,
     };
     let messages: Vec<i64> = span.days.iter().skip(LEAD).map(|d| d.messages).collect();
-    let active: Vec<crate::metrics::store::packed::Bits> = span.days.into_iter().map(|d| d.active).collect();
     let belonged = activity::belonging(c.tz, c.from, c.days(), &seats, |s| span.numbering.of_stint(s));
-    let computed = activity::compute(&activity::Input {
+    let active: Vec<Bits> = span.days.into_iter().map(|d| d.active).collect();
+    let inp = activity::Input {
         from: c.from,
         days: c.days(),
         today: c.today,
         active: &active,
         belonged: &belonged,
         messages: &messages,
-    });
+    };
+    let computed = activity::compute(&inp);
     let report = ActivityReport {
         timezone: c.tz_name.clone(),
         from: c.from,
@@ -120,6 +118,19 @@ pub async fn get_activity(
         pending: pending(&mut tx, &c, LEAD as i64).await?,
     };
     Ok(respond(c.format, report, "activity", activity_csv))
+}
+
+/// The breakdown by group or tier from member-day and membership rows
+/// (another timezone than the workspace's).
+async fn breakdown_from_rows(
+    conn: &mut PgConnection,
+    c: &Ctx,
+    by: activity::Breakdown,
+) -> Result<Vec<activity::ActivityRow>, sqlx::Error> {
+    let activity = repo::group_member_activity(&mut *conn, c, c.from, c.to).await?;
+    let stints = repo::stints(&mut *conn, c).await?;
+    let tiers = repo::group_tiers(&mut *conn, c).await?;
+    Ok(activity::breakdown(&activity::RowsInput { by, activity: &activity, stints: &stints, tiers: &tiers }))
 }
 
 fn activity_csv(r: &ActivityReport) -> Table {
