@@ -249,6 +249,31 @@ impl UpdateCampaign {
     }
 }
 
+impl CreateCampaign {
+    /// The new campaign: a draft, with a fresh tracking code unless one is given.
+    pub fn into_campaign(self, now: DateTime<Utc>) -> anyhow::Result<Campaign> {
+        Ok(Campaign {
+            id: CampaignId::new(),
+            name: self.name.trim().to_owned(),
+            description: self.description.trim().to_owned(),
+            scene: self.scene,
+            kind: self.kind,
+            status: CampaignStatus::Draft,
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            target: self.target,
+            tracking_code: match self.tracking_code {
+                Some(c) => c,
+                None => generate_tracking_code()?,
+            },
+            link: self.link,
+            settings: self.settings.unwrap_or_else(|| serde_json::json!({})),
+            created_at: now,
+            updated_at: now,
+        })
+    }
+}
+
 /// A fresh tracking code (`c-` + 10 base32 characters).
 pub fn generate_tracking_code() -> anyhow::Result<String> {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";

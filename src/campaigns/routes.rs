@@ -9,8 +9,8 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::model::{
-    can_transition, check_period, generate_tracking_code, Campaign, CampaignKind, CampaignStatus, CampaignTarget,
-    ChangeStatus, CreateCampaign, Scene, UpdateCampaign,
+    can_transition, check_period, Campaign, CampaignKind, CampaignStatus, CampaignTarget, ChangeStatus, CreateCampaign,
+    Scene, UpdateCampaign,
 };
 use super::repo;
 use crate::audit::{self, Actor};
@@ -118,25 +118,7 @@ pub async fn create_campaign(
     body.validate()?;
     let ws = auth.workspace_id;
     let now = state.clock.now();
-    let campaign = Campaign {
-        id: CampaignId::new(),
-        name: body.name.trim().to_owned(),
-        description: body.description.trim().to_owned(),
-        scene: body.scene,
-        kind: body.kind,
-        status: CampaignStatus::Draft,
-        starts_at: body.starts_at,
-        ends_at: body.ends_at,
-        target: body.target.clone(),
-        tracking_code: match body.tracking_code {
-            Some(c) => c,
-            None => generate_tracking_code()?,
-        },
-        link: body.link,
-        settings: body.settings.unwrap_or_else(|| serde_json::json!({})),
-        created_at: now,
-        updated_at: now,
-    };
+    let campaign = body.into_campaign(now)?;
     let mut tx = state.pool.begin().await?;
     check_target(&mut tx, ws, campaign.target.as_ref()).await?;
     repo::insert(&mut tx, ws, &campaign).await.map_err(map_err)?;

@@ -52,6 +52,18 @@ enum Format {
     Csv,
 }
 
+impl Format {
+    /// The upload's format, from its `Content-Type` (415 for any other).
+    fn of(headers: &HeaderMap) -> ApiResult<Self> {
+        let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        match ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase().as_str() {
+            "application/x-ndjson" | "application/ndjson" => Ok(Format::Ndjson),
+            "text/csv" => Ok(Format::Csv),
+            _ => Err(ApiError::UnsupportedMediaType),
+        }
+    }
+}
+
 /// Splits one CSV line into fields (RFC 4180 quoting within the line).
 pub fn csv_fields(line: &str) -> Result<Vec<String>, String> {
     let mut fields = Vec::new();
@@ -210,19 +222,14 @@ pub async fn import_events(
     body: Body,
 ) -> ApiResult<Json<ImportReport>> {
     auth.require(Role::Operator)?;
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let format = match ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase().as_str() {
-        "application/x-ndjson" | "application/ndjson" => Format::Ndjson,
-        "text/csv" => Format::Csv,
-        _ => return Err(ApiError::UnsupportedMediaType),
-    };
+    let format = Format::of(&headers)?;
     let mut imp = Importer {
         state: &state,
         auth,
         format,
         header: None,
         batch: Vec::new(),
-        report: ImportReport::default(),
+        report: Default::default(),
         line_no: 0,
     };
     let mut stream = body.into_data_stream();

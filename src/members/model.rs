@@ -127,6 +127,34 @@ pub struct UpdateMember {
     pub is_bot: Option<bool>,
 }
 
+impl UpdateMember {
+    /// Applies the member's own fields to `m`; returns the names of those
+    /// given, for the audit entry (flags are applied but not named;
+    /// identities and tags live in other tables).
+    pub fn apply_to(&self, m: &mut Member) -> Vec<&'static str> {
+        let mut fields = Vec::new();
+        if let Some(n) = &self.display_name {
+            m.display_name = n.trim().to_owned();
+            fields.push("display_name");
+        }
+        if let Some(p) = &self.phone {
+            m.phone.clone_from(p);
+            fields.push("phone");
+        }
+        if let Some(e) = &self.email {
+            m.email.clone_from(e);
+            fields.push("email");
+        }
+        if let Some(a) = &self.attributes {
+            merge_attributes(&mut m.attributes, a.clone());
+            fields.push("attributes");
+        }
+        m.is_staff = self.is_staff.unwrap_or(m.is_staff);
+        m.is_bot = self.is_bot.unwrap_or(m.is_bot);
+        fields
+    }
+}
+
 /// `PUT /v1/members/{id}/tier`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

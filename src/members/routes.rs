@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::model::{merge_attributes, CreateMember, Member, SetTier, TierChange, UpdateMember};
+use super::model::{CreateMember, Member, SetTier, TierChange, UpdateMember};
 use super::repo;
 use crate::audit::{self, Actor};
 use crate::error::{on_constraint, ApiError, ApiResult, ErrorEnvelope};
@@ -136,25 +136,7 @@ pub async fn update_member(
     if m.erased_at.is_some() {
         return Err(ApiError::conflict("member_erased", "this member's personal data was erased"));
     }
-    let mut fields = Vec::new();
-    if let Some(n) = body.display_name {
-        m.display_name = n.trim().to_owned();
-        fields.push("display_name");
-    }
-    if let Some(p) = body.phone {
-        m.phone = p;
-        fields.push("phone");
-    }
-    if let Some(e) = body.email {
-        m.email = e;
-        fields.push("email");
-    }
-    if let Some(a) = body.attributes {
-        merge_attributes(&mut m.attributes, a);
-        fields.push("attributes");
-    }
-    m.is_staff = body.is_staff.unwrap_or(m.is_staff);
-    m.is_bot = body.is_bot.unwrap_or(m.is_bot);
+    let mut fields = body.apply_to(&mut m);
     repo::save(&mut tx, ws, &m).await?;
     if let Some(ids) = &body.identities {
         repo::replace_identities(&mut tx, ws, id, ids).await.map_err(map_err)?;

@@ -264,6 +264,40 @@ pub struct Preview {
 /// Most steps in a plan.
 pub const MAX_STEPS: usize = 50;
 
+impl UpdatePlan {
+    /// Applies the change to `p` after checking the request's own fields
+    /// (both dates when both are given: 422); returns the plan's steps (the
+    /// new ones, else the stored ones) and their compiled timings.
+    pub fn apply_to(self, p: &mut Plan) -> ApiResult<(Vec<StepInput>, Vec<Timing>)> {
+        let mut c = Checks::new();
+        if let Some(n) = &self.name {
+            c.text("name", n, 1, 200);
+            p.name = n.trim().to_owned();
+        }
+        if let Some(t) = self.target {
+            check_target(&mut c, &t);
+            p.target = t;
+        }
+        if let Some(Some(q)) = &self.quiet_hours {
+            check_quiet(&mut c, q);
+        }
+        check_common(&mut c, self.jitter_seconds.unwrap_or(0), self.starts_on.flatten(), self.ends_on.flatten());
+        crate::http::patch::apply(&mut p.campaign_id, self.campaign_id);
+        crate::http::patch::apply(&mut p.connection_id, self.connection_id);
+        crate::http::patch::apply(&mut p.quiet_hours, self.quiet_hours);
+        crate::http::patch::apply(&mut p.starts_on, self.starts_on);
+        crate::http::patch::apply(&mut p.ends_on, self.ends_on);
+        p.jitter_seconds = self.jitter_seconds.unwrap_or(p.jitter_seconds);
+        let steps: Vec<StepInput> = match self.steps {
+            Some(s) => s,
+            None => p.steps.iter().map(|s| StepInput { content_id: s.content_id, timing: s.timing.clone() }).collect(),
+        };
+        let timings = compile_steps(&mut c, &steps);
+        c.finish()?;
+        Ok((steps, timings))
+    }
+}
+
 /// Checks the target shape.
 pub fn check_target(c: &mut Checks, t: &PlanTarget) {
     let given = [t.layer_id.is_some(), t.group_ids.is_some(), t.tier.is_some()].iter().filter(|b| **b).count();

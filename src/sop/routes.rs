@@ -6,8 +6,8 @@ use axum::Json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::model::{
-    check_common, check_dates, check_quiet, check_target, compile_steps, ChangePlanStatus, CreatePlan, Plan, PlanQuery,
-    PlanStatus, Preview, PreviewQuery, UpdatePlan,
+    check_dates, compile_steps, ChangePlanStatus, CreatePlan, Plan, PlanQuery, PlanStatus, Preview, PreviewQuery,
+    UpdatePlan,
 };
 use super::{repo, service};
 use crate::audit::{self, Actor};
@@ -113,36 +113,7 @@ pub async fn update_plan(
     if p.status == PlanStatus::Archived {
         return Err(ApiError::conflict("plan_archived", "an archived plan cannot be changed"));
     }
-    let mut c = Checks::new();
-    if let Some(n) = &body.name {
-        c.text("name", n, 1, 200);
-        p.name = n.trim().to_owned();
-    }
-    if let Some(t) = body.target {
-        check_target(&mut c, &t);
-        p.target = t;
-    }
-    if let Some(Some(q)) = &body.quiet_hours {
-        check_quiet(&mut c, q);
-    }
-    // The request's own fields (both dates when both are given): 422.
-    check_common(&mut c, body.jitter_seconds.unwrap_or(0), body.starts_on.flatten(), body.ends_on.flatten());
-    crate::http::patch::apply(&mut p.campaign_id, body.campaign_id);
-    crate::http::patch::apply(&mut p.connection_id, body.connection_id);
-    crate::http::patch::apply(&mut p.quiet_hours, body.quiet_hours);
-    crate::http::patch::apply(&mut p.starts_on, body.starts_on);
-    crate::http::patch::apply(&mut p.ends_on, body.ends_on);
-    p.jitter_seconds = body.jitter_seconds.unwrap_or(p.jitter_seconds);
-    let steps: Vec<super::model::StepInput> = match body.steps {
-        Some(s) => s,
-        None => p
-            .steps
-            .iter()
-            .map(|s| super::model::StepInput { content_id: s.content_id, timing: s.timing.clone() })
-            .collect(),
-    };
-    let timings = compile_steps(&mut c, &steps);
-    c.finish()?;
+    let (steps, timings) = body.apply_to(&mut p)?;
     // One date given, and it does not fit the other stored: 409.
     let mut stored = Checks::new();
     check_dates(&mut stored, p.starts_on, p.ends_on);
@@ -234,4 +205,20 @@ pub async fn preview_plan(
     let tz = crate::workspaces::repo::get(&mut conn, ws).await?.map(|w| w.timezone).unwrap_or_default();
     let from = q.from.unwrap_or_else(|| now.with_timezone(&crate::clock::zone(&tz)).date_naive());
     Ok(Json(service::preview(&mut conn, ws, plan, from, days, q.group_id, now).await?))
+}
+
+impl From<service::PlanError> for ApiError {
+    fn from(e: service::PlanError) -> Self {
+        use service::PlanError as E;
+        let message = e.to_string();
+        match e {
+            E::Unknown(fields) => ApiError::Unknown(fields),
+            E::Misfit { code, message } => ApiError::conflict(code, message),
+            E::NameTaken => ApiError::conflict("already_exists", message),
+            E::BeforeStart => ApiError::conflict("before_start", message),
+            E::NotFound => ApiError::NotFound("sop plan"),
+            E::Database(e) => ApiError::from(e),
+            E::Internal(e) => ApiError::Internal(e),
+        }
+    }
 }

@@ -7,11 +7,47 @@ use super::model::{Plan, PlanStatus, PlanTarget, Preview, PreviewItem, StepInput
 use super::schedule::{self, Compiled};
 use super::timing::{Anchor, Timing};
 use crate::clock::zone;
-use crate::error::{ApiError, ApiResult, FieldError};
+use crate::db::constraint;
+use crate::error::FieldError;
 use crate::ids::{CampaignId, ConnectionId, GroupId, WorkspaceId};
 
-/// 404 naming every reference that is not in the workspace, else 409 naming
-/// every step whose content uses variables the step cannot fill.
+/// Why a plan write was refused (the HTTP edge maps each to its answer).
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// Records the plan names that are not in the workspace, each by field.
+    #[error("a referenced record does not exist in this workspace")]
+    Unknown(Vec<FieldError>),
+    /// Steps whose content uses variables the step cannot fill: the first
+    /// misfit's code, and every misfit's message.
+    #[error("{message}")]
+    Misfit { code: &'static str, message: String },
+    #[error("a plan with this name exists")]
+    NameTaken,
+    /// Only one end given, and it does not fit the other one stored.
+    #[error("ends_on must not be before starts_on (as stored, where not given)")]
+    BeforeStart,
+    #[error("sop plan not found")]
+    NotFound,
+    #[error(transparent)]
+    Database(sqlx::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for PlanError {
+    /// The plan table's constraints.
+    fn from(e: sqlx::Error) -> Self {
+        match constraint(&e) {
+            Some("sop_plans_name_key") => Self::NameTaken,
+            Some("sop_plans_dates_check") => Self::BeforeStart,
+            _ => Self::Database(e),
+        }
+    }
+}
+
+/// [`PlanError::Unknown`] naming every reference that is not in the
+/// workspace, else [`PlanError::Misfit`] naming every step whose content uses
+/// variables the step cannot fill.
 pub async fn check_refs(
     conn: &mut PgConnection,
     ws: WorkspaceId,
@@ -20,7 +56,7 @@ pub async fn check_refs(
     connection: Option<ConnectionId>,
     steps: &[StepInput],
     timings: &[Timing],
-) -> ApiResult<()> {
+) -> Result<(), PlanError> {
     // Unknown records answer 404; rules that depend on the stored contents'
     // variables answer 409 (the request is well-formed, the contents it
     // names do not fit it), each with its code.
@@ -66,13 +102,14 @@ pub async fn check_refs(
         }
     }
     if !errors.is_empty() {
-        return Err(ApiError::Unknown(errors));
+        return Err(PlanError::Unknown(errors));
     }
     match misfits.first() {
         None => Ok(()),
-        Some((code, _)) => {
-            Err(ApiError::conflict(code, misfits.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ")))
-        }
+        Some((code, _)) => Err(PlanError::Misfit {
+            code,
+            message: misfits.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; "),
+        }),
     }
 }
 
@@ -86,29 +123,16 @@ pub async fn save(
     steps: &[StepInput],
     now: DateTime<Utc>,
     new_plan: bool,
-) -> ApiResult<Plan> {
-    super::repo::upsert(conn, ws, plan, now, new_plan.then_some(now)).await.map_err(map_err)?;
+) -> Result<Plan, PlanError> {
+    super::repo::upsert(conn, ws, plan, now, new_plan.then_some(now)).await?;
     let new: Vec<_> = steps.iter().map(|s| (s.content_id, s.timing.clone())).collect();
     super::repo::replace_steps(conn, ws, plan.id, old_steps, &new).await?;
-    let saved = super::repo::get(conn, ws, plan.id, false).await?.ok_or(ApiError::NotFound("sop plan"))?;
+    let saved = super::repo::get(conn, ws, plan.id, false).await?.ok_or(PlanError::NotFound)?;
     if saved.status == PlanStatus::Active {
         let anchor_from = super::repo::anchor_from(conn, ws, plan.id).await?;
         schedule::sync_plan(conn, ws, &Compiled::new(saved.clone())?, now, anchor_from, now).await?;
     }
     Ok(saved)
-}
-
-/// Maps the plan table's constraints.
-pub fn map_err(e: sqlx::Error) -> ApiError {
-    crate::error::on_constraint(e, |c| match c {
-        "sop_plans_name_key" => Some(ApiError::conflict("already_exists", "a plan with this name exists")),
-        // Only one end given, and it does not fit the other one stored.
-        "sop_plans_dates_check" => Some(ApiError::conflict(
-            "before_start",
-            "ends_on must not be before starts_on (as stored, where not given)",
-        )),
-        _ => None,
-    })
 }
 
 /// Most preview items.

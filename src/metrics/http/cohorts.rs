@@ -66,6 +66,30 @@ pub struct RetentionReport {
 }
 
 /// Without `from`, a report starts `n - 1` periods before the one holding `to`.
+impl RetentionParams {
+    /// The period and the number of periods per cohort (checked).
+    fn periods(&self) -> ApiResult<(Period, i64)> {
+        let period = self.period.unwrap_or(Period::Week);
+        let n = self.periods.unwrap_or(if period == Period::Day { 14 } else { 12 });
+        if !(1..=MAX_PERIODS).contains(&n) {
+            return Err(ApiError::field("periods", "out_of_range", format!("must be 1-{MAX_PERIODS}")));
+        }
+        Ok((period, n))
+    }
+}
+
+/// The cohorts' first day, the day after the last cohort, and the last day
+/// any value needs (`mode` on: the end of the last cohort's `n` periods).
+fn window(c: &Ctx, period: Period, n: i64, mode: Mode) -> (NaiveDate, NaiveDate, NaiveDate) {
+    let starts = cohorts::cohort_starts(c.from, c.to, period, c.week_start);
+    let last_start = starts[starts.len() - 1];
+    let last = match mode {
+        Mode::OnOrAfter => c.today,
+        Mode::On => c.today.min(shift(last_start, period, n) - Duration::days(1)),
+    };
+    (starts[0], shift(last_start, period, 1), last)
+}
+
 fn default_from(q: &Common, c: &mut Ctx, period: Period, n: i64) {
     if q.from.is_none() {
         c.from = shift(period_start(c.to, period, c.week_start), period, -(n - 1));
@@ -189,44 +213,36 @@ pub async fn get_retention(
     auth: Auth,
     MetricQuery(q, p): MetricQuery<RetentionParams>,
 ) -> ApiResult<Response> {
-    let period = p.period.unwrap_or(Period::Week);
-    let n = p.periods.unwrap_or(if period == Period::Day { 14 } else { 12 });
-    if !(1..=MAX_PERIODS).contains(&n) {
-        return Err(ApiError::field("periods", "out_of_range", format!("must be 1-{MAX_PERIODS}")));
-    }
+    let (period, n) = p.periods()?;
     let (by, measure, mode) = (p.cohort.unwrap_or_default(), p.measure.unwrap_or_default(), p.mode.unwrap_or_default());
     let now = state.clock.now();
     let mut tx = snapshot(&state.pool).await?;
     let mut c = params::resolve(&mut tx, auth.workspace_id, &q, now).await?;
     default_from(&q, &mut c, period, n);
-    let starts = cohorts::cohort_starts(c.from, c.to, period, c.week_start);
-    let first = starts[0];
-    let cohort_end = shift(starts[starts.len() - 1], period, 1);
+    let (first, cohort_end, last) = window(&c, period, n, mode);
     let mask = sets::mask(&mut tx, &c).await?;
     let entries = cohort_entries(&mut tx, &c, &mask, by, first, cohort_end).await?;
     let (mut members, ids) = cohorts::cohort_members(entries, first, cohort_end);
-    // The last day any value needs.
-    let last = match mode {
-        Mode::OnOrAfter => c.today,
-        Mode::On => c.today.min(shift(starts[starts.len() - 1], period, n) - Duration::days(1)),
-    };
     match measure {
         Measure::Active => add_active(&mut tx, &c, first, last, &mut members, &ids, true).await?,
         Measure::Member => add_stints(&mut tx, &c, &mask, (first, last), &mut members).await?,
     }
-    let (rows, average) = cohorts::retention(&cohorts::RetentionInput {
-        tz: c.tz,
+    let (tz, week_start, periods, today) = (c.tz, c.week_start, n as usize, c.today);
+    let (from, to) = (c.from, c.to);
+    let inp = cohorts::RetentionInput {
+        tz,
         period,
-        week_start: c.week_start,
-        from: c.from,
-        to: c.to,
-        periods: n as usize,
+        week_start,
+        from,
+        to,
+        periods,
         measure,
         mode,
-        today: c.today,
+        today,
         now,
         members: &members,
-    });
+    };
+    let (rows, average) = cohorts::retention(&inp);
     let lead = (c.from - first).num_days();
     c.to = c.to.max(last);
     let report = RetentionReport {

@@ -90,22 +90,9 @@ pub async fn get_commerce(
         } else {
             read_halves(&state.pool, &mut tx, &read).await?
         };
-    if let Some(campaign) = c.scope.campaign {
-        orders.retain(|o| o.campaign_id == Some(campaign));
-    }
-    let other_currency_orders =
-        orders.iter().filter(|o| o.other_currency && lo <= o.paid_at && o.paid_at < hi).count() as i64;
-    orders.retain(|o| !o.other_currency);
-    let m = commerce::compute(&commerce::Input {
-        tz: c.tz,
-        from: c.from,
-        days: c.days(),
-        today: c.today,
-        lo,
-        hi,
-        by: p.by,
-        orders: &orders,
-    });
+    let other_currency_orders = commerce::keep_counted(&mut orders, c.scope.campaign, (lo, hi));
+    let (tz, from, days, today, by) = (c.tz, c.from, c.days(), c.today, p.by);
+    let m = commerce::compute(&commerce::Input { tz, from, days, today, lo, hi, by, orders: &orders });
     let report = CommerceReport {
         timezone: c.tz_name.clone(),
         currency: c.currency.clone(),

@@ -4,16 +4,17 @@ use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;
 use crate::metrics::http::csv::{cell, Table};
 use crate::metrics::http::reply::{respond, snapshot};
-use crate::metrics::params::{self, Common, MetricQuery};
+use crate::metrics::params::{self, Common, Ctx, MetricQuery};
 use crate::metrics::reports::funnel::{self, GroupRow, Preset, Step, StepFigures};
-use crate::metrics::store::repo;
-use crate::metrics::store::timelines;
+use crate::metrics::store::rows::Event;
+use crate::metrics::store::{repo, timelines};
 use crate::state::AppState;
 
 /// Longest conversion window.
@@ -120,20 +121,8 @@ pub async fn get_funnel(
     auth: Auth,
     MetricQuery(q, p): MetricQuery<FunnelParams>,
 ) -> ApiResult<Response> {
-    let (preset, mut steps) = match (&p.steps, p.funnel) {
-        (Some(_), Some(_)) => return Err(ApiError::field("funnel", "conflict", "give `steps` or `funnel`, not both")),
-        (Some(s), None) => (None, funnel::parse_steps(s).map_err(|e| ApiError::field("steps", "invalid", e))?),
-        (None, f) => {
-            let f = f.unwrap_or_default();
-            (Some(f), f.steps())
-        }
-    };
-    let window = match &p.window {
-        None => Duration::days(7),
-        Some(w) => parse_window(w).ok_or_else(|| {
-            ApiError::field("window", "invalid", format!("`<n>d`, `<n>h` or `<n>m`, at most {MAX_WINDOW_DAYS} days"))
-        })?,
-    };
+    let (preset, mut steps) = p.steps_asked()?;
+    let window = p.window()?;
     let now = state.clock.now();
     let mut tx = snapshot(&state.pool).await?;
     let mut c = params::resolve(&mut tx, auth.workspace_id, &q, now).await?;
@@ -143,16 +132,8 @@ pub async fn get_funnel(
         steps[0].filter.campaign_id = Some(campaign);
     }
     let (lo, hi) = c.bounds();
-    let mut types: Vec<String> = steps.iter().map(|s| s.kind.clone()).collect();
-    types.sort();
-    types.dedup();
-    let properties = steps.iter().any(|s| !s.filter.properties.is_empty());
     let end: DateTime<Utc> = hi + window;
-    let events = if funnel::serves(c.rollup_days, &steps) {
-        timelines::funnel_events(&state.pool, &mut tx, &c, &steps[0].kind, &types, lo, end).await?
-    } else {
-        repo::funnel_events(&mut tx, &c, &steps[0].kind, &types, lo, hi, end, properties).await?
-    };
+    let events = read_events(&state.pool, &mut tx, &c, &steps, (lo, hi, end)).await?;
     let m = funnel::compute(&funnel::Input {
         steps: &steps,
         window,
@@ -175,6 +156,54 @@ pub async fn get_funnel(
         incomplete: end > now,
     };
     Ok(respond(c.format, report, "funnel", funnel_csv))
+}
+
+impl FunnelParams {
+    /// The preset (if one was asked for, or none was given) and its steps.
+    fn steps_asked(&self) -> ApiResult<(Option<Preset>, Vec<Step>)> {
+        match (&self.steps, self.funnel) {
+            (Some(_), Some(_)) => Err(ApiError::field("funnel", "conflict", "give `steps` or `funnel`, not both")),
+            (Some(s), None) => Ok((None, funnel::parse_steps(s).map_err(|e| ApiError::field("steps", "invalid", e))?)),
+            (None, f) => {
+                let f = f.unwrap_or_default();
+                Ok((Some(f), f.steps()))
+            }
+        }
+    }
+
+    /// The conversion window (7 days unless given).
+    fn window(&self) -> ApiResult<Duration> {
+        match &self.window {
+            None => Ok(Duration::days(7)),
+            Some(w) => parse_window(w).ok_or_else(|| {
+                ApiError::field(
+                    "window",
+                    "invalid",
+                    format!("`<n>d`, `<n>h` or `<n>m`, at most {MAX_WINDOW_DAYS} days"),
+                )
+            }),
+        }
+    }
+}
+
+/// The events of the steps' types whose step 1 falls in `[lo, hi)`, up to
+/// `end`: from the packed timelines where they serve, else from the rows.
+async fn read_events(
+    pool: &PgPool,
+    tx: &mut PgConnection,
+    c: &Ctx,
+    steps: &[Step],
+    (lo, hi, end): (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
+) -> Result<Vec<Event>, sqlx::Error> {
+    let mut types: Vec<String> = steps.iter().map(|s| s.kind.clone()).collect();
+    types.sort();
+    types.dedup();
+    if funnel::serves(c.rollup_days, steps) {
+        timelines::funnel_events(pool, tx, c, &steps[0].kind, &types, lo, end).await
+    } else {
+        let properties = steps.iter().any(|s| !s.filter.properties.is_empty());
+        repo::funnel_events(tx, c, &steps[0].kind, &types, lo, hi, end, properties).await
+    }
 }
 
 fn step_name(s: &Step) -> String {

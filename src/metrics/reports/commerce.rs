@@ -200,3 +200,14 @@ pub fn compute(inp: &Input) -> Computed {
     let rows = named.into_iter().map(|(key, acc)| Row { key, figures: acc.finish() }).collect();
     Computed { total: total.finish(), rows, days }
 }
+/// Keeps the orders the report counts: those of `campaign` (a campaign
+/// scope), in the workspace's currency. Returns how many of the orders paid
+/// in `[lo, hi)` were in another currency (reported apart).
+pub fn keep_counted(orders: &mut Vec<Order>, campaign: Option<Uuid>, (lo, hi): (DateTime<Utc>, DateTime<Utc>)) -> i64 {
+    if let Some(campaign) = campaign {
+        orders.retain(|o| o.campaign_id == Some(campaign));
+    }
+    let other = orders.iter().filter(|o| o.other_currency && lo <= o.paid_at && o.paid_at < hi).count() as i64;
+    orders.retain(|o| !o.other_currency);
+    other
+}
