@@ -206,7 +206,7 @@ async fn preview_context(
     }
     if let Some(m) = q.member_id {
         ctx.member_display_name =
-            crate::members::repo::display_names(conn, ws, &[m.0]).await?.pop().ok_or_else(|| unknown("member_id"))?.1;
+            crate::members::repo::display_names(conn, ws, &[m]).await?.pop().ok_or_else(|| unknown("member_id"))?.1;
     }
     if let Some(c) = q.campaign_id {
         repo::campaign_vars(conn, ws, c).await?.ok_or_else(|| unknown("campaign_id"))?.fill(&mut ctx);

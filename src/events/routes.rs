@@ -203,7 +203,7 @@ pub async fn member_timeline(
 ) -> ApiResult<Json<Page<Event>>> {
     let (limit, after) = paging(q.limit, q.cursor.as_deref())?;
     let mut conn = state.pool.acquire().await?;
-    if crate::members::repo::existing(&mut conn, auth.workspace_id, &[id.0]).await?.is_empty() {
+    if crate::members::repo::existing(&mut conn, auth.workspace_id, &[id]).await?.is_empty() {
         return Err(ApiError::NotFound("member"));
     }
     let filter = repo::Filter { member_id: Some(id.0), ..Default::default() };

@@ -19,7 +19,7 @@ use super::model::{EventKind, ItemResult, ItemStatus, NewEvent, Ref};
 use super::reactions;
 use super::repo::{self, Row};
 use super::Ingestion;
-use crate::ids::WorkspaceId;
+use crate::ids::{GroupId, MemberId, WorkspaceId};
 use crate::members::repo::IdentityRef;
 use crate::platform::{IdCaches, Platform};
 
@@ -93,7 +93,8 @@ async fn resolve(
         known_members: if member_ids.is_empty() {
             HashSet::new()
         } else {
-            crate::members::repo::existing(conn, ws, &member_ids).await?.into_iter().collect()
+            let ids: Vec<MemberId> = member_ids.into_iter().map(MemberId).collect();
+            crate::members::repo::existing(conn, ws, &ids).await?.into_iter().map(|m| m.0).collect()
         },
         known_groups: existing_groups(conn, ws, &group_ids).await?,
         known_campaigns: known_campaigns.into_iter().collect(),
@@ -105,7 +106,9 @@ async fn existing_groups(conn: &mut PgConnection, ws: WorkspaceId, ids: &[Uuid])
     if ids.is_empty() {
         return Ok(HashSet::new());
     }
-    let missing: HashSet<Uuid> = crate::groups::repo::missing(conn, ws, ids).await?.into_iter().collect();
+    let typed: Vec<GroupId> = ids.iter().copied().map(GroupId).collect();
+    let missing: HashSet<Uuid> =
+        crate::groups::repo::missing(conn, ws, &typed).await?.into_iter().map(|g| g.0).collect();
     Ok(ids.iter().filter(|i| !missing.contains(i)).copied().collect())
 }
 

@@ -18,9 +18,8 @@ pub async fn unknown_ids(
     ids: &[crate::ids::GroupId],
     field: &str,
 ) -> Result<Vec<crate::error::FieldError>, sqlx::Error> {
-    let raw: Vec<uuid::Uuid> = ids.iter().map(|g| g.0).collect();
-    let missing = repo::missing(conn, ws, &raw).await?;
-    Ok(raw
+    let missing = repo::missing(conn, ws, ids).await?;
+    Ok(ids
         .iter()
         .enumerate()
         .filter(|(_, id)| missing.contains(id))

@@ -218,7 +218,7 @@ pub async fn exists(conn: &mut PgConnection, ws: WorkspaceId, id: GroupId) -> Re
 }
 
 /// Which of `ids` are not groups of the workspace.
-pub async fn missing(conn: &mut PgConnection, ws: WorkspaceId, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+pub async fn missing(conn: &mut PgConnection, ws: WorkspaceId, ids: &[GroupId]) -> Result<Vec<GroupId>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT u FROM unnest($2::uuid[]) AS u WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.workspace_id = $1 AND g.id = u)",
     )
@@ -396,7 +396,7 @@ pub async fn tiers(conn: &mut PgConnection, ws: WorkspaceId) -> Result<Vec<(Uuid
 pub async fn set_status(
     conn: &mut PgConnection,
     ws: WorkspaceId,
-    id: Uuid,
+    id: GroupId,
     status: GroupStatus,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE groups SET status = $3, updated_at = now() WHERE workspace_id = $1 AND id = $2")

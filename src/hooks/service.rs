@@ -25,7 +25,7 @@ use crate::connections::repo::ConnectionRecord;
 use crate::events::model::{ItemStatus, NewEvent};
 use crate::events::Ingestion;
 use crate::groups::model::GroupStatus;
-use crate::ids::{InboxId, WorkspaceId};
+use crate::ids::{GroupId, InboxId, WorkspaceId};
 use crate::platforms::inbound::{Normalized, Stored};
 use crate::state::AppState;
 
@@ -64,7 +64,7 @@ async fn apply_groups(
     let ids = crate::groups::repo::ensure_by_external(tx, ws, &refs, &ctx.ids.groups).await?;
     for g in &n.dismissed {
         if let Some(gid) = ids.get(&(g.platform, g.external_id.clone())) {
-            crate::groups::repo::set_status(tx, ws, *gid, GroupStatus::Dismissed).await?;
+            crate::groups::repo::set_status(tx, ws, GroupId(*gid), GroupStatus::Dismissed).await?;
         }
     }
     Ok(())

@@ -444,7 +444,7 @@ async fn lookup_identities(
 pub async fn display_names(
     conn: &mut PgConnection,
     ws: WorkspaceId,
-    ids: &[Uuid],
+    ids: &[MemberId],
 ) -> Result<Vec<(MemberId, String)>, sqlx::Error> {
     sqlx::query_as("SELECT id, display_name FROM members WHERE workspace_id = $1 AND id = ANY($2)")
         .bind(ws)
@@ -453,7 +453,11 @@ pub async fn display_names(
         .await
 }
 
-pub async fn existing(conn: &mut PgConnection, ws: WorkspaceId, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+pub async fn existing(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    ids: &[MemberId],
+) -> Result<Vec<MemberId>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM members WHERE workspace_id = $1 AND id = ANY($2)")
         .bind(ws)
         .bind(ids)
@@ -463,7 +467,7 @@ pub async fn existing(conn: &mut PgConnection, ws: WorkspaceId, ids: &[Uuid]) ->
 
 /// Locks these members' rows, in id order (so concurrent writers never wait
 /// in a cycle): what serialises changes to one member's stints.
-pub async fn lock_in_order(conn: &mut PgConnection, ws: WorkspaceId, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+pub async fn lock_in_order(conn: &mut PgConnection, ws: WorkspaceId, ids: &[MemberId]) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1 FROM members WHERE workspace_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE")
         .bind(ws)
         .bind(ids)

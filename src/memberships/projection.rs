@@ -98,7 +98,8 @@ pub async fn sync_pairs(
     }
     let members: Vec<Uuid> = pairs.iter().map(|p| p.0 .0).collect();
     let groups: Vec<Uuid> = pairs.iter().map(|p| p.1 .0).collect();
-    crate::members::repo::lock_in_order(conn, ws, &members).await?;
+    let to_lock: Vec<MemberId> = pairs.iter().map(|p| p.0).collect();
+    crate::members::repo::lock_in_order(conn, ws, &to_lock).await?;
     let mut events: HashMap<(Uuid, Uuid), Vec<MembershipEvent>> = HashMap::new();
     for e in crate::events::repo::membership_events(conn, ws, &members, &groups).await? {
         let props = &e.properties;

@@ -22,7 +22,7 @@ use crate::contents::template::Context;
 use crate::deliveries::model::{Channel, DeliveryState};
 use crate::deliveries::repo::{self as deliveries, NewDelivery};
 use crate::deliveries::route;
-use crate::ids::{PlanId, WorkspaceId};
+use crate::ids::{MemberId, PlanId, WorkspaceId};
 
 /// Runs one pass over at most `limit` due slots; returns how many it claimed.
 pub async fn run_due(pool: &PgPool, now: DateTime<Utc>, grace: Duration, limit: i64) -> anyhow::Result<usize> {
@@ -83,7 +83,7 @@ async fn lookups(conn: &mut PgConnection, ws: WorkspaceId, rows: &[Due]) -> anyh
     }
     let content_ids: Vec<Uuid> = plans.values().flat_map(|p| p.plan.steps.iter().map(|s| s.content_id.0)).collect();
     let group_ids: Vec<Uuid> = rows.iter().map(|r| r.group_id).collect();
-    let member_ids: Vec<Uuid> = rows.iter().map(|r| r.member_id).filter(|m| !m.is_nil()).collect();
+    let member_ids: Vec<MemberId> = rows.iter().map(|r| r.member_id).filter(|m| !m.is_nil()).map(MemberId).collect();
     Ok(Lookups {
         caps: crate::connections::repo::daily_caps(conn, ws).await?.into_iter().collect(),
         contents: contents::get_many(conn, ws, &content_ids).await?.into_iter().map(|c| (c.id.0, c)).collect(),

@@ -46,7 +46,8 @@ async fn group_scope(conn: &mut PgConnection, c: &mut Ctx, g: GroupId) -> ApiRes
 
 /// Display names of members.
 async fn names(conn: &mut PgConnection, c: &Ctx, ids: &[Uuid]) -> Result<HashMap<Uuid, String>, sqlx::Error> {
-    let rows = crate::members::repo::display_names(conn, c.ws, ids).await?;
+    let ids: Vec<MemberId> = ids.iter().copied().map(MemberId).collect();
+    let rows = crate::members::repo::display_names(conn, c.ws, &ids).await?;
     Ok(rows.into_iter().map(|(id, name)| (id.0, name)).collect())
 }
 
