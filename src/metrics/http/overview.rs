@@ -4,8 +4,9 @@ use axum::extract::State;
 use axum::response::Response;
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::keys::auth::Auth;
@@ -13,11 +14,11 @@ use crate::metrics::http::csv::{cell, Table};
 use crate::metrics::params::{self, Common, Ctx, MetricQuery};
 use crate::metrics::reports::activity::{self, ActiveDaysBucket, ActivityDay, LEAD};
 use crate::metrics::reports::growth::{self, GroupGrowth, GrowthDay, Referrals};
-use crate::metrics::store::group_days;
+use crate::metrics::store::group_days::{self, GroupDays};
 use crate::metrics::store::packed::Bits;
 use crate::metrics::store::repo;
-use crate::metrics::store::sets;
-use crate::metrics::store::stints;
+use crate::metrics::store::sets::{self, Span};
+use crate::metrics::store::stints::{self, Stint};
 use crate::state::AppState;
 
 use crate::metrics::http::reply::{pending, respond, snapshot, snapshot_reads};
@@ -68,27 +69,7 @@ pub async fn get_activity(
 ) -> ApiResult<Response> {
     let mut tx = snapshot(&state.pool).await?;
     let c = params::resolve(&mut tx, auth.workspace_id, &q, state.clock.now()).await?;
-    let lead_from = c.from - Duration::days(LEAD as i64);
-    let (span, (seats, breakdown)) = snapshot_reads(
-        &state.pool,
-        &mut tx,
-        async |conn| sets::span(conn, &c, lead_from, c.to, sets::Messages::Count).await,
-        async |conn| {
-            let mask = sets::mask(&mut *conn, &c).await?;
-            let (lo, hi) = c.bounds();
-            let seats = stints::read(&mut *conn, &c, &mask, Some(lo), Some(hi), c.rollup_days).await?;
-            // The breakdown's groups' day sets (workspace timezone), with the same mask.
-            let breakdown = match p.by {
-                Some(_) if c.rollup_days => Some((
-                    group_days::read(&mut *conn, &c, &mask, c.from, c.from, c.to).await?,
-                    repo::group_tiers(&mut *conn, &c).await?,
-                )),
-                _ => None,
-            };
-            Ok((seats, breakdown))
-        },
-    )
-    .await?;
+    let (span, seats, breakdown) = read_activity(&state.pool, &mut tx, &c, p.by.is_some()).await?;
     let rows = match (p.by, breakdown) {
         (Some(by), Some((days, tiers))) => Some(activity::breakdown_from_sets(by, &days, &seats, &tiers)),
         (Some(by), None) => Some(breakdown_from_rows(&mut tx, &c, by).await?),
@@ -118,6 +99,41 @@ pub async fn get_activity(
         pending: pending(&mut tx, &c, LEAD as i64).await?,
     };
     Ok(respond(c.format, report, "activity", activity_csv))
+}
+
+/// The group tiers, by group.
+type Tiers = std::collections::HashMap<Uuid, Option<String>>;
+
+/// The day sets of the period (with the lead days before it), the stints
+/// overlapping it and, for a breakdown in the workspace's days, the groups'
+/// day sets and tiers: on two connections of one snapshot.
+async fn read_activity(
+    pool: &PgPool,
+    tx: &mut PgConnection,
+    c: &Ctx,
+    breakdown: bool,
+) -> Result<(Span, Vec<Stint>, Option<(GroupDays, Tiers)>), sqlx::Error> {
+    let lead_from = c.from - Duration::days(LEAD as i64);
+    let (span, (seats, breakdown)) = snapshot_reads(
+        pool,
+        tx,
+        async |conn| sets::span(conn, c, lead_from, c.to, sets::Messages::Count).await,
+        async |conn| {
+            let mask = sets::mask(&mut *conn, c).await?;
+            let (lo, hi) = c.bounds();
+            let seats = stints::read(&mut *conn, c, &mask, Some(lo), Some(hi), c.rollup_days).await?;
+            // The breakdown's groups' day sets (workspace timezone), with the same mask.
+            let breakdown = if breakdown && c.rollup_days {
+                let days = group_days::read(&mut *conn, c, &mask, c.from, c.from, c.to).await?;
+                Some((days, repo::group_tiers(&mut *conn, c).await?))
+            } else {
+                None
+            };
+            Ok((seats, breakdown))
+        },
+    )
+    .await?;
+    Ok((span, seats, breakdown))
 }
 
 /// The breakdown by group or tier from member-day and membership rows
