@@ -10,8 +10,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::App;
 use crate::http::{idempotency, ops};
-use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -53,7 +53,7 @@ impl Modify for BearerAuth {
 }
 
 /// Every `/v1` route, with its documentation.
-fn v1_routes() -> OpenApiRouter<AppState> {
+fn v1_routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .merge(crate::workspaces::router())
         .merge(crate::keys::router())
@@ -75,7 +75,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .merge(crate::audit::router())
 }
 
-fn api_routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
+fn api_routes() -> (OpenApiRouter<App>, OpenApiRouter<App>) {
     let ops = OpenApiRouter::new()
         .merge(crate::hooks::hooks_router())
         .routes(routes!(ops::healthz))
@@ -91,10 +91,11 @@ pub fn openapi() -> serde_json::Value {
 }
 
 /// The whole application.
-pub fn router(state: AppState) -> Router {
+pub fn router(app: App) -> Router {
     let (ops, v1) = api_routes();
+    let state = app.state.clone();
     let v1 = v1
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(middleware::from_fn_with_state(state.clone(), crate::keys::auth::require_key));
-    crate::http::serve(ApiDoc::openapi(), ops, v1, state)
+    crate::http::serve(ApiDoc::openapi(), ops, v1, app, &state)
 }

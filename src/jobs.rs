@@ -10,10 +10,10 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::state::AppState;
+use crate::app::App;
 
 /// Starts the configured jobs.
-pub fn spawn_all(state: &AppState, token: &CancellationToken) -> Vec<JoinHandle<()>> {
+pub fn spawn_all(state: &App, token: &CancellationToken) -> Vec<JoinHandle<()>> {
     let w = &state.settings.workers;
     let mut handles = Vec::new();
     if w.inbox_processor {
@@ -39,7 +39,7 @@ pub fn spawn_all(state: &AppState, token: &CancellationToken) -> Vec<JoinHandle<
 }
 
 /// One scheduler pass: re-sync stale plans, then claim every due slot.
-pub async fn run_scheduler_once(state: &AppState) -> anyhow::Result<usize> {
+pub async fn run_scheduler_once(state: &App) -> anyhow::Result<usize> {
     let d = &state.settings.delivery;
     let now = state.clock.now();
     let every = chrono::Duration::seconds(d.sync_interval_secs as i64);
@@ -58,16 +58,16 @@ pub async fn run_scheduler_once(state: &AppState) -> anyhow::Result<usize> {
 
 /// Sends due deliveries until none is due and none is in flight; returns how
 /// many were claimed.
-pub async fn drain_deliveries(state: &AppState, http: &reqwest::Client) -> anyhow::Result<usize> {
-    crate::deliveries::worker::pump(state, http, &|| false).await
+pub async fn drain_deliveries(state: &App, http: &reqwest::Client) -> anyhow::Result<usize> {
+    crate::deliveries::worker::pump(&state.sending(), http, &|| false).await
 }
 
-async fn sop_scheduler(state: AppState, token: CancellationToken) {
+async fn sop_scheduler(state: App, token: CancellationToken) {
     let tick = Duration::from_millis(state.settings.delivery.tick_millis);
     loop {
         match run_scheduler_once(&state).await {
             Ok(0) => {}
-            Ok(_) => state.delivery_wakeup.notify_one(),
+            Ok(_) => state.senders.wakeup.notify_one(),
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "SOP scheduler pass failed; will retry"),
         }
         // Sleep until the next slot is due, at most one tick.
@@ -84,7 +84,7 @@ async fn sop_scheduler(state: AppState, token: CancellationToken) {
 }
 
 /// Listens for new deliveries announced by any instance (None: polling only).
-async fn delivery_listener(state: &AppState) -> Option<sqlx::postgres::PgListener> {
+async fn delivery_listener(state: &App) -> Option<sqlx::postgres::PgListener> {
     let mut l = match sqlx::postgres::PgListener::connect_with(&state.pool).await {
         Ok(l) => l,
         Err(e) => {
@@ -99,18 +99,18 @@ async fn delivery_listener(state: &AppState) -> Option<sqlx::postgres::PgListene
     Some(l)
 }
 
-async fn delivery_worker(state: AppState, http: reqwest::Client, token: CancellationToken) {
+async fn delivery_worker(state: App, http: reqwest::Client, token: CancellationToken) {
     let every = Duration::from_millis(state.settings.delivery.tick_millis);
     let mut listener = delivery_listener(&state).await;
     loop {
         let stop = || token.is_cancelled();
-        if let Err(e) = crate::deliveries::worker::pump(&state, &http, &stop).await {
+        if let Err(e) = crate::deliveries::worker::pump(&state.sending(), &http, &stop).await {
             tracing::warn!(error = %format!("{e:#}"), "delivery pass failed; will retry");
         }
         if token.is_cancelled() {
             return;
         }
-        if let Err(e) = crate::deliveries::worker::send_reminders(&state, &http).await {
+        if let Err(e) = crate::deliveries::worker::send_reminders(&state.sending(), &http).await {
             tracing::warn!(error = %format!("{e:#}"), "confirmation reminders failed; will retry");
         }
         let notified = async {
@@ -121,7 +121,7 @@ async fn delivery_worker(state: AppState, http: reqwest::Client, token: Cancella
         };
         tokio::select! {
             _ = token.cancelled() => return,
-            _ = state.delivery_wakeup.notified() => {}
+            _ = state.senders.wakeup.notified() => {}
             ok = notified => if !ok {
                 // The listener broke: poll until it is back.
                 listener = delivery_listener(&state).await;
@@ -132,10 +132,11 @@ async fn delivery_worker(state: AppState, http: reqwest::Client, token: Cancella
 }
 
 /// Processes stored webhook requests until none is left; returns how many.
-pub async fn drain_inbox(state: &AppState) -> anyhow::Result<usize> {
+pub async fn drain_inbox(state: &App) -> anyhow::Result<usize> {
     let mut total = 0;
     loop {
-        let n = crate::hooks::service::process_batch(state, state.settings.workers.inbox_batch_size).await?;
+        let n =
+            crate::hooks::service::process_batch(&state.webhooks(), state.settings.workers.inbox_batch_size).await?;
         if n == 0 {
             return Ok(total);
         }
@@ -143,7 +144,7 @@ pub async fn drain_inbox(state: &AppState) -> anyhow::Result<usize> {
     }
 }
 
-async fn inbox_processor(state: AppState, token: CancellationToken) {
+async fn inbox_processor(state: App, token: CancellationToken) {
     let every = Duration::from_secs(state.settings.workers.inbox_interval_secs);
     loop {
         if let Err(e) = drain_inbox(&state).await {
@@ -151,7 +152,7 @@ async fn inbox_processor(state: AppState, token: CancellationToken) {
         }
         tokio::select! {
             _ = token.cancelled() => return,
-            _ = state.inbox_wakeup.notified() => {
+            _ = state.inbox.wakeup.notified() => {
                 // Let requests arriving together form one batch: fewer, larger
                 // transactions cost less than one per request.
                 tokio::time::sleep(COALESCE).await;
@@ -165,14 +166,14 @@ async fn inbox_processor(state: AppState, token: CancellationToken) {
 const COALESCE: Duration = Duration::from_millis(50);
 
 /// Creates this month's and the next three months' event partitions.
-pub async fn ensure_event_partitions(state: &AppState) -> anyhow::Result<i64> {
+pub async fn ensure_event_partitions(state: &App) -> anyhow::Result<i64> {
     let mut tx = state.pool.begin().await?;
     let created = crate::events::repo::ensure_partitions(&mut tx, state.clock.now(), 4).await?;
     tx.commit().await?;
     Ok(created)
 }
 
-async fn event_partitions(state: AppState, token: CancellationToken) {
+async fn event_partitions(state: App, token: CancellationToken) {
     loop {
         match ensure_event_partitions(&state).await {
             Ok(0) => {}
@@ -201,7 +202,7 @@ async fn event_partitions(state: AppState, token: CancellationToken) {
 /// keep it exact; ingestion needs the CPU more) and figures lag by 5 to 60 s;
 /// after a burst, the last pass starts within a second; a backlog of distinct
 /// days is worked through back to back.
-async fn metric_rollups(state: AppState, token: CancellationToken) {
+async fn metric_rollups(state: App, token: CancellationToken) {
     use crate::metrics::store::rollup;
     let tick = Duration::from_millis(state.settings.workers.rollup_interval_millis);
     loop {

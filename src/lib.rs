@@ -9,6 +9,7 @@
 //! `api` assembles the routes of every feature.
 
 pub mod api;
+pub mod app;
 pub mod audit;
 pub mod campaigns;
 pub mod cli;

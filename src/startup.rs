@@ -8,11 +8,11 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::App;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::db::{self, Database};
 use crate::events::reactions::Reactions;
-use crate::state::AppState;
 use crate::workspaces::service::{bootstrap, NewWorkspace};
 
 /// Everything that follows from stored events, in the order it runs: the
@@ -31,7 +31,7 @@ pub fn subscribers() -> Reactions {
 pub struct Application {
     listener: TcpListener,
     db: Database,
-    state: AppState,
+    state: App,
     /// The workspace created on first start, if this start created one.
     pub bootstrapped: Option<NewWorkspace>,
 }
@@ -46,7 +46,7 @@ impl Application {
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
         let bootstrapped = bootstrap(&db.pool).await?;
-        let state = AppState::new(db.pool.clone(), settings, clock, subscribers());
+        let state = App::new(db.pool.clone(), settings, clock, subscribers());
         Ok(Self { listener, db, state, bootstrapped })
     }
 
@@ -56,7 +56,7 @@ impl Application {
     }
 
     /// The shared state (tests use its pool).
-    pub fn state(&self) -> &AppState {
+    pub fn state(&self) -> &App {
         &self.state
     }
 
@@ -136,7 +136,7 @@ pub async fn worker(settings: Settings) -> anyhow::Result<()> {
         db::migrate(&db.pool).await?;
     }
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
-    let state = AppState::new(db.pool.clone(), settings, Arc::new(SystemClock), subscribers());
+    let state = App::new(db.pool.clone(), settings, Arc::new(SystemClock), subscribers());
     let token = CancellationToken::new();
     let jobs = crate::jobs::spawn_all(&state, &token);
     tracing::info!(jobs = jobs.len(), "worker running");

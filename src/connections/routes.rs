@@ -21,7 +21,12 @@ use crate::keys::model::Role;
 use crate::state::AppState;
 
 /// Routes of this feature.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    crate::state::AppState: axum::extract::FromRef<S>,
+    std::sync::Arc<crate::connections::cache::ConnectionCache>: axum::extract::FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_connections, create_connection))
         .routes(routes!(get_connection, update_connection, delete_connection))
@@ -87,6 +92,7 @@ pub async fn create_connection(
     responses((status = 200, body = Connection), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn update_connection(
     State(state): State<AppState>,
+    State(cache): State<std::sync::Arc<crate::connections::cache::ConnectionCache>>,
     auth: Auth,
     ApiPath(id): ApiPath<ConnectionId>,
     ApiJson(mut body): ApiJson<UpdateConnection>,
@@ -109,7 +115,7 @@ pub async fn update_connection(
     .await?;
     let c = repo::get(&mut tx, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("connection"))?;
     tx.commit().await?;
-    state.connections.forget(id.0);
+    cache.forget(id.0);
     Ok(Json(c))
 }
 
@@ -122,6 +128,7 @@ pub async fn update_connection(
     security(("bearer" = [])))]
 pub async fn rotate_connection_credentials(
     State(state): State<AppState>,
+    State(cache): State<std::sync::Arc<crate::connections::cache::ConnectionCache>>,
     auth: Auth,
     ApiPath(id): ApiPath<ConnectionId>,
     ApiJson(body): ApiJson<RotateCredentials>,
@@ -157,7 +164,7 @@ pub async fn rotate_connection_credentials(
     .await?;
     let c = repo::get(&mut tx, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("connection"))?;
     tx.commit().await?;
-    state.connections.forget(id.0);
+    cache.forget(id.0);
     Ok(Json(c))
 }
 
@@ -167,6 +174,7 @@ pub async fn rotate_connection_credentials(
     security(("bearer" = [])))]
 pub async fn delete_connection(
     State(state): State<AppState>,
+    State(cache): State<std::sync::Arc<crate::connections::cache::ConnectionCache>>,
     auth: Auth,
     ApiPath(id): ApiPath<ConnectionId>,
 ) -> ApiResult<StatusCode> {
@@ -192,6 +200,6 @@ pub async fn delete_connection(
     )
     .await?;
     tx.commit().await?;
-    state.connections.forget(id.0);
+    cache.forget(id.0);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -20,7 +20,11 @@ use crate::keys::model::Role;
 use crate::state::AppState;
 
 /// Routes of this feature.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    crate::state::AppState: axum::extract::FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_contents, create_content))
         .routes(routes!(get_content, update_content, delete_content))

@@ -13,3 +13,15 @@ mod routes;
 pub mod worker;
 
 pub use routes::router;
+
+use std::sync::Arc;
+
+/// This process's sending machinery: the rate limiter, the cached platform
+/// access tokens and the signal that wakes the delivery workers when the
+/// scheduler created deliveries (a substate of the app).
+#[derive(Clone, Debug, Default)]
+pub struct Senders {
+    pub limiter: Arc<limits::RateLimiter>,
+    pub tokens: Arc<crate::platforms::outbound::AccessTokens>,
+    pub wakeup: Arc<tokio::sync::Notify>,
+}

@@ -49,7 +49,24 @@ struct Secrets {
     senders: HashMap<(WorkspaceId, Uuid), String>,
 }
 
-async fn secrets(state: &AppState, claimed: &[Claimed]) -> anyhow::Result<Secrets> {
+/// What sending needs: the shared state (its fields read through this),
+/// this process's senders and its connection cache.
+#[derive(Clone, Copy)]
+pub struct Sending<'a> {
+    pub state: &'a AppState,
+    pub senders: &'a super::Senders,
+    pub connections: &'a crate::connections::cache::ConnectionCache,
+}
+
+impl std::ops::Deref for Sending<'_> {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        self.state
+    }
+}
+
+async fn secrets(state: &Sending<'_>, claimed: &[Claimed]) -> anyhow::Result<Secrets> {
     let mut out = Secrets::default();
     // Per workspace: groups whose robot sends; groups sent to as their owner, by platform.
     type Wanted = (Vec<Uuid>, HashMap<crate::platform::Platform, Vec<Uuid>>);
@@ -146,7 +163,11 @@ fn outcome(s: &DeliverySettings, c: &Claimed, sent: Sent, started: DateTime<Utc>
 /// claim finds fewer due than it had room for, the next one waits for a tick
 /// or a wake-up while calls are still in flight. Once `stop()`, nothing more
 /// is claimed; calls in flight finish and are recorded.
-pub async fn pump(state: &AppState, http: &reqwest::Client, stop: &(dyn Fn() -> bool + Sync)) -> anyhow::Result<usize> {
+pub async fn pump(
+    state: &Sending<'_>,
+    http: &reqwest::Client,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> anyhow::Result<usize> {
     let s = &state.settings.delivery;
     let window = s.concurrency.max(1);
     let tick = StdDuration::from_millis(s.tick_millis);
@@ -197,7 +218,7 @@ pub async fn pump(state: &AppState, http: &reqwest::Client, stop: &(dyn Fn() -> 
             Some(at) if !stop() => tokio::select! {
                 o = inflight.next() => o,
                 _ = tokio::time::sleep_until(at + tick) => None,
-                _ = state.delivery_wakeup.notified() => {
+                _ = state.senders.wakeup.notified() => {
                     short_at = None;
                     None
                 }
@@ -232,7 +253,7 @@ static NO_CONNECTION: (Value, Value) = (Value::Null, Value::Null);
 /// with room, claims that many due deliveries, skipping the `held`
 /// connections that are still over their limit.
 async fn round(
-    state: &AppState,
+    state: &Sending<'_>,
     done: &[Outcome],
     room: Option<usize>,
     held: &mut HashMap<Uuid, DateTime<Utc>>,
@@ -258,7 +279,7 @@ async fn round(
 /// give the delivery back (no attempt counted) until the limit frees. A
 /// connection whose own window is full goes into `held` until it frees.
 fn throttle(
-    state: &AppState,
+    state: &Sending<'_>,
     claimed: Vec<Claimed>,
     now: DateTime<Utc>,
     held: &mut HashMap<Uuid, DateTime<Utc>>,
@@ -269,7 +290,7 @@ fn throttle(
     let mut send = Vec::with_capacity(claimed.len());
     let mut back = Vec::new();
     for c in claimed {
-        match state.limiter.acquire(c.channel, c.connection_id.map(|x| x.0), c.group_id.0, now) {
+        match state.senders.limiter.acquire(c.channel, c.connection_id.map(|x| x.0), c.group_id.0, now) {
             Ok(()) => send.push(c),
             Err(t) => {
                 if let Some(conn) = t.connection {
@@ -283,7 +304,7 @@ fn throttle(
 }
 
 async fn send_one(
-    state: &AppState,
+    state: &Sending<'_>,
     http: &reqwest::Client,
     c: &Claimed,
     (creds, settings): (&Value, &Value),
@@ -302,7 +323,7 @@ async fn send_one(
         now_unix: started.timestamp(),
         sender,
     };
-    let calls = Calls { http, tokens: &state.platform_tokens };
+    let calls = Calls { http, tokens: &state.senders.tokens };
     let sent = platforms::send(calls, c.channel, &req).await;
     outcome(&state.settings.delivery, c, sent, started, state.clock.now())
 }
@@ -315,7 +336,7 @@ pub const MAX_REMINDERS: i32 = 3;
 /// The due rows are taken in one statement that moves their next follow-up
 /// on (so no transaction is held across the WeCom calls, and another
 /// instance skips them). Returns how many were due.
-pub async fn send_reminders(state: &AppState, http: &reqwest::Client) -> anyhow::Result<usize> {
+pub async fn send_reminders(state: &Sending<'_>, http: &reqwest::Client) -> anyhow::Result<usize> {
     let now = state.clock.now();
     let next = now + Duration::seconds(state.settings.delivery.reminder_interval_secs as i64);
     let due = {
@@ -324,7 +345,7 @@ pub async fn send_reminders(state: &AppState, http: &reqwest::Client) -> anyhow:
     };
     for (ws, id, msgid, _, channel, creds, settings) in &due {
         // The platform's calls first; a pooled connection only for the short update.
-        let calls = Calls { http, tokens: &state.platform_tokens };
+        let calls = Calls { http, tokens: &state.senders.tokens };
         let found = platforms::follow_up(calls, *channel, &creds.0, &settings.0, msgid).await;
         let mut conn = state.pool.acquire().await?;
         if found == FollowUp::Confirmed {

@@ -139,6 +139,7 @@ fn csv_event(header: &[String], row: Vec<String>) -> Result<Value, String> {
 
 struct Importer<'a> {
     state: &'a AppState,
+    ingestion: &'a crate::events::Ingestion,
     auth: Auth,
     format: Format,
     header: Option<Vec<String>>,
@@ -193,7 +194,7 @@ impl Importer<'_> {
         let lines: Vec<usize> = batch.iter().map(|(l, _)| *l).collect();
         let items = batch.into_iter().map(|(_, e)| e).collect();
         let (ws, now) = (self.auth.workspace_id, self.state.clock.now());
-        let results = super::service::ingest_committed(&self.state.pool, ws, items, now, &self.state.ingestion).await?;
+        let results = super::service::ingest_committed(&self.state.pool, ws, items, now, self.ingestion).await?;
         for r in results {
             match r.status {
                 ItemStatus::Accepted => self.report.accepted += 1,
@@ -217,6 +218,7 @@ impl Importer<'_> {
     security(("bearer" = [])))]
 pub async fn import_events(
     State(state): State<AppState>,
+    State(ingestion): State<crate::events::Ingestion>,
     auth: Auth,
     headers: HeaderMap,
     body: Body,
@@ -225,6 +227,7 @@ pub async fn import_events(
     let format = Format::of(&headers)?;
     let mut imp = Importer {
         state: &state,
+        ingestion: &ingestion,
         auth,
         format,
         header: None,

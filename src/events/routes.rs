@@ -24,7 +24,12 @@ use crate::state::AppState;
 pub const BATCH_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// Routes of this feature.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    crate::state::AppState: axum::extract::FromRef<S>,
+    crate::events::Ingestion: axum::extract::FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_events, ingest_events))
         .layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT))
@@ -101,6 +106,7 @@ fn read_batch(headers: &HeaderMap, body: &[u8], now: DateTime<Utc>) -> ApiResult
     security(("bearer" = [])))]
 pub async fn ingest_events(
     State(state): State<AppState>,
+    State(ingestion): State<crate::events::Ingestion>,
     auth: Auth,
     headers: HeaderMap,
     body: Bytes,
@@ -108,7 +114,7 @@ pub async fn ingest_events(
     auth.require(Role::Operator)?;
     let now = state.clock.now();
     let items = read_batch(&headers, &body, now)?;
-    let results = service::ingest_committed(&state.pool, auth.workspace_id, items, now, &state.ingestion).await?;
+    let results = service::ingest_committed(&state.pool, auth.workspace_id, items, now, &ingestion).await?;
     Ok(Json(BatchResult::from_results(results)))
 }
 

@@ -15,3 +15,20 @@ mod routes;
 pub mod service;
 
 pub use routes::{hooks_router, inbox_router};
+
+use std::sync::Arc;
+
+/// This process's inbox writers: the group-committing intake (queued mode)
+/// and the signal that wakes the inbox processor (a substate of the app).
+#[derive(Clone, Debug)]
+pub struct Inbox {
+    pub intake: Arc<intake::Intake>,
+    pub wakeup: Arc<tokio::sync::Notify>,
+}
+
+impl Inbox {
+    /// Starts the intake writers (call inside the runtime).
+    pub fn start(pool: sqlx::PgPool) -> Self {
+        Self { intake: Arc::new(intake::Intake::start(pool)), wakeup: Arc::new(tokio::sync::Notify::new()) }
+    }
+}

@@ -2,7 +2,8 @@
 //! `/v1/inbox` (stored requests, replay).
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -11,9 +12,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::inbox::{self, InboxEntry, InboxStatus};
-use super::service;
+use super::service::{self, Webhooks};
+use std::sync::Arc;
+
 use crate::config::WebhookMode;
+use crate::connections::cache::ConnectionCache;
 use crate::error::{envelope_response, ApiError, ApiResult, ErrorEnvelope};
+use crate::events::Ingestion;
 use crate::http::extract::{ApiPath, ApiQuery};
 use crate::http::pagination::{Page, PageParams};
 use crate::ids::{ConnectionId, InboxId};
@@ -24,16 +29,65 @@ use crate::platforms::inbound::{self, Incoming, Refusal, Verdict};
 use crate::state::AppState;
 
 /// The webhook receiver (outside `/v1`).
-pub fn hooks_router() -> OpenApiRouter<AppState> {
+pub fn hooks_router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    crate::state::AppState: axum::extract::FromRef<S>,
+    super::Inbox: axum::extract::FromRef<S>,
+    Arc<ConnectionCache>: axum::extract::FromRef<S>,
+    Ingestion: axum::extract::FromRef<S>,
+{
     OpenApiRouter::new().routes(routes!(receive_webhook_post, receive_webhook_get))
 }
 
 /// The inbox API (inside `/v1`).
-pub fn inbox_router() -> OpenApiRouter<AppState> {
+pub fn inbox_router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    crate::state::AppState: axum::extract::FromRef<S>,
+    super::Inbox: axum::extract::FromRef<S>,
+    Arc<ConnectionCache>: axum::extract::FromRef<S>,
+    Ingestion: axum::extract::FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_inbox))
         .routes(routes!(get_inbox_entry))
         .routes(routes!(replay_inbox_entry))
+}
+
+/// The parts of the application's state the webhook handlers need, taken
+/// at once (each is `FromRef` of the router's state).
+pub struct WebhookParts {
+    state: AppState,
+    inbox: super::Inbox,
+    connections: Arc<ConnectionCache>,
+    ingestion: Ingestion,
+}
+
+impl WebhookParts {
+    fn webhooks(&self) -> Webhooks<'_> {
+        Webhooks { state: &self.state, inbox: &self.inbox, connections: &self.connections, ingestion: &self.ingestion }
+    }
+}
+
+impl<S> FromRequestParts<S> for WebhookParts
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+    super::Inbox: FromRef<S>,
+    Arc<ConnectionCache>: FromRef<S>,
+    Ingestion: FromRef<S>,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(_parts: &mut Parts, s: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            state: AppState::from_ref(s),
+            inbox: super::Inbox::from_ref(s),
+            connections: Arc::<ConnectionCache>::from_ref(s),
+            ingestion: Ingestion::from_ref(s),
+        })
+    }
 }
 
 fn refuse(state: &AppState, platform: &str, status: StatusCode, code: &str, reason: &str) -> Response {
@@ -43,7 +97,7 @@ fn refuse(state: &AppState, platform: &str, status: StatusCode, code: &str, reas
 }
 
 async fn receive(
-    state: AppState,
+    w: Webhooks<'_>,
     platform: String,
     id: String,
     method: Method,
@@ -52,18 +106,18 @@ async fn receive(
     body: Bytes,
 ) -> Response {
     let (Some(p), Ok(id)) = (Platform::parse(&platform), id.parse::<uuid::Uuid>()) else {
-        return refuse(&state, "unknown", StatusCode::NOT_FOUND, "not_found", "unknown connection");
+        return refuse(w.state, "unknown", StatusCode::NOT_FOUND, "not_found", "unknown connection");
     };
-    let found = state.connections.get(&state.pool, id).await;
+    let found = w.connections.get(&w.state.pool, id).await;
     let record = match found {
         Ok(Some(r)) if r.platform == p && r.status == crate::connections::model::ConnectionStatus::Active => r,
-        Ok(_) => return refuse(&state, p.as_str(), StatusCode::NOT_FOUND, "not_found", "unknown connection"),
+        Ok(_) => return refuse(w.state, p.as_str(), StatusCode::NOT_FOUND, "not_found", "unknown connection"),
         Err(e) => return ApiError::from(e).into_response(),
     };
     let Some(connector) = crate::platforms::inbound_of(p) else {
-        return refuse(&state, p.as_str(), StatusCode::NOT_FOUND, "not_found", "platform has no webhook connector");
+        return refuse(w.state, p.as_str(), StatusCode::NOT_FOUND, "not_found", "platform has no webhook connector");
     };
-    let now = state.clock.now();
+    let now = w.state.clock.now();
     let query = uri.query().unwrap_or("");
     let req = Incoming { method: &method, query, headers: &headers, body: &body, now };
     let mut verdict = Err(Refusal::Unauthorized("no credentials"));
@@ -75,18 +129,18 @@ async fn receive(
     }
     match verdict {
         Err(Refusal::Unauthorized(reason)) => {
-            refuse(&state, p.as_str(), StatusCode::UNAUTHORIZED, "unauthorized", reason)
+            refuse(w.state, p.as_str(), StatusCode::UNAUTHORIZED, "unauthorized", reason)
         }
         Err(Refusal::Malformed(reason)) => {
-            refuse(&state, p.as_str(), StatusCode::BAD_REQUEST, "malformed_webhook", reason)
+            refuse(w.state, p.as_str(), StatusCode::BAD_REQUEST, "malformed_webhook", reason)
         }
         Ok(Verdict::Reply(resp)) => resp,
         Ok(Verdict::Store) => {
             let kept = inbound::kept_headers(&headers);
-            let stored = match state.settings.ingest.webhook_mode {
-                WebhookMode::Queued => service::store(&state, &record, query, &kept, &body).await,
+            let stored = match w.state.settings.ingest.webhook_mode {
+                WebhookMode::Queued => service::store(&w, &record, query, &kept, &body).await,
                 WebhookMode::Inline => {
-                    service::store_and_process(&state, &record, query, &kept, &body).await.map_err(anyhow::Error::from)
+                    service::store_and_process(&w, &record, query, &kept, &body).await.map_err(anyhow::Error::from)
                 }
             };
             match stored {
@@ -110,13 +164,13 @@ async fn receive(
         (status = 404, body = ErrorEnvelope, description = "No active connection of that platform with that id"),
         (status = 413, body = ErrorEnvelope)))]
 pub async fn receive_webhook_post(
-    State(state): State<AppState>,
+    parts: WebhookParts,
     Path((platform, id)): Path<(String, String)>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    receive(state, platform, id, Method::POST, uri, headers, body).await
+    receive(parts.webhooks(), platform, id, Method::POST, uri, headers, body).await
 }
 
 /// Platform URL verification (WeCom `echostr`).
@@ -127,12 +181,12 @@ pub async fn receive_webhook_post(
             `timestamp`, `nonce` and `echostr` are missing or do not verify; other platforms verify by POST only"),
         (status = 404, body = ErrorEnvelope, description = "No active connection of that platform with that id")))]
 pub async fn receive_webhook_get(
-    State(state): State<AppState>,
+    parts: WebhookParts,
     Path((platform, id)): Path<(String, String)>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    receive(state, platform, id, Method::GET, uri, headers, Bytes::new()).await
+    receive(parts.webhooks(), platform, id, Method::GET, uri, headers, Bytes::new()).await
 }
 
 /// Inbox filters.
@@ -190,16 +244,17 @@ pub struct ReplayResult {
     responses((status = 200, body = ReplayResult), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn replay_inbox_entry(
-    State(state): State<AppState>,
+    parts: WebhookParts,
     auth: Auth,
     ApiPath(id): ApiPath<InboxId>,
 ) -> ApiResult<Json<ReplayResult>> {
     auth.require(Role::Operator)?;
+    let (w, state) = (parts.webhooks(), &parts.state);
     {
         let mut conn = state.pool.acquire().await?;
         inbox::get(&mut conn, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("inbox entry"))?;
     }
-    let outcome = service::process(&state, auth.workspace_id, id)
+    let outcome = service::process(&w, auth.workspace_id, id)
         .await?
         .ok_or_else(|| ApiError::conflict("in_progress", "this request is being processed right now"))?;
     let mut conn = state.pool.acquire().await?;

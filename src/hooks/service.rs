@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use super::inbox::{self, InboxRaw, InboxStatus};
+use crate::connections::cache::ConnectionCache;
 use crate::connections::repo::ConnectionRecord;
 use crate::events::model::{ItemStatus, NewEvent};
 use crate::events::Ingestion;
@@ -42,6 +43,17 @@ pub struct Outcome {
     pub duplicates: usize,
     pub rejected: usize,
     pub errors: Vec<String>,
+}
+
+/// What storing and processing webhook requests needs: the shared state,
+/// this process's inbox writers and connection cache, and what storing
+/// events needs.
+#[derive(Clone, Copy)]
+pub struct Webhooks<'a> {
+    pub state: &'a AppState,
+    pub inbox: &'a super::Inbox,
+    pub connections: &'a ConnectionCache,
+    pub ingestion: &'a Ingestion,
 }
 
 /// One request's normalisation, waiting for the batch's ingest.
@@ -156,7 +168,7 @@ async fn records_for(
 /// Stores a verified request (queued mode): durable when this returns. The
 /// insert is group-committed with concurrent requests (see [`super::intake`]).
 pub async fn store(
-    state: &AppState,
+    w: &Webhooks<'_>,
     record: &ConnectionRecord,
     query: &str,
     headers: &serde_json::Map<String, serde_json::Value>,
@@ -170,22 +182,22 @@ pub async fn store(
         headers: headers.clone(),
         body: body.to_vec(),
     };
-    let id = state.intake.store(row).await.map_err(anyhow::Error::msg)?;
-    state.inbox_wakeup.notify_one();
-    note_received(state, record, state.clock.now()).await;
+    let id = w.inbox.intake.store(row).await.map_err(anyhow::Error::msg)?;
+    w.inbox.wakeup.notify_one();
+    note_received(w, record, w.state.clock.now()).await;
     Ok(Outcome { inbox_id: Some(id), status: InboxStatus::Received, ..Default::default() })
 }
 
 /// Stores and processes a verified request in one transaction (inline mode).
 pub async fn store_and_process(
-    state: &AppState,
+    w: &Webhooks<'_>,
     record: &ConnectionRecord,
     query: &str,
     headers: &serde_json::Map<String, serde_json::Value>,
     body: &[u8],
 ) -> Result<Outcome, sqlx::Error> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let now = w.state.clock.now();
+    let mut tx = w.state.pool.begin().await?;
     let id = inbox::insert(&mut tx, record.workspace_id, record.id, record.platform, query, headers, body).await?;
     let row = InboxRaw {
         id,
@@ -199,7 +211,7 @@ pub async fn store_and_process(
     // Processing in a nested transaction (a savepoint): if it fails, the
     // stored request stays and the processor retries it.
     let mut processing = sqlx::Connection::begin(&mut *tx).await?;
-    let outcome = match process_rows(&mut processing, vec![row], &records, now, &state.ingestion).await {
+    let outcome = match process_rows(&mut processing, vec![row], &records, now, w.ingestion).await {
         Ok(mut o) => {
             processing.commit().await?;
             o.pop().unwrap_or_default()
@@ -211,19 +223,19 @@ pub async fn store_and_process(
         }
     };
     tx.commit().await?;
-    note_received(state, record, now).await;
+    note_received(w, record, now).await;
     Ok(outcome)
 }
 
 /// Records when a connection last received a request: at most once a minute,
 /// outside any request transaction, best effort.
-async fn note_received(state: &AppState, record: &ConnectionRecord, now: DateTime<Utc>) {
+async fn note_received(w: &Webhooks<'_>, record: &ConnectionRecord, now: DateTime<Utc>) {
     if record.last_received_at.is_some_and(|t| now - t < chrono::Duration::seconds(60))
-        || !state.connections.should_touch(record.id.0, std::time::Duration::from_secs(60))
+        || !w.connections.should_touch(record.id.0, std::time::Duration::from_secs(60))
     {
         return;
     }
-    if let Ok(mut conn) = state.pool.acquire().await {
+    if let Ok(mut conn) = w.state.pool.acquire().await {
         if let Err(e) = crate::connections::repo::touch(&mut conn, record.workspace_id, record.id, now).await {
             tracing::warn!(error = %e, "could not record the connection's last request");
         }
@@ -231,9 +243,9 @@ async fn note_received(state: &AppState, record: &ConnectionRecord, now: DateTim
 }
 
 /// Processes one batch of unprocessed requests; returns how many were handled.
-pub async fn process_batch(state: &AppState, limit: i64) -> anyhow::Result<usize> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+pub async fn process_batch(w: &Webhooks<'_>, limit: i64) -> anyhow::Result<usize> {
+    let now = w.state.clock.now();
+    let mut tx = w.state.pool.begin().await?;
     let rows = inbox::claim(&mut tx, limit).await?;
     if rows.is_empty() {
         return Ok(0);
@@ -241,7 +253,7 @@ pub async fn process_batch(state: &AppState, limit: i64) -> anyhow::Result<usize
     let count = rows.len();
     let keys: Vec<(WorkspaceId, InboxId)> = rows.iter().map(|r| (r.workspace_id, r.id)).collect();
     let records = records_for(&mut tx, &rows).await?;
-    match process_rows(&mut tx, rows, &records, now, &state.ingestion).await {
+    match process_rows(&mut tx, rows, &records, now, w.ingestion).await {
         Ok(_) => {
             tx.commit().await?;
             Ok(count)
@@ -250,8 +262,8 @@ pub async fn process_batch(state: &AppState, limit: i64) -> anyhow::Result<usize
             tracing::warn!(error = ?e, rows = count, "inbox batch failed; retrying its requests one by one");
             drop(tx);
             for (ws, id) in keys {
-                if let Err(e) = process(state, ws, id).await {
-                    let mut conn = state.pool.acquire().await?;
+                if let Err(e) = process(w, ws, id).await {
+                    let mut conn = w.state.pool.acquire().await?;
                     inbox::note_attempt_error(&mut conn, ws, id, &format!("{e:#}"), MAX_ATTEMPTS).await?;
                 }
             }
@@ -261,12 +273,12 @@ pub async fn process_batch(state: &AppState, limit: i64) -> anyhow::Result<usize
 }
 
 /// Processes one stored request (replay, retries); `Ok(None)` when another processor holds it.
-pub async fn process(state: &AppState, ws: WorkspaceId, id: InboxId) -> anyhow::Result<Option<Outcome>> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+pub async fn process(w: &Webhooks<'_>, ws: WorkspaceId, id: InboxId) -> anyhow::Result<Option<Outcome>> {
+    let now = w.state.clock.now();
+    let mut tx = w.state.pool.begin().await?;
     let Some(row) = inbox::lock(&mut tx, ws, id).await? else { return Ok(None) };
     let records = records_for(&mut tx, std::slice::from_ref(&row)).await?;
-    let outcome = process_rows(&mut tx, vec![row], &records, now, &state.ingestion).await?.pop().unwrap_or_default();
+    let outcome = process_rows(&mut tx, vec![row], &records, now, w.ingestion).await?.pop().unwrap_or_default();
     tx.commit().await?;
     Ok(Some(outcome))
 }

@@ -37,22 +37,24 @@ use crate::error::envelope_response;
 use crate::state::AppState;
 
 /// The OpenAPI document of `doc` with these routes, completed (see [`openapi::complete_document`]).
-pub fn document(
+pub fn document<S: Clone + Send + Sync + 'static>(
     doc: utoipa::openapi::OpenApi,
-    ops: OpenApiRouter<AppState>,
-    v1: OpenApiRouter<AppState>,
+    ops: OpenApiRouter<S>,
+    v1: OpenApiRouter<S>,
 ) -> serde_json::Value {
     openapi::complete_document(&OpenApiRouter::with_openapi(doc).merge(ops).nest("/v1", v1).split_for_parts().1)
 }
 
 /// The whole application: `ops` at the root, `v1` under `/v1` (its own
 /// layers applied by the caller), `/openapi.json` and `/docs`, a JSON 404
-/// for anything else, inside the middleware stack.
-pub fn serve(
+/// for anything else, inside the middleware stack; `app` is the routes'
+/// state, `state` the shared infrastructure the stack reads.
+pub fn serve<S: Clone + Send + Sync + 'static>(
     doc: utoipa::openapi::OpenApi,
-    ops: OpenApiRouter<AppState>,
-    v1: OpenApiRouter<AppState>,
-    state: AppState,
+    ops: OpenApiRouter<S>,
+    v1: OpenApiRouter<S>,
+    app: S,
+    state: &AppState,
 ) -> Router {
     let (router, spec) = OpenApiRouter::with_openapi(doc).merge(ops).nest("/v1", v1).split_for_parts();
     let spec_json =
@@ -62,7 +64,7 @@ pub fn serve(
         .route("/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], spec_json) }))
         .route("/docs", get(ops::docs))
         .fallback(not_found)
-        .with_state(state.clone())
+        .with_state(app)
         .layer(
             ServiceBuilder::new()
                 .layer(middleware::from_fn(request_id::layer))

@@ -21,7 +21,11 @@ use crate::platform::Platform;
 use crate::state::AppState;
 
 /// Routes of this feature.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    crate::state::AppState: axum::extract::FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_members, create_member))
         .routes(routes!(update_member, erase_member))

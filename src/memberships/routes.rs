@@ -17,7 +17,12 @@ use crate::keys::model::Role;
 use crate::state::AppState;
 
 /// Routes of this feature.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    crate::state::AppState: axum::extract::FromRef<S>,
+    crate::events::Ingestion: axum::extract::FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_group_members, join_group))
         .routes(routes!(leave_group))
@@ -50,6 +55,7 @@ pub async fn list_group_members(
     security(("bearer" = [])))]
 pub async fn join_group(
     State(state): State<AppState>,
+    State(ingestion): State<crate::events::Ingestion>,
     auth: Auth,
     ApiPath(id): ApiPath<GroupId>,
     ApiJson(body): ApiJson<JoinGroup>,
@@ -57,8 +63,7 @@ pub async fn join_group(
     auth.require(Role::Operator)?;
     body.validate()?;
     let mut tx = state.pool.begin().await?;
-    let by =
-        service::Writer { actor: Actor::from(&auth), now: state.clock.now(), subscribers: &state.ingestion.reactions };
+    let by = service::Writer { actor: Actor::from(&auth), now: state.clock.now(), subscribers: &ingestion.reactions };
     let m = service::join(&mut tx, auth.workspace_id, id, &body, &by).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(m)))
@@ -71,6 +76,7 @@ pub async fn join_group(
     security(("bearer" = [])))]
 pub async fn leave_group(
     State(state): State<AppState>,
+    State(ingestion): State<crate::events::Ingestion>,
     auth: Auth,
     ApiPath((id, member)): ApiPath<(GroupId, MemberId)>,
     ApiQuery(q): ApiQuery<LeaveGroup>,
@@ -78,8 +84,7 @@ pub async fn leave_group(
     auth.require(Role::Operator)?;
     q.validate()?;
     let mut tx = state.pool.begin().await?;
-    let by =
-        service::Writer { actor: Actor::from(&auth), now: state.clock.now(), subscribers: &state.ingestion.reactions };
+    let by = service::Writer { actor: Actor::from(&auth), now: state.clock.now(), subscribers: &ingestion.reactions };
     let m = service::leave(&mut tx, auth.workspace_id, id, member, &q, &by).await?;
     tx.commit().await?;
     Ok(Json(m))

@@ -14,7 +14,11 @@ use crate::keys::model::Role;
 use crate::state::AppState;
 
 /// Routes of this feature.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    crate::state::AppState: axum::extract::FromRef<S>,
+{
     OpenApiRouter::new().routes(routes!(get_workspace, update_workspace))
 }
 

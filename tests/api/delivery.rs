@@ -61,11 +61,11 @@ async fn a_wecom_mass_send_awaits_the_owners_confirmation_with_reminders() {
     );
     // Two hours later the owner is reminded (the token is reused).
     let http = shequn::deliveries::worker::http_client(&app.state.settings.delivery).unwrap();
-    assert_eq!(shequn::deliveries::worker::send_reminders(&app.state, &http).await.unwrap(), 0);
+    assert_eq!(shequn::deliveries::worker::send_reminders(&app.state.sending(), &http).await.unwrap(), 0);
     app.clock.advance(Duration::hours(2));
     fake.then(200, vec![], json!({"errcode": 0, "task_list": [{"userid": "zhangsan", "status": 0}]}));
     fake.then(200, vec![], json!({"errcode": 0, "errmsg": "ok"}));
-    assert_eq!(shequn::deliveries::worker::send_reminders(&app.state, &http).await.unwrap(), 1);
+    assert_eq!(shequn::deliveries::worker::send_reminders(&app.state.sending(), &http).await.unwrap(), 1);
     let seen = fake.seen();
     assert_eq!(seen[2].path, "/cgi-bin/externalcontact/get_groupmsg_task?access_token=ACCESS");
     assert_eq!(seen[3].path, "/cgi-bin/externalcontact/remind_groupmsg_send?access_token=ACCESS");
@@ -91,7 +91,7 @@ async fn a_wecom_mass_send_awaits_the_owners_confirmation_with_reminders() {
         vec![],
         json!({"errcode": 0, "task_list": [{"userid": "zhangsan", "status": 1, "send_time": 1700000000}]}),
     );
-    shequn::deliveries::worker::send_reminders(&app.state, &http).await.unwrap();
+    shequn::deliveries::worker::send_reminders(&app.state.sending(), &http).await.unwrap();
     let confirmed = deliveries(&app, "&state=confirmed").await;
     assert_eq!(confirmed.len(), 2, "{confirmed:?}");
     assert_eq!(fake.seen().len(), 6, "no reminder for a sent task");

@@ -10,12 +10,12 @@ use std::sync::{Arc, OnceLock};
 use chrono::{TimeZone, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use shequn::app::App;
 use shequn::audit::Actor;
 use shequn::clock::ManualClock;
 use shequn::config::Settings;
 use shequn::db::embedded::{EmbeddedOptions, EmbeddedPostgres};
 use shequn::events::reactions::{Reaction, Reactions};
-use shequn::state::AppState;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgPool};
 
@@ -163,7 +163,7 @@ pub struct TestApp {
     pub workspace_id: String,
     pub clock: ManualClock,
     pub client: reqwest::Client,
-    pub state: AppState,
+    pub state: App,
 }
 
 /// A response: status and JSON body (Null when not JSON).
@@ -222,7 +222,7 @@ impl TestApp {
         let nw = shequn::workspaces::service::create_workspace(&pool, "test", "Asia/Shanghai", Actor::System)
             .await
             .expect("workspace");
-        let state = AppState::new(pool.clone(), settings, Arc::new(clock.clone()), reactions);
+        let state = App::new(pool.clone(), settings, Arc::new(clock.clone()), reactions);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let app = shequn::api::router(state.clone());

@@ -13,7 +13,11 @@ mod overview;
 mod reply;
 
 /// Routes of this feature.
-pub fn router() -> utoipa_axum::router::OpenApiRouter<crate::state::AppState> {
+pub fn router<S>() -> utoipa_axum::router::OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    crate::state::AppState: axum::extract::FromRef<S>,
+{
     use cohorts::{__path_get_lifecycle, __path_get_retention, get_lifecycle, get_retention};
     use commerce::{__path_get_commerce, get_commerce};
     use funnel::{__path_get_funnel, get_funnel};
