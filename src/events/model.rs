@@ -6,9 +6,31 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::ids::{CampaignId, GroupId, MemberId};
-use crate::memberships::model::JoinSource;
 use crate::platform::Platform;
 use crate::validate::is_slug;
+
+/// How a member arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum JoinSource {
+    /// Scanned a group QR code.
+    QrCode,
+    /// Followed an invite link.
+    InviteLink,
+    /// Added directly by another member.
+    DirectInvite,
+    /// Offline: store, flyer, street promotion (地推).
+    Offline,
+    /// Bulk import.
+    Import,
+    /// Added through the API by an integration.
+    Api,
+    /// Found the group by search.
+    Search,
+    Other,
+    Unknown,
+}
 
 /// A built-in event type. Events carry their type as text (`type`), which
 /// is one of these or `custom.<name>`; code names a built-in type by this

@@ -8,28 +8,8 @@ use crate::error::ApiResult;
 use crate::ids::{GroupId, MemberId, MembershipId};
 use crate::validate::{schema, Checks};
 
-/// How a member arrived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-pub enum JoinSource {
-    /// Scanned a group QR code.
-    QrCode,
-    /// Followed an invite link.
-    InviteLink,
-    /// Added directly by another member.
-    DirectInvite,
-    /// Offline: store, flyer, street promotion (地推).
-    Offline,
-    /// Bulk import.
-    Import,
-    /// Added through the API by an integration.
-    Api,
-    /// Found the group by search.
-    Search,
-    Other,
-    Unknown,
-}
+/// How a member arrived (a property of join events, defined with them).
+pub use crate::events::model::JoinSource;
 
 /// One stint of a member in a group.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
