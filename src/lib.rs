@@ -6,7 +6,8 @@
 //! `deliveries`, `metrics`, `audit`, and the `demo` data generator. Each chat
 //! platform's knowledge lives in `platforms/<name>/`. Cross-cutting code: `config`,
 //! `telemetry`, `startup`, `state`, `error`, `db`, `clock`, `http`, `jobs`;
-//! `api` assembles the routes of every feature.
+//! `app` assembles the state (infrastructure plus each feature's runtime) and
+//! `api` the routes of every feature.
 
 pub mod api;
 pub mod app;
