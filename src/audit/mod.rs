@@ -10,9 +10,9 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::http::auth::Auth;
 use crate::http::request_id;
 use crate::ids::{ApiKeyId, WorkspaceId};
-use crate::keys::auth::Auth;
 
 pub use routes::router;
 

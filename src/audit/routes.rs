@@ -8,10 +8,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AuditEntry;
 use crate::error::ApiResult;
+use crate::http::auth::{Auth, Role};
 use crate::http::extract::ApiQuery;
 use crate::http::pagination::{Page, PageParams};
-use crate::keys::auth::Auth;
-use crate::keys::model::Role;
 use crate::state::AppState;
 
 /// Routes of this feature.

@@ -20,8 +20,8 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::error::{ApiError, FieldError};
+use crate::http::auth::Auth;
 use crate::ids::WorkspaceId;
-use crate::keys::auth::Auth;
 use crate::state::AppState;
 
 /// The request header.

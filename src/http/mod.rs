@@ -8,6 +8,7 @@
 //! envelope, even from layers and unknown routes) → catch panic → timeout →
 //! body limit → compression → CORS.
 
+pub mod auth;
 pub mod extract;
 pub mod idempotency;
 pub mod metrics;

@@ -1,7 +1,8 @@
-//! Bearer-key authentication for `/v1`, and the [`Auth`] extractor.
+//! Bearer-key authentication for `/v1`: the middleware that resolves a
+//! key into the [`Auth`] every handler extracts (the type lives in the
+//! HTTP toolkit, below every feature).
 
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{Request, State};
 use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -9,36 +10,10 @@ use chrono::Duration;
 
 use super::model::{hash_key, looks_like_key, Role};
 use super::repo;
-use crate::error::{ApiError, ApiResult};
-use crate::ids::{ApiKeyId, WorkspaceId};
+use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The authenticated caller.
-#[derive(Debug, Clone, Copy)]
-pub struct Auth {
-    pub workspace_id: WorkspaceId,
-    pub key_id: ApiKeyId,
-    pub role: Role,
-}
-
-impl Auth {
-    /// 403 unless the caller's role is at least `min`.
-    pub fn require(&self, min: Role) -> ApiResult<()> {
-        if self.role >= min {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden)
-        }
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Auth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Auth>().copied().ok_or(ApiError::Unauthorized)
-    }
-}
+pub use crate::http::auth::Auth;
 
 fn bearer(req: &Request) -> Option<&str> {
     let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;

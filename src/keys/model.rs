@@ -7,42 +7,7 @@ use utoipa::ToSchema;
 
 use crate::ids::ApiKeyId;
 
-/// What a key may do. Ordered: viewer < operator < admin < owner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Read only.
-    Viewer,
-    /// All domain writes; no key or workspace management.
-    Operator,
-    /// Everything but owner keys.
-    Admin,
-    /// Everything.
-    Owner,
-}
-
-impl Role {
-    /// The database spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-            Role::Owner => "owner",
-        }
-    }
-
-    /// Parses the database spelling.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "viewer" => Role::Viewer,
-            "operator" => Role::Operator,
-            "admin" => Role::Admin,
-            "owner" => Role::Owner,
-            _ => return None,
-        })
-    }
-}
+pub use crate::http::auth::Role;
 
 /// A key as listed (never the secret).
 #[derive(Debug, Clone, Serialize, ToSchema)]
