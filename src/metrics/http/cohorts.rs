@@ -203,6 +203,55 @@ async fn add_stints(
     Ok(())
 }
 
+/// The cohorts' rows and their weighted average, as of `now`.
+fn retention(
+    c: &Ctx,
+    (period, n): (Period, i64),
+    (measure, mode): (Measure, Mode),
+    now: chrono::DateTime<chrono::Utc>,
+    members: &HashMap<Who, Member>,
+) -> (Vec<Cohort>, Average) {
+    let (tz, week_start, today, from, to) = (c.tz, c.week_start, c.today, c.from, c.to);
+    let periods = n as usize;
+    cohorts::retention(&cohorts::RetentionInput {
+        tz,
+        period,
+        week_start,
+        from,
+        to,
+        periods,
+        measure,
+        mode,
+        today,
+        now,
+        members,
+    })
+}
+
+/// The members active in `[lo, hi]`, each with their first active day (a
+/// day before `lo` for those first active earlier) and active days, from
+/// the rows (a group scope or another timezone).
+async fn lifecycle_members(
+    tx: &mut PgConnection,
+    c: &Ctx,
+    lo: NaiveDate,
+    hi: NaiveDate,
+) -> Result<HashMap<Who, Member>, sqlx::Error> {
+    let mut members: HashMap<Who, Member> = HashMap::new();
+    let mut ids: HashMap<uuid::Uuid, Who> = HashMap::new();
+    if lo <= hi {
+        for (id, at, k) in repo::first_active(tx, c, lo, hi).await? {
+            // First active before `lo`: any earlier day says "not new" in every period.
+            let first = at.map_or(lo - Duration::days(1), |at| local_day(c.tz, at));
+            members.insert(who(id, k), Member { cohort_day: Some(first), ..Default::default() });
+            ids.insert(id, who(id, k));
+        }
+    }
+    // Every member active in the range is in `members`: no need to name them.
+    add_active(tx, c, lo, hi, &mut members, &ids, false).await?;
+    Ok(members)
+}
+
 /// Cohorts by join or first activity: members retained per period, as
 /// active members or as members still in the scope's groups.
 #[utoipa::path(get, path = "/metrics/retention", tag = "metrics", params(Common, RetentionParams),
@@ -227,22 +276,7 @@ pub async fn get_retention(
         Measure::Active => add_active(&mut tx, &c, first, last, &mut members, &ids, true).await?,
         Measure::Member => add_stints(&mut tx, &c, &mask, (first, last), &mut members).await?,
     }
-    let (tz, week_start, periods, today) = (c.tz, c.week_start, n as usize, c.today);
-    let (from, to) = (c.from, c.to);
-    let inp = cohorts::RetentionInput {
-        tz,
-        period,
-        week_start,
-        from,
-        to,
-        periods,
-        measure,
-        mode,
-        today,
-        now,
-        members: &members,
-    };
-    let (rows, average) = cohorts::retention(&inp);
+    let (rows, average) = retention(&c, (period, n), (measure, mode), now, &members);
     let lead = (c.from - first).num_days();
     c.to = c.to.max(last);
     let report = RetentionReport {
@@ -323,18 +357,7 @@ pub async fn get_lifecycle(
         let (days, first) = sets::lifecycle_sets(&mut tx, &c, lo, hi).await?;
         cohorts::lifecycle_of_sets(from, to, period, c.week_start, c.today, lo, &days, &first)
     } else {
-        let mut members: HashMap<Who, Member> = HashMap::new();
-        let mut ids: HashMap<uuid::Uuid, Who> = HashMap::new();
-        if lo <= hi {
-            for (id, at, k) in repo::first_active(&mut tx, &c, lo, hi).await? {
-                // First active before `lo`: any earlier day says "not new" in every period.
-                let first = at.map_or(lo - Duration::days(1), |at| local_day(c.tz, at));
-                members.insert(who(id, k), Member { cohort_day: Some(first), ..Default::default() });
-                ids.insert(id, who(id, k));
-            }
-        }
-        // Every member active in the range is in `members`: no need to name them.
-        add_active(&mut tx, &c, lo, hi, &mut members, &ids, false).await?;
+        let members = lifecycle_members(&mut tx, &c, lo, hi).await?;
         cohorts::lifecycle(from, to, period, c.week_start, c.today, members.values())
     };
     let lead = (c.from - lo).num_days();
