@@ -190,7 +190,7 @@ pub async fn robot_kinds(
 pub async fn robot_credentials(
     conn: &mut PgConnection,
     ws: WorkspaceId,
-    groups: &[Uuid],
+    groups: &[GroupId],
 ) -> Result<Vec<(Uuid, Json<serde_json::Value>)>, sqlx::Error> {
     sqlx::query_as("SELECT group_id, credentials FROM group_robots WHERE workspace_id = $1 AND group_id = ANY($2)")
         .bind(ws)

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::model::{Attempt, DeliveryState};
 use super::repo::{self, Claimed, Outcome};
 use crate::config::DeliverySettings;
-use crate::ids::WorkspaceId;
+use crate::ids::{GroupId, WorkspaceId};
 use crate::platforms::outbound::{Calls, SendRequest, Sent};
 use crate::platforms::{self, FollowUp};
 use crate::state::AppState;
@@ -69,7 +69,7 @@ impl std::ops::Deref for Sending<'_> {
 async fn secrets(state: &Sending<'_>, claimed: &[Claimed]) -> anyhow::Result<Secrets> {
     let mut out = Secrets::default();
     // Per workspace: groups whose robot sends; groups sent to as their owner, by platform.
-    type Wanted = (Vec<Uuid>, HashMap<crate::platform::Platform, Vec<Uuid>>);
+    type Wanted = (Vec<GroupId>, HashMap<crate::platform::Platform, Vec<GroupId>>);
     let mut by_ws: HashMap<WorkspaceId, Wanted> = HashMap::new();
     for c in claimed {
         if let Some(id) = c.connection_id {
@@ -85,9 +85,9 @@ async fn secrets(state: &Sending<'_>, claimed: &[Claimed]) -> anyhow::Result<Sec
         }
         let e = by_ws.entry(c.workspace_id).or_default();
         if c.channel.uses_group_robot() {
-            e.0.push(c.group_id.0);
+            e.0.push(c.group_id);
         } else if let Some(p) = c.channel.sends_as_owner_on() {
-            e.1.entry(p).or_default().push(c.group_id.0);
+            e.1.entry(p).or_default().push(c.group_id);
         }
     }
     by_ws.retain(|_, (robots, mass)| !robots.is_empty() || !mass.is_empty());

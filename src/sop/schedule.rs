@@ -20,7 +20,7 @@ use super::repo::{self, NewSchedule};
 use super::timing::{self, Anchor, Offset, Quiet, Timing};
 use crate::clock::zone;
 use crate::groups::repo::{GroupFilter, ScheduleTarget};
-use crate::ids::WorkspaceId;
+use crate::ids::{GroupId, WorkspaceId};
 
 /// A plan with its timings compiled, ready to compute slots.
 #[derive(Debug, Clone)]
@@ -136,7 +136,7 @@ pub async fn sync_plan(
 ) -> anyhow::Result<usize> {
     let plan_id = c.plan.id;
     let targets = targets(conn, ws, &c.plan.target).await?;
-    let ids: Vec<Uuid> = targets.iter().map(|t| t.id.0).collect();
+    let ids: Vec<GroupId> = targets.iter().map(|t| t.id).collect();
     repo::drop_untargeted(conn, ws, plan_id, &ids).await?;
     let existing: HashSet<(Uuid, Uuid)> = repo::group_rows(conn, ws, plan_id).await?.into_iter().collect();
     let from = effective_from.max(now) - Duration::seconds(1);
@@ -178,7 +178,7 @@ async fn add_joins(
     effective_from: DateTime<Utc>,
     rows: &mut NewRows,
 ) -> anyhow::Result<()> {
-    let ids: Vec<Uuid> = targets.iter().map(|t| t.id.0).collect();
+    let ids: Vec<GroupId> = targets.iter().map(|t| t.id).collect();
     let joins = repo::joins_without_row(conn, ws, &ids, since, c.plan.steps[step].id).await?;
     let tz_of: std::collections::HashMap<Uuid, Tz> = targets.iter().map(|t| (t.id.0, zone(&t.timezone))).collect();
     for (group, member, joined) in joins {

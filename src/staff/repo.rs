@@ -195,7 +195,7 @@ pub async fn unassign(
 pub async fn owner_accounts(
     conn: &mut PgConnection,
     ws: WorkspaceId,
-    groups: &[Uuid],
+    groups: &[GroupId],
     platform: Platform,
 ) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
     sqlx::query_as(

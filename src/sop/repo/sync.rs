@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::ids::{PlanId, StepId, WorkspaceId};
+use crate::ids::{GroupId, PlanId, StepId, WorkspaceId};
 
 /// A schedule row to add: one step for one group (member nil) or one
 /// member of a group (member-relative steps).
@@ -23,7 +23,7 @@ pub async fn drop_untargeted(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     plan: PlanId,
-    targeted: &[Uuid],
+    targeted: &[GroupId],
 ) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM sop_schedules WHERE workspace_id = $1 AND plan_id = $2 AND NOT (group_id = ANY($3))")
         .bind(ws)
@@ -100,7 +100,7 @@ pub async fn mark_synced(
 pub async fn joins_without_row(
     conn: &mut PgConnection,
     ws: WorkspaceId,
-    groups: &[Uuid],
+    groups: &[GroupId],
     since: DateTime<Utc>,
     step: StepId,
 ) -> Result<Vec<(Uuid, Uuid, DateTime<Utc>)>, sqlx::Error> {
