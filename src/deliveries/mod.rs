@@ -5,6 +5,8 @@
 //! A delivery is created by the scheduler only; one exists per (step,
 //! group, member, slot), enforced by the database.
 
+use std::sync::Arc;
+
 pub mod limits;
 pub mod model;
 pub mod repo;
@@ -13,8 +15,6 @@ mod routes;
 pub mod worker;
 
 pub use routes::router;
-
-use std::sync::Arc;
 
 /// This process's sending machinery: the rate limiter, the cached platform
 /// access tokens and the signal that wakes the delivery workers when the

@@ -6,6 +6,8 @@
 //! sight. Ingestion stops at the store: whatever reacts to stored events
 //! subscribes through [`reactions`].
 
+use std::sync::Arc;
+
 pub mod import;
 pub mod model;
 pub mod reactions;
@@ -14,8 +16,6 @@ mod routes;
 pub mod service;
 
 pub use routes::router;
-
-use std::sync::Arc;
 
 /// What storing events needs besides a connection: the subscribers that
 /// follow stored events and this process's platform-id caches (cheap to clone).

@@ -107,9 +107,8 @@ async fn existing_groups(conn: &mut PgConnection, ws: WorkspaceId, ids: &[Uuid])
         return Ok(HashSet::new());
     }
     let typed: Vec<GroupId> = ids.iter().copied().map(GroupId).collect();
-    let missing: HashSet<Uuid> =
-        crate::groups::repo::missing(conn, ws, &typed).await?.into_iter().map(|g| g.0).collect();
-    Ok(ids.iter().filter(|i| !missing.contains(i)).copied().collect())
+    let missing: HashSet<GroupId> = crate::groups::repo::missing(conn, ws, &typed).await?.into_iter().collect();
+    Ok(typed.into_iter().filter(|g| !missing.contains(g)).map(|g| g.0).collect())
 }
 
 fn member_of(r: &Resolved, x: &Option<Ref>, what: &str) -> Result<Option<Uuid>, String> {

@@ -9,14 +9,14 @@
 //! `POST /v1/inbox/{id}/replay`), and requests interrupted by a crash are
 //! picked up by the inbox processor.
 
+use std::sync::Arc;
+
 pub mod inbox;
 pub mod intake;
 mod routes;
 pub mod service;
 
 pub use routes::{hooks_router, inbox_router};
-
-use std::sync::Arc;
 
 /// This process's inbox writers: the group-committing intake (queued mode)
 /// and the signal that wakes the inbox processor (a substate of the app).

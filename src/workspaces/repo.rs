@@ -74,13 +74,6 @@ pub async fn update(
     r.as_ref().map(from_row).transpose()
 }
 
-/// Locks the workspace row until the transaction ends (settings changes
-/// that rebuild rollups take turns).
-pub async fn lock(conn: &mut PgConnection, ws: WorkspaceId) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE").bind(ws).execute(conn).await?;
-    Ok(())
-}
-
 /// Takes (`true`) or releases the session lock that serialises the first
 /// starts of several instances on an empty database.
 pub async fn bootstrap_lock(conn: &mut PgConnection, take: bool) -> Result<(), sqlx::Error> {

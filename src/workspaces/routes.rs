@@ -45,7 +45,6 @@ pub async fn update_workspace(
     auth.require(Role::Admin)?;
     body.validate()?;
     let mut tx = state.pool.begin().await?;
-    repo::lock(&mut tx, auth.workspace_id).await?;
     let ws = repo::update(&mut tx, auth.workspace_id, &body).await.map_err(|e| {
         crate::error::on_constraint(e, |c| {
             (c == "workspaces_name_key")
