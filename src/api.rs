@@ -16,7 +16,7 @@ use crate::http::{idempotency, ops};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Shequn API", description = "Community-operations SCRM: groups, members, tiers, campaigns.", license(name = "Apache-2.0")),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &WebhookCatalogue),
     tags(
         (name = "ops", description = "Health, readiness, metrics"),
         (name = "workspace", description = "The caller's workspace settings"),
@@ -35,6 +35,7 @@ use crate::http::{idempotency, ops};
         (name = "contents", description = "The content library: message templates"),
         (name = "sop", description = "SOP plans: timed content per group, layer or tier"),
         (name = "deliveries", description = "Every scheduled send and its attempts"),
+        (name = "webhook-endpoints", description = "Outbound webhooks: endpoints, messages and attempts"),
         (name = "audit", description = "Who changed what"),
     )
 )]
@@ -49,6 +50,15 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("shq_…").build()),
         );
+    }
+}
+
+/// The outbound webhooks' catalogue, as the OpenAPI 3.1 `webhooks` section.
+struct WebhookCatalogue;
+
+impl Modify for WebhookCatalogue {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        crate::webhooks::catalogue::describe(openapi);
     }
 }
 
@@ -72,6 +82,7 @@ fn v1_routes() -> OpenApiRouter<App> {
         .merge(crate::sop::router())
         .merge(crate::deliveries::router())
         .merge(crate::metrics::router())
+        .merge(crate::webhooks::router())
         .merge(crate::audit::router())
 }
 

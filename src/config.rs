@@ -23,6 +23,23 @@ pub struct Settings {
     pub ingest: IngestSettings,
     pub workers: WorkerSettings,
     pub delivery: DeliverySettings,
+    pub webhooks: WebhookSettings,
+}
+
+/// `[webhooks]`: outbound webhooks to the operator's endpoints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    pub workers: bool,
+    pub allow_private_destinations: bool,
+    pub max_in_flight_per_endpoint: i64,
+    pub concurrency: usize,
+    pub request_timeout_secs: u64,
+    pub lease_secs: u64,
+    pub tick_millis: u64,
+    pub retry_schedule_secs: Vec<u64>,
+    pub disable_after_secs: u64,
+    pub rotation_overlap_secs: u64,
 }
 
 /// `[delivery]`: the SOP scheduler and the delivery workers.
@@ -311,6 +328,7 @@ impl Settings {
         if dl.sync_interval_secs == 0 {
             bail!("configuration key `delivery.sync_interval_secs`: must be ≥ 1");
         }
+        self.webhooks.validate()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             bail!("configuration key `log.level`: `{}` is not a valid filter", self.log.level);
         }
@@ -323,6 +341,33 @@ impl Settings {
             return self.server.public_url.trim_end_matches('/').to_owned();
         }
         format!("http://{}:{}", self.server.host, bound_port)
+    }
+}
+
+impl WebhookSettings {
+    fn validate(&self) -> anyhow::Result<()> {
+        if !(1..=1024).contains(&self.max_in_flight_per_endpoint) {
+            bail!("configuration key `webhooks.max_in_flight_per_endpoint`: must be 1..=1024");
+        }
+        if !(1..=4096).contains(&self.concurrency) {
+            bail!("configuration key `webhooks.concurrency`: must be 1..=4096");
+        }
+        if !(1..=300).contains(&self.request_timeout_secs) || self.lease_secs <= self.request_timeout_secs {
+            bail!("configuration key `webhooks.lease_secs`: must exceed webhooks.request_timeout_secs (1..=300)");
+        }
+        if !(10..=60_000).contains(&self.tick_millis) {
+            bail!("configuration key `webhooks.tick_millis`: must be 10..=60000");
+        }
+        if self.retry_schedule_secs.len() > 50 || self.retry_schedule_secs.iter().any(|s| *s > 7 * 86_400) {
+            bail!("configuration key `webhooks.retry_schedule_secs`: at most 50 waits of at most 7 days");
+        }
+        if self.disable_after_secs < 60 {
+            bail!("configuration key `webhooks.disable_after_secs`: must be ≥ 60");
+        }
+        if !(60..=30 * 86_400).contains(&self.rotation_overlap_secs) {
+            bail!("configuration key `webhooks.rotation_overlap_secs`: must be 60..=2592000");
+        }
+        Ok(())
     }
 }
 

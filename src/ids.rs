@@ -60,3 +60,5 @@ id_type!(/// A step of an SOP plan.
     StepId);
 id_type!(/// One scheduled send of a step to a group.
     DeliveryId);
+id_type!(/// An outbound webhook endpoint of the operator.
+    EndpointId);

@@ -35,7 +35,22 @@ pub fn spawn_all(state: &App, token: &CancellationToken) -> Vec<JoinHandle<()>> 
             Err(e) => tracing::error!(error = %e, "delivery workers not started: no HTTP client"),
         }
     }
+    let wh = &state.settings.webhooks;
+    if wh.workers {
+        match crate::webhooks::worker::http_client(wh) {
+            Ok(http) => {
+                handles.push(tokio::spawn(crate::webhooks::worker::run(state.state.clone(), http, token.clone())))
+            }
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "webhook workers not started: no HTTP client"),
+        }
+    }
     handles
+}
+
+/// Sends due webhook messages until none is due and none is in flight;
+/// returns how many were claimed.
+pub async fn drain_webhooks(state: &App, http: &reqwest::Client) -> anyhow::Result<usize> {
+    crate::webhooks::worker::pump(&state.state, http, &tokio::sync::Notify::new(), &|| false).await
 }
 
 /// One scheduler pass: re-sync stale plans, then claim every due slot.

@@ -43,4 +43,5 @@ pub mod tags;
 pub mod telemetry;
 pub mod tiers;
 pub mod validate;
+pub mod webhooks;
 pub mod workspaces;

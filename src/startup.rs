@@ -17,11 +17,12 @@ use crate::workspaces::service::{bootstrap, NewWorkspace};
 
 /// Everything that follows from stored events, in the order it runs: the
 /// membership stints first (the metric queues read which groups they touched
-/// from the same events). The one list of subscribers; see
+/// from the same events), the outbound webhook messages of joins and leaves. The one list of subscribers; see
 /// [`crate::events::reactions`].
 pub fn subscribers() -> Reactions {
     Reactions::new(vec![
         Arc::new(crate::memberships::reaction::Stints),
+        Arc::new(crate::memberships::reaction::Announce),
         Arc::new(crate::metrics::store::reaction::RollupQueue),
     ])
 }

@@ -30,13 +30,14 @@ pub trait Reaction: Send + Sync + 'static {
     /// A short name for logs and errors.
     fn name(&self) -> &'static str;
 
-    /// Reacts to `events`, newly stored in `ws` by the transaction `conn` is
-    /// in. An error rolls the whole batch back.
+    /// Reacts to `events`, newly stored in `ws` at `stored_at` (the clock's
+    /// time) by the transaction `conn` is in. An error rolls the whole batch back.
     fn react<'a>(
         &'a self,
         conn: &'a mut PgConnection,
         ws: WorkspaceId,
         events: &'a [Row],
+        stored_at: chrono::DateTime<chrono::Utc>,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
 }
 
@@ -51,12 +52,20 @@ impl Reactions {
     }
 
     /// Hands `events` to every reaction in turn.
-    pub async fn run(&self, conn: &mut PgConnection, ws: WorkspaceId, events: &[Row]) -> Result<(), sqlx::Error> {
+    pub async fn run(
+        &self,
+        conn: &mut PgConnection,
+        ws: WorkspaceId,
+        events: &[Row],
+        stored_at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
         if events.is_empty() {
             return Ok(());
         }
         for r in self.0.iter() {
-            r.react(conn, ws, events).await.inspect_err(|e| tracing::debug!(reaction = r.name(), error = %e))?;
+            r.react(conn, ws, events, stored_at)
+                .await
+                .inspect_err(|e| tracing::debug!(reaction = r.name(), error = %e))?;
         }
         Ok(())
     }
@@ -89,10 +98,10 @@ pub async fn store(
 ) -> Result<HashSet<(Uuid, DateTime<Utc>)>, sqlx::Error> {
     let inserted = repo::insert(conn, ws, rows, received_at).await?;
     if inserted.len() == rows.len() {
-        reactions.run(conn, ws, rows).await?;
+        reactions.run(conn, ws, rows, received_at).await?;
     } else {
         let new: Vec<Row> = rows.iter().filter(|r| inserted.contains(&(r.id, r.occurred_at))).cloned().collect();
-        reactions.run(conn, ws, &new).await?;
+        reactions.run(conn, ws, &new, received_at).await?;
     }
     Ok(inserted)
 }

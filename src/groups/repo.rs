@@ -407,3 +407,12 @@ pub async fn set_status(
         .await?;
     Ok(())
 }
+
+/// The names of those of `ids` that are in the workspace.
+pub async fn names(conn: &mut PgConnection, ws: WorkspaceId, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name FROM groups WHERE workspace_id = $1 AND id = ANY($2)")
+        .bind(ws)
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}

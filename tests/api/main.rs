@@ -17,6 +17,7 @@ mod metrics;
 mod metrics_cohorts;
 mod metrics_funnel;
 mod metrics_groups;
+mod outbound;
 mod reactions;
 mod sop;
 mod sop_crash;

@@ -33,6 +33,7 @@ impl Reaction for Recorder {
         _: &'a mut PgConnection,
         _: WorkspaceId,
         events: &'a [Row],
+        _stored_at: chrono::DateTime<chrono::Utc>,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         self.0.lock().unwrap().extend(events.iter().map(|e| (e.kind.clone(), e.source)));
         Box::pin(async { Ok(()) })
@@ -51,6 +52,7 @@ impl Reaction for Failing {
         conn: &'a mut PgConnection,
         _: WorkspaceId,
         _: &'a [Row],
+        _stored_at: chrono::DateTime<chrono::Utc>,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move { sqlx::query("SELECT 1 / 0").execute(conn).await.map(|_| ()) })
     }

@@ -27,6 +27,7 @@ impl Reaction for RollupQueue {
         conn: &'a mut PgConnection,
         ws: WorkspaceId,
         events: &'a [Row],
+        _stored_at: chrono::DateTime<chrono::Utc>,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
             let times: Vec<_> = events.iter().map(|r| r.occurred_at).collect();

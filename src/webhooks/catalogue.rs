@@ -1,0 +1,313 @@
+//! The catalogue of outbound message types: each is a payload type (the
+//! `data` of its messages, with its schema in the OpenAPI `webhooks`
+//! section) and one line in [`ALL`]. Payloads carry ids and what a receiver
+//! needs to act without a second call; personal data (phone, email) goes in
+//! a message's `pii` part, sent only to endpoints with `include_pii`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A payload type of the catalogue.
+pub trait Payload: Serialize + ToSchema {
+    /// The message type, e.g. `member.joined_group`.
+    const TYPE: &'static str;
+    /// When it is sent.
+    const SUMMARY: &'static str;
+}
+
+/// One entry of the catalogue.
+#[derive(Clone, Copy)]
+pub struct Entry {
+    pub name: &'static str,
+    pub summary: &'static str,
+    /// The payload's schema name and schema.
+    pub schema: fn() -> (String, RefOr<Schema>),
+}
+
+const fn entry<P: Payload>() -> Entry {
+    Entry { name: P::TYPE, summary: P::SUMMARY, schema: schema_of::<P> }
+}
+
+fn schema_of<P: Payload>() -> (String, RefOr<Schema>) {
+    (P::name().into_owned(), P::schema())
+}
+
+/// Every message type Shequn sends. Adding one: its payload type below
+/// (or in its feature) and one line here.
+pub const ALL: &[Entry] = &[
+    entry::<MemberJoinedGroup>(),
+    entry::<MemberLeftGroup>(),
+    entry::<MemberTierChanged>(),
+    entry::<GroupCreated>(),
+    entry::<GroupStatusChanged>(),
+    entry::<GroupHealthChanged>(),
+    entry::<DeliveryDead>(),
+    entry::<DeliveryAwaitingConfirmation>(),
+    entry::<ConnectionFailing>(),
+    entry::<WebhookTest>(),
+    entry::<EndpointDisabled>(),
+];
+
+/// The catalogue entry of a type name.
+pub fn find(name: &str) -> Option<&'static Entry> {
+    ALL.iter().find(|e| e.name == name)
+}
+
+/// A member joined a group (from a stored `member_joined` event).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MemberJoinedGroup {
+    /// The stored event.
+    pub event_id: Uuid,
+    pub member_id: Uuid,
+    pub group_id: Uuid,
+    pub group_name: String,
+    /// Where the event came from: `api`, `import`, `webhook`.
+    pub source: String,
+    /// When it happened (the event's `occurred_at`).
+    pub occurred_at: DateTime<Utc>,
+    /// The member who invited them, when known.
+    pub inviter_member_id: Option<Uuid>,
+    /// The entry channel, when known (e.g. a QR code or link).
+    pub channel: Option<String>,
+}
+
+impl Payload for MemberJoinedGroup {
+    const TYPE: &'static str = "member.joined_group";
+    const SUMMARY: &'static str = "A member joined a group.";
+}
+
+/// A member left (or was removed from) a group.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MemberLeftGroup {
+    pub event_id: Uuid,
+    pub member_id: Uuid,
+    pub group_id: Uuid,
+    pub group_name: String,
+    pub source: String,
+    pub occurred_at: DateTime<Utc>,
+    /// Why, when the platform says (e.g. `left`, `removed`).
+    pub reason: Option<String>,
+}
+
+impl Payload for MemberLeftGroup {
+    const TYPE: &'static str = "member.left_group";
+    const SUMMARY: &'static str = "A member left or was removed from a group.";
+}
+
+/// A member's value tier changed (e.g. became VIP).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MemberTierChanged {
+    pub member_id: Uuid,
+    pub display_name: String,
+    pub from_tier: Option<String>,
+    pub to_tier: Option<String>,
+    pub reason: String,
+    pub changed_at: DateTime<Utc>,
+    /// Only for endpoints with `include_pii`.
+    pub phone: Option<String>,
+    /// Only for endpoints with `include_pii`.
+    pub email: Option<String>,
+}
+
+impl Payload for MemberTierChanged {
+    const TYPE: &'static str = "member.tier_changed";
+    const SUMMARY: &'static str = "A member's value tier changed (e.g. to VIP).";
+}
+
+/// A group became known: created through the API or first seen on a platform.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GroupCreated {
+    pub group_id: Uuid,
+    pub name: String,
+    pub platform: String,
+    pub external_id: String,
+    /// `api` or `platform` (first seen in an event or a callback).
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Payload for GroupCreated {
+    const TYPE: &'static str = "group.created";
+    const SUMMARY: &'static str = "A group was created or first seen.";
+}
+
+/// A group's lifecycle status changed (`active`, `dismissed`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GroupStatusChanged {
+    pub group_id: Uuid,
+    pub name: String,
+    pub from: String,
+    pub to: String,
+    pub changed_at: DateTime<Utc>,
+}
+
+impl Payload for GroupStatusChanged {
+    const TYPE: &'static str = "group.status_changed";
+    const SUMMARY: &'static str = "A group was dismissed or became active again.";
+}
+
+/// A group's health status changed (`healthy`, `declining`, `dead`), by
+/// the default health rules over the trailing window.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GroupHealthChanged {
+    pub group_id: Uuid,
+    pub name: String,
+    /// Null the first time a group is judged.
+    pub from: Option<String>,
+    pub to: String,
+    /// 0-100.
+    pub score: i64,
+    /// Why it is not healthy.
+    pub reasons: Vec<String>,
+    /// The last local day of the window judged.
+    #[schema(value_type = String, format = Date)]
+    pub day: NaiveDate,
+}
+
+impl Payload for GroupHealthChanged {
+    const TYPE: &'static str = "group.health_changed";
+    const SUMMARY: &'static str = "A group became healthy, declining or dead.";
+}
+
+/// An SOP send exhausted its attempts (or was rejected for good).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryDead {
+    pub delivery_id: Uuid,
+    pub plan_id: Uuid,
+    pub step_id: Uuid,
+    pub group_id: Uuid,
+    pub channel: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub slot_at: DateTime<Utc>,
+}
+
+impl Payload for DeliveryDead {
+    const TYPE: &'static str = "delivery.dead";
+    const SUMMARY: &'static str = "An SOP send failed for good.";
+}
+
+/// An SOP mass send was handed to the group owner, who must confirm it in the app.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryAwaitingConfirmation {
+    pub delivery_id: Uuid,
+    pub plan_id: Uuid,
+    pub step_id: Uuid,
+    pub group_id: Uuid,
+    pub channel: String,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub slot_at: DateTime<Utc>,
+}
+
+impl Payload for DeliveryAwaitingConfirmation {
+    const TYPE: &'static str = "delivery.awaiting_confirmation";
+    const SUMMARY: &'static str = "An SOP mass send awaits the owner's confirmation in the app.";
+}
+
+/// Sends through a platform connection keep failing.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConnectionFailing {
+    pub connection_id: Uuid,
+    pub platform: String,
+    pub name: String,
+    /// Failed send attempts in a row through it.
+    pub consecutive_failures: i32,
+    pub last_error: Option<String>,
+    pub failing_since: DateTime<Utc>,
+}
+
+impl Payload for ConnectionFailing {
+    const TYPE: &'static str = "connection.failing";
+    const SUMMARY: &'static str = "Sends through a platform connection keep failing.";
+}
+
+/// A test message, sent on request to one endpoint.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookTest {
+    pub endpoint_id: Uuid,
+    pub message: String,
+}
+
+impl Payload for WebhookTest {
+    const TYPE: &'static str = "webhook.test";
+    const SUMMARY: &'static str = "A test message (POST /v1/webhook-endpoints/{id}/test).";
+}
+
+/// An endpoint was disabled after failing for the configured period; sent to the other endpoints.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EndpointDisabled {
+    pub endpoint_id: Uuid,
+    pub url: String,
+    pub reason: String,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub disabled_at: DateTime<Utc>,
+}
+
+impl Payload for EndpointDisabled {
+    const TYPE: &'static str = "endpoint.disabled";
+    const SUMMARY: &'static str = "An endpoint was disabled after failing for days.";
+}
+
+/// Adds the catalogue to an OpenAPI 3.1 document: each payload schema in
+/// `components`, and one `webhooks` entry per type describing the request
+/// a receiver gets (its headers and body).
+pub fn describe(doc: &mut utoipa::openapi::OpenApi) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    let header = |name: &str, description: &str| {
+        serde_json::json!({"name": name, "in": "header", "required": true, "description": description,
+            "schema": {"type": "string"}})
+    };
+    let mut hooks = serde_json::Map::new();
+    for e in ALL {
+        let (schema_name, schema) = (e.schema)();
+        components.schemas.insert(schema_name.clone(), schema);
+        let body = serde_json::json!({
+            "type": "object",
+            "required": ["type", "timestamp", "data"],
+            "properties": {
+                "type": {"type": "string", "const": e.name},
+                "timestamp": {"type": "string", "format": "date-time", "description": "When the change happened."},
+                "data": {"$ref": format!("#/components/schemas/{schema_name}")},
+            },
+        });
+        let op = serde_json::json!({
+            "post": {
+                "operationId": format!("webhook_{}", e.name.replace('.', "_")),
+                "summary": e.summary,
+                "tags": ["webhook-endpoints"],
+                "parameters": [
+                    header("webhook-id", "The message id (msg_…); the same on every attempt: dedupe by it."),
+                    header("webhook-timestamp", "Unix seconds when this attempt was signed."),
+                    header("webhook-signature",
+                        "Space-separated `v1,<base64 HMAC-SHA256>` of `{id}.{timestamp}.{body}`, one per valid secret."),
+                ],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": body}}},
+                "responses": {"2XX": {"description": "Received. Any 2xx within the timeout is a success."}},
+            }
+        });
+        hooks.insert(e.name.to_owned(), op);
+    }
+    doc.extensions.get_or_insert_with(Default::default).insert("webhooks".into(), serde_json::Value::Object(hooks));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_is_listed_once_with_a_named_schema() {
+        let mut names: Vec<&str> = ALL.iter().map(|e| e.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
+        for e in ALL {
+            assert!(e.name.contains('.') && e.name != "*", "{}", e.name);
+            assert!(!(e.schema)().0.is_empty());
+        }
+        assert!(find("member.joined_group").is_some());
+        assert!(find("member.joined").is_none());
+    }
+}
