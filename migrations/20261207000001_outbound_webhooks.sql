@@ -88,3 +88,27 @@ CREATE TABLE webhook_attempts (
 
 -- When the next retry is due (the workers sleep until then).
 CREATE INDEX webhook_dispatches_next ON webhook_dispatches (next_attempt_at) WHERE status = 'pending';
+
+-- Send health of a platform connection: failed SOP send attempts through
+-- it in a row (reset by a success), for `connection.failing`.
+ALTER TABLE connections
+    ADD COLUMN send_failures       integer NOT NULL DEFAULT 0,
+    ADD COLUMN send_failing_since  timestamptz,
+    ADD COLUMN send_last_error     text;
+
+-- The health status last announced per group (`group.health_changed`), and
+-- the last local day judged per workspace (claimed by one instance).
+CREATE TABLE group_health_states (
+    workspace_id  uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    group_id      uuid NOT NULL,
+    status        text NOT NULL,
+    score         integer NOT NULL,
+    day           date NOT NULL,
+    PRIMARY KEY (workspace_id, group_id),
+    CONSTRAINT group_health_states_status_check CHECK (status IN ('healthy', 'declining', 'dead'))
+);
+
+CREATE TABLE group_health_checks (
+    workspace_id  uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE PRIMARY KEY,
+    day           date NOT NULL
+);

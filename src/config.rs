@@ -89,6 +89,8 @@ pub struct WorkerSettings {
     pub event_partitions: bool,
     pub metric_rollups: bool,
     pub rollup_interval_millis: u64,
+    pub health_watch: bool,
+    pub health_watch_interval_secs: u64,
 }
 
 /// `[server]`.
@@ -299,6 +301,9 @@ impl Settings {
         }
         if !(50..=3_600_000).contains(&self.workers.rollup_interval_millis) {
             bail!("configuration key `workers.rollup_interval_millis`: must be 50..=3600000");
+        }
+        if !(10..=86_400).contains(&self.workers.health_watch_interval_secs) {
+            bail!("configuration key `workers.health_watch_interval_secs`: must be 10..=86400");
         }
         if !(1..=5000).contains(&self.workers.inbox_batch_size) {
             bail!("configuration key `workers.inbox_batch_size`: must be 1..=5000");

@@ -1,9 +1,10 @@
 //! Background jobs of `serve`, each a loop watching one cancellation token:
 //! the inbox processor (turns stored webhook requests into events, in
-//! batches), event-partition maintenance, the metric rollups, the SOP
-//! scheduler and the delivery workers. All are safe on several instances:
-//! inbox rows are claimed with `FOR UPDATE SKIP LOCKED`, partition creation
-//! and rollups run under advisory locks.
+//! batches), event-partition maintenance, the metric rollups, the health
+//! watch, the SOP scheduler, the delivery workers and the webhook workers.
+//! All are safe on several instances: inbox rows and webhook dispatches are
+//! claimed with `FOR UPDATE SKIP LOCKED`, partition creation and rollups run
+//! under advisory locks, a health-watch day is claimed by a guarded insert.
 
 use std::time::Duration;
 
@@ -25,6 +26,9 @@ pub fn spawn_all(state: &App, token: &CancellationToken) -> Vec<JoinHandle<()>> 
     if w.metric_rollups {
         handles.push(tokio::spawn(metric_rollups(state.clone(), token.clone())));
     }
+    if w.health_watch {
+        handles.push(tokio::spawn(health_watch(state.clone(), token.clone())));
+    }
     let d = &state.settings.delivery;
     if d.scheduler {
         handles.push(tokio::spawn(sop_scheduler(state.clone(), token.clone())));
@@ -45,6 +49,25 @@ pub fn spawn_all(state: &App, token: &CancellationToken) -> Vec<JoinHandle<()>> 
         }
     }
     handles
+}
+
+/// Judges group health where a day has not been judged yet; returns how
+/// many changes were announced.
+pub async fn run_health_watch_once(state: &App) -> anyhow::Result<usize> {
+    crate::metrics::watch::run_once(&state.pool, state.clock.now()).await
+}
+
+async fn health_watch(state: App, token: CancellationToken) {
+    let every = Duration::from_secs(state.settings.workers.health_watch_interval_secs);
+    loop {
+        if let Err(e) = run_health_watch_once(&state).await {
+            tracing::warn!(error = %format!("{e:#}"), "health watch pass failed; will retry");
+        }
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
 }
 
 /// Sends due webhook messages until none is due and none is in flight;

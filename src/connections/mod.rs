@@ -5,6 +5,7 @@
 //! period. Each connection is served at `/hooks/{platform}/{id}`.
 
 pub mod cache;
+pub mod health;
 pub mod model;
 pub mod repo;
 mod routes;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 pub mod limits;
 pub mod model;
+pub mod outbound;
 pub mod repo;
 pub mod route;
 mod routes;

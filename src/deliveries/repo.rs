@@ -477,9 +477,29 @@ impl Outcome {
     }
 }
 
+/// A delivery as an outcome left it (for the announcements).
+#[derive(Debug, Clone, FromRow)]
+pub struct Recorded {
+    pub workspace_id: WorkspaceId,
+    pub id: DeliveryId,
+    pub plan_id: PlanId,
+    pub step_id: StepId,
+    pub group_id: GroupId,
+    pub connection_id: Option<ConnectionId>,
+    pub channel: Channel,
+    pub state: DeliveryState,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub slot_at: DateTime<Utc>,
+    /// Whether an attempt was made (not given back unsent).
+    pub attempted: bool,
+}
+
 /// Records outcomes in two statements; a delivery no longer `sending` at
-/// this attempt (recovered meanwhile) is left alone.
-pub async fn record(conn: &mut PgConnection, outcomes: &[Outcome]) -> Result<(), sqlx::Error> {
+/// this attempt (recovered meanwhile) is left alone. Returns the deliveries
+/// changed, in the order of `outcomes`.
+pub async fn record(conn: &mut PgConnection, outcomes: &[Outcome]) -> Result<Vec<Recorded>, sqlx::Error> {
     let col = |f: fn(&Outcome) -> Option<DateTime<Utc>>| outcomes.iter().map(f).collect::<Vec<_>>();
     let ws: Vec<Uuid> = outcomes.iter().map(|o| o.workspace_id.0).collect();
     let ids: Vec<Uuid> = outcomes.iter().map(|o| o.id.0).collect();
@@ -489,7 +509,7 @@ pub async fn record(conn: &mut PgConnection, outcomes: &[Outcome]) -> Result<(),
     let lateness: Vec<Option<i64>> = outcomes.iter().map(|o| o.lateness_ms).collect();
     let msg_ids: Vec<Option<String>> = outcomes.iter().map(|o| o.platform_message_id.clone()).collect();
     let errors: Vec<Option<String>> = outcomes.iter().map(|o| o.error.clone()).collect();
-    sqlx::query(
+    let mut recorded: Vec<Recorded> = sqlx::query_as(
         "UPDATE deliveries d SET state = u.state, next_attempt_at = u.next_at, sent_at = coalesce(u.sent_at, d.sent_at),
              lateness_ms = coalesce(u.lateness, d.lateness_ms),
              platform_message_id = coalesce(u.msg_id, d.platform_message_id),
@@ -499,7 +519,9 @@ pub async fn record(conn: &mut PgConnection, outcomes: &[Outcome]) -> Result<(),
          FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::bigint[],
                      $8::text[], $9::text[], $10::timestamptz[], $11::bool[])
              AS u(ws, id, attempt, state, next_at, sent_at, lateness, msg_id, error, reminder_at, given_back)
-         WHERE d.workspace_id = u.ws AND d.id = u.id AND d.state = 'sending' AND d.attempts = u.attempt",
+         WHERE d.workspace_id = u.ws AND d.id = u.id AND d.state = 'sending' AND d.attempts = u.attempt
+         RETURNING d.workspace_id, d.id, d.plan_id, d.step_id, d.group_id, d.connection_id, d.channel, d.state,
+                   d.attempts, d.last_error, d.sent_at, d.slot_at, NOT u.given_back AS attempted",
     )
     .bind(&ws)
     .bind(&ids)
@@ -512,11 +534,14 @@ pub async fn record(conn: &mut PgConnection, outcomes: &[Outcome]) -> Result<(),
     .bind(&errors)
     .bind(col(|o| o.next_reminder_at))
     .bind(&given_back)
-    .execute(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
+    let order: std::collections::HashMap<DeliveryId, usize> =
+        outcomes.iter().enumerate().map(|(i, o)| (o.id, i)).collect();
+    recorded.sort_by_key(|r| order.get(&r.id).copied().unwrap_or(usize::MAX));
     let logged: Vec<(&Outcome, &Attempt)> = outcomes.iter().filter_map(|o| o.log.as_ref().map(|a| (o, a))).collect();
     if logged.is_empty() {
-        return Ok(());
+        return Ok(recorded);
     }
     sqlx::query(
         "INSERT INTO delivery_attempts (workspace_id, delivery_id, number, started_at, finished_at, outcome, http_status,
@@ -536,7 +561,7 @@ pub async fn record(conn: &mut PgConnection, outcomes: &[Outcome]) -> Result<(),
     .bind(logged.iter().map(|(_, a)| a.error.clone()).collect::<Vec<_>>())
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(recorded)
 }
 
 /// Deliveries whose sender stopped mid-call (lease expired): back to

@@ -261,7 +261,8 @@ async fn round(
 ) -> anyhow::Result<Vec<Claimed>> {
     let mut tx = state.pool.begin().await?;
     if !done.is_empty() {
-        repo::record(&mut tx, done).await?;
+        let recorded = repo::record(&mut tx, done).await?;
+        super::outbound::announce(&mut tx, &recorded, now).await?;
     }
     let mut claimed = Vec::new();
     if let Some(room) = room {

@@ -49,6 +49,7 @@ async fn resolve(
     ws: WorkspaceId,
     events: &[(usize, NewEvent)],
     ids: &IdCaches,
+    now: DateTime<Utc>,
 ) -> Result<Resolved, sqlx::Error> {
     let mut member_refs: HashMap<Key, IdentityRef> = HashMap::new();
     let mut group_refs: HashMap<Key, Option<String>> = HashMap::new();
@@ -86,7 +87,7 @@ async fn resolve(
     } else {
         crate::campaigns::repo::resolve(conn, ws, &campaign_ids, &codes).await?
     };
-    let groups = crate::groups::repo::ensure_by_external(conn, ws, &groups, &ids.groups).await?;
+    let groups = crate::groups::repo::ensure_by_external(conn, ws, &groups, &ids.groups, now).await?;
     Ok(Resolved {
         members: crate::members::repo::ensure_by_identity(conn, ws, &refs, &ids.members).await?,
         groups,
@@ -188,7 +189,7 @@ pub async fn ingest(
             Err(reason) => results[i] = Some(rejected(i, reason)),
         }
     }
-    let resolved = resolve(conn, ws, &valid, &ctx.ids).await?;
+    let resolved = resolve(conn, ws, &valid, &ctx.ids, now).await?;
     let mut rows: Vec<(usize, Row)> = Vec::new();
     let mut seen: HashSet<(Uuid, DateTime<Utc>)> = HashSet::new();
     for (i, e) in valid {

@@ -5,6 +5,7 @@
 //! the one group selector, used by the list endpoint and by layers.
 
 pub mod model;
+pub mod outbound;
 pub mod repo;
 mod routes;
 

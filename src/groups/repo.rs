@@ -301,7 +301,12 @@ pub async fn update(
     Ok(true)
 }
 
-async fn get_for_update(conn: &mut PgConnection, ws: WorkspaceId, id: GroupId) -> Result<Option<Group>, sqlx::Error> {
+/// One group, its row locked for the transaction.
+pub async fn get_for_update(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: GroupId,
+) -> Result<Option<Group>, sqlx::Error> {
     sqlx::query("SELECT 1 FROM groups WHERE workspace_id = $1 AND id = $2 FOR UPDATE")
         .bind(ws)
         .bind(id)
@@ -317,6 +322,7 @@ pub async fn ensure_by_external(
     ws: WorkspaceId,
     refs: &[(Platform, String, Option<String>)],
     cache: &PlatformIds,
+    now: DateTime<Utc>,
 ) -> Result<std::collections::HashMap<(Platform, String), Uuid>, sqlx::Error> {
     let mut found = cache.get(ws, 0, refs.iter().map(|r| (r.0, r.1.as_str())));
     let unknown: Vec<(Platform, String, Option<String>)> =
@@ -339,18 +345,24 @@ pub async fn ensure_by_external(
     let externals: Vec<&str> = missing.iter().map(|r| r.1.as_str()).collect();
     let names: Vec<String> =
         missing.iter().map(|r| r.2.clone().unwrap_or_else(|| format!("{} {}", r.0.as_str(), r.1))).collect();
-    sqlx::query(
+    let created: Vec<(GroupId, Platform, String, String)> = sqlx::query_as(
         "INSERT INTO groups (workspace_id, id, platform, external_id, name)
          SELECT $1, u.id, u.p, u.e, u.n FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) AS u(id, p, e, n)
-         ON CONFLICT ON CONSTRAINT groups_platform_external_id_key DO NOTHING",
+         ON CONFLICT ON CONSTRAINT groups_platform_external_id_key DO NOTHING
+         RETURNING id, platform, external_id, name",
     )
     .bind(ws)
     .bind(&ids)
     .bind(&platforms)
     .bind(&externals)
     .bind(&names)
-    .execute(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
+    let news: Vec<super::outbound::Created<'_>> = created
+        .iter()
+        .map(|(id, p, e, n)| super::outbound::Created { id: *id, name: n, platform: *p, external_id: e })
+        .collect();
+    super::outbound::created(conn, ws, &news, "platform", now).await?;
     let owned: Vec<(Platform, String, Option<String>)> = missing.into_iter().cloned().collect();
     found.extend(lookup_external(conn, ws, &owned, cache).await?);
     Ok(found)
@@ -392,20 +404,23 @@ pub async fn tiers(conn: &mut PgConnection, ws: WorkspaceId) -> Result<Vec<(Uuid
     sqlx::query_as("SELECT id, tier FROM groups WHERE workspace_id = $1").bind(ws).fetch_all(conn).await
 }
 
-/// Sets a group's status (platform lifecycle, e.g. dismissed).
+/// Sets a group's status (platform lifecycle, e.g. dismissed), telling the
+/// endpoints when it changed.
 pub async fn set_status(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     id: GroupId,
     status: GroupStatus,
+    at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
+    let Some(before) = get_for_update(conn, ws, id).await? else { return Ok(()) };
     sqlx::query("UPDATE groups SET status = $3, updated_at = now() WHERE workspace_id = $1 AND id = $2")
         .bind(ws)
         .bind(id)
         .bind(status)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
-    Ok(())
+    super::outbound::status_changed(conn, ws, (id, &before.name), before.status, status, at).await
 }
 
 /// The names of those of `ids` that are in the workspace.

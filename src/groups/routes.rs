@@ -8,6 +8,7 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::model::{CreateGroup, Group, GroupStatus, UpdateGroup};
+use super::outbound::{self, Created};
 use super::repo::{self, GroupFilter};
 use crate::audit::{self, Actor};
 use crate::error::{on_constraint, ApiError, ApiResult, ErrorEnvelope};
@@ -127,6 +128,8 @@ pub async fn create_group(
     )
     .await?;
     let group = repo::get(&mut tx, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("group"))?;
+    let created = Created { id, name: &group.name, platform: group.platform, external_id: &group.external_id };
+    outbound::created(&mut tx, auth.workspace_id, &[created], "api", state.clock.now()).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(group)))
 }
@@ -145,6 +148,7 @@ pub async fn update_group(
     body.validate()?;
     let status = body.status;
     let mut tx = state.pool.begin().await?;
+    let before = repo::get_for_update(&mut tx, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("group"))?;
     if !repo::update(&mut tx, auth.workspace_id, id, body).await.map_err(map_err)? {
         return Err(ApiError::NotFound("group"));
     }
@@ -159,6 +163,8 @@ pub async fn update_group(
     )
     .await?;
     let group = repo::get(&mut tx, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("group"))?;
+    let now = state.clock.now();
+    outbound::status_changed(&mut tx, auth.workspace_id, (id, &group.name), before.status, group.status, now).await?;
     tx.commit().await?;
     Ok(Json(group))
 }

@@ -70,13 +70,14 @@ async fn apply_groups(
     ws: WorkspaceId,
     n: &Normalized,
     ctx: &Ingestion,
+    now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let refs: Vec<_> =
         n.groups.iter().chain(&n.dismissed).map(|g| (g.platform, g.external_id.clone(), g.name.clone())).collect();
-    let ids = crate::groups::repo::ensure_by_external(tx, ws, &refs, &ctx.ids.groups).await?;
+    let ids = crate::groups::repo::ensure_by_external(tx, ws, &refs, &ctx.ids.groups, now).await?;
     for g in &n.dismissed {
         if let Some(gid) = ids.get(&(g.platform, g.external_id.clone())) {
-            crate::groups::repo::set_status(tx, ws, GroupId(*gid), GroupStatus::Dismissed).await?;
+            crate::groups::repo::set_status(tx, ws, GroupId(*gid), GroupStatus::Dismissed, now).await?;
         }
     }
     Ok(())
@@ -104,7 +105,7 @@ async fn process_rows(
                 match connector.normalize(&record.id.to_string(), &record.credential_sets(now), &stored, now) {
                     Err(reason) => outcome.errors.push(reason),
                     Ok(n) => {
-                        apply_groups(tx, row.workspace_id, &n, ctx).await?;
+                        apply_groups(tx, row.workspace_id, &n, ctx, now).await?;
                         outcome.errors.extend(n.rejected);
                         list.extend(n.events);
                     }

@@ -11,6 +11,7 @@
 //! changed.
 
 pub mod model;
+pub mod outbound;
 pub mod repo;
 mod routes;
 

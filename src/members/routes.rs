@@ -118,6 +118,9 @@ pub async fn create_member(
     audit::record(&mut tx, auth.workspace_id, Actor::from(&auth), "member.create", "member", id, serde_json::json!({}))
         .await?;
     let m = repo::get(&mut tx, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("member"))?;
+    if body.tier.is_some() {
+        super::outbound::tier_changed(&mut tx, auth.workspace_id, &m, (None, "initial tier"), now).await?;
+    }
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(m)))
 }
@@ -232,14 +235,17 @@ pub async fn set_member_tier(
             }
         }
         let reason = body.reason.trim();
+        let now = state.clock.now();
         let change = repo::NewTierChange {
             from: m.tier.as_deref(),
             to: body.tier.as_deref(),
             reason,
             actor: Actor::from(&auth),
-            at: state.clock.now(),
+            at: now,
         };
         repo::set_tier(&mut tx, ws, id, change).await.map_err(map_err)?;
+        let after = repo::get(&mut tx, ws, id).await?.ok_or(ApiError::NotFound("member"))?;
+        super::outbound::tier_changed(&mut tx, ws, &after, (m.tier.as_deref(), reason), now).await?;
         audit::record(
             &mut tx,
             ws,

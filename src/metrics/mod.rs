@@ -27,5 +27,6 @@ pub mod params;
 pub mod period;
 pub mod reports;
 pub mod store;
+pub mod watch;
 
 pub use http::router;

@@ -129,3 +129,15 @@ pub async fn wake(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_notify($1, '')").bind(CHANNEL).execute(conn).await?;
     Ok(())
 }
+
+/// The workspaces with an enabled endpoint subscribed to `kind` (jobs that
+/// only exist to announce something skip the others).
+pub async fn subscribed_workspaces(conn: &mut PgConnection, kind: &str) -> Result<Vec<WorkspaceId>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT workspace_id FROM webhook_endpoints
+         WHERE enabled AND ($1 = ANY(event_types) OR '*' = ANY(event_types)) ORDER BY workspace_id",
+    )
+    .bind(kind)
+    .fetch_all(conn)
+    .await
+}

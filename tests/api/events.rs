@@ -353,19 +353,40 @@ async fn a_group_created_in_a_rolled_back_transaction_is_not_remembered() {
     let ws = shequn::ids::WorkspaceId(app.workspace_id.parse().unwrap());
     let refs = [(shequn::platform::Platform::Telegram, "-4242".to_owned(), None)];
     let mut tx = app.pool.begin().await.unwrap();
-    let first =
-        shequn::groups::repo::ensure_by_external(&mut tx, ws, &refs, &app.state.ingestion.ids.groups).await.unwrap();
+    let first = shequn::groups::repo::ensure_by_external(
+        &mut tx,
+        ws,
+        &refs,
+        &app.state.ingestion.ids.groups,
+        app.state.clock.now(),
+    )
+    .await
+    .unwrap();
     tx.rollback().await.unwrap();
     let mut tx = app.pool.begin().await.unwrap();
-    let second =
-        shequn::groups::repo::ensure_by_external(&mut tx, ws, &refs, &app.state.ingestion.ids.groups).await.unwrap();
+    let second = shequn::groups::repo::ensure_by_external(
+        &mut tx,
+        ws,
+        &refs,
+        &app.state.ingestion.ids.groups,
+        app.state.clock.now(),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let key = (shequn::platform::Platform::Telegram, "-4242".to_owned());
     assert_ne!(first[&key], second[&key]);
     // Now committed and looked up by a transaction that wrote nothing: the same id every time.
     let mut conn = app.pool.acquire().await.unwrap();
-    let third =
-        shequn::groups::repo::ensure_by_external(&mut conn, ws, &refs, &app.state.ingestion.ids.groups).await.unwrap();
+    let third = shequn::groups::repo::ensure_by_external(
+        &mut conn,
+        ws,
+        &refs,
+        &app.state.ingestion.ids.groups,
+        app.state.clock.now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(third[&key], second[&key]);
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM groups WHERE id = $1")
         .bind(second[&key])
@@ -438,12 +459,20 @@ async fn a_chat_registered_by_a_transaction_that_rolls_back_is_not_remembered() 
     // again in the same transaction (a later request of the batch), which
     // then rolls back.
     let mut tx = app.pool.begin().await.unwrap();
-    let created = ensure_by_external(&mut tx, ws, &refs, &app.state.ingestion.ids.groups).await.unwrap()[&key];
-    assert_eq!(ensure_by_external(&mut tx, ws, &refs, &app.state.ingestion.ids.groups).await.unwrap()[&key], created);
+    let created = ensure_by_external(&mut tx, ws, &refs, &app.state.ingestion.ids.groups, app.state.clock.now())
+        .await
+        .unwrap()[&key];
+    assert_eq!(
+        ensure_by_external(&mut tx, ws, &refs, &app.state.ingestion.ids.groups, app.state.clock.now()).await.unwrap()
+            [&key],
+        created
+    );
     tx.rollback().await.unwrap();
     // The rolled-back id is not handed out again: the chat is registered anew.
     let mut tx = app.pool.begin().await.unwrap();
-    let again = ensure_by_external(&mut tx, ws, &refs, &app.state.ingestion.ids.groups).await.unwrap()[&key];
+    let again = ensure_by_external(&mut tx, ws, &refs, &app.state.ingestion.ids.groups, app.state.clock.now())
+        .await
+        .unwrap()[&key];
     tx.commit().await.unwrap();
     assert_ne!(again, created);
     let stored: Vec<uuid::Uuid> =

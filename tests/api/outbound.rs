@@ -539,13 +539,14 @@ async fn a_change_that_rolls_back_emits_nothing() {
     // A public URL passes the guard; nothing is sent in this test.
     let r = app.post("/v1/webhook-endpoints", json!({"url": "https://shop.example.com/h", "event_types": ["*"]})).await;
     assert_eq!(r.status, StatusCode::CREATED);
-    let g = group(&app, "C1").await;
+    group(&app, "C1").await;
+    // The group's creation was announced; nothing of the failing batch is.
+    assert_eq!((app.count("webhook_messages").await, app.count("webhook_dispatches").await), (1, 1));
     let batch = json!([{"id": "j1", "type": "member_joined", "occurred_at": "2026-11-20T01:30:00Z",
-        "member": {"platform": "slack", "external_id": "U1"}, "group_id": g}]);
+        "member": {"platform": "slack", "external_id": "U1"}, "group": {"platform": "slack", "external_id": "C2"}}]);
     let r = app.post("/v1/events", batch).await;
     assert!(r.status.is_server_error(), "{:?}", r.body);
-    assert_eq!(app.count("webhook_messages").await, 0);
-    assert_eq!(app.count("webhook_dispatches").await, 0);
+    assert_eq!((app.count("webhook_messages").await, app.count("webhook_dispatches").await), (1, 1));
     assert!(rx.got().is_empty());
 }
 
@@ -618,4 +619,145 @@ async fn a_slow_endpoint_gets_at_most_its_bound_in_flight_and_does_not_hold_back
     pump.await.unwrap();
     assert_eq!(slow.got().len(), 6);
     assert_eq!(slow.max_in_flight.load(Ordering::SeqCst), 2);
+}
+
+/// The bodies of the messages of `kind` a receiver got.
+fn of_type(r: &Receiver, kind: &str) -> Vec<Value> {
+    r.got().into_iter().map(|g| g.json()).filter(|b| b["type"] == kind).collect()
+}
+
+#[tokio::test]
+async fn a_tier_change_carries_phone_and_email_only_to_endpoints_that_include_them() {
+    let app = spawn().await;
+    let (plain, pii) = (Receiver::start().await, Receiver::start().await);
+    endpoint(&app, &plain.url("/"), &["member.tier_changed"]).await;
+    let r = app
+        .post("/v1/webhook-endpoints", json!({"url": pii.url("/"), "event_types": ["*"], "include_pii": true}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    app.post("/v1/tiers", json!({"key": "vip", "name": "VIP", "rank": 2})).await;
+    let m = app
+        .post("/v1/members", json!({"display_name": "Lily", "phone": "+8613800000000", "email": "lily@example.com"}))
+        .await
+        .id();
+    let r = app.put(&format!("/v1/members/{m}/tier"), json!({"tier": "vip", "reason": "spent 5000"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    drain(&app).await;
+    let (a, b) = (of_type(&plain, "member.tier_changed"), of_type(&pii, "member.tier_changed"));
+    assert_eq!((a.len(), b.len()), (1, 1));
+    assert_eq!(a[0]["data"]["member_id"], m);
+    assert_eq!((a[0]["data"]["from_tier"].clone(), a[0]["data"]["to_tier"].clone()), (Value::Null, json!("vip")));
+    assert_eq!(a[0]["data"]["reason"], "spent 5000");
+    assert!(a[0]["data"]["phone"].is_null() && a[0]["data"]["email"].is_null(), "{}", a[0]);
+    assert!(!plain.got()[0].body.windows(11).any(|w| w == b"13800000000"));
+    assert_eq!(b[0]["data"]["phone"], "+8613800000000");
+    assert_eq!(b[0]["data"]["email"], "lily@example.com");
+    // The message as the API shows it has no personal data either.
+    let listed = app.get("/v1/webhook-messages?type=member.tier_changed").await;
+    assert!(!listed.body.to_string().contains("13800000000"), "{}", listed.body);
+}
+
+#[tokio::test]
+async fn groups_created_by_api_and_first_seen_on_a_platform_and_their_status_changes_are_announced() {
+    let app = spawn().await;
+    let rx = Receiver::start().await;
+    endpoint(&app, &rx.url("/"), &["group.created", "group.status_changed"]).await;
+    let g = group(&app, "C1").await;
+    // First seen in an event.
+    let batch = json!([{"id": "e1", "type": "message_sent", "occurred_at": "2026-11-20T01:30:00Z",
+        "member": {"platform": "telegram", "external_id": "7"}, "group": {"platform": "telegram", "external_id": "-100", "name": "Fans"}}]);
+    assert_eq!(app.post("/v1/events", batch.clone()).await.status, StatusCode::OK);
+    let r = app.patch(&format!("/v1/groups/{g}"), json!({"status": "archived"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // An unchanged status says nothing.
+    app.patch(&format!("/v1/groups/{g}"), json!({"status": "archived", "name": "renamed"})).await;
+    drain(&app).await;
+    let created = of_type(&rx, "group.created");
+    assert_eq!(created.len(), 2, "{created:?}");
+    assert_eq!(
+        (created[0]["data"]["group_id"].as_str(), created[0]["data"]["source"].as_str()),
+        (Some(g.as_str()), Some("api"))
+    );
+    assert_eq!(created[1]["data"]["source"], "platform");
+    assert_eq!(created[1]["data"]["name"], "Fans");
+    assert_eq!(created[1]["data"]["external_id"], "-100");
+    let changed = of_type(&rx, "group.status_changed");
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(
+        (changed[0]["data"]["from"].as_str(), changed[0]["data"]["to"].as_str()),
+        (Some("active"), Some("archived"))
+    );
+}
+
+#[tokio::test]
+async fn a_dead_sop_send_and_a_failing_connection_are_announced() {
+    use crate::sop::{content, plan, scheduler, send, telegram, utc, Fake};
+    let app = spawn().await;
+    let rx = Receiver::start().await;
+    endpoint(&app, &rx.url("/"), &["delivery.dead", "connection.failing"]).await;
+    let fake = Fake::start().await;
+    let conn = telegram(&app, &fake).await;
+    let mut gs = Vec::new();
+    for i in 0..5 {
+        gs.push(crate::sop::group(&app, &format!("-{i}"), "Asia/Shanghai").await);
+    }
+    let c = content(&app, "hi").await;
+    plan(&app, json!({"group_ids": gs}), &c, json!({"kind": "once", "at": "2026-11-20T10:05"})).await;
+    for _ in 0..5 {
+        fake.then(400, vec![], json!({"ok": false, "error_code": 400, "description": "Bad Request: chat not found"}));
+    }
+    app.clock.set(utc("2026-11-20T02:05:00Z"));
+    scheduler(&app).await;
+    send(&app).await;
+    drain(&app).await;
+    let dead = of_type(&rx, "delivery.dead");
+    assert_eq!(dead.len(), 5, "{dead:?}");
+    assert_eq!(dead[0]["data"]["last_error"], "HTTP 400", "{}", dead[0]);
+    assert_eq!(dead[0]["data"]["channel"], "telegram");
+    let failing = of_type(&rx, "connection.failing");
+    assert_eq!(failing.len(), 1, "{failing:?}");
+    assert_eq!(failing[0]["data"]["connection_id"], conn);
+    assert_eq!(failing[0]["data"]["consecutive_failures"], 5);
+}
+
+#[tokio::test]
+async fn the_health_watch_announces_a_group_that_is_dead_then_comes_back() {
+    let app = spawn().await;
+    let rx = Receiver::start().await;
+    endpoint(&app, &rx.url("/"), &["group.health_changed"]).await;
+    let g = group(&app, "C1").await;
+    // Members joined a month ago; nobody spoke since.
+    let mut batch = Vec::new();
+    for i in 0..10 {
+        batch.push(json!({"id": format!("j{i}"), "type": "member_joined", "occurred_at": "2026-10-15T01:00:00Z",
+            "member": {"platform": "slack", "external_id": format!("U{i}")}, "group_id": g}));
+    }
+    assert_eq!(app.post("/v1/events", json!(batch)).await.status, StatusCode::OK);
+    shequn::metrics::store::rollup::drain(&app.pool).await.unwrap();
+    assert_eq!(shequn::jobs::run_health_watch_once(&app.state).await.unwrap(), 1);
+    // Once per local day.
+    assert_eq!(shequn::jobs::run_health_watch_once(&app.state).await.unwrap(), 0);
+    drain(&app).await;
+    let h = of_type(&rx, "group.health_changed");
+    assert_eq!(h.len(), 1);
+    assert_eq!((h[0]["data"]["from"].clone(), h[0]["data"]["to"].clone()), (Value::Null, json!("dead")), "{}", h[0]);
+    assert_eq!(h[0]["data"]["day"], "2026-11-19");
+    // Every member speaks every day of the next week: the group comes back.
+    let mut batch = Vec::new();
+    for d in 20..27 {
+        for i in 0..10 {
+            batch.push(json!({"id": format!("m{d}-{i}"), "type": "message_sent",
+                "occurred_at": format!("2026-11-{d}T03:00:00Z"),
+                "member": {"platform": "slack", "external_id": format!("U{i}")}, "group_id": g}));
+        }
+    }
+    assert_eq!(app.post("/v1/events", json!(batch)).await.status, StatusCode::OK);
+    shequn::metrics::store::rollup::drain(&app.pool).await.unwrap();
+    app.clock.advance(Duration::days(7));
+    assert_eq!(shequn::jobs::run_health_watch_once(&app.state).await.unwrap(), 1);
+    drain(&app).await;
+    let h = of_type(&rx, "group.health_changed");
+    assert_eq!(h.len(), 2);
+    assert_eq!(h[1]["data"]["from"], "dead");
+    assert_ne!(h[1]["data"]["to"], "dead", "{}", h[1]);
 }

@@ -109,7 +109,12 @@ pub async fn get_groups_health(
 /// The figures of the window `[c.from, c.to]` (activity also of the window
 /// before, from `before`): from the group-day sets in the workspace
 /// timezone, else from the member-day SQL.
-async fn figures(pool: &PgPool, tx: &mut PgConnection, c: &Ctx, before: NaiveDate) -> Result<ScopeReads, sqlx::Error> {
+pub(crate) async fn figures(
+    pool: &PgPool,
+    tx: &mut PgConnection,
+    c: &Ctx,
+    before: NaiveDate,
+) -> Result<ScopeReads, sqlx::Error> {
     let (lo, hi) = c.bounds();
     let last_join = c.to - Duration::days(health::SETTLE_DAYS - 1);
     let (joins_lo, joins_hi) = (lo, c.start(last_join + Duration::days(1)));

@@ -6,11 +6,11 @@ mod cohorts;
 mod commerce;
 pub mod csv;
 mod funnel;
-mod groups;
-mod health;
+pub(crate) mod groups;
+pub(crate) mod health;
 mod members;
 mod overview;
-mod reply;
+pub(crate) mod reply;
 
 /// Routes of this feature.
 pub fn router<S>() -> utoipa_axum::router::OpenApiRouter<S>
