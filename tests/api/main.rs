@@ -18,6 +18,7 @@ mod metrics_cohorts;
 mod metrics_funnel;
 mod metrics_groups;
 mod outbound;
+mod outbound_crash;
 mod reactions;
 mod sop;
 mod sop_crash;
