@@ -3,6 +3,7 @@
 //! `cargo run --release --features bench --bin shequn-bench -- ingest [--events N] [--clients N]`
 //! `cargo run --release --features bench --bin shequn-bench -- sop [--groups N]` (see `bench_sop.rs`)
 //! `cargo run --release --features bench --bin shequn-bench -- metrics [--events N]` (see `bench_metrics.rs`)
+//! `cargo run --release --features bench --bin shequn-bench -- webhooks [--events N]` (see `bench_webhooks.rs`)
 //!
 //! Uses `DATABASE_URL` if set, else a throwaway embedded cluster (durable
 //! settings). Starts `target/release/shequn` as a child process, then
@@ -37,6 +38,8 @@ use sqlx::{Connection, PgPool};
 mod metrics;
 #[path = "bench_sop.rs"]
 mod sop;
+#[path = "bench_webhooks.rs"]
+mod webhooks;
 
 struct Args {
     command: String,
@@ -70,11 +73,12 @@ fn args() -> anyhow::Result<Args> {
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     match raw.first().map(String::as_str) {
-        Some(c @ ("ingest" | "sop" | "metrics")) => a.command = c.to_owned(),
+        Some(c @ ("ingest" | "sop" | "metrics" | "webhooks")) => a.command = c.to_owned(),
         _ => {
             bail!(
                 "usage: shequn-bench ingest [--events N] [--clients N] [--webhooks N] | sop [--groups N] [--runs N] [--instances 1|2] \
-                 | metrics [--events N] [--members N] [--groups N] [--days N] [--runs N]"
+                 | metrics [--events N] [--members N] [--groups N] [--days N] [--runs N] \
+                 | webhooks [--events N] [--runs N]"
             )
         }
     }
@@ -460,6 +464,14 @@ async fn main() -> anyhow::Result<()> {
             a.instances,
         )
         .await;
+        discard(embedded);
+        return r;
+    }
+    if a.command == "webhooks" {
+        let given = |f: &str| a.given.iter().any(|g| g == f);
+        let messages = if given("--events") { a.events } else { 10_000 };
+        let runs = if given("--runs") { a.runs } else { 1 };
+        let r = webhooks::bench(&admin, &admin_url, messages, runs.max(1)).await;
         discard(embedded);
         return r;
     }

@@ -196,84 +196,9 @@ pub async fn record(
     .bind(&ep_id)
     .execute(&mut *conn)
     .await?;
-    let col = |f: fn(&Outcome) -> Option<String>| outcomes.iter().map(f).collect::<Vec<_>>();
-    let ws: Vec<WorkspaceId> = outcomes.iter().map(|o| o.workspace_id).collect();
-    let msg: Vec<Uuid> = outcomes.iter().map(|o| o.message_id).collect();
-    let ep: Vec<EndpointId> = outcomes.iter().map(|o| o.endpoint_id).collect();
-    let number: Vec<i32> = outcomes.iter().map(|o| o.number).collect();
-    let status: Vec<&str> = outcomes
-        .iter()
-        .map(|o| match o.next {
-            Next::Delivered => "delivered",
-            Next::Retry(_) => "pending",
-            Next::Failed => "failed",
-        })
-        .collect();
-    let next_at: Vec<Option<DateTime<Utc>>> =
-        outcomes.iter().map(|o| if let Next::Retry(t) = o.next { Some(t) } else { None }).collect();
-    let code: Vec<Option<i32>> = outcomes.iter().map(|o| o.status_code).collect();
-    let error = col(|o| o.error.clone());
-    sqlx::query(
-        "UPDATE webhook_dispatches d SET status = u.status, next_attempt_at = coalesce(u.next_at, d.next_attempt_at),
-                lease_until = NULL, last_status_code = u.code, last_error = u.error
-         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::timestamptz[], $7::int[], $8::text[])
-              AS u(ws, msg, ep, number, status, next_at, code, error)
-         WHERE d.workspace_id = u.ws AND d.message_id = u.msg AND d.endpoint_id = u.ep
-           AND d.status = 'sending' AND d.attempts = u.number",
-    )
-    .bind(&ws)
-    .bind(&msg)
-    .bind(&ep)
-    .bind(&number)
-    .bind(&status)
-    .bind(&next_at)
-    .bind(&code)
-    .bind(&error)
-    .execute(&mut *conn)
-    .await?;
-    let started: Vec<DateTime<Utc>> = outcomes.iter().map(|o| o.started_at).collect();
-    let latency: Vec<i64> = outcomes.iter().map(|o| o.latency_ms).collect();
-    let response = col(|o| o.response.clone());
-    sqlx::query(
-        "INSERT INTO webhook_attempts (workspace_id, message_id, endpoint_id, number, started_at, latency_ms,
-                                       status_code, response, error)
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::timestamptz[], $6::bigint[],
-                              $7::int[], $8::text[], $9::text[])
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(&ws)
-    .bind(&msg)
-    .bind(&ep)
-    .bind(&number)
-    .bind(&started)
-    .bind(&latency)
-    .bind(&code)
-    .bind(&response)
-    .bind(&error)
-    .execute(&mut *conn)
-    .await?;
-    let hs: Vec<Health> = per_endpoint.values().copied().collect();
-    let ok_at: Vec<Option<DateTime<Utc>>> = hs.iter().map(|h| h.ok_at).collect();
-    let fail_at: Vec<Option<DateTime<Utc>>> = hs.iter().map(|h| h.fail_at).collect();
-    let from: Vec<Option<DateTime<Utc>>> = hs.iter().map(|h| h.failing_from).collect();
-    sqlx::query(
-        "UPDATE webhook_endpoints e SET
-             last_success_at = coalesce(u.ok_at, e.last_success_at),
-             last_failure_at = coalesce(u.fail_at, e.last_failure_at),
-             failing_since = CASE WHEN u.failing_from IS NULL THEN CASE WHEN u.ok_at IS NULL THEN e.failing_since END
-                                  WHEN u.ok_at IS NULL THEN coalesce(e.failing_since, u.failing_from)
-                                  ELSE u.failing_from END
-         FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[])
-              AS u(ws, id, ok_at, fail_at, failing_from)
-         WHERE e.workspace_id = u.ws AND e.id = u.id",
-    )
-    .bind(&ep_ws)
-    .bind(&ep_id)
-    .bind(&ok_at)
-    .bind(&fail_at)
-    .bind(&from)
-    .execute(&mut *conn)
-    .await?;
+    update_dispatches(conn, outcomes).await?;
+    log_attempts(conn, outcomes).await?;
+    update_endpoints(conn, &per_endpoint).await?;
     let disabled: Vec<Disabled> = sqlx::query_as(
         "UPDATE webhook_endpoints e SET enabled = false, disabled_at = $3, updated_at = $3,
                 disabled_reason = 'every attempt failed since ' || to_char(e.failing_since AT TIME ZONE 'UTC',
@@ -292,6 +217,89 @@ pub async fn record(
         super::repo::fail_waiting(conn, d.workspace_id, d.id, "the endpoint was disabled").await?;
     }
     Ok(disabled)
+}
+
+/// Each dispatch's new state, if it is still at the attempt that was made.
+async fn update_dispatches(conn: &mut PgConnection, outcomes: &[Outcome]) -> Result<(), sqlx::Error> {
+    let status: Vec<&str> = outcomes
+        .iter()
+        .map(|o| match o.next {
+            Next::Delivered => "delivered",
+            Next::Retry(_) => "pending",
+            Next::Failed => "failed",
+        })
+        .collect();
+    let next_at: Vec<Option<DateTime<Utc>>> =
+        outcomes.iter().map(|o| if let Next::Retry(t) = o.next { Some(t) } else { None }).collect();
+    sqlx::query(
+        "UPDATE webhook_dispatches d SET status = u.status, next_attempt_at = coalesce(u.next_at, d.next_attempt_at),
+                lease_until = NULL, last_status_code = u.code, last_error = u.error
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::timestamptz[], $7::int[], $8::text[])
+              AS u(ws, msg, ep, number, status, next_at, code, error)
+         WHERE d.workspace_id = u.ws AND d.message_id = u.msg AND d.endpoint_id = u.ep
+           AND d.status = 'sending' AND d.attempts = u.number",
+    )
+    .bind(outcomes.iter().map(|o| o.workspace_id).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.message_id).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.endpoint_id).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.number).collect::<Vec<_>>())
+    .bind(&status)
+    .bind(&next_at)
+    .bind(outcomes.iter().map(|o| o.status_code).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.error.clone()).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The attempt log.
+async fn log_attempts(conn: &mut PgConnection, outcomes: &[Outcome]) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO webhook_attempts (workspace_id, message_id, endpoint_id, number, started_at, latency_ms,
+                                       status_code, response, error)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::timestamptz[], $6::bigint[],
+                              $7::int[], $8::text[], $9::text[])
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(outcomes.iter().map(|o| o.workspace_id).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.message_id).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.endpoint_id).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.number).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.started_at).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.latency_ms).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.status_code).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.response.clone()).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.error.clone()).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Each endpoint's last success and failure, and when its failing began.
+async fn update_endpoints(
+    conn: &mut PgConnection,
+    per_endpoint: &BTreeMap<(WorkspaceId, EndpointId), Health>,
+) -> Result<(), sqlx::Error> {
+    let hs: Vec<&Health> = per_endpoint.values().collect();
+    sqlx::query(
+        "UPDATE webhook_endpoints e SET
+             last_success_at = coalesce(u.ok_at, e.last_success_at),
+             last_failure_at = coalesce(u.fail_at, e.last_failure_at),
+             failing_since = CASE WHEN u.failing_from IS NULL THEN CASE WHEN u.ok_at IS NULL THEN e.failing_since END
+                                  WHEN u.ok_at IS NULL THEN coalesce(e.failing_since, u.failing_from)
+                                  ELSE u.failing_from END
+         FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[])
+              AS u(ws, id, ok_at, fail_at, failing_from)
+         WHERE e.workspace_id = u.ws AND e.id = u.id",
+    )
+    .bind(per_endpoint.keys().map(|k| k.0).collect::<Vec<_>>())
+    .bind(per_endpoint.keys().map(|k| k.1).collect::<Vec<_>>())
+    .bind(hs.iter().map(|h| h.ok_at).collect::<Vec<_>>())
+    .bind(hs.iter().map(|h| h.fail_at).collect::<Vec<_>>())
+    .bind(hs.iter().map(|h| h.failing_from).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]
