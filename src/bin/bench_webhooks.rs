@@ -1,10 +1,11 @@
 //! `shequn-bench webhooks [--events N]`: N `member.joined_group` messages
 //! (default 10,000), emitted by join events posted through the API in
 //! batches of 1,000, delivered by the real release server(s) to receivers
-//! in this process that answer at once. Three runs: one endpoint and one
-//! instance; five endpoints of which one answers after 2 s (the time until
-//! the four fast ones have everything, and how far the slow one got); one
-//! endpoint and two instances (no message received twice). Lag is from the
+//! in this process that answer at once. Four settings (`BENCH_ONLY=<n>`
+//! runs the n-th alone): one endpoint and one instance; four endpoints; the
+//! same four and a fifth that answers after 2 s (the time until the four
+//! fast ones have everything, and how far the slow one got); one endpoint
+//! and two instances (no message received twice). Lag is from the
 //! message's creation (the storing transaction's clock time) to the
 //! request's arrival.
 
@@ -153,8 +154,17 @@ pub async fn run(
     drop(servers);
     pool.close().await;
     let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut c).await;
-    let label = format!("{fast} fast endpoint(s){}, {instances} instance(s)", if slow { " + 1 slow (2 s)" } else { "" });
-    Ok(Run { label, post_seconds, seconds_to_all, p50_lag_ms: pct(0.5), p99_lag_ms: pct(0.99), duplicates, slow_received })
+    let label =
+        format!("{fast} fast endpoint(s){}, {instances} instance(s)", if slow { " + 1 slow (2 s)" } else { "" });
+    Ok(Run {
+        label,
+        post_seconds,
+        seconds_to_all,
+        p50_lag_ms: pct(0.5),
+        p99_lag_ms: pct(0.99),
+        duplicates,
+        slow_received,
+    })
 }
 
 /// The three settings, `runs` times each.
@@ -163,7 +173,12 @@ pub async fn bench(admin: &PgConnectOptions, admin_url: &str, messages: usize, r
         "machine: {} cores; messages: {messages}; runs per setting: {runs}",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
-    for (fast, slow, instances) in [(1, false, 1), (4, true, 1), (1, false, 2)] {
+    let only: Option<usize> = std::env::var("BENCH_ONLY").ok().and_then(|v| v.parse().ok());
+    let settings = [(1, false, 1), (4, false, 1), (4, true, 1), (1, false, 2)];
+    for (i, (fast, slow, instances)) in settings.into_iter().enumerate() {
+        if only.is_some_and(|o| o != i + 1) {
+            continue;
+        }
         for _ in 0..runs {
             let r = run(admin, admin_url, messages, fast, slow, instances).await.context("webhook run")?;
             println!(

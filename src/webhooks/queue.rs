@@ -51,9 +51,11 @@ pub async fn claim(
     sqlx::query_as(
         "WITH eps AS (
              SELECT e.workspace_id, e.id FROM webhook_endpoints e
-             WHERE e.enabled AND EXISTS (SELECT 1 FROM webhook_dispatches d
+             -- A scalar subquery, not EXISTS: one index probe per endpoint,
+             -- where a semi join would read every due dispatch.
+             WHERE e.enabled AND (SELECT true FROM webhook_dispatches d
                  WHERE d.workspace_id = e.workspace_id AND d.endpoint_id = e.id AND d.status = 'pending'
-                   AND d.next_attempt_at <= $1)
+                   AND d.next_attempt_at <= $1 LIMIT 1)
              FOR NO KEY UPDATE SKIP LOCKED),
          room AS (
              SELECT eps.workspace_id, eps.id, $3 - (SELECT count(*) FROM webhook_dispatches s
@@ -62,23 +64,31 @@ pub async fn claim(
              FROM eps),
          picked AS (
              SELECT p.workspace_id, p.message_id, p.endpoint_id FROM room CROSS JOIN LATERAL (
-                 SELECT d.workspace_id, d.message_id, d.endpoint_id FROM webhook_dispatches d
+                 SELECT d.workspace_id, d.message_id, d.endpoint_id, d.next_attempt_at FROM webhook_dispatches d
                  WHERE d.workspace_id = room.workspace_id AND d.endpoint_id = room.id AND d.status = 'pending'
                    AND d.next_attempt_at <= $1
-                 ORDER BY d.next_attempt_at, d.message_id
+                 -- The due index's order: the scan stops at the limit.
+                 ORDER BY d.next_attempt_at
                  LIMIT greatest(room.n, 0)
                  FOR UPDATE SKIP LOCKED) p
-             LIMIT $4)
-         UPDATE webhook_dispatches d SET status = 'sending', lease_until = $2, attempts = d.attempts + 1,
-                last_attempt_at = $1
-         FROM picked, webhook_messages m, webhook_endpoints e
-         WHERE d.workspace_id = picked.workspace_id AND d.message_id = picked.message_id
-           AND d.endpoint_id = picked.endpoint_id
-           AND m.workspace_id = d.workspace_id AND m.id = d.message_id
-           AND e.workspace_id = d.workspace_id AND e.id = d.endpoint_id
-         RETURNING d.workspace_id, d.message_id, d.endpoint_id, d.attempts, d.schedule_base, m.type, m.occurred_at,
-                   m.data, m.pii, e.include_pii, e.url, e.secret,
-                   CASE WHEN e.previous_secret_expires_at > $1 THEN e.previous_secret END AS previous_secret",
+             -- Round-robin over the endpoints when the process has fewer
+             -- places than they have work: none is starved by the others.
+             ORDER BY row_number() OVER (PARTITION BY p.workspace_id, p.endpoint_id ORDER BY p.next_attempt_at)
+             LIMIT $4),
+             -- The update joins the picked keys alone (each by the whole
+             -- primary key); the message and endpoint are read after.
+         upd AS (
+             UPDATE webhook_dispatches d SET status = 'sending', lease_until = $2, attempts = d.attempts + 1,
+                    last_attempt_at = $1
+             FROM picked
+             WHERE (d.workspace_id, d.message_id, d.endpoint_id)
+                 = (picked.workspace_id, picked.message_id, picked.endpoint_id)
+             RETURNING d.workspace_id, d.message_id, d.endpoint_id, d.attempts, d.schedule_base)
+         SELECT upd.*, m.type, m.occurred_at, m.data, m.pii, e.include_pii, e.url, e.secret,
+                CASE WHEN e.previous_secret_expires_at > $1 THEN e.previous_secret END AS previous_secret
+         FROM upd
+         JOIN webhook_messages m ON m.workspace_id = upd.workspace_id AND m.id = upd.message_id
+         JOIN webhook_endpoints e ON e.workspace_id = upd.workspace_id AND e.id = upd.endpoint_id",
     )
     .bind(now)
     .bind(lease)
@@ -199,6 +209,9 @@ pub async fn record(
     update_dispatches(conn, outcomes).await?;
     log_attempts(conn, outcomes).await?;
     update_endpoints(conn, &per_endpoint).await?;
+    if per_endpoint.values().all(|h| h.failing_from.is_none()) {
+        return Ok(vec![]);
+    }
     let disabled: Vec<Disabled> = sqlx::query_as(
         "UPDATE webhook_endpoints e SET enabled = false, disabled_at = $3, updated_at = $3,
                 disabled_reason = 'every attempt failed since ' || to_char(e.failing_since AT TIME ZONE 'UTC',

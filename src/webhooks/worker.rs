@@ -189,10 +189,16 @@ pub async fn send_one(state: &AppState, http: &reqwest::Client, c: &Claimed) -> 
 
 /// One round's transaction: records `done` (announcing endpoints that got
 /// disabled) and, with room, claims that many due dispatches.
-async fn round(state: &AppState, done: &[Outcome], room: Option<usize>) -> anyhow::Result<Vec<Claimed>> {
+async fn round(state: &AppState, done: &[Outcome], room: Option<usize>, recover: bool) -> anyhow::Result<Vec<Claimed>> {
     let s = &state.settings.webhooks;
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
+    // This transaction only keeps the books of sending: lost in a crash, its
+    // claims are simply absent (the dispatches are still pending) and its
+    // answers unrecorded (the leases run out and the messages go again,
+    // which at-least-once delivery allows). It need not wait for the WAL
+    // flush; the messages were committed durably by the changes that made them.
+    sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
     if !done.is_empty() {
         let before = now - Duration::seconds(s.disable_after_secs as i64);
         for d in queue::record(&mut tx, done, before, now).await? {
@@ -208,8 +214,10 @@ async fn round(state: &AppState, done: &[Outcome], room: Option<usize>) -> anyho
         }
     }
     let mut claimed = Vec::new();
-    if let Some(room) = room {
+    if recover {
         queue::recover_expired(&mut tx, now).await?;
+    }
+    if let Some(room) = room {
         let lease = now + Duration::seconds(s.lease_secs as i64);
         claimed = queue::claim(&mut tx, now, lease, s.max_in_flight_per_endpoint, room as i64).await?;
     }
@@ -239,6 +247,8 @@ pub async fn pump(
     let mut total = 0;
     let mut done: Vec<Outcome> = Vec::new();
     let mut short_at: Option<tokio::time::Instant> = None;
+    // Expired leases are looked for at the first claim and then once a tick.
+    let mut recovered_at: Option<tokio::time::Instant> = None;
     loop {
         let room = window - inflight.len();
         // Answers free places (an endpoint at its bound may have more due):
@@ -246,7 +256,11 @@ pub async fn pump(
         let recorded = !done.is_empty();
         let claim = !stop() && room > 0 && (recorded || short_at.is_none_or(|t| t.elapsed() >= tick));
         if claim || recorded {
-            let claimed = round(state, &done, claim.then_some(room)).await?;
+            let recover = claim && recovered_at.is_none_or(|t| t.elapsed() >= tick);
+            if recover {
+                recovered_at = Some(tokio::time::Instant::now());
+            }
+            let claimed = round(state, &done, claim.then_some(room), recover).await?;
             done.clear();
             if claim {
                 total += claimed.len();
