@@ -83,22 +83,27 @@ pub fn body(c: &Claimed) -> Vec<u8> {
     serde_json::to_vec(&payload).unwrap_or_default()
 }
 
-/// Reads at most [`RESPONSE_CAP`] bytes of an answer, as text without the secrets.
+/// Reads at most [`RESPONSE_CAP`] bytes of an answer, as text without the
+/// secrets (redacted before the cut, so no part of one is kept).
 async fn snippet(mut r: reqwest::Response, secrets: &[&str]) -> Option<String> {
+    let longest = secrets.iter().map(|s| s.len()).max().unwrap_or(0);
     let mut buf = Vec::new();
-    while buf.len() < RESPONSE_CAP {
+    while buf.len() < RESPONSE_CAP + longest {
         match r.chunk().await {
             Ok(Some(c)) => buf.extend_from_slice(&c),
             _ => break,
         }
     }
-    buf.truncate(RESPONSE_CAP);
     let mut text = String::from_utf8_lossy(&buf).into_owned();
-    if text.ends_with('\u{fffd}') && buf.len() == RESPONSE_CAP {
-        text.pop();
-    }
     for s in secrets {
         text = text.replace(s, "[redacted]");
+    }
+    if text.len() > RESPONSE_CAP {
+        let mut cut = RESPONSE_CAP;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
     }
     Some(text).filter(|t| !t.is_empty())
 }

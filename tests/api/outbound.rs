@@ -66,8 +66,8 @@ impl Got {
     }
 }
 
-/// A scripted reply: (status, delay, headers). Default: 200 at once.
-type Reply = (u16, StdDuration, Vec<(&'static str, String)>);
+/// A scripted reply: (status, delay, headers, body). Default: 200 at once.
+type Reply = (u16, StdDuration, Vec<(&'static str, String)>, String);
 
 #[derive(Clone, Default)]
 pub struct Receiver {
@@ -84,11 +84,12 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: axum::body
     let now = r.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     r.max_in_flight.fetch_max(now, Ordering::SeqCst);
     r.got.lock().unwrap().push(Got { headers, body: body.to_vec() });
-    let (status, delay, hdrs) = r.script.lock().unwrap().pop_front().unwrap_or((200, StdDuration::ZERO, vec![]));
+    let (status, delay, hdrs, body) =
+        r.script.lock().unwrap().pop_front().unwrap_or((200, StdDuration::ZERO, vec![], "received".into()));
     let slow = *r.slow.lock().unwrap();
     tokio::time::sleep(delay.max(slow)).await;
     r.in_flight.fetch_sub(1, Ordering::SeqCst);
-    let mut res = (axum::http::StatusCode::from_u16(status).unwrap(), "received").into_response();
+    let mut res = (axum::http::StatusCode::from_u16(status).unwrap(), body).into_response();
     for (k, v) in hdrs {
         res.headers_mut().insert(k, v.parse().unwrap());
     }
@@ -104,7 +105,10 @@ impl Receiver {
         r
     }
     pub fn then(&self, status: u16, delay_ms: u64, headers: Vec<(&'static str, String)>) {
-        self.script.lock().unwrap().push_back((status, StdDuration::from_millis(delay_ms), headers));
+        self.then_body(status, delay_ms, headers, "received".into());
+    }
+    pub fn then_body(&self, status: u16, delay_ms: u64, headers: Vec<(&'static str, String)>, body: String) {
+        self.script.lock().unwrap().push_back((status, StdDuration::from_millis(delay_ms), headers, body));
     }
     pub fn got(&self) -> Vec<Got> {
         self.got.lock().unwrap().clone()
@@ -760,4 +764,27 @@ async fn the_health_watch_announces_a_group_that_is_dead_then_comes_back() {
     assert_eq!(h.len(), 2);
     assert_eq!(h[1]["data"]["from"], "dead");
     assert_ne!(h[1]["data"]["to"], "dead", "{}", h[1]);
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed_and_answers_are_logged_capped_without_the_secret() {
+    let app = spawn().await;
+    let (rx, elsewhere) = (Receiver::start().await, Receiver::start().await);
+    let (id, secret) = endpoint(&app, &rx.url("/"), &["webhook.test"]).await;
+    rx.then(307, 0, vec![("location", elsewhere.url("/"))]);
+    // A receiver that echoes the secret in a long answer.
+    rx.then_body(500, 0, vec![], format!("{}{secret}{}", "x".repeat(600), "y".repeat(5000)));
+    let m1 = app.post(&format!("/v1/webhook-endpoints/{id}/test"), json!({})).await.body["message_id"].clone();
+    drain(&app).await;
+    let m2 = app.post(&format!("/v1/webhook-endpoints/{id}/test"), json!({})).await.body["message_id"].clone();
+    drain(&app).await;
+    assert!(elsewhere.got().is_empty(), "the redirect was not followed");
+    let first = message(&app, m1.as_str().unwrap()).await;
+    assert_eq!(first["endpoints"][0]["status"], "failed", "a redirect is a final answer: {first}");
+    assert_eq!(first["attempts"][0]["status_code"], 307);
+    let second = message(&app, m2.as_str().unwrap()).await;
+    let snippet = second["attempts"][0]["response"].as_str().unwrap();
+    assert!(snippet.len() <= 1024, "{}", snippet.len());
+    assert!(!snippet.contains(&secret) && !second.to_string().contains(&secret));
+    assert!(snippet.contains("[redacted]"), "{snippet}");
 }
