@@ -19,7 +19,7 @@ const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// so ids sort by creation time. The bare UUID (as list cursors carry it)
 /// is accepted too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ToSchema)]
-#[schema(value_type = String, example = "msg_01JEW6ZK9B3Q6XQ2T8V4M5N7P0")]
+#[schema(value_type = String, example = "msg_01JEW6ZK9B3Q6XQ2T8V4M5N7P0", pattern = "^(msg_[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")]
 pub struct MessageId(pub Uuid);
 
 impl fmt::Display for MessageId {
@@ -117,10 +117,13 @@ pub struct RotatedWebhookSecret {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhookEndpoint {
-    /// http(s); private destinations are refused unless allowed in config.
+    /// http(s); private destinations are refused (422) unless allowed in config.
+    #[schema(schema_with = crate::validate::schema::url)]
     pub url: String,
+    #[schema(schema_with = crate::validate::schema::opt_text::<0, 500>)]
     pub description: Option<String>,
     /// Catalogue names, or `["*"]` for all.
+    #[schema(schema_with = event_types_schema)]
     pub event_types: Vec<String>,
     /// Default true.
     pub enabled: Option<bool>,
@@ -132,8 +135,11 @@ pub struct CreateWebhookEndpoint {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhookEndpoint {
+    #[schema(schema_with = crate::validate::schema::opt_url)]
     pub url: Option<String>,
+    #[schema(schema_with = crate::validate::schema::opt_text::<0, 500>)]
     pub description: Option<String>,
+    #[schema(schema_with = opt_event_types_schema)]
     pub event_types: Option<Vec<String>>,
     pub enabled: Option<bool>,
     pub include_pii: Option<bool>,
@@ -141,6 +147,39 @@ pub struct UpdateWebhookEndpoint {
 
 /// Most event types on one endpoint.
 const MAX_TYPES: usize = 100;
+
+/// The catalogue's names as a string enum.
+pub fn type_names() -> utoipa::openapi::Object {
+    let names: Vec<&str> = super::catalogue::ALL.iter().map(|e| e.name).collect();
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(names))
+        .build()
+}
+
+fn types_schema(nullable: bool) -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Type};
+    use utoipa::openapi::ObjectBuilder;
+    let named = ArrayBuilder::new().items(type_names()).min_items(Some(1)).max_items(Some(MAX_TYPES));
+    let star = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["*"]));
+    let all = ArrayBuilder::new().items(star).min_items(Some(1)).max_items(Some(1));
+    let mut one = OneOfBuilder::new()
+        .description(Some("Catalogue names (1-100), or `[\"*\"]` alone for every type."))
+        .item(named)
+        .item(all);
+    if nullable {
+        one = one.item(ObjectBuilder::new().schema_type(Type::Null));
+    }
+    utoipa::openapi::schema::Schema::OneOf(one.build())
+}
+
+fn event_types_schema() -> utoipa::openapi::schema::Schema {
+    types_schema(false)
+}
+
+fn opt_event_types_schema() -> utoipa::openapi::schema::Schema {
+    types_schema(true)
+}
 
 /// Checks a list of event types: catalogue names, or `*` alone.
 pub fn check_types(c: &mut Checks, types: &[String]) {
@@ -162,7 +201,10 @@ impl CreateWebhookEndpoint {
     /// Field checks (the URL's destination is checked by the guard).
     pub fn validate(&self) -> crate::error::ApiResult<()> {
         let mut c = Checks::new();
-        c.opt_text("description", self.description.as_deref(), 500);
+        c.url("url", &self.url);
+        if let Some(d) = &self.description {
+            c.text("description", d, 0, 500);
+        }
         check_types(&mut c, &self.event_types);
         c.finish()
     }
@@ -172,7 +214,12 @@ impl UpdateWebhookEndpoint {
     /// Field checks.
     pub fn validate(&self) -> crate::error::ApiResult<()> {
         let mut c = Checks::new();
-        c.opt_text("description", self.description.as_deref(), 500);
+        if let Some(u) = &self.url {
+            c.url("url", u);
+        }
+        if let Some(d) = &self.description {
+            c.text("description", d, 0, 500);
+        }
         if let Some(t) = &self.event_types {
             check_types(&mut c, t);
         }

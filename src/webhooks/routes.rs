@@ -268,7 +268,7 @@ pub async fn recover_endpoint(
 pub struct MessageQuery {
     /// A catalogue type.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", schema_with = super::model::type_names)]
     pub kind: Option<String>,
     /// Only messages for this endpoint.
     pub endpoint_id: Option<EndpointId>,
@@ -303,7 +303,7 @@ pub async fn list_messages(
 
 /// One message with every attempt.
 #[utoipa::path(get, path = "/webhook-messages/{id}", tag = "webhook-endpoints",
-    params(("id" = String, Path, description = "msg_…")),
+    params(("id" = MessageId, Path, description = "msg_… (or the UUID)")),
     responses((status = 200, body = WebhookMessage), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn get_message(
     State(state): State<AppState>,
@@ -318,7 +318,7 @@ pub async fn get_message(
 
 /// Send a message again now, to one endpoint or to every endpoint that had it.
 #[utoipa::path(post, path = "/webhook-messages/{id}/retry", tag = "webhook-endpoints",
-    params(("id" = String, Path, description = "msg_…")), request_body = RetryMessage,
+    params(("id" = MessageId, Path, description = "msg_… (or the UUID)")), request_body = RetryMessage,
     responses((status = 202, body = QueuedMessages), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn retry_message(
