@@ -19,6 +19,7 @@ mod metrics_funnel;
 mod metrics_groups;
 mod outbound;
 mod outbound_crash;
+mod outbound_events;
 mod reactions;
 mod sop;
 mod sop_crash;
