@@ -367,3 +367,42 @@ pub async fn run(state: AppState, http: reqwest::Client, token: tokio_util::sync
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn settings() -> WebhookSettings {
+        crate::config::Settings::load_from(std::path::Path::new("/nonexistent"), &[]).unwrap().webhooks
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 2, 0, 0).unwrap();
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("retry-after", "120".parse().unwrap());
+        assert_eq!(retry_after(&h, now), Some(StdDuration::from_secs(120)));
+        h.insert("retry-after", "Fri, 20 Nov 2026 02:10:00 GMT".parse().unwrap());
+        assert_eq!(retry_after(&h, now), Some(StdDuration::from_secs(600)));
+        h.insert("retry-after", "Fri, 20 Nov 2026 01:00:00 GMT".parse().unwrap());
+        assert_eq!(retry_after(&h, now), None, "a date in the past");
+        h.insert("retry-after", "soon".parse().unwrap());
+        assert_eq!(retry_after(&h, now), None);
+    }
+
+    #[test]
+    fn the_schedule_has_jittered_waits_then_ends_and_a_longer_retry_after_wins() {
+        let s = settings();
+        for (made, base) in [(1, 5), (2, 300), (3, 1800), (4, 7200), (5, 18000), (6, 36000), (7, 36000)] {
+            for _ in 0..20 {
+                let d = retry_delay(&s, made, None).unwrap().num_seconds();
+                assert!((base * 9 / 10..=base * 11 / 10 + 1).contains(&d), "attempt {made}: {d} s");
+            }
+        }
+        assert_eq!(retry_delay(&s, 8, None), None, "eight attempts in all");
+        assert_eq!(retry_delay(&s, 1, Some(StdDuration::from_secs(900))).unwrap().num_seconds(), 900);
+        assert_eq!(retry_delay(&s, 1, Some(StdDuration::from_secs(10 * 86_400))).unwrap().num_seconds(), 86_400);
+    }
+}
