@@ -206,8 +206,13 @@ pub async fn record(
     .bind(&ep_id)
     .execute(&mut *conn)
     .await?;
-    update_dispatches(conn, outcomes).await?;
-    log_attempts(conn, outcomes).await?;
+    // Only the attempts whose dispatch is still the one claimed (and now
+    // locked by this transaction: an endpoint deleted meanwhile took its
+    // dispatches along, a lease that ran out was claimed again) are logged.
+    let kept = update_dispatches(conn, outcomes).await?;
+    let logged: Vec<Outcome> =
+        outcomes.iter().filter(|o| kept.contains(&(o.workspace_id, o.message_id, o.endpoint_id))).cloned().collect();
+    log_attempts(conn, &logged).await?;
     update_endpoints(conn, &per_endpoint).await?;
     if per_endpoint.values().all(|h| h.failing_from.is_none()) {
         return Ok(vec![]);
@@ -232,8 +237,12 @@ pub async fn record(
     Ok(disabled)
 }
 
-/// Each dispatch's new state, if it is still at the attempt that was made.
-async fn update_dispatches(conn: &mut PgConnection, outcomes: &[Outcome]) -> Result<(), sqlx::Error> {
+/// Each dispatch's new state, if it is still at the attempt that was made;
+/// returns the dispatches updated.
+async fn update_dispatches(
+    conn: &mut PgConnection,
+    outcomes: &[Outcome],
+) -> Result<std::collections::HashSet<(WorkspaceId, Uuid, EndpointId)>, sqlx::Error> {
     let status: Vec<&str> = outcomes
         .iter()
         .map(|o| match o.next {
@@ -244,13 +253,14 @@ async fn update_dispatches(conn: &mut PgConnection, outcomes: &[Outcome]) -> Res
         .collect();
     let next_at: Vec<Option<DateTime<Utc>>> =
         outcomes.iter().map(|o| if let Next::Retry(t) = o.next { Some(t) } else { None }).collect();
-    sqlx::query(
+    let rows: Vec<(WorkspaceId, Uuid, EndpointId)> = sqlx::query_as(
         "UPDATE webhook_dispatches d SET status = u.status, next_attempt_at = coalesce(u.next_at, d.next_attempt_at),
                 lease_until = NULL, last_status_code = u.code, last_error = u.error
          FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::timestamptz[], $7::int[], $8::text[])
               AS u(ws, msg, ep, number, status, next_at, code, error)
          WHERE d.workspace_id = u.ws AND d.message_id = u.msg AND d.endpoint_id = u.ep
-           AND d.status = 'sending' AND d.attempts = u.number",
+           AND d.status = 'sending' AND d.attempts = u.number
+         RETURNING d.workspace_id, d.message_id, d.endpoint_id",
     )
     .bind(outcomes.iter().map(|o| o.workspace_id).collect::<Vec<_>>())
     .bind(outcomes.iter().map(|o| o.message_id).collect::<Vec<_>>())
@@ -260,13 +270,16 @@ async fn update_dispatches(conn: &mut PgConnection, outcomes: &[Outcome]) -> Res
     .bind(&next_at)
     .bind(outcomes.iter().map(|o| o.status_code).collect::<Vec<_>>())
     .bind(outcomes.iter().map(|o| o.error.clone()).collect::<Vec<_>>())
-    .execute(conn)
+    .fetch_all(conn)
     .await?;
-    Ok(())
+    Ok(rows.into_iter().collect())
 }
 
 /// The attempt log.
 async fn log_attempts(conn: &mut PgConnection, outcomes: &[Outcome]) -> Result<(), sqlx::Error> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO webhook_attempts (workspace_id, message_id, endpoint_id, number, started_at, latency_ms,
                                        status_code, response, error)

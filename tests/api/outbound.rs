@@ -504,3 +504,21 @@ async fn redirects_are_not_followed_and_answers_are_logged_capped_without_the_se
     assert!(!snippet.contains(&secret) && !second.to_string().contains(&secret));
     assert!(snippet.contains("[redacted]"), "{snippet}");
 }
+
+#[tokio::test]
+async fn an_endpoint_deleted_while_its_request_is_in_flight_leaves_the_worker_sound() {
+    let app = spawn().await;
+    let rx = Receiver::start().await;
+    let (id, _) = endpoint(&app, &rx.url("/"), &["webhook.test"]).await;
+    rx.then(200, 500, vec![]);
+    app.post(&format!("/v1/webhook-endpoints/{id}/test"), json!({})).await;
+    let http = shequn::webhooks::worker::http_client(&app.state.settings.webhooks).unwrap();
+    let state = app.state.clone();
+    let pump = tokio::spawn(async move { shequn::jobs::drain_webhooks(&state, &http).await });
+    while rx.got().is_empty() {
+        tokio::time::sleep(StdDuration::from_millis(5)).await;
+    }
+    assert_eq!(app.delete(&format!("/v1/webhook-endpoints/{id}")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(pump.await.unwrap().expect("the answer of a deleted endpoint is dropped, not an error"), 1);
+    assert_eq!((app.count("webhook_dispatches").await, app.count("webhook_attempts").await), (0, 0));
+}
