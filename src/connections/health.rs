@@ -24,42 +24,37 @@ pub struct Sends {
 
 /// Records `batch` (sorted by connection here, so concurrent recorders lock
 /// in one order) and announces the connections that crossed into failing.
+/// One guarded statement per connection, which leaves a healthy one that
+/// stays healthy untouched (no write, no lock on the sending path).
 pub async fn record(conn: &mut PgConnection, mut batch: Vec<Sends>, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
     batch.sort_by_key(|s| (s.workspace_id, s.connection_id));
     for s in batch {
-        // Failures after the last success, and whether there was a success.
+        // Failures after the last success, and whether there was a success
+        // (which restarts the count).
         let tail = s.results.iter().rev().take_while(|ok| !**ok).count() as i32;
         let reset = s.results.iter().any(|ok| *ok);
+        // In SET, columns name the row as it was.
         let row: Option<(i32, Option<DateTime<Utc>>, String, crate::platform::Platform)> = sqlx::query_as(
-            "SELECT send_failures, send_failing_since, name, platform FROM connections
-             WHERE workspace_id = $1 AND id = $2 FOR NO KEY UPDATE",
+            "UPDATE connections SET
+                 send_failures = CASE WHEN $3 THEN $4 ELSE send_failures + $4 END,
+                 send_failing_since = CASE WHEN (CASE WHEN $3 THEN $4 ELSE send_failures + $4 END) = 0 THEN NULL
+                                           WHEN $3 OR send_failing_since IS NULL THEN $5
+                                           ELSE send_failing_since END,
+                 send_last_error = coalesce($6, send_last_error)
+             WHERE workspace_id = $1 AND id = $2 AND NOT (send_failures = 0 AND $4 = 0)
+             RETURNING send_failures, send_failing_since, name, platform",
         )
         .bind(s.workspace_id)
         .bind(s.connection_id)
+        .bind(reset)
+        .bind(tail)
+        .bind(now)
+        .bind(&s.last_error)
         .fetch_optional(&mut *conn)
         .await?;
-        let Some((before, since, name, platform)) = row else { continue };
-        let after = if reset { tail } else { before.saturating_add(tail) };
-        let since = if after == 0 {
-            None
-        } else if reset || since.is_none() {
-            Some(now)
-        } else {
-            since
-        };
-        sqlx::query(
-            "UPDATE connections SET send_failures = $3, send_failing_since = $4,
-                    send_last_error = coalesce($5, send_last_error)
-             WHERE workspace_id = $1 AND id = $2",
-        )
-        .bind(s.workspace_id)
-        .bind(s.connection_id)
-        .bind(after)
-        .bind(since)
-        .bind(&s.last_error)
-        .execute(&mut *conn)
-        .await?;
-        let crossed = after >= FAILING_AFTER && (reset || before < FAILING_AFTER);
+        let Some((after, since, name, platform)) = row else { continue };
+        // Announced once per streak: when this batch made it reach the mark.
+        let crossed = after >= FAILING_AFTER && (reset || after - tail < FAILING_AFTER);
         if let (true, Some(since)) = (crossed, since) {
             let p = ConnectionFailing {
                 connection_id: s.connection_id.0,

@@ -110,16 +110,21 @@ pub async fn create_member(
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
     let id = repo::insert(&mut tx, auth.workspace_id, &body, now).await.map_err(map_err)?;
-    if let Some(t) = &body.tier {
-        let change =
-            repo::NewTierChange { from: None, to: Some(t), reason: "initial tier", actor: Actor::from(&auth), at: now };
-        repo::set_tier(&mut tx, auth.workspace_id, id, change).await?;
+    let change = body.tier.as_deref().map(|t| repo::NewTierChange {
+        from: None,
+        to: Some(t),
+        reason: "initial tier",
+        actor: Actor::from(&auth),
+        at: now,
+    });
+    if let Some(c) = change {
+        repo::set_tier(&mut tx, auth.workspace_id, id, c).await?;
     }
     audit::record(&mut tx, auth.workspace_id, Actor::from(&auth), "member.create", "member", id, serde_json::json!({}))
         .await?;
     let m = repo::get(&mut tx, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("member"))?;
-    if body.tier.is_some() {
-        super::outbound::tier_changed(&mut tx, auth.workspace_id, &m, (None, "initial tier"), now).await?;
+    if let Some(c) = &change {
+        super::outbound::tier_changed(&mut tx, auth.workspace_id, &m, c).await?;
     }
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(m)))
@@ -235,17 +240,15 @@ pub async fn set_member_tier(
             }
         }
         let reason = body.reason.trim();
-        let now = state.clock.now();
         let change = repo::NewTierChange {
             from: m.tier.as_deref(),
             to: body.tier.as_deref(),
             reason,
             actor: Actor::from(&auth),
-            at: now,
+            at: state.clock.now(),
         };
         repo::set_tier(&mut tx, ws, id, change).await.map_err(map_err)?;
-        let after = repo::get(&mut tx, ws, id).await?.ok_or(ApiError::NotFound("member"))?;
-        super::outbound::tier_changed(&mut tx, ws, &after, (m.tier.as_deref(), reason), now).await?;
+        super::outbound::tier_changed(&mut tx, ws, &m, &change).await?;
         audit::record(
             &mut tx,
             ws,

@@ -296,6 +296,15 @@ async fn dispatches_of(
     Ok(out)
 }
 
+/// Whether the message is in the workspace.
+pub async fn message_exists(conn: &mut PgConnection, ws: WorkspaceId, id: MessageId) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM webhook_messages WHERE workspace_id = $1 AND id = $2)")
+        .bind(ws)
+        .bind(id.0)
+        .fetch_one(conn)
+        .await
+}
+
 /// One message with its dispatches and every attempt.
 pub async fn get_message(
     conn: &mut PgConnection,

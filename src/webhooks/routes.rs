@@ -330,7 +330,7 @@ pub async fn retry_message(
     auth.require(Role::Admin)?;
     let ws = auth.workspace_id;
     let mut tx = state.pool.begin().await?;
-    if repo::get_message(&mut tx, ws, id).await?.is_none() {
+    if !repo::message_exists(&mut tx, ws, id).await? {
         return Err(ApiError::NotFound("webhook message"));
     }
     if let Some(e) = body.endpoint_id {
