@@ -47,6 +47,11 @@ pub struct ErrorBody {
     pub details: Vec<FieldError>,
     /// The request id, also sent as the `x-request-id` header.
     pub request_id: Option<String>,
+    /// What a conflict is with, where it helps the caller (e.g. `check_in`:
+    /// the check-in already made that day).
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub context: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Everything a handler can fail with.
@@ -74,6 +79,10 @@ pub enum ApiError {
     /// 409: conflicts with the current state (unique key, illegal transition, ...).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// 409 naming what the request conflicts with: `name` holds `value` in
+    /// the error body.
+    #[error("{message}")]
+    ConflictWith { code: &'static str, message: String, name: &'static str, value: Box<serde_json::Value> },
     /// 413: body over the configured limit.
     #[error("request body too large")]
     PayloadTooLarge,
@@ -101,6 +110,17 @@ impl ApiError {
         Self::Conflict { code, message: message.into() }
     }
 
+    /// A 409 carrying what it conflicts with under `name`.
+    pub fn conflict_with(
+        code: &'static str,
+        message: impl Into<String>,
+        name: &'static str,
+        value: impl Serialize,
+    ) -> Self {
+        let value = serde_json::to_value(value).unwrap_or_default();
+        Self::ConflictWith { code, message: message.into(), name, value: Box::new(value) }
+    }
+
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -109,7 +129,7 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::Unknown(_) => StatusCode::NOT_FOUND,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::ConflictWith { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -124,7 +144,7 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::NotFound(_) | Self::Unknown(_) => "not_found",
-            Self::Conflict { code, .. } => code,
+            Self::Conflict { code, .. } | Self::ConflictWith { code, .. } => code,
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Internal(_) => "internal_error",
@@ -151,7 +171,13 @@ pub fn envelope_response(status: StatusCode, code: &str, message: String, detail
         .map(|d| FieldError { field: shown(d.field), code: d.code, message: shown(d.message) })
         .collect();
     let body = ErrorEnvelope {
-        error: ErrorBody { code: code.to_owned(), message, details, request_id: request_id::current() },
+        error: ErrorBody {
+            code: code.to_owned(),
+            message,
+            details,
+            request_id: request_id::current(),
+            context: serde_json::Map::new(),
+        },
     };
     (status, axum::Json(body)).into_response()
 }
@@ -171,6 +197,18 @@ impl IntoResponse for ApiError {
                 envelope_response(status, code, message, details)
             }
             Self::BadRequest { message, details, .. } => envelope_response(status, code, message, details),
+            Self::ConflictWith { message, name, value, .. } => {
+                let body = ErrorEnvelope {
+                    error: ErrorBody {
+                        code: code.to_owned(),
+                        message,
+                        details: vec![],
+                        request_id: request_id::current(),
+                        context: serde_json::Map::from_iter([(name.to_owned(), *value)]),
+                    },
+                };
+                (status, axum::Json(body)).into_response()
+            }
             Self::Unknown(details) => {
                 let message = first_problem("", &details)
                     .unwrap_or_else(|| "a referenced record does not exist in this workspace".into());

@@ -35,6 +35,7 @@ pub mod memberships;
 pub mod metrics;
 pub mod platform;
 pub mod platforms;
+pub mod points;
 pub mod sop;
 pub mod staff;
 pub mod startup;

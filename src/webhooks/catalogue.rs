@@ -49,6 +49,9 @@ pub const ALL: &[Entry] = &[
     entry::<ConnectionFailing>(),
     entry::<WebhookTest>(),
     entry::<EndpointDisabled>(),
+    entry::<PointsEarned>(),
+    entry::<PointsSpent>(),
+    entry::<PointsExpired>(),
 ];
 
 /// The catalogue entry of a type name.
@@ -249,6 +252,65 @@ pub struct EndpointDisabled {
 impl Payload for EndpointDisabled {
     const TYPE: &'static str = "endpoint.disabled";
     const SUMMARY: &'static str = "An endpoint was disabled after failing for days.";
+}
+
+/// Points were credited to a member (an `earn` or positive `adjust` entry).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PointsEarned {
+    pub member_id: Uuid,
+    pub entry_id: Uuid,
+    /// `earn` or `adjust`.
+    pub kind: String,
+    pub points: i64,
+    pub balance: i64,
+    /// What earned them: `check_in`, `streak_bonus`, `order`, `manual`, …
+    pub source_type: String,
+    pub source_id: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+impl Payload for PointsEarned {
+    const TYPE: &'static str = "points.earned";
+    const SUMMARY: &'static str = "A member earned points (or an operator added some).";
+}
+
+/// Points were taken from a member (`spend`, `clawback` or negative `adjust`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PointsSpent {
+    pub member_id: Uuid,
+    pub entry_id: Uuid,
+    /// `spend`, `clawback` or `adjust`.
+    pub kind: String,
+    /// Points taken (positive).
+    pub points: i64,
+    pub balance: i64,
+    pub source_type: String,
+    pub source_id: String,
+    pub occurred_at: DateTime<Utc>,
+}
+
+impl Payload for PointsSpent {
+    const TYPE: &'static str = "points.spent";
+    const SUMMARY: &'static str = "Points were taken from a member (spent, clawed back or adjusted down).";
+}
+
+/// A member's points expired (one message per member and expiry run).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PointsExpired {
+    pub member_id: Uuid,
+    /// Points expired (positive).
+    pub points: i64,
+    /// How many lots they came from.
+    pub lots: usize,
+    pub balance: i64,
+    /// The latest expiry among the lots.
+    pub expired_at: DateTime<Utc>,
+}
+
+impl Payload for PointsExpired {
+    const TYPE: &'static str = "points.expired";
+    const SUMMARY: &'static str = "Some of a member's points expired.";
 }
 
 /// Adds the catalogue to an OpenAPI 3.1 document: each payload schema in

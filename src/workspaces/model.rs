@@ -53,6 +53,8 @@ pub struct Workspace {
     pub week_start: WeekStart,
     /// Event types that make a member active in metrics (joins and leaves never do).
     pub active_event_types: Vec<String>,
+    /// How earned points expire and how refunds take them back.
+    pub points: PointsPolicy,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -72,6 +74,74 @@ pub struct UpdateWorkspace {
     /// Changing it (or the timezone) rebuilds the metric rollups.
     #[schema(schema_with = active_types_schema)]
     pub active_event_types: Option<Vec<String>>,
+    /// Fields left out stay as they are; a new expiry applies to points
+    /// earned from then on (existing lots keep theirs).
+    pub points: Option<UpdatePointsPolicy>,
+}
+
+/// When earned points expire, always at the local midnight (workspace
+/// timezone) that ends a lot's last day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PointsExpiry {
+    /// Points never expire.
+    Never,
+    /// The last day is `days` after the day the points were earned.
+    AfterDays {
+        #[schema(minimum = 1, maximum = 3650)]
+        days: u32,
+    },
+    /// The last day is 31 December, `years` after the year the points were
+    /// earned (0: the end of that year).
+    EndOfYearAfter {
+        #[schema(minimum = 0, maximum = 10)]
+        years: u32,
+    },
+}
+
+/// What a refund does when the points it takes back were already spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClawbackPolicy {
+    /// The balance goes negative; later earnings pay the debt first.
+    AllowNegative,
+    /// The balance stops at zero; the shortfall is written off (recorded in
+    /// the ledger entry's note).
+    FloorZero,
+}
+
+impl ClawbackPolicy {
+    /// Database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClawbackPolicy::AllowNegative => "allow_negative",
+            ClawbackPolicy::FloorZero => "floor_zero",
+        }
+    }
+
+    /// Parses the database spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "allow_negative" => Some(Self::AllowNegative),
+            "floor_zero" => Some(Self::FloorZero),
+            _ => None,
+        }
+    }
+}
+
+/// The workspace's points policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PointsPolicy {
+    pub expiry: PointsExpiry,
+    pub clawback: ClawbackPolicy,
+}
+
+/// The points part of `PATCH /v1/workspace`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePointsPolicy {
+    pub expiry: Option<PointsExpiry>,
+    pub clawback: Option<ClawbackPolicy>,
 }
 
 /// Checks a workspace name.
@@ -115,6 +185,16 @@ impl UpdateWorkspace {
         }
         if let Some(cur) = &self.currency {
             check_currency(&mut c, cur);
+        }
+        if let Some(PointsExpiry::AfterDays { days }) = self.points.as_ref().and_then(|p| p.expiry) {
+            if !(1..=3650).contains(&days) {
+                c.fail("points.expiry.days", "invalid", "must be 1 to 3650");
+            }
+        }
+        if let Some(PointsExpiry::EndOfYearAfter { years }) = self.points.as_ref().and_then(|p| p.expiry) {
+            if years > 10 {
+                c.fail("points.expiry.years", "invalid", "must be 0 to 10");
+            }
         }
         if let Some(types) = &self.active_event_types {
             if types.is_empty() || types.len() > 50 {

@@ -2,10 +2,13 @@
 
 use sqlx::{PgConnection, Row};
 
-use super::model::{UpdateWorkspace, WeekStart, Workspace};
+use sqlx::types::Json;
+
+use super::model::{ClawbackPolicy, PointsExpiry, PointsPolicy, UpdateWorkspace, WeekStart, Workspace};
 use crate::ids::WorkspaceId;
 
-const COLUMNS: &str = "id, name, timezone, currency, week_start, active_event_types, created_at, updated_at";
+const COLUMNS: &str =
+    "id, name, timezone, currency, week_start, active_event_types, points_expiry, points_clawback, created_at, updated_at";
 
 fn from_row(r: &sqlx::postgres::PgRow) -> Result<Workspace, sqlx::Error> {
     let ws: String = r.try_get("week_start")?;
@@ -16,9 +19,31 @@ fn from_row(r: &sqlx::postgres::PgRow) -> Result<Workspace, sqlx::Error> {
         currency: r.try_get("currency")?,
         week_start: WeekStart::parse(&ws).ok_or_else(|| sqlx::Error::Decode("bad week_start".into()))?,
         active_event_types: r.try_get("active_event_types")?,
+        points: policy_from_row(r)?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
+}
+
+fn policy_from_row(r: &sqlx::postgres::PgRow) -> Result<PointsPolicy, sqlx::Error> {
+    let Json(expiry): Json<PointsExpiry> = r.try_get("points_expiry")?;
+    let clawback: String = r.try_get("points_clawback")?;
+    Ok(PointsPolicy {
+        expiry,
+        clawback: ClawbackPolicy::parse(&clawback).ok_or_else(|| sqlx::Error::Decode("bad points_clawback".into()))?,
+    })
+}
+
+/// The workspace's timezone and points policy.
+pub async fn points_policy(
+    conn: &mut PgConnection,
+    id: WorkspaceId,
+) -> Result<Option<(String, PointsPolicy)>, sqlx::Error> {
+    let r = sqlx::query("SELECT timezone, points_expiry, points_clawback FROM workspaces WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    r.map(|r| Ok((r.try_get("timezone")?, policy_from_row(&r)?))).transpose()
 }
 
 /// Inserts a workspace.
@@ -60,7 +85,9 @@ pub async fn update(
     let r = sqlx::query(&format!(
         "UPDATE workspaces SET name = COALESCE($2, name), timezone = COALESCE($3, timezone),
              currency = COALESCE($4, currency), week_start = COALESCE($5, week_start),
-             active_event_types = COALESCE($6, active_event_types), updated_at = now()
+             active_event_types = COALESCE($6, active_event_types),
+             points_expiry = COALESCE($7, points_expiry), points_clawback = COALESCE($8, points_clawback),
+             updated_at = now()
          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
@@ -69,6 +96,8 @@ pub async fn update(
     .bind(p.currency.as_deref())
     .bind(p.week_start.map(WeekStart::as_str))
     .bind(p.active_event_types.as_deref())
+    .bind(p.points.as_ref().and_then(|p| p.expiry).map(Json))
+    .bind(p.points.as_ref().and_then(|p| p.clawback).map(ClawbackPolicy::as_str))
     .fetch_optional(conn)
     .await?;
     r.as_ref().map(from_row).transpose()

@@ -84,5 +84,8 @@ fn changed_fields(b: &UpdateWorkspace) -> Vec<&'static str> {
     if b.active_event_types.is_some() {
         f.push("active_event_types")
     }
+    if b.points.is_some() {
+        f.push("points")
+    }
     f
 }

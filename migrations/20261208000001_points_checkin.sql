@@ -1,0 +1,131 @@
+-- Points (a per-member ledger of lots with expiry) and daily check-ins.
+--
+-- The guards are here, not in application code:
+-- * `points_accounts.balance` is changed only by a guarded UPDATE
+--   (`balance >= n` for spends) or under the row lock the update takes, so
+--   concurrent spends of one balance cannot both succeed;
+-- * `points_ledger_source_key` makes every grant idempotent by its source;
+-- * `check_ins_day_key` allows one check-in per member, campaign and
+--   check-in day, whatever number of requests race for it;
+-- * `check_in_streak_rewards_key` grants each streak bonus of a run once.
+
+ALTER TABLE workspaces
+    ADD COLUMN points_expiry jsonb NOT NULL DEFAULT '{"kind": "never"}',
+    ADD COLUMN points_clawback text NOT NULL DEFAULT 'allow_negative',
+    ADD CONSTRAINT workspaces_points_clawback_check CHECK (points_clawback IN ('allow_negative', 'floor_zero')),
+    ADD CONSTRAINT workspaces_points_expiry_object CHECK (jsonb_typeof(points_expiry) = 'object');
+
+CREATE TABLE points_accounts (
+    workspace_id  uuid NOT NULL,
+    member_id     uuid NOT NULL,
+    -- Negative only as a clawback debt (policy `allow_negative`).
+    balance       bigint NOT NULL DEFAULT 0,
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (workspace_id, member_id),
+    CONSTRAINT points_accounts_member_fkey FOREIGN KEY (workspace_id, member_id)
+        REFERENCES members (workspace_id, id) ON DELETE CASCADE
+);
+
+CREATE TABLE points_ledger (
+    workspace_id   uuid NOT NULL,
+    id             uuid NOT NULL,
+    member_id      uuid NOT NULL,
+    delta          bigint NOT NULL,
+    balance_after  bigint NOT NULL,
+    kind           text NOT NULL,
+    source_type    text NOT NULL,
+    source_id      text NOT NULL,
+    note           text NOT NULL DEFAULT '',
+    occurred_at    timestamptz NOT NULL,
+    expires_at     timestamptz,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (workspace_id, id),
+    CONSTRAINT points_ledger_source_key UNIQUE (workspace_id, kind, source_type, source_id),
+    CONSTRAINT points_ledger_kind_check CHECK (kind IN ('earn', 'spend', 'expire', 'clawback', 'adjust')),
+    CONSTRAINT points_ledger_delta_check CHECK (delta <> 0 OR kind = 'clawback'),
+    CONSTRAINT points_ledger_expiry_check CHECK (expires_at IS NULL OR kind = 'earn'),
+    CONSTRAINT points_ledger_member_fkey FOREIGN KEY (workspace_id, member_id)
+        REFERENCES points_accounts (workspace_id, member_id) ON DELETE CASCADE
+);
+CREATE INDEX points_ledger_member_idx ON points_ledger (workspace_id, member_id, id DESC);
+
+-- What is left of each earning, spent earliest expiry first.
+CREATE TABLE points_lots (
+    workspace_id  uuid NOT NULL,
+    id            uuid NOT NULL,
+    member_id     uuid NOT NULL,
+    points        bigint NOT NULL,
+    remaining     bigint NOT NULL,
+    expires_at    timestamptz,
+    PRIMARY KEY (workspace_id, id),
+    CONSTRAINT points_lots_remaining_check CHECK (points > 0 AND remaining >= 0 AND remaining <= points),
+    CONSTRAINT points_lots_entry_fkey FOREIGN KEY (workspace_id, id)
+        REFERENCES points_ledger (workspace_id, id) ON DELETE CASCADE
+);
+CREATE INDEX points_lots_open_idx ON points_lots (workspace_id, member_id, expires_at, id) WHERE remaining > 0;
+CREATE INDEX points_lots_due_idx ON points_lots (expires_at) WHERE remaining > 0 AND expires_at IS NOT NULL;
+
+-- Which lots a debit took from (a cancelled redemption gives them back).
+CREATE TABLE points_lot_uses (
+    workspace_id  uuid NOT NULL,
+    entry_id      uuid NOT NULL,
+    lot_id        uuid NOT NULL,
+    points        bigint NOT NULL CHECK (points > 0),
+    PRIMARY KEY (workspace_id, entry_id, lot_id),
+    CONSTRAINT points_lot_uses_entry_fkey FOREIGN KEY (workspace_id, entry_id)
+        REFERENCES points_ledger (workspace_id, id) ON DELETE CASCADE,
+    CONSTRAINT points_lot_uses_lot_fkey FOREIGN KEY (workspace_id, lot_id)
+        REFERENCES points_lots (workspace_id, id) ON DELETE CASCADE
+);
+
+-- One row per member and check-in campaign: the lock that serialises a
+-- member's check-ins (streaks, makeups) and the running totals.
+CREATE TABLE check_in_members (
+    workspace_id  uuid NOT NULL,
+    campaign_id   uuid NOT NULL,
+    member_id     uuid NOT NULL,
+    total_days    integer NOT NULL DEFAULT 0,
+    last_day      date,
+    PRIMARY KEY (workspace_id, campaign_id, member_id),
+    CONSTRAINT check_in_members_campaign_fkey FOREIGN KEY (workspace_id, campaign_id)
+        REFERENCES campaigns (workspace_id, id),
+    CONSTRAINT check_in_members_member_fkey FOREIGN KEY (workspace_id, member_id)
+        REFERENCES members (workspace_id, id) ON DELETE CASCADE
+);
+
+CREATE TABLE check_ins (
+    workspace_id    uuid NOT NULL,
+    id              uuid NOT NULL,
+    campaign_id     uuid NOT NULL,
+    member_id       uuid NOT NULL,
+    group_id        uuid,
+    day             date NOT NULL,
+    at              timestamptz NOT NULL,
+    makeup          boolean NOT NULL DEFAULT false,
+    streak          integer NOT NULL,
+    points_awarded  bigint NOT NULL DEFAULT 0,
+    channel         text NOT NULL DEFAULT 'api',
+    PRIMARY KEY (workspace_id, id),
+    CONSTRAINT check_ins_day_key UNIQUE (workspace_id, campaign_id, member_id, day),
+    CONSTRAINT check_ins_channel_check CHECK (channel IN ('api', 'chat')),
+    CONSTRAINT check_ins_member_fkey FOREIGN KEY (workspace_id, campaign_id, member_id)
+        REFERENCES check_in_members (workspace_id, campaign_id, member_id) ON DELETE CASCADE,
+    CONSTRAINT check_ins_group_fkey FOREIGN KEY (workspace_id, group_id)
+        REFERENCES groups (workspace_id, id) ON DELETE SET NULL (group_id)
+);
+CREATE INDEX check_ins_campaign_day_idx ON check_ins (workspace_id, campaign_id, day);
+
+CREATE TABLE check_in_streak_rewards (
+    workspace_id  uuid NOT NULL,
+    id            uuid NOT NULL,
+    campaign_id   uuid NOT NULL,
+    member_id     uuid NOT NULL,
+    run_start     date NOT NULL,
+    streak        integer NOT NULL,
+    check_in_id   uuid NOT NULL,
+    points        bigint NOT NULL,
+    PRIMARY KEY (workspace_id, id),
+    CONSTRAINT check_in_streak_rewards_key UNIQUE (workspace_id, campaign_id, member_id, run_start, streak),
+    CONSTRAINT check_in_streak_rewards_check_in_fkey FOREIGN KEY (workspace_id, check_in_id)
+        REFERENCES check_ins (workspace_id, id) ON DELETE CASCADE
+);

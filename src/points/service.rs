@@ -1,0 +1,172 @@
+//! Crediting and debiting points: what other features call (check-ins, the
+//! mall, rules, refunds), each inside the caller's transaction.
+//!
+//! - A credit locks the member's account, writes an `earn` (or `adjust`)
+//!   entry unless its source was credited before, pays off a clawback debt
+//!   first, and puts the rest in a lot expiring by the workspace policy.
+//! - A debit is the guarded update of [`repo::debit_guarded`]; the lots due
+//!   by then expire first (written as `expire` entries, so the ledger stays
+//!   the balance's history), then the lots are taken earliest expiry first.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::model::{expires_at, EntryKind, LedgerEntry, Source, SourceType};
+use super::repo::{self, DueLot, NewEntry};
+use crate::ids::{MemberId, WorkspaceId};
+use crate::workspaces::model::{ClawbackPolicy, PointsExpiry};
+
+/// A workspace's points settings, read once per transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub tz: Tz,
+    pub expiry: PointsExpiry,
+    pub clawback: ClawbackPolicy,
+}
+
+/// The workspace's policy (None when the workspace is gone).
+pub async fn policy(conn: &mut PgConnection, ws: WorkspaceId) -> Result<Option<Policy>, sqlx::Error> {
+    Ok(crate::workspaces::repo::points_policy(conn, ws).await?.map(|(tz, p)| Policy {
+        tz: crate::clock::zone(&tz),
+        expiry: p.expiry,
+        clawback: p.clawback,
+    }))
+}
+
+/// A credit to make.
+#[derive(Debug, Clone)]
+pub struct Credit<'a> {
+    pub member: MemberId,
+    /// More than zero.
+    pub points: i64,
+    /// `earn`, or `adjust` for an operator's correction.
+    pub kind: EntryKind,
+    pub source: Source,
+    pub note: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+/// Credits points; None when this source was credited before (nothing changes).
+pub async fn credit(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    policy: &Policy,
+    c: Credit<'_>,
+) -> Result<Option<LedgerEntry>, sqlx::Error> {
+    let before = repo::lock_account(conn, ws, c.member).await?;
+    let debt_paid = (-before).clamp(0, c.points);
+    let lot = c.points - debt_paid;
+    let expires = if lot > 0 { expires_at(policy.expiry, policy.tz, c.at) } else { None };
+    let e = NewEntry {
+        id: Uuid::now_v7(),
+        member: c.member,
+        delta: c.points,
+        balance_after: before + c.points,
+        kind: c.kind,
+        source: &c.source,
+        note: c.note,
+        at: c.at,
+        expires_at: expires,
+    };
+    if !repo::insert_credit(conn, ws, &e, lot).await? {
+        return Ok(None);
+    }
+    Ok(Some(to_entry(&e)))
+}
+
+fn to_entry(e: &NewEntry<'_>) -> LedgerEntry {
+    LedgerEntry {
+        id: e.id,
+        member_id: e.member,
+        delta: e.delta,
+        balance_after: e.balance_after,
+        kind: e.kind,
+        source: e.source.clone(),
+        note: e.note.to_owned(),
+        occurred_at: e.at,
+        expires_at: e.expires_at,
+    }
+}
+
+/// A debit refused: the balance (after due expiries) does not cover it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Insufficient {
+    pub balance: i64,
+}
+
+/// What a debit wrote: its entry, and the expiries it wrote first.
+#[derive(Debug, Clone)]
+pub struct Debited {
+    pub entry: LedgerEntry,
+    pub expired: Vec<LedgerEntry>,
+}
+
+/// Debits `points` (more than zero) at `now`, or refuses.
+pub async fn debit(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    member: MemberId,
+    points: i64,
+    kind: EntryKind,
+    source: Source,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<Debited, Insufficient>, sqlx::Error> {
+    let Some((before, due)) = repo::debit_guarded(conn, ws, member, points, now).await? else {
+        let balance = repo::balance(conn, ws, member).await?;
+        return Ok(Err(Insufficient { balance }));
+    };
+    let mut expired = Vec::new();
+    if due > 0 {
+        let lots = repo::due_lots(conn, ws, &[member], now).await?;
+        expired = write_expiries(conn, ws, &[(member, before)], &lots).await?;
+        repo::set_balance(conn, ws, member, before - due - points).await?;
+    }
+    let e = NewEntry {
+        id: Uuid::now_v7(),
+        member,
+        delta: -points,
+        balance_after: before - due - points,
+        kind,
+        source: &source,
+        note,
+        at: now,
+        expires_at: None,
+    };
+    repo::insert_debit(conn, ws, &e).await?;
+    Ok(Ok(Debited { entry: to_entry(&e), expired }))
+}
+
+/// Writes `expire` entries for `lots` (all due, of the locked members whose
+/// balances are `balances`); returns them in order.
+pub async fn write_expiries(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    balances: &[(MemberId, i64)],
+    lots: &[DueLot],
+) -> Result<Vec<LedgerEntry>, sqlx::Error> {
+    let mut running: std::collections::HashMap<MemberId, i64> = balances.iter().copied().collect();
+    let mut entries = Vec::with_capacity(lots.len());
+    let lots: Vec<DueLot> = lots.iter().filter(|l| running.contains_key(&l.member_id)).cloned().collect();
+    for l in &lots {
+        let b = running.entry(l.member_id).or_default();
+        *b -= l.remaining;
+        entries.push(LedgerEntry {
+            id: Uuid::now_v7(),
+            member_id: l.member_id,
+            delta: -l.remaining,
+            balance_after: *b,
+            kind: EntryKind::Expire,
+            source: Source::new(SourceType::Expiry, l.id),
+            note: String::new(),
+            occurred_at: l.expires_at,
+            expires_at: None,
+        });
+    }
+    let ids: Vec<Uuid> = entries.iter().map(|e| e.id).collect();
+    let after: Vec<i64> = entries.iter().map(|e| e.balance_after).collect();
+    repo::write_expiries(conn, ws, &lots, &ids, &after).await?;
+    Ok(entries)
+}
