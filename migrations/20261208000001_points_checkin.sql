@@ -43,7 +43,7 @@ CREATE TABLE points_ledger (
     CONSTRAINT points_ledger_source_key UNIQUE (workspace_id, kind, source_type, source_id),
     CONSTRAINT points_ledger_kind_check CHECK (kind IN ('earn', 'spend', 'expire', 'clawback', 'adjust')),
     CONSTRAINT points_ledger_delta_check CHECK (delta <> 0 OR kind = 'clawback'),
-    CONSTRAINT points_ledger_expiry_check CHECK (expires_at IS NULL OR kind = 'earn'),
+    CONSTRAINT points_ledger_expiry_check CHECK (expires_at IS NULL OR (kind IN ('earn', 'adjust') AND delta > 0)),
     CONSTRAINT points_ledger_member_fkey FOREIGN KEY (workspace_id, member_id)
         REFERENCES points_accounts (workspace_id, member_id) ON DELETE CASCADE
 );

@@ -55,6 +55,12 @@ impl Modify for BearerAuth {
     }
 }
 
+/// What is added once every route's schemas are in the document: the
+/// campaign kinds' typed settings.
+fn refine(doc: &mut utoipa::openapi::OpenApi) {
+    crate::campaigns::settings::describe(doc);
+}
+
 /// The outbound webhooks' catalogue, as the OpenAPI 3.1 `webhooks` section.
 struct WebhookCatalogue;
 
@@ -78,6 +84,7 @@ fn v1_routes() -> OpenApiRouter<App> {
         .merge(crate::memberships::router())
         .merge(crate::layers::router())
         .merge(crate::campaigns::router())
+        .merge(crate::checkin::router())
         .merge(crate::events::router())
         .merge(crate::connections::router())
         .merge(crate::hooks::inbox_router())
@@ -101,7 +108,7 @@ fn api_routes() -> (OpenApiRouter<App>, OpenApiRouter<App>) {
 /// The OpenAPI document generated from the code.
 pub fn openapi() -> serde_json::Value {
     let (ops, v1) = api_routes();
-    crate::http::document(ApiDoc::openapi(), ops, v1)
+    crate::http::document(ApiDoc::openapi(), ops, v1, refine)
 }
 
 /// The whole application.
@@ -111,5 +118,5 @@ pub fn router(app: App) -> Router {
     let v1 = v1
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(middleware::from_fn_with_state(state.clone(), crate::keys::auth::require_key));
-    crate::http::serve(ApiDoc::openapi(), ops, v1, app, &state)
+    crate::http::serve(ApiDoc::openapi(), ops, v1, app, &state, refine)
 }

@@ -10,6 +10,16 @@ pub fn zone(name: &str) -> chrono_tz::Tz {
     name.parse().unwrap_or(chrono_tz::Tz::UTC)
 }
 
+/// Parses a local time `HH:MM` (00:00-23:59), exactly that shape
+/// (`validate::schema::HHMM`).
+pub fn parse_hhmm(s: &str) -> Option<chrono::NaiveTime> {
+    let (h, m) = s.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 || !(h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit())) {
+        return None;
+    }
+    chrono::NaiveTime::from_hms_opt(h.parse().ok()?, m.parse().ok()?, 0)
+}
+
 /// Parses a local date-time `YYYY-MM-DDTHH:MM` of the years 1970-9999
 /// (the form operators write one-off times and previews in).
 /// Exactly that shape: digits where the form has them (chrono alone would

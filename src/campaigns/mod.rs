@@ -4,11 +4,38 @@
 //! target (a layer, explicit groups, or every group), a landing link, and a
 //! tracking code unique in the workspace, used later to attribute events.
 //! Illegal transitions answer 409; the legal ones are [`model::can_transition`].
-//! Mechanics (points, coupons, stock, draws) come with later features and
-//! live in `settings` until then.
+//! Mechanics are typed per kind in [`settings`] (`check_in` so far; the
+//! other kinds keep a free object until their engine exists); the engines
+//! themselves are features of their own (`checkin`, …).
 
 pub mod model;
 pub mod repo;
 mod routes;
+pub mod settings;
 
 pub use routes::router;
+
+use sqlx::PgConnection;
+
+use crate::ids::{GroupId, WorkspaceId};
+
+/// Whether campaign `c` runs in group `g` (no target: every group; a
+/// layer: the groups its selector holds now).
+pub async fn targets_group(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    c: &model::Campaign,
+    g: GroupId,
+) -> Result<bool, sqlx::Error> {
+    let Some(t) = &c.target else { return Ok(true) };
+    if let Some(ids) = &t.group_ids {
+        return Ok(ids.contains(&g));
+    }
+    match t.layer_id {
+        Some(l) => match crate::layers::repo::get(conn, ws, l).await? {
+            Some(layer) => crate::groups::repo::matches(conn, ws, &layer.selector.to_filter(), g).await,
+            None => Ok(false),
+        },
+        None => Ok(true),
+    }
+}

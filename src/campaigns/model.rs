@@ -110,7 +110,10 @@ pub struct Campaign {
     pub tracking_code: String,
     /// Landing page / order link.
     pub link: Option<String>,
-    /// Mechanics settings (free JSON object for now).
+    /// Mechanics: for `check_in`, [`super::settings::CheckInSettings`]
+    /// (stored with its defaults filled in); a free JSON object for kinds
+    /// without an engine yet.
+    #[schema(schema_with = super::settings::schema)]
     pub settings: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -135,7 +138,8 @@ pub struct CreateCampaign {
     pub tracking_code: Option<String>,
     #[schema(schema_with = schema::opt_url)]
     pub link: Option<String>,
-    #[schema(schema_with = schema::opt_json_object::<64>)]
+    /// Read for the campaign's `kind` (see `Campaign.settings`).
+    #[schema(schema_with = super::settings::opt_schema)]
     pub settings: Option<serde_json::Value>,
 }
 
@@ -164,7 +168,8 @@ pub struct UpdateCampaign {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(schema_with = schema::opt_url)]
     pub link: Option<Option<String>>,
-    #[schema(schema_with = schema::opt_json_object::<64>)]
+    /// Replaces the settings whole; read for the campaign's `kind`.
+    #[schema(schema_with = super::settings::opt_schema)]
     pub settings: Option<serde_json::Value>,
 }
 
@@ -250,8 +255,9 @@ impl UpdateCampaign {
 }
 
 impl CreateCampaign {
-    /// The new campaign: a draft, with a fresh tracking code unless one is given.
-    pub fn into_campaign(self, now: DateTime<Utc>) -> anyhow::Result<Campaign> {
+    /// The new campaign: a draft, with a fresh tracking code unless one is
+    /// given and its settings read for its kind (422 naming the field).
+    pub fn into_campaign(self, now: DateTime<Utc>) -> ApiResult<Campaign> {
         Ok(Campaign {
             id: CampaignId::new(),
             name: self.name.trim().to_owned(),
@@ -267,7 +273,7 @@ impl CreateCampaign {
                 None => generate_tracking_code()?,
             },
             link: self.link,
-            settings: self.settings.unwrap_or_else(|| serde_json::json!({})),
+            settings: super::settings::normalize(self.kind, self.settings)?,
             created_at: now,
             updated_at: now,
         })

@@ -41,6 +41,10 @@ fn map_err(e: sqlx::Error) -> ApiError {
             Some(ApiError::conflict("already_exists", "a campaign with this tracking_code exists"))
         }
         // Only one end given, and it does not fit the other one stored.
+        // Check-ins hold on to their campaign: it can be ended, not deleted.
+        "check_in_members_campaign_fkey" => {
+            Some(ApiError::conflict("in_use", "members checked in to this campaign; end or cancel it instead"))
+        }
         "campaigns_period_check" => {
             Some(ApiError::conflict("before_start", "ends_at must be after starts_at (as stored, where not given)"))
         }
@@ -60,6 +64,24 @@ async fn check_target(conn: &mut PgConnection, ws: WorkspaceId, t: Option<&Campa
         let errors = crate::groups::unknown_ids(conn, ws, ids, "target.group_ids").await?;
         if !errors.is_empty() {
             return Err(ApiError::Unknown(errors));
+        }
+    }
+    Ok(())
+}
+
+/// 404 unless the records the settings name are in the workspace.
+async fn check_settings(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    kind: CampaignKind,
+    settings: &serde_json::Value,
+) -> ApiResult<()> {
+    if kind == CampaignKind::CheckIn {
+        let s = super::settings::CheckInSettings::from_stored(settings);
+        if let Some(content) = s.reply_content_id {
+            if crate::contents::repo::get(conn, ws, content).await?.is_none() {
+                return Err(ApiError::unknown("settings.reply_content_id", "no such content in this workspace"));
+            }
         }
     }
     Ok(())
@@ -125,6 +147,7 @@ pub async fn create_campaign(
     let campaign = body.into_campaign(now)?;
     let mut tx = state.pool.begin().await?;
     check_target(&mut tx, ws, campaign.target.as_ref()).await?;
+    check_settings(&mut tx, ws, campaign.kind, &campaign.settings).await?;
     repo::insert(&mut tx, ws, &campaign).await.map_err(map_err)?;
     repo::set_target(&mut tx, ws, campaign.id, campaign.target.as_ref()).await?;
     audit::record(
@@ -175,7 +198,10 @@ pub async fn update_campaign(
     c.name = body.name.map(|n| n.trim().to_owned()).unwrap_or(c.name);
     c.description = body.description.map(|d| d.trim().to_owned()).unwrap_or(c.description);
     c.tracking_code = body.tracking_code.unwrap_or(c.tracking_code);
-    c.settings = body.settings.unwrap_or(c.settings);
+    if let Some(settings) = body.settings {
+        c.settings = super::settings::normalize(c.kind, Some(settings))?;
+    }
+    check_settings(&mut tx, ws, c.kind, &c.settings).await?;
     repo::save(&mut tx, ws, &c).await.map_err(map_err)?;
     if let Some(target) = body.target {
         check_target(&mut tx, ws, target.as_ref()).await?;

@@ -103,6 +103,11 @@ impl GroupFilter {
 /// The WHERE clause of [`GroupFilter`] over `g` ($1 workspace, $2..$13
 /// criteria, $14 cursor, $15 limit; see [`bind_filter`]).
 fn filter_sql(select: &str) -> String {
+    filter_sql_and(select, "")
+}
+
+/// [`filter_sql`] with one more condition (binds from $16).
+fn filter_sql_and(select: &str, and: &str) -> String {
     let tag_match = "FROM group_tags gt JOIN tags t ON t.workspace_id = gt.workspace_id AND t.id = gt.tag_id
                      WHERE gt.workspace_id = g.workspace_id AND gt.group_id = g.id";
     format!(
@@ -119,9 +124,22 @@ fn filter_sql(select: &str) -> String {
                 AND (cardinality($12::text[]) = 0 OR EXISTS (SELECT 1 {tag_match} AND t.name = ANY($12)))
                 AND (cardinality($13::text[]) = 0
                      OR (SELECT count(DISTINCT t.name) {tag_match} AND t.name = ANY($13)) = cardinality($13))))
-           AND ($14::uuid IS NULL OR g.id < $14)
+           AND ($14::uuid IS NULL OR g.id < $14) {and}
          ORDER BY g.id DESC LIMIT $15"
     )
+}
+
+/// Whether group `id` matches `f` (one index probe, whatever the number of groups).
+pub async fn matches(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    f: &GroupFilter,
+    id: GroupId,
+) -> Result<bool, sqlx::Error> {
+    let sql = filter_sql_and("SELECT g.id FROM groups g", "AND g.id = $16");
+    let found: Option<(Uuid,)> =
+        bind_filter(sqlx::query_as(&sql), ws, f, None, 1).bind(id).fetch_optional(conn).await?;
+    Ok(found.is_some())
 }
 
 type PgQueryAs<'q, O> = sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>;
@@ -183,6 +201,19 @@ pub async fn schedule_targets(
                 g.created_at FROM groups g",
     );
     bind_filter(sqlx::query_as(&sql), ws, f, None, i64::MAX).fetch_all(conn).await
+}
+
+/// A group's own timezone (`Some(None)`: it has none; None: no such group).
+pub async fn timezone(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: GroupId,
+) -> Result<Option<Option<String>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT timezone FROM groups WHERE workspace_id = $1 AND id = $2")
+        .bind(ws)
+        .bind(id)
+        .fetch_optional(conn)
+        .await
 }
 
 /// One group.

@@ -37,13 +37,20 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::envelope_response;
 use crate::state::AppState;
 
-/// The OpenAPI document of `doc` with these routes, completed (see [`openapi::complete_document`]).
+/// What the caller changes in the document once every route is in it.
+pub type Refine = fn(&mut utoipa::openapi::OpenApi);
+
+/// The OpenAPI document of `doc` with these routes, refined and completed
+/// (see [`openapi::complete_document`]).
 pub fn document<S: Clone + Send + Sync + 'static>(
     doc: utoipa::openapi::OpenApi,
     ops: OpenApiRouter<S>,
     v1: OpenApiRouter<S>,
+    refine: Refine,
 ) -> serde_json::Value {
-    openapi::complete_document(&OpenApiRouter::with_openapi(doc).merge(ops).nest("/v1", v1).split_for_parts().1)
+    let mut spec = OpenApiRouter::with_openapi(doc).merge(ops).nest("/v1", v1).split_for_parts().1;
+    refine(&mut spec);
+    openapi::complete_document(&spec)
 }
 
 /// The whole application: `ops` at the root, `v1` under `/v1` (its own
@@ -56,8 +63,10 @@ pub fn serve<S: Clone + Send + Sync + 'static>(
     v1: OpenApiRouter<S>,
     app: S,
     state: &AppState,
+    refine: Refine,
 ) -> Router {
-    let (router, spec) = OpenApiRouter::with_openapi(doc).merge(ops).nest("/v1", v1).split_for_parts();
+    let (router, mut spec) = OpenApiRouter::with_openapi(doc).merge(ops).nest("/v1", v1).split_for_parts();
+    refine(&mut spec);
     let spec_json =
         serde_json::to_string_pretty(&openapi::complete_document(&spec)).unwrap_or_else(|_| "{}".to_owned());
     let settings = state.settings.clone();

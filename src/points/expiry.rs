@@ -44,7 +44,12 @@ pub async fn run_once(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<usize
 }
 
 /// Expires the due lots of `members` of one workspace, in one transaction.
-async fn expire_members(pool: &PgPool, ws: WorkspaceId, members: &[MemberId], now: DateTime<Utc>) -> anyhow::Result<usize> {
+async fn expire_members(
+    pool: &PgPool,
+    ws: WorkspaceId,
+    members: &[MemberId],
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
     let mut tx = pool.begin().await?;
     let locked = repo::lock_due_accounts(&mut tx, ws, members, true).await?;
     if locked.is_empty() {

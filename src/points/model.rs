@@ -116,11 +116,7 @@ pub struct CreateAdjustment {
 fn nonzero_delta() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
     let range = |lo: i64, hi: i64| {
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .minimum(Some(lo as f64))
-            .maximum(Some(hi as f64))
-            .build()
+        ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(lo as f64)).maximum(Some(hi as f64)).build()
     };
     OneOfBuilder::new()
         .item(range(-MAX_DELTA, -1))

@@ -41,8 +41,7 @@ impl From<EntryRow> for LedgerEntry {
     }
 }
 
-const ENTRY: &str =
-    "id, member_id, delta, balance_after, kind, source_type, source_id, note, occurred_at, expires_at";
+const ENTRY: &str = "id, member_id, delta, balance_after, kind, source_type, source_id, note, occurred_at, expires_at";
 
 /// Creates the member's account if needed and locks it; returns the balance.
 /// Closes the race of two credits computing the same `balance_after`.

@@ -109,7 +109,8 @@ pub async fn create_points_adjustment(
         (e.ok_or_else(|| anyhow::anyhow!("a fresh manual source was credited before"))?, vec![])
     } else {
         let points = -body.delta;
-        match service::debit(&mut tx, ws, id, points, EntryKind::Adjust, source, note, now).await? {
+        let d = service::Debit { member: id, points, kind: EntryKind::Adjust, source, note, at: now };
+        match service::debit(&mut tx, ws, d).await? {
             Ok(d) => (d.entry, d.expired),
             Err(i) => return Err(insufficient(i, points)),
         }

@@ -103,17 +103,26 @@ pub struct Debited {
     pub expired: Vec<LedgerEntry>,
 }
 
-/// Debits `points` (more than zero) at `now`, or refuses.
+/// A debit to make.
+#[derive(Debug, Clone)]
+pub struct Debit<'a> {
+    pub member: MemberId,
+    /// More than zero.
+    pub points: i64,
+    /// `spend`, or `adjust` for an operator's correction.
+    pub kind: EntryKind,
+    pub source: Source,
+    pub note: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+/// Debits points at `d.at`, or refuses (changing nothing).
 pub async fn debit(
     conn: &mut PgConnection,
     ws: WorkspaceId,
-    member: MemberId,
-    points: i64,
-    kind: EntryKind,
-    source: Source,
-    note: &str,
-    now: DateTime<Utc>,
+    d: Debit<'_>,
 ) -> Result<Result<Debited, Insufficient>, sqlx::Error> {
+    let Debit { member, points, kind, source, note, at: now } = d;
     let Some((before, due)) = repo::debit_guarded(conn, ws, member, points, now).await? else {
         let balance = repo::balance(conn, ws, member).await?;
         return Ok(Err(Insufficient { balance }));

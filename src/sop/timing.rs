@@ -252,11 +252,7 @@ pub enum Timing {
 
 /// Parses `HH:MM` (00:00-23:59).
 pub fn parse_hhmm(s: &str) -> Option<NaiveTime> {
-    let (h, m) = s.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 || !(h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit())) {
-        return None;
-    }
-    NaiveTime::from_hms_opt(h.parse().ok()?, m.parse().ok()?, 0)
+    crate::clock::parse_hhmm(s)
 }
 
 /// Longest relative offset: 366 days.

@@ -199,7 +199,7 @@ async fn numbers_at_the_edges_of_a_double_are_stored_and_read_back_exactly() {
     assert_eq!(app.get(&format!("/v1/members/{m}")).await.body["attributes"], edge);
     for (path, body, field) in [
         ("/v1/groups", serde_json::json!({"platform": "slack", "external_id": "C1", "name": "g"}), "attributes"),
-        ("/v1/campaigns", serde_json::json!({"name": "c", "scene": "activity", "kind": "check_in"}), "settings"),
+        ("/v1/campaigns", serde_json::json!({"name": "c", "scene": "activity", "kind": "custom"}), "settings"),
     ] {
         let mut body = body;
         body[field] = edge.clone();

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod campaigns;
+mod checkin;
 mod cli;
 mod contract;
 mod contract_rules;
@@ -20,6 +21,7 @@ mod metrics_groups;
 mod outbound;
 mod outbound_crash;
 mod outbound_events;
+mod points;
 mod reactions;
 mod sop;
 mod sop_crash;

@@ -1,0 +1,337 @@
+//! All SQL of check-ins.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+use super::model::{CheckIn, CheckInChannel};
+use crate::ids::{CampaignId, GroupId, MemberId, WorkspaceId};
+
+const COLUMNS: &str = "id, campaign_id, member_id, group_id, day, at, makeup, streak, points_awarded, channel";
+
+#[derive(FromRow)]
+struct Row {
+    id: Uuid,
+    campaign_id: CampaignId,
+    member_id: MemberId,
+    group_id: Option<GroupId>,
+    day: NaiveDate,
+    at: DateTime<Utc>,
+    makeup: bool,
+    streak: i32,
+    points_awarded: i64,
+    channel: CheckInChannel,
+}
+
+impl From<Row> for CheckIn {
+    fn from(r: Row) -> Self {
+        CheckIn {
+            id: r.id,
+            campaign_id: r.campaign_id,
+            member_id: r.member_id,
+            group_id: r.group_id,
+            day: r.day,
+            at: r.at,
+            makeup: r.makeup,
+            streak: r.streak,
+            points_awarded: r.points_awarded,
+            channel: r.channel,
+        }
+    }
+}
+
+/// Creates the member's row of the campaign if needed and locks it: the
+/// lock that serialises one member's check-ins to one campaign (streaks and
+/// makeup counts are computed under it). Returns the days checked in so far.
+pub async fn lock_member(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    campaign: CampaignId,
+    member: MemberId,
+) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO check_in_members (workspace_id, campaign_id, member_id) VALUES ($1, $2, $3)
+         ON CONFLICT (workspace_id, campaign_id, member_id) DO UPDATE SET total_days = check_in_members.total_days
+         RETURNING total_days",
+    )
+    .bind(ws)
+    .bind(campaign)
+    .bind(member)
+    .fetch_one(conn)
+    .await
+}
+
+/// Counts a new check-in day on the member's row.
+pub async fn count_day(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    campaign: CampaignId,
+    member: MemberId,
+    day: NaiveDate,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE check_in_members SET total_days = total_days + 1, last_day = GREATEST(last_day, $4)
+         WHERE workspace_id = $1 AND campaign_id = $2 AND member_id = $3",
+    )
+    .bind(ws)
+    .bind(campaign)
+    .bind(member)
+    .bind(day)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Inserts a check-in unless the member has one that day (`false`): the
+/// unique key `check_ins_day_key` is what allows one check-in per day,
+/// however many requests race for it.
+pub async fn insert(conn: &mut PgConnection, ws: WorkspaceId, c: &CheckIn) -> Result<bool, sqlx::Error> {
+    let id: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO check_ins (workspace_id, id, campaign_id, member_id, group_id, day, at, makeup, streak,
+             points_awarded, channel)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT ON CONSTRAINT check_ins_day_key DO NOTHING RETURNING id",
+    )
+    .bind(ws)
+    .bind(c.id)
+    .bind(c.campaign_id)
+    .bind(c.member_id)
+    .bind(c.group_id)
+    .bind(c.day)
+    .bind(c.at)
+    .bind(c.makeup)
+    .bind(c.streak)
+    .bind(c.points_awarded)
+    .bind(c.channel)
+    .fetch_optional(conn)
+    .await?;
+    Ok(id.is_some())
+}
+
+/// The member's check-in of `day`.
+pub async fn by_day(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    campaign: CampaignId,
+    member: MemberId,
+    day: NaiveDate,
+) -> Result<Option<CheckIn>, sqlx::Error> {
+    let r: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM check_ins WHERE workspace_id = $1 AND campaign_id = $2 AND member_id = $3 AND day = $4"
+    ))
+    .bind(ws)
+    .bind(campaign)
+    .bind(member)
+    .bind(day)
+    .fetch_optional(conn)
+    .await?;
+    Ok(r.map(CheckIn::from))
+}
+
+/// The member's check-ins from `from` on, by day (a run's neighbourhood).
+pub async fn from_day(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    campaign: CampaignId,
+    member: MemberId,
+    from: NaiveDate,
+    limit: i64,
+) -> Result<Vec<(Uuid, NaiveDate, i32)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, day, streak FROM check_ins
+         WHERE workspace_id = $1 AND campaign_id = $2 AND member_id = $3 AND day >= $4 ORDER BY day LIMIT $5",
+    )
+    .bind(ws)
+    .bind(campaign)
+    .bind(member)
+    .bind(from)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// New streaks (and points added) of existing check-ins.
+pub async fn update_streaks(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    ids: &[Uuid],
+    streaks: &[i32],
+    added_points: &[i64],
+) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE check_ins c SET streak = u.streak, points_awarded = c.points_awarded + u.pts
+         FROM unnest($2::uuid[], $3::int4[], $4::int8[]) AS u(id, streak, pts)
+         WHERE c.workspace_id = $1 AND c.id = u.id",
+    )
+    .bind(ws)
+    .bind(ids)
+    .bind(streaks)
+    .bind(added_points)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Corrects the points a check-in earned.
+pub async fn set_points_awarded(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: Uuid,
+    points: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE check_ins SET points_awarded = $3 WHERE workspace_id = $1 AND id = $2")
+        .bind(ws)
+        .bind(id)
+        .bind(points)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Claims a streak bonus: `false` when this run already had it.
+#[allow(clippy::too_many_arguments)]
+pub async fn claim_reward(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: Uuid,
+    campaign: CampaignId,
+    member: MemberId,
+    run_start: NaiveDate,
+    streak: i32,
+    check_in: Uuid,
+    points: i64,
+) -> Result<bool, sqlx::Error> {
+    let r: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO check_in_streak_rewards (workspace_id, id, campaign_id, member_id, run_start, streak, check_in_id, points)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT ON CONSTRAINT check_in_streak_rewards_key DO NOTHING RETURNING id",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(campaign)
+    .bind(member)
+    .bind(run_start)
+    .bind(streak)
+    .bind(check_in)
+    .bind(points)
+    .fetch_optional(conn)
+    .await?;
+    Ok(r.is_some())
+}
+
+/// Makeups the member made since `since`.
+pub async fn makeups_since(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    campaign: CampaignId,
+    member: MemberId,
+    since: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM check_ins
+         WHERE workspace_id = $1 AND campaign_id = $2 AND member_id = $3 AND makeup AND at >= $4",
+    )
+    .bind(ws)
+    .bind(campaign)
+    .bind(member)
+    .bind(since)
+    .fetch_one(conn)
+    .await
+}
+
+/// Check-in filters.
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub member: Option<MemberId>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+/// A campaign's check-ins, newest first.
+pub async fn list(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    campaign: CampaignId,
+    f: &Filter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<CheckIn>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM check_ins WHERE workspace_id = $1 AND campaign_id = $2
+           AND ($3::uuid IS NULL OR member_id = $3) AND ($4::date IS NULL OR day >= $4)
+           AND ($5::date IS NULL OR day <= $5) AND ($6::uuid IS NULL OR id < $6)
+         ORDER BY id DESC LIMIT $7"
+    ))
+    .bind(ws)
+    .bind(campaign)
+    .bind(f.member)
+    .bind(f.from)
+    .bind(f.to)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(CheckIn::from).collect())
+}
+
+/// A member's check-ins of one campaign between two days, by day.
+pub async fn between(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    campaign: CampaignId,
+    member: MemberId,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<CheckIn>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM check_ins
+         WHERE workspace_id = $1 AND campaign_id = $2 AND member_id = $3 AND day BETWEEN $4 AND $5 ORDER BY day"
+    ))
+    .bind(ws)
+    .bind(campaign)
+    .bind(member)
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(CheckIn::from).collect())
+}
+
+/// The member's totals in a campaign: days and the latest check-in (day, streak).
+pub async fn totals(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    campaign: CampaignId,
+    member: MemberId,
+) -> Result<Option<(i32, Option<NaiveDate>, Option<i32>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT m.total_days, m.last_day,
+                (SELECT c.streak FROM check_ins c WHERE c.workspace_id = m.workspace_id AND c.campaign_id = m.campaign_id
+                   AND c.member_id = m.member_id AND c.day = m.last_day)
+         FROM check_in_members m WHERE m.workspace_id = $1 AND m.campaign_id = $2 AND m.member_id = $3",
+    )
+    .bind(ws)
+    .bind(campaign)
+    .bind(member)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The check-in campaign the member checked in to last.
+pub async fn latest_campaign(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    member: MemberId,
+) -> Result<Option<CampaignId>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT campaign_id FROM check_in_members WHERE workspace_id = $1 AND member_id = $2
+         ORDER BY last_day DESC NULLS LAST LIMIT 1",
+    )
+    .bind(ws)
+    .bind(member)
+    .fetch_optional(conn)
+    .await
+}
