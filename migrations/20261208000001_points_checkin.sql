@@ -129,3 +129,17 @@ CREATE TABLE check_in_streak_rewards (
     CONSTRAINT check_in_streak_rewards_check_in_fkey FOREIGN KEY (workspace_id, check_in_id)
         REFERENCES check_ins (workspace_id, id) ON DELETE CASCADE
 );
+
+-- A check-in made in chat may be answered in the group: the reply is a
+-- delivery like an SOP send (same workers, limits and log), tied to its
+-- check-in instead of a plan step; one reply per check-in.
+ALTER TABLE deliveries
+    ALTER COLUMN plan_id DROP NOT NULL,
+    ALTER COLUMN step_id DROP NOT NULL,
+    ADD COLUMN check_in_id uuid,
+    ADD CONSTRAINT deliveries_origin_check
+        CHECK ((plan_id IS NOT NULL AND step_id IS NOT NULL AND check_in_id IS NULL)
+            OR (plan_id IS NULL AND step_id IS NULL AND check_in_id IS NOT NULL)),
+    ADD CONSTRAINT deliveries_check_in_fkey FOREIGN KEY (workspace_id, check_in_id)
+        REFERENCES check_ins (workspace_id, id) ON DELETE CASCADE;
+CREATE UNIQUE INDEX deliveries_check_in_key ON deliveries (workspace_id, check_in_id) WHERE check_in_id IS NOT NULL;

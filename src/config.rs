@@ -91,6 +91,8 @@ pub struct WorkerSettings {
     pub rollup_interval_millis: u64,
     pub health_watch: bool,
     pub health_watch_interval_secs: u64,
+    pub campaign_jobs: bool,
+    pub campaign_jobs_interval_secs: u64,
 }
 
 /// `[server]`.
@@ -304,6 +306,9 @@ impl Settings {
         }
         if !(10..=86_400).contains(&self.workers.health_watch_interval_secs) {
             bail!("configuration key `workers.health_watch_interval_secs`: must be 10..=86400");
+        }
+        if !(1..=86_400).contains(&self.workers.campaign_jobs_interval_secs) {
+            bail!("configuration key `workers.campaign_jobs_interval_secs`: must be 1..=86400");
         }
         if !(1..=5000).contains(&self.workers.inbox_batch_size) {
             bail!("configuration key `workers.inbox_batch_size`: must be 1..=5000");

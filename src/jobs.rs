@@ -1,7 +1,8 @@
 //! Background jobs of `serve`, each a loop watching one cancellation token:
 //! the inbox processor (turns stored webhook requests into events, in
 //! batches), event-partition maintenance, the metric rollups, the health
-//! watch, the SOP scheduler, the delivery workers and the webhook workers.
+//! watch, the campaign jobs (points expiry, tier rules), the SOP scheduler,
+//! the delivery workers and the webhook workers.
 //! All are safe on several instances: inbox rows and webhook dispatches are
 //! claimed with `FOR UPDATE SKIP LOCKED`, partition creation and rollups run
 //! under advisory locks, a health-watch day is claimed by a guarded insert.
@@ -28,6 +29,9 @@ pub fn spawn_all(state: &App, token: &CancellationToken) -> Vec<JoinHandle<()>> 
     }
     if w.health_watch {
         handles.push(tokio::spawn(health_watch(state.clone(), token.clone())));
+    }
+    if w.campaign_jobs {
+        handles.push(tokio::spawn(campaign_jobs(state.clone(), token.clone())));
     }
     let d = &state.settings.delivery;
     if d.scheduler {
@@ -62,6 +66,25 @@ async fn health_watch(state: App, token: CancellationToken) {
     loop {
         if let Err(e) = run_health_watch_once(&state).await {
             tracing::warn!(error = %format!("{e:#}"), "health watch pass failed; will retry");
+        }
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// One pass of the campaign engines' timed work; returns how many lots
+/// expired.
+pub async fn run_campaign_jobs_once(state: &App) -> anyhow::Result<usize> {
+    crate::points::expiry::run_once(&state.pool, state.clock.now()).await
+}
+
+async fn campaign_jobs(state: App, token: CancellationToken) {
+    let every = Duration::from_secs(state.settings.workers.campaign_jobs_interval_secs);
+    loop {
+        if let Err(e) = run_campaign_jobs_once(&state).await {
+            tracing::warn!(error = %format!("{e:#}"), "campaign jobs pass failed; will retry");
         }
         tokio::select! {
             _ = token.cancelled() => return,

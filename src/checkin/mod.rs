@@ -10,6 +10,8 @@
 //! serialised by a row lock, so streaks and makeup counts are exact.
 
 pub mod model;
+pub mod reaction;
+mod reply;
 pub mod repo;
 mod routes;
 pub mod service;

@@ -335,6 +335,7 @@ async fn store_event(
             "check_in_id": c.id, "day": c.day, "streak": c.streak, "makeup": c.makeup,
         }),
         source,
+        text: None,
     };
     crate::events::reactions::store(conn, ws, &[row], now, reactions).await?;
     Ok(())

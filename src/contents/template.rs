@@ -18,6 +18,10 @@ pub const VARIABLES: &[&str] = &[
     "date",
     "time",
     "weekday",
+    "checkin.streak",
+    "checkin.total_days",
+    "checkin.points_awarded",
+    "points.balance",
 ];
 
 /// The templates [`variables`] accepts, as a regular expression (for the
@@ -101,6 +105,17 @@ pub struct Context {
     pub campaign_tracking_code: String,
     /// The slot's local date-time in the group's timezone.
     pub local: Option<NaiveDateTime>,
+    /// A check-in's figures (replies to chat check-ins; empty elsewhere).
+    pub checkin: Option<CheckInVars>,
+}
+
+/// What a check-in contributes to its reply.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckInVars {
+    pub streak: i64,
+    pub total_days: i64,
+    pub points_awarded: i64,
+    pub balance: i64,
 }
 
 impl Context {
@@ -118,6 +133,10 @@ impl Context {
             "date" => local.map(|l| l.format("%Y-%m-%d").to_string()).unwrap_or_default(),
             "time" => local.map(|l| l.format("%H:%M").to_string()).unwrap_or_default(),
             "weekday" => local.map(|l| l.weekday().to_string()).unwrap_or_default(),
+            "checkin.streak" => self.checkin.map(|c| c.streak.to_string()).unwrap_or_default(),
+            "checkin.total_days" => self.checkin.map(|c| c.total_days.to_string()).unwrap_or_default(),
+            "checkin.points_awarded" => self.checkin.map(|c| c.points_awarded.to_string()).unwrap_or_default(),
+            "points.balance" => self.checkin.map(|c| c.balance.to_string()).unwrap_or_default(),
             _ => String::new(),
         }
     }

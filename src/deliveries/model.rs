@@ -73,8 +73,11 @@ pub struct Attempt {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Delivery {
     pub id: DeliveryId,
-    pub plan_id: PlanId,
-    pub step_id: StepId,
+    /// The SOP plan and step it sends (null for a reply to a check-in).
+    pub plan_id: Option<PlanId>,
+    pub step_id: Option<StepId>,
+    /// The check-in made in chat this delivery replies to.
+    pub check_in_id: Option<uuid::Uuid>,
     pub group_id: GroupId,
     /// The member a per-member step was for.
     pub member_id: Option<MemberId>,

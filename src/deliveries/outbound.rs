@@ -30,8 +30,8 @@ pub async fn announce(conn: &mut PgConnection, recorded: &[Recorded], now: DateT
                 now,
                 &DeliveryDead {
                     delivery_id: r.id.0,
-                    plan_id: r.plan_id.0,
-                    step_id: r.step_id.0,
+                    plan_id: r.plan_id.map(|p| p.0),
+                    step_id: r.step_id.map(|s| s.0),
                     group_id: r.group_id.0,
                     channel: channel(r),
                     attempts: r.attempts,
@@ -43,8 +43,8 @@ pub async fn announce(conn: &mut PgConnection, recorded: &[Recorded], now: DateT
                 now,
                 &DeliveryAwaitingConfirmation {
                     delivery_id: r.id.0,
-                    plan_id: r.plan_id.0,
-                    step_id: r.step_id.0,
+                    plan_id: r.plan_id.map(|p| p.0),
+                    step_id: r.step_id.map(|s| s.0),
                     group_id: r.group_id.0,
                     channel: channel(r),
                     sent_at: r.sent_at,

@@ -13,8 +13,9 @@ use crate::ids::{ConnectionId, ContentId, DeliveryId, GroupId, MemberId, PlanId,
 #[derive(FromRow)]
 struct Row {
     id: DeliveryId,
-    plan_id: PlanId,
-    step_id: StepId,
+    plan_id: Option<PlanId>,
+    step_id: Option<StepId>,
+    check_in_id: Option<Uuid>,
     group_id: GroupId,
     member_id: Uuid,
     content_id: ContentId,
@@ -44,6 +45,7 @@ impl From<Row> for Delivery {
             id: r.id,
             plan_id: r.plan_id,
             step_id: r.step_id,
+            check_in_id: r.check_in_id,
             group_id: r.group_id,
             member_id: (!r.member_id.is_nil()).then_some(MemberId(r.member_id)),
             content_id: r.content_id,
@@ -69,7 +71,7 @@ impl From<Row> for Delivery {
     }
 }
 
-const SELECT: &str = "SELECT d.id, d.plan_id, d.step_id, d.group_id, d.member_id, d.content_id, d.connection_id,
+const SELECT: &str = "SELECT d.id, d.plan_id, d.step_id, d.check_in_id, d.group_id, d.member_id, d.content_id, d.connection_id,
     d.channel, d.state, d.slot_at, d.fire_at, d.local_time, d.message, d.attempts AS attempt_count, d.next_attempt_at,
     d.sent_at, d.lateness_ms, d.platform_message_id, d.last_error, d.reminders, d.confirmed_at, d.created_at, d.updated_at,
     coalesce((SELECT jsonb_agg(jsonb_build_object('number', a.number, 'started_at', a.started_at,
@@ -256,6 +258,50 @@ pub const DELIVERIES_CHANNEL: &str = "shequn_deliveries";
 /// workers of every instance.
 pub async fn announce(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_notify($1, '')").bind(DELIVERIES_CHANNEL).execute(conn).await?;
+    Ok(())
+}
+
+/// A reply to a check-in made in chat.
+#[derive(Debug)]
+pub struct NewReply {
+    pub check_in: Uuid,
+    pub group: Uuid,
+    pub member: Uuid,
+    pub content: Uuid,
+    pub connection: Option<Uuid>,
+    pub channel: Channel,
+    pub at: DateTime<Utc>,
+    /// `at` in the group's timezone, `YYYY-MM-DDTHH:MM`.
+    pub local_time: String,
+    pub state: DeliveryState,
+    pub message: Message,
+    pub error: Option<String>,
+}
+
+/// Inserts the reply to a check-in, due at once (one per check-in: a
+/// unique key); announce with [`announce`].
+pub async fn insert_reply(conn: &mut PgConnection, ws: WorkspaceId, r: NewReply) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO deliveries (workspace_id, id, check_in_id, group_id, member_id, content_id, connection_id, channel,
+             slot_at, fire_at, local_time, state, message, last_error, next_attempt_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13, CASE WHEN $11 = 'pending' THEN $9 END)
+         ON CONFLICT (workspace_id, check_in_id) WHERE check_in_id IS NOT NULL DO NOTHING",
+    )
+    .bind(ws)
+    .bind(Uuid::now_v7())
+    .bind(r.check_in)
+    .bind(r.group)
+    .bind(r.member)
+    .bind(r.content)
+    .bind(r.connection)
+    .bind(r.channel)
+    .bind(r.at)
+    .bind(r.local_time)
+    .bind(r.state)
+    .bind(Json(r.message))
+    .bind(r.error)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -482,8 +528,8 @@ impl Outcome {
 pub struct Recorded {
     pub workspace_id: WorkspaceId,
     pub id: DeliveryId,
-    pub plan_id: PlanId,
-    pub step_id: StepId,
+    pub plan_id: Option<PlanId>,
+    pub step_id: Option<StepId>,
     pub group_id: GroupId,
     pub connection_id: Option<ConnectionId>,
     pub channel: Channel,

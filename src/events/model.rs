@@ -215,6 +215,10 @@ pub struct NewEvent {
     pub inviter: Option<Ref>,
     pub invite_code: Option<String>,
     pub leave_reason: Option<String>,
+    /// A chat message's text when it is short enough to be a command
+    /// ([`crate::platforms::inbound::command_text`]): handed to the
+    /// reactions (check-in keywords) and never stored.
+    pub text: Option<String>,
 }
 
 impl NewEvent {
@@ -359,6 +363,7 @@ impl EventIn {
             inviter,
             invite_code: self.invite_code,
             leave_reason: self.leave_reason,
+            text: None,
         })
     }
 }

@@ -26,6 +26,8 @@ pub struct Row {
     pub currency: Option<String>,
     pub properties: serde_json::Value,
     pub source: EventSource,
+    /// A chat message's command text (never stored; see `NewEvent::text`).
+    pub text: Option<String>,
 }
 
 impl Row {

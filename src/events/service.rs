@@ -170,6 +170,7 @@ fn to_row(r: &Resolved, e: NewEvent) -> Result<Row, String> {
         currency: e.currency,
         properties,
         source: e.source,
+        text: e.text,
     })
 }
 

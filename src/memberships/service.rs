@@ -166,6 +166,7 @@ async fn record_event(
         currency: None,
         properties: e.properties,
         source: EventSource::Api,
+        text: None,
     };
     reactions::store(conn, ws, &[row], now, subscribers).await?;
     Ok(())

@@ -145,5 +145,49 @@ pub fn platform_event(
         inviter: None,
         invite_code: None,
         leave_reason: None,
+        text: None,
+    }
+}
+
+/// The longest text kept as a possible chat command (check-in keywords are
+/// at most 32 characters; mentions are removed first).
+pub const MAX_COMMAND_CHARS: usize = 32;
+
+/// A message's text as a possible command: mentions removed (Slack
+/// `<@U…>`, Feishu `@_user_N`, a Telegram `/cmd@bot` suffix), trimmed; None
+/// when empty or longer than [`MAX_COMMAND_CHARS`].
+pub fn command_text(text: &str) -> Option<String> {
+    let words: Vec<&str> = text
+        .split_whitespace()
+        .filter(|w| {
+            let slack_mention = w.starts_with("<@") && w.ends_with('>');
+            !(slack_mention || w.starts_with("@_user_"))
+        })
+        .collect();
+    let mut t = words.join(" ");
+    if t.starts_with('/') {
+        if let Some(at) = t.find('@') {
+            if !t[at..].contains(' ') {
+                t.truncate(at);
+            }
+        }
+    }
+    let t = t.trim();
+    (!t.is_empty() && t.chars().count() <= MAX_COMMAND_CHARS).then(|| t.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command_text;
+
+    #[test]
+    fn command_text_drops_mentions_and_long_messages() {
+        assert_eq!(command_text("<@U0BOT> CheckIn").as_deref(), Some("CheckIn"));
+        assert_eq!(command_text("@_user_1 打卡").as_deref(), Some("打卡"));
+        assert_eq!(command_text("/checkin@ShequnBot").as_deref(), Some("/checkin"));
+        assert_eq!(command_text("  签到 \n").as_deref(), Some("签到"));
+        assert_eq!(command_text("<@U0BOT>"), None);
+        assert_eq!(command_text(&"长".repeat(33)), None);
+        assert_eq!(command_text(&"长".repeat(32)).map(|t| t.chars().count()), Some(32));
     }
 }

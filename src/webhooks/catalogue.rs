@@ -179,8 +179,9 @@ impl Payload for GroupHealthChanged {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DeliveryDead {
     pub delivery_id: Uuid,
-    pub plan_id: Uuid,
-    pub step_id: Uuid,
+    /// The SOP plan and step (null for a reply to a chat check-in).
+    pub plan_id: Option<Uuid>,
+    pub step_id: Option<Uuid>,
     pub group_id: Uuid,
     pub channel: String,
     pub attempts: i32,
@@ -197,8 +198,9 @@ impl Payload for DeliveryDead {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DeliveryAwaitingConfirmation {
     pub delivery_id: Uuid,
-    pub plan_id: Uuid,
-    pub step_id: Uuid,
+    /// The SOP plan and step (null for a reply to a chat check-in).
+    pub plan_id: Option<Uuid>,
+    pub step_id: Option<Uuid>,
     pub group_id: Uuid,
     pub channel: String,
     pub sent_at: Option<DateTime<Utc>>,

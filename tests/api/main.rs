@@ -5,6 +5,7 @@ mod helpers;
 
 mod campaigns;
 mod checkin;
+mod checkin_chat;
 mod cli;
 mod contract;
 mod contract_rules;

@@ -9,9 +9,9 @@ use shequn::platforms::wecom::crypto::{wecom_encrypt, wecom_signature};
 
 use crate::helpers::TestApp;
 
-const T0: i64 = 1795140000; // 2026-11-20T02:00:00Z, the test clock
+pub(crate) const T0: i64 = 1795140000; // 2026-11-20T02:00:00Z, the test clock
 
-async fn connect(app: &TestApp, platform: &str, credentials: Value) -> String {
+pub(crate) async fn connect(app: &TestApp, platform: &str, credentials: Value) -> String {
     let r =
         app.post("/v1/connections", json!({"platform": platform, "name": platform, "credentials": credentials})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
@@ -20,7 +20,7 @@ async fn connect(app: &TestApp, platform: &str, credentials: Value) -> String {
     r.body["webhook_url"].as_str().unwrap().to_owned()
 }
 
-async fn raw(
+pub(crate) async fn raw(
     app: &TestApp,
     method: Method,
     url: &str,
@@ -44,7 +44,7 @@ async fn counts(app: &TestApp) -> (i64, i64) {
 
 // ---------- generic ----------
 
-fn generic_headers(secret: &str, t: i64, body: &[u8]) -> Vec<(&'static str, String)> {
+pub(crate) fn generic_headers(secret: &str, t: i64, body: &[u8]) -> Vec<(&'static str, String)> {
     vec![
         ("x-shequn-signature", shequn::platforms::generic::sign(secret, t, body)),
         ("content-type", "application/json".into()),
@@ -142,7 +142,7 @@ async fn rotated_credentials_keep_the_old_secret_valid_for_the_grace_period_only
 
 // ---------- telegram ----------
 
-fn tg_user(id: i64, name: &str) -> Value {
+pub(crate) fn tg_user(id: i64, name: &str) -> Value {
     json!({"id": id, "is_bot": false, "first_name": name})
 }
 
@@ -150,7 +150,7 @@ fn tg_chat() -> Value {
     json!({"id": -1001234567, "type": "supergroup", "title": "上海宝妈VIP群"})
 }
 
-async fn tg(app: &TestApp, url: &str, token: &str, update: Value) -> StatusCode {
+pub(crate) async fn tg(app: &TestApp, url: &str, token: &str, update: Value) -> StatusCode {
     raw(
         app,
         Method::POST,
@@ -249,7 +249,7 @@ async fn concurrent_redeliveries_of_one_telegram_update_count_once() {
 
 // ---------- slack ----------
 
-fn slack_headers(secret: &str, ts: i64, body: &[u8]) -> Vec<(&'static str, String)> {
+pub(crate) fn slack_headers(secret: &str, ts: i64, body: &[u8]) -> Vec<(&'static str, String)> {
     let mut msg = format!("v0:{ts}:").into_bytes();
     msg.extend_from_slice(body);
     vec![
@@ -259,7 +259,7 @@ fn slack_headers(secret: &str, ts: i64, body: &[u8]) -> Vec<(&'static str, Strin
     ]
 }
 
-fn slack_event(id: &str, event: Value) -> Vec<u8> {
+pub(crate) fn slack_event(id: &str, event: Value) -> Vec<u8> {
     serde_json::to_vec(&json!({"token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
         "event_id": id, "event_time": T0 - 60, "event": event}))
     .unwrap()
@@ -335,11 +335,11 @@ async fn slack_events_are_verified_challenged_and_normalised() {
 
 // ---------- wecom ----------
 
-const WECOM_TOKEN: &str = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo";
-const WECOM_KEY: &str = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt";
-const WECOM_CORP: &str = "ww1436e0e65a779aee";
+pub(crate) const WECOM_TOKEN: &str = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo";
+pub(crate) const WECOM_KEY: &str = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt";
+pub(crate) const WECOM_CORP: &str = "ww1436e0e65a779aee";
 
-async fn wecom_connection(app: &TestApp) -> String {
+pub(crate) async fn wecom_connection(app: &TestApp) -> String {
     connect(app, "wecom", json!({"corp_id": WECOM_CORP, "token": WECOM_TOKEN, "encoding_aes_key": WECOM_KEY})).await
 }
 
@@ -544,7 +544,7 @@ async fn connections_validate_credentials_hide_them_and_stay_in_their_workspace(
 
 // ---------- feishu ----------
 
-fn lark(key: &str, inner: &Value, ts: i64, nonce: &str) -> (Vec<(&'static str, String)>, Vec<u8>) {
+pub(crate) fn lark(key: &str, inner: &Value, ts: i64, nonce: &str) -> (Vec<(&'static str, String)>, Vec<u8>) {
     let enc = shequn::platforms::feishu::crypto::feishu_encrypt(key, &serde_json::to_vec(inner).unwrap(), [5; 16]);
     let body = serde_json::to_vec(&json!({"encrypt": enc})).unwrap();
     let sig = shequn::platforms::feishu::crypto::feishu_signature(&ts.to_string(), nonce, key, &body);
@@ -557,7 +557,7 @@ fn lark(key: &str, inner: &Value, ts: i64, nonce: &str) -> (Vec<(&'static str, S
     (headers, body)
 }
 
-fn lark_event(id: &str, kind: &str, event: Value, token: &str) -> Value {
+pub(crate) fn lark_event(id: &str, kind: &str, event: Value, token: &str) -> Value {
     json!({"schema": "2.0", "header": {"event_id": id, "token": token, "create_time": format!("{}000", T0 - 30),
            "event_type": kind, "tenant_key": "t1", "app_id": "cli_a1"}, "event": event})
 }

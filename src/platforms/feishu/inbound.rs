@@ -149,7 +149,7 @@ impl Inbound for Feishu {
                 let sender = ev.get("sender").and_then(|s| s.get("sender_id")).and_then(|id| user(id, None));
                 if msg.get("chat_type").and_then(Value::as_str) == Some("group") {
                     let props = json!({"message_id": msg.get("message_id"), "content_type": msg.get("message_type")});
-                    out.events.push(platform_event(
+                    let mut e = platform_event(
                         EventSource::Feishu,
                         &scope,
                         event_id,
@@ -158,7 +158,16 @@ impl Inbound for Feishu {
                         sender,
                         group,
                         props,
-                    ));
+                    );
+                    // A text message's `content` is JSON text: `{"text": "..."}`.
+                    e.text = msg
+                        .get("content")
+                        .and_then(Value::as_str)
+                        .and_then(|c| serde_json::from_str::<Value>(c).ok())
+                        .and_then(|c| {
+                            c.get("text").and_then(Value::as_str).and_then(crate::platforms::inbound::command_text)
+                        });
+                    out.events.push(e);
                 }
             }
             "im.chat.disbanded_v1" => out.dismissed.extend(group),

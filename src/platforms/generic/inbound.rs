@@ -66,6 +66,13 @@ impl Inbound for Generic {
             match parsed {
                 Ok(mut e) => {
                     e.source = EventSource::Generic;
+                    // A message's `properties.text` is read as a possible
+                    // command and not stored.
+                    if e.kind == crate::events::model::EventKind::MessageSent.as_str() {
+                        if let Some(t) = e.properties.as_object_mut().and_then(|p| p.remove("text")) {
+                            e.text = t.as_str().and_then(crate::platforms::inbound::command_text);
+                        }
+                    }
                     out.events.push(e);
                 }
                 Err(reason) => out.rejected.push(format!("item {i}: {reason}")),

@@ -102,7 +102,7 @@ impl Inbound for Slack {
             }
             Some("message") if !str_of("subtype").is_some_and(|s| SKIPPED_SUBTYPES.contains(&s)) => {
                 let props = json!({"ts": str_of("ts"), "channel_type": str_of("channel_type")});
-                out.events.push(platform_event(
+                let mut e = platform_event(
                     EventSource::Slack,
                     &scope,
                     event_id,
@@ -111,7 +111,9 @@ impl Inbound for Slack {
                     Some(member),
                     Some(group),
                     props,
-                ));
+                );
+                e.text = str_of("text").and_then(crate::platforms::inbound::command_text);
+                out.events.push(e);
             }
             _ => {}
         }

@@ -16,7 +16,9 @@ use crate::events::model::{EventKind, EventSource, PlatformRef, Ref};
 use crate::memberships::model::JoinSource;
 use crate::platform::Platform;
 use crate::platforms::crypto::ct_eq;
-use crate::platforms::inbound::{platform_event, unix, Inbound, Incoming, Normalized, Refusal, Stored, Verdict};
+use crate::platforms::inbound::{
+    command_text, platform_event, unix, Inbound, Incoming, Normalized, Refusal, Stored, Verdict,
+};
 
 fn user_ref(u: &Value) -> Option<PlatformRef> {
     let id = u.get("id")?.as_i64()?;
@@ -108,6 +110,7 @@ fn message(ctx: &mut Ctx<'_>, m: &Value) {
             let i = ctx.push(0, EventKind::MessageSent.as_str(), at, from, group);
             let kind = content.iter().find(|k| m.get(**k).is_some()).copied().unwrap_or("text");
             ctx.out.events[i].properties = json!({"message_id": m.get("message_id"), "content_type": kind});
+            ctx.out.events[i].text = m.get("text").and_then(Value::as_str).and_then(command_text);
         }
     }
 }

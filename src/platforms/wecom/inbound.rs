@@ -12,7 +12,11 @@
 //! `change_notice` become `custom.group_updated`; `dismiss` marks the group
 //! dismissed. `change_external_contact` add/delete become
 //! `custom.contact_added` / `custom.contact_deleted` (creating the customer
-//! as a member). Ids derive from the payload, so WeCom's retries are duplicates.
+//! as a member). An intelligent robot (智能机器人) @mentioned in a group
+//! posts a JSON envelope (`{"encrypt": …}`, signed and encrypted the same
+//! way, with an empty receive id) whose message becomes `message_sent`
+//! (its text read as a possible command, such as a check-in keyword).
+//! Ids derive from the payload, so WeCom's retries are duplicates.
 
 use super::{Credentials, Wecom};
 use axum::http::{header, Method, StatusCode};
@@ -40,8 +44,10 @@ fn child_text(doc: &roxmltree::Document<'_>, name: &str) -> Option<String> {
     doc.root_element().children().find(|n| n.has_tag_name(name)).and_then(|n| n.text()).map(|t| t.trim().to_owned())
 }
 
-/// Verifies a signed Encrypt value and decrypts it, checking the corp id.
-fn open(creds: &serde_json::Value, query: &str, encrypt: &str) -> Result<Vec<u8>, Refusal> {
+/// Verifies a signed Encrypt value and decrypts it, checking the corp id
+/// (an intelligent robot's callbacks carry an empty receive id: allowed
+/// with `robot`).
+fn open(creds: &serde_json::Value, query: &str, encrypt: &str, robot: bool) -> Result<Vec<u8>, Refusal> {
     let c = Credentials::of(creds).ok_or(Refusal::Unauthorized("unreadable credentials"))?;
     let (token, key, corp) = (c.token.as_str(), c.encoding_aes_key.as_str(), c.corp_id.as_str());
     let sig = query_param(query, "msg_signature").ok_or(Refusal::Unauthorized("missing msg_signature"))?;
@@ -52,16 +58,58 @@ fn open(creds: &serde_json::Value, query: &str, encrypt: &str) -> Result<Vec<u8>
         return Err(Refusal::Unauthorized("bad signature"));
     }
     let (msg, receive_id) = wecom_decrypt(key, encrypt).map_err(|_| Refusal::Unauthorized("cannot decrypt"))?;
-    if !ct_eq(receive_id.as_bytes(), corp.as_bytes()) {
+    let robot_id = robot && receive_id.is_empty();
+    if !(robot_id || ct_eq(receive_id.as_bytes(), corp.as_bytes())) {
         return Err(Refusal::Unauthorized("wrong corp id"));
     }
     Ok(msg)
 }
 
-fn envelope_encrypt(body: &[u8]) -> Result<String, Refusal> {
+/// The envelope's encrypted part, and whether it is an intelligent robot's
+/// JSON envelope (`{"encrypt": …}`) rather than the app callbacks' XML.
+fn envelope_encrypt(body: &[u8]) -> Result<(String, bool), Refusal> {
     let text = std::str::from_utf8(body).map_err(|_| Refusal::Unauthorized("cannot verify: body is not UTF-8"))?;
+    if text.trim_start().starts_with('{') {
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|_| Refusal::Unauthorized("cannot verify: bad JSON envelope"))?;
+        let enc =
+            v.get("encrypt").and_then(|e| e.as_str()).ok_or(Refusal::Unauthorized("cannot verify: no encrypt"))?;
+        return Ok((enc.to_owned(), true));
+    }
     let doc = parse_xml(text).map_err(|_| Refusal::Unauthorized("cannot verify: bad XML envelope"))?;
-    child_text(&doc, "Encrypt").ok_or(Refusal::Unauthorized("cannot verify: no Encrypt element"))
+    Ok((child_text(&doc, "Encrypt").ok_or(Refusal::Unauthorized("cannot verify: no Encrypt element"))?, false))
+}
+
+/// A message to an intelligent robot in a group (decrypted JSON:
+/// `msgid`, `chatid`, `chattype`, `from.userid`, `msgtype`, `text.content`)
+/// becomes `message_sent`, its text (after the leading @mention) a
+/// possible command. The message carries no time: the callback's signed
+/// `timestamp` is used.
+fn robot_message(v: &serde_json::Value, scope: &str, query: &str) -> Option<NewEvent> {
+    let s = |p: &str| v.pointer(p).and_then(|x| x.as_str());
+    if s("/chattype") != Some("group") {
+        return None;
+    }
+    let (msgid, chat, user) = (s("/msgid")?, s("/chatid")?, s("/from/userid")?);
+    let at = query_param(query, "timestamp").and_then(|t| t.parse().ok()).and_then(unix)?;
+    let group = PlatformRef { platform: Platform::Wecom, external_id: chat.to_owned(), name: None, is_bot: false };
+    let props = json!({"message_id": msgid, "content_type": s("/msgtype")});
+    let mut e = platform_event(
+        EventSource::Wecom,
+        scope,
+        &format!("robot:{msgid}"),
+        EventKind::MessageSent.as_str(),
+        at,
+        Some(member(user)),
+        Some(group),
+        props,
+    );
+    if s("/msgtype") == Some("text") {
+        let content = s("/text/content").unwrap_or_default();
+        let words: Vec<&str> = content.split_whitespace().skip_while(|w| w.starts_with('@')).collect();
+        e.text = crate::platforms::inbound::command_text(&words.join(" "));
+    }
+    Some(e)
 }
 
 fn member(id: &str) -> PlatformRef {
@@ -149,12 +197,12 @@ impl Inbound for Wecom {
         if req.method == Method::GET {
             let echo =
                 query_param(req.query, "echostr").ok_or(Refusal::Unauthorized("cannot verify: missing echostr"))?;
-            let plain = open(creds, req.query, &echo)?;
+            let plain = open(creds, req.query, &echo, false)?;
             let resp = ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], plain).into_response();
             return Ok(Verdict::Reply(resp));
         }
-        let encrypt = envelope_encrypt(req.body)?;
-        open(creds, req.query, &encrypt)?;
+        let (encrypt, robot) = envelope_encrypt(req.body)?;
+        open(creds, req.query, &encrypt, robot)?;
         Ok(Verdict::Store)
     }
 
@@ -165,15 +213,20 @@ impl Inbound for Wecom {
         req: &Stored,
         _now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Normalized, String> {
-        let encrypt = envelope_encrypt(&req.body).map_err(|r| format!("{r:?}"))?;
+        let (encrypt, robot) = envelope_encrypt(&req.body).map_err(|r| format!("{r:?}"))?;
         let plain = creds
             .iter()
-            .find_map(|c| open(c, &req.query, &encrypt).ok())
+            .find_map(|c| open(c, &req.query, &encrypt, robot).ok())
             .ok_or("no credential set opens this request")?;
         let text = String::from_utf8(plain).map_err(|_| "event is not UTF-8")?;
-        let doc = parse_xml(&text)?;
         let scope = format!("wecom:{scope}");
         let mut out = Normalized::default();
+        if robot {
+            let v: serde_json::Value = serde_json::from_str(&text).map_err(|_| "robot message is not JSON")?;
+            out.events.extend(robot_message(&v, &scope, &req.query));
+            return Ok(out);
+        }
+        let doc = parse_xml(&text)?;
         match child_text(&doc, "Event").as_deref() {
             Some("change_external_chat") => chat_events(&doc, &scope, &mut out)?,
             Some("change_external_contact") => out.events.extend(contact_event(&doc, &scope)),
