@@ -39,3 +39,25 @@ pub async fn targets_group(
         None => Ok(true),
     }
 }
+
+/// The groups campaign `c` runs in now (no target: every active group).
+pub async fn target_groups(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    c: &model::Campaign,
+) -> Result<Vec<uuid::Uuid>, sqlx::Error> {
+    use crate::groups::model::GroupStatus;
+    use crate::groups::repo::GroupFilter;
+    let filter = match &c.target {
+        None => GroupFilter { statuses: vec![GroupStatus::Active], ..Default::default() },
+        Some(t) => match (&t.group_ids, t.layer_id) {
+            (Some(ids), _) => return Ok(ids.iter().map(|g| g.0).collect()),
+            (None, Some(l)) => match crate::layers::repo::get(conn, ws, l).await? {
+                Some(layer) => layer.selector.to_filter(),
+                None => return Ok(vec![]),
+            },
+            (None, None) => GroupFilter { statuses: vec![GroupStatus::Active], ..Default::default() },
+        },
+    };
+    Ok(crate::groups::repo::schedule_targets(conn, ws, &filter).await?.into_iter().map(|g| g.id.0).collect())
+}

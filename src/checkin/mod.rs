@@ -15,5 +15,6 @@ mod reply;
 pub mod repo;
 mod routes;
 pub mod service;
+mod stats;
 
 pub use routes::{refusal, router};

@@ -335,3 +335,79 @@ pub async fn latest_campaign(
     .fetch_optional(conn)
     .await
 }
+
+/// One day of a campaign's stats: `(day, participants, makeups, points, first_time)`.
+pub type DayFigures = (NaiveDate, i64, i64, i64, i64);
+
+/// A campaign's check-ins per day between two days.
+pub async fn day_figures(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    campaign: CampaignId,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<DayFigures>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.day, count(*)::int8, (count(*) FILTER (WHERE c.makeup))::int8,
+                COALESCE(sum(c.points_awarded), 0)::int8, (count(*) FILTER (WHERE f.first = c.day))::int8
+         FROM check_ins c
+         JOIN (SELECT member_id, min(day) AS first FROM check_ins WHERE workspace_id = $1 AND campaign_id = $2
+               GROUP BY member_id) f ON f.member_id = c.member_id
+         WHERE c.workspace_id = $1 AND c.campaign_id = $2 AND c.day BETWEEN $3 AND $4
+         GROUP BY c.day ORDER BY c.day",
+    )
+    .bind(ws)
+    .bind(campaign)
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await
+}
+
+/// Each member who checked in between two days: their last day then and its streak.
+pub async fn last_streaks(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    campaign: CampaignId,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(MemberId, NaiveDate, i32)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (member_id) member_id, day, streak FROM check_ins
+         WHERE workspace_id = $1 AND campaign_id = $2 AND day BETWEEN $3 AND $4 ORDER BY member_id, day DESC",
+    )
+    .bind(ws)
+    .bind(campaign)
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await
+}
+
+/// Members (not staff, not bots) now in `groups`, and how many of them
+/// checked in to the campaign between two days.
+pub async fn target_reach(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    campaign: CampaignId,
+    groups: &[Uuid],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "WITH t AS (SELECT DISTINCT s.member_id FROM memberships s
+                    JOIN members m ON m.workspace_id = s.workspace_id AND m.id = s.member_id
+                    WHERE s.workspace_id = $1 AND s.left_at IS NULL AND s.group_id = ANY($3)
+                      AND NOT m.is_staff AND NOT m.is_bot)
+         SELECT (SELECT count(*) FROM t)::int8,
+                (SELECT count(*) FROM t WHERE EXISTS (SELECT 1 FROM check_ins c WHERE c.workspace_id = $1
+                   AND c.campaign_id = $2 AND c.member_id = t.member_id AND c.day BETWEEN $4 AND $5))::int8",
+    )
+    .bind(ws)
+    .bind(campaign)
+    .bind(groups)
+    .bind(from)
+    .bind(to)
+    .fetch_one(conn)
+    .await
+}

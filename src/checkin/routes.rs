@@ -30,7 +30,10 @@ where
     AppState: axum::extract::FromRef<S>,
     Ingestion: axum::extract::FromRef<S>,
 {
-    OpenApiRouter::new().routes(routes!(list_check_ins, create_check_in)).routes(routes!(get_member_check_in_calendar))
+    OpenApiRouter::new()
+        .routes(routes!(list_check_ins, create_check_in))
+        .routes(routes!(get_member_check_in_calendar))
+        .routes(routes!(super::stats::get_check_in_stats))
 }
 
 fn map_err(e: sqlx::Error) -> ApiError {

@@ -345,3 +345,56 @@ async fn check_in_settings_are_typed_validated_and_stored_with_defaults() {
         (Some(3), Some("签到"))
     );
 }
+
+#[tokio::test]
+async fn stats_count_participants_first_timers_streaks_and_the_target_groups_reach() {
+    let app = TestApp::spawn().await;
+    app.clock.set(at("2026-12-01T01:00:00Z"));
+    let g = app.post("/v1/groups", json!({"platform": "telegram", "external_id": "s", "name": "S"})).await.id();
+    let (a, b, c, d) =
+        (member(&app, "A").await, member(&app, "B").await, member(&app, "C").await, member(&app, "D").await);
+    let joins: Vec<Value> = [&a, &b, &c, &d]
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            json!({"id": format!("j{i}"), "type": "member_joined", "occurred_at": "2026-11-30T01:00:00Z",
+                             "member_id": m, "group_id": g})
+        })
+        .collect();
+    let r = app.post("/v1/events", json!(joins)).await;
+    assert_eq!(r.body["accepted"], 4, "{:?}", r.body);
+    let camp = campaign(&app, json!({"points": 3})).await;
+    app.patch(&format!("/v1/campaigns/{camp}"), json!({"target": {"group_ids": [g]}})).await;
+    for (day, who) in [(1, vec![&a, &b]), (2, vec![&a]), (3, vec![&a, &c])] {
+        app.clock.set(at(&format!("2026-12-{day:02}T01:00:00Z")));
+        for m in who {
+            assert_eq!(check_in(&app, &camp, json!({"member_id": m, "group_id": g})).await.status, StatusCode::CREATED);
+        }
+    }
+    let s = app.get(&format!("/v1/campaigns/{camp}/check-ins/stats?from=2026-12-01&to=2026-12-04")).await;
+    assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
+    let col =
+        |k: &str| -> Vec<i64> { s.body["days"].as_array().unwrap().iter().map(|d| d[k].as_i64().unwrap()).collect() };
+    assert_eq!(col("participants"), [2, 1, 2, 0]);
+    assert_eq!(col("first_time"), [2, 0, 1, 0]);
+    assert_eq!(col("points_awarded"), [6, 3, 6, 0]);
+    assert_eq!((s.body["members"].as_i64(), s.body["check_ins"].as_i64()), (Some(3), Some(5)));
+    // On the 4th: A is on a 3-day streak, C on 1, B's broke.
+    let buckets: Vec<(i64, i64)> = s.body["streaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["min"].as_i64().unwrap(), b["members"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(buckets, [(0, 1), (1, 1), (2, 1), (4, 0), (7, 0), (14, 0), (30, 0)]);
+    assert_eq!((s.body["target_members"].as_i64(), s.body["target_members_checked_in"].as_i64()), (Some(4), Some(3)));
+    assert_eq!(s.body["participation_rate"], 0.75);
+    let csv =
+        app.get_text(&format!("/v1/campaigns/{camp}/check-ins/stats?from=2026-12-01&to=2026-12-02&format=csv")).await;
+    assert_eq!(
+        csv,
+        "day,participants,first_time,makeups,points_awarded\r\n2026-12-01,2,2,0,6\r\n2026-12-02,1,0,0,3\r\n"
+    );
+    let bad = app.get(&format!("/v1/campaigns/{camp}/check-ins/stats?from=2026-12-05&to=2026-12-01")).await;
+    assert_eq!((bad.status, bad.field()), (StatusCode::UNPROCESSABLE_ENTITY, "from"));
+}
