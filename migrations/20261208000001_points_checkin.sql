@@ -143,3 +143,57 @@ ALTER TABLE deliveries
     ADD CONSTRAINT deliveries_check_in_fkey FOREIGN KEY (workspace_id, check_in_id)
         REFERENCES check_ins (workspace_id, id) ON DELETE CASCADE;
 CREATE UNIQUE INDEX deliveries_check_in_key ON deliveries (workspace_id, check_in_id) WHERE check_in_id IS NOT NULL;
+
+-- Earning rules: points for paid orders (per unit of money) and for events
+-- of a type (with an optional cap per member and local day).
+CREATE TABLE points_rules (
+    workspace_id     uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    id               uuid NOT NULL,
+    name             text NOT NULL,
+    trigger          text NOT NULL,
+    event_type       text,
+    points           bigint,
+    points_per_unit  bigint,
+    unit             bigint,
+    daily_cap        bigint,
+    tiers            text[],
+    group_ids        uuid[],
+    starts_at        timestamptz,
+    ends_at          timestamptz,
+    status           text NOT NULL DEFAULT 'active',
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (workspace_id, id),
+    CONSTRAINT points_rules_trigger_check CHECK (
+        (trigger = 'order_paid' AND points_per_unit > 0 AND unit > 0 AND event_type IS NULL AND points IS NULL)
+     OR (trigger = 'event' AND event_type IS NOT NULL AND points > 0 AND points_per_unit IS NULL AND unit IS NULL)),
+    CONSTRAINT points_rules_status_check CHECK (status IN ('active', 'paused')),
+    CONSTRAINT points_rules_period_check CHECK (starts_at IS NULL OR ends_at IS NULL OR ends_at > starts_at)
+);
+
+-- Points an event rule gave a member on a local day (its daily cap).
+CREATE TABLE points_rule_days (
+    workspace_id  uuid NOT NULL,
+    rule_id       uuid NOT NULL,
+    member_id     uuid NOT NULL,
+    day           date NOT NULL,
+    points        bigint NOT NULL,
+    PRIMARY KEY (workspace_id, rule_id, member_id, day),
+    CONSTRAINT points_rule_days_rule_fkey FOREIGN KEY (workspace_id, rule_id)
+        REFERENCES points_rules (workspace_id, id) ON DELETE CASCADE
+);
+
+-- What each paid order earned, to take it back (in proportion) on refund.
+CREATE TABLE points_order_grants (
+    workspace_id  uuid NOT NULL,
+    order_id      text NOT NULL,
+    member_id     uuid NOT NULL,
+    amount        bigint NOT NULL,
+    points        bigint NOT NULL,
+    clawed_back   bigint NOT NULL DEFAULT 0,
+    entry_id      uuid NOT NULL,
+    PRIMARY KEY (workspace_id, order_id),
+    CONSTRAINT points_order_grants_clawed_check CHECK (clawed_back >= 0 AND clawed_back <= points),
+    CONSTRAINT points_order_grants_entry_fkey FOREIGN KEY (workspace_id, entry_id)
+        REFERENCES points_ledger (workspace_id, id) ON DELETE CASCADE
+);

@@ -18,13 +18,15 @@ use crate::workspaces::service::{bootstrap, NewWorkspace};
 /// Everything that follows from stored events, in the order it runs: the
 /// membership stints first (the metric queues read which groups they touched
 /// from the same events), the outbound webhook messages of joins and leaves,
-/// the metric queues, then check-ins typed in chat. The one list of
+/// the metric queues, points from earning rules and refunds, then check-ins
+/// typed in chat. The one list of
 /// subscribers; see [`crate::events::reactions`].
 pub fn subscribers() -> Reactions {
     let mut list: Vec<Arc<dyn crate::events::reactions::Reaction>> = vec![
         Arc::new(crate::memberships::reaction::Stints),
         Arc::new(crate::memberships::reaction::Announce),
         Arc::new(crate::metrics::store::reaction::RollupQueue),
+        Arc::new(crate::points::reaction::Earnings),
     ];
     // Last: the check-ins it makes are stored events the ones above handle.
     let before = Reactions::new(list.clone());

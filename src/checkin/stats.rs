@@ -31,6 +31,7 @@ pub struct StatsQuery {
     /// Last check-in day (inclusive); default today's check-in day.
     pub to: Option<NaiveDate>,
     /// `json` (default) or `csv` (the days).
+    #[param(inline)]
     pub format: Option<Format>,
 }
 

@@ -283,6 +283,19 @@ pub async fn tier_history(
     .await
 }
 
+/// The tiers of `ids` (members of the workspace).
+pub async fn tiers_of(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    ids: &[MemberId],
+) -> Result<Vec<(MemberId, Option<String>)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, tier FROM members WHERE workspace_id = $1 AND id = ANY($2)")
+        .bind(ws)
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
 /// Erases personal data, keeping the anonymous row and its history.
 pub async fn erase(
     conn: &mut PgConnection,

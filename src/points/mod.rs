@@ -16,8 +16,19 @@
 pub mod expiry;
 pub mod model;
 pub mod outbound;
+pub mod reaction;
 pub mod repo;
 mod routes;
+pub mod rules;
 pub mod service;
 
-pub use routes::{insufficient, require_member, router};
+pub use routes::{insufficient, require_member};
+
+/// Routes of this feature.
+pub fn router<S>() -> utoipa_axum::router::OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    crate::state::AppState: axum::extract::FromRef<S>,
+{
+    routes::router().merge(rules::router())
+}

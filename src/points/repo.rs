@@ -166,38 +166,23 @@ pub async fn set_balance(
     Ok(())
 }
 
-/// Takes back points without a guard (a clawback): the balance may go
-/// negative. Returns the balance before. Locks the account.
-pub async fn debit_unguarded(
+/// Writes a debit's entry and takes its points from the lots not due at
+/// `now` — `first` (a clawback's own order lot) first, then earliest expiry
+/// first and never-expiring ones last, up to what they hold — recording
+/// which lots gave how much. Under the account lock.
+pub async fn insert_debit(
     conn: &mut PgConnection,
     ws: WorkspaceId,
-    member: MemberId,
-    points: i64,
-    now: DateTime<Utc>,
-) -> Result<i64, sqlx::Error> {
-    lock_account(conn, ws, member).await?;
-    sqlx::query_scalar(
-        "UPDATE points_accounts SET balance = balance - $3, updated_at = $4
-         WHERE workspace_id = $1 AND member_id = $2 RETURNING balance + $3",
-    )
-    .bind(ws)
-    .bind(member)
-    .bind(points)
-    .bind(now)
-    .fetch_one(conn)
-    .await
-}
-
-/// Writes a debit's entry and takes its points from the lots not due at
-/// `now`, earliest expiry first and never-expiring ones last (up to what
-/// they hold), recording which lots gave how much. Under the account lock.
-pub async fn insert_debit(conn: &mut PgConnection, ws: WorkspaceId, e: &NewEntry<'_>) -> Result<(), sqlx::Error> {
+    e: &NewEntry<'_>,
+    first: Option<Uuid>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "WITH e AS (INSERT INTO points_ledger (workspace_id, id, member_id, delta, balance_after, kind, source_type,
                         source_id, note, occurred_at)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id),
               open AS (SELECT id, remaining,
-                              sum(remaining) OVER (ORDER BY expires_at NULLS LAST, id) - remaining AS before
+                              sum(remaining) OVER (ORDER BY id IS NOT DISTINCT FROM $11 DESC, expires_at NULLS LAST, id)
+                                - remaining AS before
                        FROM points_lots
                        WHERE workspace_id = $1 AND member_id = $3 AND remaining > 0
                          AND (expires_at IS NULL OR expires_at > $10)),
@@ -217,6 +202,7 @@ pub async fn insert_debit(conn: &mut PgConnection, ws: WorkspaceId, e: &NewEntry
     .bind(&e.source.id)
     .bind(e.note)
     .bind(e.at)
+    .bind(first)
     .execute(conn)
     .await?;
     Ok(())

@@ -144,7 +144,7 @@ pub async fn debit(
         at: now,
         expires_at: None,
     };
-    repo::insert_debit(conn, ws, &e).await?;
+    repo::insert_debit(conn, ws, &e, None).await?;
     Ok(Ok(Debited { entry: to_entry(&e), expired }))
 }
 
@@ -178,4 +178,70 @@ pub async fn write_expiries(
     let after: Vec<i64> = entries.iter().map(|e| e.balance_after).collect();
     repo::write_expiries(conn, ws, &lots, &ids, &after).await?;
     Ok(entries)
+}
+
+/// What a refund took back.
+#[derive(Debug, Clone)]
+pub struct ClawedBack {
+    pub entry: LedgerEntry,
+    pub expired: Vec<LedgerEntry>,
+}
+
+/// Takes back the points a refunded order earned: in proportion to
+/// `refunded` of the order's amount (all that is left when absent or not
+/// less than the amount), at most what was not taken back before. The
+/// order's own lot goes first, then the earliest-expiring others. What the
+/// lots do not cover is a debt (`allow_negative`: the balance goes below
+/// zero, later earnings pay it first) or written off (`floor_zero`: noted
+/// in the entry). None when the order earned nothing or this refund was
+/// taken back before.
+pub async fn claw_back(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    policy: &Policy,
+    order: &str,
+    refunded: Option<i64>,
+    refund: Source,
+    now: DateTime<Utc>,
+) -> Result<Option<ClawedBack>, sqlx::Error> {
+    use super::rules::repo as rules;
+    let Some((member, amount, points, clawed, lot)) = rules::order_grant_for_update(conn, ws, order).await? else {
+        return Ok(None);
+    };
+    let left = points - clawed;
+    let want = match refunded {
+        Some(r) if r < amount && amount > 0 => ((points as i128 * r.max(0) as i128 / amount as i128) as i64).min(left),
+        _ => left,
+    };
+    if want <= 0 || repo::entry_by_source(conn, ws, EntryKind::Clawback, &refund).await?.is_some() {
+        return Ok(None);
+    }
+    let before = repo::lock_account(conn, ws, member).await?;
+    let lots = repo::due_lots(conn, ws, &[member], now).await?;
+    let expired = if lots.is_empty() { vec![] } else { write_expiries(conn, ws, &[(member, before)], &lots).await? };
+    let balance = expired.last().map_or(before, |e| e.balance_after);
+    let take = match policy.clawback {
+        ClawbackPolicy::AllowNegative => want,
+        ClawbackPolicy::FloorZero => want.min(balance.max(0)),
+    };
+    let note = if take < want {
+        format!("refund of order {order}: {} of {want} points written off (floor_zero)", want - take)
+    } else {
+        format!("refund of order {order}")
+    };
+    let e = NewEntry {
+        id: Uuid::now_v7(),
+        member,
+        delta: -take,
+        balance_after: balance - take,
+        kind: EntryKind::Clawback,
+        source: &refund,
+        note: &note,
+        at: now,
+        expires_at: None,
+    };
+    repo::set_balance(conn, ws, member, balance - take).await?;
+    repo::insert_debit(conn, ws, &e, Some(lot)).await?;
+    rules::add_clawed_back(conn, ws, order, want).await?;
+    Ok(Some(ClawedBack { entry: to_entry(&e), expired }))
 }

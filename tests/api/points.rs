@@ -156,3 +156,133 @@ async fn adjustments_are_validated_audited_and_replayed_by_idempotency_key() {
     let missing = app.get(&format!("/v1/members/{}/points", uuid::Uuid::now_v7())).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+async fn events(app: &TestApp, list: serde_json::Value) {
+    let r = app.post("/v1/events", list).await;
+    assert!(r.status.is_success() && r.body["rejected"] == 0, "{:?}", r.body);
+}
+
+fn order(id: &str, kind: &str, member: &str, order: &str, amount: Option<i64>) -> serde_json::Value {
+    let mut e = json!({"id": id, "type": kind, "occurred_at": "2026-11-20T01:00:00Z", "member_id": member,
+                       "order_id": order});
+    if let Some(a) = amount {
+        e["amount"] = json!(a);
+        e["currency"] = json!("CNY");
+    }
+    e
+}
+
+#[tokio::test]
+async fn paid_orders_earn_once_and_refunds_take_back_in_proportion() {
+    let app = TestApp::spawn().await;
+    let m = member(&app, "Eve").await;
+    let r = app
+        .post(
+            "/v1/points-rules",
+            json!({"name": "1 point per yuan", "trigger": "order_paid", "points_per_unit": 1, "unit": 100}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    events(&app, json!([order("p1", "order_paid", &m, "A1", Some(12345))])).await;
+    // Redelivered, and paid again under another event id: no second credit.
+    events(
+        &app,
+        json!([order("p1", "order_paid", &m, "A1", Some(12345)), order("p1b", "order_paid", &m, "A1", Some(12345))]),
+    )
+    .await;
+    assert_eq!(balance(&app, &m).await, 123);
+    // Half refunded, then the rest.
+    events(&app, json!([order("r1", "order_refunded", &m, "A1", Some(6172))])).await;
+    assert_eq!(balance(&app, &m).await, 123 - 61);
+    events(&app, json!([order("r2", "order_refunded", &m, "A1", None)])).await;
+    events(&app, json!([order("r3", "order_refunded", &m, "A1", None)])).await;
+    assert_eq!(balance(&app, &m).await, 0);
+    let kinds: Vec<(String, i64)> = ledger(&app, &m)
+        .await
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap().to_owned(), e["delta"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("clawback".into(), -62), ("clawback".into(), -61), ("earn".into(), 123)]);
+    assert_ledger_consistent(&app, &m).await;
+}
+
+#[tokio::test]
+async fn a_refund_of_spent_points_is_a_debt_or_written_off_by_policy() {
+    let app = TestApp::spawn().await;
+    app.post("/v1/points-rules", json!({"name": "r", "trigger": "order_paid", "points_per_unit": 1, "unit": 100}))
+        .await;
+    let m = member(&app, "Fay").await;
+    events(&app, json!([order("p1", "order_paid", &m, "B1", Some(10000))])).await;
+    assert_eq!(adjust(&app, &m, -80).await.status, StatusCode::CREATED);
+    // allow_negative (the default): the balance goes to -80.
+    events(&app, json!([order("r1", "order_refunded", &m, "B1", None)])).await;
+    assert_eq!(balance(&app, &m).await, -80);
+    // Later earnings pay the debt first: of 100, 20 are left to spend.
+    events(&app, json!([order("p2", "order_paid", &m, "B2", Some(10000))])).await;
+    assert_eq!(balance(&app, &m).await, 20);
+    let p = app.get(&format!("/v1/members/{m}/points")).await;
+    assert_eq!(p.body["expiring"], json!([]));
+    assert_eq!(adjust(&app, &m, -21).await.code(), "insufficient_points");
+    assert_eq!(adjust(&app, &m, -20).await.status, StatusCode::CREATED);
+    assert_ledger_consistent(&app, &m).await;
+
+    app.patch("/v1/workspace", json!({"points": {"clawback": "floor_zero"}})).await;
+    let n = member(&app, "Gil").await;
+    events(&app, json!([order("p3", "order_paid", &n, "C1", Some(10000))])).await;
+    adjust(&app, &n, -70).await;
+    events(&app, json!([order("r3", "order_refunded", &n, "C1", None)])).await;
+    assert_eq!(balance(&app, &n).await, 0);
+    let last = &ledger(&app, &n).await[0];
+    assert_eq!((last["kind"].as_str(), last["delta"].as_i64()), (Some("clawback"), Some(-30)));
+    assert_eq!(last["note"], "refund of order C1: 70 of 100 points written off (floor_zero)");
+    assert_ledger_consistent(&app, &n).await;
+}
+
+#[tokio::test]
+async fn event_rules_respect_their_daily_cap_tiers_and_validation() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .post(
+            "/v1/points-rules",
+            json!({"name": "share", "trigger": "event", "event_type": "custom.shared", "points": 5, "daily_cap": 12}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    app.post(
+        "/v1/points-rules",
+        json!({"name": "vip clicks", "trigger": "event", "event_type": "link_clicked", "points": 3, "tiers": ["vip"]}),
+    )
+    .await;
+    let m = member(&app, "Hal").await;
+    let share = |id: &str, at: &str| json!({"id": id, "type": "custom.shared", "occurred_at": at, "member_id": m});
+    events(&app, json!([share("s1", "2026-11-19T01:00:00Z"), share("s2", "2026-11-19T02:00:00Z")])).await;
+    events(&app, json!([share("s3", "2026-11-19T03:00:00Z"), share("s4", "2026-11-19T04:00:00Z")])).await;
+    assert_eq!(balance(&app, &m).await, 12, "capped at 12 on the 19th (Shanghai)");
+    events(&app, json!([share("s5", "2026-11-19T16:30:00Z")])).await; // 20 Nov 00:30 in Shanghai
+    assert_eq!(balance(&app, &m).await, 17);
+    let click = json!([{"id": "c1", "type": "link_clicked", "occurred_at": "2026-11-19T05:00:00Z", "member_id": m}]);
+    events(&app, click).await;
+    assert_eq!(balance(&app, &m).await, 17, "not a VIP");
+    app.put(&format!("/v1/members/{m}/tier"), json!({"tier": "vip"})).await;
+    events(&app, json!([{"id": "c2", "type": "link_clicked", "occurred_at": "2026-11-19T05:00:00Z", "member_id": m}]))
+        .await;
+    assert_eq!(balance(&app, &m).await, 20);
+
+    for (body, field, status) in [
+        (json!({"name": "x", "trigger": "event", "event_type": "order_paid", "points": 1}), "event_type", 422),
+        (json!({"name": "x", "trigger": "event", "event_type": "custom.a"}), "points", 422),
+        (json!({"name": "x", "trigger": "order_paid", "points_per_unit": 1, "unit": 0}), "unit", 422),
+        (json!({"name": "x", "trigger": "order_paid", "points_per_unit": 1, "unit": 1, "points": 3}), "points", 422),
+        (
+            json!({"name": "x", "trigger": "order_paid", "points_per_unit": 1, "unit": 1, "tiers": ["gold"]}),
+            "tiers[0]",
+            404,
+        ),
+    ] {
+        let r = app.post("/v1/points-rules", body.clone()).await;
+        assert_eq!((r.status.as_u16(), r.field()), (status, field), "{body}: {:?}", r.body);
+    }
+    let other = app.other_workspace("o").await;
+    let list = app.send(reqwest::Method::GET, "/v1/points-rules", Some(&other), None).await;
+    assert_eq!(list.body["items"].as_array().map(Vec::len), Some(0));
+}
