@@ -197,3 +197,60 @@ CREATE TABLE points_order_grants (
     CONSTRAINT points_order_grants_entry_fkey FOREIGN KEY (workspace_id, entry_id)
         REFERENCES points_ledger (workspace_id, id) ON DELETE CASCADE
 );
+
+-- The points mall (积分商城): items bought with points, and redemptions.
+-- The stock guard is `mall_items_stock_check` with a guarded decrement; a
+-- member's limit is counted under the lock of their points account.
+CREATE TABLE mall_items (
+    workspace_id   uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    id             uuid NOT NULL,
+    name           text NOT NULL,
+    description    text NOT NULL DEFAULT '',
+    kind           text NOT NULL,
+    points_cost    bigint NOT NULL,
+    stock          bigint,
+    limit_count    integer,
+    limit_period   text,
+    tiers          text[],
+    starts_at      timestamptz,
+    ends_at        timestamptz,
+    status         text NOT NULL DEFAULT 'active',
+    auto_fulfil    boolean NOT NULL DEFAULT false,
+    image_url      text,
+    redeemed       bigint NOT NULL DEFAULT 0,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    updated_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (workspace_id, id),
+    CONSTRAINT mall_items_kind_check CHECK (kind IN ('goods', 'custom', 'coupon', 'lottery_entry')),
+    CONSTRAINT mall_items_cost_check CHECK (points_cost > 0),
+    CONSTRAINT mall_items_stock_check CHECK (stock IS NULL OR stock >= 0),
+    CONSTRAINT mall_items_limit_check CHECK ((limit_count IS NULL) = (limit_period IS NULL) AND (limit_count IS NULL OR limit_count > 0)),
+    CONSTRAINT mall_items_period_check CHECK (limit_period IN ('day', 'week', 'month', 'ever')),
+    CONSTRAINT mall_items_status_check CHECK (status IN ('active', 'paused', 'archived')),
+    CONSTRAINT mall_items_window_check CHECK (starts_at IS NULL OR ends_at IS NULL OR ends_at > starts_at)
+);
+
+CREATE TABLE mall_redemptions (
+    workspace_id   uuid NOT NULL,
+    id             uuid NOT NULL,
+    item_id        uuid NOT NULL,
+    member_id      uuid NOT NULL,
+    quantity       integer NOT NULL,
+    points_spent   bigint NOT NULL,
+    status         text NOT NULL,
+    entry_id       uuid NOT NULL,
+    tracking       text,
+    fulfilled_at   timestamptz,
+    cancelled_at   timestamptz,
+    created_at     timestamptz NOT NULL,
+    updated_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (workspace_id, id),
+    CONSTRAINT mall_redemptions_quantity_check CHECK (quantity > 0),
+    CONSTRAINT mall_redemptions_status_check CHECK (status IN ('pending_fulfilment', 'fulfilled', 'cancelled')),
+    CONSTRAINT mall_redemptions_item_fkey FOREIGN KEY (workspace_id, item_id) REFERENCES mall_items (workspace_id, id),
+    CONSTRAINT mall_redemptions_member_fkey FOREIGN KEY (workspace_id, member_id)
+        REFERENCES members (workspace_id, id) ON DELETE CASCADE,
+    CONSTRAINT mall_redemptions_entry_fkey FOREIGN KEY (workspace_id, entry_id) REFERENCES points_ledger (workspace_id, id)
+);
+CREATE INDEX mall_redemptions_member_idx ON mall_redemptions (workspace_id, member_id, item_id, created_at);
+CREATE INDEX mall_redemptions_item_idx ON mall_redemptions (workspace_id, item_id, id);

@@ -30,7 +30,8 @@ use crate::http::{idempotency, ops};
         (name = "layers", description = "Saved group selectors"),
         (name = "campaigns", description = "Campaigns and their lifecycle"),
         (name = "check-ins", description = "Daily check-in campaigns: check-ins, streaks, makeups, stats"),
-        (name = "points", description = "Members' points: balances, the ledger with expiring lots, adjustments"),
+        (name = "points", description = "Members' points: balances, the ledger with expiring lots, adjustments, earning rules"),
+        (name = "mall", description = "The points mall: items, redemptions, fulfilment"),
         (name = "events", description = "Funnel events: batch ingestion and queries"),
         (name = "connections", description = "Chat-platform accounts and their webhook URLs"),
         (name = "webhooks", description = "Inbound platform callbacks and their inbox"),
@@ -81,6 +82,7 @@ fn v1_routes() -> OpenApiRouter<App> {
         .merge(crate::groups::router())
         .merge(crate::members::router())
         .merge(crate::points::router())
+        .merge(crate::mall::router())
         .merge(crate::memberships::router())
         .merge(crate::layers::router())
         .merge(crate::campaigns::router())

@@ -31,6 +31,7 @@ pub mod ids;
 pub mod jobs;
 pub mod keys;
 pub mod layers;
+pub mod mall;
 pub mod members;
 pub mod memberships;
 pub mod metrics;

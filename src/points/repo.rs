@@ -208,6 +208,42 @@ pub async fn insert_debit(
     Ok(())
 }
 
+/// The lots a debit took from: `(lot, points, expires_at)`.
+pub async fn lot_uses(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    entry: Uuid,
+) -> Result<Vec<(Uuid, i64, Option<DateTime<Utc>>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.lot_id, u.points, l.expires_at FROM points_lot_uses u
+         JOIN points_lots l ON l.workspace_id = u.workspace_id AND l.id = u.lot_id
+         WHERE u.workspace_id = $1 AND u.entry_id = $2 ORDER BY l.expires_at NULLS LAST, u.lot_id",
+    )
+    .bind(ws)
+    .bind(entry)
+    .fetch_all(conn)
+    .await
+}
+
+/// Gives points back to lots (under the account lock).
+pub async fn refill_lots(conn: &mut PgConnection, ws: WorkspaceId, refills: &[(Uuid, i64)]) -> Result<(), sqlx::Error> {
+    if refills.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = refills.iter().map(|r| r.0).collect();
+    let pts: Vec<i64> = refills.iter().map(|r| r.1).collect();
+    sqlx::query(
+        "UPDATE points_lots l SET remaining = l.remaining + u.pts FROM unnest($2::uuid[], $3::int8[]) AS u(id, pts)
+         WHERE l.workspace_id = $1 AND l.id = u.id",
+    )
+    .bind(ws)
+    .bind(&ids)
+    .bind(&pts)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// One entry by its source (what a repeated grant answers with).
 pub async fn entry_by_source(
     conn: &mut PgConnection,

@@ -245,3 +245,51 @@ pub async fn claw_back(
     rules::add_clawed_back(conn, ws, order, want).await?;
     Ok(Some(ClawedBack { entry: to_entry(&e), expired }))
 }
+
+/// Gives back what debit `entry` took (`back.points`), as one `adjust`
+/// entry with `back.source`: first any clawback debt is paid, then each lot it took
+/// from gets its points back where it has not expired by `now`; what came
+/// from lots that expired meanwhile becomes a fresh lot with the policy's
+/// expiry. None when this source was given back before.
+pub async fn give_back(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    policy: &Policy,
+    entry: Uuid,
+    back: Credit<'_>,
+) -> Result<Option<LedgerEntry>, sqlx::Error> {
+    let Credit { member, points, source, note, at: now, .. } = back;
+    let before = repo::lock_account(conn, ws, member).await?;
+    if repo::entry_by_source(conn, ws, EntryKind::Adjust, &source).await?.is_some() {
+        return Ok(None);
+    }
+    let mut left = points - (-before).clamp(0, points);
+    let mut refills = Vec::new();
+    for (lot, took, expires) in repo::lot_uses(conn, ws, entry).await? {
+        if left == 0 {
+            break;
+        }
+        if expires.is_none_or(|e| e > now) {
+            let n = took.min(left);
+            refills.push((lot, n));
+            left -= n;
+        }
+    }
+    let fresh = left;
+    let e = NewEntry {
+        id: Uuid::now_v7(),
+        member,
+        delta: points,
+        balance_after: before + points,
+        kind: EntryKind::Adjust,
+        source: &source,
+        note,
+        at: now,
+        expires_at: if fresh > 0 { expires_at(policy.expiry, policy.tz, now) } else { None },
+    };
+    if !repo::insert_credit(conn, ws, &e, fresh).await? {
+        return Ok(None);
+    }
+    repo::refill_lots(conn, ws, &refills).await?;
+    Ok(Some(to_entry(&e)))
+}

@@ -52,6 +52,9 @@ pub const ALL: &[Entry] = &[
     entry::<PointsEarned>(),
     entry::<PointsSpent>(),
     entry::<PointsExpired>(),
+    entry::<MallRedemptionCreated>(),
+    entry::<MallRedemptionFulfilled>(),
+    entry::<MallRedemptionCancelled>(),
 ];
 
 /// The catalogue entry of a type name.
@@ -313,6 +316,63 @@ pub struct PointsExpired {
 impl Payload for PointsExpired {
     const TYPE: &'static str = "points.expired";
     const SUMMARY: &'static str = "Some of a member's points expired.";
+}
+
+/// A member redeemed a points-mall item (ship `goods` when `pending_fulfilment`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MallRedemptionCreated {
+    pub redemption_id: Uuid,
+    pub item_id: Uuid,
+    pub item_name: String,
+    /// `goods` or `custom`.
+    pub item_kind: String,
+    pub member_id: Uuid,
+    pub display_name: String,
+    pub quantity: i32,
+    pub points_spent: i64,
+    /// `pending_fulfilment` or `fulfilled`.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    /// Only for endpoints with `include_pii` (for shipping).
+    pub phone: Option<String>,
+    /// Only for endpoints with `include_pii`.
+    pub email: Option<String>,
+}
+
+impl Payload for MallRedemptionCreated {
+    const TYPE: &'static str = "mall.redemption_created";
+    const SUMMARY: &'static str = "A member redeemed a points-mall item.";
+}
+
+/// A redemption was marked fulfilled.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MallRedemptionFulfilled {
+    pub redemption_id: Uuid,
+    pub item_id: Uuid,
+    pub member_id: Uuid,
+    pub tracking: Option<String>,
+    pub fulfilled_at: DateTime<Utc>,
+}
+
+impl Payload for MallRedemptionFulfilled {
+    const TYPE: &'static str = "mall.redemption_fulfilled";
+    const SUMMARY: &'static str = "A points-mall redemption was fulfilled.";
+}
+
+/// A redemption was cancelled: its stock and points are back.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MallRedemptionCancelled {
+    pub redemption_id: Uuid,
+    pub item_id: Uuid,
+    pub member_id: Uuid,
+    pub quantity: i32,
+    pub points_returned: i64,
+    pub cancelled_at: DateTime<Utc>,
+}
+
+impl Payload for MallRedemptionCancelled {
+    const TYPE: &'static str = "mall.redemption_cancelled";
+    const SUMMARY: &'static str = "A points-mall redemption was cancelled (stock and points restored).";
 }
 
 /// Adds the catalogue to an OpenAPI 3.1 document: each payload schema in

@@ -14,6 +14,7 @@ mod delivery;
 mod events;
 mod foundation;
 mod groups;
+mod mall;
 mod members;
 mod metrics;
 mod metrics_cohorts;
