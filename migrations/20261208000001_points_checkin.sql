@@ -254,3 +254,29 @@ CREATE TABLE mall_redemptions (
 );
 CREATE INDEX mall_redemptions_member_idx ON mall_redemptions (workspace_id, member_id, item_id, created_at);
 CREATE INDEX mall_redemptions_item_idx ON mall_redemptions (workspace_id, item_id, id);
+
+-- Automatic tiers: one ordered rule set per workspace, the members below
+-- their tier's rules (the downgrade grace) and the local day evaluated.
+CREATE TABLE tier_rule_sets (
+    workspace_id          uuid PRIMARY KEY REFERENCES workspaces (id) ON DELETE CASCADE,
+    rules                 jsonb NOT NULL,
+    default_tier          text,
+    downgrade_grace_days  integer NOT NULL DEFAULT 0,
+    manual_lock_days      integer NOT NULL DEFAULT 0,
+    enabled               boolean NOT NULL DEFAULT true,
+    evaluated_day         date,
+    updated_at            timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT tier_rule_sets_rules_array CHECK (jsonb_typeof(rules) = 'array'),
+    CONSTRAINT tier_rule_sets_days_check CHECK (downgrade_grace_days BETWEEN 0 AND 366 AND manual_lock_days BETWEEN 0 AND 3660),
+    CONSTRAINT tier_rule_sets_default_fkey FOREIGN KEY (workspace_id, default_tier)
+        REFERENCES tiers (workspace_id, key) ON UPDATE CASCADE
+);
+
+CREATE TABLE tier_rule_grace (
+    workspace_id  uuid NOT NULL,
+    member_id     uuid NOT NULL,
+    below_since   date NOT NULL,
+    PRIMARY KEY (workspace_id, member_id),
+    CONSTRAINT tier_rule_grace_member_fkey FOREIGN KEY (workspace_id, member_id)
+        REFERENCES members (workspace_id, id) ON DELETE CASCADE
+);

@@ -83,6 +83,7 @@ fn v1_routes() -> OpenApiRouter<App> {
         .merge(crate::members::router())
         .merge(crate::points::router())
         .merge(crate::mall::router())
+        .merge(crate::tier_rules::router())
         .merge(crate::memberships::router())
         .merge(crate::layers::router())
         .merge(crate::campaigns::router())

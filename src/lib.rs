@@ -44,6 +44,7 @@ pub mod startup;
 pub mod state;
 pub mod tags;
 pub mod telemetry;
+pub mod tier_rules;
 pub mod tiers;
 pub mod validate;
 pub mod webhooks;

@@ -263,6 +263,47 @@ pub async fn set_tier(
     Ok(())
 }
 
+/// Changes the tier only while it is still `c.from` (a change decided on
+/// an earlier read, e.g. by the tier rules, loses to one made meanwhile);
+/// records the change when made. Returns whether it was.
+pub async fn set_tier_if_unchanged(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: MemberId,
+    c: NewTierChange<'_>,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE members SET tier = $4, updated_at = now()
+         WHERE workspace_id = $1 AND id = $2 AND tier IS NOT DISTINCT FROM $3",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(c.from)
+    .bind(c.to)
+    .execute(&mut *conn)
+    .await?;
+    if r.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let (actor_type, actor_id) = c.actor.parts();
+    sqlx::query(
+        "INSERT INTO member_tier_changes (workspace_id, id, member_id, from_tier, to_tier, reason, actor_type, actor_id, changed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(ws)
+    .bind(Uuid::now_v7())
+    .bind(id)
+    .bind(c.from)
+    .bind(c.to)
+    .bind(c.reason)
+    .bind(actor_type)
+    .bind(actor_id)
+    .bind(c.at)
+    .execute(conn)
+    .await?;
+    Ok(true)
+}
+
 /// Tier history, newest first.
 pub async fn tier_history(
     conn: &mut PgConnection,

@@ -27,4 +27,5 @@ mod points;
 mod reactions;
 mod sop;
 mod sop_crash;
+mod tier_rules;
 mod webhooks;
