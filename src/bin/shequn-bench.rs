@@ -4,6 +4,7 @@
 //! `cargo run --release --features bench --bin shequn-bench -- sop [--groups N]` (see `bench_sop.rs`)
 //! `cargo run --release --features bench --bin shequn-bench -- metrics [--events N]` (see `bench_metrics.rs`)
 //! `cargo run --release --features bench --bin shequn-bench -- webhooks [--events N]` (see `bench_webhooks.rs`)
+//! `cargo run --release --features bench --bin shequn-bench -- checkin [--members N] [--groups N] [--runs N]` (see `bench_checkin.rs`)
 //!
 //! Uses `DATABASE_URL` if set, else a throwaway embedded cluster (durable
 //! settings). Starts `target/release/shequn` as a child process, then
@@ -34,6 +35,8 @@ use shequn::db::embedded::{EmbeddedOptions, EmbeddedPostgres};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgPool};
 
+#[path = "bench_checkin.rs"]
+mod checkin;
 #[path = "bench_metrics.rs"]
 mod metrics;
 #[path = "bench_sop.rs"]
@@ -73,12 +76,12 @@ fn args() -> anyhow::Result<Args> {
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     match raw.first().map(String::as_str) {
-        Some(c @ ("ingest" | "sop" | "metrics" | "webhooks")) => a.command = c.to_owned(),
+        Some(c @ ("ingest" | "sop" | "metrics" | "webhooks" | "checkin")) => a.command = c.to_owned(),
         _ => {
             bail!(
                 "usage: shequn-bench ingest [--events N] [--clients N] [--webhooks N] | sop [--groups N] [--runs N] [--instances 1|2] \
                  | metrics [--events N] [--members N] [--groups N] [--days N] [--runs N] \
-                 | webhooks [--events N] [--runs N]"
+                 | webhooks [--events N] [--runs N] | checkin [--members N] [--groups N] [--runs N]"
             )
         }
     }
@@ -464,6 +467,25 @@ async fn main() -> anyhow::Result<()> {
             a.instances,
         )
         .await;
+        discard(embedded);
+        return r;
+    }
+    if a.command == "checkin" {
+        let given = |f: &str| a.given.iter().any(|g| g == f);
+        let members = if given("--members") { a.members } else { 10_000 };
+        let groups = if given("--groups") { a.groups } else { 50 };
+        let runs = if given("--runs") { a.runs } else { 1 };
+        println!(
+            "machine: {} cores; members: {members}; groups: {groups}; runs: {runs}",
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+        );
+        let mut r = Ok(());
+        for _ in 0..runs.max(1) {
+            r = checkin::run(&admin, &admin_url, members, groups).await;
+            if r.is_err() {
+                break;
+            }
+        }
         discard(embedded);
         return r;
     }

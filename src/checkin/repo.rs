@@ -384,28 +384,22 @@ pub async fn last_streaks(
     .await
 }
 
-/// Members (not staff, not bots) now in `groups`, and how many of them
-/// checked in to the campaign between two days.
-pub async fn target_reach(
+/// How many of `members` checked in to the campaign between two days.
+pub async fn checked_in_among(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     campaign: CampaignId,
-    groups: &[Uuid],
+    members: &[MemberId],
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<(i64, i64), sqlx::Error> {
-    sqlx::query_as(
-        "WITH t AS (SELECT DISTINCT s.member_id FROM memberships s
-                    JOIN members m ON m.workspace_id = s.workspace_id AND m.id = s.member_id
-                    WHERE s.workspace_id = $1 AND s.left_at IS NULL AND s.group_id = ANY($3)
-                      AND NOT m.is_staff AND NOT m.is_bot)
-         SELECT (SELECT count(*) FROM t)::int8,
-                (SELECT count(*) FROM t WHERE EXISTS (SELECT 1 FROM check_ins c WHERE c.workspace_id = $1
-                   AND c.campaign_id = $2 AND c.member_id = t.member_id AND c.day BETWEEN $4 AND $5))::int8",
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(DISTINCT member_id) FROM check_ins
+         WHERE workspace_id = $1 AND campaign_id = $2 AND member_id = ANY($3) AND day BETWEEN $4 AND $5",
     )
     .bind(ws)
     .bind(campaign)
-    .bind(groups)
+    .bind(members)
     .bind(from)
     .bind(to)
     .fetch_one(conn)

@@ -110,7 +110,10 @@ pub async fn get_check_in_stats(
     let figures = repo::day_figures(&mut tx, ws, id, from, to).await?;
     let last = repo::last_streaks(&mut tx, ws, id, from, to).await?;
     let groups = crate::campaigns::target_groups(&mut tx, ws, &c).await?;
-    let (target, reached) = repo::target_reach(&mut tx, ws, id, &groups, from, to).await?;
+    let present = crate::memberships::repo::current_members(&mut tx, ws, &groups).await?;
+    let people = crate::members::repo::people(&mut tx, ws, &present).await?;
+    let target = people.len() as i64;
+    let reached = repo::checked_in_among(&mut tx, ws, id, &people, from, to).await?;
     tx.commit().await?;
     let days: Vec<StatsDay> = from
         .iter_days()

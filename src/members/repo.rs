@@ -337,6 +337,36 @@ pub async fn tiers_of(
         .await
 }
 
+/// The members rules judge (not erased, not staff, not bots): id, tier and
+/// when a person (not Shequn) last set the tier.
+pub async fn judged(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+) -> Result<Vec<(MemberId, Option<String>, Option<DateTime<Utc>>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT m.id, m.tier, h.changed_at
+         FROM members m
+         LEFT JOIN (SELECT DISTINCT ON (member_id) member_id, changed_at FROM member_tier_changes
+                    WHERE workspace_id = $1 AND actor_type <> 'system' ORDER BY member_id, changed_at DESC) h
+                ON h.member_id = m.id
+         WHERE m.workspace_id = $1 AND m.erased_at IS NULL AND NOT m.is_staff AND NOT m.is_bot",
+    )
+    .bind(ws)
+    .fetch_all(conn)
+    .await
+}
+
+/// Of `ids`, the members who are neither staff nor bots.
+pub async fn people(conn: &mut PgConnection, ws: WorkspaceId, ids: &[MemberId]) -> Result<Vec<MemberId>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM members WHERE workspace_id = $1 AND id = ANY($2) AND NOT is_staff AND NOT is_bot",
+    )
+    .bind(ws)
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+}
+
 /// Erases personal data, keeping the anonymous row and its history.
 pub async fn erase(
     conn: &mut PgConnection,

@@ -85,6 +85,21 @@ pub async fn latest_closed(
     .await
 }
 
+/// The members now in any of `groups` (an open stint), each once.
+pub async fn current_members(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    groups: &[Uuid],
+) -> Result<Vec<crate::ids::MemberId>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT member_id FROM memberships WHERE workspace_id = $1 AND left_at IS NULL AND group_id = ANY($2)",
+    )
+    .bind(ws)
+    .bind(groups)
+    .fetch_all(conn)
+    .await
+}
+
 /// Stints of a group (open only unless `history`), newest first.
 pub async fn list_for_group(
     conn: &mut PgConnection,

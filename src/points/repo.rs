@@ -392,6 +392,25 @@ pub async fn write_expiries(
     Ok(())
 }
 
+/// Points each member earned (`earn` entries) in `lo..hi`.
+pub async fn earned_by_member(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    lo: DateTime<Utc>,
+    hi: DateTime<Utc>,
+) -> Result<std::collections::HashMap<MemberId, i64>, sqlx::Error> {
+    let rows: Vec<(MemberId, i64)> = sqlx::query_as(
+        "SELECT member_id, COALESCE(sum(delta), 0)::int8 FROM points_ledger
+         WHERE workspace_id = $1 AND kind = 'earn' AND occurred_at >= $2 AND occurred_at < $3 GROUP BY member_id",
+    )
+    .bind(ws)
+    .bind(lo)
+    .bind(hi)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Members (by workspace) holding lots due at `now`, at most `limit`.
 pub async fn members_with_due_lots(
     conn: &mut PgConnection,

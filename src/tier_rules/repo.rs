@@ -1,13 +1,13 @@
-//! All SQL of tier rules: the rule set, the grace state, and the member
-//! figures read from the metric rollups and the points ledger.
+//! All SQL of tier rules: the rule set and the grace state (the figures
+//! come from the features that own them: the metric rollups, the ledger).
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use sqlx::types::Json;
 use sqlx::PgConnection;
 
-use super::model::{Metric, TierRule, TierRules};
+use super::model::{TierRule, TierRules};
 use crate::ids::{MemberId, WorkspaceId};
 
 /// A rule set row: rules, default tier, grace, lock, enabled, day evaluated.
@@ -80,67 +80,13 @@ pub async fn enabled_workspaces(conn: &mut PgConnection) -> Result<Vec<(Workspac
     .await
 }
 
-/// A member the rules judge: tier, and when a person last set it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Judged {
-    pub id: MemberId,
-    pub tier: Option<String>,
-    pub set_by_hand_at: Option<DateTime<Utc>>,
-    pub below_since: Option<NaiveDate>,
-}
-
-/// The members the rules judge (not erased, not staff, not bots).
-pub async fn members(conn: &mut PgConnection, ws: WorkspaceId) -> Result<Vec<Judged>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT m.id, m.tier, h.changed_at AS set_by_hand_at, g.below_since
-         FROM members m
-         LEFT JOIN (SELECT DISTINCT ON (member_id) member_id, changed_at FROM member_tier_changes
-                    WHERE workspace_id = $1 AND actor_type <> 'system' ORDER BY member_id, changed_at DESC) h
-                ON h.member_id = m.id
-         LEFT JOIN tier_rule_grace g ON g.workspace_id = m.workspace_id AND g.member_id = m.id
-         WHERE m.workspace_id = $1 AND m.erased_at IS NULL AND NOT m.is_staff AND NOT m.is_bot",
-    )
-    .bind(ws)
-    .fetch_all(conn)
-    .await
-}
-
-/// One figure for every member who has it: `metric` over the local days
-/// `from..=to` (instants `lo..hi`).
-pub async fn figure(
-    conn: &mut PgConnection,
-    ws: WorkspaceId,
-    metric: Metric,
-    (from, to): (NaiveDate, NaiveDate),
-    (lo, hi): (DateTime<Utc>, DateTime<Utc>),
-) -> Result<HashMap<MemberId, i64>, sqlx::Error> {
-    let sql = match metric {
-        Metric::Gmv => {
-            "SELECT o.member_id, COALESCE(sum(o.amount), 0)::int8 FROM metric_orders o
-             JOIN workspaces w ON w.id = o.workspace_id
-             WHERE o.workspace_id = $1 AND o.paid_at >= $4 AND o.paid_at < $5 AND o.member_id IS NOT NULL
-               AND o.currency = w.currency AND $2::date <= $3::date
-             GROUP BY o.member_id"
-        }
-        Metric::Orders => {
-            "SELECT member_id, count(*)::int8 FROM metric_orders
-             WHERE workspace_id = $1 AND paid_at >= $4 AND paid_at < $5 AND member_id IS NOT NULL AND $2::date <= $3::date
-             GROUP BY member_id"
-        }
-        Metric::ActiveDays => {
-            "SELECT member_id, count(DISTINCT day)::int8 FROM metric_member_days
-             WHERE workspace_id = $1 AND day BETWEEN $2 AND $3 AND active_events > 0 AND $4::timestamptz <= $5
-             GROUP BY member_id"
-        }
-        Metric::PointsEarned => {
-            "SELECT member_id, COALESCE(sum(delta), 0)::int8 FROM points_ledger
-             WHERE workspace_id = $1 AND kind = 'earn' AND occurred_at >= $4 AND occurred_at < $5
-               AND $2::date <= $3::date
-             GROUP BY member_id"
-        }
-    };
-    let rows: Vec<(MemberId, i64)> =
-        sqlx::query_as(sql).bind(ws).bind(from).bind(to).bind(lo).bind(hi).fetch_all(conn).await?;
+/// When each member in grace fell below their tier.
+pub async fn grace(conn: &mut PgConnection, ws: WorkspaceId) -> Result<HashMap<MemberId, NaiveDate>, sqlx::Error> {
+    let rows: Vec<(MemberId, NaiveDate)> =
+        sqlx::query_as("SELECT member_id, below_since FROM tier_rule_grace WHERE workspace_id = $1")
+            .bind(ws)
+            .fetch_all(conn)
+            .await?;
     Ok(rows.into_iter().collect())
 }
 

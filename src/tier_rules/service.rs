@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use super::model::{decide, target, Decision, Evaluation, Figures, Situation, TierMove, TierRules};
+use super::model::{decide, target, Decision, Evaluation, Figures, Metric, Situation, TierMove, TierRules};
 use super::repo;
 use crate::audit::Actor;
 use crate::ids::{MemberId, WorkspaceId};
@@ -38,27 +38,29 @@ pub async fn evaluate(
         let from = today - Duration::days(days as i64);
         let to = today - Duration::days(1);
         let bounds = (day_start(tz, from), day_start(tz, today));
-        for (m, v) in repo::figure(conn, ws, metric, (from, to), bounds).await? {
+        for (m, v) in figure(conn, ws, metric, (from, to), bounds).await? {
             figures.entry(m).or_default().insert((metric, days), v);
         }
     }
-    let members = repo::members(conn, ws).await?;
+    let members = crate::members::repo::judged(conn, ws).await?;
+    let grace = repo::grace(conn, ws).await?;
     let lock = Duration::days(cfg.manual_lock_days as i64);
     let empty = Figures::new();
     let (mut moves, mut graced, mut cleared, mut locked) = (Vec::new(), Vec::new(), Vec::new(), 0i64);
-    for m in &members {
-        let (to, reason, why) = target(cfg, figures.get(&m.id).unwrap_or(&empty));
+    for (id, tier, set_by_hand_at) in &members {
+        let (to, reason, why) = target(cfg, figures.get(id).unwrap_or(&empty));
+        let below_since = grace.get(id).copied();
         let s = Situation {
-            current_rank: m.tier.as_ref().and_then(|t| ranks.get(t)).copied(),
+            current_rank: tier.as_ref().and_then(|t| ranks.get(t)).copied(),
             target_rank: to.as_ref().and_then(|t| ranks.get(t)).copied(),
-            same: m.tier == to,
-            locked: m.set_by_hand_at.is_some_and(|at| at + lock > now) && cfg.manual_lock_days > 0,
-            below_since: m.below_since,
+            same: *tier == to,
+            locked: set_by_hand_at.is_some_and(|at| at + lock > now) && cfg.manual_lock_days > 0,
+            below_since,
         };
         match decide(s, today, cfg.downgrade_grace_days) {
-            Decision::Change => moves.push(TierMove { member_id: m.id, from: m.tier.clone(), to, reason, why }),
-            Decision::Grace => graced.push(m.id),
-            Decision::Stay if m.below_since.is_some() => cleared.push(m.id),
+            Decision::Change => moves.push(TierMove { member_id: *id, from: tier.clone(), to, reason, why }),
+            Decision::Grace => graced.push(*id),
+            Decision::Stay if below_since.is_some() => cleared.push(*id),
             Decision::Stay => {}
             Decision::Locked => locked += 1,
         }
@@ -80,6 +82,23 @@ pub async fn evaluate(
         in_grace: graced.len() as i64,
         locked,
     })
+}
+
+/// One figure of every member who has it, from the feature that owns it.
+async fn figure(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    metric: Metric,
+    days: (NaiveDate, NaiveDate),
+    bounds: (DateTime<Utc>, DateTime<Utc>),
+) -> Result<HashMap<MemberId, i64>, sqlx::Error> {
+    use crate::metrics::store::repo::{member_totals, MemberTotal};
+    match metric {
+        Metric::Gmv => member_totals(conn, ws, MemberTotal::Gmv, days, bounds).await,
+        Metric::Orders => member_totals(conn, ws, MemberTotal::Orders, days, bounds).await,
+        Metric::ActiveDays => member_totals(conn, ws, MemberTotal::ActiveDays, days, bounds).await,
+        Metric::PointsEarned => crate::points::repo::earned_by_member(conn, ws, bounds.0, bounds.1).await,
+    }
 }
 
 /// Applies the changes (each only if the member's tier is still the one read).

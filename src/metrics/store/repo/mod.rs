@@ -12,7 +12,9 @@ use uuid::Uuid;
 use crate::metrics::params::Ctx;
 
 mod groups;
+mod members;
 pub use groups::*;
+pub use members::{member_totals, MemberTotal};
 
 /// The member filter every query shares: `$1` workspace, `$4` groups (NULL:
 /// all), `$5` include staff, `$6` join source (NULL: any). `{m}` is the
