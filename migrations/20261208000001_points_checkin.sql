@@ -250,7 +250,8 @@ CREATE TABLE mall_redemptions (
     CONSTRAINT mall_redemptions_item_fkey FOREIGN KEY (workspace_id, item_id) REFERENCES mall_items (workspace_id, id),
     CONSTRAINT mall_redemptions_member_fkey FOREIGN KEY (workspace_id, member_id)
         REFERENCES members (workspace_id, id) ON DELETE CASCADE,
-    CONSTRAINT mall_redemptions_entry_fkey FOREIGN KEY (workspace_id, entry_id) REFERENCES points_ledger (workspace_id, id)
+    CONSTRAINT mall_redemptions_entry_fkey FOREIGN KEY (workspace_id, entry_id)
+        REFERENCES points_ledger (workspace_id, id) ON DELETE CASCADE
 );
 CREATE INDEX mall_redemptions_member_idx ON mall_redemptions (workspace_id, member_id, item_id, created_at);
 CREATE INDEX mall_redemptions_item_idx ON mall_redemptions (workspace_id, item_id, id);

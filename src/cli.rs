@@ -152,6 +152,11 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 "workspace `{}` ({}): {} events, {} memberships; loaded in {:.1} s, rolled up in {:.1} s",
                 options.name, out.workspace_id, out.events, out.stints, out.load_secs, out.rollup_secs
             );
+            println!(
+                "check-in campaign `daily-checkin`: {} check-ins made through the engine (the last two weeks of \
+                 one member in eight); {} mall redemptions; tier rules made {} VIPs",
+                out.check_ins, out.redemptions, out.vips
+            );
             println!("owner API key (shown once): {}", out.api_key);
             println!("try (with -H 'Authorization: Bearer <key>'):");
             for path in [
@@ -161,6 +166,8 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 "/v1/metrics/commerce?by=campaign",
                 "/v1/metrics/groups/health?status=dead",
                 "/v1/metrics/growth",
+                "/v1/mall/redemptions",
+                "/v1/tier-rules",
             ] {
                 println!("  curl -H 'Authorization: Bearer {}' '{base}{path}'", out.api_key);
             }

@@ -61,6 +61,11 @@ pub struct Outcome {
     pub stints: usize,
     pub load_secs: f64,
     pub rollup_secs: f64,
+    /// Real check-ins made (the last two weeks of some members').
+    pub check_ins: usize,
+    pub redemptions: usize,
+    /// Members the tier rules made VIPs.
+    pub vips: i64,
 }
 
 /// SplitMix64: small, fast, deterministic.
@@ -203,7 +208,14 @@ struct Sink<'a> {
     copy: Option<sqlx::postgres::PgCopyIn<&'a mut PgConnection>>,
     /// Start of each local day from `first_day` (and the day after the last).
     starts: Vec<DateTime<Utc>>,
+    /// Check-ins from this instant of one member in eight are made for real
+    /// later (`real`), at most `REAL_CHECK_INS`.
+    real_from: Option<DateTime<Utc>>,
+    real: Vec<(DateTime<Utc>, Uuid, Uuid)>,
 }
+
+/// Most check-ins the demo makes through the engine.
+const REAL_CHECK_INS: usize = 4_000;
 
 impl<'a> Sink<'a> {
     fn new(
@@ -226,6 +238,8 @@ impl<'a> Sink<'a> {
             orders: 0,
             copy,
             starts: day_bounds(tz, first_day, today),
+            real_from: None,
+            real: Vec::new(),
         }
     }
 
@@ -249,6 +263,11 @@ impl<'a> Sink<'a> {
         order: Option<(&str, i64)>,
     ) {
         if at > self.now {
+            return;
+        }
+        let real = self.real_from.is_some_and(|f| at >= f) && member.as_u128() % 8 == 0;
+        if kind == "checked_in" && real && self.real.len() < REAL_CHECK_INS {
+            self.real.push((at, group, member));
             return;
         }
         let id = self.rng.uuid();
@@ -395,6 +414,7 @@ pub async fn run(pool: &PgPool, o: &Options, now: DateTime<Utc>) -> anyhow::Resu
         )
         .await?;
     let mut sink = Sink::new(ws.0, tz, (first_day, today), now, o.seed ^ 2, Some(copy));
+    sink.real_from = Some(day_start(tz, today - Duration::days(13)));
     let estimate = o.events.unwrap_or(42 * o.members as u64 * o.days as u64 / 90);
     for (i, s) in stints.iter().enumerate() {
         stint_events(&mut sink, s, &members, &groups, &campaigns, o.days, volume);
@@ -408,6 +428,7 @@ pub async fn run(pool: &PgPool, o: &Options, now: DateTime<Utc>) -> anyhow::Resu
     if let Some(copy) = sink.copy.take() {
         copy.finish().await?;
     }
+    let real = std::mem::take(&mut sink.real);
     drop(sink);
     bar(o.progress, "events", events, events, started);
     if o.progress {
@@ -419,6 +440,17 @@ pub async fn run(pool: &PgPool, o: &Options, now: DateTime<Utc>) -> anyhow::Resu
         sqlx::query(&format!("ANALYZE {table}")).execute(&mut *conn).await?;
     }
 
+    drop(conn);
+    if o.progress {
+        eprint!("campaigns  (check-ins, mall, tier rules) …");
+    }
+    let checkin = CampaignId(campaigns.checkin.0);
+    let check_ins = crate::demo_campaigns::check_ins(pool, ws, checkin, real, now).await?;
+    let redemptions = crate::demo_campaigns::mall(pool, ws, now).await?;
+    if o.progress {
+        eprintln!(" {check_ins} check-ins, {redemptions} redemptions");
+    }
+    let mut conn = pool.acquire().await?;
     let load_secs = started.elapsed().as_secs_f64();
 
     // Roll the metrics up, as the worker does after a bulk import.
@@ -437,7 +469,18 @@ pub async fn run(pool: &PgPool, o: &Options, now: DateTime<Utc>) -> anyhow::Resu
     for table in DAY_TABLES.iter().chain(&OTHER_TABLES).chain(&["metric_member_index"]) {
         sqlx::query(&format!("ANALYZE {table}")).execute(pool).await?;
     }
-    Ok(Outcome { workspace_id: ws, api_key: nw.owner_key.key, events, stints: stints.len(), load_secs, rollup_secs })
+    let vips = crate::demo_campaigns::tiers(pool, ws, now).await?;
+    Ok(Outcome {
+        workspace_id: ws,
+        api_key: nw.owner_key.key,
+        events,
+        stints: stints.len(),
+        load_secs,
+        rollup_secs,
+        check_ins,
+        redemptions,
+        vips,
+    })
 }
 
 async fn insert_groups(conn: &mut PgConnection, ws: Uuid, groups: &[Group]) -> anyhow::Result<()> {
@@ -515,7 +558,14 @@ async fn insert_setup(
             lottery_start,
             Some(lottery_start + 14),
         ),
-        make("Daily check-in", Scene::Retention, CampaignKind::CheckIn, "daily-checkin", 0, None),
+        Campaign {
+            settings: crate::campaigns::settings::normalize(
+                CampaignKind::CheckIn,
+                Some(crate::demo_campaigns::check_in_settings()),
+            )
+            .map_err(|e| anyhow::anyhow!("demo check-in settings: {e}"))?,
+            ..make("Daily check-in", Scene::Activity, CampaignKind::CheckIn, "daily-checkin", 0, None)
+        },
     ];
     for c in &all {
         crate::campaigns::repo::insert(conn, ws, c).await?;

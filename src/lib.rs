@@ -22,6 +22,7 @@ pub mod contents;
 pub mod db;
 pub mod deliveries;
 pub mod demo;
+mod demo_campaigns;
 pub mod error;
 pub mod events;
 pub mod groups;

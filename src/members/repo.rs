@@ -356,6 +356,15 @@ pub async fn judged(
     .await
 }
 
+/// Members of a tier.
+pub async fn count_in_tier(conn: &mut PgConnection, ws: WorkspaceId, tier: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM members WHERE workspace_id = $1 AND tier = $2")
+        .bind(ws)
+        .bind(tier)
+        .fetch_one(conn)
+        .await
+}
+
 /// Of `ids`, the members who are neither staff nor bots.
 pub async fn people(conn: &mut PgConnection, ws: WorkspaceId, ids: &[MemberId]) -> Result<Vec<MemberId>, sqlx::Error> {
     sqlx::query_scalar(

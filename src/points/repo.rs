@@ -392,6 +392,21 @@ pub async fn write_expiries(
     Ok(())
 }
 
+/// The members with the highest balances: `(member, balance)`.
+pub async fn richest(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    limit: i64,
+) -> Result<Vec<(MemberId, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT member_id, balance FROM points_accounts WHERE workspace_id = $1 ORDER BY balance DESC, member_id LIMIT $2",
+    )
+    .bind(ws)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
 /// Points each member earned (`earn` entries) in `lo..hi`.
 pub async fn earned_by_member(
     conn: &mut PgConnection,

@@ -392,3 +392,54 @@ async fn the_demo_workspace_gives_meaningful_numbers_and_resets_to_the_same_data
     // The test's own workspace saw none of it.
     assert_eq!(app.get("/v1/metrics/activity").await.body["days"][0]["dau"], 0);
 }
+
+#[tokio::test]
+async fn the_demo_has_real_check_ins_points_redemptions_and_rule_made_vips() {
+    let app = TestApp::spawn().await;
+    let options = shequn::demo::Options { members: 600, groups: 10, days: 40, progress: false, ..Default::default() };
+    let now = shequn::clock::Clock::now(&app.clock);
+    let out = shequn::demo::run(&app.pool, &options, now).await.expect("demo");
+    assert!(out.check_ins > 30, "{}", out.check_ins);
+    assert!(out.redemptions > 5, "{}", out.redemptions);
+    assert!(out.vips > 10, "{}", out.vips);
+    let key = out.api_key.clone();
+    let get = |path: &str| {
+        let (app, key, path) = (&app, key.clone(), path.to_owned());
+        async move {
+            let r = app.send(reqwest::Method::GET, &path, Some(&key), None).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+            r.body
+        }
+    };
+    let campaigns = get("/v1/campaigns?kind=check_in").await;
+    let c = campaigns["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(campaigns["items"][0]["status"], "running");
+    let stats = get(&format!(
+        "/v1/campaigns/{c}/check-ins/stats?to={}",
+        shequn::metrics::period::local_day(chrono_tz::Asia::Shanghai, now)
+    ))
+    .await;
+    assert!(stats["check_ins"].as_i64().unwrap() > 30, "{stats}");
+    assert!(
+        stats["streaks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["min"].as_i64() >= Some(4) && b["members"].as_i64() > Some(0)),
+        "{stats}"
+    );
+    let redemptions = get("/v1/mall/redemptions?limit=200").await;
+    let statuses: Vec<&str> =
+        redemptions["items"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    for s in ["pending_fulfilment", "fulfilled", "cancelled"] {
+        assert!(statuses.contains(&s), "{statuses:?}");
+    }
+    let member = redemptions["items"][0]["member_id"].as_str().unwrap().to_owned();
+    let ledger = get(&format!("/v1/members/{member}/points/ledger?limit=200")).await;
+    let sum: i64 = ledger["items"].as_array().unwrap().iter().map(|e| e["delta"].as_i64().unwrap()).sum();
+    assert_eq!(get(&format!("/v1/members/{member}/points")).await["balance"].as_i64(), Some(sum));
+    let vips = get("/v1/members?tier=vip&limit=1").await;
+    let vip = vips["items"][0]["id"].as_str().unwrap().to_owned();
+    let history = get(&format!("/v1/members/{vip}/tier-history")).await;
+    assert!(history["items"][0]["reason"].as_str().unwrap().starts_with("rule:"), "{history}");
+}
