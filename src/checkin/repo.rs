@@ -61,36 +61,17 @@ pub async fn lock_member(
     .await
 }
 
-/// Counts a new check-in day on the member's row.
-pub async fn count_day(
-    conn: &mut PgConnection,
-    ws: WorkspaceId,
-    campaign: CampaignId,
-    member: MemberId,
-    day: NaiveDate,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE check_in_members SET total_days = total_days + 1, last_day = GREATEST(last_day, $4)
-         WHERE workspace_id = $1 AND campaign_id = $2 AND member_id = $3",
-    )
-    .bind(ws)
-    .bind(campaign)
-    .bind(member)
-    .bind(day)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Inserts a check-in unless the member has one that day (`false`): the
-/// unique key `check_ins_day_key` is what allows one check-in per day,
-/// however many requests race for it.
+/// Inserts a check-in unless the member has one that day (`false`), and
+/// counts the day on the member's row: the unique key `check_ins_day_key`
+/// is what allows one check-in per day, however many requests race for it.
 pub async fn insert(conn: &mut PgConnection, ws: WorkspaceId, c: &CheckIn) -> Result<bool, sqlx::Error> {
     let id: Option<Uuid> = sqlx::query_scalar(
-        "INSERT INTO check_ins (workspace_id, id, campaign_id, member_id, group_id, day, at, makeup, streak,
-             points_awarded, channel)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-         ON CONFLICT ON CONSTRAINT check_ins_day_key DO NOTHING RETURNING id",
+        "WITH ins AS (INSERT INTO check_ins (workspace_id, id, campaign_id, member_id, group_id, day, at, makeup,
+                          streak, points_awarded, channel)
+                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                      ON CONFLICT ON CONSTRAINT check_ins_day_key DO NOTHING RETURNING id)
+         UPDATE check_in_members SET total_days = total_days + 1, last_day = GREATEST(last_day, $6)
+         FROM ins WHERE workspace_id = $1 AND campaign_id = $3 AND member_id = $4 RETURNING ins.id",
     )
     .bind(ws)
     .bind(c.id)

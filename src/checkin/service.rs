@@ -56,17 +56,6 @@ pub fn running_at(c: &Campaign, at: DateTime<Utc>) -> bool {
     c.status == CampaignStatus::Running && c.starts_at.is_none_or(|s| s <= at) && c.ends_at.is_none_or(|e| at < e)
 }
 
-/// The timezone of a check-in: the group's, else the workspace's.
-async fn zone(
-    conn: &mut PgConnection,
-    ws: WorkspaceId,
-    group: Option<GroupId>,
-    workspace: Tz,
-) -> Result<Option<Tz>, sqlx::Error> {
-    let Some(g) = group else { return Ok(Some(workspace)) };
-    Ok(crate::groups::repo::timezone(conn, ws, g).await?.map(|own| own.map_or(workspace, |t| crate::clock::zone(&t))))
-}
-
 /// Makes a check-in in the caller's transaction. A refusal after writing
 /// (a makeup the balance does not cover) must roll the transaction back.
 pub async fn check_in(
@@ -84,8 +73,14 @@ pub async fn check_in(
         return Ok(Err(Refusal::NotRunning));
     }
     let settings = CheckInSettings::from_stored(&campaign.settings);
-    let policy = points::policy(conn, ws).await?.ok_or(sqlx::Error::RowNotFound)?;
-    let Some(tz) = zone(conn, ws, req.group, policy.tz).await? else { return Ok(Err(Refusal::UnknownGroup)) };
+    let (ws_tz, p, group_tz) =
+        crate::workspaces::repo::points_policy_for_group(conn, ws, req.group).await?.ok_or(sqlx::Error::RowNotFound)?;
+    let policy = points::Policy { tz: crate::clock::zone(&ws_tz), expiry: p.expiry, clawback: p.clawback };
+    let tz = match (req.group, group_tz) {
+        (None, _) => policy.tz,
+        (Some(_), None) => return Ok(Err(Refusal::UnknownGroup)),
+        (Some(_), Some(own)) => own.as_deref().map_or(policy.tz, crate::clock::zone),
+    };
     if let Some(g) = req.group {
         if !crate::campaigns::targets_group(conn, ws, campaign, g).await? {
             return Ok(Err(Refusal::NotInTarget));
@@ -124,7 +119,6 @@ pub async fn check_in(
     if !repo::insert(conn, ws, &c).await? {
         return already(conn, ws, campaign, req.member, day).await;
     }
-    repo::count_day(conn, ws, campaign.id, req.member, day).await?;
     let mut entries: Vec<LedgerEntry> = Vec::new();
     let mut spent = 0;
     if let (true, Some(m)) = (c.makeup, settings.makeup.filter(|m| m.cost_points > 0)) {
@@ -156,7 +150,9 @@ pub async fn check_in(
             note: "check-in",
             at: now,
         };
-        entries.extend(points::credit(conn, ws, &policy, credit).await?);
+        // The check-in was just inserted (its day's key is the guard): its
+        // source is new, so the one-statement credit is safe.
+        entries.push(points::credit_new(conn, ws, &policy, credit).await?);
     }
     let run_start = day - Duration::days(streak as i64 - 1);
     let mut rewards = Vec::new();
@@ -265,7 +261,8 @@ async fn grant_rewards(
             note: &note,
             at: now,
         };
-        entries.extend(points::credit(conn, ws, policy, credit).await?);
+        // The reward row was just claimed: its id is a new source.
+        entries.push(points::credit_new(conn, ws, policy, credit).await?);
         out.push(Reward { kind: "streak_bonus".into(), day: r.day, points: r.points });
     }
     Ok(out)
@@ -337,6 +334,5 @@ async fn store_event(
         source,
         text: None,
     };
-    crate::events::reactions::store(conn, ws, &[row], now, reactions).await?;
-    Ok(())
+    crate::events::reactions::store_new(conn, ws, &[row], now, reactions).await
 }

@@ -87,6 +87,19 @@ impl fmt::Debug for Reactions {
     }
 }
 
+/// Stores rows whose ids were just made (never stored before) and runs the
+/// reactions on them: what an engine that records its own events uses.
+pub async fn store_new(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    rows: &[Row],
+    received_at: DateTime<Utc>,
+    reactions: &Reactions,
+) -> Result<(), sqlx::Error> {
+    repo::insert_new(conn, ws, rows, received_at).await?;
+    reactions.run(conn, ws, rows, received_at).await
+}
+
 /// Stores `rows` and runs the reactions on those not stored before; returns
 /// the `(id, occurred_at)` of the newly stored ones.
 pub async fn store(

@@ -74,6 +74,20 @@ pub async fn insert(
     }
 }
 
+/// Inserts rows whose ids were just made (fresh UUIDv7s: none can be
+/// stored already), in one statement without the savepoint of [`insert`].
+pub async fn insert_new(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    rows: &[Row],
+    received_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let mut sorted: Vec<&Row> = rows.iter().collect();
+    sorted.sort_by_key(|r| (r.id, r.occurred_at));
+    insert_sorted(conn, ws, &sorted, received_at, false).await?;
+    Ok(())
+}
+
 /// The events insert of [`insert_sorted`], as a literal both spellings extend.
 macro_rules! insert_events {
     () => {

@@ -203,19 +203,6 @@ pub async fn schedule_targets(
     bind_filter(sqlx::query_as(&sql), ws, f, None, i64::MAX).fetch_all(conn).await
 }
 
-/// A group's own timezone (`Some(None)`: it has none; None: no such group).
-pub async fn timezone(
-    conn: &mut PgConnection,
-    ws: WorkspaceId,
-    id: GroupId,
-) -> Result<Option<Option<String>>, sqlx::Error> {
-    sqlx::query_scalar("SELECT timezone FROM groups WHERE workspace_id = $1 AND id = $2")
-        .bind(ws)
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-}
-
 /// One group.
 pub async fn get(conn: &mut PgConnection, ws: WorkspaceId, id: GroupId) -> Result<Option<Group>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE g.workspace_id = $1 AND g.id = $2"))

@@ -34,7 +34,8 @@ impl Reaction for Earnings {
         stored_at: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
-            let rewardable: Vec<&Row> = events.iter().filter(|r| r.member_id.is_some() && !r.is_membership()).collect();
+            let rewardable: Vec<&Row> =
+                events.iter().filter(|r| r.member_id.is_some() && super::rules::model::rewardable(&r.kind)).collect();
             let (Some(lo), Some(hi)) =
                 (rewardable.iter().map(|r| r.occurred_at).min(), rewardable.iter().map(|r| r.occurred_at).max())
             else {

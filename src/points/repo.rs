@@ -122,6 +122,41 @@ pub async fn insert_credit(
     Ok(done.is_some())
 }
 
+/// A credit whose source is new (just created by the caller), in one
+/// statement: the account row is created or locked by the upsert that
+/// adds the points, the entry's `balance_after` is what that upsert
+/// returned, and the lot holds what is left after paying off a debt
+/// (`min(points, max(0, balance after))`). Returns the balance after.
+pub async fn insert_new_credit(conn: &mut PgConnection, ws: WorkspaceId, e: &NewEntry<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH a AS (INSERT INTO points_accounts (workspace_id, member_id, balance, updated_at) VALUES ($1, $3, $4, $9)
+                    ON CONFLICT (workspace_id, member_id)
+                    DO UPDATE SET balance = points_accounts.balance + $4, updated_at = $9
+                    RETURNING balance),
+              e AS (INSERT INTO points_ledger (workspace_id, id, member_id, delta, balance_after, kind, source_type,
+                        source_id, note, occurred_at, expires_at)
+                    SELECT $1, $2, $3, $4, a.balance, $5, $6, $7, $8, $9,
+                           CASE WHEN LEAST($4, GREATEST(0, a.balance)) > 0 THEN $10::timestamptz END
+                    FROM a RETURNING balance_after, expires_at),
+              l AS (INSERT INTO points_lots (workspace_id, id, member_id, points, remaining, expires_at)
+                    SELECT $1, $2, $3, $4, LEAST($4, GREATEST(0, e.balance_after)), e.expires_at FROM e
+                    WHERE LEAST($4, GREATEST(0, e.balance_after)) > 0)
+         SELECT balance_after FROM e",
+    )
+    .bind(ws)
+    .bind(e.id)
+    .bind(e.member)
+    .bind(e.delta)
+    .bind(e.kind)
+    .bind(e.source.kind)
+    .bind(&e.source.id)
+    .bind(e.note)
+    .bind(e.at)
+    .bind(e.expires_at)
+    .fetch_one(conn)
+    .await
+}
+
 /// The guarded debit: takes `points` from the balance only when what is
 /// left of it, after the lots already due at `now` expire, covers them.
 /// Returns the balance before and the points due to expire, or None (and
@@ -284,24 +319,27 @@ pub async fn ledger(
     Ok(rows.into_iter().map(LedgerEntry::from).collect())
 }
 
-/// The next expiries of a member's open lots, earliest first.
-pub async fn expiring(
+/// The balance and the next `limit` expiries, in one statement (so one
+/// snapshot).
+pub async fn balance_and_expiring(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     member: MemberId,
     limit: i64,
-) -> Result<Vec<Expiring>, sqlx::Error> {
-    let rows: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT sum(remaining)::int8, expires_at FROM points_lots
-         WHERE workspace_id = $1 AND member_id = $2 AND remaining > 0 AND expires_at IS NOT NULL
-         GROUP BY expires_at ORDER BY expires_at LIMIT $3",
+) -> Result<(i64, Vec<Expiring>), sqlx::Error> {
+    let (balance, expiring): (i64, sqlx::types::Json<Vec<(i64, DateTime<Utc>)>>) = sqlx::query_as(
+        "SELECT COALESCE((SELECT balance FROM points_accounts WHERE workspace_id = $1 AND member_id = $2), 0),
+                COALESCE((SELECT json_agg(json_build_array(points, expires_at) ORDER BY expires_at)
+                          FROM (SELECT sum(remaining)::int8 AS points, expires_at FROM points_lots
+                                WHERE workspace_id = $1 AND member_id = $2 AND remaining > 0 AND expires_at IS NOT NULL
+                                GROUP BY expires_at ORDER BY expires_at LIMIT $3) x), '[]'::json)",
     )
     .bind(ws)
     .bind(member)
     .bind(limit)
-    .fetch_all(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(rows.into_iter().map(|(points, expires_at)| Expiring { points, expires_at }).collect())
+    Ok((balance, expiring.0.into_iter().map(|(points, expires_at)| Expiring { points, expires_at }).collect()))
 }
 
 /// A lot due to expire.

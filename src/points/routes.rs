@@ -56,11 +56,9 @@ pub async fn get_member_points(
     ApiPath(id): ApiPath<MemberId>,
 ) -> ApiResult<Json<PointsBalance>> {
     let ws = auth.workspace_id;
-    let mut tx = crate::db::read_snapshot(&state.pool).await?;
-    require_member(&mut tx, ws, id).await?;
-    let balance = repo::balance(&mut tx, ws, id).await?;
-    let expiring = repo::expiring(&mut tx, ws, id, 12).await?;
-    tx.commit().await?;
+    let mut conn = state.pool.acquire().await?;
+    require_member(&mut conn, ws, id).await?;
+    let (balance, expiring) = repo::balance_and_expiring(&mut conn, ws, id, 12).await?;
     Ok(Json(PointsBalance { member_id: id, balance, expiring }))
 }
 

@@ -76,6 +76,34 @@ pub async fn credit(
     Ok(Some(to_entry(&e)))
 }
 
+/// Credits points for a source the caller just created (a check-in, a
+/// claimed bonus), in one statement: no earlier credit can share it (a
+/// repeated one would be refused by the ledger's key, as an error).
+pub async fn credit_new(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    policy: &Policy,
+    c: Credit<'_>,
+) -> Result<LedgerEntry, sqlx::Error> {
+    let mut e = NewEntry {
+        id: Uuid::now_v7(),
+        member: c.member,
+        delta: c.points,
+        balance_after: 0,
+        kind: c.kind,
+        source: &c.source,
+        note: c.note,
+        at: c.at,
+        expires_at: expires_at(policy.expiry, policy.tz, c.at),
+    };
+    e.balance_after = repo::insert_new_credit(conn, ws, &e).await?;
+    if e.balance_after <= 0 {
+        // Everything went to a debt: no lot, no expiry.
+        e.expires_at = None;
+    }
+    Ok(to_entry(&e))
+}
+
 fn to_entry(e: &NewEntry<'_>) -> LedgerEntry {
     LedgerEntry {
         id: e.id,

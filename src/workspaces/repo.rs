@@ -46,6 +46,32 @@ pub async fn points_policy(
     r.map(|r| Ok((r.try_get("timezone")?, policy_from_row(&r)?))).transpose()
 }
 
+/// The workspace's timezone and points policy, with the timezone of group
+/// `group` when it names one of the workspace's groups (`Some(None)`: the
+/// group has no timezone of its own; None: no such group) — what a
+/// check-in reads, in one round trip.
+#[allow(clippy::type_complexity)]
+pub async fn points_policy_for_group(
+    conn: &mut PgConnection,
+    id: WorkspaceId,
+    group: Option<crate::ids::GroupId>,
+) -> Result<Option<(String, PointsPolicy, Option<Option<String>>)>, sqlx::Error> {
+    let r = sqlx::query(
+        "SELECT w.timezone, w.points_expiry, w.points_clawback, g.id IS NOT NULL AS found, g.timezone AS group_tz
+         FROM workspaces w LEFT JOIN groups g ON g.workspace_id = w.id AND g.id = $2 WHERE w.id = $1",
+    )
+    .bind(id)
+    .bind(group)
+    .fetch_optional(conn)
+    .await?;
+    r.map(|r| {
+        let found: bool = r.try_get("found")?;
+        let group_tz: Option<String> = r.try_get("group_tz")?;
+        Ok((r.try_get("timezone")?, policy_from_row(&r)?, found.then_some(group_tz)))
+    })
+    .transpose()
+}
+
 /// Inserts a workspace.
 pub async fn insert(conn: &mut PgConnection, name: &str, timezone: &str) -> Result<Workspace, sqlx::Error> {
     let r =

@@ -235,6 +235,12 @@ fn opt_groups() -> utoipa::openapi::schema::Array {
 const NOT_REWARDED: &[&str] =
     &["member_joined", "member_left", "order_placed", "order_paid", "order_refunded", "checked_in"];
 
+/// Whether events of `kind` can earn or take back points (paid orders,
+/// refunds, and the types an `event` rule may reward).
+pub fn rewardable(kind: &str) -> bool {
+    kind == "order_paid" || kind == "order_refunded" || !NOT_REWARDED.contains(&kind)
+}
+
 /// The types an `event` rule may reward, as a pattern.
 fn rewarded_type() -> utoipa::openapi::schema::Object {
     let known: Vec<&str> = crate::events::model::TYPES.iter().copied().filter(|t| !NOT_REWARDED.contains(t)).collect();
