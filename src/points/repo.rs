@@ -327,7 +327,8 @@ pub async fn balance_and_expiring(
     member: MemberId,
     limit: i64,
 ) -> Result<(i64, Vec<Expiring>), sqlx::Error> {
-    let (balance, expiring): (i64, sqlx::types::Json<Vec<(i64, DateTime<Utc>)>>) = sqlx::query_as(
+    type Read = (i64, sqlx::types::Json<Vec<(i64, DateTime<Utc>)>>);
+    let (balance, expiring): Read = sqlx::query_as(
         "SELECT COALESCE((SELECT balance FROM points_accounts WHERE workspace_id = $1 AND member_id = $2), 0),
                 COALESCE((SELECT json_agg(json_build_array(points, expires_at) ORDER BY expires_at)
                           FROM (SELECT sum(remaining)::int8 AS points, expires_at FROM points_lots
