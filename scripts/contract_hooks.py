@@ -58,7 +58,8 @@ def unique_idempotency_keys(ctx, case, kwargs):
 # written in the operation's own description in the document; here the
 # fuzzer is taught them, for requests it means to be valid only (invalid
 # ones go out as drawn, to be refused):
-# - metrics: `from` is not after `to`, and at most 366 days before it;
+# - metrics and check-in stats: `from` is not after `to`, and at most 366
+#   days before it;
 # - campaigns: `ends_at` is after `starts_at`;
 # - the funnel: `steps` or `funnel`, not both;
 # - a member does not invite themselves, and joins or leaves a group not
@@ -117,7 +118,7 @@ def cross_field_rules(ctx, case, kwargs):
     path = case.operation.path
     query = case.query if isinstance(case.query, dict) else None
     body = case.body if isinstance(case.body, dict) else None
-    if path.startswith("/v1/metrics/") and query is not None:
+    if (path.startswith("/v1/metrics/") or path.endswith("/check-ins/stats")) and query is not None:
         _period(query)
         if path == "/v1/metrics/funnel" and "steps" in query and "funnel" in query:
             del query["funnel"]

@@ -38,7 +38,7 @@ pub struct CheckInSettings {
     #[schema(schema_with = hhmm)]
     pub day_starts_at: String,
     /// Makeup check-ins (补签) for missed days; null: not allowed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::de::opt_object")]
     pub makeup: Option<MakeupRules>,
     /// Chat messages that check in (trimmed, case-insensitive; at most 20,
     /// each 1 to 32 characters). Default `["签到", "打卡"]`.

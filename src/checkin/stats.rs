@@ -26,9 +26,12 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct StatsQuery {
-    /// First check-in day (inclusive); default 29 days before `to`.
+    /// First check-in day (inclusive, 1970-2999); default 29 days before
+    /// `to`. Not after `to`, and at most 366 days before it.
+    #[param(value_type = Option<String>, format = Date, pattern = "^(19[7-9][0-9]|2[0-9]{3})-[0-9]{2}-[0-9]{2}$")]
     pub from: Option<NaiveDate>,
-    /// Last check-in day (inclusive); default today's check-in day.
+    /// Last check-in day (inclusive, 1970-2999); default today's check-in day.
+    #[param(value_type = Option<String>, format = Date, pattern = "^(19[7-9][0-9]|2[0-9]{3})-[0-9]{2}-[0-9]{2}$")]
     pub to: Option<NaiveDate>,
     /// `json` (default) or `csv` (the days).
     #[param(inline)]
@@ -101,6 +104,10 @@ pub async fn get_check_in_stats(
     let policy = crate::points::service::policy(&mut tx, ws).await?.ok_or(ApiError::NotFound("workspace"))?;
     let to = q.to.unwrap_or_else(|| check_in_day(policy.tz, settings.day_start(), state.clock.now()));
     let from = q.from.unwrap_or(to - Duration::days(29));
+    let (lo, hi) = (NaiveDate::from_ymd_opt(1970, 1, 1), NaiveDate::from_ymd_opt(2999, 12, 31));
+    if [from, to].iter().any(|d| lo.is_some_and(|l| *d < l) || hi.is_some_and(|h| *d > h)) {
+        return Err(ApiError::field("from", "out_of_range", "dates must lie in the years 1970-2999"));
+    }
     if from > to {
         return Err(ApiError::field("from", "invalid", "must not be after `to`"));
     }

@@ -98,6 +98,7 @@ pub struct CreateMallItem {
     #[serde(default, deserialize_with = "crate::validate::de::opt_integer")]
     #[schema(minimum = 0, maximum = 1000000000)]
     pub stock: Option<i64>,
+    #[serde(default, deserialize_with = "crate::validate::de::opt_object")]
     pub per_member_limit: Option<MemberLimit>,
     #[schema(schema_with = opt_tiers)]
     pub tiers: Option<Vec<String>>,

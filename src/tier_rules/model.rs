@@ -62,7 +62,34 @@ pub struct TierRule {
     pub id: Option<uuid::Uuid>,
     #[schema(schema_with = schema::slug)]
     pub tier: String,
+    #[schema(schema_with = when_schema)]
     pub when: When,
+}
+
+/// `{"all": [1-10 conditions]}` or `{"any": [1-10 conditions]}`.
+fn when_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    let list = || {
+        ArrayBuilder::new()
+            .items(<Condition as utoipa::PartialSchema>::schema())
+            .min_items(Some(1))
+            .max_items(Some(10))
+            .build()
+    };
+    let variant = |key: &str| {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(key, list())
+            .required(key)
+            .additional_properties(Some(AdditionalProperties::<utoipa::openapi::schema::Schema>::FreeForm(false)))
+            .build()
+    };
+    OneOfBuilder::new()
+        .item(variant("all"))
+        .item(variant("any"))
+        .description(Some("Conditions that must all hold, or of which one must"))
+        .build()
+        .into()
 }
 
 /// `GET`/`PUT /v1/tier-rules`.

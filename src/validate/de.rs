@@ -84,6 +84,22 @@ pub fn opt_uint32<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u32>, D::Er
     opt_integer(de)?.map(narrow).transpose()
 }
 
+/// An optional nested object (`null` reads as absent): serde's derived
+/// structs would also read a JSON array positionally, which the document
+/// does not allow. Use with `#[serde(default)]`.
+pub fn opt_object<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::Deserialize;
+    match serde_json::Value::deserialize(de)? {
+        serde_json::Value::Null => Ok(None),
+        v @ serde_json::Value::Object(_) => serde_json::from_value(v).map(Some).map_err(D::Error::custom),
+        _ => Err(D::Error::custom("must be a JSON object or null")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[derive(Debug, serde::Deserialize)]

@@ -76,6 +76,7 @@ pub struct UpdateWorkspace {
     pub active_event_types: Option<Vec<String>>,
     /// Fields left out stay as they are; a new expiry applies to points
     /// earned from then on (existing lots keep theirs).
+    #[serde(default, deserialize_with = "crate::validate::de::opt_object")]
     pub points: Option<UpdatePointsPolicy>,
 }
 
@@ -140,6 +141,7 @@ pub struct PointsPolicy {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePointsPolicy {
+    #[serde(default, deserialize_with = "crate::validate::de::opt_object")]
     pub expiry: Option<PointsExpiry>,
     pub clawback: Option<ClawbackPolicy>,
 }

@@ -82,8 +82,10 @@ pub enum PointsRuleInput {
         #[schema(schema_with = opt_groups)]
         group_ids: Option<Vec<GroupId>>,
         #[serde(default)]
+        #[schema(schema_with = opt_instant)]
         starts_at: Option<DateTime<Utc>>,
         #[serde(default)]
+        #[schema(schema_with = opt_instant)]
         ends_at: Option<DateTime<Utc>>,
         /// Default `active`.
         #[serde(default)]
@@ -111,8 +113,10 @@ pub enum PointsRuleInput {
         #[schema(schema_with = opt_groups)]
         group_ids: Option<Vec<GroupId>>,
         #[serde(default)]
+        #[schema(schema_with = opt_instant)]
         starts_at: Option<DateTime<Utc>>,
         #[serde(default)]
+        #[schema(schema_with = opt_instant)]
         ends_at: Option<DateTime<Utc>>,
         /// Default `active`.
         #[serde(default)]
@@ -220,6 +224,18 @@ pub struct Scope {
     pub starts_at: Option<DateTime<Utc>>,
     pub ends_at: Option<DateTime<Utc>>,
     pub status: Option<RuleStatus>,
+}
+
+/// An RFC 3339 instant, or null.
+fn opt_instant() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    ObjectBuilder::new()
+        .schema_type(schema::typed(Type::String, true))
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+        .pattern(Some(
+            r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$",
+        ))
+        .build()
 }
 
 fn opt_tiers() -> utoipa::openapi::schema::Array {
