@@ -60,7 +60,7 @@ def unique_idempotency_keys(ctx, case, kwargs):
 # ones go out as drawn, to be refused):
 # - metrics and check-in stats: `from` is not after `to`, and at most 366
 #   days before it;
-# - campaigns: `ends_at` is after `starts_at`;
+# - campaigns, earning rules and mall items: `ends_at` is after `starts_at`;
 # - the funnel: `steps` or `funnel`, not both;
 # - a member does not invite themselves, and joins or leaves a group not
 #   in the future;
@@ -122,7 +122,7 @@ def cross_field_rules(ctx, case, kwargs):
         _period(query)
         if path == "/v1/metrics/funnel" and "steps" in query and "funnel" in query:
             del query["funnel"]
-    if path.startswith("/v1/campaigns") and body is not None:
+    if path.startswith(("/v1/campaigns", "/v1/points-rules", "/v1/mall/items")) and body is not None:
         _campaign_period(body)
     if path == "/v1/groups/{id}/members" and body is not None:
         if body.get("inviter_id") == body.get("member_id"):

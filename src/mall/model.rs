@@ -80,7 +80,7 @@ pub struct MallItem {
     pub updated_at: DateTime<Utc>,
 }
 
-/// `POST /v1/mall/items`.
+/// `POST /v1/mall/items`. `ends_at`, when given with `starts_at`, is after it.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMallItem {
@@ -146,7 +146,7 @@ pub struct UpdateMallItem {
 }
 
 fn opt_tiers() -> utoipa::openapi::schema::Array {
-    schema::distinct(schema::slug().into(), 50, true)
+    schema::opt_nonempty_distinct(schema::slug().into(), 50)
 }
 
 fn available_kind() -> utoipa::openapi::schema::Object {

@@ -133,6 +133,17 @@ pub fn distinct(item: RefOr<Schema>, max_items: usize, nullable: bool) -> Array 
         .build()
 }
 
+/// A list of 1 to `max_items` distinct items of `item`, or `null`.
+pub fn opt_nonempty_distinct(item: RefOr<Schema>, max_items: usize) -> Array {
+    ArrayBuilder::new()
+        .schema_type(typed(Type::Array, true))
+        .items(item)
+        .min_items(Some(1))
+        .max_items(Some(max_items))
+        .unique_items(true)
+        .build()
+}
+
 /// An email address or `null` (`members::model::check_email`): at most 254
 /// characters, no white space or control character, a non-empty local part,
 /// a domain holding a dot that neither starts nor ends it.

@@ -58,7 +58,8 @@ pub struct PointsRule {
 
 // The schema of a rule body; bodies are read as `RawRule`.
 /// `POST /v1/points-rules` and `PUT /v1/points-rules/{id}` (a rule is
-/// replaced whole), by `trigger`.
+/// replaced whole), by `trigger`. `ends_at`, when given with `starts_at`,
+/// is after it.
 #[derive(Debug, Clone, ToSchema)]
 #[serde(tag = "trigger", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PointsRuleInput {
@@ -239,11 +240,11 @@ fn opt_instant() -> utoipa::openapi::schema::Object {
 }
 
 fn opt_tiers() -> utoipa::openapi::schema::Array {
-    schema::distinct(schema::slug().into(), 50, true)
+    schema::opt_nonempty_distinct(schema::slug().into(), 50)
 }
 
 fn opt_groups() -> utoipa::openapi::schema::Array {
-    schema::distinct(schema::reference::<GroupId>(), 1000, true)
+    schema::opt_nonempty_distinct(schema::reference::<GroupId>(), 1000)
 }
 
 /// Event types an `event` rule may not reward: joins and leaves, orders
