@@ -75,7 +75,10 @@ def _date(value):
 
 def _instant(value):
     try:
-        return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        text = str(value)
+        if len(text) > 10 and text[10] == "t":
+            text = text[:10] + "T" + text[11:]
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except (TypeError, ValueError):
         return None
 
