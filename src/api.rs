@@ -60,6 +60,7 @@ impl Modify for BearerAuth {
 /// campaign kinds' typed settings.
 fn refine(doc: &mut utoipa::openapi::OpenApi) {
     crate::campaigns::settings::describe(doc);
+    crate::points::rules::model::describe(doc);
 }
 
 /// The outbound webhooks' catalogue, as the OpenAPI 3.1 `webhooks` section.

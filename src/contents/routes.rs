@@ -170,7 +170,10 @@ pub struct Preview {
 
 /// Render a content for a group, member and campaign, sending nothing.
 #[utoipa::path(get, path = "/contents/{id}/preview", tag = "contents", params(("id" = ContentId, Path), PreviewQuery),
-    responses((status = 200, body = Preview), (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
+    responses((status = 200, body = Preview), (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope, description = "`record_required`: the content uses a group's or \
+            campaign's variables and none was named"),
+        (status = 422, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn preview_content(
     State(state): State<AppState>,

@@ -319,17 +319,17 @@ pub async fn ledger(
     Ok(rows.into_iter().map(LedgerEntry::from).collect())
 }
 
-/// The balance and the next `limit` expiries, in one statement (so one
-/// snapshot).
+/// The balance (None: the member has no account) and the next `limit`
+/// expiries, in one statement (so one snapshot).
 pub async fn balance_and_expiring(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     member: MemberId,
     limit: i64,
-) -> Result<(i64, Vec<Expiring>), sqlx::Error> {
-    type Read = (i64, sqlx::types::Json<Vec<(i64, DateTime<Utc>)>>);
+) -> Result<(Option<i64>, Vec<Expiring>), sqlx::Error> {
+    type Read = (Option<i64>, sqlx::types::Json<Vec<(i64, DateTime<Utc>)>>);
     let (balance, expiring): Read = sqlx::query_as(
-        "SELECT COALESCE((SELECT balance FROM points_accounts WHERE workspace_id = $1 AND member_id = $2), 0),
+        "SELECT (SELECT balance FROM points_accounts WHERE workspace_id = $1 AND member_id = $2),
                 COALESCE((SELECT json_agg(json_build_array(points, expires_at) ORDER BY expires_at)
                           FROM (SELECT sum(remaining)::int8 AS points, expires_at FROM points_lots
                                 WHERE workspace_id = $1 AND member_id = $2 AND remaining > 0 AND expires_at IS NOT NULL

@@ -57,9 +57,13 @@ pub async fn get_member_points(
 ) -> ApiResult<Json<PointsBalance>> {
     let ws = auth.workspace_id;
     let mut conn = state.pool.acquire().await?;
-    require_member(&mut conn, ws, id).await?;
     let (balance, expiring) = repo::balance_and_expiring(&mut conn, ws, id, 12).await?;
-    Ok(Json(PointsBalance { member_id: id, balance, expiring }))
+    // An account exists only for a member of this workspace (a foreign
+    // key); without one, whether the member exists decides 200 or 404.
+    if balance.is_none() {
+        require_member(&mut conn, ws, id).await?;
+    }
+    Ok(Json(PointsBalance { member_id: id, balance: balance.unwrap_or(0), expiring }))
 }
 
 /// A member's ledger, newest first.

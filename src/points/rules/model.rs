@@ -252,6 +252,22 @@ fn opt_groups() -> utoipa::openapi::schema::Array {
 const NOT_REWARDED: &[&str] =
     &["member_joined", "member_left", "order_placed", "order_paid", "order_refunded", "checked_in"];
 
+/// Closes each variant of the rule body's schema (`additionalProperties:
+/// false`): the server refuses unknown fields, which the derived `oneOf`
+/// does not say.
+pub fn describe(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{AdditionalProperties, Schema};
+    use utoipa::openapi::RefOr;
+    let Some(components) = doc.components.as_mut() else { return };
+    if let Some(RefOr::T(Schema::OneOf(one))) = components.schemas.get_mut("PointsRuleInput") {
+        for item in one.items.iter_mut() {
+            if let RefOr::T(Schema::Object(o)) = item {
+                o.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+        }
+    }
+}
+
 /// Whether events of `kind` can earn or take back points (paid orders,
 /// refunds, and the types an `event` rule may reward).
 pub fn rewardable(kind: &str) -> bool {
