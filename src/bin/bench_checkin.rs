@@ -110,7 +110,12 @@ pub async fn run(admin: &PgConnectOptions, admin_url: &str, members: usize, grou
     let nw = shequn::workspaces::service::create_workspace(&pool, "bench", "Asia/Shanghai", Actor::Cli).await?;
     let ws = nw.workspace.id;
     let key = nw.owner_key.key.clone();
-    let env = [("SHEQUN__DATABASE__MAX_CONNECTIONS", "32".to_owned())];
+    // The server's own campaign jobs stay off: phases 3 and 4 time the
+    // expiry run and one tier evaluation alone, not two racing each other.
+    let env = [
+        ("SHEQUN__DATABASE__MAX_CONNECTIONS", "32".to_owned()),
+        ("SHEQUN__WORKERS__CAMPAIGN_JOBS", "false".to_owned()),
+    ];
     let server = super::start_server_with(&url, &env).await?;
     let base = server.base.clone();
     let r = burst(&pool, &base, &key, ws, members, groups).await;
