@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use super::model::GroupStatus;
 use crate::ids::{GroupId, WorkspaceId};
 use crate::platform::Platform;
-use crate::webhooks::catalogue::{GroupCreated, GroupStatusChanged};
+use crate::webhooks::catalogue::{spelled, GroupCreated, GroupStatusChanged};
 use crate::webhooks::outbox::{self, Outgoing};
 
 /// A group that came into being.
@@ -41,11 +41,6 @@ pub async fn created(
     }
     outbox::emit(conn, ws, at, &out).await?;
     Ok(())
-}
-
-/// The database and JSON spelling of a status.
-fn spelled(s: GroupStatus) -> String {
-    serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 /// Emits `group.status_changed` when `from` differs from `to`.

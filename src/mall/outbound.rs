@@ -8,12 +8,8 @@ use sqlx::PgConnection;
 
 use super::model::{MallItem, Redemption};
 use crate::ids::WorkspaceId;
-use crate::webhooks::catalogue::{MallRedemptionCancelled, MallRedemptionCreated, MallRedemptionFulfilled};
+use crate::webhooks::catalogue::{spelled, MallRedemptionCancelled, MallRedemptionCreated, MallRedemptionFulfilled};
 use crate::webhooks::outbox::{self, Outgoing};
-
-fn spelled<T: serde::Serialize>(v: T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-}
 
 /// Announces a new redemption.
 pub async fn created(

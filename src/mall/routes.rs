@@ -178,6 +178,9 @@ pub async fn delete_mall_item(
     auth.require(Role::Operator)?;
     let ws = auth.workspace_id;
     let mut tx = state.pool.begin().await?;
+    // Locked first: a redemption takes the same row (its stock update), so
+    // it either commits before the check below sees it or finds no item.
+    repo::get_item(&mut tx, ws, id, true).await?.ok_or(ApiError::NotFound("mall item"))?;
     match repo::delete_item(&mut tx, ws, id).await? {
         None => return Err(ApiError::NotFound("mall item")),
         Some(false) => return Err(ApiError::conflict("in_use", "the item was redeemed; archive it instead")),

@@ -17,15 +17,11 @@ use crate::ids::WorkspaceId;
 use crate::metrics::http::health::figures;
 use crate::metrics::params::{self, Common};
 use crate::metrics::reports::health::{self, GroupHealth, Rules, Status};
-use crate::webhooks::catalogue::{GroupHealthChanged, Payload};
+use crate::webhooks::catalogue::{spelled, GroupHealthChanged, Payload};
 use crate::webhooks::outbox::{self, Outgoing};
 
 /// The rules the watch judges by.
 pub const RULES: Rules = Rules { dead_after_days: 14, min_active_rate: 0.1 };
-
-fn spelled(s: Status) -> String {
-    serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-}
 
 /// Judges every workspace that wants to hear of it and whose day has not
 /// been judged; returns how many changes were announced.

@@ -7,12 +7,8 @@ use sqlx::PgConnection;
 
 use super::model::{EntryKind, LedgerEntry};
 use crate::ids::WorkspaceId;
-use crate::webhooks::catalogue::{PointsEarned, PointsExpired, PointsSpent};
+use crate::webhooks::catalogue::{spelled, PointsEarned, PointsExpired, PointsSpent};
 use crate::webhooks::outbox::{self, Outgoing};
-
-fn spelled<T: serde::Serialize>(v: T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-}
 
 /// Emits `points.earned` / `points.spent` for each entry (expiries are
 /// announced per member by [`announce_expiries`]).

@@ -49,6 +49,11 @@ pub async fn evaluate(
     let (mut moves, mut graced, mut cleared, mut locked) = (Vec::new(), Vec::new(), Vec::new(), 0i64);
     for (id, tier, set_by_hand_at) in &members {
         let (to, reason, why) = target(cfg, figures.get(id).unwrap_or(&empty));
+        // A rule naming a tier deleted or renamed since it was saved decides
+        // nothing (the member keeps their tier) until the rules are saved again.
+        if to.as_ref().is_some_and(|t| !ranks.contains_key(t)) {
+            continue;
+        }
         let below_since = grace.get(id).copied();
         let s = Situation {
             current_rank: tier.as_ref().and_then(|t| ranks.get(t)).copied(),

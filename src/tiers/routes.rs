@@ -32,6 +32,9 @@ fn map_err(e: sqlx::Error) -> ApiError {
             Some(ApiError::conflict("tier_in_use", "groups or members still have this tier"))
         }
         "sop_plans_tier_fkey" => Some(ApiError::conflict("tier_in_use", "SOP plans target this tier")),
+        "tier_rule_sets_default_fkey" => {
+            Some(ApiError::conflict("tier_in_use", "the tier rules give this tier by default"))
+        }
         _ => None,
     })
 }

@@ -57,6 +57,12 @@ pub const ALL: &[Entry] = &[
     entry::<MallRedemptionCancelled>(),
 ];
 
+/// How a payload spells an enum of the API (its JSON string: `fulfilled`,
+/// `earn`, `dead`); empty for a value that is not a string.
+pub fn spelled<T: Serialize>(v: T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
 /// The catalogue entry of a type name.
 pub fn find(name: &str) -> Option<&'static Entry> {
     ALL.iter().find(|e| e.name == name)

@@ -140,3 +140,22 @@ async fn the_nightly_evaluation_runs_once_per_local_day_and_rules_are_validated(
     let r = app.send(reqwest::Method::GET, "/v1/tier-rules", Some(&other), None).await;
     assert_eq!(r.body["rules"], json!([]));
 }
+
+#[tokio::test]
+async fn a_rule_naming_a_deleted_tier_decides_nothing_and_the_default_tier_cannot_be_deleted() {
+    let app = TestApp::spawn().await;
+    let gold = app.post("/v1/tiers", json!({"key": "gold", "name": "Gold", "rank": 50})).await;
+    assert_eq!(gold.status, StatusCode::CREATED, "{:?}", gold.body);
+    let rules = json!({"rules": [{"tier": "gold", "when": {"any": [{"metric": "orders", "days": 30, "min": 0}]}}],
+                       "default_tier": "basic"});
+    assert_eq!(app.put("/v1/tier-rules", rules).await.status, StatusCode::OK);
+    let m = member(&app, "Eli").await;
+    assert_eq!(app.delete(&format!("/v1/tiers/{}", gold.id())).await.status, StatusCode::NO_CONTENT);
+    let e = evaluate(&app, false).await;
+    assert_eq!(e["changed"], 0, "{e:#}");
+    assert!(tier(&app, &m).await.is_null());
+    let tiers = app.get("/v1/tiers").await;
+    let basic = tiers.body["items"].as_array().unwrap().iter().find(|t| t["key"] == "basic").unwrap()["id"].clone();
+    let r = app.delete(&format!("/v1/tiers/{}", basic.as_str().unwrap())).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "tier_in_use"), "{:?}", r.body);
+}
