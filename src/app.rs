@@ -28,6 +28,8 @@ pub struct App {
     /// Recently used connection records (webhooks).
     pub connections: Arc<ConnectionCache>,
     pub senders: Senders,
+    /// The group-committing check-in writers (API check-ins).
+    pub check_ins: crate::checkin::writer::Writers,
 }
 
 impl App {
@@ -37,6 +39,7 @@ impl App {
     pub fn new(pool: PgPool, settings: Settings, clock: Arc<dyn Clock>, reactions: Reactions) -> Self {
         Self {
             inbox: Inbox::start(pool.clone()),
+            check_ins: crate::checkin::writer::Writers::start(pool.clone(), reactions.clone()),
             state: AppState::new(pool, settings, clock),
             ingestion: Ingestion::new(reactions),
             connections: Arc::default(),
@@ -84,6 +87,12 @@ impl FromRef<App> for AppState {
 impl FromRef<App> for Ingestion {
     fn from_ref(app: &App) -> Self {
         app.ingestion.clone()
+    }
+}
+
+impl FromRef<App> for crate::checkin::writer::Writers {
+    fn from_ref(app: &App) -> Self {
+        app.check_ins.clone()
     }
 }
 

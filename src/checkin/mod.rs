@@ -16,5 +16,6 @@ pub mod repo;
 mod routes;
 pub mod service;
 mod stats;
+pub mod writer;
 
 pub use routes::{refusal, router};

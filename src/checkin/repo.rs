@@ -40,19 +40,30 @@ impl From<Row> for CheckIn {
     }
 }
 
+/// A member's row of a campaign, as locked.
+#[derive(Debug, Clone, Copy, FromRow)]
+pub struct Locked {
+    pub member_id: MemberId,
+    /// Days checked in so far.
+    pub total_days: i32,
+    /// The latest day checked in, and its streak.
+    pub last_day: Option<NaiveDate>,
+    pub last_streak: Option<i32>,
+}
+
 /// Creates the member's row of the campaign if needed and locks it: the
 /// lock that serialises one member's check-ins to one campaign (streaks and
-/// makeup counts are computed under it). Returns the days checked in so far.
+/// makeup counts are computed under it). Returns what the row holds.
 pub async fn lock_member(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     campaign: CampaignId,
     member: MemberId,
-) -> Result<i32, sqlx::Error> {
-    sqlx::query_scalar(
+) -> Result<Locked, sqlx::Error> {
+    sqlx::query_as(
         "INSERT INTO check_in_members (workspace_id, campaign_id, member_id) VALUES ($1, $2, $3)
          ON CONFLICT (workspace_id, campaign_id, member_id) DO UPDATE SET total_days = check_in_members.total_days
-         RETURNING total_days",
+         RETURNING member_id, total_days, last_day, last_streak",
     )
     .bind(ws)
     .bind(campaign)
@@ -62,31 +73,11 @@ pub async fn lock_member(
 }
 
 /// Inserts a check-in unless the member has one that day (`false`), and
-/// counts the day on the member's row: the unique key `check_ins_day_key`
-/// is what allows one check-in per day, however many requests race for it.
+/// counts the day on the member's row (with the last day and its streak):
+/// the unique key `check_ins_day_key` is what allows one check-in per day,
+/// however many requests race for it.
 pub async fn insert(conn: &mut PgConnection, ws: WorkspaceId, c: &CheckIn) -> Result<bool, sqlx::Error> {
-    let id: Option<Uuid> = sqlx::query_scalar(
-        "WITH ins AS (INSERT INTO check_ins (workspace_id, id, campaign_id, member_id, group_id, day, at, makeup,
-                          streak, points_awarded, channel)
-                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-                      ON CONFLICT ON CONSTRAINT check_ins_day_key DO NOTHING RETURNING id)
-         UPDATE check_in_members SET total_days = total_days + 1, last_day = GREATEST(last_day, $6)
-         FROM ins WHERE workspace_id = $1 AND campaign_id = $3 AND member_id = $4 RETURNING ins.id",
-    )
-    .bind(ws)
-    .bind(c.id)
-    .bind(c.campaign_id)
-    .bind(c.member_id)
-    .bind(c.group_id)
-    .bind(c.day)
-    .bind(c.at)
-    .bind(c.makeup)
-    .bind(c.streak)
-    .bind(c.points_awarded)
-    .bind(c.channel)
-    .fetch_optional(conn)
-    .await?;
-    Ok(id.is_some())
+    Ok(!insert_many(conn, ws, std::slice::from_ref(c)).await?.is_empty())
 }
 
 /// The member's check-in of `day`.
@@ -143,9 +134,13 @@ pub async fn update_streaks(
         return Ok(());
     }
     sqlx::query(
-        "UPDATE check_ins c SET streak = u.streak, points_awarded = c.points_awarded + u.pts
-         FROM unnest($2::uuid[], $3::int4[], $4::int8[]) AS u(id, streak, pts)
-         WHERE c.workspace_id = $1 AND c.id = u.id",
+        "WITH c AS (UPDATE check_ins c SET streak = u.streak, points_awarded = c.points_awarded + u.pts
+                    FROM unnest($2::uuid[], $3::int4[], $4::int8[]) AS u(id, streak, pts)
+                    WHERE c.workspace_id = $1 AND c.id = u.id
+                    RETURNING c.campaign_id, c.member_id, c.day, c.streak)
+         UPDATE check_in_members m SET last_streak = c.streak FROM c
+         WHERE m.workspace_id = $1 AND m.campaign_id = c.campaign_id AND m.member_id = c.member_id
+           AND m.last_day = c.day",
     )
     .bind(ws)
     .bind(ids)
@@ -201,6 +196,94 @@ pub async fn claim_reward(
     .fetch_optional(conn)
     .await?;
     Ok(r.is_some())
+}
+
+/// [`lock_member`] for many members of one campaign (distinct, locked in
+/// member order).
+/// Members not in the workspace are left out.
+pub async fn lock_members(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    campaign: CampaignId,
+    members: &[MemberId],
+) -> Result<Vec<Locked>, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO check_in_members (workspace_id, campaign_id, member_id)
+         SELECT $1, $2, m FROM unnest($3::uuid[]) AS m
+         WHERE EXISTS (SELECT 1 FROM members WHERE workspace_id = $1 AND id = m) ORDER BY m
+         ON CONFLICT (workspace_id, campaign_id, member_id) DO UPDATE SET total_days = check_in_members.total_days
+         RETURNING member_id, total_days, last_day, last_streak",
+    )
+    .bind(ws)
+    .bind(campaign)
+    .bind(members)
+    .fetch_all(conn)
+    .await
+}
+
+/// [`insert`] for many check-ins of distinct members: the ids inserted.
+pub async fn insert_many(conn: &mut PgConnection, ws: WorkspaceId, cs: &[CheckIn]) -> Result<Vec<Uuid>, sqlx::Error> {
+    use crate::webhooks::catalogue::spelled;
+    sqlx::query_scalar(
+        "WITH ins AS (INSERT INTO check_ins (workspace_id, id, campaign_id, member_id, group_id, day, at, makeup,
+                          streak, points_awarded, channel)
+                      SELECT $1, u.* FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::date[],
+                          $7::timestamptz[], $8::bool[], $9::int4[], $10::int8[], $11::text[]) AS u
+                      ON CONFLICT ON CONSTRAINT check_ins_day_key DO NOTHING
+                      RETURNING id, campaign_id, member_id, day, streak)
+         UPDATE check_in_members m SET total_days = m.total_days + 1, last_day = GREATEST(m.last_day, ins.day),
+             last_streak = CASE WHEN m.last_day IS NULL OR ins.day > m.last_day THEN ins.streak ELSE m.last_streak END
+         FROM ins WHERE m.workspace_id = $1 AND m.campaign_id = ins.campaign_id AND m.member_id = ins.member_id
+         RETURNING ins.id",
+    )
+    .bind(ws)
+    .bind(cs.iter().map(|c| c.id).collect::<Vec<_>>())
+    .bind(cs.iter().map(|c| c.campaign_id).collect::<Vec<_>>())
+    .bind(cs.iter().map(|c| c.member_id).collect::<Vec<_>>())
+    .bind(cs.iter().map(|c| c.group_id).collect::<Vec<_>>())
+    .bind(cs.iter().map(|c| c.day).collect::<Vec<_>>())
+    .bind(cs.iter().map(|c| c.at).collect::<Vec<_>>())
+    .bind(cs.iter().map(|c| c.makeup).collect::<Vec<_>>())
+    .bind(cs.iter().map(|c| c.streak).collect::<Vec<_>>())
+    .bind(cs.iter().map(|c| c.points_awarded).collect::<Vec<_>>())
+    .bind(cs.iter().map(|c| spelled(c.channel)).collect::<Vec<_>>())
+    .fetch_all(conn)
+    .await
+}
+
+/// A streak bonus to claim (see [`claim_reward`]).
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub id: Uuid,
+    pub campaign: CampaignId,
+    pub member: MemberId,
+    pub run_start: NaiveDate,
+    pub streak: i32,
+    pub check_in: Uuid,
+    pub points: i64,
+}
+
+/// [`claim_reward`] for many bonuses: the ids claimed (those a run did not
+/// have yet).
+pub async fn claim_rewards(conn: &mut PgConnection, ws: WorkspaceId, cs: &[Claim]) -> Result<Vec<Uuid>, sqlx::Error> {
+    if cs.is_empty() {
+        return Ok(vec![]);
+    }
+    sqlx::query_scalar(
+        "INSERT INTO check_in_streak_rewards (workspace_id, id, campaign_id, member_id, run_start, streak, check_in_id, points)
+         SELECT $1, u.* FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::date[], $6::int4[], $7::uuid[], $8::int8[]) AS u
+         ON CONFLICT ON CONSTRAINT check_in_streak_rewards_key DO NOTHING RETURNING id",
+    )
+    .bind(ws)
+    .bind(cs.iter().map(|c| c.id).collect::<Vec<_>>())
+    .bind(cs.iter().map(|c| c.campaign).collect::<Vec<_>>())
+    .bind(cs.iter().map(|c| c.member).collect::<Vec<_>>())
+    .bind(cs.iter().map(|c| c.run_start).collect::<Vec<_>>())
+    .bind(cs.iter().map(|c| c.streak).collect::<Vec<_>>())
+    .bind(cs.iter().map(|c| c.check_in).collect::<Vec<_>>())
+    .bind(cs.iter().map(|c| c.points).collect::<Vec<_>>())
+    .fetch_all(conn)
+    .await
 }
 
 /// Makeups the member made since `since`.

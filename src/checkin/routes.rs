@@ -11,11 +11,11 @@ use super::model::{
     CheckInResult, CreateCheckIn,
 };
 use super::repo;
-use super::service::{self, Refusal, Request};
+use super::service::{Refusal, Request};
+use super::writer::{Answer, Ask, Writers};
 use crate::campaigns::settings::CheckInSettings;
 use crate::error::{on_constraint, ApiError, ApiResult, ErrorEnvelope};
 use crate::events::model::EventSource;
-use crate::events::Ingestion;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::pagination::{Page, PageParams};
 use crate::ids::{CampaignId, MemberId};
@@ -28,7 +28,7 @@ pub fn router<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     AppState: axum::extract::FromRef<S>,
-    Ingestion: axum::extract::FromRef<S>,
+    Writers: axum::extract::FromRef<S>,
 {
     OpenApiRouter::new()
         .routes(routes!(list_check_ins, create_check_in))
@@ -37,10 +37,7 @@ where
 }
 
 fn map_err(e: sqlx::Error) -> ApiError {
-    on_constraint(e, |c| {
-        (c == "check_in_members_member_fkey")
-            .then(|| ApiError::unknown("member_id", "no such member in this workspace"))
-    })
+    on_constraint(e, |c| (c == "check_in_members_member_fkey").then(unknown_member))
 }
 
 /// The answer to a refused check-in.
@@ -74,7 +71,7 @@ pub fn refusal(r: Refusal) -> ApiError {
     security(("bearer" = [])))]
 pub async fn create_check_in(
     State(state): State<AppState>,
-    State(ingestion): State<Ingestion>,
+    State(writers): State<Writers>,
     auth: Auth,
     ApiPath(id): ApiPath<CampaignId>,
     ApiJson(body): ApiJson<CreateCheckIn>,
@@ -82,7 +79,6 @@ pub async fn create_check_in(
     auth.require(Role::Operator)?;
     let now = state.clock.now();
     body.validate(now)?;
-    let ws = auth.workspace_id;
     let req = Request {
         member: body.member_id,
         group: body.group_id,
@@ -91,15 +87,18 @@ pub async fn create_check_in(
         channel: CheckInChannel::Api,
         source: EventSource::Api,
     };
-    let mut tx = state.pool.begin().await?;
-    let campaign = crate::campaigns::repo::get(&mut tx, ws, id, false).await?.ok_or(ApiError::NotFound("campaign"))?;
-    match service::check_in(&mut tx, ws, &campaign, &req, now, &ingestion.reactions).await.map_err(map_err)? {
-        Ok(done) => {
-            tx.commit().await?;
-            Ok((StatusCode::CREATED, Json(done)))
-        }
-        Err(r) => Err(refusal(r)),
+    // Group-committed with concurrent check-ins (see `writer`).
+    let ask = Ask { ws: auth.workspace_id, campaign: id, req, now };
+    match writers.check_in(ask).await.map_err(map_err)? {
+        Answer::Done(done) => Ok((StatusCode::CREATED, Json(*done))),
+        Answer::Refused(r) => Err(refusal(r)),
+        Answer::NoCampaign => Err(ApiError::NotFound("campaign")),
+        Answer::UnknownMember => Err(unknown_member()),
     }
+}
+
+fn unknown_member() -> ApiError {
+    ApiError::unknown("member_id", "no such member in this workspace")
 }
 
 /// A campaign's check-ins, newest first.

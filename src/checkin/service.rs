@@ -91,31 +91,28 @@ pub async fn check_in(
         Some(d) => d,
         None => check_in_day(tz, start, req.at),
     };
-    let total_before = repo::lock_member(conn, ws, campaign.id, req.member).await?;
+    let locked = repo::lock_member(conn, ws, campaign.id, req.member).await?;
+    let total_before = locked.total_days;
     if req.makeup_day.is_some() {
         if let Err(why) = makeup_allowed(conn, ws, campaign, &settings, req.member, tz, day, now).await? {
             return Ok(Err(Refusal::MakeupNotAllowed(why)));
         }
     }
     let prev = day.pred_opt().unwrap_or(day);
-    let near = repo::from_day(conn, ws, campaign.id, req.member, prev, 400).await?;
+    let near = match locked.last_day {
+        // The day itself or later ones are there: read the neighbourhood.
+        Some(last) if last >= day => repo::from_day(conn, ws, campaign.id, req.member, prev, 400).await?,
+        _ => vec![],
+    };
     if near.iter().any(|(_, d, _)| *d == day) {
         return already(conn, ws, campaign, req.member, day).await;
     }
-    let streak = near.iter().find(|(_, d, _)| *d == prev).map_or(1, |(_, _, s)| s + 1);
-    let own_rewards = settings.rewards_at(streak as u32);
-    let mut c = CheckIn {
-        id: Uuid::now_v7(),
-        campaign_id: campaign.id,
-        member_id: req.member,
-        group_id: req.group,
-        day,
-        at: req.at,
-        makeup: req.makeup_day.is_some(),
-        streak,
-        points_awarded: settings.points + own_rewards.iter().map(|r| r.points).sum::<i64>(),
-        channel: req.channel,
+    let streak = match locked.last_day {
+        Some(last) if last == prev => locked.last_streak.unwrap_or(0) + 1,
+        _ => near.iter().find(|(_, d, _)| *d == prev).map_or(1, |(_, _, s)| s + 1),
     };
+    let own_rewards = settings.rewards_at(streak as u32);
+    let mut c = new_check_in(campaign, req, day, streak, &settings, &own_rewards);
     if !repo::insert(conn, ws, &c).await? {
         return already(conn, ws, campaign, req.member, day).await;
     }
@@ -189,7 +186,31 @@ pub async fn check_in(
     }))
 }
 
-async fn already(
+/// The check-in `req` makes on `day` with `streak`, earning the day's
+/// points and the bonuses `due` (before they are claimed).
+pub(super) fn new_check_in(
+    campaign: &Campaign,
+    req: &Request,
+    day: NaiveDate,
+    streak: i32,
+    settings: &CheckInSettings,
+    due: &[crate::campaigns::settings::StreakReward],
+) -> CheckIn {
+    CheckIn {
+        id: Uuid::now_v7(),
+        campaign_id: campaign.id,
+        member_id: req.member,
+        group_id: req.group,
+        day,
+        at: req.at,
+        makeup: req.makeup_day.is_some(),
+        streak,
+        points_awarded: settings.points + due.iter().map(|r| r.points).sum::<i64>(),
+        channel: req.channel,
+    }
+}
+
+pub(super) async fn already(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     campaign: &Campaign,
@@ -317,7 +338,18 @@ async fn store_event(
     now: DateTime<Utc>,
     reactions: &Reactions,
 ) -> Result<(), sqlx::Error> {
-    let row = crate::events::repo::Row {
+    let row = event_row(campaign, c, source, now);
+    crate::events::reactions::store_new(conn, ws, &[row], now, reactions).await
+}
+
+/// The `checked_in` event of check-in `c` (made at `now`).
+pub(super) fn event_row(
+    campaign: &Campaign,
+    c: &CheckIn,
+    source: EventSource,
+    now: DateTime<Utc>,
+) -> crate::events::repo::Row {
+    crate::events::repo::Row {
         id: c.id,
         kind: crate::events::model::EventKind::CheckedIn.as_str().to_owned(),
         occurred_at: if c.makeup { now } else { c.at },
@@ -333,6 +365,5 @@ async fn store_event(
         }),
         source,
         text: None,
-    };
-    crate::events::reactions::store_new(conn, ws, &[row], now, reactions).await
+    }
 }

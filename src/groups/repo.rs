@@ -235,6 +235,19 @@ pub async fn exists(conn: &mut PgConnection, ws: WorkspaceId, id: GroupId) -> Re
         .await
 }
 
+/// The timezones of those of `ids` that exist (None: the workspace's).
+pub async fn timezones(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    ids: &[GroupId],
+) -> Result<Vec<(GroupId, Option<String>)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, timezone FROM groups WHERE workspace_id = $1 AND id = ANY($2)")
+        .bind(ws)
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
 /// Which of `ids` are not groups of the workspace.
 pub async fn missing(conn: &mut PgConnection, ws: WorkspaceId, ids: &[GroupId]) -> Result<Vec<GroupId>, sqlx::Error> {
     sqlx::query_scalar(

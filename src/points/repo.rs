@@ -157,6 +157,67 @@ pub async fn insert_new_credit(conn: &mut PgConnection, ws: WorkspaceId, e: &New
     .await
 }
 
+/// Credits of sources just created, for many members in one statement
+/// (the batched form of [`insert_new_credit`]): one upsert adds each
+/// member's total to their account (rows locked in member order), and each
+/// entry's `balance_after` is that new balance less the deltas of the
+/// member's entries after it in `entries`, so a member's entries read as
+/// if written one after the other. Returns the balances after, in order.
+pub async fn insert_new_credits(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    entries: &[NewEntry<'_>],
+) -> Result<Vec<i64>, sqlx::Error> {
+    if entries.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut later = vec![0i64; entries.len()];
+    let mut after: std::collections::HashMap<MemberId, i64> = std::collections::HashMap::new();
+    for (i, e) in entries.iter().enumerate().rev() {
+        let sum = after.entry(e.member).or_default();
+        later[i] = *sum;
+        *sum += e.delta;
+    }
+    use crate::webhooks::catalogue::spelled;
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "WITH u AS (SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::int8[], $5::int8[], $6::text[], $7::text[],
+                        $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[]) WITH ORDINALITY
+                        AS u(id, member, delta, later, kind, stype, sid, note, at, exp, n)),
+              a AS (INSERT INTO points_accounts (workspace_id, member_id, balance, updated_at)
+                    SELECT $1, member, sum(delta), max(at) FROM u GROUP BY member ORDER BY member
+                    ON CONFLICT (workspace_id, member_id)
+                    DO UPDATE SET balance = points_accounts.balance + EXCLUDED.balance, updated_at = EXCLUDED.updated_at
+                    RETURNING member_id, balance),
+              e AS (INSERT INTO points_ledger (workspace_id, id, member_id, delta, balance_after, kind, source_type,
+                        source_id, note, occurred_at, expires_at)
+                    SELECT $1, u.id, u.member, u.delta, a.balance - u.later, u.kind, u.stype, u.sid, u.note, u.at,
+                           CASE WHEN LEAST(u.delta, GREATEST(0, a.balance - u.later)) > 0 THEN u.exp END
+                    FROM u JOIN a ON a.member_id = u.member
+                    RETURNING id, member_id, delta, balance_after, expires_at),
+              l AS (INSERT INTO points_lots (workspace_id, id, member_id, points, remaining, expires_at)
+                    SELECT $1, e.id, e.member_id, e.delta, LEAST(e.delta, GREATEST(0, e.balance_after)), e.expires_at
+                    FROM e WHERE LEAST(e.delta, GREATEST(0, e.balance_after)) > 0)
+         SELECT u.n, e.balance_after FROM u JOIN e ON e.id = u.id ORDER BY u.n",
+    )
+    .bind(ws)
+    .bind(entries.iter().map(|e| e.id).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.member).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.delta).collect::<Vec<_>>())
+    .bind(later)
+    .bind(entries.iter().map(|e| spelled(e.kind)).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| spelled(e.source.kind)).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.source.id.as_str()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.note).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.at).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.expires_at).collect::<Vec<_>>())
+    .fetch_all(conn)
+    .await?;
+    if rows.len() != entries.len() {
+        return Err(sqlx::Error::Protocol(format!("{} credits written of {}", rows.len(), entries.len())));
+    }
+    Ok(rows.into_iter().map(|(_, b)| b).collect())
+}
+
 /// The guarded debit: takes `points` from the balance only when what is
 /// left of it, after the lots already due at `now` expire, covers them.
 /// Returns the balance before and the points due to expire, or None (and

@@ -85,7 +85,37 @@ pub async fn credit_new(
     policy: &Policy,
     c: Credit<'_>,
 ) -> Result<LedgerEntry, sqlx::Error> {
-    let mut e = NewEntry {
+    let mut e = new_credit_entry(policy, &c);
+    e.balance_after = repo::insert_new_credit(conn, ws, &e).await?;
+    if e.balance_after <= 0 {
+        // Everything went to a debt: no lot, no expiry.
+        e.expires_at = None;
+    }
+    Ok(to_entry(&e))
+}
+
+/// [`credit_new`] for many credits in one statement (a batch of
+/// check-ins); a member may have several, written in the given order.
+pub async fn credit_new_many(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    policy: &Policy,
+    credits: &[Credit<'_>],
+) -> Result<Vec<LedgerEntry>, sqlx::Error> {
+    let mut es: Vec<NewEntry<'_>> = credits.iter().map(|c| new_credit_entry(policy, c)).collect();
+    let balances = repo::insert_new_credits(conn, ws, &es).await?;
+    for (e, b) in es.iter_mut().zip(balances) {
+        e.balance_after = b;
+        if e.delta.min(b.max(0)) <= 0 {
+            e.expires_at = None;
+        }
+    }
+    Ok(es.iter().map(to_entry).collect())
+}
+
+/// The entry of a credit of a new source, its balance still to be written.
+fn new_credit_entry<'a>(policy: &Policy, c: &'a Credit<'a>) -> NewEntry<'a> {
+    NewEntry {
         id: Uuid::now_v7(),
         member: c.member,
         delta: c.points,
@@ -95,13 +125,7 @@ pub async fn credit_new(
         note: c.note,
         at: c.at,
         expires_at: expires_at(policy.expiry, policy.tz, c.at),
-    };
-    e.balance_after = repo::insert_new_credit(conn, ws, &e).await?;
-    if e.balance_after <= 0 {
-        // Everything went to a debt: no lot, no expiry.
-        e.expires_at = None;
     }
-    Ok(to_entry(&e))
 }
 
 fn to_entry(e: &NewEntry<'_>) -> LedgerEntry {

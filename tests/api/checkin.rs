@@ -100,6 +100,121 @@ async fn concurrent_check_ins_of_one_member_make_one_check_in_and_one_credit() {
 }
 
 #[tokio::test]
+async fn a_burst_of_check_ins_shares_transactions_and_answers_each_exactly() {
+    let app = TestApp::spawn().await;
+    app.clock.set(at("2026-12-01T01:00:00Z")); // 09:00 Shanghai
+    let c = campaign(&app, json!({"points": 10, "streak_rewards": [{"day": 2, "points": 5}]})).await;
+    let mut ms = Vec::new();
+    for i in 0..40 {
+        ms.push(member(&app, &format!("m{i}")).await);
+    }
+    for m in &ms[..20] {
+        assert_eq!(check_in(&app, &c, json!({"member_id": m})).await.status, StatusCode::CREATED);
+    }
+    // The first member owes 7 points (a clawback after a refund).
+    let debtor: uuid::Uuid = ms[0].parse().unwrap();
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("UPDATE points_accounts SET balance = -7 WHERE member_id = $1")
+        .bind(debtor)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE points_lots SET remaining = 0 WHERE member_id = $1")
+        .bind(debtor)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO points_ledger (workspace_id, id, member_id, delta, balance_after, kind, source_type, source_id,
+             occurred_at)
+         SELECT workspace_id, $2, member_id, -17, -7, 'clawback', 'refund', 'o-1', $3 FROM points_accounts
+         WHERE member_id = $1",
+    )
+    .bind(debtor)
+    .bind(uuid::Uuid::now_v7())
+    .bind(app.clock.now())
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    app.clock.advance(Duration::days(1));
+
+    // Everyone at once, the second member three times, a stranger and an unknown group.
+    let mut bodies: Vec<Value> = ms.iter().map(|m| json!({"member_id": m})).collect();
+    bodies.push(json!({"member_id": ms[1]}));
+    bodies.push(json!({"member_id": ms[1]}));
+    bodies.push(json!({"member_id": uuid::Uuid::now_v7()}));
+    bodies.push(json!({"member_id": ms[39], "group_id": uuid::Uuid::now_v7()}));
+    let answers = join_all(bodies.into_iter().map(|b| check_in(&app, &c, b))).await;
+    for (i, r) in answers[..40].iter().enumerate() {
+        let first = i < 20;
+        if i == 1 && r.status == StatusCode::CONFLICT {
+            continue;
+        }
+        assert_eq!(r.status, StatusCode::CREATED, "{i}: {:?}", r.body);
+        assert_eq!(r.body["streak"], if first { 2 } else { 1 }, "{i}");
+        assert_eq!(r.body["total_days"], if first { 2 } else { 1 }, "{i}");
+        assert_eq!(r.body["points_awarded"], if first { 15 } else { 10 }, "{i}");
+        assert_eq!(r.body["rewards"].as_array().unwrap().len(), usize::from(first), "{i}");
+        let expected = match i {
+            0 => 8,
+            _ if first => 25,
+            _ => 10,
+        };
+        assert_eq!(r.body["balance"], expected, "{i}");
+    }
+    let second: Vec<StatusCode> = [1, 40, 41].iter().map(|&i| answers[i].status).collect();
+    assert_eq!(second.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{second:?}");
+    assert_eq!(second.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 2, "{second:?}");
+    assert_eq!((answers[42].status, answers[42].field()), (StatusCode::NOT_FOUND, "member_id"));
+    assert_eq!((answers[43].status, answers[43].field()), (StatusCode::NOT_FOUND, "group_id"));
+    for m in &ms {
+        assert_ledger_consistent(&app, m).await;
+    }
+    // The debt was paid first: only what is left of each credit is a lot.
+    let lots: Vec<i64> =
+        sqlx::query_scalar("SELECT remaining FROM points_lots WHERE member_id = $1 AND remaining > 0 ORDER BY id")
+            .bind(debtor)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(lots, [3, 5]);
+    let (rows, transactions): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT xmin::text) FROM check_ins WHERE day = '2026-12-02'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, 40);
+    assert!(transactions < rows, "{rows} check-ins in {transactions} transactions: none shared");
+    let events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE type = 'checked_in'").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(events, 60);
+}
+
+#[tokio::test]
+async fn a_late_check_in_joins_the_runs_around_it_and_the_next_day_continues_them() {
+    let app = TestApp::spawn().await;
+    app.clock.set(at("2026-12-01T01:00:00Z"));
+    let m = member(&app, "Lu").await;
+    let c = campaign(&app, json!({"points": 10})).await;
+    assert_eq!(check_in(&app, &c, json!({"member_id": m})).await.body["streak"], 1);
+    app.clock.set(at("2026-12-03T01:00:00Z"));
+    assert_eq!(check_in(&app, &c, json!({"member_id": m})).await.body["streak"], 1);
+    // An integration's queued check-in of the 2nd (20:00 Shanghai) arrives late.
+    let late = check_in(&app, &c, json!({"member_id": m, "at": "2026-12-02T12:00:00Z"})).await;
+    assert_eq!(late.status, StatusCode::CREATED, "{:?}", late.body);
+    assert_eq!((late.body["day"].as_str(), late.body["streak"].as_i64()), (Some("2026-12-02"), Some(2)));
+    // The 3rd now continues the run, and so does the 4th.
+    app.clock.set(at("2026-12-04T01:00:00Z"));
+    let next = check_in(&app, &c, json!({"member_id": m})).await;
+    assert_eq!((next.body["streak"].as_i64(), next.body["total_days"].as_i64()), (Some(4), Some(4)), "{:?}", next.body);
+    let cal = app.get(&format!("/v1/members/{m}/check-ins?campaign_id={c}&month=2026-12")).await;
+    let streaks: Vec<Value> = cal.body["days"].as_array().unwrap()[..4].iter().map(|d| d["streak"].clone()).collect();
+    assert_eq!(streaks, [json!(1), json!(2), json!(3), json!(4)]);
+    assert_eq!(cal.body["current_streak"], 4);
+}
+
+#[tokio::test]
 async fn shanghai_midnight_splits_days_and_a_four_oclock_start_keeps_the_small_hours() {
     let app = TestApp::spawn().await; // workspace timezone Asia/Shanghai
     app.clock.set(at("2026-12-03T15:00:00Z"));
