@@ -1,5 +1,5 @@
 //! The API's assembly: every feature's routes in one place, its OpenAPI
-//! document, and the `/v1` layers (API key, idempotency). It stands above
+//! document, and the `/v1` layers (API key or session, idempotency). It stands above
 //! every feature; `http` (the toolkit) wraps it in the middleware stack.
 //! Tests build the same router.
 
@@ -21,6 +21,7 @@ use crate::http::{idempotency, ops};
         (name = "ops", description = "Health, readiness, metrics"),
         (name = "workspace", description = "The caller's workspace settings"),
         (name = "api-keys", description = "API keys and roles"),
+        (name = "users", description = "People who sign in to the console: invitations, roles, sessions, passwords"),
         (name = "staff", description = "The operator's people and bots"),
         (name = "groups", description = "Chat groups"),
         (name = "members", description = "People across platforms"),
@@ -53,6 +54,16 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("shq_…").build()),
         );
+        // The console's session: the cookie, and on writes `X-CSRF-Token`.
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    crate::users::model::SESSION_COOKIE,
+                    "A console session (POST /v1/sessions); every write also sends the session's `X-CSRF-Token`",
+                ),
+            )),
+        );
     }
 }
 
@@ -77,6 +88,7 @@ fn v1_routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .merge(crate::workspaces::router())
         .merge(crate::keys::router())
+        .merge(crate::users::router())
         .merge(crate::tiers::router())
         .merge(crate::tags::router())
         .merge(crate::staff::router())
@@ -109,10 +121,16 @@ fn api_routes() -> (OpenApiRouter<App>, OpenApiRouter<App>) {
     (ops, v1_routes())
 }
 
+/// The `/v1` doors that need neither a key nor a session (signing in,
+/// accepting an invitation, resetting a password).
+fn public_v1_routes() -> OpenApiRouter<App> {
+    crate::users::public_router()
+}
+
 /// The OpenAPI document generated from the code.
 pub fn openapi() -> serde_json::Value {
     let (ops, v1) = api_routes();
-    crate::http::document(ApiDoc::openapi(), ops, v1, refine)
+    crate::http::document(ApiDoc::openapi(), ops, v1.merge(public_v1_routes()), refine)
 }
 
 /// The whole application.
@@ -121,6 +139,7 @@ pub fn router(app: App) -> Router {
     let state = app.state.clone();
     let v1 = v1
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
-        .layer(middleware::from_fn_with_state(state.clone(), crate::keys::auth::require_key));
+        .layer(middleware::from_fn_with_state(state.clone(), crate::keys::auth::require_key))
+        .merge(public_v1_routes());
     crate::http::serve(ApiDoc::openapi(), ops, v1, app, &state, refine)
 }

@@ -1,5 +1,6 @@
 //! The command line: `serve` (default), `worker`, `migrate`, `openapi`,
-//! `workspace create`, `key create`, `demo`.
+//! `workspace create`, `key create`, `user invite`, `user reset-password`,
+//! `demo`.
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -35,6 +36,10 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Console accounts: invitation and password reset links (Shequn sends
+    /// no e-mail: the links are printed).
+    #[command(subcommand)]
+    User(UserCommand),
     /// Create (or reset) the workspace `demo` with realistic data, roll its
     /// metrics up, and print an API key and example URLs.
     Demo {
@@ -75,6 +80,28 @@ pub enum WorkspaceCommand {
         /// Print `{"workspace_id", "api_key"}` as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `shequn user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Print a one-time link inviting a person to a workspace.
+    Invite {
+        /// The workspace name.
+        #[arg(long, default_value = crate::workspaces::service::DEFAULT_WORKSPACE)]
+        workspace: String,
+        /// owner, admin, operator or viewer.
+        #[arg(long, default_value = "owner")]
+        role: String,
+        /// The person's e-mail (default: they choose it).
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Print a one-time link that sets a new password for the account of EMAIL.
+    ResetPassword {
+        /// The account's e-mail address.
+        email: String,
     },
 }
 
@@ -158,6 +185,11 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 out.check_ins, out.redemptions, out.vips
             );
             println!("owner API key (shown once): {}", out.api_key);
+            let db = open_migrated(&settings).await?;
+            let link =
+                crate::users::service::owner_link(&db.pool, &settings, &base, out.workspace_id, Actor::Cli).await;
+            db.close().await?;
+            println!("console: the owner's one-time link (choose an e-mail and password): {}", link?.url);
             println!("try (with -H 'Authorization: Bearer <key>'):");
             for path in [
                 "/v1/metrics/activity",
@@ -171,6 +203,13 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             ] {
                 println!("  curl -H 'Authorization: Bearer {}' '{base}{path}'", out.api_key);
             }
+            Ok(())
+        }
+        Command::User(cmd) => {
+            let db = open_migrated(&settings).await?;
+            let result = user_command(&db.pool, &settings, cmd).await;
+            db.close().await?;
+            println!("{}", result?);
             Ok(())
         }
         Command::Key(KeyCommand::Create { workspace, role, name, json }) => {
@@ -221,4 +260,56 @@ async fn create_key(
     .await?;
     tx.commit().await?;
     Ok(key)
+}
+
+/// Runs `shequn user …`; returns what to print.
+async fn user_command(pool: &sqlx::PgPool, settings: &Settings, cmd: UserCommand) -> anyhow::Result<String> {
+    let base = settings.public_url(settings.server.port);
+    match cmd {
+        UserCommand::Invite { workspace, role, email } => {
+            let Some(role) = Role::parse(&role) else { bail!("--role must be owner, admin, operator or viewer") };
+            if let Some(e) = &email {
+                let mut c = crate::validate::Checks::new();
+                c.email("email", e.trim());
+                if c.finish().is_err() {
+                    bail!("--email must be an e-mail address");
+                }
+            }
+            let mut tx = pool.begin().await?;
+            let Some(ws) = crate::workspaces::repo::by_name(&mut tx, &workspace).await? else {
+                bail!("no workspace named `{workspace}`")
+            };
+            let now = chrono::Utc::now();
+            let created =
+                crate::users::service::invite(&mut tx, settings, &base, ws.id, email.as_deref(), role, now).await?;
+            let details = serde_json::json!({"role": role.as_str()});
+            crate::audit::record(
+                &mut tx,
+                ws.id,
+                Actor::Cli,
+                "user.invite",
+                "invitation",
+                created.invitation.id,
+                details,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(format!(
+                "{} invitation to `{}` (valid until {}): {}",
+                role.as_str(),
+                ws.name,
+                created.invitation.expires_at.to_rfc3339(),
+                created.url
+            ))
+        }
+        UserCommand::ResetPassword { email } => {
+            let mut conn = pool.acquire().await?;
+            match crate::users::service::create_reset(&mut conn, settings, &base, &email, chrono::Utc::now()).await? {
+                Some(url) => {
+                    Ok(format!("password reset link (valid {} minutes, once): {url}", settings.auth.reset_minutes))
+                }
+                None => bail!("no account with that e-mail address"),
+            }
+        }
+    }
 }

@@ -24,6 +24,52 @@ pub struct Settings {
     pub workers: WorkerSettings,
     pub delivery: DeliverySettings,
     pub webhooks: WebhookSettings,
+    pub auth: AuthSettings,
+}
+
+/// `[auth]`: console sign-in, sessions and one-time links.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub session_idle_minutes: i64,
+    pub session_max_hours: i64,
+    pub invitation_hours: i64,
+    pub reset_minutes: i64,
+    pub password_min_length: usize,
+    pub login_failures_per_account: i32,
+    pub login_failures_per_address: i32,
+    pub login_window_minutes: i64,
+    /// Take the client address from `X-Forwarded-For` (behind a proxy you run).
+    pub trust_forwarded_for: bool,
+}
+
+impl AuthSettings {
+    fn validate(&self) -> anyhow::Result<()> {
+        if !(5..=10_080).contains(&self.session_idle_minutes) {
+            bail!("configuration key `auth.session_idle_minutes`: must be 5..=10080");
+        }
+        if !(1..=8_760).contains(&self.session_max_hours) || self.session_max_hours * 60 < self.session_idle_minutes {
+            bail!("configuration key `auth.session_max_hours`: must be 1..=8760 and not shorter than the idle limit");
+        }
+        if !(1..=720).contains(&self.invitation_hours) {
+            bail!("configuration key `auth.invitation_hours`: must be 1..=720");
+        }
+        if !(5..=1_440).contains(&self.reset_minutes) {
+            bail!("configuration key `auth.reset_minutes`: must be 5..=1440");
+        }
+        if !(8..=128).contains(&self.password_min_length) {
+            bail!("configuration key `auth.password_min_length`: must be 8..=128");
+        }
+        if !(1..=1_000).contains(&self.login_failures_per_account)
+            || !(1..=100_000).contains(&self.login_failures_per_address)
+        {
+            bail!("configuration key `auth.login_failures_per_account`: 1..=1000 (per address: 1..=100000)");
+        }
+        if !(1..=1_440).contains(&self.login_window_minutes) {
+            bail!("configuration key `auth.login_window_minutes`: must be 1..=1440");
+        }
+        Ok(())
+    }
 }
 
 /// `[webhooks]`: outbound webhooks to the operator's endpoints.
@@ -339,6 +385,7 @@ impl Settings {
             bail!("configuration key `delivery.sync_interval_secs`: must be ≥ 1");
         }
         self.webhooks.validate()?;
+        self.auth.validate()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             bail!("configuration key `log.level`: `{}` is not a valid filter", self.log.level);
         }

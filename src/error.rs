@@ -89,6 +89,10 @@ pub enum ApiError {
     /// 415: not JSON.
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
+    /// Another refusal with its own status and code (401 `session_expired`,
+    /// 403 `csrf_failed`, 429 `too_many_attempts`, …).
+    #[error("{message}")]
+    Refused { status: StatusCode, code: &'static str, message: String },
     /// 500: a bug or an unavailable dependency; the cause is logged, never sent.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -108,6 +112,11 @@ impl ApiError {
     /// A 409 with a specific code.
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::Conflict { code, message: message.into() }
+    }
+
+    /// A refusal with its own status and code.
+    pub fn refused(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Refused { status, code, message: message.into() }
     }
 
     /// A 409 carrying what it conflicts with under `name`.
@@ -132,6 +141,7 @@ impl ApiError {
             Self::Conflict { .. } | Self::ConflictWith { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Refused { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -147,6 +157,7 @@ impl ApiError {
             Self::Conflict { code, .. } | Self::ConflictWith { code, .. } => code,
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Refused { code, .. } => code,
             Self::Internal(_) => "internal_error",
         }
     }

@@ -62,3 +62,9 @@ id_type!(/// One scheduled send of a step to a group.
     DeliveryId);
 id_type!(/// An outbound webhook endpoint of the operator.
     EndpointId);
+id_type!(/// A person who signs in to the console.
+    UserId);
+id_type!(/// A console session.
+    SessionId);
+id_type!(/// An invitation to a workspace.
+    InvitationId);

@@ -47,6 +47,7 @@ pub mod tags;
 pub mod telemetry;
 pub mod tier_rules;
 pub mod tiers;
+pub mod users;
 pub mod validate;
 pub mod webhooks;
 pub mod workspaces;

@@ -80,6 +80,8 @@ impl Application {
         let app = crate::api::router(self.state.clone());
         let jobs = crate::jobs::spawn_all(&self.state, &shutdown);
         let token = shutdown.clone();
+        // The peer address feeds the per-address sign-in limit.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let server = axum::serve(self.listener, app).with_graceful_shutdown(async move { token.cancelled().await });
         let mut server = tokio::spawn(async move { server.await });
         // The server may finish first on a graceful shutdown too (select!
@@ -108,7 +110,7 @@ impl Application {
     }
 }
 
-fn print_banner(settings: &Settings, port: u16, created: Option<&NewWorkspace>) {
+fn print_banner(settings: &Settings, port: u16, created: Option<&NewWorkspace>, owner_link: Option<&str>) {
     let base = settings.public_url(port);
     println!("Shequn is listening on {base}");
     println!("  API docs:     {base}/docs   (OpenAPI: {base}/openapi.json)");
@@ -118,13 +120,38 @@ fn print_banner(settings: &Settings, port: u16, created: Option<&NewWorkspace>) 
         println!("First start: created workspace `{}` ({})", nw.workspace.name, nw.workspace.id);
         println!("  Owner API key (shown once, store it now): {}", nw.owner_key.key);
         println!("  Try: curl -H 'Authorization: Bearer {}' {base}/v1/workspace", nw.owner_key.key);
+        if let Some(link) = owner_link {
+            println!("  Console: open this one-time link to choose the owner's e-mail and password:");
+            println!("    {link}");
+        }
     }
 }
 
 /// `shequn serve`: runs until SIGTERM or ctrl-c.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings.clone(), Arc::new(SystemClock)).await?;
-    print_banner(&settings, app.port(), app.bootstrapped.as_ref());
+    let owner_link = match &app.bootstrapped {
+        Some(nw) => {
+            let base = settings.public_url(app.port());
+            let made = crate::users::service::owner_link(
+                &app.state().pool,
+                &settings,
+                &base,
+                nw.workspace.id,
+                crate::audit::Actor::System,
+            )
+            .await;
+            match made {
+                Ok(c) => Some(c.url),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not create the owner's console link; use `shequn user invite`");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    print_banner(&settings, app.port(), app.bootstrapped.as_ref(), owner_link.as_deref());
     tracing::info!(port = app.port(), embedded_db = app.runs_embedded_database(), "serving");
     let token = CancellationToken::new();
     let signal_token = token.clone();

@@ -1,5 +1,5 @@
 //! The audit log: one row per write, in the same transaction as the write,
-//! naming the actor (API key, CLI or system), the action, the resource and
+//! naming the actor (API key, user, CLI or system), the action, the resource and
 //! the request id. Never holds personal data: details carry ids and changed
 //! field names, not values of phone/email.
 
@@ -10,9 +10,9 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::http::auth::Auth;
+use crate::http::auth::{Auth, Principal};
 use crate::http::request_id;
-use crate::ids::{ApiKeyId, WorkspaceId};
+use crate::ids::{ApiKeyId, UserId, WorkspaceId};
 
 pub use routes::router;
 
@@ -21,6 +21,8 @@ pub use routes::router;
 pub enum Actor {
     /// An API key.
     Key(ApiKeyId),
+    /// A person signed in to the console.
+    User(UserId),
     /// The command line (`shequn ...`).
     Cli,
     /// Shequn itself (bootstrap, workers).
@@ -29,7 +31,10 @@ pub enum Actor {
 
 impl From<&Auth> for Actor {
     fn from(a: &Auth) -> Self {
-        Actor::Key(a.key_id)
+        match a.principal {
+            Principal::Key(k) => Actor::Key(k),
+            Principal::User(u) => Actor::User(u),
+        }
     }
 }
 
@@ -38,6 +43,7 @@ impl Actor {
     pub fn parts(self) -> (&'static str, Option<Uuid>) {
         match self {
             Actor::Key(id) => ("api_key", Some(id.0)),
+            Actor::User(id) => ("user", Some(id.0)),
             Actor::Cli => ("cli", None),
             Actor::System => ("system", None),
         }
@@ -80,7 +86,7 @@ pub struct AuditEntry {
     pub occurred_at: DateTime<Utc>,
     /// `api_key`, `cli` or `system`.
     pub actor_type: String,
-    /// The API key id when `actor_type` is `api_key`.
+    /// The API key id when `actor_type` is `api_key`, the user's when `user`.
     pub actor_id: Option<Uuid>,
     /// e.g. `group.create`.
     pub action: String,

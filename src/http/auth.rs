@@ -1,5 +1,5 @@
 //! Who is calling: the [`Auth`] a handler extracts (set by the key
-//! middleware of `keys`) and the [`Role`] it carries. Below every feature,
+//! middleware of `keys`, from a key or a console session) and the [`Role`] it carries. Below every feature,
 //! so the toolkit, the audit log and every handler share one type.
 
 use axum::extract::FromRequestParts;
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{ApiKeyId, WorkspaceId};
+use crate::ids::{ApiKeyId, UserId, WorkspaceId};
 
 /// What a key may do. Ordered: viewer < operator < admin < owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
@@ -47,15 +47,39 @@ impl Role {
     }
 }
 
+/// Who authenticated: an integration's key or a person signed in to the
+/// console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal {
+    Key(ApiKeyId),
+    User(UserId),
+}
+
 /// The authenticated caller.
 #[derive(Debug, Clone, Copy)]
 pub struct Auth {
     pub workspace_id: WorkspaceId,
-    pub key_id: ApiKeyId,
+    pub principal: Principal,
     pub role: Role,
 }
 
 impl Auth {
+    /// The key, when a key authenticated.
+    pub fn key_id(&self) -> Option<ApiKeyId> {
+        match self.principal {
+            Principal::Key(k) => Some(k),
+            Principal::User(_) => None,
+        }
+    }
+
+    /// The person, when signed in.
+    pub fn user_id(&self) -> Option<UserId> {
+        match self.principal {
+            Principal::User(u) => Some(u),
+            Principal::Key(_) => None,
+        }
+    }
+
     /// 403 unless the caller's role is at least `min`.
     pub fn require(&self, min: Role) -> ApiResult<()> {
         if self.role >= min {

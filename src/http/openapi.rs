@@ -8,11 +8,11 @@
 //! | status | on | from |
 //! |---|---|---|
 //! | 400 | operations with a path parameter or a JSON body | `ApiPath`, `ApiJson` |
-//! | 401 | operations that need a key | `keys::auth::require_key` |
+//! | 401 | operations that need a key or a session | `keys::auth::require_key` |
 //! | 403 | writes (viewers only read) | `require_key`, `Auth::require` |
 //! | 404 | operations with a path parameter, a query or a body | a record named there is not in the caller's workspace |
 //! | 408 | every operation | the timeout layer |
-//! | 409, 422 | `/v1` POSTs | `Idempotency-Key` in progress / reused |
+//! | 409, 422 | authenticated `/v1` POSTs | `Idempotency-Key` in progress / reused |
 //! | 413, 415 | operations with a body | the body limit, `ApiJson` |
 //! | 422 | operations with a query parameter or a body | `ApiQuery`, `ApiJson`, handlers' checks |
 //!
@@ -32,8 +32,10 @@ const ENVELOPE: &str = "#/components/schemas/ErrorEnvelope";
 fn describe(status: &str) -> &'static str {
     match status {
         "400" => "The request cannot be parsed: malformed JSON (`malformed_json`) or a path parameter that is not a UUID (`invalid_path_parameter`)",
-        "401" => "Missing, unknown or revoked API key (`unauthorized`)",
-        "403" => "The key's role may not do this (`forbidden`); viewers only read",
+        "401" => "Missing, unknown or revoked API key or session (`unauthorized`); an expired session \
+                  (`session_expired`) or one whose person may no longer open the workspace (`session_ended`)",
+        "403" => "The caller's role may not do this (`forbidden`); viewers only read; a write with the session \
+                  cookie lacks the session's `X-CSRF-Token` (`csrf_failed`)",
         "404" => "Nothing with that id in the caller's workspace (`not_found`): the path's record, or one the \
                   body or query names (`details` names each such field)",
         "408" => "The request took longer than `server.request_timeout_secs` (`timeout`)",
@@ -60,7 +62,9 @@ fn complete(path: &str, method: &str, op: &mut Map<String, Value>) {
     let has = |place: &str| params.iter().any(|p| p["in"] == place);
     let has_body = op.contains_key("requestBody");
     let authenticated = op.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
-    let v1_post = path.starts_with("/v1/") && method == "post";
+    // The idempotency layer sits behind authentication: the public doors
+    // (signing in, one-time links) take no `Idempotency-Key`.
+    let v1_post = path.starts_with("/v1/") && method == "post" && authenticated;
     if v1_post {
         let mut params = params.clone();
         params.push(json!({
@@ -70,6 +74,14 @@ fn complete(path: &str, method: &str, op: &mut Map<String, Value>) {
             "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"}
         }));
         op.insert("parameters".into(), Value::Array(params));
+    }
+    if authenticated {
+        // Every operation a key may call, a console session may call too.
+        if let Some(security) = op.get_mut("security").and_then(Value::as_array_mut) {
+            if !security.iter().any(|s| s.get("session").is_some()) {
+                security.push(json!({"session": []}));
+            }
+        }
     }
     let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else { return };
     // A report with `format=csv` answers a CSV table as well as JSON.

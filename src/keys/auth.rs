@@ -21,11 +21,35 @@ fn bearer(req: &Request) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Middleware: resolves the bearer key or answers 401.
+/// Middleware: resolves the bearer key (else the console's session
+/// cookie) or answers 401.
 pub async fn require_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let Some(token) = bearer(&req).filter(|t| looks_like_key(t)) else {
-        return ApiError::Unauthorized.into_response();
+    let Some(token) = bearer(&req) else {
+        // No key: a console session's cookie, or nothing.
+        let Some(cookie) = crate::users::service::cookie(req.headers(), crate::users::model::SESSION_COOKIE) else {
+            return ApiError::Unauthorized.into_response();
+        };
+        let cookie = cookie.to_owned();
+        match crate::users::service::authenticate(&state, &cookie, req.method(), req.headers()).await {
+            Ok((auth, session)) => {
+                tracing::Span::current().record("workspace_id", tracing::field::display(auth.workspace_id));
+                // A viewer writes nothing but their own session (sign out,
+                // switch workspace, change password).
+                let path = req.uri().path();
+                let own = path.trim_start_matches("/v1").starts_with("/session");
+                if auth.role == Role::Viewer && !own && !matches!(*req.method(), Method::GET | Method::HEAD) {
+                    return ApiError::Forbidden.into_response();
+                }
+                req.extensions_mut().insert(auth);
+                req.extensions_mut().insert(crate::users::service::CurrentSession(session));
+                return next.run(req).await;
+            }
+            Err(e) => return e.into_response(),
+        }
     };
+    if !looks_like_key(token) {
+        return ApiError::Unauthorized.into_response();
+    }
     let record = match repo::find_live_by_hash(&state.pool, &hash_key(token)).await {
         Ok(Some(r)) => r,
         Ok(None) => return ApiError::Unauthorized.into_response(),
@@ -43,6 +67,10 @@ pub async fn require_key(State(state): State<AppState>, mut req: Request, next: 
     if record.role == Role::Viewer && !matches!(*req.method(), Method::GET | Method::HEAD) {
         return ApiError::Forbidden.into_response();
     }
-    req.extensions_mut().insert(Auth { workspace_id: record.workspace_id, key_id: record.id, role: record.role });
+    req.extensions_mut().insert(Auth {
+        workspace_id: record.workspace_id,
+        principal: crate::http::auth::Principal::Key(record.id),
+        role: record.role,
+    });
     next.run(req).await
 }

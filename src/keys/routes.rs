@@ -58,7 +58,7 @@ pub async fn create_api_key(
     c.text("name", &body.name, 0, 100);
     c.finish()?;
     let mut tx = state.pool.begin().await?;
-    let created = repo::create(&mut tx, auth.workspace_id, body.role, body.name.trim(), Some(auth.key_id)).await?;
+    let created = repo::create(&mut tx, auth.workspace_id, body.role, body.name.trim(), auth.key_id()).await?;
     audit::record(
         &mut tx,
         auth.workspace_id,

@@ -86,6 +86,20 @@ impl Checks {
         }
     }
 
+    /// An e-mail address (`schema::email`): at most 254 characters, no
+    /// white space or control character, a non-empty local part, a domain
+    /// holding a dot that neither starts nor ends it.
+    pub fn email(&mut self, field: &str, value: &str) {
+        let ok = value.chars().count() <= 254
+            && value
+                .split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
+            && !value.chars().any(|ch| ch.is_whitespace() || ch.is_control());
+        if !ok {
+            self.fail(field, "invalid", "must be an email address");
+        }
+    }
+
     /// Whether nothing failed so far.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -144,12 +144,21 @@ pub fn opt_nonempty_distinct(item: RefOr<Schema>, max_items: usize) -> Array {
         .build()
 }
 
+/// An email address (`Checks::email`).
+pub fn email() -> Object {
+    email_schema(false)
+}
+
+fn email_schema(nullable: bool) -> Object {
+    let w = format!("{CONTROL}{SPACE}");
+    string(nullable).max_length(Some(254)).pattern(Some(format!("^[^@{w}]+@[^.{w}][^{w}]*\\.[^{w}]*[^.{w}]$"))).build()
+}
+
 /// An email address or `null` (`members::model::check_email`): at most 254
 /// characters, no white space or control character, a non-empty local part,
 /// a domain holding a dot that neither starts nor ends it.
 pub fn opt_email() -> Object {
-    let w = format!("{CONTROL}{SPACE}");
-    string(true).max_length(Some(254)).pattern(Some(format!("^[^@{w}]+@[^.{w}][^{w}]*\\.[^{w}]*[^.{w}]$"))).build()
+    email_schema(true)
 }
 
 /// A phone number or `null` (`members::model::check_phone`): at most 32 characters of

@@ -97,6 +97,15 @@ pub async fn timezone_for_share(conn: &mut PgConnection, id: WorkspaceId) -> Res
     sqlx::query_scalar("SELECT timezone FROM workspaces WHERE id = $1 FOR SHARE").bind(id).fetch_optional(conn).await
 }
 
+/// The workspace named `name`.
+pub async fn by_name(conn: &mut PgConnection, name: &str) -> Result<Option<Workspace>, sqlx::Error> {
+    let r = sqlx::query(&format!("SELECT {COLUMNS} FROM workspaces WHERE name = $1"))
+        .bind(name)
+        .fetch_optional(conn)
+        .await?;
+    r.as_ref().map(from_row).transpose()
+}
+
 /// Whether any workspace exists.
 pub async fn any_exists(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM workspaces)").fetch_one(conn).await

@@ -226,7 +226,11 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let app = shequn::api::router(state.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+        tokio::spawn(async move {
+            axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .await
+                .expect("serve")
+        });
         TestApp {
             base: format!("http://{addr}"),
             pool,
@@ -311,7 +315,7 @@ impl TestApp {
     }
 }
 
-async fn to_resp(res: reqwest::Response) -> Resp {
+pub async fn to_resp(res: reqwest::Response) -> Resp {
     let status = res.status();
     let headers = res.headers().clone();
     let bytes = res.bytes().await.expect("body");

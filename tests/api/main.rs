@@ -28,4 +28,5 @@ mod reactions;
 mod sop;
 mod sop_crash;
 mod tier_rules;
+mod users;
 mod webhooks;
