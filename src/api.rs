@@ -117,7 +117,8 @@ fn api_routes() -> (OpenApiRouter<App>, OpenApiRouter<App>) {
         .merge(crate::hooks::hooks_router())
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
-        .routes(routes!(ops::metrics));
+        .routes(routes!(ops::metrics))
+        .merge(crate::console::router());
     (ops, v1_routes())
 }
 

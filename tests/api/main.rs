@@ -7,6 +7,7 @@ mod campaigns;
 mod checkin;
 mod checkin_chat;
 mod cli;
+mod console;
 mod contract;
 mod contract_rules;
 mod crash;

@@ -1,0 +1,73 @@
+//! The admin console: static files embedded in the binary and served at
+//! `/` and `/assets/…`. The pages read only the public `/v1` API, as any
+//! client would (see `docs/console.md`). No file comes from anywhere else:
+//! the Content-Security-Policy allows this origin only.
+
+use axum::extract::Path;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+
+/// The policy of every console page: scripts, styles, fonts, images and
+/// API calls from this origin only (charts export as `data:`/`blob:`
+/// images), never framed.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+    font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+    frame-ancestors 'none'";
+
+/// `(name, content type, bytes)` of every asset.
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    ("app.js", "text/javascript; charset=utf-8", include_bytes!("../../console/app.js")),
+    ("pages.js", "text/javascript; charset=utf-8", include_bytes!("../../console/pages.js")),
+    ("i18n.js", "text/javascript; charset=utf-8", include_bytes!("../../console/i18n.js")),
+    ("app.css", "text/css; charset=utf-8", include_bytes!("../../console/app.css")),
+    ("echarts.min.js", "text/javascript; charset=utf-8", include_bytes!("../../console/vendor/echarts.min.js")),
+];
+
+const INDEX: &[u8] = include_bytes!("../../console/index.html");
+
+/// The console's routes (not in the OpenAPI document).
+pub fn router<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
+    OpenApiRouter::new().route("/", get(index)).route("/assets/{file}", get(asset))
+}
+
+fn secured(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    r
+}
+
+async fn index() -> Response {
+    secured(
+        ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], INDEX)
+            .into_response(),
+    )
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, kind, bytes)) => {
+            secured(([(header::CONTENT_TYPE, *kind), (header::CACHE_CONTROL, "no-cache")], *bytes).into_response())
+        }
+        None => crate::error::ApiError::NotFound("asset").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_asset_the_page_loads_is_served_and_nothing_else_is_named() {
+        let page = std::str::from_utf8(INDEX).unwrap();
+        for src in page.split("/assets/").skip(1).map(|s| s.split('"').next().unwrap()) {
+            assert!(ASSETS.iter().any(|(n, _, _)| *n == src), "{src} is not embedded");
+        }
+        assert!(!page.contains("http://") && !page.contains("https://"), "the page names another origin");
+        assert!(!page.contains("<script>") && !page.contains(" style="), "inline code breaks the policy");
+    }
+}
