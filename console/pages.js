@@ -88,6 +88,32 @@
     return Math.round((new Date(b + "T00:00:00Z") - new Date(a + "T00:00:00Z")) / 86400000);
   }
 
+  // The instant of local midnight starting `iso` (YYYY-MM-DD) in `tz`.
+  function midnight(iso, tz) {
+    const guess = Date.parse(iso + "T00:00:00Z");
+    const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", {
+      timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit",
+    }).formatToParts(new Date(guess)).map((x) => [x.type, x.value]));
+    const local = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second);
+    return new Date(guess - (local - guess));
+  }
+  S.midnight = midnight;
+
+  // Every item of a paged list (at most `pages` pages of 200).
+  S.all = async function (path, pages) {
+    const items = [];
+    let cursor = null;
+    for (let i = 0; i < (pages || 10); i++) {
+      const sep = path.includes("?") ? "&" : "?";
+      const r = await S.api("GET", path + sep + "limit=200" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+      items.push(...r.items);
+      cursor = r.next_cursor;
+      if (!cursor) break;
+    }
+    return items;
+  };
+
   // The period the filters name, and the one before it of the same length.
   S.period = function (params) {
     const end = today();
@@ -265,6 +291,111 @@
       S.chart(card("chart-gmv", t("chart.gmv")), com.map((d) => d.date), [
         { name: t("series.gmv"), data: com.map((d) => d.gmv), type: "bar" },
       ], true);
+      await Promise.all([healthCard(charts, p), sopCard(charts)]);
+    },
+  };
+
+  // Dead and declining groups of the period, worst first.
+  async function healthCard(parent, p) {
+    const h = await S.api("GET", "/v1/metrics/groups/health?from=" + p.from + "&to=" + p.to);
+    const bad = h.items.filter((g) => g.status !== "healthy").slice(0, 8);
+    const counts = el("div", { class: "counts" }, ...["dead", "declining", "healthy"].map((k) =>
+      el("span", { class: "count " + k, "data-health": k, "data-value": String(h.counts[k]) },
+        t("health." + k) + " " + fmt.num(h.counts[k]))));
+    const list = bad.length
+      ? el("table", { class: "table" }, el("tbody", {}, ...bad.map((g) =>
+          el("tr", {}, el("td", {}, g.name), el("td", { class: "status " + g.status }, t("health." + g.status)),
+            el("td", { class: "num" }, String(Math.round(g.score)))))))
+      : el("div", { class: "state" }, t("health.none"));
+    parent.append(el("div", { class: "card", id: "card-health" }, el("h2", {}, t("card.health")), counts, list));
+  }
+
+  // Today's SOP sends by state.
+  async function sopCard(parent) {
+    const day = today();
+    const from = S.midnight(day, S.workspace.timezone).toISOString();
+    const to = S.midnight(addDays(day, 1), S.workspace.timezone).toISOString();
+    const items = await S.all("/v1/deliveries?from=" + encodeURIComponent(from) + "&to=" + encodeURIComponent(to), 10);
+    const by = { sent: 0, failed: 0, pending: 0 };
+    for (const d of items) {
+      if (["sent", "confirmed"].includes(d.state)) by.sent += 1;
+      else if (["failed", "dead", "missed", "uncertain"].includes(d.state)) by.failed += 1;
+      else by.pending += 1;
+    }
+    parent.append(el("div", { class: "card", id: "card-sop" }, el("h2", {}, t("card.sop")),
+      el("div", { class: "counts" }, ...Object.entries(by).map(([k, v]) =>
+        el("span", { class: "count " + k, "data-sop": k, "data-value": String(v) }, t("sop." + k) + " " + fmt.num(v))))));
+  }
+
+  // ---- groups -------------------------------------------------------------
+  const GROUP_COLUMNS = [
+    ["name", "text"], ["platform", "text"], ["tier", "text"], ["region", "text"], ["category", "text"],
+    ["member_count", "num"], ["score", "num"], ["health", "text"],
+  ];
+
+  S.pages.groups = {
+    nav: "nav.groups",
+    async render(params, root) {
+      const p = S.period(params);
+      const f = (k) => params.get(k) || "";
+      const tiers = await S.api("GET", "/v1/tiers");
+      const select = (name, options) => el("select", { id: "f-" + name, "aria-label": t("groups.filter." + name),
+        onchange: (ev) => S.setParams({ [name]: ev.target.value }) },
+        el("option", { value: "" }, t("groups.filter." + name)),
+        ...options.map(([v, label]) => el("option", { value: v, selected: f(name) === v }, label)));
+      const text = (name) => el("input", { id: "f-" + name, value: f(name), placeholder: t("groups.filter." + name),
+        onchange: (ev) => S.setParams({ [name]: ev.target.value }) });
+      const bar = el("div", { class: "filters" },
+        text("q"),
+        select("platform", ["wecom", "telegram", "slack", "feishu", "generic"].map((x) => [x, t("platform." + x)])),
+        select("tier", (tiers.items || []).map((x) => [x.key, x.name])),
+        text("region"), text("category"),
+        select("status", ["active", "archived"].map((x) => [x, t("groups.status." + x)])),
+        select("health", ["healthy", "declining", "dead"].map((x) => [x, t("health." + x)])));
+      root.replaceChildren(el("h1", {}, t("nav.groups")), S.filterBar(params), bar,
+        el("div", { class: "state" }, t("state.loading")));
+      const q = new URLSearchParams();
+      for (const k of ["q", "platform", "tier", "region", "category", "status"]) if (f(k)) q.set(k, f(k));
+      const [groups, health] = await Promise.all([
+        S.all("/v1/groups?" + q.toString(), 10),
+        S.api("GET", "/v1/metrics/groups/health?from=" + p.from + "&to=" + p.to),
+      ]);
+      const byId = Object.fromEntries(health.items.map((h) => [h.group_id, h]));
+      const tierName = Object.fromEntries((tiers.items || []).map((x) => [x.key, x.name]));
+      let rows = groups.map((g) => Object.assign({}, g, {
+        score: byId[g.id] ? Math.round(byId[g.id].score) : null,
+        health: byId[g.id] ? byId[g.id].status : null,
+      }));
+      if (f("health")) rows = rows.filter((r) => r.health === f("health"));
+      const sort = f("sort") || "member_count";
+      const dir = f("dir") === "asc" ? 1 : -1;
+      rows.sort((a, b) => {
+        const x = a[sort], y = b[sort];
+        if (x === y) return 0;
+        if (x === null || x === undefined) return 1;
+        if (y === null || y === undefined) return -1;
+        return (x < y ? -1 : 1) * dir;
+      });
+      const head = el("tr", {}, ...GROUP_COLUMNS.map(([k, kind]) => el("th", {
+        "data-sort": k, class: [k === sort ? "sorted" : "", kind === "num" ? "num" : ""].join(" ").trim() || null,
+        onclick: () => S.setParams({ sort: k, dir: k === sort && dir === -1 ? "asc" : "desc" }),
+      }, t("groups.col." + k) + (k === sort ? (dir === -1 ? " ↓" : " ↑") : ""))));
+      const cell = (r, k) => {
+        if (k === "platform") return t("platform." + r.platform);
+        if (k === "health") return r.health ? t("health." + r.health) : "–";
+        if (k === "tier") return r.tier ? tierName[r.tier] || r.tier : "–";
+        if (k === "member_count" || k === "score") return r[k] === null ? "–" : fmt.num(r[k]);
+        return r[k] || "–";
+      };
+      const body = el("tbody", {}, ...rows.map((r) => el("tr", { "data-group": r.id },
+        ...GROUP_COLUMNS.map(([k, kind]) => el("td", { class: kind === "num" ? "num" : null, "data-col": k }, cell(r, k))))));
+      const csv = "/v1/metrics/groups/health?format=csv&from=" + p.from + "&to=" + p.to;
+      root.replaceChildren(el("h1", {}, t("nav.groups")), S.filterBar(params), bar,
+        el("div", { class: "tools" }, el("span", { id: "count" }, t("groups.count", { n: rows.length })),
+          el("a", { href: csv, download: "group-health.csv", class: "button" }, t("action.csv"))),
+        rows.length ? el("table", { class: "table", id: "groups" }, el("thead", {}, head), body)
+          : el("div", { class: "state", id: "empty" }, t("groups.empty")));
+      stamp();
     },
   };
 })();

@@ -225,6 +225,7 @@ async fn the_console_opens_the_overview_in_both_languages_with_the_apis_numbers(
     b.js("location.reload(); return 1").await;
     b.until(&format!("document.querySelector('[data-range=\"30d\"][aria-pressed=\"true\"]') && {READY}"), "reload")
         .await;
+    let from30 = (today - chrono::Duration::days(29)).to_string();
     let cost = b
         .js("const n = performance.getEntriesByType('navigation')[0];
              const all = [n, ...performance.getEntriesByType('resource')];
@@ -233,12 +234,68 @@ async fn the_console_opens_the_overview_in_both_languages_with_the_apis_numbers(
         .await;
     eprintln!("console first load of the overview (30 days, empty cache): {cost}");
 
+    // The overview's health and SOP cards count what the API counts.
+    let health = app
+        .send(Method::GET, &format!("/v1/metrics/groups/health?from={from30}&to={today}"), Some(&demo.api_key), None)
+        .await
+        .body;
+    let shown = b
+        .js("const o = {}; document.querySelectorAll('[data-health]').forEach(k => o[k.dataset.health] = +k.dataset.value); return o")
+        .await;
+    assert_eq!(shown, health["counts"], "health counts");
+
+    // Groups: every group of the API, sorted by a header click, filtered in the URL.
+    b.js("location.hash = '#/groups'; return 1").await;
+    let rows = "document.querySelectorAll('#groups tbody tr').length";
+    b.until(
+        &format!("document.querySelector('#page[data-page=\"groups\"][data-ready=\"true\"]') && {rows} > 0"),
+        "groups",
+    )
+    .await;
+    let groups = app.send(Method::GET, "/v1/groups?limit=200", Some(&demo.api_key), None).await.body;
+    let all = groups["items"].as_array().unwrap();
+    assert_eq!(b.js(&format!("return {rows}")).await, json!(all.len()));
+    let members = |order: &str| {
+        let mut v: Vec<i64> = all.iter().map(|g| g["member_count"].as_i64().unwrap()).collect();
+        v.sort();
+        if order == "desc" {
+            v.reverse();
+        }
+        v
+    };
+    let column =
+        "return [...document.querySelectorAll('#groups td[data-col=\"member_count\"]')].map(td => td.textContent)";
+    let shown: Vec<String> = serde_json::from_value(b.js(column).await).unwrap();
+    assert_eq!(shown, members("desc").iter().map(|n| n.to_string()).collect::<Vec<_>>(), "biggest first");
+    b.js("document.querySelector('th[data-sort=\"member_count\"]').click(); return 1").await;
+    b.until("location.hash.includes('dir=asc') && document.querySelector('#page[data-ready=\"true\"]')", "ascending")
+        .await;
+    let shown: Vec<String> = serde_json::from_value(b.js(column).await).unwrap();
+    assert_eq!(shown, members("asc").iter().map(|n| n.to_string()).collect::<Vec<_>>(), "smallest first");
+    let region = all[0]["region"].as_str().unwrap_or("").to_owned();
+    if !region.is_empty() {
+        let want = all.iter().filter(|g| g["region"] == region.as_str()).count();
+        b.js(&format!("location.hash = '#/groups?region={region}'; return 1")).await;
+        b.until(&format!("location.hash.includes('region=') && document.querySelector('#page[data-ready=\"true\"]') && {rows} === {want}"), "region filter").await;
+    }
+    assert_clean(&b, "groups zh-CN").await;
+    if std::env::var_os("UPDATE_SCREENSHOT").is_some() {
+        std::fs::write("docs/console-groups.png", b.screenshot().await).unwrap();
+    }
+    b.js("location.hash = '#/overview?range=30d'; return 1").await;
+    b.until(READY, "back to the overview").await;
+
     // English, switched in the page, and kept.
     b.js("document.getElementById('lang').click(); return 1").await;
     b.until(&format!("document.body.innerText.includes('Overview') && {READY}"), "English").await;
     let text = b.js("return document.body.innerText").await.as_str().unwrap().to_owned();
     assert!(text.contains("Data as of") && text.contains("Conversion"), "{text}");
     assert_clean(&b, "overview en").await;
+    b.js("location.hash = '#/groups'; return 1").await;
+    b.until("document.querySelector('#page[data-page=\"groups\"][data-ready=\"true\"]')", "groups in English").await;
+    let text = b.js("return document.body.innerText").await.as_str().unwrap().to_owned();
+    assert!(text.contains("Health score") && text.contains("Export CSV"), "{text}");
+    assert_clean(&b, "groups en").await;
 
     // Sign out, then back in with the chosen password.
     b.js("document.getElementById('signout').click(); return 1").await;
