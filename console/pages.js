@@ -398,4 +398,199 @@
       stamp();
     },
   };
+  // ---- members ------------------------------------------------------------
+  const when = (iso) => (iso ? fmt.time(new Date(iso)) : "–");
+
+  function table(id, columns, rows, cell, onRow) {
+    if (!rows.length) return el("div", { class: "state", id: id + "-empty" }, t("state.none"));
+    return el("table", { class: "table", id },
+      el("thead", {}, el("tr", {}, ...columns.map((c) => el("th", {}, t(c))))),
+      el("tbody", {}, ...rows.map((r) => el("tr", { class: onRow ? "link" : null, onclick: onRow ? () => onRow(r) : null },
+        ...columns.map((c) => el("td", {}, cell(r, c)))))));
+  }
+
+  S.pages.members = {
+    nav: "nav.members",
+    async render(params, root) {
+      const q = params.get("q") || "";
+      const search = el("input", { id: "f-q", value: q, placeholder: t("members.search"),
+        onchange: (ev) => S.setParams({ q: ev.target.value }) });
+      const query = new URLSearchParams({ limit: "100" });
+      if (q) query.set("q", q);
+      const page = await S.api("GET", "/v1/members?" + query.toString());
+      const cols = ["members.col.name", "members.col.tier", "members.col.platforms", "members.col.phone",
+        "members.col.last_active", "members.col.first_seen"];
+      const cell = (m, c) => ({
+        "members.col.name": m.display_name || "–",
+        "members.col.tier": m.tier || "–",
+        "members.col.platforms": m.identities.map((i) => t("platform." + i.platform)).join(" · ") || "–",
+        "members.col.phone": m.phone || m.email || "–",
+        "members.col.last_active": when(m.last_active_at),
+        "members.col.first_seen": when(m.first_seen_at),
+      })[c];
+      root.replaceChildren(el("h1", {}, t("nav.members")), el("div", { class: "filters" }, search),
+        table("members", cols, page.items, cell, (m) => S.go("member", { id: m.id })));
+    },
+  };
+
+  S.pages.member = {
+    async render(params, root) {
+      const id = params.get("id") || "";
+      const [m, points, memberships, tiers, timeline, engagement] = await Promise.all([
+        S.api("GET", "/v1/members/" + id),
+        S.api("GET", "/v1/members/" + id + "/points"),
+        S.api("GET", "/v1/members/" + id + "/memberships?limit=50"),
+        S.api("GET", "/v1/members/" + id + "/tier-history?limit=50"),
+        S.api("GET", "/v1/members/" + id + "/timeline?limit=50"),
+        S.api("GET", "/v1/metrics/members/" + id + "/engagement"),
+      ]);
+      const facts = el("div", { class: "kpis" },
+        el("div", { class: "kpi", "data-fact": "tier" }, el("div", { class: "label" }, t("members.col.tier")),
+          el("div", { class: "value" }, m.tier || "–")),
+        el("div", { class: "kpi", "data-fact": "points", "data-value": String(points.balance) },
+          el("div", { class: "label" }, t("member.points")), el("div", { class: "value" }, fmt.num(points.balance))),
+        el("div", { class: "kpi", "data-fact": "engagement", "data-value": String(engagement.level) },
+          el("div", { class: "label" }, t("member.engagement")),
+          el("div", { class: "value" }, t("member.level", { level: engagement.level })),
+          el("div", { class: "delta" }, t("member.active_days", { n: engagement.active_days }))));
+      const ids = el("div", { class: "card" }, el("h2", {}, t("member.identities")),
+        el("p", {}, m.identities.map((i) => t("platform." + i.platform) + " " + i.external_id).join(" · ") || "–"),
+        el("p", {}, [m.phone, m.email].filter(Boolean).join(" · ") || "–"));
+      const stints = el("div", { class: "card" }, el("h2", {}, t("member.memberships")),
+        table("memberships", ["member.group", "member.joined", "member.left", "member.source"], memberships.items,
+          (x, c) => ({ "member.group": x.group_name || x.group_id, "member.joined": when(x.joined_at),
+            "member.left": when(x.left_at), "member.source": x.source || "–" })[c]));
+      const history = el("div", { class: "card" }, el("h2", {}, t("member.tier_history")),
+        table("tier-history", ["member.changed", "member.from", "member.to", "member.reason"], tiers.items,
+          (x, c) => ({ "member.changed": when(x.changed_at), "member.from": x.from_tier || "–",
+            "member.to": x.to_tier || "–", "member.reason": x.reason || "–" })[c]));
+      const events = el("div", { class: "card" }, el("h2", {}, t("member.timeline")),
+        table("timeline", ["member.when", "member.event", "member.amount"], timeline.items,
+          (x, c) => ({ "member.when": when(x.occurred_at), "member.event": x.type,
+            "member.amount": x.amount === null || x.amount === undefined ? "–" : fmt.money(x.amount, x.currency) })[c]));
+      root.replaceChildren(el("h1", {}, m.display_name || t("member.unnamed")), facts,
+        el("div", { class: "charts" }, ids, stints, history, events));
+    },
+  };
+
+  // ---- settings -------------------------------------------------------------
+  const TABS = ["workspace", "users", "keys", "connections", "audit"];
+
+  S.pages.settings = {
+    nav: "nav.settings",
+    async render(params, root) {
+      const tab = TABS.includes(params.get("tab")) ? params.get("tab") : "workspace";
+      const tabs = el("div", { class: "filters" }, ...TABS.map((x) =>
+        el("button", { "data-tab": x, "aria-pressed": String(x === tab), onclick: () => S.setParams({ tab: x }) },
+          t("settings." + x))));
+      const body = el("div", { id: "settings-body" });
+      root.replaceChildren(el("h1", {}, t("nav.settings")), tabs, body);
+      const admin = ["admin", "owner"].includes(S.session.workspace.role);
+      if (tab !== "workspace" && tab !== "connections" && !admin) {
+        body.replaceChildren(el("div", { class: "state", id: "needs-admin" }, t("settings.needs_admin")));
+        return;
+      }
+      await SETTINGS[tab](body, admin);
+    },
+  };
+
+  function shown(secretLabel, value) {
+    return el("div", { class: "card secret", id: "secret" }, el("h2", {}, secretLabel),
+      el("input", { readonly: true, value, id: "secret-value" }), el("p", {}, t("settings.shown_once")));
+  }
+
+  const SETTINGS = {
+    async workspace(body) {
+      const w = S.workspace;
+      const rows = [["settings.ws.name", w.name], ["settings.ws.timezone", w.timezone], ["settings.ws.currency", w.currency],
+        ["settings.ws.week_start", w.week_start], ["settings.ws.points_expiry", (w.points && w.points.expiry && w.points.expiry.kind) || "–"],
+        ["settings.ws.points_clawback", (w.points && w.points.clawback) || "–"]];
+      body.replaceChildren(el("table", { class: "table", id: "workspace" },
+        el("tbody", {}, ...rows.map(([k, v]) => el("tr", {}, el("th", {}, t(k)), el("td", {}, v))))));
+    },
+    async users(body, admin) {
+      const users = await S.api("GET", "/v1/users?limit=200");
+      const roles = ["viewer", "operator", "admin", "owner"];
+      const me = S.session.user.id;
+      const invite = el("form", { class: "filters", id: "invite", onsubmit: async (ev) => {
+        ev.preventDefault();
+        const d = Object.fromEntries(new FormData(ev.target).entries());
+        try {
+          const r = await S.api("POST", "/v1/users", { email: d.email, role: d.role });
+          // This page's own origin: the server may not know the address it is reached at.
+          body.prepend(shown(t("settings.invite_link"), location.origin + "/#/accept?token=" + r.token));
+        } catch (e) { body.prepend(el("div", { class: "state error" }, S.explain(e))); }
+      } }, el("input", { name: "email", type: "email", required: true, placeholder: t("signin.email") }),
+        el("select", { name: "role" }, ...roles.map((r) => el("option", { value: r, selected: r === "operator" }, t("role." + r)))),
+        el("button", { class: "primary", type: "submit" }, t("settings.invite")));
+      const change = async (u, patch) => {
+        try { await S.api("PATCH", "/v1/users/" + u.id, patch); S.route(); }
+        catch (e) { body.prepend(el("div", { class: "state error" }, S.explain(e))); }
+      };
+      const rows = users.items.map((u) => el("tr", { "data-user": u.email },
+        el("td", {}, u.email), el("td", {}, u.display_name || "–"),
+        el("td", {}, admin && u.id !== me
+          ? el("select", { onchange: (ev) => change(u, { role: ev.target.value }) },
+              ...roles.map((r) => el("option", { value: r, selected: r === u.role }, t("role." + r))))
+          : t("role." + u.role)),
+        el("td", {}, t("status." + u.status)), el("td", {}, when(u.last_sign_in_at)),
+        el("td", {}, admin && u.id !== me
+          ? el("button", { onclick: () => change(u, { disabled: u.status === "active" }) },
+              t(u.status === "active" ? "settings.disable" : "settings.enable"))
+          : "")));
+      const invitations = await S.api("GET", "/v1/invitations");
+      const pending = invitations.items.filter((i) => i.status === "pending");
+      body.replaceChildren(invite, el("table", { class: "table", id: "users" },
+        el("thead", {}, el("tr", {}, ...["signin.email", "accept.name", "settings.role", "settings.status",
+          "settings.last_sign_in", "settings.actions"].map((k) => el("th", {}, t(k))))),
+        el("tbody", {}, ...rows)),
+        el("h2", { class: "section" }, t("settings.invitations")),
+        table("invitations", ["signin.email", "settings.role", "settings.expires", "settings.actions"], pending, (i, c) => ({
+          "signin.email": i.email || t("settings.any_email"), "settings.role": t("role." + i.role),
+          "settings.expires": when(i.expires_at),
+          "settings.actions": admin ? el("button", { onclick: async () => {
+            try { await S.api("DELETE", "/v1/invitations/" + i.id); S.route(); }
+            catch (e) { body.prepend(el("div", { class: "state error" }, S.explain(e))); }
+          } }, t("settings.revoke")) : "",
+        })[c]));
+    },
+    async keys(body) {
+      const keys = await S.api("GET", "/v1/api-keys?limit=200");
+      const create = el("form", { class: "filters", id: "new-key", onsubmit: async (ev) => {
+        ev.preventDefault();
+        const d = Object.fromEntries(new FormData(ev.target).entries());
+        try {
+          const r = await S.api("POST", "/v1/api-keys", { role: d.role, name: d.name });
+          body.prepend(shown(t("settings.new_key"), r.key));
+        } catch (e) { body.prepend(el("div", { class: "state error" }, S.explain(e))); }
+      } }, el("input", { name: "name", placeholder: t("settings.key_name") }),
+        el("select", { name: "role" }, ...["viewer", "operator", "admin", "owner"].map((r) =>
+          el("option", { value: r }, t("role." + r)))),
+        el("button", { class: "primary", type: "submit" }, t("settings.create_key")));
+      body.replaceChildren(create, table("keys", ["settings.key_name", "settings.prefix", "settings.role",
+        "settings.last_used", "settings.actions"], keys.items, (k, c) => ({
+        "settings.key_name": k.name || "–", "settings.prefix": k.prefix + "…", "settings.role": t("role." + k.role),
+        "settings.last_used": when(k.last_used_at),
+        "settings.actions": k.revoked_at ? t("settings.revoked") : el("button", { onclick: async () => {
+          try { await S.api("DELETE", "/v1/api-keys/" + k.id); S.route(); }
+          catch (e) { body.prepend(el("div", { class: "state error" }, S.explain(e))); }
+        } }, t("settings.revoke")),
+      })[c]));
+    },
+    async connections(body) {
+      const cs = await S.api("GET", "/v1/connections?limit=200");
+      body.replaceChildren(table("connections", ["settings.conn_name", "groups.col.platform", "settings.status",
+        "settings.last_request", "settings.webhook_url"], cs.items, (x, c) => ({
+        "settings.conn_name": x.name, "groups.col.platform": t("platform." + x.platform), "settings.status": x.status,
+        "settings.last_request": when(x.last_received_at),
+        "settings.webhook_url": el("input", { readonly: true, value: x.webhook_url, class: "url" }),
+      })[c]));
+    },
+    async audit(body) {
+      const log = await S.api("GET", "/v1/audit-log?limit=100");
+      body.replaceChildren(table("audit", ["member.when", "settings.actor", "settings.action", "settings.resource"],
+        log.items, (x, c) => ({ "member.when": when(x.occurred_at), "settings.actor": t("actor." + x.actor_type),
+          "settings.action": x.action, "settings.resource": x.resource_type })[c]));
+    },
+  };
 })();

@@ -70,4 +70,29 @@ mod tests {
         assert!(!page.contains("http://") && !page.contains("https://"), "the page names another origin");
         assert!(!page.contains("<script>") && !page.contains(" style="), "inline code breaks the policy");
     }
+
+    fn asset(name: &str) -> &'static str {
+        std::str::from_utf8(ASSETS.iter().find(|(n, _, _)| *n == name).unwrap().2).unwrap()
+    }
+
+    /// The keys of one language's catalogue in `i18n.js`.
+    fn catalogue(lang: &str) -> std::collections::BTreeSet<String> {
+        let all = asset("i18n.js");
+        let start = all.find(&format!("\"{lang}\": {{")).unwrap();
+        let end = all[start..].find("\n  }").map(|e| start + e).unwrap();
+        let key = regex::Regex::new(r#"(?m)^\s+"([^"]+)":"#).unwrap();
+        key.captures_iter(&all[start..end]).map(|c| c[1].to_owned()).collect()
+    }
+
+    #[test]
+    fn both_languages_have_every_key_the_pages_name() {
+        let (zh, en) = (catalogue("zh-CN"), catalogue("en"));
+        assert_eq!(zh, en, "the catalogues differ");
+        assert!(zh.len() > 100, "{}", zh.len());
+        let literal = regex::Regex::new(r#"\bt\("([a-z0-9_.]+)"[,)]"#).unwrap();
+        let code = format!("{}{}", asset("app.js"), asset("pages.js"));
+        for c in literal.captures_iter(&code) {
+            assert!(zh.contains(&c[1]), "`{}` is not in the catalogues", &c[1]);
+        }
+    }
 }

@@ -285,6 +285,35 @@ async fn the_console_opens_the_overview_in_both_languages_with_the_apis_numbers(
     b.js("location.hash = '#/overview?range=30d'; return 1").await;
     b.until(READY, "back to the overview").await;
 
+    // Members: the list, then a member's page whose balance is the API's.
+    b.js("location.hash = '#/members'; return 1").await;
+    b.until("document.querySelector('#page[data-page=\"members\"][data-ready=\"true\"]') && document.querySelector('#members tbody tr')", "members").await;
+    b.js("document.querySelector('#members tbody tr').click(); return 1").await;
+    b.until("document.querySelector('#page[data-page=\"member\"][data-ready=\"true\"]')", "a member's page").await;
+    let member = b.js("return new URLSearchParams(location.hash.split('?')[1]).get('id')").await;
+    let member = member.as_str().unwrap().to_owned();
+    let points = app.send(Method::GET, &format!("/v1/members/{member}/points"), Some(&demo.api_key), None).await.body;
+    let shown = b.js("return document.querySelector('[data-fact=\"points\"]').dataset.value").await;
+    assert_eq!(shown, json!(points["balance"].as_i64().unwrap().to_string()));
+    assert_clean(&b, "member zh-CN").await;
+
+    // Settings: invite a viewer from the console; the link is shown once.
+    b.js("location.hash = '#/settings?tab=users'; return 1").await;
+    b.until("document.querySelector('#page[data-ready=\"true\"]') && document.getElementById('invite')", "users").await;
+    b.js("const f = document.getElementById('invite'); f.email.value = 'viewer@example.com'; f.role.value = 'viewer';
+         f.requestSubmit(); return 1")
+        .await;
+    b.until("document.getElementById('secret-value')", "the invitation link").await;
+    let invitation = b.js("return document.getElementById('secret-value').value").await.as_str().unwrap().to_owned();
+    assert!(invitation.contains("/#/accept?token="), "{invitation}");
+    b.js("location.hash = '#/settings?tab=users&again=1'; return 1").await;
+    b.until("document.querySelector('#invitations tbody tr')", "the pending invitation").await;
+    let listed = b.js("return document.querySelector('#invitations tbody').innerText").await;
+    assert!(listed.as_str().unwrap().contains("viewer@example.com"), "{listed}");
+    assert_clean(&b, "settings zh-CN").await;
+    b.js("location.hash = '#/overview?range=30d'; return 1").await;
+    b.until(READY, "back to the overview").await;
+
     // English, switched in the page, and kept.
     b.js("document.getElementById('lang').click(); return 1").await;
     b.until(&format!("document.body.innerText.includes('Overview') && {READY}"), "English").await;
@@ -315,6 +344,34 @@ async fn the_console_opens_the_overview_in_both_languages_with_the_apis_numbers(
         .await;
     b.until(READY, "the overview again").await;
     assert_clean(&b, "after signing in again").await;
+
+    // The viewer invited above: reads the overview, may not manage people,
+    // sees phones masked.
+    b.js("document.getElementById('signout').click(); return 1").await;
+    b.until("location.hash.startsWith('#/signin')", "signed out").await;
+    b.goto(&invitation).await;
+    b.until("document.getElementById('password')", "the viewer's invitation").await;
+    b.js("document.getElementById('password').value = 'quiet maple orbit 7';
+         document.querySelector('form').requestSubmit(); return 1")
+        .await;
+    b.until(READY, "the viewer's overview").await;
+    b.js("location.hash = '#/settings?tab=users'; return 1").await;
+    b.until("document.getElementById('needs-admin')", "the viewer refused").await;
+    let r = app
+        .send(
+            Method::PATCH,
+            &format!("/v1/members/{member}"),
+            Some(&demo.api_key),
+            Some(json!({"phone": "13812345678"})),
+        )
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::OK, "{:?}", r.body);
+    b.js(&format!("location.hash = '#/member?id={member}'; return 1")).await;
+    b.until("document.querySelector('#page[data-page=\"member\"][data-ready=\"true\"]')", "the viewer's member page")
+        .await;
+    let text = b.js("return document.body.innerText").await.as_str().unwrap().to_owned();
+    assert!(text.contains("138****5678") && !text.contains("13812345678"), "a viewer sees phones masked: {text}");
+    assert_clean(&b, "viewer").await;
 }
 
 #[tokio::test]
