@@ -72,6 +72,11 @@
     return e;
   };
 
+  // Replaces a node's children, leaving out absent ones (null, false).
+  S.fill = function (node, ...kids) {
+    node.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined && k !== false));
+  };
+
   class ApiError extends Error {
     constructor(status, body) {
       const err = (body && body.error) || {};
@@ -154,6 +159,7 @@
     const s = S.session;
     const nav = S.el("nav", {}, ...Object.entries(S.pages)
       .filter(([, p]) => p.nav)
+      .sort(([, a], [, b]) => (a.order || 0) - (b.order || 0))
       .map(([n, p]) => S.el("a", { href: "#/" + n, class: n === name ? "on" : null }, S.t(p.nav))));
     const switcher = s.workspaces.length > 1
       ? S.el("select", {
@@ -188,7 +194,7 @@
     const root = document.getElementById("app");
     document.documentElement.lang = S.lang;
     if (page.public) {
-      root.replaceChildren(page.render(params));
+      S.fill(root, page.render(params));
       return;
     }
     if (!(await ensureSession())) {
@@ -197,13 +203,13 @@
     }
     if (mine !== generation) return;
     const content = S.el("div", { id: "page", "data-page": name });
-    root.replaceChildren(shell(name, content));
+    S.fill(root, shell(name, content));
     try {
       await page.render(params, content);
       content.setAttribute("data-ready", "true");
     } catch (e) {
       if (e.status === 401) return;
-      content.replaceChildren(S.el("div", { class: "state error" }, S.t("state.error", { message: S.explain(e) }),
+      S.fill(content, S.el("div", { class: "state error" }, S.t("state.error", { message: S.explain(e) }),
         " ", S.el("button", { onclick: route }, S.t("action.retry"))));
       content.setAttribute("data-ready", "error");
     }

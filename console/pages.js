@@ -238,10 +238,11 @@
 
   S.pages.overview = {
     nav: "nav.overview",
+    order: 1,
     async render(params, root) {
       const p = S.period(params);
       const interval = params.get("interval") || "day";
-      root.replaceChildren(el("h1", {}, t("overview.title")), S.filterBar(params),
+      S.fill(root, el("h1", {}, t("overview.title")), S.filterBar(params),
         el("div", { class: "state" }, t("state.loading")));
       const q = (from, to) => "?from=" + from + "&to=" + to;
       const [a, g, c, pa, pg, pc] = await Promise.all([
@@ -265,7 +266,7 @@
         kpi("conversion", now.conversion, before.conversion, fmt.pct));
       const empty = a.days.every((d) => !d.dau) && g.days.every((d) => !d.members_end) && c.days.every((d) => !d.gmv);
       const charts = el("div", { class: "charts" });
-      root.replaceChildren(...[el("h1", {}, t("overview.title")), S.filterBar(params),
+      S.fill(root, ...[el("h1", {}, t("overview.title")), S.filterBar(params),
         a.pending || c.pending ? el("div", { class: "state", id: "pending" }, t("state.pending")) : null,
         cards, empty ? el("div", { class: "state", id: "empty" }, t("state.empty")) : charts].filter(Boolean));
       stamp();
@@ -335,6 +336,7 @@
 
   S.pages.groups = {
     nav: "nav.groups",
+    order: 2,
     async render(params, root) {
       const p = S.period(params);
       const f = (k) => params.get(k) || "";
@@ -352,7 +354,7 @@
         text("region"), text("category"),
         select("status", ["active", "archived"].map((x) => [x, t("groups.status." + x)])),
         select("health", ["healthy", "declining", "dead"].map((x) => [x, t("health." + x)])));
-      root.replaceChildren(el("h1", {}, t("nav.groups")), S.filterBar(params), bar,
+      S.fill(root, el("h1", {}, t("nav.groups")), S.filterBar(params), bar,
         el("div", { class: "state" }, t("state.loading")));
       const q = new URLSearchParams();
       for (const k of ["q", "platform", "tier", "region", "category", "status"]) if (f(k)) q.set(k, f(k));
@@ -390,7 +392,7 @@
       const body = el("tbody", {}, ...rows.map((r) => el("tr", { "data-group": r.id },
         ...GROUP_COLUMNS.map(([k, kind]) => el("td", { class: kind === "num" ? "num" : null, "data-col": k }, cell(r, k))))));
       const csv = "/v1/metrics/groups/health?format=csv&from=" + p.from + "&to=" + p.to;
-      root.replaceChildren(el("h1", {}, t("nav.groups")), S.filterBar(params), bar,
+      S.fill(root, el("h1", {}, t("nav.groups")), S.filterBar(params), bar,
         el("div", { class: "tools" }, el("span", { id: "count" }, t("groups.count", { n: rows.length })),
           el("a", { href: csv, download: "group-health.csv", class: "button" }, t("action.csv"))),
         rows.length ? el("table", { class: "table", id: "groups" }, el("thead", {}, head), body)
@@ -411,6 +413,7 @@
 
   S.pages.members = {
     nav: "nav.members",
+    order: 3,
     async render(params, root) {
       const q = params.get("q") || "";
       const search = el("input", { id: "f-q", value: q, placeholder: t("members.search"),
@@ -428,7 +431,7 @@
         "members.col.last_active": when(m.last_active_at),
         "members.col.first_seen": when(m.first_seen_at),
       })[c];
-      root.replaceChildren(el("h1", {}, t("nav.members")), el("div", { class: "filters" }, search),
+      S.fill(root, el("h1", {}, t("nav.members")), el("div", { class: "filters" }, search),
         table("members", cols, page.items, cell, (m) => S.go("member", { id: m.id })));
     },
   };
@@ -468,7 +471,7 @@
         table("timeline", ["member.when", "member.event", "member.amount"], timeline.items,
           (x, c) => ({ "member.when": when(x.occurred_at), "member.event": x.type,
             "member.amount": x.amount === null || x.amount === undefined ? "–" : fmt.money(x.amount, x.currency) })[c]));
-      root.replaceChildren(el("h1", {}, m.display_name || t("member.unnamed")), facts,
+      S.fill(root, el("h1", {}, m.display_name || t("member.unnamed")), facts,
         el("div", { class: "charts" }, ids, stints, history, events));
     },
   };
@@ -478,16 +481,17 @@
 
   S.pages.settings = {
     nav: "nav.settings",
+    order: 9,
     async render(params, root) {
       const tab = TABS.includes(params.get("tab")) ? params.get("tab") : "workspace";
       const tabs = el("div", { class: "filters" }, ...TABS.map((x) =>
         el("button", { "data-tab": x, "aria-pressed": String(x === tab), onclick: () => S.setParams({ tab: x }) },
           t("settings." + x))));
       const body = el("div", { id: "settings-body" });
-      root.replaceChildren(el("h1", {}, t("nav.settings")), tabs, body);
+      S.fill(root, el("h1", {}, t("nav.settings")), tabs, body);
       const admin = ["admin", "owner"].includes(S.session.workspace.role);
       if (tab !== "workspace" && tab !== "connections" && !admin) {
-        body.replaceChildren(el("div", { class: "state", id: "needs-admin" }, t("settings.needs_admin")));
+        S.fill(body, el("div", { class: "state", id: "needs-admin" }, t("settings.needs_admin")));
         return;
       }
       await SETTINGS[tab](body, admin);
@@ -505,7 +509,7 @@
       const rows = [["settings.ws.name", w.name], ["settings.ws.timezone", w.timezone], ["settings.ws.currency", w.currency],
         ["settings.ws.week_start", w.week_start], ["settings.ws.points_expiry", (w.points && w.points.expiry && w.points.expiry.kind) || "–"],
         ["settings.ws.points_clawback", (w.points && w.points.clawback) || "–"]];
-      body.replaceChildren(el("table", { class: "table", id: "workspace" },
+      S.fill(body, el("table", { class: "table", id: "workspace" },
         el("tbody", {}, ...rows.map(([k, v]) => el("tr", {}, el("th", {}, t(k)), el("td", {}, v))))));
     },
     async users(body, admin) {
@@ -540,7 +544,7 @@
           : "")));
       const invitations = await S.api("GET", "/v1/invitations");
       const pending = invitations.items.filter((i) => i.status === "pending");
-      body.replaceChildren(invite, el("table", { class: "table", id: "users" },
+      S.fill(body, invite, el("table", { class: "table", id: "users" },
         el("thead", {}, el("tr", {}, ...["signin.email", "accept.name", "settings.role", "settings.status",
           "settings.last_sign_in", "settings.actions"].map((k) => el("th", {}, t(k))))),
         el("tbody", {}, ...rows)),
@@ -567,7 +571,7 @@
         el("select", { name: "role" }, ...["viewer", "operator", "admin", "owner"].map((r) =>
           el("option", { value: r }, t("role." + r)))),
         el("button", { class: "primary", type: "submit" }, t("settings.create_key")));
-      body.replaceChildren(create, table("keys", ["settings.key_name", "settings.prefix", "settings.role",
+      S.fill(body, create, table("keys", ["settings.key_name", "settings.prefix", "settings.role",
         "settings.last_used", "settings.actions"], keys.items, (k, c) => ({
         "settings.key_name": k.name || "–", "settings.prefix": k.prefix + "…", "settings.role": t("role." + k.role),
         "settings.last_used": when(k.last_used_at),
@@ -579,7 +583,7 @@
     },
     async connections(body) {
       const cs = await S.api("GET", "/v1/connections?limit=200");
-      body.replaceChildren(table("connections", ["settings.conn_name", "groups.col.platform", "settings.status",
+      S.fill(body, table("connections", ["settings.conn_name", "groups.col.platform", "settings.status",
         "settings.last_request", "settings.webhook_url"], cs.items, (x, c) => ({
         "settings.conn_name": x.name, "groups.col.platform": t("platform." + x.platform), "settings.status": x.status,
         "settings.last_request": when(x.last_received_at),
@@ -588,9 +592,147 @@
     },
     async audit(body) {
       const log = await S.api("GET", "/v1/audit-log?limit=100");
-      body.replaceChildren(table("audit", ["member.when", "settings.actor", "settings.action", "settings.resource"],
+      S.fill(body, table("audit", ["member.when", "settings.actor", "settings.action", "settings.resource"],
         log.items, (x, c) => ({ "member.when": when(x.occurred_at), "settings.actor": t("actor." + x.actor_type),
           "settings.action": x.action, "settings.resource": x.resource_type })[c]));
+    },
+  };
+  // ---- retention -----------------------------------------------------------
+  S.pages.retention = {
+    nav: "nav.retention",
+    order: 5,
+    async render(params, root) {
+      const pick = (name, values, dflt) => {
+        const v = values.includes(params.get(name)) ? params.get(name) : dflt;
+        return [v, el("select", { id: "f-" + name, "aria-label": t("retention." + name),
+          onchange: (ev) => S.setParams({ [name]: ev.target.value }) },
+          ...values.map((x) => el("option", { value: x, selected: x === v }, t("retention." + name + "." + x))))];
+      };
+      const [period, periodSel] = pick("period", ["day", "week", "month"], "week");
+      const [cohort, cohortSel] = pick("cohort", ["join", "first_activity"], "join");
+      const [measure, measureSel] = pick("measure", ["active", "member"], "active");
+      const periods = period === "day" ? 14 : period === "week" ? 8 : 6;
+      const q = new URLSearchParams({ period, cohort, measure, periods: String(periods) });
+      const r = await S.api("GET", "/v1/metrics/retention?" + q.toString());
+      const csv = "/v1/metrics/retention?format=csv&" + q.toString();
+      const bar = el("div", { class: "filters" }, periodSel, cohortSel, measureSel,
+        el("a", { href: csv, download: "retention.csv", class: "button" }, t("action.csv")),
+        el("span", { class: "asof", id: "asof" }));
+      const node = el("div", { class: "chart tall", id: "chart-retention" });
+      const rows = r.cohorts.filter((c) => c.size > 0);
+      S.fill(root, el("h1", {}, t("nav.retention")), bar,
+        r.pending ? el("div", { class: "state" }, t("state.pending")) : null,
+        rows.length ? el("div", { class: "card" }, el("h2", {}, t("retention.title")),
+          el("p", { class: "note" }, t("retention.note")), node)
+          : el("div", { class: "state", id: "empty" }, t("state.empty")));
+      stamp();
+      if (!rows.length) return;
+      // Cells: [period k, cohort row, rate %]; periods not begun are left
+      // empty and those still running are marked, never drawn as 0 %.
+      const data = [];
+      rows.forEach((c, y) => c.rates.forEach((rate, k) => {
+        if (rate === null) return;
+        data.push({ value: [k, y, Math.round(rate * 1000) / 10], incomplete: c.incomplete[k] });
+      }));
+      const chart = echarts.init(node);
+      chart.setOption({
+        animation: false,
+        tooltip: { formatter: (p) => rows[p.value[1]].start + " · " + t("retention.period_n", { k: p.value[0] }) + ": " +
+          p.value[2] + "%" + (p.data.incomplete ? " (" + t("retention.in_progress") + ")" : "") },
+        grid: { left: 120, right: 16, top: 8, bottom: 80 },
+        xAxis: { type: "category", data: r.cohorts[0].rates.map((_, k) => t("retention.period_n", { k })) },
+        yAxis: { type: "category", inverse: true,
+          data: rows.map((c) => fmt.day(c.start) + " (" + fmt.num(c.size) + ")") },
+        visualMap: { min: 0, max: 100, calculable: false, orient: "horizontal", left: "center", bottom: 0,
+          inRange: { color: ["#e8f0fe", "#1456f0"] }, text: ["100%", "0%"] },
+        // A running period is marked, and never drawn as 0 %.
+        series: [{ type: "heatmap", data, label: { show: true,
+          formatter: (p) => (p.data.incomplete && p.value[2] === 0 ? t("retention.in_progress")
+            : p.value[2] + "%" + (p.data.incomplete ? "*" : "")) } }],
+      });
+      new ResizeObserver(() => chart.resize()).observe(node);
+      node.setAttribute("data-drawn", "true");
+      node.setAttribute("data-cells", String(data.length));
+      node.setAttribute("data-incomplete", String(data.filter((d) => d.incomplete).length));
+    },
+  };
+
+  // ---- campaigns -----------------------------------------------------------
+  S.pages.campaigns = {
+    nav: "nav.campaigns",
+    order: 7,
+    async render(params, root) {
+      const list = await S.api("GET", "/v1/campaigns?limit=200");
+      const cols = ["campaigns.col.name", "campaigns.col.kind", "campaigns.col.status", "campaigns.col.period",
+        "campaigns.col.code"];
+      const cell = (c, k) => ({
+        "campaigns.col.name": c.name, "campaigns.col.kind": t("kind." + c.kind), "campaigns.col.status": t("cstatus." + c.status),
+        "campaigns.col.period": (c.starts_at ? when(c.starts_at) : "–") + " → " + (c.ends_at ? when(c.ends_at) : "–"),
+        "campaigns.col.code": c.tracking_code,
+      })[k];
+      S.fill(root, el("h1", {}, t("nav.campaigns")),
+        el("div", { class: "filters" }, el("a", { href: "#/mall", class: "button", id: "to-mall" }, t("nav.mall"))),
+        table("campaigns", cols, list.items, cell, (c) => S.go("campaign", { id: c.id })));
+    },
+  };
+
+  S.pages.campaign = {
+    async render(params, root) {
+      const id = params.get("id") || "";
+      const c = await S.api("GET", "/v1/campaigns/" + id);
+      const head = [el("h1", {}, c.name), el("p", { class: "note" }, t("kind." + c.kind) + " · " + t("cstatus." + c.status) +
+        " · " + c.tracking_code)];
+      if (c.kind !== "check_in") {
+        S.fill(root, ...head, el("div", { class: "state" }, t("campaign.no_mechanics")));
+        return;
+      }
+      const p = S.period(params);
+      const stats = await S.api("GET", "/v1/campaigns/" + id + "/check-ins/stats?from=" + p.from + "&to=" + p.to);
+      const csv = "/v1/campaigns/" + id + "/check-ins/stats?format=csv&from=" + p.from + "&to=" + p.to;
+      const fact = (key, value, shownAs) => el("div", { class: "kpi", "data-stat": key, "data-value": String(value) },
+        el("div", { class: "label" }, t("checkin." + key)), el("div", { class: "value" }, shownAs));
+      const node = el("div", { class: "chart", id: "chart-checkins" });
+      S.fill(root, ...head, S.filterBar(params),
+        el("div", { class: "kpis" },
+          fact("check_ins", stats.check_ins, fmt.num(stats.check_ins)),
+          fact("members", stats.members, fmt.num(stats.members)),
+          fact("points_awarded", stats.points_awarded, fmt.num(stats.points_awarded)),
+          fact("participation_rate", stats.participation_rate, fmt.pct(stats.participation_rate))),
+        el("div", { class: "tools" }, el("span", {}), el("a", { href: csv, download: "check-ins.csv", class: "button" }, t("action.csv"))),
+        el("div", { class: "charts" },
+          el("div", { class: "card" }, el("h2", {}, t("checkin.daily")), node),
+          el("div", { class: "card" }, el("h2", {}, t("checkin.streaks")),
+            table("streaks", ["checkin.streak", "checkin.members"], stats.streaks, (b, k) => ({
+              "checkin.streak": b.max === null ? b.min + "+" : b.min === b.max ? String(b.min) : b.min + "–" + b.max,
+              "checkin.members": fmt.num(b.members) })[k]))));
+      stamp();
+      S.chart(node, stats.days.map((d) => d.day), [
+        { name: t("checkin.participants"), data: stats.days.map((d) => d.participants), type: "bar" },
+        { name: t("checkin.first_time"), data: stats.days.map((d) => d.first_time) },
+        { name: t("checkin.makeups"), data: stats.days.map((d) => d.makeups) },
+      ]);
+    },
+  };
+
+  // ---- points mall ---------------------------------------------------------
+  S.pages.mall = {
+    async render(params, root) {
+      const [items, redemptions] = await Promise.all([
+        S.api("GET", "/v1/mall/items?limit=200"),
+        S.api("GET", "/v1/mall/redemptions?limit=50"),
+      ]);
+      const names = Object.fromEntries(items.items.map((i) => [i.id, i.name]));
+      S.fill(root, el("h1", {}, t("nav.mall")),
+        el("div", { class: "card" }, el("h2", {}, t("mall.items")),
+          table("items", ["mall.col.name", "mall.col.cost", "mall.col.stock", "mall.col.redeemed", "mall.col.status"],
+            items.items, (i, k) => ({ "mall.col.name": i.name, "mall.col.cost": fmt.num(i.points_cost),
+              "mall.col.stock": i.stock === null || i.stock === undefined ? "∞" : fmt.num(i.stock),
+              "mall.col.redeemed": fmt.num(i.redeemed), "mall.col.status": t("item." + i.status) })[k])),
+        el("div", { class: "card" }, el("h2", {}, t("mall.redemptions")),
+          table("redemptions", ["member.when", "mall.col.name", "mall.col.quantity", "mall.col.points", "mall.col.status"],
+            redemptions.items, (r, k) => ({ "member.when": when(r.created_at), "mall.col.name": names[r.item_id] || "–",
+              "mall.col.quantity": String(r.quantity), "mall.col.points": fmt.num(r.points_spent),
+              "mall.col.status": t("redemption." + r.status) })[k])));
     },
   };
 })();

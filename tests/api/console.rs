@@ -134,6 +134,8 @@ const READY: &str =
 async fn assert_clean(b: &Browser, what: &str) {
     let text = b.js("return document.body.innerText").await;
     assert!(!text.as_str().unwrap_or("").contains('\u{27e6}'), "{what}: untranslated key in {text}");
+    let words = regex::Regex::new(r"\b(null|undefined|NaN)\b").unwrap();
+    assert!(!words.is_match(text.as_str().unwrap_or("")), "{what}: a missing value shown as a word in {text}");
     let foreign = b
         .js("return performance.getEntriesByType('resource').map(e => e.name).filter(n => !n.startsWith(location.origin))")
         .await;
@@ -311,6 +313,61 @@ async fn the_console_opens_the_overview_in_both_languages_with_the_apis_numbers(
     let listed = b.js("return document.querySelector('#invitations tbody').innerText").await;
     assert!(listed.as_str().unwrap().contains("viewer@example.com"), "{listed}");
     assert_clean(&b, "settings zh-CN").await;
+    // Retention: a heatmap of the API's cohorts, running periods marked.
+    let retention = app
+        .send(
+            Method::GET,
+            "/v1/metrics/retention?period=week&cohort=join&measure=active&periods=8",
+            Some(&demo.api_key),
+            None,
+        )
+        .await
+        .body;
+    let cells: usize = retention["cohorts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["size"].as_i64().unwrap_or(0) > 0)
+        .map(|c| c["rates"].as_array().unwrap().iter().filter(|r| !r.is_null()).count())
+        .sum();
+    b.js("location.hash = '#/retention'; return 1").await;
+    b.until("document.querySelector('#chart-retention[data-drawn]')", "the retention heatmap").await;
+    let drawn = b
+        .js("const n = document.getElementById('chart-retention'); return [+n.dataset.cells, +n.dataset.incomplete]")
+        .await;
+    assert_eq!(drawn[0], json!(cells), "one cell per begun period");
+    assert!(drawn[1].as_i64().unwrap() > 0, "the running week is marked: {drawn}");
+    assert_clean(&b, "retention zh-CN").await;
+    if std::env::var_os("UPDATE_SCREENSHOT").is_some() {
+        std::fs::write("docs/console-retention.png", b.screenshot().await).unwrap();
+    }
+
+    // Campaigns: the demo's check-in campaign, its stats the API's; the mall.
+    b.js("location.hash = '#/campaigns'; return 1").await;
+    b.until("document.querySelector('#campaigns tbody tr')", "campaigns").await;
+    let campaigns = app.send(Method::GET, "/v1/campaigns?kind=check_in", Some(&demo.api_key), None).await.body;
+    let check_in = campaigns["items"][0]["id"].as_str().unwrap().to_owned();
+    b.js(&format!("location.hash = '#/campaign?id={check_in}&range=30d'; return 1")).await;
+    b.until("document.querySelector('#chart-checkins[data-drawn]')", "the check-in campaign").await;
+    let stats = app
+        .send(
+            Method::GET,
+            &format!("/v1/campaigns/{check_in}/check-ins/stats?from={from30}&to={today}"),
+            Some(&demo.api_key),
+            None,
+        )
+        .await
+        .body;
+    let shown = b.js("return +document.querySelector('[data-stat=\"check_ins\"]').dataset.value").await;
+    assert_eq!(shown, stats["check_ins"]);
+    assert!(stats["check_ins"].as_i64().unwrap() > 0, "the demo checks in: {stats}");
+    b.js("location.hash = '#/mall'; return 1").await;
+    b.until("document.querySelector('#page[data-page=\"mall\"][data-ready=\"true\"]')", "the mall").await;
+    let items = app.send(Method::GET, "/v1/mall/items?limit=200", Some(&demo.api_key), None).await.body;
+    let rows = b.js("return document.querySelectorAll('#items tbody tr').length").await;
+    assert_eq!(rows, json!(items["items"].as_array().unwrap().len()));
+    assert_clean(&b, "campaigns zh-CN").await;
+
     b.js("location.hash = '#/overview?range=30d'; return 1").await;
     b.until(READY, "back to the overview").await;
 
