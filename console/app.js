@@ -25,6 +25,11 @@
     return s;
   };
 
+  // Whether the open language has `key` (for codes that may be new).
+  S.has = (key) => catalogues[S.lang][key] !== undefined;
+  // An event type's name: built-in types are translated, others shown as sent.
+  S.eventName = (type) => (S.has("event." + type) ? S.t("event." + type) : type);
+
   S.setLang = function (lang) {
     S.lang = lang;
     localStorage.setItem("shequn.lang", lang);

@@ -368,6 +368,45 @@ async fn the_console_opens_the_overview_in_both_languages_with_the_apis_numbers(
     assert_eq!(rows, json!(items["items"].as_array().unwrap().len()));
     assert_clean(&b, "campaigns zh-CN").await;
 
+    // Activity, funnels and commerce: their figures are the API's.
+    let commerce = app
+        .send(
+            Method::GET,
+            &format!("/v1/metrics/commerce?from={from30}&to={today}&by=campaign"),
+            Some(&demo.api_key),
+            None,
+        )
+        .await
+        .body;
+    b.js("location.hash = '#/commerce?range=30d'; return 1").await;
+    b.until("document.querySelector('#page[data-page=\"commerce\"][data-ready=\"true\"]') && document.querySelector('#chart-commerce[data-drawn]')", "commerce").await;
+    let shown = b.js("return +document.querySelector('[data-kpi=\"gmv\"]').dataset.value").await;
+    assert_eq!(shown, commerce["total"]["gmv"]);
+    let rows = b.js("return document.querySelectorAll('#rows tbody tr').length").await;
+    assert_eq!(rows, json!(commerce["rows"].as_array().unwrap().len()));
+    assert_clean(&b, "commerce").await;
+    let funnel = app
+        .send(
+            Method::GET,
+            &format!("/v1/metrics/funnel?from={from30}&to={today}&funnel=purchase&window=7d"),
+            Some(&demo.api_key),
+            None,
+        )
+        .await
+        .body;
+    b.js("location.hash = '#/funnel?range=30d'; return 1").await;
+    b.until("document.querySelector('#chart-funnel[data-drawn]')", "the funnel").await;
+    let counts = b
+        .js("return [...document.querySelectorAll('#steps tbody tr td:nth-child(2)')].map(td => td.textContent)")
+        .await;
+    assert_eq!(counts.as_array().unwrap().len(), funnel["steps"].as_array().unwrap().len());
+    assert_clean(&b, "funnel").await;
+    b.js("location.hash = '#/activity?range=30d&by=group'; return 1").await;
+    b.until("document.querySelector('#page[data-page=\"activity\"][data-ready=\"true\"]') && document.querySelector('#chart-activity[data-drawn]')", "activity").await;
+    let rows = b.js("return document.querySelectorAll('#rows tbody tr').length").await;
+    assert_eq!(rows, json!(all.len()), "one row per group");
+    assert_clean(&b, "activity").await;
+
     b.js("location.hash = '#/overview?range=30d'; return 1").await;
     b.until(READY, "back to the overview").await;
 
