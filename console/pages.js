@@ -389,7 +389,8 @@
         if (k === "member_count" || k === "score") return r[k] === null ? "–" : fmt.num(r[k]);
         return r[k] || "–";
       };
-      const body = el("tbody", {}, ...rows.map((r) => el("tr", { "data-group": r.id },
+      const body = el("tbody", {}, ...rows.map((r) => el("tr", { "data-group": r.id, class: "link",
+        onclick: () => S.go("group", { id: r.id }) },
         ...GROUP_COLUMNS.map(([k, kind]) => el("td", { class: kind === "num" ? "num" : null, "data-col": k }, cell(r, k))))));
       const csv = "/v1/metrics/groups/health?format=csv&from=" + p.from + "&to=" + p.to;
       S.fill(root, el("h1", {}, t("nav.groups")), S.filterBar(params), bar,
@@ -859,6 +860,121 @@
           data: f.steps.map((st) => ({ name: S.eventName(st.type), value: st.count })) }] });
       new ResizeObserver(() => chart.resize()).observe(node);
       node.setAttribute("data-drawn", "true");
+    },
+  };
+  // ---- a group's page -----------------------------------------------------
+  const deliveryCell = (d, k, retry) => ({
+    "sop.col.when": when(d.fire_at), "sop.col.state": t("delivery." + d.state),
+    "sop.col.message": d.last_error || (d.message && d.message.text) || "–",
+    "sop.col.attempts": String(d.attempt_count),
+    "settings.actions": ["dead", "failed"].includes(d.state) && retry ? el("button", { "data-retry": d.id, onclick: retry(d) },
+      t("sop.retry")) : "",
+  })[k];
+
+  S.pages.group = {
+    async render(params, root) {
+      const id = params.get("id") || "";
+      const p = S.period(params);
+      const q = "?from=" + p.from + "&to=" + p.to;
+      const [g, activity, health, roles, board, staff, deliveries] = await Promise.all([
+        S.api("GET", "/v1/groups/" + id),
+        S.api("GET", "/v1/metrics/activity" + q + "&group_id=" + id),
+        S.api("GET", "/v1/metrics/groups/health" + q + "&group_id=" + id),
+        S.api("GET", "/v1/metrics/groups/" + id + "/roles" + q + "&limit=10"),
+        S.api("GET", "/v1/metrics/groups/" + id + "/leaderboard?limit=10"),
+        S.api("GET", "/v1/groups/" + id + "/staff"),
+        S.api("GET", "/v1/deliveries?group_id=" + id + "&limit=20"),
+      ]);
+      const h = health.items[0];
+      const node = el("div", { class: "chart", id: "chart-group" });
+      const count = (k) => el("span", { class: "count", "data-role": k, "data-value": String(roles.counts[k]) },
+        t("roles." + k) + " " + fmt.num(roles.counts[k]));
+      S.fill(root, el("h1", {}, g.name), el("p", { class: "note" },
+        [t("platform." + g.platform), g.region, g.category, g.tier].filter(Boolean).join(" · ")), S.filterBar(params),
+        el("div", { class: "kpis" },
+          el("div", { class: "kpi", "data-kpi": "members", "data-value": String(g.member_count) },
+            el("div", { class: "label" }, t("kpi.members")), el("div", { class: "value" }, fmt.num(g.member_count))),
+          h ? el("div", { class: "kpi", "data-kpi": "health", "data-value": String(Math.round(h.score)) },
+            el("div", { class: "label" }, t("groups.col.score")), el("div", { class: "value" }, String(Math.round(h.score))),
+            el("div", { class: "delta" }, t("health." + h.status))) : null),
+        el("div", { class: "charts" },
+          el("div", { class: "card" }, el("h2", {}, t("chart.activity")), node),
+          el("div", { class: "card" }, el("h2", {}, t("group.roles")),
+            el("div", { class: "counts" }, count("core_creators"), count("active_followers"), count("sharers"), count("lurkers")),
+            table("core", ["members.col.name", "group.messages", "group.active_days"], roles.core_creators, (m, k) => ({
+              "members.col.name": m.display_name || "–", "group.messages": fmt.num(m.messages),
+              "group.active_days": fmt.num(m.active_days) })[k])),
+          el("div", { class: "card" }, el("h2", {}, t("group.leaderboard")),
+            table("leaderboard", ["group.rank", "members.col.name", "group.score"], board.items, (m, k) => ({
+              "group.rank": String(m.rank), "members.col.name": m.display_name || "–", "group.score": fmt.num(Math.round(m.score)) })[k])),
+          el("div", { class: "card" }, el("h2", {}, t("group.staff")),
+            table("staff", ["members.col.name", "group.persona", "settings.role"], staff.items, (x, k) => ({
+              "members.col.name": x.name, "group.persona": x.persona, "settings.role": x.role })[k])),
+          h ? el("div", { class: "card" }, el("h2", {}, t("group.health")),
+            table("components", ["group.component", "group.value", "group.weight"], Object.entries(h.components || {}),
+              ([name, v], k) => ({
+                "group.component": S.has("component." + name) ? t("component." + name) : name,
+                "group.value": v && v.score !== null && v.score !== undefined ? String(Math.round(v.score * 100)) : "–",
+                "group.weight": v && v.weight !== undefined ? String(v.weight) : "–" })[k])) : null,
+          el("div", { class: "card" }, el("h2", {}, t("group.deliveries")),
+            table("deliveries", ["sop.col.when", "sop.col.state", "sop.col.attempts"], deliveries.items,
+              (d, k) => deliveryCell(d, k, null)))));
+      stamp();
+      S.chart(node, activity.days.map((d) => d.date), [
+        { name: t("series.dau"), data: activity.days.map((d) => d.dau) },
+        { name: t("series.members"), data: activity.days.map((d) => d.members) },
+      ]);
+    },
+  };
+
+  // ---- SOP ----------------------------------------------------------------
+  S.pages.sop = {
+    nav: "nav.sop",
+    order: 6.5,
+    async render(params, root) {
+      const [plans, contents] = await Promise.all([S.api("GET", "/v1/sop-plans?limit=200"), S.api("GET", "/v1/contents?limit=50")]);
+      const planId = params.get("plan") || (plans.items[0] && plans.items[0].id) || "";
+      const state = params.get("state") || "";
+      const dq = new URLSearchParams({ limit: "50" });
+      if (planId) dq.set("plan_id", planId);
+      if (state) dq.set("state", state);
+      const [deliveries, preview] = await Promise.all([
+        S.api("GET", "/v1/deliveries?" + dq.toString()),
+        planId ? S.api("GET", "/v1/sop-plans/" + planId + "/preview?days=7") : Promise.resolve({ items: [] }),
+      ]);
+      const groups = Object.fromEntries((await S.all("/v1/groups", 5)).map((g) => [g.id, g.name]));
+      const retry = (d) => async () => {
+        try { await S.api("POST", "/v1/deliveries/" + d.id + "/retry", {}); S.route(); }
+        catch (e) { root.prepend(el("div", { class: "state error" }, S.explain(e))); }
+      };
+      const canWrite = S.session.workspace.role !== "viewer";
+      const planSel = el("select", { id: "f-plan", "aria-label": t("sop.plan"), onchange: (ev) => S.setParams({ plan: ev.target.value }) },
+        ...plans.items.map((x) => el("option", { value: x.id, selected: x.id === planId }, x.name + " · " + t("pstatus." + x.status))));
+      const stateSel = el("select", { id: "f-state", "aria-label": t("sop.col.state"), onchange: (ev) => S.setParams({ state: ev.target.value }) },
+        el("option", { value: "" }, t("sop.all_states")),
+        ...["pending", "sent", "failed", "dead", "missed", "awaiting_confirmation", "confirmed", "uncertain"].map((x) =>
+          el("option", { value: x, selected: x === state }, t("delivery." + x))));
+      const byDay = {};
+      for (const it of preview.items) (byDay[it.local_time.slice(0, 10)] = byDay[it.local_time.slice(0, 10)] || []).push(it);
+      const calendar = Object.keys(byDay).length
+        ? el("div", { class: "calendar", id: "calendar" }, ...Object.entries(byDay).map(([day, items]) =>
+            el("div", { class: "day" }, el("h3", {}, fmt.day(day)), ...items.slice(0, 12).map((it) =>
+              el("div", { class: "slot" }, it.local_time.slice(11, 16) + " " + (groups[it.group_id] || "")) ),
+              items.length > 12 ? el("div", { class: "note" }, t("sop.more", { n: items.length - 12 })) : null)))
+        : el("div", { class: "state", id: "calendar-empty" }, t("sop.nothing_planned"));
+      S.fill(root, el("h1", {}, t("nav.sop")),
+        plans.items.length ? el("div", { class: "filters" }, planSel, stateSel) : el("div", { class: "state" }, t("sop.no_plans")),
+        el("div", { class: "card" }, el("h2", {}, t("sop.calendar")), calendar),
+        el("div", { class: "card" }, el("h2", {}, t("sop.deliveries")),
+          table("deliveries", ["sop.col.when", "groups.col.name", "sop.col.state", "sop.col.attempts", "sop.col.message", "settings.actions"],
+            deliveries.items, (d, k) => (k === "groups.col.name" ? groups[d.group_id] || "–" : deliveryCell(d, k, canWrite ? retry : null)))),
+        el("div", { class: "card" }, el("h2", {}, t("sop.contents")),
+          table("contents", ["sop.content", "sop.kind", "sop.preview"], contents.items, (c, k) => ({
+            "sop.content": c.name || c.id, "sop.kind": t("ckind." + c.kind),
+            "sop.preview": el("button", { onclick: async (ev) => {
+              const r = await S.api("GET", "/v1/contents/" + c.id + "/preview");
+              ev.target.replaceWith(el("span", { class: "preview" }, (r.message && (r.message.text || r.message.title)) || JSON.stringify(r.message)));
+            } }, t("sop.show_preview")) })[k])));
     },
   };
 })();

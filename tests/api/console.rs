@@ -281,6 +281,30 @@ async fn the_console_opens_the_overview_in_both_languages_with_the_apis_numbers(
         b.until(&format!("location.hash.includes('region=') && document.querySelector('#page[data-ready=\"true\"]') && {rows} === {want}"), "region filter").await;
     }
     assert_clean(&b, "groups zh-CN").await;
+    // A group's page: its members, roles and leaderboard as the API counts them.
+    b.js("document.querySelector('#groups tbody tr').click(); return 1").await;
+    b.until("document.querySelector('#page[data-page=\"group\"][data-ready=\"true\"]') && document.querySelector('#chart-group[data-drawn]')", "a group's page").await;
+    let group = b.js("return new URLSearchParams(location.hash.split('?')[1]).get('id')").await;
+    let group = group.as_str().unwrap().to_owned();
+    let g = app.send(Method::GET, &format!("/v1/groups/{group}"), Some(&demo.api_key), None).await.body;
+    let shown = b.js("return +document.querySelector('[data-kpi=\"members\"]').dataset.value").await;
+    assert_eq!(shown, g["member_count"]);
+    let roles = app
+        .send(
+            Method::GET,
+            &format!("/v1/metrics/groups/{group}/roles?from={}&to={today}", today - chrono::Duration::days(6)),
+            Some(&demo.api_key),
+            None,
+        )
+        .await
+        .body;
+    let shown = b.js("return +document.querySelector('[data-role=\"core_creators\"]').dataset.value").await;
+    assert_eq!(shown, roles["counts"]["core_creators"]);
+    assert_clean(&b, "a group's page").await;
+    // SOP: the demo has no plan yet, and the page says how to make one.
+    b.js("location.hash = '#/sop'; return 1").await;
+    b.until("document.querySelector('#page[data-page=\"sop\"][data-ready=\"true\"]')", "SOP").await;
+    assert_clean(&b, "SOP").await;
     if std::env::var_os("UPDATE_SCREENSHOT").is_some() {
         std::fs::write("docs/console-groups.png", b.screenshot().await).unwrap();
     }
