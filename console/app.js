@@ -160,6 +160,18 @@
     }
   }
 
+  // The choices of the filter bar's scope (layers, tiers, campaigns,
+  // groups), read once per workspace.
+  S.lists = null;
+  async function loadLists() {
+    if (S.lists && S.lists.workspace === S.session.workspace.id) return;
+    const page = async (path) => (await S.api("GET", path)).items;
+    const [layers, tiers, campaigns, groups] = await Promise.all([
+      page("/v1/layers?limit=200"), page("/v1/tiers"), page("/v1/campaigns?limit=200"), page("/v1/groups?limit=200"),
+    ]);
+    S.lists = { workspace: S.session.workspace.id, layers, tiers, campaigns, groups };
+  }
+
   function shell(name, content) {
     const s = S.session;
     const nav = S.el("nav", {}, ...Object.entries(S.pages)
@@ -172,6 +184,7 @@
           onchange: async (ev) => {
             S.session = await S.api("POST", "/v1/session/workspace", { workspace_id: ev.target.value });
             S.workspace = await S.api("GET", "/v1/workspace");
+            S.lists = null;
             route();
           },
         }, ...s.workspaces.map((w) => S.el("option", { value: w.id, selected: w.id === s.workspace.id }, w.name)))
@@ -205,6 +218,12 @@
     if (!(await ensureSession())) {
       if (mine === generation) go("signin");
       return;
+    }
+    if (mine !== generation) return;
+    try {
+      await loadLists();
+    } catch (e) {
+      S.lists = { workspace: S.session.workspace.id, layers: [], tiers: [], campaigns: [], groups: [] };
     }
     if (mine !== generation) return;
     const content = S.el("div", { id: "page", "data-page": name });

@@ -5,6 +5,11 @@ window.SHEQUN_I18N = {
   "zh-CN": {
     "app.name": "社群 Shequn",
     "nav.overview": "总览",
+    "scope.layer": "全部群分组",
+    "scope.tier": "全部会员分层",
+    "scope.campaign": "全部活动",
+    "scope.group": "全部群",
+    "scope.staff": "含员工",
     "nav.sop": "内容计划",
     "group.roles": "成员角色",
     "group.messages": "发言数",
@@ -349,6 +354,11 @@ window.SHEQUN_I18N = {
   "en": {
     "app.name": "Shequn",
     "nav.overview": "Overview",
+    "scope.layer": "All layers",
+    "scope.tier": "All tiers",
+    "scope.campaign": "All campaigns",
+    "scope.group": "All groups",
+    "scope.staff": "Include staff",
     "nav.sop": "SOP",
     "group.roles": "Member roles",
     "group.messages": "Messages",

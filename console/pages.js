@@ -130,7 +130,31 @@
     return { preset, from, to, prevFrom: addDays(from, -len), prevTo: addDays(from, -1) };
   };
 
-  S.filterBar = function (params) {
+  // The filter bar's scope as a query: layer, tier, campaign, group, staff.
+  const SCOPE = [["layer", "layer_id"], ["tier", "tier"], ["campaign", "campaign_id"], ["group", "group_id"]];
+  S.scope = function (params) {
+    const q = new URLSearchParams();
+    for (const [name, key] of SCOPE) if (params.get(name)) q.set(key, params.get(name));
+    if (params.get("staff") === "1") q.set("include_staff", "true");
+    const s = q.toString();
+    return s ? "&" + s : "";
+  };
+
+  function scopeSelects(params) {
+    const L = S.lists || { layers: [], tiers: [], campaigns: [], groups: [] };
+    const options = {
+      layer: L.layers.map((x) => [x.id, x.name]), tier: L.tiers.map((x) => [x.key, x.name]),
+      campaign: L.campaigns.map((x) => [x.id, x.name]), group: L.groups.map((x) => [x.id, x.name]),
+    };
+    return [...SCOPE.map(([name]) => el("select", { id: "f-" + name, "aria-label": t("scope." + name),
+      onchange: (ev) => S.setParams({ [name]: ev.target.value }) },
+      el("option", { value: "" }, t("scope." + name)),
+      ...options[name].map(([v, label]) => el("option", { value: v, selected: params.get(name) === v }, label)))),
+      el("label", { class: "check" }, el("input", { type: "checkbox", id: "f-staff", checked: params.get("staff") === "1",
+        onchange: (ev) => S.setParams({ staff: ev.target.checked ? "1" : "" }) }), " ", t("scope.staff"))];
+  }
+
+  S.filterBar = function (params, scoped) {
     const p = S.period(params);
     const presets = ["today", "7d", "30d", "month", "custom"].map((r) =>
       el("button", { "data-range": r, "aria-pressed": String(p.preset === r), onclick: () => S.setParams({ range: r }) },
@@ -146,7 +170,7 @@
       onchange: (ev) => S.setParams({ interval: ev.target.value }) },
       ...["day", "week", "month"].map((i) => el("option", { value: i, selected: i === interval }, t("interval." + i))));
     return el("div", { class: "filters" }, ...presets, ...custom, intervals,
-      el("span", { class: "asof", id: "asof" }));
+      ...(scoped === false ? [] : scopeSelects(params)), el("span", { class: "asof", id: "asof" }));
   };
 
   function stamp() {
@@ -244,7 +268,8 @@
       const interval = params.get("interval") || "day";
       S.fill(root, el("h1", {}, t("overview.title")), S.filterBar(params),
         el("div", { class: "state" }, t("state.loading")));
-      const q = (from, to) => "?from=" + from + "&to=" + to;
+      const scope = S.scope(params);
+      const q = (from, to) => "?from=" + from + "&to=" + to + scope;
       const [a, g, c, pa, pg, pc] = await Promise.all([
         S.api("GET", "/v1/metrics/activity" + q(p.from, p.to)),
         S.api("GET", "/v1/metrics/growth" + q(p.from, p.to)),
@@ -292,13 +317,13 @@
       S.chart(card("chart-gmv", t("chart.gmv")), com.map((d) => d.date), [
         { name: t("series.gmv"), data: com.map((d) => d.gmv), type: "bar" },
       ], true);
-      await Promise.all([healthCard(charts, p), sopCard(charts)]);
+      await Promise.all([healthCard(charts, p, scope), sopCard(charts)]);
     },
   };
 
   // Dead and declining groups of the period, worst first.
-  async function healthCard(parent, p) {
-    const h = await S.api("GET", "/v1/metrics/groups/health?from=" + p.from + "&to=" + p.to);
+  async function healthCard(parent, p, scope) {
+    const h = await S.api("GET", "/v1/metrics/groups/health?from=" + p.from + "&to=" + p.to + (scope || ""));
     const bad = h.items.filter((g) => g.status !== "healthy").slice(0, 8);
     const counts = el("div", { class: "counts" }, ...["dead", "declining", "healthy"].map((k) =>
       el("span", { class: "count " + k, "data-health": k, "data-value": String(h.counts[k]) },
@@ -354,7 +379,7 @@
         text("region"), text("category"),
         select("status", ["active", "archived"].map((x) => [x, t("groups.status." + x)])),
         select("health", ["healthy", "declining", "dead"].map((x) => [x, t("health." + x)])));
-      S.fill(root, el("h1", {}, t("nav.groups")), S.filterBar(params), bar,
+      S.fill(root, el("h1", {}, t("nav.groups")), S.filterBar(params, false), bar,
         el("div", { class: "state" }, t("state.loading")));
       const q = new URLSearchParams();
       for (const k of ["q", "platform", "tier", "region", "category", "status"]) if (f(k)) q.set(k, f(k));
@@ -393,7 +418,7 @@
         onclick: () => S.go("group", { id: r.id }) },
         ...GROUP_COLUMNS.map(([k, kind]) => el("td", { class: kind === "num" ? "num" : null, "data-col": k }, cell(r, k))))));
       const csv = "/v1/metrics/groups/health?format=csv&from=" + p.from + "&to=" + p.to;
-      S.fill(root, el("h1", {}, t("nav.groups")), S.filterBar(params), bar,
+      S.fill(root, el("h1", {}, t("nav.groups")), S.filterBar(params, false), bar,
         el("div", { class: "tools" }, el("span", { id: "count" }, t("groups.count", { n: rows.length })),
           el("a", { href: csv, download: "group-health.csv", class: "button" }, t("action.csv"))),
         rows.length ? el("table", { class: "table", id: "groups" }, el("thead", {}, head), body)
@@ -693,7 +718,7 @@
       const fact = (key, value, shownAs) => el("div", { class: "kpi", "data-stat": key, "data-value": String(value) },
         el("div", { class: "label" }, t("checkin." + key)), el("div", { class: "value" }, shownAs));
       const node = el("div", { class: "chart", id: "chart-checkins" });
-      S.fill(root, ...head, S.filterBar(params),
+      S.fill(root, ...head, S.filterBar(params, false),
         el("div", { class: "kpis" },
           fact("check_ins", stats.check_ins, fmt.num(stats.check_ins)),
           fact("members", stats.members, fmt.num(stats.members)),
@@ -758,7 +783,7 @@
     async render(params, root) {
       const p = S.period(params);
       const [by, bySel] = breakdown("by", ["tier", "group"], params);
-      const q = "?from=" + p.from + "&to=" + p.to + "&by=" + by;
+      const q = "?from=" + p.from + "&to=" + p.to + "&by=" + by + S.scope(params);
       const [a, names] = await Promise.all([S.api("GET", "/v1/metrics/activity" + q), keyNames(by)]);
       const node = el("div", { class: "chart", id: "chart-activity" });
       const dist = el("div", { class: "chart", id: "chart-active-days" });
@@ -800,7 +825,7 @@
     async render(params, root) {
       const p = S.period(params);
       const [by, bySel] = breakdown("by", ["campaign", "tier", "group"], params);
-      const q = "?from=" + p.from + "&to=" + p.to + "&by=" + by;
+      const q = "?from=" + p.from + "&to=" + p.to + "&by=" + by + S.scope(params);
       const [c, names] = await Promise.all([S.api("GET", "/v1/metrics/commerce" + q), keyNames(by)]);
       const cur = c.currency || S.workspace.currency;
       const fig = (key, value, shownAs) => el("div", { class: "kpi", "data-kpi": key, "data-value": value === null ? "" : String(value) },
@@ -835,7 +860,7 @@
       const p = S.period(params);
       const preset = ["onboarding", "purchase"].includes(params.get("funnel")) ? params.get("funnel") : "purchase";
       const win = ["1d", "7d", "30d"].includes(params.get("window")) ? params.get("window") : "7d";
-      const q = "?from=" + p.from + "&to=" + p.to + "&funnel=" + preset + "&window=" + win;
+      const q = "?from=" + p.from + "&to=" + p.to + "&funnel=" + preset + "&window=" + win + S.scope(params);
       const f = await S.api("GET", "/v1/metrics/funnel" + q);
       const pick = (name, values, v) => el("select", { id: "f-" + name, "aria-label": t("funnel." + name),
         onchange: (ev) => S.setParams({ [name]: ev.target.value }) },
@@ -890,7 +915,7 @@
       const count = (k) => el("span", { class: "count", "data-role": k, "data-value": String(roles.counts[k]) },
         t("roles." + k) + " " + fmt.num(roles.counts[k]));
       S.fill(root, el("h1", {}, g.name), el("p", { class: "note" },
-        [t("platform." + g.platform), g.region, g.category, g.tier].filter(Boolean).join(" · ")), S.filterBar(params),
+        [t("platform." + g.platform), g.region, g.category, g.tier].filter(Boolean).join(" · ")), S.filterBar(params, false),
         el("div", { class: "kpis" },
           el("div", { class: "kpi", "data-kpi": "members", "data-value": String(g.member_count) },
             el("div", { class: "label" }, t("kpi.members")), el("div", { class: "value" }, fmt.num(g.member_count))),

@@ -236,6 +236,26 @@ async fn the_console_opens_the_overview_in_both_languages_with_the_apis_numbers(
         .await;
     eprintln!("console first load of the overview (30 days, empty cache): {cost}");
 
+    // The scope in the bar (a tier) narrows every figure as the API does.
+    b.js("location.hash = '#/overview?range=30d&tier=vip'; return 1").await;
+    b.until(&format!("document.getElementById('f-tier').value === 'vip' && {READY}"), "the VIP overview").await;
+    let vip = app
+        .send(
+            Method::GET,
+            &format!("/v1/metrics/commerce?from={from30}&to={today}&tier=vip"),
+            Some(&demo.api_key),
+            None,
+        )
+        .await
+        .body;
+    let vip_gmv: i64 = vip["days"].as_array().unwrap().iter().filter_map(|d| d["gmv"].as_i64()).sum();
+    let shown = b.js("return +document.querySelector('[data-kpi=\"gmv\"]').dataset.value").await;
+    assert_eq!(shown, json!(vip_gmv), "VIP GMV");
+    let all_gmv = expected(&app, &demo.api_key, &from30, &today.to_string()).await["gmv"].as_i64().unwrap();
+    assert!(0 < vip_gmv && vip_gmv < all_gmv, "the tier narrows the figures: {vip_gmv} of {all_gmv}");
+    b.js("location.hash = '#/overview?range=30d'; return 1").await;
+    b.until(&format!("document.getElementById('f-tier').value === '' && {READY}"), "all tiers again").await;
+
     // The overview's health and SOP cards count what the API counts.
     let health = app
         .send(Method::GET, &format!("/v1/metrics/groups/health?from={from30}&to={today}"), Some(&demo.api_key), None)
