@@ -503,7 +503,7 @@
   };
 
   // ---- settings -------------------------------------------------------------
-  const TABS = ["workspace", "users", "keys", "connections", "audit"];
+  const TABS = ["workspace", "users", "keys", "connections", "webhooks", "audit"];
 
   S.pages.settings = {
     nav: "nav.settings",
@@ -530,13 +530,54 @@
   }
 
   const SETTINGS = {
-    async workspace(body) {
+    async workspace(body, admin) {
       const w = S.workspace;
-      const rows = [["settings.ws.name", w.name], ["settings.ws.timezone", w.timezone], ["settings.ws.currency", w.currency],
-        ["settings.ws.week_start", w.week_start], ["settings.ws.points_expiry", (w.points && w.points.expiry && w.points.expiry.kind) || "–"],
-        ["settings.ws.points_clawback", (w.points && w.points.clawback) || "–"]];
-      S.fill(body, el("table", { class: "table", id: "workspace" },
-        el("tbody", {}, ...rows.map(([k, v]) => el("tr", {}, el("th", {}, t(k)), el("td", {}, v))))));
+      const exp = (w.points && w.points.expiry) || { kind: "never" };
+      const input = (name, value, attrs) => el("input", Object.assign({ name, id: "ws-" + name, value: value === undefined ? "" : value,
+        disabled: !admin }, attrs || {}));
+      const select = (name, values, value, prefix) => el("select", { name, id: "ws-" + name, disabled: !admin },
+        ...values.map((v) => el("option", { value: v, selected: v === value }, t(prefix + v))));
+      const row = (key, control) => el("tr", {}, el("th", {}, t(key)), el("td", {}, control));
+      const msg = el("div", { class: "msg", role: "status", id: "ws-msg" });
+      const form = el("form", { id: "workspace", onsubmit: async (ev) => {
+        ev.preventDefault();
+        const d = Object.fromEntries(new FormData(form).entries());
+        const kind = d.expiry_kind;
+        const expiry = kind === "after_days" ? { kind, days: Number(d.expiry_n) }
+          : kind === "end_of_year_after" ? { kind, years: Number(d.expiry_n) } : { kind: "never" };
+        try {
+          S.workspace = await S.api("PATCH", "/v1/workspace", { name: d.name, timezone: d.timezone, currency: d.currency,
+            week_start: d.week_start, points: { clawback: d.clawback, expiry } });
+          msg.textContent = t("settings.saved");
+        } catch (e) { msg.textContent = S.explain(e); }
+      } }, el("table", { class: "table" }, el("tbody", {},
+        row("settings.ws.name", input("name", w.name)),
+        row("settings.ws.timezone", input("timezone", w.timezone)),
+        row("settings.ws.currency", input("currency", w.currency, { maxlength: 3 })),
+        row("settings.ws.week_start", select("week_start", ["monday", "sunday", "saturday"], w.week_start, "week.")),
+        row("settings.ws.points_expiry", el("span", {},
+          select("expiry_kind", ["never", "after_days", "end_of_year_after"], exp.kind, "expiry."), " ",
+          input("expiry_n", exp.days !== undefined ? exp.days : exp.years !== undefined ? exp.years : "", { type: "number", min: 0, max: 3650 }))),
+        row("settings.ws.points_clawback", select("clawback", ["allow_negative", "floor_zero"], (w.points && w.points.clawback) || "allow_negative", "clawback.")))),
+        admin ? el("button", { class: "primary", type: "submit" }, t("settings.save")) : null, msg);
+      S.fill(body, form);
+    },
+    async webhooks(body) {
+      const [endpoints, messages] = await Promise.all([
+        S.api("GET", "/v1/webhook-endpoints?limit=200"), S.api("GET", "/v1/webhook-messages?limit=50"),
+      ]);
+      S.fill(body,
+        el("h2", { class: "section" }, t("settings.endpoints")),
+        table("endpoints", ["settings.webhook_url", "settings.event_types", "settings.status", "settings.last_success"],
+          endpoints.items, (x, c) => ({
+            "settings.webhook_url": x.url, "settings.event_types": (x.event_types || []).join(", ") || t("settings.all_events"),
+            "settings.status": x.enabled ? (x.failing_since ? t("settings.failing") : t("status.active")) : t("status.disabled"),
+            "settings.last_success": when(x.last_success_at) })[c]),
+        el("h2", { class: "section" }, t("settings.messages")),
+        table("messages", ["member.when", "member.event", "settings.deliveries"], messages.items, (m, c) => ({
+          "member.when": when(m.created_at), "member.event": m.type,
+          "settings.deliveries": (m.endpoints || []).map((d) => t("dispatch." + d.status) + (d.last_status_code ? " " + d.last_status_code : "")).join(" · ") || "–",
+        })[c]));
     },
     async users(body, admin) {
       const users = await S.api("GET", "/v1/users?limit=200");

@@ -412,6 +412,28 @@ async fn the_console_opens_the_overview_in_both_languages_with_the_apis_numbers(
     assert_eq!(rows, json!(items["items"].as_array().unwrap().len()));
     assert_clean(&b, "campaigns zh-CN").await;
 
+    // The workspace's settings: the points policy saved from the form.
+    b.js("location.hash = '#/settings?tab=workspace'; return 1").await;
+    b.until("document.getElementById('ws-clawback')", "the workspace form").await;
+    b.js(
+        "document.getElementById('ws-expiry_kind').value = 'after_days'; document.getElementById('ws-expiry_n').value = '90';
+         document.getElementById('ws-clawback').value = 'floor_zero'; document.getElementById('workspace').requestSubmit(); return 1",
+    )
+    .await;
+    b.until("document.getElementById('ws-msg').textContent.length > 0", "saved").await;
+    let ws = app.send(Method::GET, "/v1/workspace", Some(&demo.api_key), None).await.body;
+    assert_eq!(
+        (ws["points"]["clawback"].clone(), ws["points"]["expiry"].clone()),
+        (json!("floor_zero"), json!({"kind": "after_days", "days": 90}))
+    );
+    b.js("location.hash = '#/settings?tab=webhooks'; return 1").await;
+    b.until(
+        "document.querySelector('#page[data-ready=\"true\"]') && document.getElementById('endpoints-empty')",
+        "webhooks",
+    )
+    .await;
+    assert_clean(&b, "settings workspace and webhooks").await;
+
     // Activity, funnels and commerce: their figures are the API's.
     let commerce = app
         .send(
