@@ -243,7 +243,7 @@ async fn create_key(
     role: Role,
     name: &str,
 ) -> anyhow::Result<crate::keys::model::CreatedApiKey> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     if crate::workspaces::repo::get(&mut tx, ws).await?.is_none() {
         bail!("no workspace {ws}");
     }
@@ -275,7 +275,7 @@ async fn user_command(pool: &sqlx::PgPool, settings: &Settings, cmd: UserCommand
                     bail!("--email must be an e-mail address");
                 }
             }
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::db::begin(pool).await?;
             let Some(ws) = crate::workspaces::repo::by_name(&mut tx, &workspace).await? else {
                 bail!("no workspace named `{workspace}`")
             };

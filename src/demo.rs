@@ -297,7 +297,7 @@ impl<'a> Sink<'a> {
 
 /// Deletes every row of workspace `name`, if it exists.
 async fn reset(pool: &PgPool, name: &str) -> anyhow::Result<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let Some(ws): Option<Uuid> =
         sqlx::query_scalar("SELECT id FROM workspaces WHERE name = $1").bind(name).fetch_optional(&mut *tx).await?
     else {

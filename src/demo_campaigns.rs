@@ -52,7 +52,7 @@ pub async fn check_ins(
             channel: if member.as_u128() % 3 == 0 { CheckInChannel::Chat } else { CheckInChannel::Api },
             source: EventSource::Import,
         };
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::db::begin(pool).await?;
         if check_in(&mut tx, ws, &c, &req, now, &reactions).await?.is_ok() {
             tx.commit().await?;
             made += 1;
@@ -107,7 +107,7 @@ pub async fn mall(pool: &PgPool, ws: WorkspaceId, now: DateTime<Utc>) -> anyhow:
         if balance < it.points_cost {
             continue;
         }
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::db::begin(pool).await?;
         let Ok(r) = crate::mall::service::redeem(&mut tx, ws, it, member, 1, now).await? else { continue };
         if i % 5 == 1 {
             crate::mall::service::cancel(&mut tx, ws, &r.redemption, now).await?;
@@ -131,7 +131,7 @@ pub async fn tiers(pool: &PgPool, ws: WorkspaceId, now: DateTime<Utc>) -> anyhow
             {"metric": "points_earned", "days": 30, "min": 150}]}}],
         "default_tier": "basic", "downgrade_grace_days": 7, "manual_lock_days": 30
     }))?;
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     crate::tier_rules::repo::put(&mut tx, ws, &cfg).await?;
     crate::tier_rules::service::evaluate(&mut tx, ws, &cfg, now, false).await?;
     tx.commit().await?;

@@ -232,7 +232,7 @@ const COALESCE: Duration = Duration::from_millis(50);
 
 /// Creates this month's and the next three months' event partitions.
 pub async fn ensure_event_partitions(state: &App) -> anyhow::Result<i64> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let created = crate::events::repo::ensure_partitions(&mut tx, state.clock.now(), 4).await?;
     tx.commit().await?;
     Ok(created)

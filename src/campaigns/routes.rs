@@ -145,7 +145,7 @@ pub async fn create_campaign(
     let ws = auth.workspace_id;
     let now = state.clock.now();
     let campaign = body.into_campaign(now)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     check_target(&mut tx, ws, campaign.target.as_ref()).await?;
     check_settings(&mut tx, ws, campaign.kind, &campaign.settings).await?;
     repo::insert(&mut tx, ws, &campaign).await.map_err(map_err)?;
@@ -179,7 +179,7 @@ pub async fn update_campaign(
     auth.require(Role::Operator)?;
     body.validate()?;
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let mut c = repo::get(&mut tx, ws, id, true).await?.ok_or(ApiError::NotFound("campaign"))?;
     if matches!(c.status, CampaignStatus::Ended | CampaignStatus::Cancelled) {
         return Err(ApiError::conflict("campaign_closed", "an ended or cancelled campaign cannot be changed"));
@@ -227,7 +227,7 @@ pub async fn change_campaign_status(
     auth.require(Role::Operator)?;
     let ws = auth.workspace_id;
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let mut c = repo::get(&mut tx, ws, id, true).await?.ok_or(ApiError::NotFound("campaign"))?;
     let from = c.status;
     if !can_transition(from, body.status) {
@@ -273,7 +273,7 @@ pub async fn delete_campaign(
     ApiPath(id): ApiPath<CampaignId>,
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Operator)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let c = repo::get(&mut tx, auth.workspace_id, id, true).await?.ok_or(ApiError::NotFound("campaign"))?;
     if c.status != CampaignStatus::Draft {
         return Err(ApiError::conflict("not_a_draft", "only draft campaigns can be deleted; cancel it instead"));

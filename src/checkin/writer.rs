@@ -177,7 +177,7 @@ async fn writer(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<(Ask, Reply)>) {
 
 /// One check-in in its own transaction.
 async fn single(ctx: &Ctx, ask: &Ask) -> Result<Answer, sqlx::Error> {
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = crate::db::begin(&ctx.pool).await?;
     let Some(campaign) = crate::campaigns::repo::get(&mut tx, ask.ws, ask.campaign, false).await? else {
         return Ok(Answer::NoCampaign);
     };

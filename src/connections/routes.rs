@@ -69,7 +69,7 @@ pub async fn create_connection(
 ) -> ApiResult<(StatusCode, Json<Connection>)> {
     auth.require(Role::Admin)?;
     body.validate()?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let id = repo::insert(&mut tx, auth.workspace_id, &body).await?;
     audit::record(
         &mut tx,
@@ -99,7 +99,7 @@ pub async fn update_connection(
 ) -> ApiResult<Json<Connection>> {
     auth.require(Role::Admin)?;
     body.validate()?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if !repo::update(&mut tx, auth.workspace_id, id, &body).await? {
         return Err(ApiError::NotFound("connection"));
     }
@@ -138,7 +138,7 @@ pub async fn rotate_connection_credentials(
     if !(0..=30 * 86_400).contains(&grace) {
         return Err(ApiError::field("grace_seconds", "out_of_range", "must be between 0 and 2592000"));
     }
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let current = repo::get(&mut tx, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("connection"))?;
     if let Err(e) = check_credentials(current.platform, &body.credentials) {
         // Well-formed credentials of another platform do not fit this connection.
@@ -179,7 +179,7 @@ pub async fn delete_connection(
     ApiPath(id): ApiPath<ConnectionId>,
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Admin)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let deleted = repo::delete(&mut tx, auth.workspace_id, id).await.map_err(|e| {
         crate::error::on_constraint(e, |c| {
             (c == "sop_plans_connection_fkey")

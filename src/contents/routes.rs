@@ -81,7 +81,7 @@ pub async fn get_content(
 
 async fn save(state: &AppState, auth: &Auth, c: Content, action: &str) -> ApiResult<Content> {
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     repo::upsert(&mut tx, ws, &c).await.map_err(map_err)?;
     audit::record(&mut tx, ws, Actor::from(auth), action, "content", c.id, serde_json::json!({"kind": c.kind})).await?;
     let saved = repo::get(&mut tx, ws, c.id).await?.ok_or(ApiError::NotFound("content"))?;
@@ -147,7 +147,7 @@ pub async fn delete_content(
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Operator)?;
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if !repo::delete(&mut tx, ws, id).await.map_err(map_err)? {
         return Err(ApiError::NotFound("content"));
     }

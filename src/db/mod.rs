@@ -108,9 +108,34 @@ impl Database {
     }
 }
 
+/// Begins a transaction that a cancelled caller cannot leave open on a
+/// pooled connection. sqlx 0.8.6's `begin()` sends `BEGIN` and counts the
+/// transaction only once PostgreSQL answers, so a future dropped in between
+/// (a client that went away mid-request — a browser leaving a page — or a
+/// timeout) hands the connection back to the pool inside a transaction that
+/// nobody ends: the next borrower's `BEGIN` warns "there is already a
+/// transaction in progress" and a read snapshot's `SET TRANSACTION` fails
+/// (upstream issues 4385 and 4393). Here the begin runs on a task of its own:
+/// it completes even when the caller is gone, and a transaction nobody takes
+/// is dropped there, which rolls it back.
+pub async fn begin(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin().await }).await.map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
+}
+
+/// [`begin`] on a connection idle now, or None when the pool has none (the
+/// connection is taken here, the begin runs on its own task).
+pub async fn try_begin(pool: &PgPool) -> Result<Option<Transaction<'static, Postgres>>, sqlx::Error> {
+    let Some(conn) = pool.try_acquire() else { return Ok(None) };
+    tokio::spawn(async move { Transaction::begin(conn, None).await })
+        .await
+        .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
+        .map(Some)
+}
+
 /// A read-only snapshot: every query of one report sees the same data.
 pub async fn read_snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = begin(pool).await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
     Ok(tx)
 }
@@ -124,7 +149,7 @@ pub async fn shared_snapshot(
     pool: &PgPool,
     tx: &mut sqlx::PgConnection,
 ) -> Result<Option<Transaction<'static, Postgres>>, sqlx::Error> {
-    let Some(mut second) = pool.try_begin().await? else { return Ok(None) };
+    let Some(mut second) = try_begin(pool).await? else { return Ok(None) };
     let id: String = sqlx::query_scalar("SELECT pg_export_snapshot()").fetch_one(&mut *tx).await?;
     // The identifier comes from PostgreSQL (hex digits and dashes); the
     // statement takes no parameters, so refuse anything else outright.

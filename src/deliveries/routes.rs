@@ -70,7 +70,7 @@ async fn move_delivery(
 ) -> ApiResult<Delivery> {
     auth.require(Role::Operator)?;
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let d = repo::get(&mut tx, ws, id).await?.ok_or(ApiError::NotFound("delivery"))?;
     if !repo::transition(&mut tx, ws, id, from, to, state.clock.now()).await? {
         let allowed: Vec<String> = from.iter().map(|s| format!("{s:?}").to_lowercase()).collect();
@@ -168,7 +168,7 @@ pub async fn put_group_robot(
     }
     c.finish()?;
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if !crate::groups::repo::exists(&mut tx, ws, id).await? {
         return Err(ApiError::NotFound("group"));
     }
@@ -202,7 +202,7 @@ pub async fn delete_group_robot(
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Admin)?;
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if !repo::delete_robot(&mut tx, ws, id).await? {
         return Err(ApiError::NotFound("robot"));
     }

@@ -259,7 +259,7 @@ async fn round(
     held: &mut HashMap<Uuid, DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<Claimed>> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if !done.is_empty() {
         let recorded = repo::record(&mut tx, done).await?;
         super::outbound::announce(&mut tx, &recorded, now).await?;

@@ -269,7 +269,7 @@ pub async fn ingest_committed(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::db::begin(pool).await?;
         match ingest(&mut tx, ws, items.clone(), now, ctx).await {
             Ok(results) => {
                 tx.commit().await?;

@@ -115,7 +115,7 @@ pub async fn create_group(
 ) -> ApiResult<(StatusCode, Json<Group>)> {
     auth.require(Role::Operator)?;
     body.validate()?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let id = repo::insert(&mut tx, auth.workspace_id, &body).await.map_err(map_err)?;
     audit::record(
         &mut tx,
@@ -147,7 +147,7 @@ pub async fn update_group(
     auth.require(Role::Operator)?;
     body.validate()?;
     let status = body.status;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let before = repo::get_for_update(&mut tx, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("group"))?;
     if !repo::update(&mut tx, auth.workspace_id, id, body).await.map_err(map_err)? {
         return Err(ApiError::NotFound("group"));

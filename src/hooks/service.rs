@@ -198,7 +198,7 @@ pub async fn store_and_process(
     body: &[u8],
 ) -> Result<Outcome, sqlx::Error> {
     let now = w.state.clock.now();
-    let mut tx = w.state.pool.begin().await?;
+    let mut tx = crate::db::begin(&w.state.pool).await?;
     let id = inbox::insert(&mut tx, record.workspace_id, record.id, record.platform, query, headers, body).await?;
     let row = InboxRaw {
         id,
@@ -246,7 +246,7 @@ async fn note_received(w: &Webhooks<'_>, record: &ConnectionRecord, now: DateTim
 /// Processes one batch of unprocessed requests; returns how many were handled.
 pub async fn process_batch(w: &Webhooks<'_>, limit: i64) -> anyhow::Result<usize> {
     let now = w.state.clock.now();
-    let mut tx = w.state.pool.begin().await?;
+    let mut tx = crate::db::begin(&w.state.pool).await?;
     let rows = inbox::claim(&mut tx, limit).await?;
     if rows.is_empty() {
         return Ok(0);
@@ -276,7 +276,7 @@ pub async fn process_batch(w: &Webhooks<'_>, limit: i64) -> anyhow::Result<usize
 /// Processes one stored request (replay, retries); `Ok(None)` when another processor holds it.
 pub async fn process(w: &Webhooks<'_>, ws: WorkspaceId, id: InboxId) -> anyhow::Result<Option<Outcome>> {
     let now = w.state.clock.now();
-    let mut tx = w.state.pool.begin().await?;
+    let mut tx = crate::db::begin(&w.state.pool).await?;
     let Some(row) = inbox::lock(&mut tx, ws, id).await? else { return Ok(None) };
     let records = records_for(&mut tx, std::slice::from_ref(&row)).await?;
     let outcome = process_rows(&mut tx, vec![row], &records, now, w.ingestion).await?.pop().unwrap_or_default();

@@ -57,7 +57,7 @@ pub async fn create_api_key(
     let mut c = Checks::new();
     c.text("name", &body.name, 0, 100);
     c.finish()?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let created = repo::create(&mut tx, auth.workspace_id, body.role, body.name.trim(), auth.key_id()).await?;
     audit::record(
         &mut tx,
@@ -83,7 +83,7 @@ pub async fn revoke_api_key(
     ApiPath(id): ApiPath<ApiKeyId>,
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Admin)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let key = repo::get(&mut tx, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("api key"))?;
     if key.revoked_at.is_some() {
         return Ok(StatusCode::NO_CONTENT);

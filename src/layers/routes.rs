@@ -94,7 +94,7 @@ pub async fn create_layer(
 ) -> ApiResult<(StatusCode, Json<Layer>)> {
     auth.require(Role::Operator)?;
     body.validate()?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     check_group_ids(&mut tx, auth.workspace_id, &body.selector, "selector").await?;
     let id = repo::insert(&mut tx, auth.workspace_id, body.name.trim(), body.description.trim(), &body.selector)
         .await
@@ -120,7 +120,7 @@ pub async fn update_layer(
 ) -> ApiResult<Json<Layer>> {
     auth.require(Role::Operator)?;
     body.validate()?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let mut layer = repo::get(&mut tx, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("layer"))?;
     if let Some(s) = body.selector {
         check_group_ids(&mut tx, auth.workspace_id, &s, "selector").await?;
@@ -150,7 +150,7 @@ pub async fn delete_layer(
     ApiPath(id): ApiPath<LayerId>,
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Operator)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if !repo::delete(&mut tx, auth.workspace_id, id).await.map_err(map_err)? {
         return Err(ApiError::NotFound("layer"));
     }

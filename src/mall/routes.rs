@@ -120,7 +120,7 @@ pub async fn create_mall_item(
     auth.require(Role::Operator)?;
     body.validate()?;
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     check_tiers(&mut tx, ws, body.tiers.as_ref()).await?;
     let item = repo::insert_item(&mut tx, ws, &body).await?;
     audit::record(&mut tx, ws, Actor::from(&auth), "mall_item.create", "mall_item", item.id, serde_json::json!({}))
@@ -143,7 +143,7 @@ pub async fn update_mall_item(
     auth.require(Role::Operator)?;
     body.validate()?;
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let mut i = repo::get_item(&mut tx, ws, id, true).await?.ok_or(ApiError::NotFound("mall item"))?;
     check_tiers(&mut tx, ws, body.tiers.as_ref().and_then(|t| t.as_ref())).await?;
     i.name = body.name.map(|n| n.trim().to_owned()).unwrap_or(i.name);
@@ -177,7 +177,7 @@ pub async fn delete_mall_item(
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Operator)?;
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     // Locked first: a redemption takes the same row (its stock update), so
     // it either commits before the check below sees it or finds no item.
     repo::get_item(&mut tx, ws, id, true).await?.ok_or(ApiError::NotFound("mall item"))?;
@@ -214,7 +214,7 @@ pub async fn create_redemption(
     }
     let ws = auth.workspace_id;
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let item = repo::get_item(&mut tx, ws, id, false).await?.ok_or(ApiError::NotFound("mall item"))?;
     if crate::members::repo::existing(&mut tx, ws, &[body.member_id]).await?.is_empty() {
         return Err(ApiError::unknown("member_id", "no such member in this workspace"));
@@ -273,7 +273,7 @@ pub async fn fulfil_redemption(
     c.finish()?;
     let ws = auth.workspace_id;
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let r = repo::get_redemption(&mut tx, ws, id, true).await?.ok_or(ApiError::NotFound("redemption"))?;
     if r.status != RedemptionStatus::PendingFulfilment {
         return Err(ApiError::conflict("not_pending", "only a pending redemption can be fulfilled"));
@@ -309,7 +309,7 @@ pub async fn cancel_redemption(
     auth.require(Role::Operator)?;
     let ws = auth.workspace_id;
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let r = repo::get_redemption(&mut tx, ws, id, true).await?.ok_or(ApiError::NotFound("redemption"))?;
     if r.status != RedemptionStatus::PendingFulfilment {
         return Err(ApiError::conflict("not_pending", "only a pending redemption can be cancelled"));

@@ -108,7 +108,7 @@ pub async fn create_member(
     auth.require(Role::Operator)?;
     body.validate()?;
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let id = repo::insert(&mut tx, auth.workspace_id, &body, now).await.map_err(map_err)?;
     let change = body.tier.as_deref().map(|t| repo::NewTierChange {
         from: None,
@@ -143,7 +143,7 @@ pub async fn update_member(
     auth.require(Role::Operator)?;
     body.validate()?;
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let mut m = repo::get_for_update(&mut tx, ws, id).await?.ok_or(ApiError::NotFound("member"))?;
     if m.erased_at.is_some() {
         return Err(ApiError::conflict("member_erased", "this member's personal data was erased"));
@@ -194,7 +194,7 @@ pub async fn erase_member(
     ApiPath(id): ApiPath<MemberId>,
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Operator)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let m = repo::get_for_update(&mut tx, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("member"))?;
     if m.erased_at.is_none() {
         repo::erase(&mut tx, auth.workspace_id, id, state.clock.now()).await?;
@@ -228,7 +228,7 @@ pub async fn set_member_tier(
     auth.require(Role::Operator)?;
     body.validate()?;
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let m = repo::get_for_update(&mut tx, ws, id).await?.ok_or(ApiError::NotFound("member"))?;
     if m.erased_at.is_some() {
         return Err(ApiError::conflict("member_erased", "this member's personal data was erased"));

@@ -62,7 +62,7 @@ pub async fn join_group(
 ) -> ApiResult<(StatusCode, Json<Membership>)> {
     auth.require(Role::Operator)?;
     body.validate()?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let by = service::Writer { actor: Actor::from(&auth), now: state.clock.now(), subscribers: &ingestion.reactions };
     let m = service::join(&mut tx, auth.workspace_id, id, &body, &by).await?;
     tx.commit().await?;
@@ -83,7 +83,7 @@ pub async fn leave_group(
 ) -> ApiResult<Json<Membership>> {
     auth.require(Role::Operator)?;
     q.validate()?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let by = service::Writer { actor: Actor::from(&auth), now: state.clock.now(), subscribers: &ingestion.reactions };
     let m = service::leave(&mut tx, auth.workspace_id, id, member, &q, &by).await?;
     tx.commit().await?;

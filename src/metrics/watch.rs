@@ -65,7 +65,7 @@ async fn record(
     items: &[GroupHealth],
     now: DateTime<Utc>,
 ) -> anyhow::Result<usize> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let claimed = sqlx::query(
         "INSERT INTO group_health_checks (workspace_id, day) VALUES ($1, $2)
          ON CONFLICT (workspace_id) DO UPDATE SET day = EXCLUDED.day WHERE group_health_checks.day < EXCLUDED.day",

@@ -50,7 +50,7 @@ async fn expire_members(
     members: &[MemberId],
     now: DateTime<Utc>,
 ) -> anyhow::Result<usize> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let locked = repo::lock_due_accounts(&mut tx, ws, members, true).await?;
     if locked.is_empty() {
         return Ok(0);

@@ -102,7 +102,7 @@ pub async fn create_points_adjustment(
     let now = state.clock.now();
     let note = body.note.trim();
     let source = Source::new(SourceType::Manual, uuid::Uuid::now_v7());
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     require_member(&mut tx, ws, id).await?;
     let policy = service::policy(&mut tx, ws).await?.ok_or(ApiError::NotFound("workspace"))?;
     let (entry, expired) = if body.delta > 0 {

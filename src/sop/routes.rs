@@ -74,7 +74,7 @@ pub async fn create_plan(
     let timings = compile_steps(&mut Checks::new(), &body.steps);
     let ws = auth.workspace_id;
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     service::check_refs(&mut tx, ws, &body.target, body.campaign_id, body.connection_id, &body.steps, &timings).await?;
     let plan = Plan {
         id: PlanId::new(),
@@ -112,7 +112,7 @@ pub async fn update_plan(
     auth.require(Role::Operator)?;
     let ws = auth.workspace_id;
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let mut p = repo::get(&mut tx, ws, id, true).await?.ok_or(ApiError::NotFound("sop plan"))?;
     if p.status == PlanStatus::Archived {
         return Err(ApiError::conflict("plan_archived", "an archived plan cannot be changed"));
@@ -144,7 +144,7 @@ pub async fn change_plan_status(
     auth.require(Role::Operator)?;
     let ws = auth.workspace_id;
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let p = repo::get(&mut tx, ws, id, true).await?.ok_or(ApiError::NotFound("sop plan"))?;
     if p.status == PlanStatus::Archived {
         return Err(ApiError::conflict("plan_archived", "an archived plan stays archived"));
@@ -174,7 +174,7 @@ pub async fn delete_plan(
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Operator)?;
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     repo::get(&mut tx, ws, id, true).await?.ok_or(ApiError::NotFound("sop plan"))?;
     if repo::has_deliveries(&mut tx, ws, id).await? {
         return Err(ApiError::conflict("plan_has_deliveries", "this plan has sent; archive it instead"));

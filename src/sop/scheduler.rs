@@ -26,7 +26,7 @@ use crate::ids::{MemberId, PlanId, WorkspaceId};
 
 /// Runs one pass over at most `limit` due slots; returns how many it claimed.
 pub async fn run_due(pool: &PgPool, now: DateTime<Utc>, grace: Duration, limit: i64) -> anyhow::Result<usize> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let due = super::repo::claim_due(&mut tx, now, limit).await?;
     let n = due.len();
     let mut by_ws: HashMap<WorkspaceId, Vec<Due>> = HashMap::new();
@@ -219,7 +219,7 @@ impl DailyCaps {
 /// Re-syncs active plans not synced for `every` (new groups in a layer, new
 /// joins for relative steps); returns how many plans it synced.
 pub async fn sync_stale(pool: &PgPool, now: DateTime<Utc>, every: Duration, limit: i64) -> anyhow::Result<usize> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let stale = super::repo::claim_stale(&mut tx, now - every, limit).await?;
     for (ws, id, effective_from, anchor_from) in &stale {
         if let Some(plan) = super::repo::get(&mut tx, *ws, *id, false).await? {

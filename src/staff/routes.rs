@@ -89,7 +89,7 @@ pub async fn create_staff(
 ) -> ApiResult<(StatusCode, Json<Staff>)> {
     auth.require(Role::Operator)?;
     body.validate()?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let id = repo::insert(&mut tx, auth.workspace_id, &body).await.map_err(map_err)?;
     audit::record(&mut tx, auth.workspace_id, Actor::from(&auth), "staff.create", "staff", id, serde_json::json!({}))
         .await?;
@@ -110,7 +110,7 @@ pub async fn update_staff(
 ) -> ApiResult<Json<Staff>> {
     auth.require(Role::Operator)?;
     body.validate()?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if !repo::update(&mut tx, auth.workspace_id, id, &body).await.map_err(map_err)? {
         return Err(ApiError::NotFound("staff"));
     }
@@ -130,7 +130,7 @@ pub async fn delete_staff(
     ApiPath(id): ApiPath<StaffId>,
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Operator)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if !repo::delete(&mut tx, auth.workspace_id, id).await? {
         return Err(ApiError::NotFound("staff"));
     }
@@ -167,7 +167,7 @@ pub async fn assign_group_staff(
     ApiJson(body): ApiJson<AssignStaff>,
 ) -> ApiResult<Json<Page<GroupStaff>>> {
     auth.require(Role::Operator)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if !crate::groups::repo::exists(&mut tx, auth.workspace_id, group).await? {
         return Err(ApiError::NotFound("group"));
     }
@@ -199,7 +199,7 @@ pub async fn unassign_group_staff(
     ApiPath((group, staff_id)): ApiPath<(GroupId, StaffId)>,
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Operator)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if !repo::unassign(&mut tx, auth.workspace_id, group, staff_id).await? {
         return Err(ApiError::NotFound("staff assignment"));
     }

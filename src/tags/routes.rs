@@ -79,7 +79,7 @@ pub async fn create_tag(
 ) -> ApiResult<(StatusCode, Json<Tag>)> {
     auth.require(Role::Operator)?;
     body.validate()?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let id = repo::insert(&mut tx, auth.workspace_id, &body).await.map_err(map_err)?;
     audit::record(&mut tx, auth.workspace_id, Actor::from(&auth), "tag.create", "tag", id, serde_json::json!({}))
         .await?;
@@ -100,7 +100,7 @@ pub async fn update_tag(
 ) -> ApiResult<Json<Tag>> {
     auth.require(Role::Operator)?;
     body.validate()?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if !repo::update(&mut tx, auth.workspace_id, id, &body).await.map_err(map_err)? {
         return Err(ApiError::NotFound("tag"));
     }
@@ -120,7 +120,7 @@ pub async fn delete_tag(
     ApiPath(id): ApiPath<TagId>,
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Operator)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if !repo::delete(&mut tx, auth.workspace_id, id).await? {
         return Err(ApiError::NotFound("tag"));
     }

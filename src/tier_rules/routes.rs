@@ -46,7 +46,7 @@ pub async fn put_tier_rules(
     auth.require(Role::Admin)?;
     body.validate()?;
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let mut errors = Vec::new();
     for (i, r) in body.rules.iter().enumerate() {
         if !crate::tiers::repo::key_exists(&mut tx, ws, &r.tier).await? {
@@ -84,7 +84,7 @@ pub async fn evaluate_tier_rules(
     auth.require(if body.dry_run { Role::Operator } else { Role::Admin })?;
     let ws = auth.workspace_id;
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let (cfg, _) = repo::get(&mut tx, ws).await?.ok_or(ApiError::NotFound("tier rules"))?;
     let e = service::evaluate(&mut tx, ws, &cfg, now, body.dry_run).await?;
     if !body.dry_run {

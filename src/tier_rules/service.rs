@@ -141,7 +141,7 @@ pub async fn run_nightly(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<i6
     let mut total = 0;
     for (ws, tz) in list {
         let today: NaiveDate = local_day(crate::clock::zone(&tz), now);
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::db::begin(pool).await?;
         let Some((cfg, _)) = repo::get(&mut tx, ws).await? else { continue };
         if !repo::claim_day(&mut tx, ws, today).await? {
             continue;

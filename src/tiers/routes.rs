@@ -71,7 +71,7 @@ pub async fn create_tier(
 ) -> ApiResult<(StatusCode, Json<Tier>)> {
     auth.require(Role::Operator)?;
     body.validate()?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if repo::count(&mut tx, auth.workspace_id).await? >= MAX_TIERS {
         return Err(ApiError::conflict("limit_reached", format!("a workspace has at most {MAX_TIERS} tiers")));
     }
@@ -102,7 +102,7 @@ pub async fn update_tier(
 ) -> ApiResult<Json<Tier>> {
     auth.require(Role::Operator)?;
     body.validate()?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let tier = repo::update(&mut tx, auth.workspace_id, id, &body)
         .await
         .map_err(map_err)?
@@ -131,7 +131,7 @@ pub async fn delete_tier(
     ApiPath(id): ApiPath<TierId>,
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Operator)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if !repo::delete(&mut tx, auth.workspace_id, id).await.map_err(map_err)? {
         return Err(ApiError::NotFound("tier"));
     }

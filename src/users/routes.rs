@@ -215,7 +215,7 @@ pub async fn invite_user(
     }
     body.validate()?;
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let base = state.settings.public_url(state.settings.server.port);
     let created =
         service::invite(&mut tx, &state.settings, &base, auth.workspace_id, Some(&body.email), body.role, now).await?;
@@ -246,7 +246,7 @@ pub async fn update_user(
         return Err(ApiError::conflict("own_account", "nobody changes their own role or disables themselves"));
     }
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let owners = repo::lock_active_owners(&mut tx, ws).await?;
     let before = repo::get(&mut tx, ws, id).await?.ok_or(ApiError::NotFound("user"))?;
     if before.role == Role::Owner || body.role == Some(Role::Owner) {
@@ -297,7 +297,7 @@ pub async fn revoke_invitation(
     ApiPath(id): ApiPath<InvitationId>,
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Admin)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if !repo::revoke_invitation(&mut tx, auth.workspace_id, id, state.clock.now()).await? {
         return Err(ApiError::NotFound("invitation"));
     }

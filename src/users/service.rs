@@ -277,7 +277,7 @@ pub async fn change_password(
     }
     let hash = new_hash(state, new_password, &u.email, "new_password").await?;
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     repo::set_password(&mut tx, user, &hash, now).await?;
     repo::revoke_sessions(&mut tx, user, None, Some(session), now).await?;
     tx.commit().await?;
@@ -341,7 +341,7 @@ pub async fn owner_link(
     ws: WorkspaceId,
     actor: crate::audit::Actor,
 ) -> anyhow::Result<InvitationCreated> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let created = invite(&mut tx, settings, base, ws, None, Role::Owner, Utc::now()).await?;
     let details = serde_json::json!({"role": "owner"});
     crate::audit::record(&mut tx, ws, actor, "user.invite", "invitation", created.invitation.id, details).await?;
@@ -385,7 +385,7 @@ pub async fn accept(
         return Err(link_refused());
     }
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let inv = repo::lock_invitation(&mut tx, &hash_secret(token)).await?.ok_or_else(link_refused)?;
     if inv.accepted_at.is_some() || inv.revoked_at.is_some() || inv.expires_at <= now {
         return Err(link_refused());
@@ -464,7 +464,7 @@ pub async fn reset(state: &AppState, token: &str, pass: &str) -> ApiResult<()> {
         return Err(link_refused());
     }
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let user = repo::use_reset(&mut tx, &hash_secret(token), now).await?.ok_or_else(link_refused)?;
     let u = repo::user(&mut tx, user).await?.ok_or_else(link_refused)?;
     let hash = new_hash(state, pass, &u.email, "password").await?;

@@ -95,7 +95,7 @@ pub async fn create_endpoint(
         previous_secret_expires_at: None,
     };
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     repo::insert_endpoint(&mut tx, ws, &e, &secret).await?;
     let details = serde_json::json!({"url": e.url, "event_types": e.event_types});
     audit::record(&mut tx, ws, Actor::from(&auth), "webhook_endpoint.create", "webhook_endpoint", e.id, details)
@@ -137,7 +137,7 @@ pub async fn update_endpoint(
         None => None,
     };
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let mut e = repo::get_endpoint(&mut tx, ws, id, true).await?.ok_or(ApiError::NotFound("webhook endpoint"))?;
     let was_enabled = e.enabled;
     e.url = url.unwrap_or(e.url);
@@ -168,7 +168,7 @@ pub async fn delete_endpoint(
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Admin)?;
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if !repo::delete_endpoint(&mut tx, ws, id).await? {
         return Err(ApiError::NotFound("webhook endpoint"));
     }
@@ -192,7 +192,7 @@ pub async fn rotate_endpoint_secret(
     let ws = auth.workspace_id;
     let secret = sign::new_secret()?;
     let until = state.clock.now() + Duration::seconds(state.settings.webhooks.rotation_overlap_secs as i64);
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if !repo::rotate_secret(&mut tx, ws, id, &secret, until).await? {
         return Err(ApiError::NotFound("webhook endpoint"));
     }
@@ -215,7 +215,7 @@ pub async fn test_endpoint(
     auth.require(Role::Admin)?;
     let ws = auth.workspace_id;
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let e = repo::get_endpoint(&mut tx, ws, id, false).await?.ok_or(ApiError::NotFound("webhook endpoint"))?;
     if !e.enabled {
         return Err(ApiError::conflict("endpoint_disabled", "enable the endpoint first"));
@@ -246,7 +246,7 @@ pub async fn recover_endpoint(
     if body.since > now {
         return Err(ApiError::field("since", "in_future", "must not be in the future"));
     }
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let e = repo::get_endpoint(&mut tx, ws, id, false).await?.ok_or(ApiError::NotFound("webhook endpoint"))?;
     if !e.enabled {
         return Err(ApiError::conflict("endpoint_disabled", "enable the endpoint first"));
@@ -329,7 +329,7 @@ pub async fn retry_message(
 ) -> ApiResult<(StatusCode, Json<QueuedMessages>)> {
     auth.require(Role::Admin)?;
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if !repo::message_exists(&mut tx, ws, id).await? {
         return Err(ApiError::NotFound("webhook message"));
     }

@@ -197,7 +197,7 @@ pub async fn send_one(state: &AppState, http: &reqwest::Client, c: &Claimed) -> 
 async fn round(state: &AppState, done: &[Outcome], room: Option<usize>, recover: bool) -> anyhow::Result<Vec<Claimed>> {
     let s = &state.settings.webhooks;
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     // This transaction only keeps the books of sending: lost in a crash, its
     // claims are simply absent (the dispatches are still pending) and its
     // answers unrecorded (the leases run out and the messages go again,

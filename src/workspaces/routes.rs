@@ -44,7 +44,7 @@ pub async fn update_workspace(
 ) -> ApiResult<Json<Workspace>> {
     auth.require(Role::Admin)?;
     body.validate()?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let ws = repo::update(&mut tx, auth.workspace_id, &body).await.map_err(|e| {
         crate::error::on_constraint(e, |c| {
             (c == "workspaces_name_key")

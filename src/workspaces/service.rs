@@ -30,7 +30,7 @@ pub async fn create_workspace(pool: &PgPool, name: &str, timezone: &str, actor: 
         let msgs: Vec<String> = errs.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
         bail!("invalid workspace: {}", msgs.join("; "));
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let workspace = match repo::insert(&mut tx, name.trim(), timezone).await {
         Ok(w) => w,
         Err(sqlx::Error::Database(db)) if db.constraint() == Some("workspaces_name_key") => {

@@ -870,7 +870,16 @@ async fn a_shared_snapshot_sees_what_the_first_saw_and_nothing_committed_after()
     let mut first = shequn::db::read_snapshot(&app.pool).await.unwrap();
     let before: i64 = sqlx::query_scalar(count).fetch_one(&mut *first).await.unwrap();
     app.other_workspace("committed after the snapshot").await;
-    let mut second = shequn::db::shared_snapshot(&app.pool, &mut first).await.unwrap().expect("an idle connection");
+    // An idle connection may be a moment away (the app's own workers use the pool too).
+    let mut second = None;
+    for _ in 0..200 {
+        second = shequn::db::shared_snapshot(&app.pool, &mut first).await.unwrap();
+        if second.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let mut second = second.expect("an idle connection within 2 s");
     let in_second: i64 = sqlx::query_scalar(count).fetch_one(&mut *second).await.unwrap();
     let in_first: i64 = sqlx::query_scalar(count).fetch_one(&mut *first).await.unwrap();
     let now: i64 = sqlx::query_scalar(count).fetch_one(&app.pool).await.unwrap();

@@ -185,7 +185,7 @@ pub async fn drain(pool: &PgPool) -> anyhow::Result<usize> {
 }
 
 async fn pass(pool: &PgPool, batch: i64) -> anyhow::Result<Pass> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
     let locked: bool =
         sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)").bind(LOCK_KEY).fetch_one(&mut *tx).await?;

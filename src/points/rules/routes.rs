@@ -90,7 +90,7 @@ pub async fn create_points_rule(
     let body = body.into_input()?;
     body.validate()?;
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     check_refs(&mut tx, ws, &body).await?;
     let rule = repo::save(&mut tx, ws, Uuid::now_v7(), &body, false).await?.ok_or(ApiError::NotFound("points rule"))?;
     audit::record(&mut tx, ws, Actor::from(&auth), "points_rule.create", "points_rule", rule.id, serde_json::json!({}))
@@ -113,7 +113,7 @@ pub async fn replace_points_rule(
     let body = body.into_input()?;
     body.validate()?;
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     check_refs(&mut tx, ws, &body).await?;
     let rule = repo::save(&mut tx, ws, id, &body, true).await?.ok_or(ApiError::NotFound("points rule"))?;
     audit::record(&mut tx, ws, Actor::from(&auth), "points_rule.update", "points_rule", id, serde_json::json!({}))
@@ -132,7 +132,7 @@ pub async fn delete_points_rule(
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Admin)?;
     let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if !repo::delete(&mut tx, ws, id).await? {
         return Err(ApiError::NotFound("points rule"));
     }
