@@ -88,9 +88,9 @@
     return Math.round((new Date(b + "T00:00:00Z") - new Date(a + "T00:00:00Z")) / 86400000);
   }
 
-  // The instant of local midnight starting `iso` (YYYY-MM-DD) in `tz`.
-  function midnight(iso, tz) {
-    const guess = Date.parse(iso + "T00:00:00Z");
+  // The instant of local time `hm` (HH:MM) on `iso` (YYYY-MM-DD) in `tz`.
+  function localInstant(iso, hm, tz) {
+    const guess = Date.parse(iso + "T" + (hm || "00:00") + ":00Z");
     const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", {
       timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
       hour: "2-digit", minute: "2-digit", second: "2-digit",
@@ -98,6 +98,17 @@
     const local = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second);
     return new Date(guess - (local - guess));
   }
+  const midnight = (iso, tz) => localInstant(iso, "00:00", tz);
+  // An instant as the workspace's local "YYYY-MM-DDTHH:MM" (for datetime-local inputs).
+  function localText(instant, tz) {
+    const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", {
+      timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    }).formatToParts(new Date(instant)).map((x) => [x.type, x.value]));
+    return parts.year + "-" + parts.month + "-" + parts.day + "T" + parts.hour + ":" + parts.minute;
+  }
+  // A datetime-local input's value, read in the workspace's timezone (null when empty).
+  S.fromLocal = (text) => (text ? localInstant(text.slice(0, 10), text.slice(11, 16), S.workspace.timezone).toISOString() : null);
+  S.toLocal = (instant) => (instant ? localText(instant, S.workspace.timezone) : "");
   S.midnight = midnight;
 
   // Every item of a paged list (at most `pages` pages of 200).
@@ -563,21 +574,74 @@
       S.fill(body, form);
     },
     async webhooks(body) {
-      const [endpoints, messages] = await Promise.all([
+      const [endpoints, messages, spec] = await Promise.all([
         S.api("GET", "/v1/webhook-endpoints?limit=200"), S.api("GET", "/v1/webhook-messages?limit=50"),
+        S.api("GET", "/openapi.json"),
       ]);
-      S.fill(body,
+      const types = Object.keys(spec.webhooks || {}).sort();
+      const fail = (e) => body.prepend(el("div", { class: "state error" }, S.explain(e)));
+      const act = (method, path, payload, after) => async () => {
+        try {
+          const r = await S.api(method, path, payload);
+          if (after) after(r); else S.route();
+        } catch (e) { fail(e); }
+      };
+      const add = el("div", { class: "card", id: "new-endpoint" }, el("h2", {}, t("settings.add_endpoint")),
+        S.editForm("endpoint-form", [
+          ["settings.webhook_url", input("url", "", { type: "url", required: true, placeholder: "https://shop.example.com/hooks/shequn" })],
+          ["settings.description", input("description", "", { maxlength: 500 })],
+          ["settings.event_types", el("select", { name: "types", id: "in-types", multiple: true, size: Math.min(8, types.length + 1) },
+            el("option", { value: "*", selected: true }, t("settings.all_events")), ...types.map((x) => el("option", { value: x }, x)))],
+          ["settings.include_pii", el("input", { type: "checkbox", name: "include_pii", id: "in-include_pii" })],
+        ], t("settings.add_endpoint"), async (d, form) => {
+          const chosen = [...form.querySelector("#in-types").selectedOptions].map((o) => o.value);
+          const r = await S.api("POST", "/v1/webhook-endpoints", { url: d.url, description: d.description,
+            event_types: chosen.includes("*") || !chosen.length ? ["*"] : chosen, include_pii: !!d.include_pii });
+          body.prepend(shown(t("settings.signing_secret"), r.secret));
+        }));
+      const actions = (x) => el("span", { class: "actions" },
+        el("button", { "data-endpoint": x.id, "data-act": "toggle",
+          onclick: act("PATCH", "/v1/webhook-endpoints/" + x.id, { enabled: !x.enabled }) },
+          t(x.enabled ? "settings.disable" : "settings.enable")), " ",
+        el("button", { "data-endpoint": x.id, "data-act": "test",
+          onclick: act("POST", "/v1/webhook-endpoints/" + x.id + "/test", {}) }, t("settings.send_test")), " ",
+        el("button", { "data-endpoint": x.id, "data-act": "rotate",
+          onclick: act("POST", "/v1/webhook-endpoints/" + x.id + "/rotate-secret", {},
+            (r) => body.prepend(shown(t("settings.signing_secret"), r.secret))) }, t("settings.rotate")), " ",
+        el("button", { "data-endpoint": x.id, "data-act": "delete", onclick: async () => {
+          if (confirm(t("settings.confirm_delete"))) await act("DELETE", "/v1/webhook-endpoints/" + x.id)();
+        } }, t("settings.delete")));
+      const detail = el("div", { id: "message-detail" });
+      const open = async (m) => {
+        try {
+          const full = await S.api("GET", "/v1/webhook-messages/" + m.id);
+          const attempts = full.attempts || [];
+          S.fill(detail, el("div", { class: "card" }, el("h2", {}, m.type + " · " + m.id),
+            el("pre", { class: "payload" }, JSON.stringify(full.data, null, 2)),
+            table("attempts", ["member.when", "settings.webhook_url", "settings.status_code", "settings.latency", "settings.error"],
+              attempts, (a, c) => ({ "member.when": when(a.started_at),
+                "settings.webhook_url": (endpoints.items.find((x) => x.id === a.endpoint_id) || {}).url || "–",
+                "settings.status_code": a.status_code === null || a.status_code === undefined ? "–" : String(a.status_code),
+                "settings.latency": a.latency_ms === null || a.latency_ms === undefined ? "–" : a.latency_ms + " ms",
+                "settings.error": a.error || "–" })[c]),
+            el("div", { class: "filters" }, el("button", { id: "retry-message",
+              onclick: act("POST", "/v1/webhook-messages/" + m.id + "/retry", {}) }, t("settings.resend")))));
+          detail.scrollIntoView();
+        } catch (e) { fail(e); }
+      };
+      S.fill(body, add,
         el("h2", { class: "section" }, t("settings.endpoints")),
-        table("endpoints", ["settings.webhook_url", "settings.event_types", "settings.status", "settings.last_success"],
+        table("endpoints", ["settings.webhook_url", "settings.event_types", "settings.status", "settings.last_success", "settings.actions"],
           endpoints.items, (x, c) => ({
-            "settings.webhook_url": x.url, "settings.event_types": (x.event_types || []).join(", ") || t("settings.all_events"),
+            "settings.webhook_url": x.url, "settings.event_types": (x.event_types || []).includes("*") ? t("settings.all_events")
+              : (x.event_types || []).join(", "),
             "settings.status": x.enabled ? (x.failing_since ? t("settings.failing") : t("status.active")) : t("status.disabled"),
-            "settings.last_success": when(x.last_success_at) })[c]),
+            "settings.last_success": when(x.last_success_at), "settings.actions": actions(x) })[c]),
         el("h2", { class: "section" }, t("settings.messages")),
         table("messages", ["member.when", "member.event", "settings.deliveries"], messages.items, (m, c) => ({
           "member.when": when(m.created_at), "member.event": m.type,
           "settings.deliveries": (m.endpoints || []).map((d) => t("dispatch." + d.status) + (d.last_status_code ? " " + d.last_status_code : "")).join(" · ") || "–",
-        })[c]));
+        })[c], open), detail);
     },
     async users(body, admin) {
       const users = await S.api("GET", "/v1/users?limit=200");
@@ -724,12 +788,81 @@
     },
   };
 
+  // ---- forms ------------------------------------------------------------------
+  // A labelled form: rows of [labelKey, control]; `submit(data, form)` saves,
+  // its error is shown under the form, translated.
+  S.editForm = function (id, rows, button, submit) {
+    const msg = el("div", { class: "msg full", role: "status", id: id + "-msg" });
+    const form = el("form", { class: "edit", id, onsubmit: async (ev) => {
+      ev.preventDefault();
+      msg.className = "msg full";
+      msg.textContent = "";
+      try {
+        await submit(Object.fromEntries(new FormData(form).entries()), form);
+        msg.className = "msg full ok";
+        msg.textContent = t("settings.saved");
+      } catch (e) {
+        msg.className = "msg full err";
+        msg.textContent = S.explain(e);
+      }
+    } }, ...rows.flatMap(([key, control]) => [el("label", { for: control.id || null }, t(key)), control]),
+      el("div", { class: "full" }, el("button", { class: "primary", type: "submit" }, button)), msg);
+    return form;
+  };
+  const input = (name, value, attrs) => el("input", Object.assign({ name, id: "in-" + name,
+    value: value === null || value === undefined ? "" : value }, attrs || {}));
+  const choose = (name, values, value, label) => el("select", { name, id: "in-" + name },
+    ...values.map((v) => el("option", { value: v, selected: v === value }, label(v))));
+  const numberOrNull = (v) => (v === "" || v === undefined ? null : Number(v));
+  S.canWrite = () => S.session.workspace.role !== "viewer";
+
   // ---- campaigns -----------------------------------------------------------
+  const KINDS = ["check_in", "coupon", "flash_sale", "lottery", "group_buy", "referral", "content", "custom"];
+  const SCENES = ["activity", "retention", "conversion", "fission"];
+  // The legal status changes (campaigns/model.rs `can_transition`).
+  const NEXT = { draft: ["scheduled", "running", "cancelled"], scheduled: ["draft", "running", "cancelled"],
+    running: ["ended", "cancelled"], ended: [], cancelled: [] };
+
+  function campaignForm(c) {
+    const layers = (S.lists && S.lists.layers) || [];
+    const target = c && c.target && c.target.layer_id ? c.target.layer_id : "";
+    const rows = [
+      ["campaigns.col.name", input("name", c ? c.name : "", { required: true, maxlength: 200 })],
+      ["campaign.description", input("description", c ? c.description : "", { maxlength: 4000 })],
+    ];
+    if (!c) {
+      rows.push(["campaigns.col.kind", choose("kind", KINDS, "check_in", (k) => t("kind." + k))],
+        ["campaign.scene", choose("scene", SCENES, "activity", (k) => t("scene." + k))]);
+    }
+    rows.push(
+      ["campaign.starts_at", input("starts_at", c ? S.toLocal(c.starts_at) : "", { type: "datetime-local" })],
+      ["campaign.ends_at", input("ends_at", c ? S.toLocal(c.ends_at) : "", { type: "datetime-local" })],
+      ["campaign.target", el("select", { name: "layer", id: "in-layer" }, el("option", { value: "" }, t("campaign.all_groups")),
+        ...layers.map((l) => el("option", { value: l.id, selected: l.id === target }, l.name)))]);
+    if (c && c.target && c.target.group_ids) rows.pop(); // chosen groups are kept as they are
+    return el("div", { class: "card", id: c ? "edit-campaign" : "new-campaign" },
+      el("h2", {}, t(c ? "campaign.edit" : "campaign.new")),
+      S.editForm(c ? "campaign-form" : "new-campaign-form", rows, t(c ? "settings.save" : "campaign.create"), async (d) => {
+        const body = { name: d.name, description: d.description, starts_at: S.fromLocal(d.starts_at), ends_at: S.fromLocal(d.ends_at) };
+        if (d.layer !== undefined) body.target = d.layer ? { layer_id: d.layer } : null;
+        if (c) {
+          await S.api("PATCH", "/v1/campaigns/" + c.id, body);
+        } else {
+          body.kind = d.kind;
+          body.scene = d.scene;
+          const made = await S.api("POST", "/v1/campaigns", body);
+          S.lists = null;
+          S.go("campaign", { id: made.id });
+        }
+      }));
+  }
+
   S.pages.campaigns = {
     nav: "nav.campaigns",
     order: 7,
     async render(params, root) {
-      const list = await S.api("GET", "/v1/campaigns?limit=200");
+      const status = params.get("status") || "";
+      const list = await S.api("GET", "/v1/campaigns?limit=200" + (status ? "&status=" + status : ""));
       const cols = ["campaigns.col.name", "campaigns.col.kind", "campaigns.col.status", "campaigns.col.period",
         "campaigns.col.code"];
       const cell = (c, k) => ({
@@ -737,20 +870,74 @@
         "campaigns.col.period": (c.starts_at ? when(c.starts_at) : "–") + " → " + (c.ends_at ? when(c.ends_at) : "–"),
         "campaigns.col.code": c.tracking_code,
       })[k];
+      const adding = params.get("new") === "1";
       S.fill(root, el("h1", {}, t("nav.campaigns")),
-        el("div", { class: "filters" }, el("a", { href: "#/mall", class: "button", id: "to-mall" }, t("nav.mall"))),
+        el("div", { class: "filters" },
+          el("select", { id: "f-status", "aria-label": t("campaigns.col.status"), onchange: (ev) => S.setParams({ status: ev.target.value }) },
+            el("option", { value: "" }, t("campaign.all_statuses")),
+            ...Object.keys(NEXT).map((x) => el("option", { value: x, selected: x === status }, t("cstatus." + x)))),
+          S.canWrite() ? el("button", { id: "add-campaign", "aria-pressed": String(adding),
+            onclick: () => S.setParams({ new: adding ? "" : "1" }) }, t("campaign.new")) : null,
+          el("a", { href: "#/mall", class: "button", id: "to-mall" }, t("nav.mall"))),
+        adding ? campaignForm(null) : null,
         table("campaigns", cols, list.items, cell, (c) => S.go("campaign", { id: c.id })));
     },
   };
+
+  // A check-in campaign's rules, saved whole.
+  function checkInForm(c) {
+    const st = c.settings || {};
+    const mk = st.makeup || null;
+    const rewards = (st.streak_rewards || []).map((r) => r.day + ":" + r.points).join(", ");
+    return el("div", { class: "card", id: "checkin-rules" }, el("h2", {}, t("checkin.rules")),
+      S.editForm("checkin-form", [
+        ["checkin.points", input("points", st.points, { type: "number", min: 0, max: 100000, required: true })],
+        ["checkin.streak_rewards", input("streak_rewards", rewards, { placeholder: "3:20, 7:50" })],
+        ["checkin.cycle_days", input("cycle_days", st.cycle_days, { type: "number", min: 1, max: 366 })],
+        ["checkin.day_starts_at", input("day_starts_at", st.day_starts_at || "00:00", { type: "time" })],
+        ["checkin.keywords", input("keywords", (st.keywords || []).join(", "))],
+        ["checkin.makeup", el("span", {}, el("label", { class: "check" }, el("input", { type: "checkbox", name: "makeup", id: "in-makeup",
+          checked: !!mk }), " ", t("checkin.makeup_on")), " ",
+          t("checkin.makeup_max"), " ", input("max_per_month", mk ? mk.max_per_month : 2, { type: "number", min: 0, max: 31, class: "short" }), " ",
+          t("checkin.makeup_within"), " ", input("within_days", mk ? mk.within_days : 7, { type: "number", min: 1, max: 31, class: "short" }), " ",
+          t("checkin.makeup_cost"), " ", input("cost_points", mk ? mk.cost_points : 0, { type: "number", min: 0, class: "short" }))],
+      ], t("settings.save"), async (d) => {
+        const streak = d.streak_rewards.split(/[,，\s]+/).filter(Boolean).map((x) => {
+          const [day, points] = x.split(/[:：]/);
+          return { day: Number(day), points: Number(points) };
+        });
+        const settings = Object.assign({}, st, {
+          points: Number(d.points), streak_rewards: streak, cycle_days: numberOrNull(d.cycle_days),
+          day_starts_at: d.day_starts_at || "00:00",
+          keywords: d.keywords.split(/[,，]/).map((k) => k.trim()).filter(Boolean),
+          makeup: d.makeup ? { max_per_month: Number(d.max_per_month), within_days: Number(d.within_days),
+            cost_points: Number(d.cost_points) } : null,
+        });
+        await S.api("PATCH", "/v1/campaigns/" + c.id, { settings });
+      }));
+  }
 
   S.pages.campaign = {
     async render(params, root) {
       const id = params.get("id") || "";
       const c = await S.api("GET", "/v1/campaigns/" + id);
-      const head = [el("h1", {}, c.name), el("p", { class: "note" }, t("kind." + c.kind) + " · " + t("cstatus." + c.status) +
-        " · " + c.tracking_code)];
+      const write = S.canWrite();
+      const setStatus = (to) => async () => {
+        try {
+          await S.api("POST", "/v1/campaigns/" + id + "/status", { status: to });
+          S.lists = null;
+          S.route();
+        } catch (e) { root.prepend(el("div", { class: "state error" }, S.explain(e))); }
+      };
+      const head = [el("h1", {}, c.name), el("p", { class: "note" }, t("kind." + c.kind) + " · " + t("scene." + c.scene) + " · " +
+        c.tracking_code),
+        el("div", { class: "filters", id: "status-actions" },
+          el("span", { class: "status", id: "campaign-status", "data-status": c.status }, t("cstatus." + c.status)),
+          ...(write ? NEXT[c.status] : []).map((to) => el("button", { "data-to": to, onclick: setStatus(to) }, t("campaign.to." + to))))];
+      const editable = write && !["ended", "cancelled"].includes(c.status);
+      const edits = editable ? [campaignForm(c), c.kind === "check_in" ? checkInForm(c) : null] : [];
       if (c.kind !== "check_in") {
-        S.fill(root, ...head, el("div", { class: "state" }, t("campaign.no_mechanics")));
+        S.fill(root, ...head, el("div", { class: "state" }, t("campaign.no_mechanics")), ...edits);
         return;
       }
       const p = S.period(params);
@@ -771,7 +958,8 @@
           el("div", { class: "card" }, el("h2", {}, t("checkin.streaks")),
             table("streaks", ["checkin.streak", "checkin.members"], stats.streaks, (b, k) => ({
               "checkin.streak": b.max === null ? b.min + "+" : b.min === b.max ? String(b.min) : b.min + "–" + b.max,
-              "checkin.members": fmt.num(b.members) })[k]))));
+              "checkin.members": fmt.num(b.members) })[k]))),
+        ...edits);
       stamp();
       S.chart(node, stats.days.map((d) => d.day), [
         { name: t("checkin.participants"), data: stats.days.map((d) => d.participants), type: "bar" },
@@ -782,24 +970,60 @@
   };
 
   // ---- points mall ---------------------------------------------------------
+  const ITEM_NEXT = { active: ["paused", "archived"], paused: ["active", "archived"], archived: ["active"] };
+
+  function itemForm() {
+    return el("div", { class: "card", id: "new-item" }, el("h2", {}, t("mall.new_item")),
+      S.editForm("item-form", [
+        ["mall.col.name", input("name", "", { required: true, maxlength: 200 })],
+        ["mall.kind", choose("kind", ["goods", "custom"], "goods", (k) => t("mall.kind." + k))],
+        ["mall.col.cost", input("points_cost", "", { type: "number", min: 1, required: true })],
+        ["mall.col.stock", input("stock", "", { type: "number", min: 0, placeholder: t("mall.unlimited") })],
+        ["mall.limit", el("span", {}, input("limit_count", "", { type: "number", min: 1, class: "short" }), " ",
+          choose("limit_period", ["day", "week", "month", "ever"], "ever", (k) => t("mall.period." + k)))],
+        ["mall.auto_fulfil", el("input", { type: "checkbox", name: "auto_fulfil", id: "in-auto_fulfil" })],
+      ], t("mall.create"), async (d) => {
+        await S.api("POST", "/v1/mall/items", { name: d.name, kind: d.kind, points_cost: Number(d.points_cost),
+          stock: numberOrNull(d.stock), auto_fulfil: !!d.auto_fulfil,
+          per_member_limit: d.limit_count ? { count: Number(d.limit_count), period: d.limit_period } : null });
+        S.setParams({ new: "" });
+      }));
+  }
+
   S.pages.mall = {
     async render(params, root) {
       const [items, redemptions] = await Promise.all([
         S.api("GET", "/v1/mall/items?limit=200"),
         S.api("GET", "/v1/mall/redemptions?limit=50"),
       ]);
+      const write = S.canWrite();
+      const act = (method, path, body) => async () => {
+        try { await S.api(method, path, body); S.route(); }
+        catch (e) { root.prepend(el("div", { class: "state error" }, S.explain(e))); }
+      };
       const names = Object.fromEntries(items.items.map((i) => [i.id, i.name]));
+      const adding = params.get("new") === "1";
       S.fill(root, el("h1", {}, t("nav.mall")),
+        write ? el("div", { class: "filters" }, el("button", { id: "add-item", "aria-pressed": String(adding),
+          onclick: () => S.setParams({ new: adding ? "" : "1" }) }, t("mall.new_item"))) : null,
+        adding ? itemForm() : null,
         el("div", { class: "card" }, el("h2", {}, t("mall.items")),
-          table("items", ["mall.col.name", "mall.col.cost", "mall.col.stock", "mall.col.redeemed", "mall.col.status"],
+          table("items", ["mall.col.name", "mall.col.cost", "mall.col.stock", "mall.col.redeemed", "mall.col.status", "settings.actions"],
             items.items, (i, k) => ({ "mall.col.name": i.name, "mall.col.cost": fmt.num(i.points_cost),
               "mall.col.stock": i.stock === null || i.stock === undefined ? "∞" : fmt.num(i.stock),
-              "mall.col.redeemed": fmt.num(i.redeemed), "mall.col.status": t("item." + i.status) })[k])),
+              "mall.col.redeemed": fmt.num(i.redeemed), "mall.col.status": t("item." + i.status),
+              "settings.actions": write ? el("span", {}, ...(ITEM_NEXT[i.status] || []).map((to) =>
+                el("button", { "data-item": i.id, "data-to": to, onclick: act("PATCH", "/v1/mall/items/" + i.id, { status: to }) },
+                  t("mall.to." + to)))) : "" })[k])),
         el("div", { class: "card" }, el("h2", {}, t("mall.redemptions")),
-          table("redemptions", ["member.when", "mall.col.name", "mall.col.quantity", "mall.col.points", "mall.col.status"],
+          table("redemptions", ["member.when", "mall.col.name", "mall.col.quantity", "mall.col.points", "mall.col.status", "settings.actions"],
             redemptions.items, (r, k) => ({ "member.when": when(r.created_at), "mall.col.name": names[r.item_id] || "–",
               "mall.col.quantity": String(r.quantity), "mall.col.points": fmt.num(r.points_spent),
-              "mall.col.status": t("redemption." + r.status) })[k])));
+              "mall.col.status": t("redemption." + r.status),
+              "settings.actions": write && r.status === "pending_fulfilment" ? el("span", {},
+                el("button", { "data-fulfil": r.id, onclick: act("POST", "/v1/mall/redemptions/" + r.id + "/fulfil", {}) }, t("mall.fulfil")), " ",
+                el("button", { "data-cancel": r.id, onclick: act("POST", "/v1/mall/redemptions/" + r.id + "/cancel", {}) }, t("mall.cancel")))
+                : "" })[k])));
     },
   };
   // ---- activity, commerce, funnels ------------------------------------------
@@ -894,46 +1118,196 @@
     },
   };
 
+  // Built-in event types offered as funnel steps (any other type may be typed).
+  const STEP_TYPES = ["member_joined", "message_sent", "checked_in", "link_clicked", "coupon_claimed",
+    "coupon_redeemed", "order_placed", "order_paid", "order_refunded", "member_invited", "member_left"];
+  const PRESETS = {
+    onboarding: "member_joined,message_sent,checked_in",
+    purchase: "link_clicked[campaign=any],order_placed,order_paid",
+  };
+
+  // `steps` as the API reads it (`type[key=value;…],…`) ⇄ [{type, campaign}].
+  function parseSteps(text) {
+    return text.split(/,(?![^\[]*\])/).filter(Boolean).map((s) => {
+      const m = s.match(/^([^\[]+)(?:\[(.*)\])?$/) || [null, s, ""];
+      const filters = Object.fromEntries((m[2] || "").split(";").filter(Boolean).map((kv) => kv.split("=")));
+      return { type: m[1], campaign: filters.campaign_id || (filters.campaign === "any" ? "any" : "") };
+    });
+  }
+  function formatSteps(steps) {
+    return steps.filter((s) => s.type).map((s) => s.type +
+      (s.campaign === "any" ? "[campaign=any]" : s.campaign ? "[campaign_id=" + s.campaign + "]" : "")).join(",");
+  }
+
+  // The step builder: a row per step (type, campaign), add, remove, apply.
+  function stepBuilder(steps) {
+    const rows = el("div", { class: "steps", id: "step-rows" });
+    const campaigns = (S.lists && S.lists.campaigns) || [];
+    const row = (s) => {
+      const known = STEP_TYPES.includes(s.type) || !s.type;
+      const custom = el("input", { class: "step-custom", placeholder: t("funnel.custom_type"), value: known ? "" : s.type,
+        hidden: known, "aria-label": t("funnel.custom_type") });
+      const type = el("select", { class: "step-type", "aria-label": t("funnel.step"),
+        onchange: (ev) => { custom.hidden = ev.target.value !== "*"; } },
+        ...STEP_TYPES.map((x) => el("option", { value: x, selected: x === s.type }, S.eventName(x))),
+        el("option", { value: "*", selected: !known }, t("funnel.other_type")));
+      const camp = el("select", { class: "step-campaign", "aria-label": t("scope.campaign") },
+        el("option", { value: "" }, t("funnel.any_source")),
+        el("option", { value: "any", selected: s.campaign === "any" }, t("funnel.some_campaign")),
+        ...campaigns.map((c) => el("option", { value: c.id, selected: s.campaign === c.id }, c.name)));
+      const r = el("div", { class: "step-row" }, el("span", { class: "n" }), type, custom, camp,
+        el("button", { type: "button", class: "remove", "aria-label": t("funnel.remove"),
+          onclick: () => { if (rows.children.length > 2) { r.remove(); number(); } } }, "×"));
+      return r;
+    };
+    const number = () => [...rows.children].forEach((r, i) => { r.querySelector(".n").textContent = String(i + 1); });
+    rows.append(...steps.map(row));
+    number();
+    const read = () => [...rows.children].map((r) => {
+      const sel = r.querySelector(".step-type").value;
+      return { type: sel === "*" ? r.querySelector(".step-custom").value.trim() : sel,
+        campaign: r.querySelector(".step-campaign").value };
+    });
+    return el("div", { class: "card", id: "builder" }, el("h2", {}, t("funnel.build")), rows,
+      el("div", { class: "filters" },
+        el("button", { type: "button", id: "add-step", onclick: () => {
+          if (rows.children.length < 10) { rows.append(row({ type: "order_paid", campaign: "" })); number(); }
+        } }, t("funnel.add_step")),
+        el("button", { type: "button", class: "primary", id: "apply-steps",
+          onclick: () => S.setParams({ steps: formatSteps(read()), funnel: "custom" }) }, t("filter.apply"))));
+  }
+
   S.pages.funnel = {
     nav: "nav.funnel",
     order: 5.5,
     async render(params, root) {
       const p = S.period(params);
-      const preset = ["onboarding", "purchase"].includes(params.get("funnel")) ? params.get("funnel") : "purchase";
-      const win = ["1d", "7d", "30d"].includes(params.get("window")) ? params.get("window") : "7d";
-      const q = "?from=" + p.from + "&to=" + p.to + "&funnel=" + preset + "&window=" + win + S.scope(params);
+      const chosen = params.get("funnel") || "purchase";
+      const preset = ["onboarding", "purchase", "custom"].includes(chosen) ? chosen : "purchase";
+      const stepsText = preset === "custom" ? params.get("steps") || PRESETS.purchase : PRESETS[preset];
+      const win = ["1h", "1d", "3d", "7d", "14d", "30d"].includes(params.get("window")) ? params.get("window") : "7d";
+      const byGroup = params.get("by") === "group";
+      const q = "?from=" + p.from + "&to=" + p.to + "&steps=" + encodeURIComponent(stepsText) + "&window=" + win +
+        (byGroup ? "&by=group" : "") + S.scope(params);
       const f = await S.api("GET", "/v1/metrics/funnel" + q);
-      const pick = (name, values, v) => el("select", { id: "f-" + name, "aria-label": t("funnel." + name),
+      const pick = (name, values, v, label) => el("select", { id: "f-" + name, "aria-label": t("funnel." + name),
         onchange: (ev) => S.setParams({ [name]: ev.target.value }) },
-        ...values.map((x) => el("option", { value: x, selected: x === v }, t("funnel." + name + "." + x))));
+        ...values.map((x) => el("option", { value: x, selected: x === v }, label(x))));
       const node = el("div", { class: "chart tall", id: "chart-funnel" });
+      const groups = byGroup ? Object.fromEntries((await S.all("/v1/groups", 5)).map((g) => [g.id, g.name])) : {};
+      const stepName = (st) => S.eventName(st.type) + (st.any_campaign ? " · " + t("funnel.some_campaign")
+        : st.campaign_id ? " · " + ((S.lists.campaigns.find((c) => c.id === st.campaign_id) || {}).name || "") : "");
+      const stepCols = f.steps.map((_, i) => "s" + i);
+      const groupTable = byGroup ? (f.groups || []).length
+        ? el("table", { class: "table", id: "by-group" },
+            el("thead", {}, el("tr", {}, el("th", {}, t("groups.col.name")),
+              ...f.steps.map((st) => el("th", { class: "num" }, stepName(st))), el("th", { class: "num" }, t("kpi.conversion")))),
+            el("tbody", {}, ...f.groups.map((g) => el("tr", { "data-group": g.group_id || "" },
+              el("td", {}, g.group_id ? groups[g.group_id] || g.group_id : t("by.none")),
+              ...stepCols.map((_, i) => el("td", { class: "num" }, fmt.num(g.steps[i].count))),
+              el("td", { class: "num" }, fmt.pct(g.conversion))))))
+        : el("div", { class: "state", id: "by-group-empty" }, t("state.none")) : null;
       S.fill(root, el("h1", {}, t("nav.funnel")), S.filterBar(params),
-        el("div", { class: "filters" }, pick("funnel", ["onboarding", "purchase"], preset), pick("window", ["1d", "7d", "30d"], win),
+        el("div", { class: "filters" },
+          pick("funnel", ["onboarding", "purchase", "custom"], preset, (x) => t("funnel.funnel." + x)),
+          pick("window", ["1h", "1d", "3d", "7d", "14d", "30d"], win, (x) => t("funnel.within", { n: x.slice(0, -1),
+            unit: t(x.endsWith("h") ? "funnel.hours" : "funnel.days") })),
+          el("label", { class: "check" }, el("input", { type: "checkbox", id: "f-bygroup", checked: byGroup,
+            onchange: (ev) => S.setParams({ by: ev.target.checked ? "group" : "" }) }), " ", t("by.group")),
           el("a", { href: "/v1/metrics/funnel" + q + "&format=csv", download: "funnel.csv", class: "button" }, t("action.csv"))),
+        preset === "custom" ? stepBuilder(parseSteps(stepsText)) : null,
+        f.incomplete ? el("div", { class: "state", id: "incomplete" }, t("funnel.incomplete")) : null,
         el("div", { class: "kpis" }, el("div", { class: "kpi", "data-kpi": "conversion", "data-value": f.conversion === null ? "" : String(f.conversion) },
           el("div", { class: "label" }, t("kpi.conversion")), el("div", { class: "value" }, fmt.pct(f.conversion)))),
         el("div", { class: "charts" },
           el("div", { class: "card" }, el("h2", {}, t("funnel.title")), node),
           el("div", { class: "card" }, el("h2", {}, t("funnel.steps")),
-            table("steps", ["funnel.step", "funnel.count", "funnel.from_previous", "funnel.overall"], f.steps, (st, k) => ({
-              "funnel.step": S.eventName(st.type), "funnel.count": fmt.num(st.count),
-              "funnel.from_previous": fmt.pct(st.rate_from_previous), "funnel.overall": fmt.pct(st.rate_overall) })[k]))));
+            table("steps", ["funnel.step", "funnel.count", "funnel.from_previous", "funnel.overall", "funnel.median"], f.steps, (st, k) => ({
+              "funnel.step": stepName(st), "funnel.count": fmt.num(st.count),
+              "funnel.from_previous": fmt.pct(st.rate_from_previous), "funnel.overall": fmt.pct(st.rate_overall),
+              "funnel.median": duration(st.median_seconds_from_previous) })[k]))),
+        byGroup ? el("div", { class: "card" }, el("h2", {}, t("by.group")), groupTable) : null);
       stamp();
       const chart = echarts.init(node);
       chart.setOption({ animation: false, tooltip: { trigger: "item" },
+        toolbox: { feature: { saveAsImage: { title: t("chart.save") } } },
         series: [{ type: "funnel", sort: "none", left: "10%", width: "80%", minSize: "10%",
           label: { formatter: (x) => x.name + " " + fmt.num(x.value) },
-          data: f.steps.map((st) => ({ name: S.eventName(st.type), value: st.count })) }] });
+          data: f.steps.map((st) => ({ name: stepName(st), value: st.count })) }] });
       new ResizeObserver(() => chart.resize()).observe(node);
       node.setAttribute("data-drawn", "true");
     },
   };
+
+  // ---- group health ---------------------------------------------------------
+  const COMPONENTS = ["active_rate", "stickiness", "activation", "new_member_retention", "net_growth", "concentration", "silence"];
+
+  S.pages.health = {
+    nav: "nav.health",
+    order: 5.8,
+    async render(params, root) {
+      const p = S.period(params);
+      const status = ["dead", "declining", "healthy"].includes(params.get("status")) ? params.get("status") : "";
+      const q = "?from=" + p.from + "&to=" + p.to + S.scope(params);
+      const h = await S.api("GET", "/v1/metrics/groups/health" + q);
+      const items = status ? h.items.filter((g) => g.status === status) : h.items;
+      const counts = el("div", { class: "kpis" }, ...["dead", "declining", "healthy"].map((k) =>
+        el("button", { class: "kpi pick" + (status === k ? " on" : ""), "data-health": k, "data-value": String(h.counts[k]),
+          onclick: () => S.setParams({ status: status === k ? "" : k }) },
+          el("div", { class: "label" }, t("health." + k)), el("div", { class: "value" }, fmt.num(h.counts[k])))));
+      const node = el("div", { class: "chart", id: "chart-health" });
+      const cols = ["groups.col.name", "groups.col.health", "groups.col.score", "health.reasons", "health.last_message",
+        ...COMPONENTS.map((c) => "component." + c)];
+      const cell = (g, k) => {
+        if (k === "groups.col.name") return g.name;
+        if (k === "groups.col.health") return el("span", { class: "status " + g.status }, t("health." + g.status));
+        if (k === "groups.col.score") return String(g.score);
+        if (k === "health.reasons") return g.reasons.map((r) => (S.has("reason." + r) ? t("reason." + r) : r)).join("、") || "–";
+        if (k === "health.last_message") return g.last_message_day ? fmt.day(g.last_message_day) : t("health.never");
+        const c = g.components[k.slice("component.".length)];
+        return c && c.score !== null ? String(Math.round(c.score * 100)) : "–";
+      };
+      S.fill(root, el("h1", {}, t("nav.health")), S.filterBar(params),
+        el("p", { class: "note" }, t("health.explain", { days: h.dead_after_days, rate: fmt.pct(h.min_active_rate) })),
+        counts,
+        el("div", { class: "tools" }, el("span", { id: "count" }, t("groups.count", { n: items.length })),
+          el("a", { href: "/v1/metrics/groups/health" + q + (status ? "&status=" + status : "") + "&format=csv",
+            download: "group-health.csv", class: "button" }, t("action.csv"))),
+        el("div", { class: "card" }, el("h2", {}, t("health.distribution")), node),
+        el("div", { class: "card wide" }, table("health", cols, items, cell, (g) => S.go("group", { id: g.group_id }))));
+      stamp();
+      // Groups per score band (0-9 … 90-100), stacked by status.
+      const bands = [...Array(10).keys()].map((i) => i * 10 + "–" + (i === 9 ? 100 : i * 10 + 9));
+      const series = ["dead", "declining", "healthy"].map((k) => {
+        const data = Array(10).fill(0);
+        for (const g of h.items) if (g.status === k) data[Math.min(9, Math.floor(g.score / 10))] += 1;
+        return { type: "bar", stack: "all", name: t("health." + k), data };
+      });
+      const c = echarts.init(node);
+      c.setOption({ animation: false, tooltip: { trigger: "axis" }, legend: { top: 0 },
+        color: ["#9aa0a6", "#e8710a", "#188038"],
+        toolbox: { feature: { saveAsImage: { title: t("chart.save") } } },
+        grid: { left: 48, right: 16, top: 32, bottom: 28 },
+        xAxis: { type: "category", data: bands, name: t("groups.col.score") }, yAxis: { type: "value", minInterval: 1 }, series });
+      new ResizeObserver(() => c.resize()).observe(node);
+      node.setAttribute("data-drawn", "true");
+    },
+  };
+
+  // Seconds as the largest whole unit: 3 天 / 5 h / 12 min.
+  function duration(secs) {
+    if (secs === null || secs === undefined) return "–";
+    if (secs >= 86400) return t("duration.days", { n: (secs / 86400).toFixed(1) });
+    if (secs >= 3600) return t("duration.hours", { n: (secs / 3600).toFixed(1) });
+    return t("duration.minutes", { n: Math.max(1, Math.round(secs / 60)) });
+  }
+
   // ---- a group's page -----------------------------------------------------
   const deliveryCell = (d, k, retry) => ({
     "sop.col.when": when(d.fire_at), "sop.col.state": t("delivery." + d.state),
     "sop.col.message": d.last_error || (d.message && d.message.text) || "–",
     "sop.col.attempts": String(d.attempt_count),
-    "settings.actions": ["dead", "failed"].includes(d.state) && retry ? el("button", { "data-retry": d.id, onclick: retry(d) },
+    "settings.actions": ["dead", "uncertain"].includes(d.state) && retry ? el("button", { "data-retry": d.id, onclick: retry(d) },
       t("sop.retry")) : "",
   })[k];
 
@@ -1004,32 +1378,66 @@
       const dq = new URLSearchParams({ limit: "50" });
       if (planId) dq.set("plan_id", planId);
       if (state) dq.set("state", state);
+      const month = /^\d{4}-\d{2}$/.test(params.get("month") || "") ? params.get("month") : today().slice(0, 7);
+      const first = month + "-01";
+      const next = addDays(first, 32).slice(0, 7) + "-01";
+      const length = daysBetween(first, next);
       const [deliveries, preview] = await Promise.all([
         S.api("GET", "/v1/deliveries?" + dq.toString()),
-        planId ? S.api("GET", "/v1/sop-plans/" + planId + "/preview?days=7") : Promise.resolve({ items: [] }),
+        planId ? S.api("GET", "/v1/sop-plans/" + planId + "/preview?from=" + first + "&days=" + length) : Promise.resolve({ items: [], relative_steps: [] }),
       ]);
       const groups = Object.fromEntries((await S.all("/v1/groups", 5)).map((g) => [g.id, g.name]));
       const retry = (d) => async () => {
         try { await S.api("POST", "/v1/deliveries/" + d.id + "/retry", {}); S.route(); }
         catch (e) { root.prepend(el("div", { class: "state error" }, S.explain(e))); }
       };
-      const canWrite = S.session.workspace.role !== "viewer";
+      const canWrite = S.canWrite();
+      const plan = plans.items.find((x) => x.id === planId);
+      const planActions = canWrite && plan ? (plan.status === "active" ? ["paused", "archived"] : plan.status === "paused"
+        ? ["active", "archived"] : []).map((to) => el("button", { "data-plan-to": to, onclick: async () => {
+          try { await S.api("POST", "/v1/sop-plans/" + plan.id + "/status", { status: to }); S.route(); }
+          catch (e) { root.prepend(el("div", { class: "state error" }, S.explain(e))); }
+        } }, t("sop.to." + to))) : [];
       const planSel = el("select", { id: "f-plan", "aria-label": t("sop.plan"), onchange: (ev) => S.setParams({ plan: ev.target.value }) },
         ...plans.items.map((x) => el("option", { value: x.id, selected: x.id === planId }, x.name + " · " + t("pstatus." + x.status))));
       const stateSel = el("select", { id: "f-state", "aria-label": t("sop.col.state"), onchange: (ev) => S.setParams({ state: ev.target.value }) },
         el("option", { value: "" }, t("sop.all_states")),
         ...["pending", "sent", "failed", "dead", "missed", "awaiting_confirmation", "confirmed", "uncertain"].map((x) =>
           el("option", { value: x, selected: x === state }, t("delivery." + x))));
+      // The month, weeks starting on the workspace's week start; each day its slots.
       const byDay = {};
       for (const it of preview.items) (byDay[it.local_time.slice(0, 10)] = byDay[it.local_time.slice(0, 10)] || []).push(it);
-      const calendar = Object.keys(byDay).length
-        ? el("div", { class: "calendar", id: "calendar" }, ...Object.entries(byDay).map(([day, items]) =>
-            el("div", { class: "day" }, el("h3", {}, fmt.day(day)), ...items.slice(0, 12).map((it) =>
-              el("div", { class: "slot" }, it.local_time.slice(11, 16) + " " + (groups[it.group_id] || "")) ),
-              items.length > 12 ? el("div", { class: "note" }, t("sop.more", { n: items.length - 12 })) : null)))
-        : el("div", { class: "state", id: "calendar-empty" }, t("sop.nothing_planned"));
+      const startDow = { monday: 1, sunday: 0, saturday: 6 }[S.workspace.week_start] || 1;
+      const lead = (new Date(first + "T00:00:00Z").getUTCDay() - startDow + 7) % 7;
+      const now = today();
+      const cells = [];
+      const weekday = new Intl.DateTimeFormat(S.lang, { weekday: "short", timeZone: "UTC" });
+      for (let i = 0; i < 7; i++) {
+        // 2024-01-01 was a Monday.
+        cells.push(el("div", { class: "weekday" }, weekday.format(new Date(Date.UTC(2024, 0, 1 + ((startDow + 6 + i) % 7))))));
+      }
+      for (let i = 0; i < lead; i++) cells.push(el("div", { class: "day out" }));
+      for (let i = 0; i < length; i++) {
+        const day = addDays(first, i);
+        const items = byDay[day] || [];
+        cells.push(el("div", { class: "day" + (day === now ? " today" : ""), "data-day": day, "data-slots": String(items.length) },
+          el("h3", {}, fmt.day(day), items.length ? el("span", { class: "n" }, t("sop.sends", { n: items.length })) : null),
+          ...items.slice(0, 4).map((it) => el("div", { class: "slot" }, it.local_time.slice(11, 16) + " " + (groups[it.group_id] || ""))),
+          items.length > 4 ? el("div", { class: "note" }, t("sop.more", { n: items.length - 4 })) : null));
+      }
+      const monthName = new Intl.DateTimeFormat(S.lang, { year: "numeric", month: "long", timeZone: "UTC" })
+        .format(new Date(first + "T00:00:00Z"));
+      const calendar = el("div", {},
+        el("div", { class: "filters" },
+          el("button", { id: "month-prev", onclick: () => S.setParams({ month: addDays(first, -1).slice(0, 7) }) }, "‹"),
+          el("strong", { id: "month" }, monthName),
+          el("button", { id: "month-next", onclick: () => S.setParams({ month: next.slice(0, 7) }) }, "›"),
+          preview.relative_steps.length ? el("span", { class: "note" }, t("sop.relative", { n: preview.relative_steps.length })) : null,
+          plan && plan.status !== "active" ? el("span", { class: "note", id: "plan-not-sending" }, t("sop.not_sending")) : null),
+        preview.items.length ? el("div", { class: "calendar month", id: "calendar" }, ...cells)
+          : el("div", { class: "state", id: "calendar-empty" }, t("sop.nothing_planned")));
       S.fill(root, el("h1", {}, t("nav.sop")),
-        plans.items.length ? el("div", { class: "filters" }, planSel, stateSel) : el("div", { class: "state" }, t("sop.no_plans")),
+        plans.items.length ? el("div", { class: "filters" }, planSel, ...planActions, stateSel) : el("div", { class: "state" }, t("sop.no_plans")),
         el("div", { class: "card" }, el("h2", {}, t("sop.calendar")), calendar),
         el("div", { class: "card" }, el("h2", {}, t("sop.deliveries")),
           table("deliveries", ["sop.col.when", "groups.col.name", "sop.col.state", "sop.col.attempts", "sop.col.message", "settings.actions"],

@@ -164,17 +164,23 @@ async fn expected(app: &TestApp, key: &str, from: &str, to: &str) -> Value {
     })
 }
 
-#[tokio::test]
-async fn the_console_opens_the_overview_in_both_languages_with_the_apis_numbers() {
-    let Some(b) = Browser::start().await else { return };
-    let app = TestApp::spawn().await;
+/// A demo workspace on the manual clock set to now, its owner signed in
+/// through the owner's link (choosing e-mail and password) in `lang`, the
+/// overview drawn.
+async fn open_demo(
+    b: &Browser,
+    app: &TestApp,
+    members: usize,
+    groups: usize,
+    days: i64,
+    lang: &str,
+) -> shequn::demo::Outcome {
     app.clock.set(Utc::now());
-    let options = shequn::demo::Options { members: 300, groups: 8, days: 20, progress: false, ..Default::default() };
+    let options = shequn::demo::Options { members, groups, days, progress: false, ..Default::default() };
     let demo = shequn::demo::run(&app.pool, &options, app.clock.now()).await.expect("demo");
-    let settings = crate::helpers::test_settings();
     let link = shequn::users::service::owner_link(
         &app.pool,
-        &settings,
+        &app.state.settings,
         &app.base,
         demo.workspace_id,
         shequn::audit::Actor::Cli,
@@ -182,18 +188,27 @@ async fn the_console_opens_the_overview_in_both_languages_with_the_apis_numbers(
     .await
     .unwrap();
     assert!(link.url.starts_with(&format!("{}/#/accept?token=", app.base)));
-
-    // The owner's link: choose an e-mail and password, land on the overview.
     b.goto(&link.url).await;
     b.until("document.getElementById('password')", "the invitation form").await;
-    b.js("localStorage.setItem('shequn.lang', 'zh-CN'); location.reload(); return 1").await;
-    b.until("document.documentElement.lang === 'zh-CN' && document.getElementById('password')", "the form in Chinese")
-        .await;
+    b.js(&format!("localStorage.setItem('shequn.lang', '{lang}'); location.reload(); return 1")).await;
+    b.until(
+        &format!("document.documentElement.lang === '{lang}' && document.getElementById('password')"),
+        "the form in the chosen language",
+    )
+    .await;
     b.js("document.getElementById('email').value = 'owner@example.com';
          document.getElementById('password').value = 'correct horse staple 9';
          document.querySelector('form').requestSubmit(); return 1")
         .await;
     b.until(READY, "the overview").await;
+    demo
+}
+
+#[tokio::test]
+async fn the_console_opens_the_overview_in_both_languages_with_the_apis_numbers() {
+    let Some(b) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let demo = open_demo(&b, &app, 300, 8, 20, "zh-CN").await;
     let text = b.js("return document.body.innerText").await.as_str().unwrap().to_owned();
     assert!(!text.contains("null") && !text.contains("undefined") && !text.contains("NaN"), "{text}");
     assert!(text.contains("总览") && text.contains("成交额 GMV") && text.contains("数据截至"), "{text}");
@@ -635,4 +650,292 @@ async fn console_pages_carry_the_content_security_policy() {
     assert_eq!(js.headers()["content-encoding"], "gzip", "assets are sent compressed");
     let missing = app.client.get(format!("{}/assets/nope.js", app.base)).send().await.unwrap();
     assert_eq!(missing.status(), reqwest::StatusCode::NOT_FOUND);
+}
+
+/// Waits for `page` to be drawn (after a hash change).
+async fn page(b: &Browser, hash: &str, name: &str) {
+    b.js(&format!("window.__seen = document.getElementById('page'); location.hash = '{hash}'; return 1")).await;
+    b.until(
+        &format!(
+            "document.getElementById('page') !== window.__seen && document.querySelector('#page[data-page=\"{name}\"][data-ready=\"true\"]')"
+        ),
+        name,
+    )
+    .await;
+}
+
+/// Sets form fields by id and submits the form.
+async fn submit(b: &Browser, form: &str, fields: &[(&str, &str)]) {
+    let sets: String =
+        fields.iter().map(|(id, v)| format!("document.getElementById('{id}').value = {};", json!(v))).collect();
+    b.js(&format!("{sets} document.getElementById('{form}').requestSubmit(); return 1")).await;
+}
+
+/// Waits for `selector` to be on the page, then clicks it.
+async fn click(b: &Browser, selector: &str) {
+    let sel = json!(selector);
+    b.until(&format!("document.querySelector({sel})"), selector).await;
+    b.js(&format!("document.querySelector({sel}).click(); return 1")).await;
+}
+
+#[tokio::test]
+async fn operators_edit_campaigns_the_mall_sop_and_webhooks_and_build_funnels() {
+    let Some(b) = Browser::start().await else { return };
+    let app = crate::outbound::spawn().await; // private webhook destinations allowed
+    let demo = open_demo(&b, &app, 160, 4, 14, "en").await;
+    let key = demo.api_key.clone();
+    let get = |path: String| {
+        let (app, key) = (&app, key.clone());
+        async move { app.send(Method::GET, &path, Some(&key), None).await.body }
+    };
+    let today = Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let from30 = (today - chrono::Duration::days(29)).to_string();
+
+    // A funnel of chosen steps, built in the page: its counts are the API's.
+    page(&b, "#/funnel?range=30d", "funnel").await;
+    b.js("const s = document.getElementById('f-funnel'); s.value = 'custom'; s.dispatchEvent(new Event('change')); return 1")
+        .await;
+    b.until("document.querySelectorAll('#step-rows .step-row').length === 3", "the step builder").await;
+    b.js("const rows = document.querySelectorAll('#step-rows .step-row');
+          rows[0].querySelector('.step-type').value = 'member_joined';
+          rows[0].querySelector('.step-campaign').value = '';
+          rows[1].querySelector('.remove').click();
+          document.getElementById('apply-steps').click(); return 1")
+        .await;
+    b.until(
+        "location.hash.includes('steps=member_joined') && document.querySelector('#chart-funnel[data-drawn]')",
+        "custom",
+    )
+    .await;
+    let steps = "member_joined,order_paid";
+    let want = get(format!("/v1/metrics/funnel?from={from30}&to={today}&steps={steps}&window=7d&by=group")).await;
+    let shown =
+        b.js("return [...document.querySelectorAll('#steps tbody tr')].map(tr => tr.children[1].textContent)").await;
+    let counts: Vec<String> =
+        want["steps"].as_array().unwrap().iter().map(|s| s["count"].as_i64().unwrap().to_string()).collect();
+    assert_eq!(shown, json!(counts), "{want}");
+    assert!(want["steps"][0]["count"].as_i64().unwrap() > 0, "the demo has joins: {want}");
+    click(&b, "#f-bygroup").await;
+    b.until("location.hash.includes('by=group') && document.querySelector('#by-group')", "by group").await;
+    let rows = b.js("return document.querySelectorAll('#by-group tbody tr').length").await;
+    assert_eq!(rows, json!(want["groups"].as_array().unwrap().len()));
+    assert_clean(&b, "custom funnel").await;
+    if std::env::var_os("UPDATE_SCREENSHOT").is_some() {
+        std::fs::write("/tmp/console-funnel.png", b.screenshot().await).unwrap();
+    }
+
+    // Group health: the counts are the API's; a count picks those groups.
+    let health = get(format!("/v1/metrics/groups/health?from={from30}&to={today}")).await;
+    page(&b, "#/health?range=30d", "health").await;
+    let shown = b
+        .js("const o = {}; document.querySelectorAll('[data-health]').forEach(k => o[k.dataset.health] = +k.dataset.value); return o")
+        .await;
+    assert_eq!(shown, health["counts"]);
+    let pick =
+        ["dead", "declining", "healthy"].into_iter().find(|k| health["counts"][k].as_i64().unwrap() > 0).unwrap();
+    click(&b, &format!("[data-health=\"{pick}\"]")).await;
+    b.until(
+        &format!("location.hash.includes('status={pick}') && document.querySelector('#page[data-ready=\"true\"]')"),
+        "picked",
+    )
+    .await;
+    let rows = b.js("return document.querySelectorAll('#health tbody tr').length").await;
+    assert_eq!(rows, health["counts"][pick]);
+    assert_clean(&b, "group health").await;
+    if std::env::var_os("UPDATE_SCREENSHOT").is_some() {
+        std::fs::write("docs/console-health.png", b.screenshot().await).unwrap();
+    }
+
+    // A new check-in campaign: created, started and its rules saved from the page.
+    page(&b, "#/campaigns", "campaigns").await;
+    click(&b, "#add-campaign").await;
+    b.until("document.getElementById('new-campaign-form')", "the new campaign form").await;
+    submit(
+        &b,
+        "new-campaign-form",
+        &[
+            ("in-name", "Morning check-in"),
+            ("in-kind", "check_in"),
+            ("in-scene", "activity"),
+            ("in-starts_at", "2026-12-01T08:00"),
+        ],
+    )
+    .await;
+    b.until("document.querySelector('#page[data-page=\"campaign\"][data-ready=\"true\"]')", "the campaign").await;
+    let id = b.js("return new URLSearchParams(location.hash.split('?')[1]).get('id')").await;
+    let id = id.as_str().unwrap().to_owned();
+    let c = get(format!("/v1/campaigns/{id}")).await;
+    assert_eq!(
+        (c["name"].as_str(), c["kind"].as_str(), c["status"].as_str()),
+        (Some("Morning check-in"), Some("check_in"), Some("draft"))
+    );
+    assert_eq!(c["starts_at"], "2026-12-01T00:00:00Z", "read in the workspace's timezone (Asia/Shanghai)");
+    click(&b, "[data-to=\"running\"]").await;
+    b.until("document.querySelector('#campaign-status[data-status=\"running\"]')", "running").await;
+    assert_eq!(get(format!("/v1/campaigns/{id}")).await["status"], "running");
+    let before = get(format!("/v1/campaigns/{id}")).await["settings"].clone();
+    submit(&b, "checkin-form", &[("in-streak_rewards", "3:20, 3:30")]).await;
+    b.until("document.getElementById('checkin-form-msg').classList.contains('err')", "refused").await;
+    b.logs().await; // the browser logs the refused request itself
+    assert_eq!(get(format!("/v1/campaigns/{id}")).await["settings"], before, "a refused save changes nothing");
+    b.js("document.getElementById('in-makeup').checked = true; return 1").await;
+    submit(
+        &b,
+        "checkin-form",
+        &[
+            ("in-points", "15"),
+            ("in-streak_rewards", "3:20, 7：50"),
+            ("in-max_per_month", "2"),
+            ("in-within_days", "7"),
+            ("in-cost_points", "5"),
+            ("in-keywords", "签到, daka"),
+        ],
+    )
+    .await;
+    b.until("document.getElementById('checkin-form-msg').classList.contains('ok')", "saved").await;
+    let s = get(format!("/v1/campaigns/{id}")).await["settings"].clone();
+    assert_eq!(s["points"], 15);
+    assert_eq!(s["streak_rewards"], json!([{"day": 3, "points": 20}, {"day": 7, "points": 50}]));
+    assert_eq!(s["makeup"], json!({"max_per_month": 2, "within_days": 7, "cost_points": 5}));
+    assert_eq!(s["keywords"], json!(["签到", "daka"]));
+    assert_clean(&b, "campaign editing").await;
+    if std::env::var_os("UPDATE_SCREENSHOT").is_some() {
+        std::fs::write("/tmp/console-campaign.png", b.screenshot().await).unwrap();
+    }
+
+    // The mall: an item added and paused; a redemption fulfilled.
+    page(&b, "#/mall", "mall").await;
+    click(&b, "#add-item").await;
+    b.until("document.getElementById('item-form')", "the item form").await;
+    submit(
+        &b,
+        "item-form",
+        &[("in-name", "Mug"), ("in-points_cost", "100"), ("in-stock", "5"), ("in-limit_count", "1")],
+    )
+    .await;
+    b.until("!location.hash.includes('new=1') && document.querySelector('#page[data-ready=\"true\"]')", "item saved")
+        .await;
+    let items = get("/v1/mall/items?limit=200".into()).await;
+    let mug = items["items"].as_array().unwrap().iter().find(|i| i["name"] == "Mug").expect("the mug").clone();
+    assert_eq!(
+        (mug["stock"].clone(), mug["per_member_limit"].clone()),
+        (json!(5), json!({"count": 1, "period": "ever"}))
+    );
+    let mug_id = mug["id"].as_str().unwrap().to_owned();
+    click(&b, &format!("[data-item=\"{mug_id}\"][data-to=\"paused\"]")).await;
+    b.until(&format!("document.querySelector('[data-item=\"{mug_id}\"][data-to=\"active\"]')"), "paused").await;
+    assert_eq!(get(format!("/v1/mall/items/{mug_id}")).await["status"], "paused");
+    let member = get("/v1/members?limit=1".into()).await["items"][0]["id"].as_str().unwrap().to_owned();
+    let send = |m: Method, path: String, body: Value| {
+        let (app, key) = (&app, key.clone());
+        async move { app.send(m, &path, Some(&key), Some(body)).await }
+    };
+    send(Method::POST, format!("/v1/members/{member}/points/adjustments"), json!({"delta": 500, "note": "gift"})).await;
+    send(Method::PATCH, format!("/v1/mall/items/{mug_id}"), json!({"status": "active"})).await;
+    let r =
+        send(Method::POST, format!("/v1/mall/items/{mug_id}/redemptions"), json!({"member_id": member, "quantity": 1}))
+            .await;
+    assert_eq!(r.status, reqwest::StatusCode::CREATED, "{:?}", r.body);
+    let redemption = r.body["id"].as_str().unwrap().to_owned();
+    page(&b, "#/mall?again=1", "mall").await;
+    click(&b, &format!("[data-fulfil=\"{redemption}\"]")).await;
+    b.until(&format!("document.querySelector('#page[data-ready=\"true\"]') && !document.querySelector('[data-fulfil=\"{redemption}\"]')"), "fulfilled").await;
+    assert_eq!(get(format!("/v1/mall/redemptions/{redemption}")).await["status"], "fulfilled");
+    assert_clean(&b, "mall").await;
+
+    // Outbound webhooks: an endpoint added (its secret shown once, and it
+    // signs), a test sent and its attempt seen, then disabled and deleted.
+    let receiver = crate::outbound::Receiver::start().await;
+    page(&b, "#/settings?tab=webhooks", "settings").await;
+    submit(&b, "endpoint-form", &[("in-url", &receiver.url("/hook"))]).await;
+    b.until("document.getElementById('secret-value')", "the secret").await;
+    let secret = b.js("return document.getElementById('secret-value').value").await.as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let endpoints = get("/v1/webhook-endpoints".into()).await;
+    let endpoint = endpoints["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(endpoints["items"][0]["event_types"], json!(["*"]));
+    page(&b, "#/settings?tab=webhooks&again=1", "settings").await;
+    click(&b, &format!("[data-endpoint=\"{endpoint}\"][data-act=\"test\"]")).await;
+    b.until(
+        "document.querySelector('#page[data-ready=\"true\"]') && document.querySelector('#messages tbody tr')",
+        "the test message",
+    )
+    .await;
+    crate::outbound::drain(&app).await;
+    let got = receiver.got();
+    assert_eq!(got.len(), 1);
+    crate::outbound::verify(&secret, &got[0].headers, &got[0].body).expect("signed with the secret shown");
+    page(&b, "#/settings?tab=webhooks&again=2", "settings").await;
+    click(&b, "#messages tbody tr").await;
+    b.until("document.querySelector('#attempts tbody tr')", "the attempts").await;
+    let code = b.js("return document.querySelector('#attempts tbody tr').children[2].textContent").await;
+    assert_eq!(code, json!("200"));
+    click(&b, &format!("[data-endpoint=\"{endpoint}\"][data-act=\"toggle\"]")).await;
+    b.until(&format!("document.querySelector('#page[data-ready=\"true\"]') && document.querySelector('[data-endpoint=\"{endpoint}\"][data-act=\"toggle\"]').textContent === 'Enable'"), "disabled").await;
+    assert_eq!(get(format!("/v1/webhook-endpoints/{endpoint}")).await["enabled"], false);
+    b.js(&format!("window.confirm = () => true; document.querySelector('[data-endpoint=\"{endpoint}\"][data-act=\"delete\"]').click(); return 1")).await;
+    b.until("document.getElementById('endpoints-empty')", "deleted").await;
+    assert_eq!(get("/v1/webhook-endpoints".into()).await["items"], json!([]));
+    assert_clean(&b, "webhooks").await;
+
+    // SOP: a month calendar equal to the API's preview; a dead send retried.
+    let fake = crate::sop::Fake::start().await;
+    let conn = send(Method::POST, "/v1/connections".into(), json!({"platform": "telegram", "name": "tg",
+        "credentials": {"bot_token": "1:T", "secret_token": "s"}, "settings": {"api_base_url": fake.base, "group_daily_cap": 1}})).await;
+    assert_eq!(conn.status, reqwest::StatusCode::CREATED, "{:?}", conn.body);
+    let g = send(
+        Method::POST,
+        "/v1/groups".into(),
+        json!({"platform": "telegram", "external_id": "-77", "name": "SOP group",
+        "timezone": "Asia/Shanghai"}),
+    )
+    .await
+    .id();
+    let content =
+        send(Method::POST, "/v1/contents".into(), json!({"name": "hello", "kind": "text", "text": "hello"})).await.id();
+    let plan = |name: &str, expr: &str| json!({"name": name, "target": {"group_ids": [g]}, "steps": [{"content_id": content, "timing": {"kind": "cron", "expr": expr}}]});
+    let daily = send(Method::POST, "/v1/sop-plans".into(), plan("daily", "0 10 * * *")).await.id();
+    let often = send(Method::POST, "/v1/sop-plans".into(), plan("often", "*/5 * * * *")).await.id();
+    app.clock.advance(chrono::Duration::minutes(14));
+    crate::sop::scheduler(&app).await;
+    let dead = get(format!("/v1/deliveries?plan_id={often}&state=dead")).await;
+    let dead_id = dead["items"][0]["id"].as_str().expect("a send over the daily cap is dead").to_owned();
+    page(&b, &format!("#/sop?plan={daily}"), "sop").await;
+    let month = today.format("%Y-%m").to_string();
+    let first = format!("{month}-01");
+    let days = b.js("return document.querySelectorAll('#calendar .day[data-day]').length").await.as_i64().unwrap();
+    let preview = get(format!("/v1/sop-plans/{daily}/preview?from={first}&days={days}")).await;
+    let mut want = std::collections::BTreeMap::<String, i64>::new();
+    for it in preview["items"].as_array().unwrap() {
+        *want.entry(it["local_time"].as_str().unwrap()[..10].to_owned()).or_default() += 1;
+    }
+    let shown = b
+        .js("const o = {}; document.querySelectorAll('#calendar .day[data-day]').forEach(d => { if (+d.dataset.slots) o[d.dataset.day] = +d.dataset.slots; }); return o")
+        .await;
+    assert_eq!(shown, json!(want));
+    assert!(!want.is_empty());
+    click(&b, "[data-plan-to=\"paused\"]").await;
+    b.until("document.querySelector('[data-plan-to=\"active\"]')", "the plan paused").await;
+    assert_eq!(get(format!("/v1/sop-plans/{daily}")).await["status"], "paused");
+    page(&b, &format!("#/sop?plan={often}&state=dead"), "sop").await;
+    click(&b, &format!("[data-retry=\"{dead_id}\"]")).await;
+    b.until(&format!("document.querySelector('#page[data-ready=\"true\"]') && !document.querySelector('[data-retry=\"{dead_id}\"]')"), "retried").await;
+    assert_eq!(get(format!("/v1/deliveries/{dead_id}")).await["state"], "pending");
+    assert_clean(&b, "sop").await;
+    if std::env::var_os("UPDATE_SCREENSHOT").is_some() {
+        page(&b, &format!("#/sop?plan={daily}"), "sop").await;
+        std::fs::write("docs/console-sop.png", b.screenshot().await).unwrap();
+    }
+
+    // Every page of the menu, in both languages, renders clean.
+    for lang in ["en", "zh-CN"] {
+        b.js(&format!("localStorage.setItem('shequn.lang', '{lang}'); return 1")).await;
+        let pages = b.js("return [...document.querySelectorAll('nav a')].map(a => a.getAttribute('href'))").await;
+        for href in pages.as_array().unwrap() {
+            let href = href.as_str().unwrap();
+            b.js(&format!("location.hash = '{href}'; location.reload(); return 1")).await;
+            b.until(&format!("document.documentElement.lang === '{lang}' && document.querySelector('#page[data-page=\"{}\"][data-ready=\"true\"]')", &href[2..]), href).await;
+            assert_clean(&b, &format!("{href} in {lang}")).await;
+        }
+    }
 }
