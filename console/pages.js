@@ -376,7 +376,8 @@
     async render(params, root) {
       const p = S.period(params);
       const f = (k) => params.get(k) || "";
-      const tiers = await S.api("GET", "/v1/tiers");
+      const [tiers, staff] = await Promise.all([S.api("GET", "/v1/tiers"), S.all("/v1/staff", 5)]);
+      const layers = (S.lists && S.lists.layers) || [];
       const select = (name, options) => el("select", { id: "f-" + name, "aria-label": t("groups.filter." + name),
         onchange: (ev) => S.setParams({ [name]: ev.target.value }) },
         el("option", { value: "" }, t("groups.filter." + name)),
@@ -387,6 +388,8 @@
         text("q"),
         select("platform", ["wecom", "telegram", "slack", "feishu", "generic"].map((x) => [x, t("platform." + x)])),
         select("tier", (tiers.items || []).map((x) => [x.key, x.name])),
+        select("layer", layers.map((x) => [x.id, x.name])),
+        select("owner", staff.map((x) => [x.id, x.name])),
         text("region"), text("category"),
         select("status", ["active", "archived"].map((x) => [x, t("groups.status." + x)])),
         select("health", ["healthy", "declining", "dead"].map((x) => [x, t("health." + x)])));
@@ -394,9 +397,11 @@
         el("div", { class: "state" }, t("state.loading")));
       const q = new URLSearchParams();
       for (const k of ["q", "platform", "tier", "region", "category", "status"]) if (f(k)) q.set(k, f(k));
-      const [groups, health] = await Promise.all([
+      if (f("owner")) q.set("owner_staff_id", f("owner"));
+      const [groups, health, inLayer] = await Promise.all([
         S.all("/v1/groups?" + q.toString(), 10),
         S.api("GET", "/v1/metrics/groups/health?from=" + p.from + "&to=" + p.to),
+        f("layer") ? S.all("/v1/layers/" + f("layer") + "/groups", 10) : Promise.resolve(null),
       ]);
       const byId = Object.fromEntries(health.items.map((h) => [h.group_id, h]));
       const tierName = Object.fromEntries((tiers.items || []).map((x) => [x.key, x.name]));
@@ -405,6 +410,10 @@
         health: byId[g.id] ? byId[g.id].status : null,
       }));
       if (f("health")) rows = rows.filter((r) => r.health === f("health"));
+      if (inLayer) {
+        const ids = new Set(inLayer.map((g) => g.id));
+        rows = rows.filter((r) => ids.has(r.id));
+      }
       const sort = f("sort") || "member_count";
       const dir = f("dir") === "asc" ? 1 : -1;
       rows.sort((a, b) => {
@@ -428,10 +437,10 @@
       const body = el("tbody", {}, ...rows.map((r) => el("tr", { "data-group": r.id, class: "link",
         onclick: () => S.go("group", { id: r.id }) },
         ...GROUP_COLUMNS.map(([k, kind]) => el("td", { class: kind === "num" ? "num" : null, "data-col": k }, cell(r, k))))));
-      const csv = "/v1/metrics/groups/health?format=csv&from=" + p.from + "&to=" + p.to;
+      q.set("format", "csv");
       S.fill(root, el("h1", {}, t("nav.groups")), S.filterBar(params, false), bar,
         el("div", { class: "tools" }, el("span", { id: "count" }, t("groups.count", { n: rows.length })),
-          el("a", { href: csv, download: "group-health.csv", class: "button" }, t("action.csv"))),
+          el("a", { href: "/v1/groups?" + q.toString(), download: "groups.csv", class: "button", id: "csv" }, t("action.csv"))),
         rows.length ? el("table", { class: "table", id: "groups" }, el("thead", {}, head), body)
           : el("div", { class: "state", id: "empty" }, t("groups.empty")));
       stamp();
@@ -453,23 +462,41 @@
     order: 3,
     async render(params, root) {
       const q = params.get("q") || "";
+      const tier = params.get("tier") || "";
       const search = el("input", { id: "f-q", value: q, placeholder: t("members.search"),
-        onchange: (ev) => S.setParams({ q: ev.target.value }) });
-      const query = new URLSearchParams({ limit: "100" });
-      if (q) query.set("q", q);
+        onchange: (ev) => S.setParams({ q: ev.target.value, cursor: "" }) });
+      const tiers = (S.lists && S.lists.tiers) || [];
+      const tierSel = el("select", { id: "f-tier", "aria-label": t("scope.tier"),
+        onchange: (ev) => S.setParams({ tier: ev.target.value, cursor: "" }) },
+        el("option", { value: "" }, t("scope.tier")),
+        ...tiers.map((x) => el("option", { value: x.key, selected: x.key === tier }, x.name)));
+      const filters = new URLSearchParams();
+      if (q) filters.set("q", q);
+      if (tier) filters.set("tier", tier);
+      const query = new URLSearchParams(filters);
+      query.set("limit", "100");
+      if (params.get("cursor")) query.set("cursor", params.get("cursor"));
       const page = await S.api("GET", "/v1/members?" + query.toString());
+      const tierName = Object.fromEntries(tiers.map((x) => [x.key, x.name]));
       const cols = ["members.col.name", "members.col.tier", "members.col.platforms", "members.col.phone",
         "members.col.last_active", "members.col.first_seen"];
       const cell = (m, c) => ({
         "members.col.name": m.display_name || "–",
-        "members.col.tier": m.tier || "–",
+        "members.col.tier": m.tier ? tierName[m.tier] || m.tier : "–",
         "members.col.platforms": m.identities.map((i) => t("platform." + i.platform)).join(" · ") || "–",
         "members.col.phone": m.phone || m.email || "–",
         "members.col.last_active": when(m.last_active_at),
         "members.col.first_seen": when(m.first_seen_at),
       })[c];
-      S.fill(root, el("h1", {}, t("nav.members")), el("div", { class: "filters" }, search),
-        table("members", cols, page.items, cell, (m) => S.go("member", { id: m.id })));
+      filters.set("format", "csv");
+      S.fill(root, el("h1", {}, t("nav.members")),
+        el("div", { class: "filters" }, search, tierSel,
+          el("a", { href: "/v1/members?" + filters.toString(), download: "members.csv", class: "button", id: "csv" }, t("action.csv"))),
+        table("members", cols, page.items, cell, (m) => S.go("member", { id: m.id })),
+        el("div", { class: "filters" },
+          params.get("cursor") ? el("button", { id: "first-page", onclick: () => S.setParams({ cursor: "" }) }, t("action.first_page")) : null,
+          page.next_cursor ? el("button", { id: "next-page", onclick: () => S.setParams({ cursor: page.next_cursor }) },
+            t("action.next_page")) : null));
     },
   };
 
@@ -723,7 +750,9 @@
     },
     async audit(body) {
       const log = await S.api("GET", "/v1/audit-log?limit=100");
-      S.fill(body, table("audit", ["member.when", "settings.actor", "settings.action", "settings.resource"],
+      S.fill(body, el("div", { class: "tools" }, el("span", {}),
+        el("a", { href: "/v1/audit-log?format=csv", download: "audit-log.csv", class: "button", id: "csv-audit" }, t("action.csv"))),
+        table("audit", ["member.when", "settings.actor", "settings.action", "settings.resource"],
         log.items, (x, c) => ({ "member.when": when(x.occurred_at), "settings.actor": t("actor." + x.actor_type),
           "settings.action": x.action, "settings.resource": x.resource_type })[c]));
     },
@@ -878,7 +907,9 @@
             ...Object.keys(NEXT).map((x) => el("option", { value: x, selected: x === status }, t("cstatus." + x)))),
           S.canWrite() ? el("button", { id: "add-campaign", "aria-pressed": String(adding),
             onclick: () => S.setParams({ new: adding ? "" : "1" }) }, t("campaign.new")) : null,
-          el("a", { href: "#/mall", class: "button", id: "to-mall" }, t("nav.mall"))),
+          el("a", { href: "#/mall", class: "button", id: "to-mall" }, t("nav.mall")),
+          el("a", { href: "/v1/campaigns?format=csv" + (status ? "&status=" + status : ""), download: "campaigns.csv",
+            class: "button", id: "csv" }, t("action.csv"))),
         adding ? campaignForm(null) : null,
         table("campaigns", cols, list.items, cell, (c) => S.go("campaign", { id: c.id })));
     },
@@ -1015,7 +1046,9 @@
               "settings.actions": write ? el("span", {}, ...(ITEM_NEXT[i.status] || []).map((to) =>
                 el("button", { "data-item": i.id, "data-to": to, onclick: act("PATCH", "/v1/mall/items/" + i.id, { status: to }) },
                   t("mall.to." + to)))) : "" })[k])),
-        el("div", { class: "card" }, el("h2", {}, t("mall.redemptions")),
+        el("div", { class: "card" }, el("div", { class: "tools" }, el("h2", {}, t("mall.redemptions")),
+          el("a", { href: "/v1/mall/redemptions?format=csv", download: "redemptions.csv", class: "button", id: "csv-redemptions" },
+            t("action.csv"))),
           table("redemptions", ["member.when", "mall.col.name", "mall.col.quantity", "mall.col.points", "mall.col.status", "settings.actions"],
             redemptions.items, (r, k) => ({ "member.when": when(r.created_at), "mall.col.name": names[r.item_id] || "–",
               "mall.col.quantity": String(r.quantity), "mall.col.points": fmt.num(r.points_spent),
@@ -1325,6 +1358,7 @@
         S.api("GET", "/v1/groups/" + id + "/staff"),
         S.api("GET", "/v1/deliveries?group_id=" + id + "&limit=20"),
       ]);
+      const members = await S.api("GET", "/v1/groups/" + id + "/members?limit=50" + (params.get("history") === "1" ? "&include=history" : ""));
       const h = health.items[0];
       const node = el("div", { class: "chart", id: "chart-group" });
       const count = (k) => el("span", { class: "count", "data-role": k, "data-value": String(roles.counts[k]) },
@@ -1356,6 +1390,13 @@
                 "group.component": S.has("component." + name) ? t("component." + name) : name,
                 "group.value": v && v.score !== null && v.score !== undefined ? String(Math.round(v.score * 100)) : "–",
                 "group.weight": v && v.weight !== undefined ? String(v.weight) : "–" })[k])) : null,
+          el("div", { class: "card" }, el("div", { class: "tools" }, el("h2", {}, t("group.members")),
+            el("label", { class: "check" }, el("input", { type: "checkbox", id: "f-history", checked: params.get("history") === "1",
+              onchange: (ev) => S.setParams({ history: ev.target.checked ? "1" : "" }) }), " ", t("group.history"))),
+            table("group-members", ["members.col.name", "group.joined", "group.source", "group.left"], members.items, (m, k) => ({
+              "members.col.name": m.display_name || "–", "group.joined": when(m.joined_at),
+              "group.source": m.source ? (S.has("source." + m.source) ? t("source." + m.source) : m.source) : "–",
+              "group.left": m.left_at ? when(m.left_at) : "–" })[k], (m) => S.go("member", { id: m.member_id }))),
           el("div", { class: "card" }, el("h2", {}, t("group.deliveries")),
             table("deliveries", ["sop.col.when", "sop.col.state", "sop.col.attempts"], deliveries.items,
               (d, k) => deliveryCell(d, k, null)))));
@@ -1439,7 +1480,9 @@
       S.fill(root, el("h1", {}, t("nav.sop")),
         plans.items.length ? el("div", { class: "filters" }, planSel, ...planActions, stateSel) : el("div", { class: "state" }, t("sop.no_plans")),
         el("div", { class: "card" }, el("h2", {}, t("sop.calendar")), calendar),
-        el("div", { class: "card" }, el("h2", {}, t("sop.deliveries")),
+        el("div", { class: "card" }, el("div", { class: "tools" }, el("h2", {}, t("sop.deliveries")),
+          el("a", { href: "/v1/deliveries?format=csv" + (planId ? "&plan_id=" + planId : "") + (state ? "&state=" + state : ""),
+            download: "deliveries.csv", class: "button", id: "csv-deliveries" }, t("action.csv"))),
           table("deliveries", ["sop.col.when", "groups.col.name", "sop.col.state", "sop.col.attempts", "sop.col.message", "settings.actions"],
             deliveries.items, (d, k) => (k === "groups.col.name" ? groups[d.group_id] || "–" : deliveryCell(d, k, canWrite ? retry : null)))),
         el("div", { class: "card" }, el("h2", {}, t("sop.contents")),

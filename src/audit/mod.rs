@@ -97,7 +97,7 @@ pub struct AuditEntry {
 }
 
 /// Which audit entries to list.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Filter {
     pub resource_type: Option<String>,
     pub resource_id: Option<String>,

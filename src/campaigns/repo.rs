@@ -62,7 +62,7 @@ const SELECT: &str = "SELECT c.id, c.name, c.description, c.scene, c.kind, c.sta
     FROM campaigns c";
 
 /// Campaign filters.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Filter {
     pub status: Option<CampaignStatus>,
     pub scene: Option<Scene>,

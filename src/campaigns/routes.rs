@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use sqlx::PgConnection;
@@ -15,6 +16,7 @@ use super::model::{
 use super::repo;
 use crate::audit::{self, Actor};
 use crate::error::{on_constraint, ApiError, ApiResult, ErrorEnvelope};
+use crate::http::csv::{self, Format, EXPORT_PAGE};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::pagination::{Page, PageParams};
 use crate::ids::{CampaignId, WorkspaceId};
@@ -102,6 +104,9 @@ pub struct CampaignQuery {
     pub limit: Option<i64>,
     #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
+    /// `csv`: every matching row as one CSV download (`limit` and `cursor` do not apply).
+    #[param(inline)]
+    pub format: Option<Format>,
 }
 
 /// List campaigns.
@@ -111,12 +116,20 @@ pub async fn list_campaigns(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(q): ApiQuery<CampaignQuery>,
-) -> ApiResult<Json<Page<Campaign>>> {
+) -> ApiResult<Response> {
     let page = PageParams::parse(q.limit, q.cursor.as_deref())?;
     let f = repo::Filter { status: q.status, scene: q.scene, kind: q.kind, q: q.q, tracking_code: q.tracking_code };
+    if q.format == Some(Format::Csv) {
+        let (pool, ws) = (state.pool.clone(), auth.workspace_id);
+        let fetch = move |after| {
+            let (pool, f) = (pool.clone(), f.clone());
+            async move { Ok(repo::list(&mut *pool.acquire().await?, ws, &f, after, EXPORT_PAGE).await?) }
+        };
+        return csv::export("campaigns", CSV_COLUMNS, fetch, |c: &Campaign| c.id.0, csv_row).await;
+    }
     let mut conn = state.pool.acquire().await?;
     let rows = repo::list(&mut conn, auth.workspace_id, &f, page.after, page.fetch_limit()).await?;
-    Ok(Json(Page::from_rows(rows, page, |c| c.id.0)))
+    Ok(Json(Page::from_rows(rows, page, |c| c.id.0)).into_response())
 }
 
 /// One campaign.
@@ -296,4 +309,22 @@ pub async fn delete_campaign(
     .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+const CSV_COLUMNS: &[&str] =
+    &["id", "name", "kind", "scene", "status", "starts_at", "ends_at", "tracking_code", "link", "created_at"];
+
+fn csv_row(c: &Campaign) -> Vec<String> {
+    vec![
+        c.id.to_string(),
+        c.name.clone(),
+        csv::word(&c.kind),
+        csv::word(&c.scene),
+        csv::word(&c.status),
+        csv::cell(c.starts_at.map(|t| t.to_rfc3339())),
+        csv::cell(c.ends_at.map(|t| t.to_rfc3339())),
+        c.tracking_code.clone(),
+        csv::cell(c.link.as_ref()),
+        c.created_at.to_rfc3339(),
+    ]
 }

@@ -14,11 +14,11 @@ use super::model::check_in_day;
 use super::repo;
 use crate::campaigns::settings::CheckInSettings;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
+use crate::http::csv::Format;
+use crate::http::csv::Table;
 use crate::http::extract::{ApiPath, ApiQuery};
 use crate::ids::CampaignId;
 use crate::keys::auth::Auth;
-use crate::metrics::http::csv::Table;
-use crate::metrics::params::Format;
 use crate::state::AppState;
 
 /// Stats parameters.

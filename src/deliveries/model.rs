@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::contents::model::Message;
+use crate::http::csv::Format;
 use crate::ids::{ConnectionId, ContentId, DeliveryId, GroupId, MemberId, PlanId, StepId};
 
 /// Where a delivery is in its life.
@@ -124,4 +125,7 @@ pub struct DeliveryQuery {
     pub limit: Option<i64>,
     #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
+    /// `csv`: every matching row as one CSV download (`limit` and `cursor` do not apply).
+    #[param(inline)]
+    pub format: Option<Format>,
 }

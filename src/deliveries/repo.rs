@@ -81,7 +81,7 @@ const SELECT: &str = "SELECT d.id, d.plan_id, d.step_id, d.check_in_id, d.group_
     FROM deliveries d";
 
 /// Delivery filters.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Filter {
     pub plan: Option<PlanId>,
     pub group: Option<GroupId>,

@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,6 +12,7 @@ use super::model::{Delivery, DeliveryQuery, DeliveryState, RobotKind};
 use super::repo;
 use crate::audit::{self, Actor};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
+use crate::http::csv::{self, Format, EXPORT_PAGE};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::pagination::{Page, PageParams};
 use crate::ids::{DeliveryId, GroupId};
@@ -40,12 +42,20 @@ pub async fn list_deliveries(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(q): ApiQuery<DeliveryQuery>,
-) -> ApiResult<Json<Page<Delivery>>> {
+) -> ApiResult<Response> {
     let page = PageParams::parse(q.limit, q.cursor.as_deref())?;
     let f = repo::Filter { plan: q.plan_id, group: q.group_id, state: q.state, from: q.from, to: q.to };
+    if q.format == Some(Format::Csv) {
+        let (pool, ws) = (state.pool.clone(), auth.workspace_id);
+        let fetch = move |after| {
+            let (pool, f) = (pool.clone(), f.clone());
+            async move { Ok(repo::list(&mut *pool.acquire().await?, ws, &f, after, EXPORT_PAGE).await?) }
+        };
+        return csv::export("deliveries", CSV_COLUMNS, fetch, |d: &Delivery| d.id.0, csv_row).await;
+    }
     let mut conn = state.pool.acquire().await?;
     let rows = repo::list(&mut conn, auth.workspace_id, &f, page.after, page.fetch_limit()).await?;
-    Ok(Json(Page::from_rows(rows, page, |d| d.id.0)))
+    Ok(Json(Page::from_rows(rows, page, |d| d.id.0)).into_response())
 }
 
 /// One delivery with its attempts.
@@ -209,4 +219,42 @@ pub async fn delete_group_robot(
     audit::record(&mut tx, ws, Actor::from(&auth), "group.robot.delete", "group", id, serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+const CSV_COLUMNS: &[&str] = &[
+    "id",
+    "plan_id",
+    "group_id",
+    "member_id",
+    "content_id",
+    "channel",
+    "state",
+    "slot_at",
+    "fire_at",
+    "local_time",
+    "attempt_count",
+    "sent_at",
+    "lateness_ms",
+    "platform_message_id",
+    "last_error",
+];
+
+fn csv_row(d: &Delivery) -> Vec<String> {
+    vec![
+        d.id.to_string(),
+        csv::cell(d.plan_id),
+        d.group_id.to_string(),
+        csv::cell(d.member_id),
+        d.content_id.to_string(),
+        csv::word(&d.channel),
+        csv::word(&d.state),
+        d.slot_at.to_rfc3339(),
+        d.fire_at.to_rfc3339(),
+        d.local_time.clone(),
+        d.attempt_count.to_string(),
+        csv::cell(d.sent_at.map(|t| t.to_rfc3339())),
+        csv::cell(d.lateness_ms),
+        csv::cell(d.platform_message_id.as_ref()),
+        csv::cell(d.last_error.as_ref()),
+    ]
 }

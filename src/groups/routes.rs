@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -12,6 +13,7 @@ use super::outbound::{self, Created};
 use super::repo::{self, GroupFilter};
 use crate::audit::{self, Actor};
 use crate::error::{on_constraint, ApiError, ApiResult, ErrorEnvelope};
+use crate::http::csv::{self, Format, EXPORT_PAGE};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::pagination::{Page, PageParams};
 use crate::ids::{GroupId, StaffId};
@@ -61,6 +63,9 @@ pub struct GroupQuery {
     pub limit: Option<i64>,
     #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
+    /// `csv`: every matching group as one CSV download (`limit` and `cursor` do not apply).
+    #[param(inline)]
+    pub format: Option<Format>,
 }
 
 fn one(v: Option<String>) -> Vec<String> {
@@ -74,7 +79,7 @@ pub async fn list_groups(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(q): ApiQuery<GroupQuery>,
-) -> ApiResult<Json<Page<Group>>> {
+) -> ApiResult<Response> {
     let page = PageParams::parse(q.limit, q.cursor.as_deref())?;
     let filter = GroupFilter {
         statuses: q.status.into_iter().collect(),
@@ -87,9 +92,51 @@ pub async fn list_groups(
         owner_staff_id: q.owner_staff_id,
         ..GroupFilter::default()
     };
+    if q.format == Some(Format::Csv) {
+        let (pool, ws) = (state.pool.clone(), auth.workspace_id);
+        let fetch = move |after| {
+            let (pool, filter) = (pool.clone(), filter.clone());
+            async move { Ok(repo::list(&mut *pool.acquire().await?, ws, &filter, after, EXPORT_PAGE).await?) }
+        };
+        return csv::export("groups", CSV_COLUMNS, fetch, |g: &Group| g.id.0, csv_row).await;
+    }
     let mut conn = state.pool.acquire().await?;
     let rows = repo::list(&mut conn, auth.workspace_id, &filter, page.after, page.fetch_limit()).await?;
-    Ok(Json(Page::from_rows(rows, page, |g| g.id.0)))
+    Ok(Json(Page::from_rows(rows, page, |g| g.id.0)).into_response())
+}
+
+const CSV_COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "platform",
+    "external_id",
+    "status",
+    "tier",
+    "region",
+    "category",
+    "owner_staff_id",
+    "timezone",
+    "member_count",
+    "tags",
+    "created_at",
+];
+
+fn csv_row(g: &Group) -> Vec<String> {
+    vec![
+        g.id.to_string(),
+        g.name.clone(),
+        g.platform.as_str().to_owned(),
+        g.external_id.clone(),
+        csv::word(&g.status),
+        csv::cell(g.tier.as_ref()),
+        csv::cell(g.region.as_ref()),
+        csv::cell(g.category.as_ref()),
+        csv::cell(g.owner_staff_id),
+        csv::cell(g.timezone.as_ref()),
+        g.member_count.to_string(),
+        g.tags.join(";"),
+        g.created_at.to_rfc3339(),
+    ]
 }
 
 /// One group.

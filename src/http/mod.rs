@@ -9,6 +9,7 @@
 //! body limit → compression → CORS.
 
 pub mod auth;
+pub mod csv;
 pub mod extract;
 pub mod idempotency;
 pub mod metrics;

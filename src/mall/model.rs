@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiResult;
+use crate::http::csv::Format;
 use crate::http::patch::double_option;
 use crate::ids::MemberId;
 use crate::validate::{schema, Checks};
@@ -291,4 +292,7 @@ pub struct RedemptionQuery {
     pub limit: Option<i64>,
     #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
+    /// `csv`: every matching row as one CSV download (`limit` and `cursor` do not apply).
+    #[param(inline)]
+    pub format: Option<Format>,
 }

@@ -300,7 +300,7 @@ pub async fn set_status(
 }
 
 /// Redemption filters.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Filter {
     pub member: Option<MemberId>,
     pub item: Option<Uuid>,

@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use sqlx::PgConnection;
@@ -17,6 +18,7 @@ use super::service::{self, Refusal};
 use super::{outbound, repo};
 use crate::audit::{self, Actor};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope, FieldError};
+use crate::http::csv::{self, Format, EXPORT_PAGE};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::pagination::{Page, PageParams};
 use crate::ids::WorkspaceId;
@@ -235,12 +237,20 @@ pub async fn list_redemptions(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(q): ApiQuery<RedemptionQuery>,
-) -> ApiResult<Json<Page<Redemption>>> {
+) -> ApiResult<Response> {
     let page = PageParams::parse(q.limit, q.cursor.as_deref())?;
     let f = repo::Filter { member: q.member_id, item: q.item_id, status: q.status };
+    if q.format == Some(Format::Csv) {
+        let (pool, ws) = (state.pool.clone(), auth.workspace_id);
+        let fetch = move |after| {
+            let (pool, f) = (pool.clone(), f.clone());
+            async move { Ok(repo::list_redemptions(&mut *pool.acquire().await?, ws, &f, after, EXPORT_PAGE).await?) }
+        };
+        return csv::export("redemptions", REDEMPTION_COLUMNS, fetch, |r: &Redemption| r.id, redemption_row).await;
+    }
     let mut conn = state.pool.acquire().await?;
     let rows = repo::list_redemptions(&mut conn, auth.workspace_id, &f, page.after, page.fetch_limit()).await?;
-    Ok(Json(Page::from_rows(rows, page, |r| r.id)))
+    Ok(Json(Page::from_rows(rows, page, |r| r.id)).into_response())
 }
 
 /// One redemption.
@@ -327,4 +337,32 @@ pub async fn cancel_redemption(
     .await?;
     tx.commit().await?;
     Ok(Json(done))
+}
+
+const REDEMPTION_COLUMNS: &[&str] = &[
+    "id",
+    "item_id",
+    "member_id",
+    "quantity",
+    "points_spent",
+    "status",
+    "tracking",
+    "created_at",
+    "fulfilled_at",
+    "cancelled_at",
+];
+
+fn redemption_row(r: &Redemption) -> Vec<String> {
+    vec![
+        r.id.to_string(),
+        r.item_id.to_string(),
+        r.member_id.to_string(),
+        r.quantity.to_string(),
+        r.points_spent.to_string(),
+        csv::word(&r.status),
+        csv::cell(r.tracking.as_ref()),
+        r.created_at.to_rfc3339(),
+        csv::cell(r.fulfilled_at.map(|t| t.to_rfc3339())),
+        csv::cell(r.cancelled_at.map(|t| t.to_rfc3339())),
+    ]
 }

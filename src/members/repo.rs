@@ -70,7 +70,7 @@ const SELECT: &str = "SELECT m.id, m.display_name, m.phone, m.email, m.attribute
     FROM members m";
 
 /// Member filters.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Filter {
     pub q: Option<String>,
     pub tier: Option<String>,

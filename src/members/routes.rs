@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -12,6 +13,7 @@ use super::model::{CreateMember, Member, SetTier, TierChange, UpdateMember};
 use super::repo;
 use crate::audit::{self, Actor};
 use crate::error::{on_constraint, ApiError, ApiResult, ErrorEnvelope};
+use crate::http::csv::{self, Format, EXPORT_PAGE};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::pagination::{Page, PageParams, PageQuery};
 use crate::ids::MemberId;
@@ -69,6 +71,10 @@ pub struct MemberQuery {
     pub limit: Option<i64>,
     #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
+    /// `csv`: every matching member as one CSV download, masked as in JSON
+    /// (`limit` and `cursor` do not apply).
+    #[param(inline)]
+    pub format: Option<Format>,
 }
 
 /// List members.
@@ -78,7 +84,7 @@ pub async fn list_members(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(q): ApiQuery<MemberQuery>,
-) -> ApiResult<Json<Page<Member>>> {
+) -> ApiResult<Response> {
     let page = PageParams::parse(q.limit, q.cursor.as_deref())?;
     let filter = repo::Filter {
         q: q.q,
@@ -90,10 +96,56 @@ pub async fn list_members(
         is_bot: q.is_bot,
         include_erased: q.include_erased.unwrap_or(false),
     };
+    if q.format == Some(Format::Csv) {
+        let (pool, ws, role) = (state.pool.clone(), auth.workspace_id, auth.role);
+        let fetch = move |after| {
+            let (pool, filter) = (pool.clone(), filter.clone());
+            async move {
+                let rows = repo::list(&mut *pool.acquire().await?, ws, &filter, after, EXPORT_PAGE).await?;
+                Ok(rows.into_iter().map(|m| m.as_seen_by(role)).collect::<Vec<_>>())
+            }
+        };
+        return csv::export("members", CSV_COLUMNS, fetch, |m: &Member| m.id.0, csv_row).await;
+    }
     let mut conn = state.pool.acquire().await?;
     let rows = repo::list(&mut conn, auth.workspace_id, &filter, page.after, page.fetch_limit()).await?;
     let page = Page::from_rows(rows, page, |m| m.id.0);
-    Ok(Json(Page { items: page.items.into_iter().map(|m| shown(&auth, m)).collect(), next_cursor: page.next_cursor }))
+    let items = page.items.into_iter().map(|m| shown(&auth, m)).collect();
+    Ok(Json(Page { items, next_cursor: page.next_cursor }).into_response())
+}
+
+const CSV_COLUMNS: &[&str] = &[
+    "id",
+    "display_name",
+    "phone",
+    "email",
+    "identities",
+    "tier",
+    "tags",
+    "is_staff",
+    "is_bot",
+    "first_seen_at",
+    "last_active_at",
+    "erased_at",
+];
+
+fn csv_row(m: &Member) -> Vec<String> {
+    let identities: Vec<String> =
+        m.identities.iter().map(|i| format!("{}:{}", i.platform.as_str(), i.external_id)).collect();
+    vec![
+        m.id.to_string(),
+        m.display_name.clone(),
+        csv::cell(m.phone.as_ref()),
+        csv::cell(m.email.as_ref()),
+        identities.join(";"),
+        csv::cell(m.tier.as_ref()),
+        m.tags.join(";"),
+        m.is_staff.to_string(),
+        m.is_bot.to_string(),
+        m.first_seen_at.to_rfc3339(),
+        csv::cell(m.last_active_at.map(|t| t.to_rfc3339())),
+        csv::cell(m.erased_at.map(|t| t.to_rfc3339())),
+    ]
 }
 
 /// Add a member.

@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use sqlx::PgConnection;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult, FieldError};
@@ -22,14 +22,7 @@ use crate::metrics::period;
 /// Longest period one request may cover.
 pub const MAX_DAYS: i64 = 366;
 
-/// Response format.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Format {
-    #[default]
-    Json,
-    Csv,
-}
+use crate::http::csv::Format;
 
 /// Parameters shared by every metric.
 #[derive(Debug, Default, Deserialize, IntoParams)]

@@ -746,6 +746,33 @@ async fn operators_edit_campaigns_the_mall_sop_and_webhooks_and_build_funnels() 
         std::fs::write("docs/console-health.png", b.screenshot().await).unwrap();
     }
 
+    // Exports: the groups page's CSV is the API's, with the page's filters;
+    // members page after page; a group's members.
+    page(&b, "#/groups?platform=telegram", "groups").await;
+    let csv = b
+        .js("const r = new XMLHttpRequest(); r.open('GET', document.getElementById('csv').href, false); r.send();
+             return [r.status, r.getResponseHeader('content-type'), r.responseText]")
+        .await;
+    assert_eq!((csv[0].clone(), csv[1].clone()), (json!(200), json!("text/csv; charset=utf-8")));
+    let telegram = get("/v1/groups?platform=telegram&limit=200".into()).await["items"].as_array().unwrap().len();
+    let lines = csv[2].as_str().unwrap().trim_end().split("\r\n").count();
+    assert_eq!(lines, 1 + telegram, "{csv}");
+    assert_eq!(b.js("return document.querySelectorAll('#groups tbody tr').length").await, json!(telegram));
+    page(&b, "#/members", "members").await;
+    let first = get("/v1/members?limit=100".into()).await;
+    let next = first["next_cursor"].as_str().expect("160 members: a second page").to_owned();
+    click(&b, "#next-page").await;
+    b.until(&format!("location.hash.includes('cursor={next}') && document.querySelector('#page[data-page=\"members\"][data-ready=\"true\"]')"), "page two").await;
+    let second = get(format!("/v1/members?limit=100&cursor={next}")).await;
+    let rows = b.js("return document.querySelectorAll('#members tbody tr').length").await;
+    assert_eq!(rows, json!(second["items"].as_array().unwrap().len()));
+    let some_group = get("/v1/groups?limit=1".into()).await["items"][0]["id"].as_str().unwrap().to_owned();
+    page(&b, &format!("#/group?id={some_group}"), "group").await;
+    let in_group = get(format!("/v1/groups/{some_group}/members?limit=50")).await;
+    let rows = b.js("return document.querySelectorAll('#group-members tbody tr').length").await;
+    assert_eq!(rows, json!(in_group["items"].as_array().unwrap().len()));
+    assert_clean(&b, "exports, members, a group").await;
+
     // A new check-in campaign: created, started and its rules saved from the page.
     page(&b, "#/campaigns", "campaigns").await;
     click(&b, "#add-campaign").await;

@@ -311,3 +311,75 @@ async fn another_workspace_cannot_touch_these_members_or_memberships() {
     assert_eq!(app.send(Method::GET, "/v1/members", Some(&other), None).await.body["items"], json!([]));
     assert_eq!(app.get(&format!("/v1/members/{m}")).await.body["display_name"], "m1");
 }
+
+#[tokio::test]
+async fn every_matching_member_is_exported_as_csv_page_after_page_masked_and_scoped() {
+    let app = TestApp::spawn().await;
+    let g = group(&app, "-1").await;
+    // 1,203 members: more than one export page (1,000 rows).
+    for batch in 0..3 {
+        let events: Vec<_> = (0..401)
+            .map(|i| {
+                let n = batch * 401 + i;
+                json!({"id": format!("5b1f0000-0000-4000-8000-{n:012}"), "type": "member_joined", "occurred_at": "2026-11-20T01:00:00Z",
+                       "group_id": g, "member": {"platform": "telegram", "external_id": format!("u{n}"),
+                       "name": format!("member {n}")}})
+            })
+            .collect();
+        let r = app.post("/v1/events", json!(events)).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(r.body["accepted"], 401, "{:?}", r.body["results"][0]);
+    }
+    let odd = app
+        .post(
+            "/v1/members",
+            json!({"display_name": "=HYPERLINK(\"http://x\"), \"y\"", "phone": "13812345678",
+                   "identities": [{"platform": "slack", "external_id": "U1"}], "tags": ["vip"]}),
+        )
+        .await;
+    assert_eq!(odd.status, StatusCode::CREATED, "{:?}", odd.body);
+    let other = app.other_workspace("other").await;
+    app.send(Method::POST, "/v1/members", Some(&other), Some(json!({"display_name": "not yours"}))).await;
+
+    let r = app.client.get(format!("{}/v1/members?format=csv", app.base)).bearer_auth(&app.key).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(r.headers()["content-disposition"], "attachment; filename=\"members.csv\"");
+    let text = r.text().await.unwrap();
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        lines[0],
+        "id,display_name,phone,email,identities,tier,tags,is_staff,is_bot,first_seen_at,last_active_at,erased_at"
+    );
+    assert_eq!(lines.len(), 1 + 1204, "every member once, across pages");
+    let ids: std::collections::HashSet<&str> = lines[1..].iter().map(|l| &l[..36]).collect();
+    assert_eq!(ids.len(), 1204, "no member twice");
+    assert!(!text.contains("not yours"), "another workspace's members stay out");
+    let odd_line = lines.iter().find(|l| l.starts_with(&odd.id())).unwrap();
+    assert!(
+        odd_line.contains(",\"'=HYPERLINK(\"\"http://x\"\"), \"\"y\"\"\",13812345678,,slack:U1,,vip,false,false,"),
+        "quoted, kept as text, unmasked for an owner: {odd_line}"
+    );
+
+    // A viewer's export is masked like a viewer's JSON; filters apply.
+    let viewer = app.key_with_role("viewer").await;
+    let r = app
+        .client
+        .get(format!("{}/v1/members?format=csv&tag=vip", app.base))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains("138****5678") && !text.contains("13812345678"), "{text}");
+
+    let bad = app.get("/v1/members?format=xml").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", bad.body);
+    let groups = app.get_text("/v1/groups?format=csv").await;
+    assert!(
+        groups.starts_with("id,name,platform,external_id,status,") && groups.contains(",telegram,-1,active,"),
+        "{groups}"
+    );
+    assert!(groups.contains(",1203,"), "the open stints of the group: {groups}");
+}

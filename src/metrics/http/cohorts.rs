@@ -10,8 +10,8 @@ use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
+use crate::http::csv::{cell, Table};
 use crate::keys::auth::Auth;
-use crate::metrics::http::csv::{cell, Table};
 use crate::metrics::http::reply::{pending, respond, snapshot};
 use crate::metrics::params::{self, Common, Ctx, MetricQuery};
 use crate::metrics::period::{local_day, period_start, shift, Period};

@@ -13,8 +13,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
+use crate::http::csv::{cell, Table};
 use crate::keys::auth::Auth;
-use crate::metrics::http::csv::{cell, Table};
 use crate::metrics::http::reply::{pending, respond, snapshot, snapshot_reads};
 use crate::metrics::params::{self, Common, Ctx, MetricQuery};
 use crate::metrics::reports::commerce::{self, By, Order};

@@ -8,8 +8,8 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
+use crate::http::csv::{cell, Table};
 use crate::keys::auth::Auth;
-use crate::metrics::http::csv::{cell, Table};
 use crate::metrics::http::reply::{respond, snapshot};
 use crate::metrics::params::{self, Common, Ctx, MetricQuery};
 use crate::metrics::reports::funnel::{self, GroupRow, Preset, Step, StepFigures};

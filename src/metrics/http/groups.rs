@@ -13,10 +13,10 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
+use crate::http::csv::Table;
 use crate::http::extract::ApiPath;
 use crate::ids::{GroupId, MemberId};
 use crate::keys::auth::Auth;
-use crate::metrics::http::csv::Table;
 use crate::metrics::http::reply::{pending, respond, snapshot};
 use crate::metrics::params::{self, Common, Ctx, MetricQuery, ScoreCommon};
 use crate::metrics::reports::engagement::{self, Engagement};

@@ -4,7 +4,6 @@
 
 mod cohorts;
 mod commerce;
-pub mod csv;
 mod funnel;
 pub(crate) mod groups;
 pub(crate) mod health;

@@ -9,8 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
+use crate::http::csv::{cell, Table};
 use crate::keys::auth::Auth;
-use crate::metrics::http::csv::{cell, Table};
 use crate::metrics::params::{self, Common, Ctx, MetricQuery};
 use crate::metrics::reports::activity::{self, ActiveDaysBucket, ActivityDay, LEAD};
 use crate::metrics::reports::growth::{self, GroupGrowth, GrowthDay, Referrals};

@@ -6,8 +6,9 @@ use axum::Json;
 use chrono::Duration;
 use serde::Serialize;
 
-use crate::metrics::http::csv::Table;
-use crate::metrics::params::{Ctx, Format};
+use crate::http::csv::Format;
+use crate::http::csv::Table;
+use crate::metrics::params::Ctx;
 use crate::metrics::store::rollup;
 
 pub(crate) use crate::db::{read_snapshot as snapshot, snapshot_reads};
