@@ -870,6 +870,54 @@ async fn operators_edit_campaigns_the_mall_sop_and_webhooks_and_build_funnels() 
     assert_eq!(get(format!("/v1/mall/redemptions/{redemption}")).await["status"], "fulfilled");
     assert_clean(&b, "mall").await;
 
+    // Points and tiers: an earning rule added and paused; a tier rule saved
+    // and previewed as the API would apply it.
+    page(&b, "#/loyalty", "loyalty").await;
+    b.js("document.getElementById('in-trigger').value = 'event'; return 1").await;
+    submit(
+        &b,
+        "rule-form",
+        &[("in-name", "Shares"), ("in-event_type", "custom.shared"), ("in-points", "5"), ("in-daily_cap", "20")],
+    )
+    .await;
+    b.until("document.querySelector('#page[data-page=\"loyalty\"][data-ready=\"true\"]') && document.querySelector('#rules tbody tr')", "the rule").await;
+    let rules = get("/v1/points-rules".into()).await;
+    let rule = rules["items"].as_array().unwrap().iter().find(|r| r["name"] == "Shares").expect("the rule").clone();
+    assert_eq!(
+        (rule["trigger"].clone(), rule["event_type"].clone(), rule["points"].clone(), rule["daily_cap"].clone()),
+        (json!("event"), json!("custom.shared"), json!(5), json!(20))
+    );
+    let rule_id = rule["id"].as_str().unwrap().to_owned();
+    click(&b, &format!("[data-rule=\"{rule_id}\"][data-act=\"toggle\"]")).await;
+    b.until(
+        &format!("document.querySelector('[data-rule=\"{rule_id}\"][data-act=\"toggle\"]').textContent === 'Resume'"),
+        "paused",
+    )
+    .await;
+    assert_eq!(get(format!("/v1/points-rules/{rule_id}")).await["status"], "paused");
+    let before = get("/v1/tier-rules".into()).await["rules"].as_array().unwrap().len();
+    click(&b, "#add-tier-rule").await;
+    b.js("const rows = document.querySelectorAll('#tier-rules .tier-rule'); const r = rows[rows.length - 1];
+          r.querySelector('.r-tier').value = 'vip'; r.querySelector('.c-metric').value = 'orders';
+          r.querySelector('.c-min').value = '1'; r.querySelector('.c-days').value = '30';
+          document.getElementById('tier-form').requestSubmit(); return 1")
+        .await;
+    b.until("document.getElementById('tier-form-msg').textContent.length > 0", "tier rules saved").await;
+    let saved = get("/v1/tier-rules".into()).await;
+    let rules = saved["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), before + 1, "{saved}");
+    assert_eq!(rules[before]["tier"], "vip");
+    assert_eq!(rules[before]["when"], json!({"all": [{"metric": "orders", "days": 30, "min": 1}]}));
+    click(&b, "#dry-run").await;
+    b.until("document.getElementById('evaluation-summary')", "the preview").await;
+    let shown = b.js("return +document.getElementById('evaluation-summary').dataset.changed").await;
+    let dry = app.send(Method::POST, "/v1/tier-rules/evaluate", Some(&key), Some(json!({"dry_run": true}))).await.body;
+    assert_eq!(shown, dry["changed"]);
+    assert_clean(&b, "points and tiers").await;
+    if std::env::var_os("UPDATE_SCREENSHOT").is_some() {
+        std::fs::write("/tmp/console-loyalty.png", b.screenshot().await).unwrap();
+    }
+
     // Outbound webhooks: an endpoint added (its secret shown once, and it
     // signs), a test sent and its attempt seen, then disabled and deleted.
     let receiver = crate::outbound::Receiver::start().await;
