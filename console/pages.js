@@ -1529,12 +1529,16 @@
             el("div", { class: "delta" }, t("health." + h.status))) : null),
         el("div", { class: "charts" },
           el("div", { class: "card" }, el("h2", {}, t("chart.activity")), node),
-          el("div", { class: "card" }, el("h2", {}, t("group.roles")),
+          el("div", { class: "card" }, el("div", { class: "tools" }, el("h2", {}, t("group.roles")),
+            el("a", { href: "/v1/metrics/groups/" + id + "/roles" + q + "&format=csv", download: "roles.csv", class: "button",
+              id: "csv-roles" }, t("action.csv"))),
             el("div", { class: "counts" }, count("core_creators"), count("active_followers"), count("sharers"), count("lurkers")),
             table("core", ["members.col.name", "group.messages", "group.active_days"], roles.core_creators, (m, k) => ({
               "members.col.name": m.display_name || "–", "group.messages": fmt.num(m.messages),
               "group.active_days": fmt.num(m.active_days) })[k])),
-          el("div", { class: "card" }, el("h2", {}, t("group.leaderboard")),
+          el("div", { class: "card" }, el("div", { class: "tools" }, el("h2", {}, t("group.leaderboard")),
+            el("a", { href: "/v1/metrics/groups/" + id + "/leaderboard?format=csv", download: "leaderboard.csv", class: "button",
+              id: "csv-leaderboard" }, t("action.csv"))),
             table("leaderboard", ["group.rank", "members.col.name", "group.score"], board.items, (m, k) => ({
               "group.rank": String(m.rank), "members.col.name": m.display_name || "–", "group.score": fmt.num(Math.round(m.score)) })[k])),
           el("div", { class: "card" }, el("h2", {}, t("group.staff")),

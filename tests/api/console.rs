@@ -771,6 +771,13 @@ async fn operators_edit_campaigns_the_mall_sop_and_webhooks_and_build_funnels() 
     let in_group = get(format!("/v1/groups/{some_group}/members?limit=50")).await;
     let rows = b.js("return document.querySelectorAll('#group-members tbody tr').length").await;
     assert_eq!(rows, json!(in_group["items"].as_array().unwrap().len()));
+    for link in ["csv-roles", "csv-leaderboard"] {
+        let got = b
+            .js(&format!("const r = new XMLHttpRequest(); r.open('GET', document.getElementById('{link}').href, false); r.send();
+                 return [r.status, r.getResponseHeader('content-type')]"))
+            .await;
+        assert_eq!(got, json!([200, "text/csv; charset=utf-8"]), "{link}");
+    }
     assert_clean(&b, "exports, members, a group").await;
 
     // A new check-in campaign: created, started and its rules saved from the page.
