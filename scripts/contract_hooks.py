@@ -65,7 +65,9 @@ def unique_idempotency_keys(ctx, case, kwargs):
 # - a member does not invite themselves, and joins or leaves a group not
 #   in the future;
 # - SOP plans: `ends_on` is not before `starts_on`; quiet hours end where
-#   they do not start.
+#   they do not start;
+# - coupon templates: a fixed validity ends after it starts; a quote names
+#   its coupon by exactly one of `code` and `coupon_id`.
 def _date(value):
     try:
         return datetime.date.fromisoformat(value)
@@ -127,6 +129,13 @@ def cross_field_rules(ctx, case, kwargs):
             del query["funnel"]
     if path.startswith(("/v1/campaigns", "/v1/points-rules", "/v1/mall/items")) and body is not None:
         _campaign_period(body)
+    if path == "/v1/coupon-templates" and body is not None and isinstance(body.get("validity"), dict):
+        _campaign_period(body["validity"])
+    if path == "/v1/coupons/quote" and body is not None:
+        if body.get("code") is not None and body.get("coupon_id") is not None:
+            body.pop("code")
+        elif body.get("code") is None and body.get("coupon_id") is None:
+            body["coupon_id"] = str(uuid.uuid4())
     if path == "/v1/groups/{id}/members" and body is not None:
         if body.get("inviter_id") == body.get("member_id"):
             body.pop("inviter_id", None)

@@ -33,6 +33,7 @@ use crate::http::{idempotency, ops};
         (name = "check-ins", description = "Daily check-in campaigns: check-ins, streaks, makeups, stats"),
         (name = "points", description = "Members' points: balances, the ledger with expiring lots, adjustments, earning rules"),
         (name = "mall", description = "The points mall: items, redemptions, fulfilment"),
+        (name = "coupons", description = "Coupon templates, claims, issues, quotes and redemptions"),
         (name = "events", description = "Funnel events: batch ingestion and queries"),
         (name = "connections", description = "Chat-platform accounts and their webhook URLs"),
         (name = "webhooks", description = "Inbound platform callbacks and their inbox"),
@@ -96,6 +97,7 @@ fn v1_routes() -> OpenApiRouter<App> {
         .merge(crate::members::router())
         .merge(crate::points::router())
         .merge(crate::mall::router())
+        .merge(crate::coupons::router())
         .merge(crate::tier_rules::router())
         .merge(crate::memberships::router())
         .merge(crate::layers::router())

@@ -76,11 +76,13 @@ async fn health_watch(state: App, token: CancellationToken) {
 
 /// One pass of the campaign engines' timed work: points lots due expire,
 /// workspaces whose local day has not been evaluated get their tier rules
-/// applied. Returns (lots expired, tier changes).
+/// applied, unused coupons past their validity are written `expired`.
+/// Returns (lots expired, tier changes).
 pub async fn run_campaign_jobs_once(state: &App) -> anyhow::Result<(usize, i64)> {
     let now = state.clock.now();
     let expired = crate::points::expiry::run_once(&state.pool, now).await?;
     let changed = crate::tier_rules::service::run_nightly(&state.pool, now).await?;
+    crate::coupons::service::expire_due(&state.pool, now).await?;
     Ok((expired, changed))
 }
 

@@ -20,6 +20,7 @@ pub mod config;
 pub mod connections;
 pub mod console;
 pub mod contents;
+pub mod coupons;
 pub mod db;
 pub mod deliveries;
 pub mod demo;

@@ -28,6 +28,9 @@ pub fn subscribers() -> Reactions {
         Arc::new(crate::metrics::store::reaction::RollupQueue),
         Arc::new(crate::points::reaction::Earnings),
     ];
+    // The coupon redemptions it records are stored events the ones above handle.
+    let before = Reactions::new(list.clone());
+    list.push(Arc::new(crate::coupons::reaction::OrderCoupons { before }));
     // Last: the check-ins it makes are stored events the ones above handle.
     let before = Reactions::new(list.clone());
     list.push(Arc::new(crate::checkin::reaction::ChatCheckIns { before }));

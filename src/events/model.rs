@@ -187,6 +187,9 @@ pub struct EventIn {
     pub invite_code: Option<String>,
     /// `member_left`: why.
     pub leave_reason: Option<String>,
+    /// `order_paid`: the coupon the order used (redeems it); kept as the
+    /// property `coupon_code`.
+    pub coupon_code: Option<String>,
 }
 
 /// How an event names a member, group or inviter.
@@ -336,9 +339,17 @@ impl EventIn {
                 return Err("campaign_code is not a tracking code".into());
             }
         }
-        let properties = self.properties.unwrap_or_else(|| serde_json::json!({}));
+        let mut properties = self.properties.unwrap_or_else(|| serde_json::json!({}));
         if !properties.is_object() || properties.to_string().len() > 8 * 1024 {
             return Err("properties must be a JSON object of at most 8 KiB".into());
+        }
+        if let Some(code) = self.coupon_code {
+            if code.is_empty() || code.chars().count() > 64 || code.contains('\0') {
+                return Err("coupon_code must be 1-64 characters".into());
+            }
+            if let Some(obj) = properties.as_object_mut() {
+                obj.insert("coupon_code".into(), code.into());
+            }
         }
         for (field, v) in [("invite_code", &self.invite_code), ("leave_reason", &self.leave_reason)] {
             if v.as_ref().is_some_and(|s| s.is_empty() || s.chars().count() > 200) {

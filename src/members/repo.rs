@@ -356,6 +356,15 @@ pub async fn judged(
     .await
 }
 
+/// The members of a tier.
+pub async fn in_tier(conn: &mut PgConnection, ws: WorkspaceId, tier: &str) -> Result<Vec<MemberId>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM members WHERE workspace_id = $1 AND tier = $2 AND erased_at IS NULL ORDER BY id")
+        .bind(ws)
+        .bind(tier)
+        .fetch_all(conn)
+        .await
+}
+
 /// Members of a tier.
 pub async fn count_in_tier(conn: &mut PgConnection, ws: WorkspaceId, tier: &str) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM members WHERE workspace_id = $1 AND tier = $2")

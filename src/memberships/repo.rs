@@ -100,6 +100,37 @@ pub async fn current_members(
     .await
 }
 
+/// Whether `member` is now in any of `groups` (an open stint).
+pub async fn is_in_any(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    member: MemberId,
+    groups: &[Uuid],
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM memberships
+                        WHERE workspace_id = $1 AND member_id = $2 AND left_at IS NULL AND group_id = ANY($3))",
+    )
+    .bind(ws)
+    .bind(member)
+    .bind(groups)
+    .fetch_one(conn)
+    .await
+}
+
+/// When `member` first joined a group of the workspace (None: never).
+pub async fn first_joined(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    member: MemberId,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT min(joined_at) FROM memberships WHERE workspace_id = $1 AND member_id = $2")
+        .bind(ws)
+        .bind(member)
+        .fetch_one(conn)
+        .await
+}
+
 /// Stints of a group (open only unless `history`), newest first.
 pub async fn list_for_group(
     conn: &mut PgConnection,

@@ -10,6 +10,7 @@ mod cli;
 mod console;
 mod contract;
 mod contract_rules;
+mod coupons;
 mod crash;
 mod delivery;
 mod events;
