@@ -19,5 +19,6 @@ pub mod reaction;
 pub mod repo;
 mod routes;
 pub mod service;
+mod stats;
 
 pub use routes::router;

@@ -513,3 +513,35 @@ pub async fn expire_due(conn: &mut PgConnection, now: DateTime<Utc>, limit: i64)
     .await?;
     Ok(r.rows_affected())
 }
+
+/// A template's coupons counted as read at `now`, per claim group (null:
+/// no group): `(group, from_issues, from_claims, locked, redeemed, expired,
+/// void, discount given, paid amount of the orders)`.
+pub type GroupFigures = (Option<Uuid>, i64, i64, i64, i64, i64, i64, i64, i64);
+
+/// The figures of a template's coupons, one row per claim group.
+pub async fn figures(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    template: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<GroupFigures>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT group_id,
+                count(*) FILTER (WHERE issue_id IS NOT NULL),
+                count(*) FILTER (WHERE issue_id IS NULL),
+                count(*) FILTER (WHERE status = 'locked'),
+                count(*) FILTER (WHERE status = 'redeemed'),
+                count(*) FILTER (WHERE status = 'expired' OR (status = 'claimed' AND valid_until <= $3)),
+                count(*) FILTER (WHERE status = 'void'),
+                COALESCE(sum(discount_applied) FILTER (WHERE status = 'redeemed'), 0)::bigint,
+                COALESCE(sum(order_amount) FILTER (WHERE status = 'redeemed'), 0)::bigint
+         FROM coupons WHERE workspace_id = $1 AND template_id = $2
+         GROUP BY group_id ORDER BY count(*) DESC, group_id NULLS LAST",
+    )
+    .bind(ws)
+    .bind(template)
+    .bind(now)
+    .fetch_all(conn)
+    .await
+}

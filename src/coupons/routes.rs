@@ -39,6 +39,7 @@ where
         .routes(routes!(get_coupon_template, update_coupon_template))
         .routes(routes!(claim_coupon))
         .routes(routes!(issue_coupons))
+        .routes(routes!(super::stats::get_coupon_stats))
         .routes(routes!(list_coupons))
         .routes(routes!(get_coupon))
         .routes(routes!(quote_coupon))

@@ -150,6 +150,27 @@ async fn a_coupon_is_quoted_locked_to_one_order_and_redeemed_once_by_its_payment
     assert_eq!(events_of(&app, "coupon_claimed").await.len(), 1);
     let release = app.post(&format!("/v1/coupons/{id}/release"), json!({"order_id": "A1"})).await;
     assert_eq!((release.status, release.code()), (StatusCode::CONFLICT, "not_locked"), "a paid coupon stays used");
+
+    // Stats: one given, one redeemed, the discount and the order's amount; by group.
+    let g = app.post("/v1/groups", json!({"platform": "telegram", "external_id": "-9", "name": "g"})).await.id();
+    let second =
+        app.post(&format!("/v1/coupon-templates/{t}/claims"), json!({"member_id": other, "group_id": g})).await;
+    assert_eq!(second.status, StatusCode::CREATED, "{:?}", second.body);
+    let stats = app.get(&format!("/v1/coupon-templates/{t}/stats")).await.body;
+    assert_eq!(
+        stats["total"],
+        json!({"given": 2, "issued": 0, "claimed": 2, "locked": 0, "redeemed": 1, "expired": 0,
+        "void": 0, "redemption_rate": 0.5, "discount": 2000, "gmv": 8000})
+    );
+    let groups: Vec<(Value, i64)> = stats["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["group_id"].clone(), r["given"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(groups, vec![(json!(g), 1), (Value::Null, 1)]);
+    let csv = app.get_text(&format!("/v1/coupon-templates/{t}/stats?format=csv")).await;
+    assert_eq!(csv.lines().count(), 3, "{csv}");
 }
 
 #[tokio::test]
