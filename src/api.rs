@@ -34,6 +34,7 @@ use crate::http::{idempotency, ops};
         (name = "points", description = "Members' points: balances, the ledger with expiring lots, adjustments, earning rules"),
         (name = "mall", description = "The points mall: items, redemptions, fulfilment"),
         (name = "coupons", description = "Coupon templates, claims, issues, quotes and redemptions"),
+        (name = "flash-sales", description = "Flash sales: runs with their own stock, reservations, confirmation"),
         (name = "events", description = "Funnel events: batch ingestion and queries"),
         (name = "connections", description = "Chat-platform accounts and their webhook URLs"),
         (name = "webhooks", description = "Inbound platform callbacks and their inbox"),
@@ -98,6 +99,7 @@ fn v1_routes() -> OpenApiRouter<App> {
         .merge(crate::points::router())
         .merge(crate::mall::router())
         .merge(crate::coupons::router())
+        .merge(crate::flash_sales::router())
         .merge(crate::tier_rules::router())
         .merge(crate::memberships::router())
         .merge(crate::layers::router())

@@ -76,13 +76,15 @@ async fn health_watch(state: App, token: CancellationToken) {
 
 /// One pass of the campaign engines' timed work: points lots due expire,
 /// workspaces whose local day has not been evaluated get their tier rules
-/// applied, unused coupons past their validity are written `expired`.
+/// applied, unused coupons past their validity are written `expired`,
+/// unpaid flash-sale reservations past their minutes give their units back.
 /// Returns (lots expired, tier changes).
 pub async fn run_campaign_jobs_once(state: &App) -> anyhow::Result<(usize, i64)> {
     let now = state.clock.now();
     let expired = crate::points::expiry::run_once(&state.pool, now).await?;
     let changed = crate::tier_rules::service::run_nightly(&state.pool, now).await?;
     crate::coupons::service::expire_due(&state.pool, now).await?;
+    crate::flash_sales::service::expire_due(&state.pool, now).await?;
     Ok((expired, changed))
 }
 

@@ -27,6 +27,7 @@ pub mod demo;
 mod demo_campaigns;
 pub mod error;
 pub mod events;
+pub mod flash_sales;
 pub mod groups;
 pub mod hooks;
 pub mod http;

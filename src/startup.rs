@@ -27,6 +27,7 @@ pub fn subscribers() -> Reactions {
         Arc::new(crate::memberships::reaction::Announce),
         Arc::new(crate::metrics::store::reaction::RollupQueue),
         Arc::new(crate::points::reaction::Earnings),
+        Arc::new(crate::flash_sales::reaction::PaidReservations),
     ];
     // The coupon redemptions it records are stored events the ones above handle.
     let before = Reactions::new(list.clone());

@@ -5,6 +5,7 @@
 //! `cargo run --release --features bench --bin shequn-bench -- metrics [--events N]` (see `bench_metrics.rs`)
 //! `cargo run --release --features bench --bin shequn-bench -- webhooks [--events N]` (see `bench_webhooks.rs`)
 //! `cargo run --release --features bench --bin shequn-bench -- checkin [--members N] [--groups N] [--runs N]` (see `bench_checkin.rs`)
+//! `cargo run --release --features bench --bin shequn-bench -- flash [--runs N]` (see `bench_flash.rs`)
 //!
 //! Uses `DATABASE_URL` if set, else a throwaway embedded cluster (durable
 //! settings). Starts `target/release/shequn` as a child process, then
@@ -37,6 +38,8 @@ use sqlx::{Connection, PgPool};
 
 #[path = "bench_checkin.rs"]
 mod checkin;
+#[path = "bench_flash.rs"]
+mod flash;
 #[path = "bench_metrics.rs"]
 mod metrics;
 #[path = "bench_sop.rs"]
@@ -76,7 +79,7 @@ fn args() -> anyhow::Result<Args> {
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     match raw.first().map(String::as_str) {
-        Some(c @ ("ingest" | "sop" | "metrics" | "webhooks" | "checkin")) => a.command = c.to_owned(),
+        Some(c @ ("ingest" | "sop" | "metrics" | "webhooks" | "checkin" | "flash")) => a.command = c.to_owned(),
         _ => {
             bail!(
                 "usage: shequn-bench ingest [--events N] [--clients N] [--webhooks N] | sop [--groups N] [--runs N] [--instances 1|2] \
@@ -482,6 +485,24 @@ async fn main() -> anyhow::Result<()> {
         let mut r = Ok(());
         for _ in 0..runs.max(1) {
             r = checkin::run(&admin, &admin_url, members, groups).await;
+            if r.is_err() {
+                break;
+            }
+        }
+        discard(embedded);
+        return r;
+    }
+    if a.command == "flash" {
+        let given = |f: &str| a.given.iter().any(|g| g == f);
+        let members = if given("--members") { a.members.max(20_000) } else { 20_000 };
+        let runs = if given("--runs") { a.runs } else { 1 };
+        println!(
+            "machine: {} cores; members: {members}; runs: {runs}",
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+        );
+        let mut r = Ok(());
+        for _ in 0..runs.max(1) {
+            r = flash::run(&admin, &admin_url, members).await;
             if r.is_err() {
                 break;
             }

@@ -204,7 +204,7 @@ pub struct UpdateTemplate {
     pub restore_on_refund: Option<bool>,
 }
 
-pub(super) fn check_money(c: &mut Checks, field: &str, v: i64, min: i64) {
+pub fn check_money(c: &mut Checks, field: &str, v: i64, min: i64) {
     if !(min..=MAX_MONEY).contains(&v) {
         c.fail(field, "invalid", format!("must be {min} to {MAX_MONEY} (minor units)"));
     }
@@ -248,7 +248,8 @@ impl Validity {
 }
 
 impl Eligibility {
-    fn check(&self, c: &mut Checks) {
+    /// Validates (fields named under `eligible`).
+    pub fn check(&self, c: &mut Checks) {
         let given =
             [self.group_ids.is_some(), self.layer_id.is_some(), self.tier.is_some(), self.joined_within_days.is_some()];
         if given.iter().filter(|g| **g).count() != 1 {

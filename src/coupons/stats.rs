@@ -53,6 +53,7 @@ pub struct CouponFigures {
 
 /// One group's figures (null: coupons claimed without a group or issued).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CouponGroupRow)]
 pub struct GroupRow {
     pub group_id: Option<GroupId>,
     #[serde(flatten)]

@@ -190,6 +190,9 @@ pub struct EventIn {
     /// `order_paid`: the coupon the order used (redeems it); kept as the
     /// property `coupon_code`.
     pub coupon_code: Option<String>,
+    /// `order_paid`: the flash-sale reservation the order pays (confirms
+    /// it); kept as the property `reservation_id`.
+    pub reservation_id: Option<Uuid>,
 }
 
 /// How an event names a member, group or inviter.
@@ -342,6 +345,9 @@ impl EventIn {
         let mut properties = self.properties.unwrap_or_else(|| serde_json::json!({}));
         if !properties.is_object() || properties.to_string().len() > 8 * 1024 {
             return Err("properties must be a JSON object of at most 8 KiB".into());
+        }
+        if let (Some(id), Some(obj)) = (self.reservation_id, properties.as_object_mut()) {
+            obj.insert("reservation_id".into(), id.to_string().into());
         }
         if let Some(code) = self.coupon_code {
             if code.is_empty() || code.chars().count() > 64 || code.contains('\0') {

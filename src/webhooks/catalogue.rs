@@ -55,6 +55,8 @@ pub const ALL: &[Entry] = &[
     entry::<MallRedemptionCreated>(),
     entry::<MallRedemptionFulfilled>(),
     entry::<MallRedemptionCancelled>(),
+    entry::<FlashSaleSoldOut>(),
+    entry::<FlashSaleReservationExpired>(),
 ];
 
 /// How a payload spells an enum of the API (its JSON string: `fulfilled`,
@@ -379,6 +381,41 @@ pub struct MallRedemptionCancelled {
 impl Payload for MallRedemptionCancelled {
     const TYPE: &'static str = "mall.redemption_cancelled";
     const SUMMARY: &'static str = "A points-mall redemption was cancelled (stock and points restored).";
+}
+
+/// The last unit of a flash-sale item's run was reserved.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FlashSaleSoldOut {
+    pub sale_id: Uuid,
+    pub campaign_id: Uuid,
+    pub product_id: String,
+    /// The run: when it started and ends.
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub stock: i32,
+    pub sold_out_at: DateTime<Utc>,
+}
+
+impl Payload for FlashSaleSoldOut {
+    const TYPE: &'static str = "flash_sale.sold_out";
+    const SUMMARY: &'static str = "Every unit of a flash-sale item's run is reserved or sold.";
+}
+
+/// An unpaid reservation expired: its units are back on sale.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FlashSaleReservationExpired {
+    pub reservation_id: Uuid,
+    pub sale_id: Uuid,
+    pub product_id: String,
+    pub member_id: Uuid,
+    pub quantity: i32,
+    pub starts_at: DateTime<Utc>,
+    pub expired_at: DateTime<Utc>,
+}
+
+impl Payload for FlashSaleReservationExpired {
+    const TYPE: &'static str = "flash_sale.reservation_expired";
+    const SUMMARY: &'static str = "An unpaid flash-sale reservation expired and its units went back.";
 }
 
 /// Adds the catalogue to an OpenAPI 3.1 document: each payload schema in

@@ -1,0 +1,214 @@
+//! Reserving, confirming, cancelling and expiring flash-sale units, each in
+//! the caller's transaction with the messages it sends.
+//!
+//! A reservation counts toward the member's limit first (their row stays
+//! locked to the commit), stores itself, and takes the units last: the
+//! run's stock row is the one every buyer of the item waits on. When the
+//! units are short it first expires, in the same transaction, the item's
+//! reservations already due (the job may lag): `sold_out` is answered only
+//! when nothing was available at that moment.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::model::{FlashSale, ItemStock, Occurrence, Reservation, ReservationStatus, SaleItem, SaleStatus, When};
+use super::outbound;
+use super::repo::{self, SaleRow, Taken};
+use crate::ids::{GroupId, MemberId, WorkspaceId};
+
+/// Why a reservation was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    NotStarted(DateTime<Utc>),
+    Ended,
+    NotActive,
+    NotEligible,
+    LimitReached,
+    SoldOut,
+    /// Fewer units than asked are left (`available` of them).
+    Short(i64),
+}
+
+/// The timezone that places a run: the group's, else the workspace's.
+pub async fn zone(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    group: Option<GroupId>,
+) -> Result<chrono_tz::Tz, sqlx::Error> {
+    if let Some(g) = group {
+        if let Some(tz) = crate::groups::repo::get(conn, ws, g).await?.and_then(|g| g.timezone) {
+            return Ok(crate::clock::zone(&tz));
+        }
+    }
+    let w = crate::workspaces::repo::get(conn, ws).await?.ok_or(sqlx::Error::RowNotFound)?;
+    Ok(crate::clock::zone(&w.timezone))
+}
+
+/// A sale as the API shows it at `now`: its run on now (else the next) in
+/// the workspace's timezone, each item with that run's stock.
+pub async fn view(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    s: SaleRow,
+    now: DateTime<Utc>,
+) -> Result<FlashSale, sqlx::Error> {
+    let tz = zone(conn, ws, None).await?;
+    let (occurrence, on_now) = match s.schedule.0.when(tz, now) {
+        When::Now(o) => (Some(o), true),
+        When::Next(o) => (Some(o), false),
+        When::Over => (None, false),
+    };
+    let items = repo::items(conn, ws, s.id).await?;
+    let stock = match occurrence {
+        Some(o) => repo::run_stock(conn, ws, s.id, o.starts_at).await?,
+        None => vec![],
+    };
+    let items = items
+        .into_iter()
+        .map(|item| {
+            let (st, reserved, sold) = stock
+                .iter()
+                .find(|r| r.0 == item.product_id)
+                .map_or((item.stock as i64, 0, 0), |r| (r.1 as i64, r.2 as i64, r.3 as i64));
+            ItemStock { item: SaleItem { stock: st as i32, ..item }, reserved, sold, available: st - reserved - sold }
+        })
+        .collect();
+    Ok(FlashSale {
+        id: s.id,
+        campaign_id: crate::ids::CampaignId(s.campaign_id),
+        name: s.name,
+        schedule: s.schedule.0,
+        eligible: s.eligible.map(|e| e.0),
+        reservation_minutes: s.reservation_minutes,
+        status: s.status,
+        occurrence,
+        on_now,
+        items,
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+    })
+}
+
+/// Reserves `quantity` of `item` for `member` at `now`; the caller commits
+/// on `Ok(Ok(_))` and rolls back otherwise.
+#[allow(clippy::too_many_arguments)]
+pub async fn reserve(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    s: &SaleRow,
+    item: &SaleItem,
+    member: MemberId,
+    quantity: i32,
+    group: Option<GroupId>,
+    now: DateTime<Utc>,
+) -> Result<Result<Reservation, Refusal>, sqlx::Error> {
+    if s.status != SaleStatus::Active {
+        return Ok(Err(Refusal::NotActive));
+    }
+    let tz = zone(conn, ws, group).await?;
+    let run: Occurrence = match s.schedule.0.when(tz, now) {
+        When::Now(o) => o,
+        When::Next(o) => return Ok(Err(Refusal::NotStarted(o.starts_at))),
+        When::Over => return Ok(Err(Refusal::Ended)),
+    };
+    if !crate::coupons::service::eligible(conn, ws, s.eligible.as_ref().map(|e| &e.0), member, now).await? {
+        return Ok(Err(Refusal::NotEligible));
+    }
+    repo::open_run(conn, ws, s.id, &item.product_id, run).await?;
+    let key = repo::Run { sale: s.id, product: &item.product_id, starts_at: run.starts_at };
+    if !repo::take_limit(conn, ws, key, member, quantity, item.per_member_limit).await? {
+        return Ok(Err(Refusal::LimitReached));
+    }
+    let r = Reservation {
+        id: Uuid::now_v7(),
+        sale_id: s.id,
+        product_id: item.product_id.clone(),
+        member_id: member,
+        quantity,
+        price: item.sale_price,
+        status: ReservationStatus::Reserved,
+        order_id: None,
+        starts_at: run.starts_at,
+        expires_at: now + Duration::minutes(s.reservation_minutes as i64),
+        created_at: now,
+    };
+    repo::insert_reservation(conn, ws, &r).await?;
+    // Last: the stock row is the one every buyer of the item waits on.
+    let mut taken = repo::reserve(conn, ws, s.id, &item.product_id, run.starts_at, quantity, now).await?;
+    if let Taken::Short { .. } = taken {
+        let only = Some((ws, s.id, item.product_id.as_str(), run.starts_at));
+        if expire(conn, now, only, 100).await? > 0 {
+            taken = repo::reserve(conn, ws, s.id, &item.product_id, run.starts_at, quantity, now).await?;
+        }
+    }
+    match taken {
+        Taken::Reserved { left } => {
+            if left == 0 {
+                outbound::sold_out(conn, ws, s, item, run, now).await?;
+            }
+            Ok(Ok(r))
+        }
+        Taken::Short { available: 0 } => Ok(Err(Refusal::SoldOut)),
+        Taken::Short { available } => Ok(Err(Refusal::Short(available))),
+    }
+}
+
+/// Confirms a reservation (locked by the caller) on its paid order.
+pub async fn confirm(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    r: &Reservation,
+    order: &str,
+    now: DateTime<Utc>,
+) -> Result<Reservation, sqlx::Error> {
+    repo::settle(conn, ws, r, true).await?;
+    repo::set_status(conn, ws, r.id, ReservationStatus::Confirmed, Some(order), now).await?;
+    Ok(Reservation { status: ReservationStatus::Confirmed, order_id: Some(order.to_owned()), ..r.clone() })
+}
+
+/// Gives a reservation's units back (locked by the caller): `cancelled` or `expired`.
+pub async fn release(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    r: &Reservation,
+    to: ReservationStatus,
+    now: DateTime<Utc>,
+) -> Result<Reservation, sqlx::Error> {
+    repo::settle(conn, ws, r, false).await?;
+    repo::set_status(conn, ws, r.id, to, None, now).await?;
+    if to == ReservationStatus::Expired {
+        outbound::reservation_expired(conn, ws, r, now).await?;
+    }
+    Ok(Reservation { status: to, ..r.clone() })
+}
+
+/// Expires up to `limit` due reservations (all, or one run's item's):
+/// their units go back. How many.
+pub async fn expire(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    only: Option<(WorkspaceId, Uuid, &str, DateTime<Utc>)>,
+    limit: i64,
+) -> Result<usize, sqlx::Error> {
+    let due = repo::due(conn, now, only, limit).await?;
+    for (ws, r) in &due {
+        release(conn, *ws, r, ReservationStatus::Expired, now).await?;
+    }
+    Ok(due.len())
+}
+
+/// The expiry job: every due reservation, in batches, each batch its own
+/// transaction (a crash loses no stock: the next pass finds what is due).
+pub async fn expire_due(pool: &sqlx::PgPool, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
+    let mut total = 0;
+    loop {
+        let mut tx = crate::db::begin(pool).await?;
+        let n = expire(&mut tx, now, None, 500).await?;
+        tx.commit().await?;
+        total += n;
+        if n < 500 {
+            return Ok(total);
+        }
+    }
+}
