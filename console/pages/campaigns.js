@@ -126,6 +126,12 @@
           ...(write ? NEXT[c.status] : []).map((to) => el("button", { "data-to": to, onclick: setStatus(to) }, t("campaign.to." + to))))];
       const editable = write && !["ended", "cancelled"].includes(c.status);
       const edits = editable ? [campaignForm(c), c.kind === "check_in" ? checkInForm(c) : null] : [];
+      if (c.kind === "coupon" || c.kind === "flash_sale") {
+        const page = c.kind === "coupon" ? "coupons" : "flash";
+        S.fill(root, ...head, el("div", { class: "state" }, el("a", { href: "#/" + page, id: "to-mechanics" },
+          t("campaign.open_" + page))), ...edits);
+        return;
+      }
       if (c.kind !== "check_in") {
         S.fill(root, ...head, el("div", { class: "state" }, t("campaign.no_mechanics")), ...edits);
         return;

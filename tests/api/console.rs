@@ -1021,3 +1021,111 @@ async fn operators_edit_campaigns_the_mall_sop_and_webhooks_and_build_funnels() 
         }
     }
 }
+
+#[tokio::test]
+async fn coupons_and_flash_sales_are_made_and_followed_in_the_console() {
+    let Some(b) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let demo = open_demo(&b, &app, 120, 3, 7, "zh-CN").await;
+    let key = demo.api_key.clone();
+    let send = |m: Method, path: String, body: Option<Value>| {
+        let (app, key) = (&app, key.clone());
+        async move { app.send(m, &path, Some(&key), body).await }
+    };
+
+    // A coupon made from the form: 满100减20, 7 days, 50 of them.
+    page(&b, "#/coupons", "coupons").await;
+    click(&b, "#add-template").await;
+    b.until("document.getElementById('template-form')", "the coupon form").await;
+    submit(
+        &b,
+        "template-form",
+        &[
+            ("in-name", "满100减20"),
+            ("in-kind", "threshold"),
+            ("in-amount", "20"),
+            ("in-min_spend", "100"),
+            ("in-days", "7"),
+            ("in-total", "50"),
+        ],
+    )
+    .await;
+    b.until("document.querySelector('#page[data-page=\"coupon\"][data-ready=\"true\"]')", "the coupon's page").await;
+    let id =
+        b.js("return new URLSearchParams(location.hash.split('?')[1]).get('id')").await.as_str().unwrap().to_owned();
+    let t = send(Method::GET, format!("/v1/coupon-templates/{id}"), None).await.body;
+    assert_eq!(
+        t["discount"],
+        json!({"kind": "threshold", "min_spend": 10000, "amount": 2000}),
+        "yuan typed, fen stored"
+    );
+    assert_eq!((t["total"].clone(), t["validity"].clone()), (json!(50), json!({"kind": "after_claim", "days": 7})));
+    // Members claim; one pays with it. The page's figures are the API's.
+    let members = send(Method::GET, "/v1/members?limit=3".into(), None).await.body["items"].clone();
+    let mut codes = vec![];
+    for m in members.as_array().unwrap() {
+        let r =
+            send(Method::POST, format!("/v1/coupon-templates/{id}/claims"), Some(json!({"member_id": m["id"]}))).await;
+        assert_eq!(r.status, reqwest::StatusCode::CREATED, "{:?}", r.body);
+        codes.push((m["id"].clone(), r.body["code"].clone()));
+    }
+    let paid = json!([{"id": "console-pay-1", "type": "order_paid", "occurred_at": Utc::now(), "member_id": codes[0].0,
+        "order_id": "C-1", "amount": 15000, "currency": "CNY", "coupon_code": codes[0].1}]);
+    assert_eq!(send(Method::POST, "/v1/events".into(), Some(paid)).await.status, reqwest::StatusCode::OK);
+    page(&b, &format!("#/coupon?id={id}&again=1"), "coupon").await;
+    let stats = send(Method::GET, format!("/v1/coupon-templates/{id}/stats"), None).await.body;
+    let shown = b
+        .js("const o = {}; document.querySelectorAll('[data-stat]').forEach(k => o[k.dataset.stat] = k.dataset.value); return o")
+        .await;
+    for k in ["given", "redeemed", "gmv"] {
+        assert_eq!(shown[k].as_str().map(str::to_owned), Some(stats["total"][k].to_string()), "{k}: {shown} {stats}");
+    }
+    assert_eq!(stats["total"]["redeemed"], 1);
+    let rows = b.js("return document.querySelectorAll('#coupons tbody tr').length").await;
+    assert_eq!(rows, json!(3));
+    assert_clean(&b, "a coupon's page").await;
+
+    // A flash sale made from the form on a flash_sale campaign; a reservation shows in its stock.
+    let c = send(
+        Method::POST,
+        "/v1/campaigns".into(),
+        Some(json!({"name": "10点福利", "scene": "conversion", "kind": "flash_sale"})),
+    )
+    .await
+    .id();
+    page(&b, "#/flash?new=1&again=1", "flash").await;
+    b.js("location.reload(); return 1").await; // the campaign list is read once per workspace
+    b.until("document.getElementById('sale-form')", "the sale form").await;
+    submit(
+        &b,
+        "sale-form",
+        &[
+            ("in-campaign", &c),
+            ("in-at", "00:00"),
+            ("in-duration", "1440"),
+            ("in-product_id", "sku-9"),
+            ("in-item_name", "纸尿裤"),
+            ("in-list_price", "99"),
+            ("in-sale_price", "59"),
+            ("in-stock", "10"),
+            ("in-limit", "2"),
+        ],
+    )
+    .await;
+    b.until("document.querySelector('#page[data-page=\"flash-sale\"][data-ready=\"true\"]')", "the sale's page").await;
+    let sale =
+        b.js("return new URLSearchParams(location.hash.split('?')[1]).get('id')").await.as_str().unwrap().to_owned();
+    let r = send(
+        Method::POST,
+        format!("/v1/flash-sales/{sale}/items/sku-9/reservations"),
+        Some(json!({"member_id": codes[1].0, "quantity": 2})),
+    )
+    .await;
+    assert_eq!(r.status, reqwest::StatusCode::CREATED, "{:?}", r.body);
+    click(&b, "#refresh").await;
+    b.until("document.querySelector('[data-available=\"sku-9\"][data-value=\"8\"]')", "8 left").await;
+    let api = send(Method::GET, format!("/v1/flash-sales/{sale}"), None).await.body;
+    assert_eq!((api["items"][0]["available"].clone(), api["items"][0]["sale_price"].clone()), (json!(8), json!(5900)));
+    assert_eq!(b.js("return document.querySelectorAll('#reservations tbody tr').length").await, json!(1));
+    assert_clean(&b, "a flash sale's page").await;
+}
