@@ -175,6 +175,12 @@ pub async fn claim(
     if !is_open(t, now) {
         return Ok(Err(Refusal::NotActive));
     }
+    // Read without a lock: once the total is given it stays given (only an
+    // operator raising it changes that), so a burst's late claimers are
+    // answered without queueing on the template row.
+    if t.remaining == Some(0) {
+        return Ok(Err(Refusal::OutOfStock));
+    }
     if let (Some(g), Some(ids)) = (group, t.eligible.as_ref().and_then(|e| e.group_ids.as_ref())) {
         if !ids.contains(&g) {
             return Ok(Err(Refusal::NotEligible));

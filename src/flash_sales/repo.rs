@@ -185,6 +185,32 @@ pub struct Run<'a> {
     pub starts_at: DateTime<Utc>,
 }
 
+/// Units available in an item's run as last committed (no lock), and
+/// whether a reservation of it is due to expire (None: the run is untouched).
+pub async fn glance(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    run: Run<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<(i64, bool)>, sqlx::Error> {
+    let row: Option<(i32, bool)> = sqlx::query_as(
+        "SELECT s.stock - s.reserved - s.sold,
+                EXISTS (SELECT 1 FROM flash_sale_reservations r
+                        WHERE r.workspace_id = s.workspace_id AND r.sale_id = s.sale_id AND r.product_id = s.product_id
+                          AND r.starts_at = s.starts_at AND r.status = 'reserved' AND r.expires_at <= $5)
+         FROM flash_sale_stock s
+         WHERE s.workspace_id = $1 AND s.sale_id = $2 AND s.product_id = $3 AND s.starts_at = $4",
+    )
+    .bind(ws)
+    .bind(run.sale)
+    .bind(run.product)
+    .bind(run.starts_at)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(a, d)| (a as i64, d)))
+}
+
 /// Counts `quantity` toward a member's limit in a run: `true` when it stays
 /// within `limit` (the upsert's row lock queues the member's concurrent tries).
 pub async fn take_limit(

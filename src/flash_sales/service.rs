@@ -115,8 +115,14 @@ pub async fn reserve(
     if !crate::coupons::service::eligible(conn, ws, s.eligible.as_ref().map(|e| &e.0), member, now).await? {
         return Ok(Err(Refusal::NotEligible));
     }
-    repo::open_run(conn, ws, s.id, &item.product_id, run).await?;
     let key = repo::Run { sale: s.id, product: &item.product_id, starts_at: run.starts_at };
+    // A glance without a lock: a run with no unit left and none due to come
+    // back is sold out at this moment, and the buyer need not queue on its row.
+    match repo::glance(conn, ws, key, now).await? {
+        Some((0, false)) => return Ok(Err(Refusal::SoldOut)),
+        None => repo::open_run(conn, ws, s.id, &item.product_id, run).await?,
+        Some(_) => {}
+    }
     if !repo::take_limit(conn, ws, key, member, quantity, item.per_member_limit).await? {
         return Ok(Err(Refusal::LimitReached));
     }
