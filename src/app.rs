@@ -30,6 +30,8 @@ pub struct App {
     pub senders: Senders,
     /// The group-committing check-in writers (API check-ins).
     pub check_ins: crate::checkin::writer::Writers,
+    /// The group-committing coupon claim writer (API claims).
+    pub claims: crate::coupons::writer::ClaimWriter,
 }
 
 impl App {
@@ -40,6 +42,7 @@ impl App {
         Self {
             inbox: Inbox::start(pool.clone()),
             check_ins: crate::checkin::writer::Writers::start(pool.clone(), reactions.clone()),
+            claims: crate::coupons::writer::ClaimWriter::start(pool.clone(), reactions.clone()),
             state: AppState::new(pool, settings, clock),
             ingestion: Ingestion::new(reactions),
             connections: Arc::default(),
@@ -93,6 +96,12 @@ impl FromRef<App> for Ingestion {
 impl FromRef<App> for crate::checkin::writer::Writers {
     fn from_ref(app: &App) -> Self {
         app.check_ins.clone()
+    }
+}
+
+impl FromRef<App> for crate::coupons::writer::ClaimWriter {
+    fn from_ref(app: &App) -> Self {
+        app.claims.clone()
     }
 }
 

@@ -20,5 +20,6 @@ pub mod repo;
 mod routes;
 pub mod service;
 mod stats;
+pub mod writer;
 
 pub use routes::router;

@@ -16,6 +16,7 @@ use super::model::{
 };
 use super::repo::{self, Key};
 use super::service::{self, Refusal, Skipped};
+use super::writer::{Ask, ClaimWriter};
 use crate::audit::{self, Actor};
 use crate::error::{on_constraint, ApiError, ApiResult, ErrorEnvelope};
 use crate::events::Ingestion;
@@ -33,6 +34,7 @@ where
     S: Clone + Send + Sync + 'static,
     AppState: axum::extract::FromRef<S>,
     Ingestion: axum::extract::FromRef<S>,
+    ClaimWriter: axum::extract::FromRef<S>,
 {
     OpenApiRouter::new()
         .routes(routes!(list_coupon_templates, create_coupon_template))
@@ -231,26 +233,26 @@ pub async fn update_coupon_template(
     security(("bearer" = [])))]
 pub async fn claim_coupon(
     State(state): State<AppState>,
-    State(ingestion): State<Ingestion>,
+    State(writer): State<ClaimWriter>,
     auth: Auth,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<Claim>,
 ) -> ApiResult<(StatusCode, Json<Coupon>)> {
     auth.require(Role::Operator)?;
     let (ws, now) = (auth.workspace_id, state.clock.now());
-    let mut tx = crate::db::begin(&state.pool).await?;
-    let t = repo::get_template(&mut tx, ws, id, false).await?.ok_or(ApiError::NotFound("coupon template"))?;
-    member_exists(&mut tx, ws, body.member_id).await?;
-    if let Some(g) = body.group_id {
-        crate::groups::repo::get(&mut tx, ws, g)
-            .await?
-            .ok_or_else(|| ApiError::unknown("group_id", "no such group"))?;
-    }
-    match service::claim(&mut tx, ws, &t, body.member_id, body.group_id, now, &ingestion.reactions).await? {
-        Ok(c) => {
-            tx.commit().await?;
-            Ok((StatusCode::CREATED, Json(c)))
+    {
+        let mut conn = state.pool.acquire().await?;
+        repo::get_template(&mut conn, ws, id, false).await?.ok_or(ApiError::NotFound("coupon template"))?;
+        member_exists(&mut conn, ws, body.member_id).await?;
+        if let Some(g) = body.group_id {
+            crate::groups::repo::get(&mut conn, ws, g)
+                .await?
+                .ok_or_else(|| ApiError::unknown("group_id", "no such group"))?;
         }
+    }
+    let ask = Ask { ws, template: id, member: body.member_id, group: body.group_id, now };
+    match writer.claim(ask).await? {
+        Ok(c) => Ok((StatusCode::CREATED, Json(c))),
         Err(r) => Err(refusal(r)),
     }
 }

@@ -114,11 +114,11 @@ async fn campaign_code(
     })
 }
 
-/// New coupons of `t` for `members` (codes drawn, validity computed at `now`).
+/// New coupons of `t` for `members` with their claim groups (codes drawn,
+/// validity computed at `now`).
 fn new_coupons(
     t: &CouponTemplate,
-    members: &[Uuid],
-    group: Option<GroupId>,
+    members: &[(Uuid, Option<GroupId>)],
     issue: Option<Uuid>,
     tz: chrono_tz::Tz,
     now: DateTime<Utc>,
@@ -126,14 +126,14 @@ fn new_coupons(
     let (from, until) = validity_window(t.validity, tz, now);
     members
         .iter()
-        .map(|m| {
+        .map(|(m, g)| {
             Ok(NewCoupon {
                 id: Uuid::now_v7(),
                 code: super::code::generate()?,
                 template_id: t.id,
                 member_id: *m,
                 stackable: t.stackable,
-                group_id: group.map(|g| g.0),
+                group_id: g.map(|g| g.0),
                 issue_id: issue,
                 claimed_at: now,
                 valid_from: from,
@@ -141,6 +141,31 @@ fn new_coupons(
             })
         })
         .collect()
+}
+
+/// Stores a coupon of `t` for each of `members` (their counts and the total
+/// already taken by the caller) with its `coupon_claimed` event.
+pub async fn give(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    t: &CouponTemplate,
+    members: &[(Uuid, Option<GroupId>)],
+    issue: Option<Uuid>,
+    now: DateTime<Utc>,
+    reactions: &Reactions,
+) -> anyhow::Result<Vec<Coupon>> {
+    if members.is_empty() {
+        return Ok(vec![]);
+    }
+    let tz = workspace_zone(conn, ws).await?;
+    let new = new_coupons(t, members, issue, tz, now)?;
+    repo::insert_coupons(conn, ws, &new).await?;
+    let coupons: Vec<Coupon> = new.iter().map(as_coupon).collect();
+    let code = campaign_code(conn, ws, t).await?;
+    let rows: Vec<_> =
+        coupons.iter().map(|c| event_row(EventKind::CouponClaimed, t, code.clone(), c, now, None)).collect();
+    crate::events::reactions::store_new(conn, ws, &rows, now, reactions).await?;
+    Ok(coupons)
 }
 
 fn as_coupon(n: &NewCoupon) -> Coupon {
@@ -192,13 +217,7 @@ pub async fn claim(
     if !repo::hold(conn, ws, t.id, member, t.per_member_limit).await? {
         return Ok(Err(Refusal::LimitReached));
     }
-    let tz = workspace_zone(conn, ws).await?;
-    let new = new_coupons(t, &[member.0], group, None, tz, now)?;
-    repo::insert_coupons(conn, ws, &new).await?;
-    let coupon = as_coupon(&new[0]);
-    let code = campaign_code(conn, ws, t).await?;
-    let row = event_row(EventKind::CouponClaimed, t, code, &coupon, now, None);
-    crate::events::reactions::store_new(conn, ws, &[row], now, reactions).await?;
+    let coupon = give(conn, ws, t, &[(member.0, group)], None, now, reactions).await?.remove(0);
     // Last: the template row is the one every claimer waits on.
     if repo::take(conn, ws, t.id, 1, now).await? == 0 {
         return Ok(Err(Refusal::OutOfStock));
@@ -246,14 +265,9 @@ pub async fn issue(
         skipped.out_of_stock += left_out.len() as i64;
         repo::unhold(conn, ws, t.id, &left_out).await?;
     }
-    let tz = workspace_zone(conn, ws).await?;
-    let new = new_coupons(t, &held, None, Some(issue_id), tz, now)?;
-    repo::insert_coupons(conn, ws, &new).await?;
-    let code = campaign_code(conn, ws, t).await?;
-    let rows: Vec<_> =
-        new.iter().map(|n| event_row(EventKind::CouponClaimed, t, code.clone(), &as_coupon(n), now, None)).collect();
-    crate::events::reactions::store_new(conn, ws, &rows, now, reactions).await?;
-    Ok((new.len() as i64, skipped))
+    let members: Vec<(Uuid, Option<GroupId>)> = held.iter().map(|m| (*m, None)).collect();
+    let given = give(conn, ws, t, &members, Some(issue_id), now, reactions).await?;
+    Ok((given.len() as i64, skipped))
 }
 
 async fn workspace_zone(conn: &mut PgConnection, ws: WorkspaceId) -> Result<chrono_tz::Tz, sqlx::Error> {

@@ -396,3 +396,28 @@ async fn bad_templates_are_refused_naming_the_field_and_other_workspaces_see_not
         .await;
     assert_eq!(theirs.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_burst_of_claims_shares_transactions_and_gives_exactly_the_total() {
+    let app = TestApp::spawn().await;
+    let t = template(&app, amount_off(Some(30), 1)).await;
+    let mut members = Vec::new();
+    for i in 0..40 {
+        members.push(member(&app, &format!("burst{i}")).await);
+    }
+    // Each member twice: the second claim of a member in a batch goes alone, and is refused.
+    let asks: Vec<&String> = members.iter().chain(members.iter()).collect();
+    let answers = join_all(asks.iter().map(|m| claim(&app, &t, m))).await;
+    let ok = answers.iter().filter(|r| r.status == StatusCode::CREATED).count();
+    assert_eq!(ok, 30, "{:?}", answers.iter().map(|r| (r.status, r.code().to_owned())).collect::<Vec<_>>());
+    for r in answers.iter().filter(|r| r.status != StatusCode::CREATED) {
+        assert!(["out_of_stock", "limit_reached"].contains(&r.code()), "{:?}", r.body);
+    }
+    let holders: Vec<(i32,)> = sqlx::query_as("SELECT held FROM coupon_holders").fetch_all(&app.pool).await.unwrap();
+    assert!(holders.iter().all(|(h,)| *h <= 1), "no member past the limit: {holders:?}");
+    assert_eq!(holders.iter().map(|(h,)| *h as i64).sum::<i64>(), 30, "the counts follow the coupons given");
+    let xmins: i64 =
+        sqlx::query_scalar("SELECT count(DISTINCT xmin::text) FROM coupons").fetch_one(&app.pool).await.unwrap();
+    assert!(xmins < 30, "the claims shared transactions: {xmins} for 30 coupons");
+    assert_eq!(events_of(&app, "coupon_claimed").await.len(), 30);
+}
