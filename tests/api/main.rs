@@ -14,6 +14,7 @@ mod coupons;
 mod crash;
 mod delivery;
 mod events;
+mod flash_crash;
 mod flash_sales;
 mod foundation;
 mod groups;
