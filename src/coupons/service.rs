@@ -186,6 +186,35 @@ fn as_coupon(n: &NewCoupon) -> Coupon {
     }
 }
 
+/// The refusals a claim meets before any write: not open, nothing left,
+/// not eligible. The total is read without a lock: once given it stays
+/// given (only an operator raising it changes that), so a burst's late
+/// claimers are answered without queueing on the template row.
+pub async fn precheck(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    t: &CouponTemplate,
+    member: MemberId,
+    group: Option<GroupId>,
+    now: DateTime<Utc>,
+) -> Result<Option<Refusal>, sqlx::Error> {
+    if !is_open(t, now) {
+        return Ok(Some(Refusal::NotActive));
+    }
+    if t.remaining == Some(0) {
+        return Ok(Some(Refusal::OutOfStock));
+    }
+    if let (Some(g), Some(ids)) = (group, t.eligible.as_ref().and_then(|e| e.group_ids.as_ref())) {
+        if !ids.contains(&g) {
+            return Ok(Some(Refusal::NotEligible));
+        }
+    }
+    if !eligible(conn, ws, t.eligible.as_ref(), member, now).await? {
+        return Ok(Some(Refusal::NotEligible));
+    }
+    Ok(None)
+}
+
 /// Claims one coupon of `t` for `member`; the caller commits on `Ok(Ok(_))`
 /// and rolls back otherwise.
 pub async fn claim(
@@ -197,22 +226,8 @@ pub async fn claim(
     now: DateTime<Utc>,
     reactions: &Reactions,
 ) -> anyhow::Result<Result<Coupon, Refusal>> {
-    if !is_open(t, now) {
-        return Ok(Err(Refusal::NotActive));
-    }
-    // Read without a lock: once the total is given it stays given (only an
-    // operator raising it changes that), so a burst's late claimers are
-    // answered without queueing on the template row.
-    if t.remaining == Some(0) {
-        return Ok(Err(Refusal::OutOfStock));
-    }
-    if let (Some(g), Some(ids)) = (group, t.eligible.as_ref().and_then(|e| e.group_ids.as_ref())) {
-        if !ids.contains(&g) {
-            return Ok(Err(Refusal::NotEligible));
-        }
-    }
-    if !eligible(conn, ws, t.eligible.as_ref(), member, now).await? {
-        return Ok(Err(Refusal::NotEligible));
+    if let Some(r) = precheck(conn, ws, t, member, group, now).await? {
+        return Ok(Err(r));
     }
     if !repo::hold(conn, ws, t.id, member, t.per_member_limit).await? {
         return Ok(Err(Refusal::LimitReached));

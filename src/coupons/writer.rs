@@ -15,11 +15,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::model::{Coupon, CouponTemplate};
+use super::model::Coupon;
 use super::repo;
 use super::service::{self, Refusal};
 use crate::events::reactions::Reactions;
@@ -160,7 +160,7 @@ async fn batch(ctx: &Ctx, asks: &[&Ask]) -> anyhow::Result<Vec<Result<Coupon, Re
     let mut answers: Vec<Option<Result<Coupon, Refusal>>> = vec![None; asks.len()];
     let mut wanted = Vec::new();
     for (i, a) in asks.iter().enumerate() {
-        match precheck(&mut tx, ws, &t, a, now).await? {
+        match service::precheck(&mut tx, ws, &t, a.member, a.group, now).await? {
             Some(r) => answers[i] = Some(Err(r)),
             None => wanted.push(i),
         }
@@ -190,30 +190,4 @@ async fn batch(ctx: &Ctx, asks: &[&Ask]) -> anyhow::Result<Vec<Result<Coupon, Re
     }
     tx.commit().await?;
     Ok(answers.into_iter().map(|a| a.unwrap_or(Err(Refusal::NotActive))).collect())
-}
-
-/// The refusals a claim meets before any write: not open, nothing left,
-/// not eligible (see [`service::claim`]).
-async fn precheck(
-    conn: &mut PgConnection,
-    ws: WorkspaceId,
-    t: &CouponTemplate,
-    a: &Ask,
-    now: DateTime<Utc>,
-) -> Result<Option<Refusal>, sqlx::Error> {
-    if !service::is_open(t, now) {
-        return Ok(Some(Refusal::NotActive));
-    }
-    if t.remaining == Some(0) {
-        return Ok(Some(Refusal::OutOfStock));
-    }
-    if let (Some(g), Some(ids)) = (a.group, t.eligible.as_ref().and_then(|e| e.group_ids.as_ref())) {
-        if !ids.contains(&g) {
-            return Ok(Some(Refusal::NotEligible));
-        }
-    }
-    if !service::eligible(conn, ws, t.eligible.as_ref(), a.member, now).await? {
-        return Ok(Some(Refusal::NotEligible));
-    }
-    Ok(None)
 }

@@ -30,12 +30,17 @@ pub enum Refusal {
     Short(i64),
 }
 
-/// The timezone that places a run: the group's, else the workspace's.
+/// The timezone that places a run of `schedule`: the group's, else the
+/// workspace's (a one-off sale is fixed in UTC and needs no look-up).
 pub async fn zone(
     conn: &mut PgConnection,
     ws: WorkspaceId,
+    schedule: &super::model::Schedule,
     group: Option<GroupId>,
 ) -> Result<chrono_tz::Tz, sqlx::Error> {
+    if matches!(schedule, super::model::Schedule::Once { .. }) {
+        return Ok(chrono_tz::UTC);
+    }
     if let Some(g) = group {
         if let Some(tz) = crate::groups::repo::get(conn, ws, g).await?.and_then(|g| g.timezone) {
             return Ok(crate::clock::zone(&tz));
@@ -53,7 +58,7 @@ pub async fn view(
     s: SaleRow,
     now: DateTime<Utc>,
 ) -> Result<FlashSale, sqlx::Error> {
-    let tz = zone(conn, ws, None).await?;
+    let tz = zone(conn, ws, &s.schedule.0, None).await?;
     let (occurrence, on_now) = match s.schedule.0.when(tz, now) {
         When::Now(o) => (Some(o), true),
         When::Next(o) => (Some(o), false),
@@ -106,7 +111,7 @@ pub async fn reserve(
     if s.status != SaleStatus::Active {
         return Ok(Err(Refusal::NotActive));
     }
-    let tz = zone(conn, ws, group).await?;
+    let tz = zone(conn, ws, &s.schedule.0, group).await?;
     let run: Occurrence = match s.schedule.0.when(tz, now) {
         When::Now(o) => o,
         When::Next(o) => return Ok(Err(Refusal::NotStarted(o.starts_at))),
