@@ -32,6 +32,10 @@ pub struct App {
     pub check_ins: crate::checkin::writer::Writers,
     /// The group-committing coupon claim writer (API claims).
     pub claims: crate::coupons::writer::ClaimWriter,
+    /// The group-committing flash-sale reservation writer (API reservations).
+    pub reservations: crate::flash_sales::writer::ReservationWriter,
+    /// The campaign engines' live template values (`coupon.*`, `flash_sale.*`).
+    pub live: crate::contents::LiveVars,
 }
 
 impl App {
@@ -43,10 +47,15 @@ impl App {
             inbox: Inbox::start(pool.clone()),
             check_ins: crate::checkin::writer::Writers::start(pool.clone(), reactions.clone()),
             claims: crate::coupons::writer::ClaimWriter::start(pool.clone(), reactions.clone()),
+            reservations: crate::flash_sales::writer::ReservationWriter::start(pool.clone()),
             state: AppState::new(pool, settings, clock),
             ingestion: Ingestion::new(reactions),
             connections: Arc::default(),
             senders: Senders::default(),
+            live: crate::contents::LiveVars::new(vec![
+                Arc::new(crate::coupons::live::Coupons),
+                Arc::new(crate::flash_sales::live::FlashSales),
+            ]),
         }
     }
 }
@@ -84,6 +93,18 @@ impl std::ops::Deref for App {
 impl FromRef<App> for AppState {
     fn from_ref(app: &App) -> Self {
         app.state.clone()
+    }
+}
+
+impl FromRef<App> for crate::flash_sales::writer::ReservationWriter {
+    fn from_ref(app: &App) -> Self {
+        app.reservations.clone()
+    }
+}
+
+impl FromRef<App> for crate::contents::LiveVars {
+    fn from_ref(app: &App) -> Self {
+        app.live.clone()
     }
 }
 

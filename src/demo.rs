@@ -66,6 +66,9 @@ pub struct Outcome {
     pub redemptions: usize,
     /// Members the tier rules made VIPs.
     pub vips: i64,
+    /// The welfare hour of the last two weeks, through the coupon and
+    /// flash-sale engines.
+    pub welfare: crate::demo_campaigns::WelfareOutcome,
 }
 
 /// SplitMix64: small, fast, deterministic.
@@ -212,6 +215,8 @@ struct Sink<'a> {
     /// later (`real`), at most `REAL_CHECK_INS`.
     real_from: Option<DateTime<Utc>>,
     real: Vec<(DateTime<Utc>, Uuid, Uuid)>,
+    /// Welfare-hour visits from `real_from`, made through the engines later.
+    welfare: Vec<crate::demo_campaigns::Welfare>,
 }
 
 /// Most check-ins the demo makes through the engine.
@@ -240,6 +245,7 @@ impl<'a> Sink<'a> {
             starts: day_bounds(tz, first_day, today),
             real_from: None,
             real: Vec::new(),
+            welfare: Vec::new(),
         }
     }
 
@@ -429,6 +435,8 @@ pub async fn run(pool: &PgPool, o: &Options, now: DateTime<Utc>) -> anyhow::Resu
         copy.finish().await?;
     }
     let real = std::mem::take(&mut sink.real);
+    let welfare = std::mem::take(&mut sink.welfare);
+    let since = sink.real_from.unwrap_or(now);
     drop(sink);
     bar(o.progress, "events", events, events, started);
     if o.progress {
@@ -447,8 +455,12 @@ pub async fn run(pool: &PgPool, o: &Options, now: DateTime<Utc>) -> anyhow::Resu
     let checkin = CampaignId(campaigns.checkin.0);
     let check_ins = crate::demo_campaigns::check_ins(pool, ws, checkin, real, now).await?;
     let redemptions = crate::demo_campaigns::mall(pool, ws, now).await?;
+    let sales = crate::demo_campaigns::welfare(pool, ws, campaigns.welfare, since, welfare, now).await?;
     if o.progress {
-        eprintln!(" {check_ins} check-ins, {redemptions} redemptions");
+        eprintln!(
+            " {check_ins} check-ins, {redemptions} redemptions, {} coupons claimed, {} flash-sale orders ({} paid)",
+            sales.claimed, sales.reserved, sales.paid
+        );
     }
     let mut conn = pool.acquire().await?;
     let load_secs = started.elapsed().as_secs_f64();
@@ -473,14 +485,16 @@ pub async fn run(pool: &PgPool, o: &Options, now: DateTime<Utc>) -> anyhow::Resu
     Ok(Outcome {
         workspace_id: ws,
         api_key: nw.owner_key.key,
-        // Each real check-in stored its `checked_in` event.
-        events: events + check_ins as u64,
+        // Each real check-in stored its `checked_in` event; the welfare
+        // hour its claims, orders, payments and redemptions.
+        events: events + check_ins as u64 + sales.events as u64,
         stints: stints.len(),
         load_secs,
         rollup_secs,
         check_ins,
         redemptions,
         vips,
+        welfare: sales,
     })
 }
 
@@ -754,27 +768,54 @@ fn stint_events(
             let at = sink.at(d, secs);
             sink.push("message_sent", at, g.id, m.id, None, None);
         }
-        // Welfare hour at 10:00: click, coupon, order, payment.
+        // Welfare hour at 10:00: click, coupon, order, payment. Since the
+        // coupon template and the flash sale began (two weeks ago) the
+        // visits are made through the engines after the load; before, the
+        // orders were plain ones.
         if sink.rng.chance(welfare * (if g.vip { 1.5 } else { 1.0 })) {
             let t = 36_000 + sink.rng.below(1_800) as i64;
-            sink.push("link_clicked", sink.at(d, t), g.id, m.id, Some(c.welfare), None);
-            if sink.rng.chance(0.5) {
-                sink.push("coupon_claimed", sink.at(d, t + 20), g.id, m.id, Some(c.welfare), None);
-            }
-            if sink.rng.chance(0.4) {
+            let clicked = sink.at(d, t);
+            sink.push("link_clicked", clicked, g.id, m.id, Some(c.welfare), None);
+            let claim = sink.rng.chance(0.5);
+            let real = sink.real_from.is_some_and(|f| clicked >= f) && clicked <= sink.now;
+            let order = if sink.rng.chance(0.4) {
                 sink.orders += 1;
                 let order = format!("demo-{}", sink.orders);
                 let amount = 990 + 100 * sink.rng.below(290) as i64 * if g.vip { 2 } else { 1 };
-                sink.push("order_placed", sink.at(d, t + 60), g.id, m.id, Some(c.welfare), Some((&order, amount)));
-                if sink.rng.chance(0.8) {
+                let paid = if sink.rng.chance(0.8) {
                     let secs = t + 120 + sink.rng.below(600) as i64;
-                    let paid = sink.at(d, secs);
+                    Some(sink.at(d, secs))
+                } else {
+                    None
+                };
+                let refunded = match paid {
+                    Some(p) if sink.rng.chance(0.04) => Some(p + Duration::hours(2 + sink.rng.below(70) as i64)),
+                    _ => None,
+                };
+                Some((order, amount, paid, refunded))
+            } else {
+                None
+            };
+            if real {
+                let order = order.map(|(id, _, paid, refunded)| crate::demo_campaigns::WelfareOrder {
+                    id,
+                    item: sink.rng.below(2) as usize,
+                    quantity: 1 + sink.rng.below(2) as i32,
+                    paid: paid.filter(|p| *p <= sink.now),
+                    refunded: refunded.filter(|r| *r <= sink.now),
+                });
+                sink.welfare.push(crate::demo_campaigns::Welfare {
+                    at: clicked,
+                    group: g.id,
+                    member: m.id,
+                    claim,
+                    order,
+                });
+            } else if let Some((order, amount, paid, refunded)) = order {
+                sink.push("order_placed", sink.at(d, t + 60), g.id, m.id, Some(c.welfare), Some((&order, amount)));
+                if let Some(paid) = paid {
                     sink.push("order_paid", paid, g.id, m.id, Some(c.welfare), Some((&order, amount)));
-                    if sink.rng.chance(0.3) {
-                        sink.push("coupon_redeemed", paid, g.id, m.id, Some(c.welfare), None);
-                    }
-                    if sink.rng.chance(0.04) {
-                        let at = paid + Duration::hours(2 + sink.rng.below(70) as i64);
+                    if let Some(at) = refunded {
                         sink.push("order_refunded", at, g.id, m.id, Some(c.welfare), Some((&order, amount)));
                     }
                 }

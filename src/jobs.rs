@@ -77,7 +77,8 @@ async fn health_watch(state: App, token: CancellationToken) {
 /// One pass of the campaign engines' timed work: points lots due expire,
 /// workspaces whose local day has not been evaluated get their tier rules
 /// applied, unused coupons past their validity are written `expired`,
-/// unpaid flash-sale reservations past their minutes give their units back.
+/// unpaid flash-sale reservations past their minutes give their units back,
+/// coupon issues left queued (their instance stopped) are worked through.
 /// Returns (lots expired, tier changes).
 pub async fn run_campaign_jobs_once(state: &App) -> anyhow::Result<(usize, i64)> {
     let now = state.clock.now();
@@ -85,6 +86,7 @@ pub async fn run_campaign_jobs_once(state: &App) -> anyhow::Result<(usize, i64)>
     let changed = crate::tier_rules::service::run_nightly(&state.pool, now).await?;
     crate::coupons::service::expire_due(&state.pool, now).await?;
     crate::flash_sales::service::expire_due(&state.pool, now).await?;
+    crate::coupons::issues::run_pending(&state.pool, now, &state.ingestion.reactions).await?;
     Ok((expired, changed))
 }
 
@@ -117,7 +119,7 @@ pub async fn run_scheduler_once(state: &App) -> anyhow::Result<usize> {
     let mut total = 0;
     loop {
         // A claimed row whose next slot is also past comes back in the next pass.
-        let n = crate::sop::scheduler::run_due(&state.pool, now, grace, d.batch_size).await?;
+        let n = crate::sop::scheduler::run_due(&state.pool, &state.live, now, grace, d.batch_size).await?;
         total += n;
         if n == 0 {
             return Ok(total);

@@ -28,13 +28,17 @@
         ["coupon.total", input("total", "", { type: "number", min: 0, placeholder: t("mall.unlimited") })],
         ["coupon.per_member_limit", input("per_member_limit", 1, { type: "number", min: 1, max: 1000 })],
         ["coupon.stackable", el("input", { type: "checkbox", name: "stackable", id: "in-stackable" })],
+        ["scope.campaign", el("select", { name: "campaign", id: "in-campaign" }, el("option", { value: "" }, "–"),
+          ...((S.lists && S.lists.campaigns) || []).map((c) => el("option", { value: c.id }, c.name)))],
+        ["coupon.claim_url", input("claim_url", "", { type: "url", maxlength: 2048, placeholder: "https://" })],
       ], t("coupon.create"), async (d) => {
         const discount = d.kind === "threshold" ? { kind: "threshold", min_spend: yuan(d.min_spend), amount: yuan(d.amount) }
           : d.kind === "amount_off" ? { kind: "amount_off", amount: yuan(d.amount) }
             : { kind: "percent_off", percent: Number(d.percent), max_amount: yuan(d.amount) };
         const made = await S.api("POST", "/v1/coupon-templates", { name: d.name, discount,
           validity: { kind: "after_claim", days: Number(d.days) }, total: numberOrNull(d.total),
-          per_member_limit: Number(d.per_member_limit), stackable: !!d.stackable });
+          per_member_limit: Number(d.per_member_limit), stackable: !!d.stackable,
+          campaign_id: d.campaign || null, claim_url: d.claim_url || null });
         S.go("coupon", { id: made.id });
       }));
   }
@@ -60,11 +64,12 @@
   S.pages.coupon = {
     async render(params, root) {
       const id = params.get("id") || "";
-      const [tpl, stats, coupons, groups] = await Promise.all([
+      const [tpl, stats, coupons, groups, issues] = await Promise.all([
         S.api("GET", "/v1/coupon-templates/" + id),
         S.api("GET", "/v1/coupon-templates/" + id + "/stats"),
         S.api("GET", "/v1/coupons?limit=50&template_id=" + id),
         S.all("/v1/groups", 5),
+        S.api("GET", "/v1/coupon-issues?limit=20&template_id=" + id),
       ]);
       const names = Object.fromEntries(groups.map((g) => [g.id, g.name]));
       const cur = tpl.currency;
@@ -80,10 +85,28 @@
             ...groups.map((g) => el("option", { value: "group:" + g.id }, t("by.group") + " · " + g.name)))],
         ], t("coupon.issue"), async (d) => {
           const [kind, value] = d.target.split(":");
-          const r = await S.api("POST", "/v1/coupon-templates/" + id + "/issues", { target: kind === "tier" ? { tier: value } : { group_id: value } });
-          root.prepend(el("div", { class: "state", id: "issued" }, t("coupon.issued", { n: r.issued,
-            limit: r.skipped.limit_reached, eligible: r.skipped.not_eligible, stock: r.skipped.out_of_stock })));
+          let r = await S.api("POST", "/v1/coupon-templates/" + id + "/issues", { target: kind === "tier" ? { tier: value } : { group_id: value } });
+          const note = el("div", { class: "state", id: "issued", "data-status": r.status });
+          root.prepend(note);
+          // A large target is issued by a job: follow its progress.
+          while (r.status === "queued" || r.status === "running") {
+            note.textContent = t("coupon.issuing", { done: fmt.num(r.processed), total: fmt.num(r.total) });
+            await new Promise((ok) => setTimeout(ok, 1000));
+            if (!note.isConnected) return;
+            r = await S.api("GET", "/v1/coupon-issues/" + r.id);
+          }
+          note.dataset.status = r.status;
+          note.textContent = (r.status === "failed" ? t("coupon.issue_failed", { why: r.error || "" }) + " " : "") +
+            t("coupon.issued", { n: r.issued, limit: r.skipped.limit_reached, eligible: r.skipped.not_eligible, stock: r.skipped.out_of_stock });
         }));
+      const targetText = (x) => (x.group_id ? t("by.group") + " · " + (names[x.group_id] || x.group_id)
+        : x.tier ? t("scope.tier") + " · " + x.tier : x.layer_id ? t("coupon.issue_layer")
+        : t("coupon.issue_members", { n: (x.member_ids || []).length }));
+      const issueList = el("div", { class: "card" }, el("h2", {}, t("coupon.issues")),
+        table("coupon-issues", ["member.when", "coupon.issue_to", "settings.status", "coupon.issue_progress", "coupon.stat.given"], issues.items,
+          (x, k) => ({ "member.when": when(x.created_at), "coupon.issue_to": targetText(x.target),
+            "settings.status": t("issue.status." + x.status) + (x.error ? " · " + x.error : ""),
+            "coupon.issue_progress": fmt.num(x.processed) + " / " + fmt.num(x.total), "coupon.stat.given": fmt.num(x.issued) })[k]));
       const toggle = write && tpl.status !== "archived" ? el("button", { id: "toggle-template", onclick: async () => {
         try {
           await S.api("PATCH", "/v1/coupon-templates/" + id, { status: tpl.status === "active" ? "paused" : "active" });
@@ -106,6 +129,7 @@
                 "coupon.stat.given": fmt.num(g.given), "coupon.stat.redeemed": fmt.num(g.redeemed),
                 "coupon.stat.redemption_rate": fmt.pct(g.redemption_rate), "coupon.stat.gmv": fmt.money(g.gmv, cur) })[k])),
           write ? issue : null),
+        issues.items.length ? issueList : null,
         el("div", { class: "card" }, el("div", { class: "tools" }, el("h2", {}, t("coupon.latest")),
           el("a", { href: "/v1/coupons?format=csv&template_id=" + id, download: "coupons.csv", class: "button", id: "csv-coupons" }, t("action.csv"))),
           table("coupons", ["member.when", "coupon.code", "settings.status", "coupon.order", "coupon.stat.discount"], coupons.items,

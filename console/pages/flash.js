@@ -26,8 +26,9 @@
         ["flash.sale_price", el("span", {}, input("sale_price", "", { type: "number", min: 0, step: 0.01, class: "short", required: true }), " ", cur)],
         ["mall.col.stock", input("stock", 100, { type: "number", min: 0 })],
         ["coupon.per_member_limit", input("limit", 1, { type: "number", min: 1, max: 1000 })],
+        ["flash.link", input("link", "", { type: "url", maxlength: 2048, placeholder: "https://" })],
       ], t("flash.create"), async (d) => {
-        const made = await S.api("POST", "/v1/flash-sales", { campaign_id: d.campaign,
+        const made = await S.api("POST", "/v1/flash-sales", { campaign_id: d.campaign, link: d.link || null,
           schedule: { kind: "daily", at: d.at, duration_minutes: Number(d.duration) },
           items: [{ product_id: d.product_id, name: d.item_name, list_price: yuan(d.list_price), sale_price: yuan(d.sale_price),
             stock: Number(d.stock), per_member_limit: Number(d.limit) }] });

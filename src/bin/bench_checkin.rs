@@ -57,15 +57,32 @@ pub(super) async fn fire_counting(
     requests: Vec<(reqwest::Method, String, Option<serde_json::Value>)>,
     concurrency: usize,
 ) -> anyhow::Result<Timed> {
+    fire_counting_warm(key, requests, concurrency, None).await
+}
+
+/// [`fire_counting`]; with `warm`, each connection first sends an untimed
+/// `GET warm` (so it is open, as a client's connection pool would hold it)
+/// and all start the timed requests together.
+pub(super) async fn fire_counting_warm(
+    key: &str,
+    requests: Vec<(reqwest::Method, String, Option<serde_json::Value>)>,
+    concurrency: usize,
+    warm: Option<&str>,
+) -> anyhow::Result<Timed> {
     let total = requests.len();
     let requests = Arc::new(requests);
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let started = Instant::now();
+    let ready = Arc::new(tokio::sync::Barrier::new(concurrency + 1));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let (client, requests, next, key) = (client.clone(), requests.clone(), next.clone(), key.to_owned());
+        let (ready, warm) = (ready.clone(), warm.map(str::to_owned));
         tasks.push(tokio::spawn(async move {
+            if let Some(url) = warm {
+                client.get(url).bearer_auth(&key).send().await?.bytes().await?;
+            }
+            ready.wait().await;
             let mut lat = Vec::new();
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -85,6 +102,8 @@ pub(super) async fn fire_counting(
             }
         }));
     }
+    ready.wait().await;
+    let started = Instant::now();
     let mut all = Vec::with_capacity(total);
     for t in tasks {
         all.extend(t.await??);

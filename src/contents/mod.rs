@@ -4,9 +4,11 @@
 //! so every stored template renders. A content used by an SOP step cannot be
 //! deleted (409).
 
+pub mod live;
 pub mod model;
 pub mod repo;
 mod routes;
 pub mod template;
 
+pub use live::LiveVars;
 pub use routes::router;

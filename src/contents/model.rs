@@ -137,15 +137,17 @@ fn max_chars(field: &str) -> usize {
 }
 
 /// The schema of one message field as [`check_body`] checks it: text, a
-/// template, and for URLs a URL or `{{campaign.link}}`; an `app_id` holds
+/// template, and for URLs a URL or one link variable alone (`{{campaign.link}}`,
+/// `{{coupon.claim_link}}`, `{{flash_sale.link}}`); an `app_id` holds
 /// no placeholder.
 fn field_schema(field: &str) -> RefOr<Schema> {
     let mut parts =
         vec![schema::text_of(1, max_chars(field), false, ""), schema::matching(&template::pattern(), false)];
     if field.ends_with("url") {
         let ws = schema::white_space();
+        let links = template::LINK_VARIABLES.iter().map(|v| v.replace('.', r"\.")).collect::<Vec<_>>().join("|");
         parts.push(schema::matching(
-            &format!(r"^(?:{ws}*\{{\{{campaign\.link\}}\}}{ws}*|{})$", schema::url_pattern()),
+            &format!(r"^(?:{ws}*\{{\{{(?:{links})\}}\}}{ws}*|{})$", schema::url_pattern()),
             false,
         ));
     }
@@ -363,7 +365,8 @@ pub fn validate_change(name: &str, kind: ContentKind, body: &MessageBody) -> Api
 }
 
 fn is_url_template(v: &str) -> bool {
-    v.trim() == "{{campaign.link}}"
+    let v = v.trim();
+    template::LINK_VARIABLES.iter().any(|l| v.strip_prefix("{{").and_then(|r| r.strip_suffix("}}")) == Some(*l))
 }
 
 /// Validates a whole content.

@@ -9,7 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::model::{self, Content, ContentKind, CreateContent, Message, PreviewQuery, UpdateContent};
 use super::repo;
-use super::template::Context;
+use super::template::{self, Context};
 use crate::audit::{self, Actor};
 use crate::error::{on_constraint, ApiError, ApiResult, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
@@ -24,6 +24,7 @@ pub fn router<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     crate::state::AppState: axum::extract::FromRef<S>,
+    super::LiveVars: axum::extract::FromRef<S>,
 {
     OpenApiRouter::new()
         .routes(routes!(list_contents, create_content))
@@ -177,6 +178,7 @@ pub struct Preview {
     security(("bearer" = [])))]
 pub async fn preview_content(
     State(state): State<AppState>,
+    State(live): State<super::LiveVars>,
     auth: Auth,
     ApiPath(id): ApiPath<ContentId>,
     ApiQuery(q): ApiQuery<PreviewQuery>,
@@ -184,7 +186,11 @@ pub async fn preview_content(
     let ws = auth.workspace_id;
     let mut conn = state.pool.acquire().await?;
     let content = repo::get(&mut conn, ws, id).await?.ok_or(ApiError::NotFound("content"))?;
-    let (ctx, timezone) = preview_context(&mut conn, ws, &content, &q, state.clock.now()).await?;
+    let now = state.clock.now();
+    let (mut ctx, timezone) = preview_context(&mut conn, ws, &content, &q, now).await?;
+    if let Some(c) = q.campaign_id {
+        live.fill(&mut conn, ws, c, crate::clock::zone(&timezone), now, &mut ctx).await?;
+    }
     let local_time = ctx.local.map(|l| l.format("%Y-%m-%dT%H:%M").to_string()).unwrap_or_default();
     let message = Message { kind: content.kind, body: content.body.render(&ctx) };
     Ok(Json(Preview { content_id: id, timezone, local_time, message }))
@@ -217,7 +223,7 @@ async fn preview_context(
     }
     if let Some(c) = q.campaign_id {
         repo::campaign_vars(conn, ws, c).await?.ok_or_else(|| unknown("campaign_id"))?.fill(&mut ctx);
-    } else if uses("campaign.") {
+    } else if content.variables.iter().any(|v| template::needs_campaign(v)) {
         return Err(required("campaign_id"));
     }
     ctx.local = Some(match &q.at {

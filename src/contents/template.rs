@@ -22,7 +22,28 @@ pub const VARIABLES: &[&str] = &[
     "checkin.total_days",
     "checkin.points_awarded",
     "points.balance",
+    "coupon.name",
+    "coupon.claim_link",
+    "coupon.remaining",
+    "flash_sale.link",
+    "flash_sale.starts_at",
+    "flash_sale.remaining",
 ];
+
+/// Variables that stand alone in a URL field (the link a card opens).
+pub const LINK_VARIABLES: &[&str] = &["campaign.link", "coupon.claim_link", "flash_sale.link"];
+
+/// Whether a variable reads the campaign of the plan or preview: its own
+/// (`campaign.*`) or its engines' live figures (`coupon.*`, `flash_sale.*`).
+pub fn needs_campaign(var: &str) -> bool {
+    ["campaign.", "coupon.", "flash_sale."].iter().any(|p| var.starts_with(p))
+}
+
+/// Whether a variable's value is read live from a campaign engine at render
+/// time ([`super::live`]).
+pub fn is_live(var: &str) -> bool {
+    var.starts_with("coupon.") || var.starts_with("flash_sale.")
+}
 
 /// The templates [`variables`] accepts, as a regular expression (for the
 /// OpenAPI document): text pieces hold no `{{` (nor end with `{`, which would
@@ -107,6 +128,8 @@ pub struct Context {
     pub local: Option<NaiveDateTime>,
     /// A check-in's figures (replies to chat check-ins; empty elsewhere).
     pub checkin: Option<CheckInVars>,
+    /// The campaign engines' live values (`coupon.*`, `flash_sale.*`) by name.
+    pub live: Vec<(&'static str, String)>,
 }
 
 /// What a check-in contributes to its reply.
@@ -137,7 +160,7 @@ impl Context {
             "checkin.total_days" => self.checkin.map(|c| c.total_days.to_string()).unwrap_or_default(),
             "checkin.points_awarded" => self.checkin.map(|c| c.points_awarded.to_string()).unwrap_or_default(),
             "points.balance" => self.checkin.map(|c| c.balance.to_string()).unwrap_or_default(),
-            _ => String::new(),
+            live => self.live.iter().find(|(n, _)| *n == live).map(|(_, v)| v.clone()).unwrap_or_default(),
         }
     }
 }
@@ -182,6 +205,19 @@ mod tests {
             variables(t).unwrap(),
             ["group.name", "campaign.link", "member.display_name", "date", "time", "weekday"]
         );
+    }
+
+    #[test]
+    fn live_values_render_and_an_absent_one_takes_its_fallback() {
+        let ctx = Context {
+            live: vec![("coupon.name", "满100减20".into()), ("flash_sale.remaining", "37".into())],
+            ..Default::default()
+        };
+        let t =
+            "{{coupon.name}} 还剩{{ flash_sale.remaining }}件 {{coupon.remaining|不限量}} {{flash_sale.starts_at|}}.";
+        assert_eq!(render(t, &ctx), "满100减20 还剩37件 不限量 .");
+        assert!(variables(t).unwrap().iter().all(|v| is_live(v) && needs_campaign(v)));
+        assert!(needs_campaign("campaign.link") && !is_live("campaign.link") && !needs_campaign("group.name"));
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! once; the expiry job writes it.
 
 pub mod code;
+pub mod issues;
+pub mod live;
 pub mod model;
 pub mod pricing;
 pub mod reaction;

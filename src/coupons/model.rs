@@ -140,6 +140,9 @@ pub struct CouponTemplate {
     pub stackable: bool,
     /// Whether a refund of the order gives the coupon back (while still valid).
     pub restore_on_refund: bool,
+    /// The shop's page where a member claims it (`{{coupon.claim_link}}`;
+    /// null: the campaign's link).
+    pub claim_url: Option<String>,
     pub status: TemplateStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -184,6 +187,9 @@ pub struct CreateTemplate {
     pub stackable: bool,
     #[serde(default)]
     pub restore_on_refund: bool,
+    /// The shop's claim page (`{{coupon.claim_link}}`).
+    #[schema(schema_with = schema::opt_url)]
+    pub claim_url: Option<String>,
     pub status: Option<TemplateStatus>,
 }
 
@@ -202,6 +208,10 @@ pub struct UpdateTemplate {
     pub per_member_limit: Option<u32>,
     pub status: Option<TemplateStatus>,
     pub restore_on_refund: Option<bool>,
+    /// null: the campaign's link.
+    #[serde(default, deserialize_with = "crate::http::patch::double_option")]
+    #[schema(schema_with = schema::opt_url)]
+    pub claim_url: Option<Option<String>>,
 }
 
 pub fn check_money(c: &mut Checks, field: &str, v: i64, min: i64) {
@@ -309,6 +319,9 @@ impl CreateTemplate {
         if let Some(e) = &self.eligible {
             e.check(&mut c);
         }
+        if let Some(u) = &self.claim_url {
+            c.url("claim_url", u);
+        }
         c.finish()
     }
 }
@@ -325,6 +338,9 @@ impl UpdateTemplate {
         }
         if self.per_member_limit.is_some_and(|l| !(1..=1000).contains(&l)) {
             c.fail("per_member_limit", "invalid", "must be 1 to 1000");
+        }
+        if let Some(Some(u)) = &self.claim_url {
+            c.url("claim_url", u);
         }
         c.finish()
     }
@@ -498,4 +514,65 @@ pub struct CouponQuery {
     /// `csv`: every matching coupon as one CSV download (`limit` and `cursor` do not apply).
     #[param(inline)]
     pub format: Option<Format>,
+}
+
+/// Where an operator's issue is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum IssueStatus {
+    /// Waiting for the campaign jobs.
+    Queued,
+    /// Some chunks done.
+    Running,
+    /// Every member of the target processed.
+    Done,
+    /// Stopped (see `error`): what was issued before stays.
+    Failed,
+}
+
+/// What an issue skipped, by reason.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Skipped {
+    pub limit_reached: i64,
+    pub not_eligible: i64,
+    pub out_of_stock: i64,
+}
+
+/// An operator's issue of coupons to a target, with its progress. A target
+/// of up to 1,000 members is issued in the request (`done` at once); a
+/// larger one is issued by the campaign jobs in chunks.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = CouponIssue)]
+pub struct Issue {
+    /// On each coupon it gave as `issue_id`.
+    pub id: uuid::Uuid,
+    pub template_id: uuid::Uuid,
+    /// The target as asked.
+    #[schema(value_type = Object)]
+    pub target: serde_json::Value,
+    pub status: IssueStatus,
+    /// Members in the target when it was asked.
+    pub total: i64,
+    /// Members processed so far (issued or skipped).
+    pub processed: i64,
+    pub issued: i64,
+    pub skipped: Skipped,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Issue filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct IssueQuery {
+    pub template_id: Option<uuid::Uuid>,
+    pub status: Option<IssueStatus>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    #[param(value_type = Option<uuid::Uuid>)]
+    pub cursor: Option<String>,
 }

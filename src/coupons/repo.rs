@@ -6,7 +6,8 @@ use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
 use super::model::{
-    Coupon, CouponStatus, CouponTemplate, Discount, Eligibility, LineDiscount, TemplateStatus, UpdateTemplate, Validity,
+    Coupon, CouponStatus, CouponTemplate, Discount, Eligibility, Issue, IssueStatus, LineDiscount, Skipped,
+    TemplateStatus, UpdateTemplate, Validity,
 };
 use crate::ids::{CampaignId, GroupId, MemberId, WorkspaceId};
 
@@ -26,6 +27,7 @@ struct TemplateRow {
     eligible: Option<Json<Eligibility>>,
     stackable: bool,
     restore_on_refund: bool,
+    claim_url: Option<String>,
     status: TemplateStatus,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -49,6 +51,7 @@ impl From<TemplateRow> for CouponTemplate {
             eligible: r.eligible.map(|e| e.0),
             stackable: r.stackable,
             restore_on_refund: r.restore_on_refund,
+            claim_url: r.claim_url,
             status: r.status,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -57,14 +60,15 @@ impl From<TemplateRow> for CouponTemplate {
 }
 
 const TEMPLATE_COLUMNS: &str = "id, campaign_id, name, discount, min_spend, currency, products, validity, total, \
-    issued, per_member_limit, eligible, stackable, restore_on_refund, status, created_at, updated_at";
+    issued, per_member_limit, eligible, stackable, restore_on_refund, claim_url, status, created_at, updated_at";
 
 /// Stores a new template.
 pub async fn insert_template(conn: &mut PgConnection, ws: WorkspaceId, t: &CouponTemplate) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO coupon_templates (workspace_id, id, campaign_id, name, discount, min_spend, currency, products,
-             validity, total, issued, per_member_limit, eligible, stackable, restore_on_refund, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, $13, $14, $15, $16, $16)",
+             validity, total, issued, per_member_limit, eligible, stackable, restore_on_refund, status, created_at, updated_at,
+             claim_url)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, $13, $14, $15, $16, $16, $17)",
     )
     .bind(ws)
     .bind(t.id)
@@ -82,6 +86,7 @@ pub async fn insert_template(conn: &mut PgConnection, ws: WorkspaceId, t: &Coupo
     .bind(t.restore_on_refund)
     .bind(t.status)
     .bind(t.created_at)
+    .bind(&t.claim_url)
     .execute(conn)
     .await?;
     Ok(())
@@ -134,7 +139,8 @@ pub async fn update_template(
         "UPDATE coupon_templates SET name = COALESCE($3, name),
              total = CASE WHEN $4 THEN $5 ELSE total END,
              per_member_limit = COALESCE($6, per_member_limit), status = COALESCE($7, status),
-             restore_on_refund = COALESCE($8, restore_on_refund), updated_at = $9
+             restore_on_refund = COALESCE($8, restore_on_refund), updated_at = $9,
+             claim_url = CASE WHEN $10 THEN $11 ELSE claim_url END
          WHERE workspace_id = $1 AND id = $2 AND (NOT $4 OR $5::bigint IS NULL OR issued <= $5)
          RETURNING {TEMPLATE_COLUMNS}"
     );
@@ -148,6 +154,8 @@ pub async fn update_template(
         .bind(u.status)
         .bind(u.restore_on_refund)
         .bind(now)
+        .bind(u.claim_url.is_some())
+        .bind(u.claim_url.clone().flatten())
         .fetch_optional(conn)
         .await?;
     Ok(row.map(Into::into))
@@ -544,4 +552,223 @@ pub async fn figures(
     .bind(now)
     .fetch_all(conn)
     .await
+}
+
+#[derive(FromRow)]
+struct IssueRow {
+    id: Uuid,
+    template_id: Uuid,
+    target: serde_json::Value,
+    status: IssueStatus,
+    total: i32,
+    processed: i32,
+    issued: i32,
+    limit_reached: i32,
+    not_eligible: i32,
+    out_of_stock: i32,
+    cursor: Option<Uuid>,
+    error: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<IssueRow> for (Issue, Option<Uuid>) {
+    fn from(r: IssueRow) -> Self {
+        let issue = Issue {
+            id: r.id,
+            template_id: r.template_id,
+            target: r.target,
+            status: r.status,
+            total: r.total as i64,
+            processed: r.processed as i64,
+            issued: r.issued as i64,
+            skipped: Skipped {
+                limit_reached: r.limit_reached as i64,
+                not_eligible: r.not_eligible as i64,
+                out_of_stock: r.out_of_stock as i64,
+            },
+            error: r.error,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            finished_at: r.finished_at,
+        };
+        (issue, r.cursor)
+    }
+}
+
+const ISSUE_COLUMNS: &str = "id, template_id, target, status, total, processed, issued, limit_reached, not_eligible, \
+                             out_of_stock, cursor, error, created_at, updated_at, finished_at";
+
+/// Stores an issue (done, or queued with its members).
+pub async fn insert_issue(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    i: &Issue,
+    members: Option<&[MemberId]>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO coupon_issues (workspace_id, id, template_id, target, status, total, processed, issued,
+             limit_reached, not_eligible, out_of_stock, created_at, updated_at, finished_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)",
+    )
+    .bind(ws)
+    .bind(i.id)
+    .bind(i.template_id)
+    .bind(&i.target)
+    .bind(i.status)
+    .bind(i.total as i32)
+    .bind(i.processed as i32)
+    .bind(i.issued as i32)
+    .bind(i.skipped.limit_reached as i32)
+    .bind(i.skipped.not_eligible as i32)
+    .bind(i.skipped.out_of_stock as i32)
+    .bind(i.created_at)
+    .bind(i.finished_at)
+    .execute(&mut *conn)
+    .await?;
+    if let Some(members) = members {
+        sqlx::query(
+            "INSERT INTO coupon_issue_members (workspace_id, issue_id, member_id)
+             SELECT $1, $2, m FROM unnest($3::uuid[]) m ON CONFLICT DO NOTHING",
+        )
+        .bind(ws)
+        .bind(i.id)
+        .bind(members)
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// One issue.
+pub async fn get_issue(conn: &mut PgConnection, ws: WorkspaceId, id: Uuid) -> Result<Option<Issue>, sqlx::Error> {
+    let sql = format!("SELECT {ISSUE_COLUMNS} FROM coupon_issues WHERE workspace_id = $1 AND id = $2");
+    let row: Option<IssueRow> = sqlx::query_as(&sql).bind(ws).bind(id).fetch_optional(conn).await?;
+    Ok(row.map(|r| <(Issue, Option<Uuid>)>::from(r).0))
+}
+
+/// Issues, newest first.
+pub async fn list_issues(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    template: Option<Uuid>,
+    status: Option<IssueStatus>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Issue>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {ISSUE_COLUMNS} FROM coupon_issues
+         WHERE workspace_id = $1 AND ($2::uuid IS NULL OR template_id = $2) AND ($3::text IS NULL OR status = $3)
+           AND ($4::uuid IS NULL OR id < $4)
+         ORDER BY id DESC LIMIT $5"
+    );
+    let rows: Vec<IssueRow> =
+        sqlx::query_as(&sql).bind(ws).bind(template).bind(status).bind(after).bind(limit).fetch_all(conn).await?;
+    Ok(rows.into_iter().map(|r| <(Issue, Option<Uuid>)>::from(r).0).collect())
+}
+
+/// The oldest unfinished issue no other instance holds, locked to the end
+/// of the caller's transaction; with its cursor and workspace.
+pub async fn take_pending_issue(
+    conn: &mut PgConnection,
+) -> Result<Option<(WorkspaceId, Issue, Option<Uuid>)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT workspace_id, {ISSUE_COLUMNS} FROM coupon_issues WHERE status IN ('queued', 'running')
+         ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+    );
+    #[derive(FromRow)]
+    struct Pending {
+        workspace_id: Uuid,
+        #[sqlx(flatten)]
+        issue: IssueRow,
+    }
+    let row: Option<Pending> = sqlx::query_as(&sql).fetch_optional(conn).await?;
+    Ok(row.map(|p| {
+        let (issue, cursor) = p.issue.into();
+        (WorkspaceId(p.workspace_id), issue, cursor)
+    }))
+}
+
+/// The next `limit` members of an issue's target after `cursor`, in id
+/// order, each with whether it is still a member to give to (one erased
+/// since the issue was asked is skipped).
+pub async fn issue_chunk(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    issue: Uuid,
+    cursor: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<(MemberId, bool)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT t.member_id, m.id IS NOT NULL AND m.erased_at IS NULL FROM coupon_issue_members t
+         LEFT JOIN members m ON m.workspace_id = t.workspace_id AND m.id = t.member_id
+         WHERE t.workspace_id = $1 AND t.issue_id = $2 AND ($3::uuid IS NULL OR t.member_id > $3)
+         ORDER BY t.member_id LIMIT $4",
+    )
+    .bind(ws)
+    .bind(issue)
+    .bind(cursor)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Records a chunk: counts added, the cursor moved, and the status.
+#[allow(clippy::too_many_arguments)]
+pub async fn advance_issue(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: Uuid,
+    processed: i64,
+    issued: i64,
+    skipped: Skipped,
+    cursor: Option<Uuid>,
+    status: IssueStatus,
+    error: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE coupon_issues SET processed = processed + $3, issued = issued + $4, limit_reached = limit_reached + $5,
+             not_eligible = not_eligible + $6, out_of_stock = out_of_stock + $7, cursor = COALESCE($8, cursor),
+             status = $9, error = $10, updated_at = $11,
+             finished_at = CASE WHEN $9 IN ('done', 'failed') THEN $11 ELSE NULL END
+         WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(processed as i32)
+    .bind(issued as i32)
+    .bind(skipped.limit_reached as i32)
+    .bind(skipped.not_eligible as i32)
+    .bind(skipped.out_of_stock as i32)
+    .bind(cursor)
+    .bind(status)
+    .bind(error)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    if matches!(status, IssueStatus::Done | IssueStatus::Failed) {
+        // The target's snapshot has served its purpose.
+        sqlx::query("DELETE FROM coupon_issue_members WHERE workspace_id = $1 AND issue_id = $2")
+            .bind(ws)
+            .bind(id)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The template a campaign's posts show (`{{coupon.*}}`): its newest active one.
+pub async fn campaign_template(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    campaign: CampaignId,
+) -> Result<Option<CouponTemplate>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {TEMPLATE_COLUMNS} FROM coupon_templates
+         WHERE workspace_id = $1 AND campaign_id = $2 AND status = 'active' ORDER BY id DESC LIMIT 1"
+    );
+    let row: Option<TemplateRow> = sqlx::query_as(&sql).bind(ws).bind(campaign).fetch_optional(conn).await?;
+    Ok(row.map(Into::into))
 }

@@ -11,11 +11,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::model::{
-    Claim, Coupon, CouponQuery, CouponStatus, CouponTemplate, CreateTemplate, Quote, QuoteRequest, Redeem, Release,
-    TemplateStatus, UpdateTemplate,
+    Claim, Coupon, CouponQuery, CouponStatus, CouponTemplate, CreateTemplate, Issue, IssueQuery, IssueStatus, Quote,
+    QuoteRequest, Redeem, Release, Skipped, TemplateStatus, UpdateTemplate,
 };
 use super::repo::{self, Key};
-use super::service::{self, Refusal, Skipped};
+use super::service::{self, Refusal};
 use super::writer::{Ask, ClaimWriter};
 use crate::audit::{self, Actor};
 use crate::error::{on_constraint, ApiError, ApiResult, ErrorEnvelope};
@@ -41,6 +41,8 @@ where
         .routes(routes!(get_coupon_template, update_coupon_template))
         .routes(routes!(claim_coupon))
         .routes(routes!(issue_coupons))
+        .routes(routes!(list_coupon_issues))
+        .routes(routes!(get_coupon_issue))
         .routes(routes!(super::stats::get_coupon_stats))
         .routes(routes!(list_coupons))
         .routes(routes!(get_coupon))
@@ -169,6 +171,7 @@ pub async fn create_coupon_template(
         eligible: body.eligible,
         stackable: body.stackable,
         restore_on_refund: body.restore_on_refund,
+        claim_url: body.claim_url,
         status: body.status.unwrap_or(TemplateStatus::Active),
         created_at: now,
         updated_at: now,
@@ -258,12 +261,16 @@ pub async fn claim_coupon(
 }
 
 /// Who an operator issues coupons to: exactly one of these.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssueTarget {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub member_ids: Option<Vec<MemberId>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub group_id: Option<GroupId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub layer_id: Option<LayerId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tier: Option<String>,
 }
 
@@ -296,15 +303,6 @@ impl ToSchema for IssueTarget {
 #[serde(deny_unknown_fields)]
 pub struct IssueRequest {
     pub target: IssueTarget,
-}
-
-/// What an issue did.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Issued {
-    /// The issue's id (on each coupon as its source).
-    pub id: Uuid,
-    pub issued: i64,
-    pub skipped: Skipped,
 }
 
 /// Members of an issue target (each once).
@@ -352,11 +350,14 @@ async fn target_members(conn: &mut PgConnection, ws: WorkspaceId, t: &IssueTarge
 
 /// Issue one coupon to each member of a target (operator): never more than
 /// the total leaves, skipping members at their limit or not eligible.
-/// `Idempotency-Key` makes a retried batch issue nothing new.
+/// A target of up to 1,000 members is issued before the answer (201, `done`);
+/// a larger one answers 202 `queued` and is issued in chunks of 500 by the
+/// campaign jobs (started at once by an instance that runs them) — follow it at `GET /v1/coupon-issues/{id}`. The target is the members it
+/// had when asked. `Idempotency-Key` makes a retried batch issue nothing new.
 #[utoipa::path(post, path = "/coupon-templates/{id}/issues", tag = "coupons", params(("id" = Uuid, Path)),
     request_body = IssueRequest,
-    responses((status = 201, body = Issued), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
-        (status = 422, body = ErrorEnvelope)),
+    responses((status = 201, body = Issue), (status = 202, body = Issue), (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn issue_coupons(
     State(state): State<AppState>,
@@ -364,21 +365,94 @@ pub async fn issue_coupons(
     auth: Auth,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<IssueRequest>,
-) -> ApiResult<(StatusCode, Json<Issued>)> {
+) -> ApiResult<(StatusCode, Json<Issue>)> {
     auth.require(Role::Operator)?;
     let (ws, now) = (auth.workspace_id, state.clock.now());
     let mut tx = crate::db::begin(&state.pool).await?;
     let t = repo::get_template(&mut tx, ws, id, false).await?.ok_or(ApiError::NotFound("coupon template"))?;
-    let members = target_members(&mut tx, ws, &body.target).await?;
+    let mut members = target_members(&mut tx, ws, &body.target).await?;
+    members.sort();
+    members.dedup();
     if !service::is_open(&t, now) {
         return Err(refusal(Refusal::NotActive));
     }
-    let issue = Uuid::now_v7();
-    let (issued, skipped) = service::issue(&mut tx, ws, &t, &members, issue, now, &ingestion.reactions).await?;
-    let details = serde_json::json!({"issue_id": issue, "issued": issued, "skipped": skipped});
+    let mut issue = Issue {
+        id: Uuid::now_v7(),
+        template_id: t.id,
+        target: serde_json::to_value(&body.target).unwrap_or_default(),
+        status: IssueStatus::Queued,
+        total: members.len() as i64,
+        processed: 0,
+        issued: 0,
+        skipped: Skipped::default(),
+        error: None,
+        created_at: now,
+        updated_at: now,
+        finished_at: None,
+    };
+    let queued = members.len() > super::issues::IN_REQUEST;
+    if queued {
+        repo::insert_issue(&mut tx, ws, &issue, Some(&members)).await?;
+    } else {
+        let (issued, skipped) = service::issue(&mut tx, ws, &t, &members, issue.id, now, &ingestion.reactions).await?;
+        issue = Issue {
+            status: IssueStatus::Done,
+            processed: issue.total,
+            issued,
+            skipped,
+            finished_at: Some(now),
+            ..issue
+        };
+        repo::insert_issue(&mut tx, ws, &issue, None).await?;
+    }
+    let details = serde_json::json!({"issue_id": issue.id, "total": issue.total, "issued": issue.issued,
+        "skipped": issue.skipped, "status": issue.status});
     audit::record(&mut tx, ws, Actor::from(&auth), "coupon_template.issue", "coupon_template", id, details).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(Issued { id: issue, issued, skipped })))
+    if !queued {
+        return Ok((StatusCode::CREATED, Json(issue)));
+    }
+    if !state.settings.workers.campaign_jobs {
+        return Ok((StatusCode::ACCEPTED, Json(issue)));
+    }
+    // This instance runs campaign jobs: it starts at once, and the campaign
+    // jobs of any instance go on with it if this one stops.
+    let (pool, reactions, clock) = (state.pool.clone(), ingestion.reactions.clone(), state.clock.clone());
+    tokio::spawn(async move {
+        if let Err(e) = super::issues::run_pending(&pool, clock.now(), &reactions).await {
+            tracing::warn!(error = %format!("{e:#}"), "coupon issue stopped; the campaign jobs will go on with it");
+        }
+    });
+    Ok((StatusCode::ACCEPTED, Json(issue)))
+}
+
+/// Operators' issues of coupons, newest first, with their progress.
+#[utoipa::path(get, path = "/coupon-issues", tag = "coupons", params(IssueQuery),
+    responses((status = 200, body = Page<Issue>), (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn list_coupon_issues(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<IssueQuery>,
+) -> ApiResult<Json<Page<Issue>>> {
+    let page = PageParams::parse(q.limit, q.cursor.as_deref())?;
+    let mut conn = state.pool.acquire().await?;
+    let rows = repo::list_issues(&mut conn, auth.workspace_id, q.template_id, q.status, page.after, page.fetch_limit())
+        .await?;
+    Ok(Json(Page::from_rows(rows, page, |i| i.id)))
+}
+
+/// One issue and its progress: members processed of `total`, issued, and
+/// skipped by reason.
+#[utoipa::path(get, path = "/coupon-issues/{id}", tag = "coupons", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Issue), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn get_coupon_issue(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Issue>> {
+    let mut conn = state.pool.acquire().await?;
+    let i = repo::get_issue(&mut conn, auth.workspace_id, id).await?;
+    Ok(Json(i.ok_or(ApiError::NotFound("coupon issue"))?))
 }
 
 /// Coupons, newest first (status as of now: unused past validity reads `expired`).

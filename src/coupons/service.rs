@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::model::{Cart, Coupon, CouponStatus, CouponTemplate, Eligibility, Quote, TemplateStatus, Validity};
+use super::model::{Cart, Coupon, CouponStatus, CouponTemplate, Eligibility, Quote, Skipped, TemplateStatus, Validity};
 use super::pricing::{self, Terms};
 use super::repo::{self, NewCoupon};
 use crate::events::model::{EventKind, EventSource};
@@ -238,14 +238,6 @@ pub async fn claim(
         return Ok(Err(Refusal::OutOfStock));
     }
     Ok(Ok(coupon))
-}
-
-/// What an issue did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct Skipped {
-    pub limit_reached: i64,
-    pub not_eligible: i64,
-    pub out_of_stock: i64,
 }
 
 /// Issues one coupon of `t` to each of `members` (an operator's batch):

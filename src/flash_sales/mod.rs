@@ -9,11 +9,13 @@
 //! exceed the item's limit, and a reservation changes state once. `sold_out`
 //! is answered only when no unit was available at that moment.
 
+pub mod live;
 pub mod model;
 pub mod outbound;
 pub mod reaction;
 pub mod repo;
 mod routes;
 pub mod service;
+pub mod writer;
 
 pub use routes::router;

@@ -59,6 +59,18 @@ fn local(tz: chrono_tz::Tz, day: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
 }
 
 impl Schedule {
+    /// The schedule at the database's precision (microseconds): a run's
+    /// `starts_at` is the key of its stock row, and is compared with it.
+    pub fn to_micros(self) -> Self {
+        use chrono::SubsecRound;
+        match self {
+            Schedule::Once { starts_at, ends_at } => {
+                Schedule::Once { starts_at: starts_at.trunc_subsecs(6), ends_at: ends_at.trunc_subsecs(6) }
+            }
+            daily => daily,
+        }
+    }
+
     /// The run on at `now`, else the next one.
     pub fn when(&self, tz: chrono_tz::Tz, now: DateTime<Utc>) -> When {
         match self {
@@ -134,8 +146,16 @@ pub enum SaleStatus {
 /// An item's stock in one run.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ItemStock {
-    #[serde(flatten)]
-    pub item: SaleItem,
+    pub product_id: String,
+    pub name: String,
+    /// Minor units.
+    pub list_price: i64,
+    /// Minor units.
+    pub sale_price: i64,
+    /// Units in this run.
+    pub stock: i32,
+    /// Units a member may take per run.
+    pub per_member_limit: i32,
     pub reserved: i64,
     pub sold: i64,
     /// `stock - reserved - sold`.
@@ -151,6 +171,8 @@ pub struct FlashSale {
     pub schedule: Schedule,
     pub eligible: Option<Eligibility>,
     pub reservation_minutes: i32,
+    /// The shop's page of the sale (`{{flash_sale.link}}`; null: the campaign's link).
+    pub link: Option<String>,
     pub status: SaleStatus,
     /// The run on now (in the workspace's timezone), else the next one (null: none left).
     pub occurrence: Option<Occurrence>,
@@ -179,6 +201,9 @@ pub struct CreateSale {
     #[serde(default, deserialize_with = "crate::validate::de::opt_uint32")]
     #[schema(minimum = 1, maximum = 1440)]
     pub reservation_minutes: Option<u32>,
+    /// The shop's page of the sale (`{{flash_sale.link}}`).
+    #[schema(schema_with = schema::opt_url)]
+    pub link: Option<String>,
     pub status: Option<SaleStatus>,
 }
 
@@ -231,6 +256,9 @@ impl CreateSale {
         if self.reservation_minutes.is_some_and(|m| !(1..=1440).contains(&m)) {
             c.fail("reservation_minutes", "invalid", "must be 1 to 1440");
         }
+        if let Some(u) = &self.link {
+            c.url("link", u);
+        }
         c.finish()
     }
 }
@@ -242,6 +270,10 @@ pub struct UpdateSale {
     #[schema(schema_with = schema::opt_text::<1, 200>)]
     pub name: Option<String>,
     pub status: Option<SaleStatus>,
+    /// null: the campaign's link.
+    #[serde(default, deserialize_with = "crate::http::patch::double_option")]
+    #[schema(schema_with = schema::opt_url)]
+    pub link: Option<Option<String>>,
 }
 
 /// `POST /v1/flash-sales/{id}/items/{product_id}/reservations`.
@@ -303,6 +335,21 @@ mod tests {
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_one_off_schedule_is_kept_at_the_databases_precision() {
+        let once = Schedule::Once {
+            starts_at: utc("2026-12-07T02:00:00.123456789Z"),
+            ends_at: utc("2026-12-07T03:00:00.999999999Z"),
+        };
+        let When::Now(run) = once.to_micros().when(chrono_tz::UTC, utc("2026-12-07T02:30:00Z")) else {
+            panic!("on now")
+        };
+        assert_eq!(run.starts_at, utc("2026-12-07T02:00:00.123456Z"));
+        assert_eq!(run.ends_at, utc("2026-12-07T03:00:00.999999Z"));
+        let daily = Schedule::Daily { at: "10:00".into(), duration_minutes: 30 };
+        assert_eq!(daily.clone().to_micros(), daily);
     }
 
     #[test]

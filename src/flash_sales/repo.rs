@@ -18,13 +18,14 @@ pub struct SaleRow {
     pub schedule: Json<Schedule>,
     pub eligible: Option<Json<Eligibility>>,
     pub reservation_minutes: i32,
+    pub link: Option<String>,
     pub status: SaleStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 const SALE_COLUMNS: &str =
-    "id, campaign_id, name, schedule, eligible, reservation_minutes, status, created_at, updated_at";
+    "id, campaign_id, name, schedule, eligible, reservation_minutes, link, status, created_at, updated_at";
 
 /// Stores a sale and its items.
 pub async fn insert_sale(
@@ -35,8 +36,8 @@ pub async fn insert_sale(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO flash_sales (workspace_id, id, campaign_id, name, schedule, eligible, reservation_minutes, status,
-             created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+             created_at, updated_at, link)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
     )
     .bind(ws)
     .bind(s.id)
@@ -47,6 +48,7 @@ pub async fn insert_sale(
     .bind(s.reservation_minutes)
     .bind(s.status)
     .bind(s.created_at)
+    .bind(&s.link)
     .execute(&mut *conn)
     .await?;
     sqlx::query(
@@ -89,17 +91,19 @@ pub async fn list_sales(
     sqlx::query_as(&sql).bind(ws).bind(campaign).bind(after).bind(limit).fetch_all(conn).await
 }
 
-/// Renames or moves a sale's status.
+/// Renames a sale, moves its status or changes its link (`Some(None)`: none).
 pub async fn update_sale(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     id: Uuid,
     name: Option<&str>,
     status: Option<SaleStatus>,
+    link: Option<Option<&str>>,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
-        "UPDATE flash_sales SET name = COALESCE($3, name), status = COALESCE($4, status), updated_at = $5
+        "UPDATE flash_sales SET name = COALESCE($3, name), status = COALESCE($4, status), updated_at = $5,
+             link = CASE WHEN $6 THEN $7 ELSE link END
          WHERE workspace_id = $1 AND id = $2",
     )
     .bind(ws)
@@ -107,9 +111,112 @@ pub async fn update_sale(
     .bind(name)
     .bind(status)
     .bind(now)
+    .bind(link.is_some())
+    .bind(link.flatten())
     .execute(conn)
     .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// All a reservation reads before it writes, in one statement without a
+/// transaction: the sale, the item, whether the member and the group are
+/// in the workspace, the timezones that place the run, and the item's
+/// runs on now as last committed.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub sale: SaleRow,
+    pub item: Option<SaleItem>,
+    pub member_found: bool,
+    /// `None`: no group asked; `Some(None)`: asked and not found.
+    pub group_found: Option<Option<Option<String>>>,
+    pub workspace_timezone: String,
+    /// `(starts_at, available, a reservation is due)` of the runs on now.
+    pub runs: Vec<(DateTime<Utc>, i64, bool)>,
+}
+
+#[derive(FromRow)]
+struct ContextRow {
+    #[sqlx(flatten)]
+    sale: SaleRow,
+    item_name: Option<String>,
+    list_price: Option<i64>,
+    sale_price: Option<i64>,
+    stock: Option<i32>,
+    per_member_limit: Option<i32>,
+    member_found: bool,
+    group_found: bool,
+    group_timezone: Option<String>,
+    workspace_timezone: String,
+    run_starts: Vec<DateTime<Utc>>,
+    run_available: Vec<i32>,
+    run_due: Vec<bool>,
+}
+
+/// See [`Context`]; `None` when the sale is not in the workspace.
+pub async fn context(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    sale: Uuid,
+    product: &str,
+    member: MemberId,
+    group: Option<crate::ids::GroupId>,
+    now: DateTime<Utc>,
+) -> Result<Option<Context>, sqlx::Error> {
+    let row: Option<ContextRow> = sqlx::query_as(
+        "SELECT s.id, s.campaign_id, s.name, s.schedule, s.eligible, s.reservation_minutes, s.link, s.status,
+                s.created_at, s.updated_at, i.name AS item_name, i.list_price, i.sale_price, i.stock, i.per_member_limit,
+                EXISTS (SELECT 1 FROM members m WHERE m.workspace_id = $1 AND m.id = $4) AS member_found,
+                EXISTS (SELECT 1 FROM groups g WHERE g.workspace_id = $1 AND g.id = $5) AS group_found,
+                (SELECT g.timezone FROM groups g WHERE g.workspace_id = $1 AND g.id = $5) AS group_timezone,
+                w.timezone AS workspace_timezone,
+                COALESCE(r.starts, '{}') AS run_starts, COALESCE(r.available, '{}') AS run_available,
+                COALESCE(r.due, '{}') AS run_due
+         FROM flash_sales s
+         JOIN workspaces w ON w.id = s.workspace_id
+         LEFT JOIN flash_sale_items i ON i.workspace_id = s.workspace_id AND i.sale_id = s.id AND i.product_id = $3
+         LEFT JOIN LATERAL (
+             SELECT array_agg(st.starts_at) AS starts, array_agg(st.stock - st.reserved - st.sold) AS available,
+                    array_agg(EXISTS (SELECT 1 FROM flash_sale_reservations x
+                        WHERE x.workspace_id = st.workspace_id AND x.sale_id = st.sale_id
+                          AND x.product_id = st.product_id AND x.starts_at = st.starts_at
+                          AND x.status = 'reserved' AND x.expires_at <= $6)) AS due
+             FROM flash_sale_stock st
+             WHERE st.workspace_id = s.workspace_id AND st.sale_id = s.id AND st.product_id = $3
+               AND st.starts_at <= $6 AND st.ends_at > $6
+         ) r ON true
+         WHERE s.workspace_id = $1 AND s.id = $2",
+    )
+    .bind(ws)
+    .bind(sale)
+    .bind(product)
+    .bind(member)
+    .bind(group)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| {
+        let item = match (r.item_name, r.list_price, r.sale_price, r.stock, r.per_member_limit) {
+            (Some(name), Some(list_price), Some(sale_price), Some(stock), Some(per_member_limit)) => {
+                Some(SaleItem { product_id: product.to_owned(), name, list_price, sale_price, stock, per_member_limit })
+            }
+            _ => None,
+        };
+        let runs = r
+            .run_starts
+            .into_iter()
+            .zip(r.run_available)
+            .zip(r.run_due)
+            .map(|((at, available), due)| (at, available as i64, due))
+            .collect();
+        Context {
+            sale: r.sale,
+            item,
+            member_found: r.member_found,
+            group_found: group.map(|_| r.group_found.then_some(r.group_timezone)),
+            workspace_timezone: r.workspace_timezone,
+            runs,
+        }
+    }))
 }
 
 /// A sale's items in their order.
@@ -183,32 +290,6 @@ pub struct Run<'a> {
     pub sale: Uuid,
     pub product: &'a str,
     pub starts_at: DateTime<Utc>,
-}
-
-/// Units available in an item's run as last committed (no lock), and
-/// whether a reservation of it is due to expire (None: the run is untouched).
-pub async fn glance(
-    conn: &mut PgConnection,
-    ws: WorkspaceId,
-    run: Run<'_>,
-    now: DateTime<Utc>,
-) -> Result<Option<(i64, bool)>, sqlx::Error> {
-    let row: Option<(i32, bool)> = sqlx::query_as(
-        "SELECT s.stock - s.reserved - s.sold,
-                EXISTS (SELECT 1 FROM flash_sale_reservations r
-                        WHERE r.workspace_id = s.workspace_id AND r.sale_id = s.sale_id AND r.product_id = s.product_id
-                          AND r.starts_at = s.starts_at AND r.status = 'reserved' AND r.expires_at <= $5)
-         FROM flash_sale_stock s
-         WHERE s.workspace_id = $1 AND s.sale_id = $2 AND s.product_id = $3 AND s.starts_at = $4",
-    )
-    .bind(ws)
-    .bind(run.sale)
-    .bind(run.product)
-    .bind(run.starts_at)
-    .bind(now)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|(a, d)| (a as i64, d)))
 }
 
 /// Counts `quantity` toward a member's limit in a run: `true` when it stays
@@ -365,6 +446,104 @@ impl From<ReservationRow> for Reservation {
 
 const RESERVATION_COLUMNS: &str =
     "id, sale_id, product_id, member_id, quantity, price, status, order_id, starts_at, expires_at, created_at";
+
+/// Stores new reservations of one run and item (a batch of the writer).
+pub async fn insert_reservations(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    rs: &[Reservation],
+) -> Result<(), sqlx::Error> {
+    let Some(first) = rs.first() else { return Ok(()) };
+    sqlx::query(
+        "INSERT INTO flash_sale_reservations (workspace_id, id, sale_id, product_id, starts_at, member_id, quantity,
+             price, status, expires_at, created_at, updated_at)
+         SELECT $1, id, $2, $3, $4, member_id, quantity, price, 'reserved', expires_at, created_at, created_at
+         FROM unnest($5::uuid[], $6::uuid[], $7::int[], $8::bigint[], $9::timestamptz[], $10::timestamptz[])
+             AS x(id, member_id, quantity, price, expires_at, created_at)",
+    )
+    .bind(ws)
+    .bind(first.sale_id)
+    .bind(&first.product_id)
+    .bind(first.starts_at)
+    .bind(rs.iter().map(|r| r.id).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.member_id.0).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.quantity).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.price).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.expires_at).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.created_at).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Locks a run's stock row (`FOR NO KEY UPDATE`, as the guarded update's
+/// own lock) to the end of the transaction; the units available.
+pub async fn lock_run(conn: &mut PgConnection, ws: WorkspaceId, run: Run<'_>) -> Result<i64, sqlx::Error> {
+    let available: Option<i32> = sqlx::query_scalar(
+        "SELECT stock - reserved - sold FROM flash_sale_stock
+         WHERE workspace_id = $1 AND sale_id = $2 AND product_id = $3 AND starts_at = $4 FOR NO KEY UPDATE",
+    )
+    .bind(ws)
+    .bind(run.sale)
+    .bind(run.product)
+    .bind(run.starts_at)
+    .fetch_optional(conn)
+    .await?;
+    Ok(available.unwrap_or(0) as i64)
+}
+
+/// [`take_limit`] for several distinct members at once (a writer's batch),
+/// in member order so concurrent batches never wait in a cycle: the members
+/// whose count stayed within `limit`.
+pub async fn take_limits(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    run: Run<'_>,
+    asks: &[(MemberId, i32)],
+    limit: i32,
+) -> Result<Vec<MemberId>, sqlx::Error> {
+    let Run { sale, product, starts_at } = run;
+    sqlx::query_scalar(
+        "INSERT INTO flash_sale_takers (workspace_id, sale_id, product_id, starts_at, member_id, taken)
+         SELECT $1, $2, $3, $4, m, q FROM unnest($5::uuid[], $6::int[]) AS x(m, q) WHERE q <= $7 ORDER BY m
+         ON CONFLICT (workspace_id, sale_id, product_id, starts_at, member_id)
+         DO UPDATE SET taken = flash_sale_takers.taken + EXCLUDED.taken
+             WHERE flash_sale_takers.taken + EXCLUDED.taken <= $7
+         RETURNING member_id",
+    )
+    .bind(ws)
+    .bind(sale)
+    .bind(product)
+    .bind(starts_at)
+    .bind(asks.iter().map(|a| a.0 .0).collect::<Vec<_>>())
+    .bind(asks.iter().map(|a| a.1).collect::<Vec<_>>())
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Takes back what [`take_limit`] counted for a reservation not made.
+pub async fn untake_limit(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    run: Run<'_>,
+    member: MemberId,
+    quantity: i32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE flash_sale_takers SET taken = taken - $6
+         WHERE workspace_id = $1 AND sale_id = $2 AND product_id = $3 AND starts_at = $4 AND member_id = $5",
+    )
+    .bind(ws)
+    .bind(run.sale)
+    .bind(run.product)
+    .bind(run.starts_at)
+    .bind(member)
+    .bind(quantity)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
 
 /// Stores a new reservation.
 pub async fn insert_reservation(conn: &mut PgConnection, ws: WorkspaceId, r: &Reservation) -> Result<(), sqlx::Error> {

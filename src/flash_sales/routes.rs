@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::model::{Confirm, CreateSale, FlashSale, Reservation, ReservationStatus, Reserve, SaleStatus, UpdateSale};
 use super::repo::{self, SaleRow};
 use super::service::{self, Refusal};
+use super::writer::{Ask, ReservationWriter};
 use crate::audit::{self, Actor};
 use crate::campaigns::model::CampaignKind;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
@@ -27,6 +28,7 @@ pub fn router<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     AppState: axum::extract::FromRef<S>,
+    ReservationWriter: axum::extract::FromRef<S>,
 {
     OpenApiRouter::new()
         .routes(routes!(list_flash_sales, create_flash_sale))
@@ -124,9 +126,10 @@ pub async fn create_flash_sale(
         id: Uuid::now_v7(),
         campaign_id: c.id.0,
         name: body.name.map(|n| n.trim().to_owned()).unwrap_or(c.name),
-        schedule: Stored(body.schedule),
+        schedule: Stored(body.schedule.to_micros()),
         eligible: body.eligible.map(Stored),
         reservation_minutes: body.reservation_minutes.unwrap_or(15) as i32,
+        link: body.link,
         status: body.status.unwrap_or(SaleStatus::Active),
         created_at: now,
         updated_at: now,
@@ -152,11 +155,15 @@ pub async fn update_flash_sale(
     auth.require(Role::Operator)?;
     let mut c = crate::validate::Checks::new();
     c.opt_text("name", body.name.as_deref(), 200);
+    if let Some(Some(u)) = &body.link {
+        c.url("link", u);
+    }
     c.finish()?;
     let (ws, now) = (auth.workspace_id, state.clock.now());
     let mut tx = crate::db::begin(&state.pool).await?;
     let name = body.name.as_deref().map(str::trim);
-    if !repo::update_sale(&mut tx, ws, id, name, body.status, now).await? {
+    let link = body.link.as_ref().map(|l| l.as_deref());
+    if !repo::update_sale(&mut tx, ws, id, name, body.status, link, now).await? {
         return Err(ApiError::NotFound("flash sale"));
     }
     audit::record(&mut tx, ws, Actor::from(&auth), "flash_sale.update", "flash_sale", id, serde_json::json!({}))
@@ -179,6 +186,7 @@ pub async fn update_flash_sale(
     security(("bearer" = [])))]
 pub async fn create_reservation(
     State(state): State<AppState>,
+    State(writer): State<ReservationWriter>,
     auth: Auth,
     ApiPath((id, product)): ApiPath<(Uuid, String)>,
     ApiJson(body): ApiJson<Reserve>,
@@ -189,23 +197,35 @@ pub async fn create_reservation(
         return Err(ApiError::field("quantity", "invalid", "must be 1 to 1000"));
     }
     let (ws, now) = (auth.workspace_id, state.clock.now());
-    let mut tx = crate::db::begin(&state.pool).await?;
-    let s = repo::get_sale(&mut tx, ws, id).await?.ok_or(ApiError::NotFound("flash sale"))?;
-    let items = repo::items(&mut tx, ws, id).await?;
-    let item = items.iter().find(|i| i.product_id == product).ok_or(ApiError::NotFound("flash sale item"))?;
-    if crate::members::repo::existing(&mut tx, ws, &[body.member_id]).await?.is_empty() {
+    // Reads first, outside a transaction: in a 10:00 burst most buyers are
+    // answered here (sold out) without a lock or a queue.
+    let mut conn = state.pool.acquire().await?;
+    let c = repo::context(&mut conn, ws, id, &product, body.member_id, body.group_id, now)
+        .await?
+        .ok_or(ApiError::NotFound("flash sale"))?;
+    let item = c.item.as_ref().ok_or(ApiError::NotFound("flash sale item"))?;
+    if !c.member_found {
         return Err(ApiError::unknown("member_id", "no such member in this workspace"));
     }
-    if let Some(g) = body.group_id {
-        crate::groups::repo::get(&mut tx, ws, g)
-            .await?
-            .ok_or_else(|| ApiError::unknown("group_id", "no such group"))?;
+    if c.group_found == Some(None) {
+        return Err(ApiError::unknown("group_id", "no such group"));
     }
-    match service::reserve(&mut tx, ws, &s, item, body.member_id, quantity as i32, body.group_id, now).await? {
-        Ok(r) => {
-            tx.commit().await?;
-            Ok((StatusCode::CREATED, Json(r)))
-        }
+    let plan = match service::look(&mut conn, ws, &c, body.member_id, quantity as i32, now).await? {
+        Ok(plan) => plan,
+        Err(r) => return Err(refusal(r)),
+    };
+    drop(conn);
+    let ask = Ask {
+        ws,
+        sale: c.sale.clone(),
+        item: item.clone(),
+        member: body.member_id,
+        quantity: quantity as i32,
+        plan,
+        now,
+    };
+    match writer.reserve(ask).await? {
+        Ok(r) => Ok((StatusCode::CREATED, Json(r))),
         Err(r) => Err(refusal(r)),
     }
 }

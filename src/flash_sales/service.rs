@@ -76,7 +76,17 @@ pub async fn view(
                 .iter()
                 .find(|r| r.0 == item.product_id)
                 .map_or((item.stock as i64, 0, 0), |r| (r.1 as i64, r.2 as i64, r.3 as i64));
-            ItemStock { item: SaleItem { stock: st as i32, ..item }, reserved, sold, available: st - reserved - sold }
+            ItemStock {
+                product_id: item.product_id,
+                name: item.name,
+                list_price: item.list_price,
+                sale_price: item.sale_price,
+                stock: st as i32,
+                per_member_limit: item.per_member_limit,
+                reserved,
+                sold,
+                available: st - reserved - sold,
+            }
         })
         .collect();
     Ok(FlashSale {
@@ -86,6 +96,7 @@ pub async fn view(
         schedule: s.schedule.0,
         eligible: s.eligible.map(|e| e.0),
         reservation_minutes: s.reservation_minutes,
+        link: s.link,
         status: s.status,
         occurrence,
         on_now,
@@ -95,23 +106,36 @@ pub async fn view(
     })
 }
 
-/// Reserves `quantity` of `item` for `member` at `now`; the caller commits
-/// on `Ok(Ok(_))` and rolls back otherwise.
-#[allow(clippy::too_many_arguments)]
-pub async fn reserve(
+/// Where a reservation goes, decided by [`look`] before any write.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    pub run: Occurrence,
+    /// The run's stock row is not made yet.
+    pub new_run: bool,
+}
+
+/// The reads of a reservation, outside any transaction (a refusal here
+/// costs the buyer no lock and no queue): the sale's status, the run on now
+/// in the group's (else the workspace's) timezone, eligibility, and the
+/// run's units as last committed. Too few units and none due to come back
+/// is a definite answer at this moment: `sold_out` or `insufficient_stock`.
+pub async fn look(
     conn: &mut PgConnection,
     ws: WorkspaceId,
-    s: &SaleRow,
-    item: &SaleItem,
+    c: &repo::Context,
     member: MemberId,
     quantity: i32,
-    group: Option<GroupId>,
     now: DateTime<Utc>,
-) -> Result<Result<Reservation, Refusal>, sqlx::Error> {
+) -> Result<Result<Plan, Refusal>, sqlx::Error> {
+    let s = &c.sale;
     if s.status != SaleStatus::Active {
         return Ok(Err(Refusal::NotActive));
     }
-    let tz = zone(conn, ws, &s.schedule.0, group).await?;
+    let tz = match (&s.schedule.0, &c.group_found) {
+        (super::model::Schedule::Once { .. }, _) => chrono_tz::UTC,
+        (_, Some(Some(Some(tz)))) => crate::clock::zone(tz),
+        _ => crate::clock::zone(&c.workspace_timezone),
+    };
     let run: Occurrence = match s.schedule.0.when(tz, now) {
         When::Now(o) => o,
         When::Next(o) => return Ok(Err(Refusal::NotStarted(o.starts_at))),
@@ -120,14 +144,36 @@ pub async fn reserve(
     if !crate::coupons::service::eligible(conn, ws, s.eligible.as_ref().map(|e| &e.0), member, now).await? {
         return Ok(Err(Refusal::NotEligible));
     }
-    let key = repo::Run { sale: s.id, product: &item.product_id, starts_at: run.starts_at };
-    // A glance without a lock: a run with no unit left and none due to come
-    // back is sold out at this moment, and the buyer need not queue on its row.
-    match repo::glance(conn, ws, key, now).await? {
-        Some((0, false)) => return Ok(Err(Refusal::SoldOut)),
-        None => repo::open_run(conn, ws, s.id, &item.product_id, run).await?,
-        Some(_) => {}
+    match c.runs.iter().find(|r| r.0 == run.starts_at) {
+        None => Ok(Ok(Plan { run, new_run: true })),
+        Some(&(_, 0, false)) => Ok(Err(Refusal::SoldOut)),
+        Some(&(_, available, false)) if available < quantity as i64 => Ok(Err(Refusal::Short(available))),
+        Some(_) => Ok(Ok(Plan { run, new_run: false })),
     }
+}
+
+/// Reserves `quantity` of `item` for `member` in the run [`look`] chose;
+/// the caller commits on `Ok(Ok(_))` and rolls back otherwise.
+///
+/// The member's count first (their row stays locked to the commit), then
+/// the reservation, and the run's stock row last: the row every buyer of
+/// the item waits on is held only from its guarded update to the commit.
+#[allow(clippy::too_many_arguments)]
+pub async fn take(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    s: &SaleRow,
+    item: &SaleItem,
+    member: MemberId,
+    quantity: i32,
+    plan: Plan,
+    now: DateTime<Utc>,
+) -> Result<Result<Reservation, Refusal>, sqlx::Error> {
+    let run = plan.run;
+    if plan.new_run {
+        repo::open_run(conn, ws, s.id, &item.product_id, run).await?;
+    }
+    let key = repo::Run { sale: s.id, product: &item.product_id, starts_at: run.starts_at };
     if !repo::take_limit(conn, ws, key, member, quantity, item.per_member_limit).await? {
         return Ok(Err(Refusal::LimitReached));
     }
@@ -145,7 +191,6 @@ pub async fn reserve(
         created_at: now,
     };
     repo::insert_reservation(conn, ws, &r).await?;
-    // Last: the stock row is the one every buyer of the item waits on.
     let mut taken = repo::reserve(conn, ws, s.id, &item.product_id, run.starts_at, quantity, now).await?;
     if let Taken::Short { .. } = taken {
         let only = Some((ws, s.id, item.product_id.as_str(), run.starts_at));

@@ -19,13 +19,21 @@ use crate::clock::zone;
 use crate::contents::model::Message;
 use crate::contents::repo as contents;
 use crate::contents::template::Context;
+use crate::contents::LiveVars;
 use crate::deliveries::model::{Channel, DeliveryState};
 use crate::deliveries::repo::{self as deliveries, NewDelivery};
 use crate::deliveries::route;
-use crate::ids::{MemberId, PlanId, WorkspaceId};
+use crate::ids::{CampaignId, MemberId, PlanId, WorkspaceId};
 
-/// Runs one pass over at most `limit` due slots; returns how many it claimed.
-pub async fn run_due(pool: &PgPool, now: DateTime<Utc>, grace: Duration, limit: i64) -> anyhow::Result<usize> {
+/// Runs one pass over at most `limit` due slots; returns how many it
+/// claimed. `live` gives the campaign engines' values (`coupon.*`, `flash_sale.*`).
+pub async fn run_due(
+    pool: &PgPool,
+    live: &LiveVars,
+    now: DateTime<Utc>,
+    grace: Duration,
+    limit: i64,
+) -> anyhow::Result<usize> {
     let mut tx = crate::db::begin(pool).await?;
     let due = super::repo::claim_due(&mut tx, now, limit).await?;
     let n = due.len();
@@ -34,7 +42,7 @@ pub async fn run_due(pool: &PgPool, now: DateTime<Utc>, grace: Duration, limit: 
         by_ws.entry(d.workspace_id).or_default().push(d);
     }
     for (ws, rows) in by_ws {
-        claim_workspace(&mut tx, ws, rows, now, grace).await?;
+        claim_workspace(&mut tx, ws, rows, live, now, grace).await?;
     }
     if n > 0 {
         deliveries::announce(&mut tx).await?;
@@ -56,26 +64,36 @@ struct Lookups {
     groups: HashMap<Uuid, contents::GroupVars>,
     members: HashMap<Uuid, String>,
     campaigns: HashMap<Uuid, contents::CampaignVars>,
+    /// The campaign engines' live values by (campaign, group timezone).
+    live: HashMap<(Uuid, String), Vec<(&'static str, String)>>,
     routes: HashMap<(PlanId, Uuid), route::Route>,
     /// `settings.group_daily_cap` of the connections that have one.
     caps: HashMap<Uuid, i64>,
 }
 
-async fn lookups(conn: &mut PgConnection, ws: WorkspaceId, rows: &[Due]) -> anyhow::Result<Lookups> {
+async fn lookups(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    rows: &[Due],
+    sources: &LiveVars,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Lookups> {
     let mut plans = HashMap::new();
     let mut campaigns = HashMap::new();
+    let mut live_keys: Vec<(CampaignId, Uuid)> = Vec::new();
     let mut routes = HashMap::new();
     let mut plan_ids: Vec<PlanId> = rows.iter().map(|r| r.plan_id).collect();
     plan_ids.sort();
     plan_ids.dedup();
     for id in plan_ids {
         let Some(plan) = super::repo::get(conn, ws, id, false).await? else { continue };
+        let groups: Vec<Uuid> = rows.iter().filter(|r| r.plan_id == id).map(|r| r.group_id).collect();
         if let Some(c) = plan.campaign_id {
             if let Some(v) = contents::campaign_vars(conn, ws, c).await? {
                 campaigns.insert(c.0, v);
             }
+            live_keys.extend(groups.iter().map(|g| (c, *g)));
         }
-        let groups: Vec<Uuid> = rows.iter().filter(|r| r.plan_id == id).map(|r| r.group_id).collect();
         for (g, r) in route::resolve(conn, ws, plan.connection_id, &groups).await? {
             routes.insert((id, g), r);
         }
@@ -84,10 +102,25 @@ async fn lookups(conn: &mut PgConnection, ws: WorkspaceId, rows: &[Due]) -> anyh
     let content_ids: Vec<Uuid> = plans.values().flat_map(|p| p.plan.steps.iter().map(|s| s.content_id.0)).collect();
     let group_ids: Vec<Uuid> = rows.iter().map(|r| r.group_id).collect();
     let member_ids: Vec<MemberId> = rows.iter().map(|r| r.member_id).filter(|m| !m.is_nil()).map(MemberId).collect();
+    let groups: HashMap<Uuid, contents::GroupVars> =
+        contents::group_vars(conn, ws, &group_ids).await?.into_iter().map(|g| (g.id.0, g)).collect();
+    let contents: HashMap<Uuid, crate::contents::model::Content> =
+        contents::get_many(conn, ws, &content_ids).await?.into_iter().map(|c| (c.id.0, c)).collect();
+    // Live values only where a step's content uses them: once per campaign
+    // and timezone (a daily flash sale's run is placed in the group's).
+    let mut live = HashMap::new();
+    if contents.values().any(|c| c.variables.iter().any(|v| crate::contents::template::is_live(v))) {
+        for (c, g) in live_keys {
+            let Some(tz) = groups.get(&g).map(|g| g.timezone.clone()) else { continue };
+            if let std::collections::hash_map::Entry::Vacant(e) = live.entry((c.0, tz.clone())) {
+                e.insert(sources.values(conn, ws, c, zone(&tz), now).await?);
+            }
+        }
+    }
     Ok(Lookups {
         caps: crate::connections::repo::daily_caps(conn, ws).await?.into_iter().collect(),
-        contents: contents::get_many(conn, ws, &content_ids).await?.into_iter().map(|c| (c.id.0, c)).collect(),
-        groups: contents::group_vars(conn, ws, &group_ids).await?.into_iter().map(|g| (g.id.0, g)).collect(),
+        contents,
+        groups,
         members: crate::members::repo::display_names(conn, ws, &member_ids)
             .await?
             .into_iter()
@@ -95,6 +128,7 @@ async fn lookups(conn: &mut PgConnection, ws: WorkspaceId, rows: &[Due]) -> anyh
             .collect(),
         plans,
         campaigns,
+        live,
         routes,
     })
 }
@@ -112,6 +146,9 @@ fn render(l: &Lookups, c: &Compiled, step: usize, d: &Due, local: chrono::NaiveD
     if let Some(campaign) = c.plan.campaign_id.and_then(|id| l.campaigns.get(&id.0)) {
         campaign.fill(&mut ctx);
     }
+    if let Some(live) = c.plan.campaign_id.and_then(|id| l.live.get(&(id.0, g.timezone.clone()))) {
+        ctx.live = live.clone();
+    }
     Some((content.id.0, Message { kind: content.kind, body: content.body.render(&ctx) }))
 }
 
@@ -119,10 +156,11 @@ async fn claim_workspace(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     rows: Vec<Due>,
+    live: &LiveVars,
     now: DateTime<Utc>,
     grace: Duration,
 ) -> anyhow::Result<()> {
-    let l = lookups(conn, ws, &rows).await?;
+    let l = lookups(conn, ws, &rows, live, now).await?;
     let mut caps = DailyCaps::default();
     let mut new = Vec::with_capacity(rows.len());
     let mut advanced = Vec::with_capacity(rows.len());

@@ -97,7 +97,7 @@ pub async fn check_refs(
         if c.variables.iter().any(|v| v.starts_with("member.")) && timing.anchor() != Some(Anchor::MemberJoined) {
             misfits.push(("member_variables", format!("{field}: member variables need an after_join step")));
         }
-        if c.variables.iter().any(|v| v.starts_with("campaign.")) && campaign.is_none() {
+        if c.variables.iter().any(|v| crate::contents::template::needs_campaign(v)) && campaign.is_none() {
             misfits.push(("campaign_variables", format!("{field}: campaign variables need the plan's campaign_id")));
         }
     }

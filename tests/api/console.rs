@@ -1047,6 +1047,7 @@ async fn coupons_and_flash_sales_are_made_and_followed_in_the_console() {
             ("in-min_spend", "100"),
             ("in-days", "7"),
             ("in-total", "50"),
+            ("in-claim_url", "https://shop.example/claim/100-20"),
         ],
     )
     .await;
@@ -1060,6 +1061,7 @@ async fn coupons_and_flash_sales_are_made_and_followed_in_the_console() {
         "yuan typed, fen stored"
     );
     assert_eq!((t["total"].clone(), t["validity"].clone()), (json!(50), json!({"kind": "after_claim", "days": 7})));
+    assert_eq!(t["claim_url"], "https://shop.example/claim/100-20");
     // Members claim; one pays with it. The page's figures are the API's.
     let members = send(Method::GET, "/v1/members?limit=3".into(), None).await.body["items"].clone();
     let mut codes = vec![];
@@ -1084,6 +1086,19 @@ async fn coupons_and_flash_sales_are_made_and_followed_in_the_console() {
     let rows = b.js("return document.querySelectorAll('#coupons tbody tr').length").await;
     assert_eq!(rows, json!(3));
     assert_clean(&b, "a coupon's page").await;
+    // Issued to a group from the form: the outcome, then the issue's row.
+    let g =
+        send(Method::GET, "/v1/groups?limit=1".into(), None).await.body["items"][0]["id"].as_str().unwrap().to_owned();
+    submit(&b, "issue-form", &[("in-target", &format!("group:{g}"))]).await;
+    b.until("document.querySelector('#issued[data-status=\"done\"]')", "the issue's outcome").await;
+    let issues = send(Method::GET, format!("/v1/coupon-issues?template_id={id}"), None).await.body;
+    let issued = issues["items"][0]["issued"].as_i64().unwrap();
+    assert!(issued > 0, "{issues}");
+    let note = b.js("return document.getElementById('issued').textContent").await;
+    assert!(note.as_str().unwrap().contains(&issued.to_string()), "{note}");
+    page(&b, &format!("#/coupon?id={id}&again=2"), "coupon").await;
+    assert_eq!(b.js("return document.querySelectorAll('#coupon-issues tbody tr').length").await, json!(1));
+    assert_clean(&b, "a coupon's issues").await;
 
     // A flash sale made from the form on a flash_sale campaign; a reservation shows in its stock.
     let c = send(

@@ -421,3 +421,135 @@ async fn a_burst_of_claims_shares_transactions_and_gives_exactly_the_total() {
     assert!(xmins < 30, "the claims shared transactions: {xmins} for 30 coupons");
     assert_eq!(events_of(&app, "coupon_claimed").await.len(), 30);
 }
+
+/// An app whose requests start no campaign job: the test runs them.
+async fn without_jobs() -> TestApp {
+    let mut settings = crate::helpers::test_settings();
+    settings.workers.campaign_jobs = false;
+    TestApp::spawn_with(settings).await
+}
+
+#[tokio::test]
+async fn a_large_target_is_issued_by_a_job_in_chunks_with_progress_and_never_twice() {
+    let app = without_jobs().await;
+    let g = app.post("/v1/groups", json!({"platform": "telegram", "external_id": "-big", "name": "big"})).await.id();
+    let group = json!({"platform": "telegram", "external_id": "-big"});
+    for batch in 0..3 {
+        let joins: Vec<Value> = (0..500)
+            .map(|i| {
+                let n = batch * 500 + i;
+                json!({"id": format!("j{n}"), "type": "member_joined", "occurred_at": "2026-11-19T01:00:00Z",
+                       "member": {"platform": "telegram", "external_id": format!("u{n}")}, "group": group})
+            })
+            .collect();
+        let r = app.post("/v1/events", json!(joins)).await;
+        assert_eq!(r.body["accepted"], 500, "{:?}", r.body);
+    }
+    // 1,500 in the group; a total of 1,200; 5 already hold one (limit 1).
+    let t = template(&app, amount_off(Some(1_200), 1)).await;
+    let first: Vec<String> = sqlx::query_scalar("SELECT id::text FROM members ORDER BY id DESC LIMIT 5")
+        .fetch_all(&app.state.pool)
+        .await
+        .unwrap();
+    for m in &first {
+        assert_eq!(claim(&app, &t, m).await.status, StatusCode::CREATED);
+    }
+    let r = app.post(&format!("/v1/coupon-templates/{t}/issues"), json!({"target": {"group_id": g}})).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    assert_eq!(
+        (r.body["status"].clone(), r.body["total"].clone(), r.body["processed"].clone()),
+        (json!("queued"), json!(1500), json!(0))
+    );
+    let id = r.id();
+    assert_eq!(app.get(&format!("/v1/coupon-issues/{id}")).await.body["status"], "queued");
+    // Two instances' campaign jobs at once: each chunk is done by one.
+    let (a, b) = tokio::join!(
+        shequn::jobs::run_campaign_jobs_once(&app.state),
+        shequn::jobs::run_campaign_jobs_once(&app.state)
+    );
+    a.unwrap();
+    b.unwrap();
+    let issue = app.get(&format!("/v1/coupon-issues/{id}")).await.body;
+    assert_eq!(issue["status"], "done", "{issue:?}");
+    assert_eq!(
+        (issue["processed"].clone(), issue["issued"].clone(), issue["skipped"].clone()),
+        (json!(1500), json!(1195), json!({"limit_reached": 5, "not_eligible": 0, "out_of_stock": 300}))
+    );
+    assert!(issue["finished_at"].is_string());
+    let (coupons, twice, from_issue, snapshot): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM coupons),
+                (SELECT count(*) FROM (SELECT member_id FROM coupons GROUP BY member_id HAVING count(*) > 1) x),
+                (SELECT count(*) FROM coupons WHERE issue_id = $1::uuid),
+                (SELECT count(*) FROM coupon_issue_members)",
+    )
+    .bind(&id)
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!((coupons, twice, from_issue, snapshot), (1_200, 0, 1_195, 0), "the total, once each, snapshot dropped");
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE type = 'coupon_claimed'")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(events, 1_200, "one event per coupon");
+    // A pass with nothing queued does nothing.
+    shequn::jobs::run_campaign_jobs_once(&app.state).await.unwrap();
+    assert_eq!(app.count("coupons").await, 1_200);
+    // Listed by template; another workspace sees nothing of it.
+    let list = app.get(&format!("/v1/coupon-issues?template_id={t}&status=done")).await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1, "{:?}", list.body);
+    let other = app.other_workspace("other").await;
+    let seen = app.send(Method::GET, &format!("/v1/coupon-issues/{id}"), Some(&other), None).await;
+    assert_eq!(seen.status, StatusCode::NOT_FOUND);
+    let theirs = app.send(Method::GET, "/v1/coupon-issues", Some(&other), None).await;
+    assert_eq!(theirs.body["items"], json!([]));
+    // A small target answers done at once, with its record.
+    let small = template(&app, amount_off(None, 1)).await;
+    let r = app.post(&format!("/v1/coupon-templates/{small}/issues"), json!({"target": {"member_ids": first}})).await;
+    assert_eq!(
+        (r.status, r.body["status"].clone(), r.body["issued"].clone()),
+        (StatusCode::CREATED, json!("done"), json!(5))
+    );
+    assert_eq!(app.get(&format!("/v1/coupon-issues/{}", r.id())).await.body["processed"], 5);
+}
+
+#[tokio::test]
+async fn a_queued_issue_stops_when_its_template_is_paused_and_an_erased_member_is_skipped() {
+    let app = without_jobs().await;
+    let events: Vec<Value> = (0..1_001)
+        .map(|i| {
+            json!({"id": format!("m{i}"), "type": "message_sent", "occurred_at": "2026-11-19T01:00:00Z",
+                   "member": {"platform": "telegram", "external_id": format!("m{i}")}})
+        })
+        .collect();
+    for chunk in events.chunks(500) {
+        assert_eq!(app.post("/v1/events", json!(chunk)).await.status, StatusCode::OK);
+    }
+    let all: Vec<String> =
+        sqlx::query_scalar("SELECT id::text FROM members ORDER BY id").fetch_all(&app.state.pool).await.unwrap();
+    assert_eq!(all.len(), 1_001);
+    let t = template(&app, amount_off(None, 1)).await;
+    let r = app.post(&format!("/v1/coupon-templates/{t}/issues"), json!({"target": {"member_ids": all}})).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let paused = app.patch(&format!("/v1/coupon-templates/{t}"), json!({"status": "paused"})).await;
+    assert_eq!(paused.status, StatusCode::OK, "{:?}", paused.body);
+    shequn::jobs::run_campaign_jobs_once(&app.state).await.unwrap();
+    let issue = app.get(&format!("/v1/coupon-issues/{}", r.id())).await.body;
+    assert_eq!((issue["status"].clone(), issue["issued"].clone()), (json!("failed"), json!(0)), "{issue:?}");
+    assert!(issue["error"].as_str().unwrap().contains("paused"), "{issue:?}");
+    assert_eq!(app.count("coupons").await, 0);
+    // Active again, a new issue of the same target: a member erased after
+    // it was asked is skipped, the rest issued.
+    app.patch(&format!("/v1/coupon-templates/{t}"), json!({"status": "active"})).await;
+    let r = app.post(&format!("/v1/coupon-templates/{t}/issues"), json!({"target": {"member_ids": all}})).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let erased = app.delete(&format!("/v1/members/{}", all[0])).await;
+    assert!(erased.status.is_success(), "{:?}", erased.body);
+    shequn::jobs::run_campaign_jobs_once(&app.state).await.unwrap();
+    let issue = app.get(&format!("/v1/coupon-issues/{}", r.id())).await.body;
+    assert_eq!(
+        (issue["status"].clone(), issue["issued"].clone(), issue["skipped"]["not_eligible"].clone()),
+        (json!("done"), json!(1_000), json!(1)),
+        "{issue:?}"
+    );
+}

@@ -78,6 +78,39 @@ async fn ten_units_under_sixty_concurrent_buyers_make_ten_reservations_and_no_mo
 }
 
 #[tokio::test]
+async fn buyers_asking_more_than_is_left_are_told_what_is_left_not_sold_out() {
+    let app = TestApp::spawn().await;
+    let s = sale(&app, 5, 3).await;
+    let mut members = Vec::new();
+    for i in 0..12 {
+        members.push(member(&app, &format!("q{i}")).await);
+    }
+    app.clock.set(at("2026-11-20T02:00:00Z"));
+    // Twelve buyers of two units at once for five: two get theirs, and every
+    // other is told one unit is left (a false sell-out would say none).
+    let answers = join_all(members.iter().map(|m| reserve(&app, &s, m, 2))).await;
+    let ok: Vec<&Resp> = answers.iter().filter(|r| r.status == StatusCode::CREATED).collect();
+    assert_eq!(ok.len(), 2, "{:?}", answers.iter().map(|r| (r.status, r.body.clone())).collect::<Vec<_>>());
+    for r in answers.iter().filter(|r| r.status != StatusCode::CREATED) {
+        assert_eq!(
+            (r.status, r.code(), r.body["error"]["available"].clone()),
+            (StatusCode::CONFLICT, "insufficient_stock", json!(1)),
+            "{:?}",
+            r.body
+        );
+    }
+    assert_eq!(counts(&item(&app, &s).await), (5, 4, 0, 1));
+    let takers: i64 =
+        sqlx::query_scalar("SELECT coalesce(sum(taken), 0) FROM flash_sale_takers").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(takers, 4, "a refused buyer's count is given back");
+    // The last unit goes to one of many asking for one.
+    let answers = join_all(members[2..].iter().map(|m| reserve(&app, &s, m, 1))).await;
+    assert_eq!(answers.iter().filter(|r| r.status == StatusCode::CREATED).count(), 1);
+    assert!(answers.iter().filter(|r| r.status != StatusCode::CREATED).all(|r| r.code() == "sold_out"));
+    assert_eq!(counts(&item(&app, &s).await), (5, 5, 0, 0));
+}
+
+#[tokio::test]
 async fn runs_are_placed_in_local_time_and_each_day_has_its_own_stock() {
     let app = TestApp::spawn().await;
     let s = sale(&app, 3, 3).await;
@@ -181,4 +214,108 @@ async fn only_flash_sale_campaigns_take_sales_and_bad_input_changes_nothing() {
         .await;
     assert_eq!(bad_time.field(), "schedule.at");
     assert_eq!(app.count("flash_sales").await, 0);
+}
+
+#[tokio::test]
+async fn posts_show_the_coupon_and_the_runs_live_stock_when_rendered() {
+    let app = TestApp::spawn().await;
+    app.clock.set(at("2026-12-08T01:00:00Z")); // 09:00 in Shanghai
+    let c = app
+        .post(
+            "/v1/campaigns",
+            json!({"name": "10点福利", "scene": "conversion", "kind": "flash_sale", "link": "https://shop.example/c/10"}),
+        )
+        .await
+        .id();
+    let t = app
+        .post(
+            "/v1/coupon-templates",
+            json!({"name": "满100减20", "campaign_id": c, "total": 10,
+                   "discount": {"kind": "threshold", "min_spend": 10000, "amount": 2000},
+                   "validity": {"kind": "after_claim", "days": 7}}),
+        )
+        .await;
+    assert_eq!(t.status, StatusCode::CREATED, "{:?}", t.body);
+    let s = app
+        .post(
+            "/v1/flash-sales",
+            json!({"campaign_id": c, "schedule": {"kind": "daily", "at": "10:00", "duration_minutes": 30},
+                   "link": "https://shop.example/flash",
+                   "items": [{"product_id": "sku-9", "name": "纸尿裤", "list_price": 9900, "sale_price": 5900,
+                              "stock": 5, "per_member_limit": 5},
+                             {"product_id": "sku-8", "name": "湿巾", "list_price": 1900, "sale_price": 990,
+                              "stock": 3, "per_member_limit": 1}]}),
+        )
+        .await;
+    assert_eq!((s.status, s.body["link"].clone()), (StatusCode::CREATED, json!("https://shop.example/flash")));
+    let text = "{{coupon.name}} 剩{{coupon.remaining}}张 {{coupon.claim_link}} | \
+                {{flash_sale.starts_at}}开抢 还剩{{flash_sale.remaining}}件 {{flash_sale.link}}";
+    let content = app.post("/v1/contents", json!({"name": "warm-up", "kind": "text", "text": text})).await.id();
+    let preview = |campaign: Option<String>| {
+        let q = campaign.map(|c| format!("?campaign_id={c}")).unwrap_or_default();
+        let app = &app;
+        let content = content.clone();
+        async move { app.get(&format!("/v1/contents/{content}/preview{q}")).await }
+    };
+    let r = preview(Some(c.clone())).await;
+    assert_eq!(
+        r.body["message"]["text"],
+        "满100减20 剩10张 https://shop.example/c/10 | 10:00开抢 还剩8件 https://shop.example/flash",
+        "{:?}",
+        r.body
+    );
+    let r = preview(None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "record_required"));
+    // Two coupons claimed; at 10:05 three units reserved.
+    for name in ["a", "b"] {
+        let m = member(&app, name).await;
+        let r = app.post(&format!("/v1/coupon-templates/{}/claims", t.id()), json!({"member_id": m})).await;
+        assert_eq!(r.status, StatusCode::CREATED);
+    }
+    app.clock.set(at("2026-12-08T02:05:00Z"));
+    let m = member(&app, "buyer").await;
+    let r = app
+        .post(&format!("/v1/flash-sales/{}/items/sku-9/reservations", s.id()), json!({"member_id": m, "quantity": 3}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    // The SOP post at 10:10 is rendered with what stands then.
+    let g = app
+        .post(
+            "/v1/groups",
+            json!({"platform": "telegram", "external_id": "-1", "name": "宝妈群", "timezone": "Asia/Shanghai"}),
+        )
+        .await
+        .id();
+    let refused = app
+        .post(
+            "/v1/sop-plans",
+            json!({"name": "no campaign", "target": {"group_ids": [g]},
+                   "steps": [{"content_id": content, "timing": {"kind": "daily", "at": "10:10"}}]}),
+        )
+        .await;
+    assert!(refused.status.is_client_error(), "{:?}", refused.body);
+    assert!(refused.body.to_string().contains("campaign variables"), "{:?}", refused.body);
+    let plan = app
+        .post(
+            "/v1/sop-plans",
+            json!({"name": "10点", "target": {"group_ids": [g]}, "campaign_id": c,
+                   "steps": [{"content_id": content, "timing": {"kind": "daily", "at": "10:10"}}]}),
+        )
+        .await;
+    assert_eq!(plan.status, StatusCode::CREATED, "{:?}", plan.body);
+    app.clock.set(at("2026-12-08T02:10:00Z"));
+    shequn::jobs::run_scheduler_once(&app.state).await.unwrap();
+    let d = app.get(&format!("/v1/deliveries?plan_id={}", plan.id())).await;
+    let items = d.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{:?}", d.body);
+    assert_eq!(
+        items[0]["message"]["text"],
+        "满100减20 剩8张 https://shop.example/c/10 | 10:00开抢 还剩5件 https://shop.example/flash"
+    );
+    // A link card may open the sale's page; a coupon's name is no URL.
+    let card = |url: &str| json!({"name": format!("card {url}"), "kind": "link", "title": "10点福利", "url": url});
+    assert_eq!(app.post("/v1/contents", card("{{flash_sale.link}}")).await.status, StatusCode::CREATED);
+    assert_eq!(app.post("/v1/contents", card(" {{coupon.claim_link}}")).await.status, StatusCode::CREATED);
+    let bad = app.post("/v1/contents", card("{{coupon.name}}")).await;
+    assert_eq!((bad.status, bad.field()), (StatusCode::UNPROCESSABLE_ENTITY, "url"));
 }

@@ -442,4 +442,38 @@ async fn the_demo_has_real_check_ins_points_redemptions_and_rule_made_vips() {
     let vip = vips["items"][0]["id"].as_str().unwrap().to_owned();
     let history = get(&format!("/v1/members/{vip}/tier-history")).await;
     assert!(history["items"][0]["reason"].as_str().unwrap().starts_with("rule:"), "{history}");
+    // The welfare hour: a coupon template and a daily 10:00 flash sale
+    // whose history agrees with the orders.
+    let w = out.welfare;
+    assert!(w.claimed > 10 && w.reserved > 10 && w.paid > 5, "{w:?}");
+    let templates = get("/v1/coupon-templates").await;
+    let t = templates["items"][0]["id"].as_str().unwrap().to_owned();
+    let stats = get(&format!("/v1/coupon-templates/{t}/stats")).await;
+    assert_eq!(stats["total"]["given"].as_i64(), Some(w.claimed as i64), "{stats}");
+    assert!(stats["total"]["redeemed"].as_i64().unwrap() > 0, "{stats}");
+    let sales = get("/v1/flash-sales").await;
+    assert_eq!(sales["items"][0]["schedule"], json!({"kind": "daily", "at": "10:00", "duration_minutes": 30}));
+    let ws = out.workspace_id;
+    let (reserved, confirmed, paid_orders, unpaid_confirmed, sold, redeemed_unpaid): (i64, i64, i64, i64, i64, i64) =
+        sqlx::query_as(
+            "SELECT (SELECT count(*) FROM flash_sale_reservations WHERE workspace_id = $1 AND status = 'reserved'),
+                (SELECT count(*) FROM flash_sale_reservations WHERE workspace_id = $1 AND status = 'confirmed'),
+                (SELECT count(*) FROM events WHERE workspace_id = $1 AND type = 'order_paid'
+                   AND properties ? 'reservation_id'),
+                (SELECT count(*) FROM flash_sale_reservations r WHERE r.workspace_id = $1 AND r.status = 'confirmed'
+                   AND NOT EXISTS (SELECT 1 FROM events e WHERE e.workspace_id = $1 AND e.type = 'order_paid'
+                     AND e.order_id = r.order_id AND e.properties->>'reservation_id' = r.id::text)),
+                (SELECT coalesce(sum(sold), 0) - (SELECT coalesce(sum(quantity), 0) FROM flash_sale_reservations
+                   WHERE workspace_id = $1 AND status = 'confirmed') FROM flash_sale_stock WHERE workspace_id = $1),
+                (SELECT count(*) FROM coupons c WHERE c.workspace_id = $1 AND c.status = 'redeemed'
+                   AND NOT EXISTS (SELECT 1 FROM events e WHERE e.workspace_id = $1 AND e.type = 'order_paid'
+                     AND e.order_id = c.order_id))",
+        )
+        .bind(ws)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(reserved, 0, "unpaid reservations expired");
+    assert_eq!((confirmed, paid_orders), (w.paid as i64, w.paid as i64));
+    assert_eq!((unpaid_confirmed, sold, redeemed_unpaid), (0, 0, 0), "every sale is a paid order and back");
 }
