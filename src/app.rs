@@ -46,8 +46,8 @@ impl App {
         Self {
             inbox: Inbox::start(pool.clone()),
             check_ins: crate::checkin::writer::Writers::start(pool.clone(), reactions.clone()),
-            claims: crate::coupons::writer::ClaimWriter::start(pool.clone(), reactions.clone()),
-            reservations: crate::flash_sales::writer::ReservationWriter::start(pool.clone()),
+            claims: crate::coupons::writer::ClaimWriter::start(&pool, reactions.clone()),
+            reservations: crate::flash_sales::writer::ReservationWriter::start(&pool),
             state: AppState::new(pool, settings, clock),
             ingestion: Ingestion::new(reactions),
             connections: Arc::default(),

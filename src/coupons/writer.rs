@@ -62,8 +62,10 @@ impl std::fmt::Debug for ClaimWriter {
 impl ClaimWriter {
     /// Starts the writer on the current runtime; `reactions` follow the
     /// `coupon_claimed` events it stores.
-    pub fn start(pool: PgPool, reactions: Reactions) -> Self {
-        let ctx = Arc::new(Ctx { pool, reactions });
+    pub fn start(pool: &PgPool, reactions: Reactions) -> Self {
+        // Connections of its own: a claim's commit never waits for one
+        // behind the request handlers' reads.
+        let ctx = Arc::new(Ctx { pool: crate::db::side_pool(pool, 2), reactions });
         let (sender, rx) = mpsc::channel(MAX_BATCH * 4);
         tokio::spawn(writer(ctx.clone(), rx));
         Self { sender, ctx }

@@ -35,6 +35,20 @@ pub fn pool_options(settings: &Settings) -> PgPoolOptions {
         .acquire_timeout(Duration::from_secs(d.acquire_timeout_secs))
 }
 
+/// A small pool of its own beside `pool` (the same server and options),
+/// opened lazily, for a group-committing writer: its commits must not wait
+/// for a connection behind the request handlers' reads, which in a burst
+/// queue on the shared pool by the hundred. Idle connections close after a
+/// minute.
+pub fn side_pool(pool: &PgPool, max: u32) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(max)
+        .min_connections(0)
+        .idle_timeout(Duration::from_secs(60))
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_lazy_with((*pool.connect_options()).clone())
+}
+
 /// Embedded-cluster options from settings.
 pub fn embedded_options(settings: &Settings) -> EmbeddedOptions {
     let e = &settings.embedded;

@@ -2,19 +2,22 @@
 //! its run's stock row from the guarded update to the commit — one WAL
 //! flush each — while the rest of the burst waits for a pooled connection
 //! behind them. So the API hands the reservations that passed their reads
-//! ([`service::look`]) to a writer task that takes every reservation
-//! waiting, groups them by run and item, and makes each group in one
-//! transaction with the same guards as a lone reservation: each member's
+//! ([`service::look`]) to the writer task of their item's run (one per run
+//! and item with reservations waiting, on connections of their own), which
+//! takes every reservation waiting and makes them in one transaction with
+//! the same guards as a lone reservation: each member's
 //! count first (the guarded upsert of `flash_sale_takers`), then the run's
 //! stock row locked once and handed out in arrival order — a buyer is told
 //! `sold_out` only when nothing was left at its turn — the reservations
 //! inserted, and `reserved` raised by one guarded update (the table's check
-//! stands behind it). Different items' groups run side by side. A 2xx
-//! still means committed. A member's second
+//! stands behind it). Different items' writers commit side by side, and an
+//! item's next batch forms while its last one commits. A 2xx still means
+//! committed. A member's second
 //! reservation in a batch, and every reservation of a batch that fails, go
 //! through the lone path ([`service::take`]) in their own transaction.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
@@ -30,6 +33,9 @@ use crate::ids::{MemberId, WorkspaceId};
 /// Most reservations in one transaction.
 const MAX_BATCH: usize = 256;
 
+/// The writer's own connections: items whose batches commit side by side.
+pub const CONNECTIONS: u32 = 6;
+
 /// One reservation asked of the writer.
 #[derive(Debug, Clone)]
 pub struct Ask {
@@ -42,19 +48,26 @@ pub struct Ask {
     pub now: DateTime<Utc>,
 }
 
+/// An item's run: the rows one batch touches.
+type Key = (WorkspaceId, Uuid, String, DateTime<Utc>);
+
 impl Ask {
-    fn key(&self) -> (WorkspaceId, Uuid, &str, DateTime<Utc>) {
-        (self.ws, self.sale.id, self.item.product_id.as_str(), self.plan.run.starts_at)
+    fn key(&self) -> Key {
+        (self.ws, self.sale.id, self.item.product_id.clone(), self.plan.run.starts_at)
     }
 }
 
 type Answer = anyhow::Result<Result<Reservation, Refusal>>;
 type Reply = oneshot::Sender<Answer>;
+type Queue = mpsc::Sender<(Ask, Reply)>;
 
-/// Hands reservations to the writer (cheap to clone).
+/// Hands reservations to the writers (cheap to clone): one task per item's
+/// run with reservations waiting, so items commit side by side and each
+/// item's next batch forms while its last one commits. A task with nothing
+/// to do for [`IDLE`] ends.
 #[derive(Clone)]
 pub struct ReservationWriter {
-    sender: mpsc::Sender<(Ask, Reply)>,
+    queues: Arc<Mutex<HashMap<Key, Queue>>>,
     pool: PgPool,
 }
 
@@ -64,28 +77,73 @@ impl std::fmt::Debug for ReservationWriter {
     }
 }
 
+/// How long an item's writer waits for more before it ends.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl ReservationWriter {
-    /// Starts the writer on the current runtime.
-    pub fn start(pool: PgPool) -> Self {
-        let (sender, rx) = mpsc::channel(MAX_BATCH * 4);
-        tokio::spawn(writer(pool.clone(), rx));
-        Self { sender, pool }
+    /// The writers' entry, with connections of their own beside `pool`
+    /// ([`crate::db::side_pool`], at most [`CONNECTIONS`]).
+    pub fn start(pool: &PgPool) -> Self {
+        Self { queues: Arc::default(), pool: crate::db::side_pool(pool, CONNECTIONS) }
     }
 
     /// Makes the reservation; returns once it is committed (or refused).
     pub async fn reserve(&self, ask: Ask) -> Answer {
         let (tx, rx) = oneshot::channel();
-        match self.sender.send((ask, tx)).await {
-            Ok(()) => rx.await.unwrap_or_else(|_| Err(anyhow::anyhow!("the reservation writer stopped"))),
-            // The writer is gone (shutting down): on its own.
-            Err(mpsc::error::SendError((ask, _))) => alone(&self.pool, &ask).await,
+        let mut job = (ask, tx);
+        // A writer that ended between the look-up and the send hands the
+        // job back: the next round starts a new one.
+        for _ in 0..3 {
+            let key = job.0.key();
+            let queue = {
+                let mut queues = self.queues.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                queues.entry(key.clone()).or_insert_with(|| self.spawn(key)).clone()
+            };
+            match queue.send(job).await {
+                Ok(()) => return rx.await.unwrap_or_else(|_| Err(anyhow::anyhow!("the reservation writer stopped"))),
+                Err(mpsc::error::SendError(back)) => job = back,
+            }
         }
+        alone(&self.pool, &job.0).await
+    }
+
+    fn spawn(&self, key: Key) -> Queue {
+        let (sender, rx) = mpsc::channel(MAX_BATCH * 4);
+        tokio::spawn(writer(self.pool.clone(), self.queues.clone(), key, sender.clone(), rx));
+        sender
     }
 }
 
-async fn writer(pool: PgPool, mut rx: mpsc::Receiver<(Ask, Reply)>) {
+async fn writer(
+    pool: PgPool,
+    queues: Arc<Mutex<HashMap<Key, Queue>>>,
+    key: Key,
+    me: Queue,
+    mut rx: mpsc::Receiver<(Ask, Reply)>,
+) {
     let mut jobs: Vec<(Ask, Reply)> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.recv().await {
+    loop {
+        let first = match tokio::time::timeout(IDLE, rx.recv()).await {
+            Ok(Some(first)) => first,
+            Ok(None) => return,
+            Err(_) => {
+                // Idle: leave the map (if still ours), then take what came meanwhile.
+                {
+                    let mut queues = queues.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if queues.get(&key).is_some_and(|q| q.same_channel(&me)) {
+                        queues.remove(&key);
+                    }
+                }
+                rx.close();
+                while let Ok(j) = rx.try_recv() {
+                    jobs.push(j);
+                }
+                if !jobs.is_empty() {
+                    group(&pool, std::mem::take(&mut jobs)).await;
+                }
+                return;
+            }
+        };
         jobs.push(first);
         while jobs.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -93,23 +151,7 @@ async fn writer(pool: PgPool, mut rx: mpsc::Receiver<(Ask, Reply)>) {
                 Err(_) => break,
             }
         }
-        let mut all: Vec<(Ask, Reply)> = std::mem::take(&mut jobs);
-        let mut groups = Vec::new();
-        while let Some((first, _)) = all.first() {
-            let key = {
-                let (ws, sale, product, at) = first.key();
-                (ws, sale, product.to_owned(), at)
-            };
-            let (mine, rest): (Vec<_>, Vec<_>) = all.into_iter().partition(|(a, _)| {
-                let (ws, sale, product, at) = a.key();
-                (ws, sale, product, at) == (key.0, key.1, key.2.as_str(), key.3)
-            });
-            all = rest;
-            groups.push(group(&pool, mine));
-        }
-        // Items are independent rows: their groups commit side by side (one
-        // batch in flight per item, so the next takes what waits meanwhile).
-        futures_util::future::join_all(groups).await;
+        group(&pool, std::mem::take(&mut jobs)).await;
     }
 }
 
