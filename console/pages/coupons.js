@@ -101,7 +101,7 @@
         }));
       const targetText = (x) => (x.group_id ? t("by.group") + " · " + (names[x.group_id] || x.group_id)
         : x.tier ? t("scope.tier") + " · " + x.tier : x.layer_id ? t("coupon.issue_layer")
-        : t("coupon.issue_members", { n: (x.member_ids || []).length }));
+        : t("coupon.issue_members", { n: x.member_count || 0 }));
       const issueList = el("div", { class: "card" }, el("h2", {}, t("coupon.issues")),
         table("coupon-issues", ["member.when", "coupon.issue_to", "settings.status", "coupon.issue_progress", "coupon.stat.given"], issues.items,
           (x, k) => ({ "member.when": when(x.created_at), "coupon.issue_to": targetText(x.target),

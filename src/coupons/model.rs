@@ -548,7 +548,8 @@ pub struct Issue {
     /// On each coupon it gave as `issue_id`.
     pub id: uuid::Uuid,
     pub template_id: uuid::Uuid,
-    /// The target as asked.
+    /// The target as asked: `group_id`, `layer_id` or `tier`, or for a list
+    /// of members `member_count`.
     #[schema(value_type = Object)]
     pub target: serde_json::Value,
     pub status: IssueStatus,

@@ -348,6 +348,15 @@ async fn target_members(conn: &mut PgConnection, ws: WorkspaceId, t: &IssueTarge
     Ok(crate::memberships::repo::current_members(conn, ws, &groups).await?)
 }
 
+/// The target as an issue keeps it: a list of members by its size (the
+/// members themselves are the coupons it gave).
+fn target_record(t: &IssueTarget) -> serde_json::Value {
+    match &t.member_ids {
+        Some(ids) => serde_json::json!({"member_count": ids.len()}),
+        None => serde_json::to_value(t).unwrap_or_default(),
+    }
+}
+
 /// Issue one coupon to each member of a target (operator): never more than
 /// the total leaves, skipping members at their limit or not eligible.
 /// A target of up to 1,000 members is issued before the answer (201, `done`);
@@ -379,7 +388,7 @@ pub async fn issue_coupons(
     let mut issue = Issue {
         id: Uuid::now_v7(),
         template_id: t.id,
-        target: serde_json::to_value(&body.target).unwrap_or_default(),
+        target: target_record(&body.target),
         status: IssueStatus::Queued,
         total: members.len() as i64,
         processed: 0,

@@ -510,7 +510,9 @@ async fn a_large_target_is_issued_by_a_job_in_chunks_with_progress_and_never_twi
         (r.status, r.body["status"].clone(), r.body["issued"].clone()),
         (StatusCode::CREATED, json!("done"), json!(5))
     );
-    assert_eq!(app.get(&format!("/v1/coupon-issues/{}", r.id())).await.body["processed"], 5);
+    let kept = app.get(&format!("/v1/coupon-issues/{}", r.id())).await.body;
+    assert_eq!((kept["processed"].clone(), kept["target"].clone()), (json!(5), json!({"member_count": 5})));
+    assert_eq!(list.body["items"][0]["target"], json!({"group_id": g}));
 }
 
 #[tokio::test]
