@@ -242,6 +242,51 @@ pub async fn items(conn: &mut PgConnection, ws: WorkspaceId, sale: Uuid) -> Resu
         .collect())
 }
 
+/// The items of several sales, each with its sale, in their order.
+pub async fn items_of(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    sales: &[Uuid],
+) -> Result<Vec<(Uuid, SaleItem)>, sqlx::Error> {
+    let rows: Vec<(Uuid, String, String, i64, i64, i32, i32)> = sqlx::query_as(
+        "SELECT sale_id, product_id, name, list_price, sale_price, stock, per_member_limit FROM flash_sale_items
+         WHERE workspace_id = $1 AND sale_id = ANY($2) ORDER BY sale_id, position",
+    )
+    .bind(ws)
+    .bind(sales)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(sale, product_id, name, list_price, sale_price, stock, per_member_limit)| {
+            (sale, SaleItem { product_id, name, list_price, sale_price, stock, per_member_limit })
+        })
+        .collect())
+}
+
+/// `(sale, starts_at, product, stock, reserved, sold)` of the touched items
+/// of several runs.
+#[allow(clippy::type_complexity)]
+pub async fn runs_stock(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    runs: &[(Uuid, DateTime<Utc>)],
+) -> Result<Vec<(Uuid, DateTime<Utc>, String, i32, i32, i32)>, sqlx::Error> {
+    if runs.is_empty() {
+        return Ok(vec![]);
+    }
+    sqlx::query_as(
+        "SELECT s.sale_id, s.starts_at, s.product_id, s.stock, s.reserved, s.sold
+         FROM unnest($2::uuid[], $3::timestamptz[]) AS k(sale_id, starts_at)
+         JOIN flash_sale_stock s ON s.workspace_id = $1 AND s.sale_id = k.sale_id AND s.starts_at = k.starts_at",
+    )
+    .bind(ws)
+    .bind(runs.iter().map(|r| r.0).collect::<Vec<_>>())
+    .bind(runs.iter().map(|r| r.1).collect::<Vec<_>>())
+    .fetch_all(conn)
+    .await
+}
+
 /// `(product, stock, reserved, sold)` of a run's items that were touched.
 pub async fn run_stock(
     conn: &mut PgConnection,

@@ -80,10 +80,7 @@ pub async fn list_flash_sales(
     let (ws, now) = (auth.workspace_id, state.clock.now());
     let mut conn = state.pool.acquire().await?;
     let rows = repo::list_sales(&mut conn, ws, q.campaign_id, page.after, page.fetch_limit()).await?;
-    let mut sales = Vec::with_capacity(rows.len());
-    for r in rows {
-        sales.push(service::view(&mut conn, ws, r, now).await?);
-    }
+    let sales = service::views(&mut conn, ws, rows, now).await?;
     Ok(Json(Page::from_rows(sales, page, |s| s.id)))
 }
 

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::model::{FlashSale, ItemStock, Occurrence, Reservation, ReservationStatus, SaleItem, SaleStatus, When};
 use super::outbound;
 use super::repo::{self, SaleRow, Taken};
-use crate::ids::{GroupId, MemberId, WorkspaceId};
+use crate::ids::{MemberId, WorkspaceId};
 
 /// Why a reservation was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,26 +30,6 @@ pub enum Refusal {
     Short(i64),
 }
 
-/// The timezone that places a run of `schedule`: the group's, else the
-/// workspace's (a one-off sale is fixed in UTC and needs no look-up).
-pub async fn zone(
-    conn: &mut PgConnection,
-    ws: WorkspaceId,
-    schedule: &super::model::Schedule,
-    group: Option<GroupId>,
-) -> Result<chrono_tz::Tz, sqlx::Error> {
-    if matches!(schedule, super::model::Schedule::Once { .. }) {
-        return Ok(chrono_tz::UTC);
-    }
-    if let Some(g) = group {
-        if let Some(tz) = crate::groups::repo::get(conn, ws, g).await?.and_then(|g| g.timezone) {
-            return Ok(crate::clock::zone(&tz));
-        }
-    }
-    let w = crate::workspaces::repo::get(conn, ws).await?.ok_or(sqlx::Error::RowNotFound)?;
-    Ok(crate::clock::zone(&w.timezone))
-}
-
 /// A sale as the API shows it at `now`: its run on now (else the next) in
 /// the workspace's timezone, each item with that run's stock.
 pub async fn view(
@@ -58,52 +38,87 @@ pub async fn view(
     s: SaleRow,
     now: DateTime<Utc>,
 ) -> Result<FlashSale, sqlx::Error> {
-    let tz = zone(conn, ws, &s.schedule.0, None).await?;
-    let (occurrence, on_now) = match s.schedule.0.when(tz, now) {
-        When::Now(o) => (Some(o), true),
-        When::Next(o) => (Some(o), false),
-        When::Over => (None, false),
+    views(conn, ws, vec![s], now).await?.pop().ok_or(sqlx::Error::RowNotFound)
+}
+
+/// [`view`] of several sales in three queries whatever their number (the
+/// workspace's timezone, their items, their runs' stock).
+pub async fn views(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    sales: Vec<SaleRow>,
+    now: DateTime<Utc>,
+) -> Result<Vec<FlashSale>, sqlx::Error> {
+    if sales.is_empty() {
+        return Ok(vec![]);
+    }
+    let tz = match sales.iter().any(|s| !matches!(s.schedule.0, super::model::Schedule::Once { .. })) {
+        true => {
+            let w = crate::workspaces::repo::get(conn, ws).await?.ok_or(sqlx::Error::RowNotFound)?;
+            crate::clock::zone(&w.timezone)
+        }
+        false => chrono_tz::UTC,
     };
-    let items = repo::items(conn, ws, s.id).await?;
-    let stock = match occurrence {
-        Some(o) => repo::run_stock(conn, ws, s.id, o.starts_at).await?,
-        None => vec![],
-    };
-    let items = items
-        .into_iter()
-        .map(|item| {
-            let (st, reserved, sold) = stock
-                .iter()
-                .find(|r| r.0 == item.product_id)
-                .map_or((item.stock as i64, 0, 0), |r| (r.1 as i64, r.2 as i64, r.3 as i64));
-            ItemStock {
-                product_id: item.product_id,
-                name: item.name,
-                list_price: item.list_price,
-                sale_price: item.sale_price,
-                stock: st as i32,
-                per_member_limit: item.per_member_limit,
-                reserved,
-                sold,
-                available: st - reserved - sold,
+    let runs: Vec<(Option<Occurrence>, bool)> = sales
+        .iter()
+        .map(|s| {
+            let tz = if matches!(s.schedule.0, super::model::Schedule::Once { .. }) { chrono_tz::UTC } else { tz };
+            match s.schedule.0.when(tz, now) {
+                When::Now(o) => (Some(o), true),
+                When::Next(o) => (Some(o), false),
+                When::Over => (None, false),
             }
         })
         .collect();
-    Ok(FlashSale {
-        id: s.id,
-        campaign_id: crate::ids::CampaignId(s.campaign_id),
-        name: s.name,
-        schedule: s.schedule.0,
-        eligible: s.eligible.map(|e| e.0),
-        reservation_minutes: s.reservation_minutes,
-        link: s.link,
-        status: s.status,
-        occurrence,
-        on_now,
-        items,
-        created_at: s.created_at,
-        updated_at: s.updated_at,
-    })
+    let ids: Vec<uuid::Uuid> = sales.iter().map(|s| s.id).collect();
+    let items = repo::items_of(conn, ws, &ids).await?;
+    let keys: Vec<(uuid::Uuid, DateTime<Utc>)> =
+        sales.iter().zip(&runs).filter_map(|(s, r)| r.0.map(|o| (s.id, o.starts_at))).collect();
+    let stock = repo::runs_stock(conn, ws, &keys).await?;
+    Ok(sales
+        .into_iter()
+        .zip(runs)
+        .map(|(s, (occurrence, on_now))| {
+            let items = items
+                .iter()
+                .filter(|(sale, _)| *sale == s.id)
+                .map(|(_, item)| {
+                    let (st, reserved, sold) = stock
+                        .iter()
+                        .find(|r| {
+                            r.0 == s.id && occurrence.is_some_and(|o| o.starts_at == r.1) && r.2 == item.product_id
+                        })
+                        .map_or((item.stock as i64, 0, 0), |r| (r.3 as i64, r.4 as i64, r.5 as i64));
+                    ItemStock {
+                        product_id: item.product_id.clone(),
+                        name: item.name.clone(),
+                        list_price: item.list_price,
+                        sale_price: item.sale_price,
+                        stock: st as i32,
+                        per_member_limit: item.per_member_limit,
+                        reserved,
+                        sold,
+                        available: st - reserved - sold,
+                    }
+                })
+                .collect();
+            FlashSale {
+                id: s.id,
+                campaign_id: crate::ids::CampaignId(s.campaign_id),
+                name: s.name,
+                schedule: s.schedule.0,
+                eligible: s.eligible.map(|e| e.0),
+                reservation_minutes: s.reservation_minutes,
+                link: s.link,
+                status: s.status,
+                occurrence,
+                on_now,
+                items,
+                created_at: s.created_at,
+                updated_at: s.updated_at,
+            }
+        })
+        .collect())
 }
 
 /// Where a reservation goes, decided by [`look`] before any write.

@@ -108,6 +108,16 @@ async fn buyers_asking_more_than_is_left_are_told_what_is_left_not_sold_out() {
     assert_eq!(answers.iter().filter(|r| r.status == StatusCode::CREATED).count(), 1);
     assert!(answers.iter().filter(|r| r.status != StatusCode::CREATED).all(|r| r.code() == "sold_out"));
     assert_eq!(counts(&item(&app, &s).await), (5, 5, 0, 0));
+    // The list shows each sale with its own run's stock.
+    let other = sale(&app, 7, 1).await;
+    let list = app.get("/v1/flash-sales").await.body;
+    let shown: Vec<(String, (i64, i64, i64, i64))> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["id"].as_str().unwrap().to_owned(), counts(&x["items"][0])))
+        .collect();
+    assert_eq!(shown, [(other, (7, 0, 0, 7)), (s, (5, 5, 0, 0))]);
 }
 
 #[tokio::test]
