@@ -195,6 +195,18 @@ where
     }
 }
 
+/// The peer's address, when the server was started with it (tests and
+/// `serve` are; a router without connect info gives `None`).
+pub struct Peer(pub Option<std::net::SocketAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,10 +2,7 @@
 //! public doors: `POST /v1/sessions`, `/v1/invitations/accept`,
 //! `/v1/password-resets/accept`.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -23,7 +20,7 @@ use super::service::{self, CurrentSession, Opened};
 use crate::audit::{self, Actor};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::http::auth::{Auth, Role};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Peer};
 use crate::http::pagination::{Page, PageParams, PageQuery};
 use crate::ids::{InvitationId, UserId};
 use crate::state::AppState;
@@ -51,17 +48,6 @@ where
     AppState: axum::extract::FromRef<S>,
 {
     OpenApiRouter::new().routes(routes!(sign_in)).routes(routes!(accept_invitation)).routes(routes!(reset_password))
-}
-
-/// The peer's address, when the server was started with it.
-pub struct Peer(Option<SocketAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for Peer {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Peer(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)))
-    }
 }
 
 fn with_cookie(state: &AppState, headers: &HeaderMap, opened: Opened) -> Response {
