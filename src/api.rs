@@ -100,6 +100,7 @@ fn v1_routes() -> OpenApiRouter<App> {
         .merge(crate::mall::router())
         .merge(crate::coupons::router())
         .merge(crate::flash_sales::router())
+        .merge(crate::channels::router())
         .merge(crate::tier_rules::router())
         .merge(crate::memberships::router())
         .merge(crate::layers::router())
@@ -122,7 +123,8 @@ fn api_routes() -> (OpenApiRouter<App>, OpenApiRouter<App>) {
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
-        .merge(crate::console::router());
+        .merge(crate::console::router())
+        .merge(crate::channels::public_router());
     (ops, v1_routes())
 }
 

@@ -34,6 +34,8 @@ pub struct App {
     pub claims: crate::coupons::writer::ClaimWriter,
     /// The group-committing flash-sale reservation writer (API reservations).
     pub reservations: crate::flash_sales::writer::ReservationWriter,
+    /// Visits to channel entry links per client address.
+    pub channel_visits: crate::channels::VisitLimiter,
     /// The campaign engines' live template values (`coupon.*`, `flash_sale.*`).
     pub live: crate::contents::LiveVars,
 }
@@ -52,6 +54,7 @@ impl App {
             ingestion: Ingestion::new(reactions),
             connections: Arc::default(),
             senders: Senders::default(),
+            channel_visits: crate::channels::VisitLimiter::default(),
             live: crate::contents::LiveVars::new(vec![
                 Arc::new(crate::coupons::live::Coupons),
                 Arc::new(crate::flash_sales::live::FlashSales),
@@ -99,6 +102,12 @@ impl FromRef<App> for AppState {
 impl FromRef<App> for crate::flash_sales::writer::ReservationWriter {
     fn from_ref(app: &App) -> Self {
         app.reservations.clone()
+    }
+}
+
+impl FromRef<App> for crate::channels::VisitLimiter {
+    fn from_ref(app: &App) -> Self {
+        app.channel_visits.clone()
     }
 }
 

@@ -13,6 +13,7 @@ pub mod api;
 pub mod app;
 pub mod audit;
 pub mod campaigns;
+pub mod channels;
 pub mod checkin;
 pub mod cli;
 pub mod clock;

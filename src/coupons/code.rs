@@ -10,13 +10,18 @@ pub const LEN: usize = 13;
 
 /// A new random code.
 pub fn generate() -> anyhow::Result<String> {
-    let mut out = String::with_capacity(LEN);
+    random(LEN)
+}
+
+/// `len` random characters of [`ALPHABET`] (channel codes use it too).
+pub fn random(len: usize) -> anyhow::Result<String> {
+    let mut out = String::with_capacity(len);
     let mut bytes = [0u8; 32];
-    while out.len() < LEN {
+    while out.len() < len {
         getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
         // Rejection sampling keeps every letter equally likely: 248 = 8 × 31.
         for b in bytes.iter().filter(|b| **b < 248) {
-            if out.len() == LEN {
+            if out.len() == len {
                 break;
             }
             out.push(ALPHABET[(*b % 31) as usize] as char);

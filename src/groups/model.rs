@@ -39,6 +39,9 @@ pub struct Group {
     pub tier: Option<String>,
     pub owner_staff_id: Option<StaffId>,
     pub status: GroupStatus,
+    /// Where a new member joins (the group's invite link or QR page): where
+    /// a channel entry link sends them.
+    pub invite_url: Option<String>,
     /// Group announcement (群公告).
     pub notice: String,
     /// Group rules (群规).
@@ -71,6 +74,9 @@ pub struct CreateGroup {
     pub tier: Option<String>,
     pub owner_staff_id: Option<StaffId>,
     pub status: Option<GroupStatus>,
+    /// The group's invite link (where channel entry links send joiners).
+    #[schema(schema_with = schema::opt_url)]
+    pub invite_url: Option<String>,
     #[serde(default)]
     #[schema(schema_with = schema::text::<0, 4000>)]
     pub notice: String,
@@ -106,6 +112,9 @@ pub struct UpdateGroup {
     #[schema(value_type = Option<StaffId>)]
     pub owner_staff_id: Option<Option<StaffId>>,
     pub status: Option<GroupStatus>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = schema::opt_url)]
+    pub invite_url: Option<Option<String>>,
     #[schema(schema_with = schema::opt_text::<0, 4000>)]
     pub notice: Option<String>,
     #[schema(schema_with = schema::opt_text::<0, 4000>)]
@@ -172,6 +181,9 @@ impl CreateGroup {
             self.attributes.as_ref(),
             Some(&self.tags),
         );
+        if let Some(u) = &self.invite_url {
+            c.url("invite_url", u);
+        }
         c.finish()
     }
 }
@@ -192,6 +204,9 @@ impl UpdateGroup {
             self.attributes.as_ref(),
             self.tags.as_deref(),
         );
+        if let Some(Some(u)) = &self.invite_url {
+            c.url("invite_url", u);
+        }
         c.finish()
     }
 }

@@ -23,6 +23,7 @@ struct Row {
     tier: Option<String>,
     owner_staff_id: Option<StaffId>,
     status: GroupStatus,
+    invite_url: Option<String>,
     notice: String,
     rules: String,
     attributes: Json<serde_json::Value>,
@@ -45,6 +46,7 @@ impl From<Row> for Group {
             tier: r.tier,
             owner_staff_id: r.owner_staff_id,
             status: r.status,
+            invite_url: r.invite_url,
             notice: r.notice,
             rules: r.rules,
             attributes: r.attributes.0,
@@ -57,7 +59,7 @@ impl From<Row> for Group {
 }
 
 const SELECT: &str = "SELECT g.id, g.platform, g.external_id, g.name, g.timezone, g.region, g.category, g.tier,
-    g.owner_staff_id, g.status, g.notice, g.rules, g.attributes, g.created_at, g.updated_at,
+    g.owner_staff_id, g.status, g.invite_url, g.notice, g.rules, g.attributes, g.created_at, g.updated_at,
     ARRAY(SELECT t.name FROM group_tags gt JOIN tags t ON t.workspace_id = gt.workspace_id AND t.id = gt.tag_id
           WHERE gt.workspace_id = g.workspace_id AND gt.group_id = g.id ORDER BY t.name) AS tags,
     (SELECT count(*) FROM memberships m
@@ -264,8 +266,8 @@ pub async fn insert(conn: &mut PgConnection, ws: WorkspaceId, g: &CreateGroup) -
     let id = GroupId::new();
     sqlx::query(
         "INSERT INTO groups (workspace_id, id, platform, external_id, name, timezone, region, category, tier,
-             owner_staff_id, status, notice, rules, attributes)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             owner_staff_id, status, notice, rules, attributes, invite_url)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(ws)
     .bind(id)
@@ -281,6 +283,7 @@ pub async fn insert(conn: &mut PgConnection, ws: WorkspaceId, g: &CreateGroup) -
     .bind(&g.notice)
     .bind(&g.rules)
     .bind(Json(g.attributes.clone().unwrap_or_else(|| serde_json::json!({}))))
+    .bind(&g.invite_url)
     .execute(&mut *conn)
     .await?;
     tags::replace(conn, ws, Owner::Group(id.0), &crate::tags::model::normalize(&g.tags)).await?;
@@ -304,12 +307,13 @@ pub async fn update(
     apply(&mut g.tier, p.tier);
     apply(&mut g.owner_staff_id, p.owner_staff_id);
     g.status = p.status.unwrap_or(g.status);
+    apply(&mut g.invite_url, p.invite_url);
     g.notice = p.notice.unwrap_or(g.notice);
     g.rules = p.rules.unwrap_or(g.rules);
     g.attributes = p.attributes.unwrap_or(g.attributes);
     sqlx::query(
         "UPDATE groups SET name = $3, timezone = $4, region = $5, category = $6, tier = $7, owner_staff_id = $8,
-             status = $9, notice = $10, rules = $11, attributes = $12, updated_at = now()
+             status = $9, notice = $10, rules = $11, attributes = $12, invite_url = $13, updated_at = now()
          WHERE workspace_id = $1 AND id = $2",
     )
     .bind(ws)
@@ -324,6 +328,7 @@ pub async fn update(
     .bind(&g.notice)
     .bind(&g.rules)
     .bind(Json(&g.attributes))
+    .bind(&g.invite_url)
     .execute(&mut *conn)
     .await?;
     if let Some(t) = p.tags {

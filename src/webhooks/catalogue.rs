@@ -56,6 +56,7 @@ pub const ALL: &[Entry] = &[
     entry::<MallRedemptionFulfilled>(),
     entry::<MallRedemptionCancelled>(),
     entry::<FlashSaleSoldOut>(),
+    entry::<ChannelFull>(),
     entry::<FlashSaleReservationExpired>(),
 ];
 
@@ -399,6 +400,26 @@ pub struct FlashSaleSoldOut {
 impl Payload for FlashSaleSoldOut {
     const TYPE: &'static str = "flash_sale.sold_out";
     const SUMMARY: &'static str = "Every unit of a flash-sale item's run is reserved or sold.";
+}
+
+/// A channel entry link found every one of its groups full (or closed):
+/// visitors see the "groups are full" page until a group has room again.
+/// Once per spell.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChannelFull {
+    pub channel_id: Uuid,
+    pub name: String,
+    pub code: String,
+    pub capacity_per_group: i32,
+    /// The groups it routes to.
+    pub group_ids: Vec<Uuid>,
+    pub full_since: DateTime<Utc>,
+}
+
+impl Payload for ChannelFull {
+    const TYPE: &'static str = "channel.full";
+    const SUMMARY: &'static str =
+        "Every group of a channel entry link is full or closed: add a group or raise the capacity.";
 }
 
 /// An unpaid reservation expired: its units are back on sale.

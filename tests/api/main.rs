@@ -4,6 +4,7 @@
 mod helpers;
 
 mod campaigns;
+mod channels;
 mod checkin;
 mod checkin_chat;
 mod cli;
