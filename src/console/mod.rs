@@ -25,6 +25,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("pages/campaigns.js", "text/javascript; charset=utf-8", include_bytes!("../../console/pages/campaigns.js")),
     ("pages/coupons.js", "text/javascript; charset=utf-8", include_bytes!("../../console/pages/coupons.js")),
     ("pages/flash.js", "text/javascript; charset=utf-8", include_bytes!("../../console/pages/flash.js")),
+    ("pages/channels.js", "text/javascript; charset=utf-8", include_bytes!("../../console/pages/channels.js")),
     ("pages/funnel.js", "text/javascript; charset=utf-8", include_bytes!("../../console/pages/funnel.js")),
     ("pages/groups.js", "text/javascript; charset=utf-8", include_bytes!("../../console/pages/groups.js")),
     ("pages/health.js", "text/javascript; charset=utf-8", include_bytes!("../../console/pages/health.js")),

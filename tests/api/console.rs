@@ -1143,4 +1143,23 @@ async fn coupons_and_flash_sales_are_made_and_followed_in_the_console() {
     assert_eq!((api["items"][0]["available"].clone(), api["items"][0]["sale_price"].clone()), (json!(8), json!(5900)));
     assert_eq!(b.js("return document.querySelectorAll('#reservations tbody tr').length").await, json!(1));
     assert_clean(&b, "a flash sale's page").await;
+
+    // A channel entry link made from its form, over two groups in order.
+    page(&b, "#/channels?new=1", "channels").await;
+    b.until("document.getElementById('channel-form')", "the channel form").await;
+    let picked = b
+        .js("const o = document.getElementById('in-groups').options; o[0].selected = true; o[1].selected = true; \
+             return [o[0].value, o[1].value]")
+        .await;
+    submit(&b, "channel-form", &[("in-name", "门店海报 A"), ("in-source", "offline"), ("in-capacity", "150")]).await;
+    b.until("document.querySelector('#channels tbody tr')", "the channel's row").await;
+    let channels = send(Method::GET, "/v1/channels".into(), None).await.body;
+    let made = &channels["items"][0];
+    assert_eq!(
+        (made["target"]["group_ids"].clone(), made["capacity_per_group"].clone(), made["source"].clone()),
+        (picked, json!(150), json!("offline"))
+    );
+    let shown = b.js("return document.querySelector('#channels tbody tr').textContent").await;
+    assert!(shown.as_str().unwrap().contains(made["link"].as_str().unwrap()), "{shown}");
+    assert_clean(&b, "the channels page").await;
 }
