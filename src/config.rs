@@ -41,6 +41,8 @@ pub struct AuthSettings {
     pub login_window_minutes: i64,
     /// Take the client address from `X-Forwarded-For` (behind a proxy you run).
     pub trust_forwarded_for: bool,
+    /// Visits a client address may make to channel entry links (`/c/{code}`) in a minute.
+    pub channel_visits_per_minute: u32,
 }
 
 impl AuthSettings {
@@ -67,6 +69,9 @@ impl AuthSettings {
         }
         if !(1..=1_440).contains(&self.login_window_minutes) {
             bail!("configuration key `auth.login_window_minutes`: must be 1..=1440");
+        }
+        if !(1..=1_000_000).contains(&self.channel_visits_per_minute) {
+            bail!("configuration key `auth.channel_visits_per_minute`: must be 1..=1000000");
         }
         Ok(())
     }

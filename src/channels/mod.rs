@@ -14,4 +14,4 @@ pub mod repo;
 mod routes;
 pub mod service;
 
-pub use routes::{public_router, router, VisitLimiter, VISITS_PER_MINUTE};
+pub use routes::{public_router, router, VisitLimiter};

@@ -212,9 +212,6 @@ pub async fn delete_channel(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Visits a client address may make in a minute ([`VisitLimiter`]).
-pub const VISITS_PER_MINUTE: u32 = 60;
-
 /// Visits per client address in the current minute (per process).
 #[derive(Clone, Default)]
 pub struct VisitLimiter(Arc<Mutex<HashMap<String, (Instant, u32)>>>);
@@ -226,8 +223,8 @@ impl std::fmt::Debug for VisitLimiter {
 }
 
 impl VisitLimiter {
-    /// Counts a visit of `addr`: `false` past the minute's allowance.
-    pub fn allow(&self, addr: &str) -> bool {
+    /// Counts a visit of `addr`: `false` past `per_minute` in its minute.
+    pub fn allow(&self, addr: &str, per_minute: u32) -> bool {
         let now = Instant::now();
         let mut m = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if m.len() > 100_000 {
@@ -238,7 +235,7 @@ impl VisitLimiter {
             *e = (now, 0);
         }
         e.1 += 1;
-        e.1 <= VISITS_PER_MINUTE
+        e.1 <= per_minute
     }
 }
 
@@ -256,7 +253,7 @@ h1{font-size:1.4rem}p{color:#666}</style></head>
 /// to now (a group at capacity, archived, dismissed or without an invite
 /// link is skipped); when none is left, a small bilingual page saying the
 /// groups are full (and `channel.full` once per spell). No key; at most
-/// 60 visits a minute per client address (429).
+/// `auth.channel_visits_per_minute` visits a minute per client address (429).
 #[utoipa::path(get, path = "/c/{code}", tag = "channels", params(("code" = String, Path, description = "The channel's code")),
     responses(
         (status = 302, description = "To the chosen group's invite link", headers(("Location" = String))),
@@ -271,7 +268,7 @@ pub async fn visit_channel(
     ApiPath(code): ApiPath<String>,
 ) -> ApiResult<Response> {
     let addr = crate::users::service::client_address(&state.settings, &headers, peer).unwrap_or_default();
-    if !limiter.allow(&addr) {
+    if !limiter.allow(&addr, state.settings.auth.channel_visits_per_minute) {
         return Err(ApiError::refused(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
