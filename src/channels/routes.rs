@@ -278,13 +278,8 @@ pub async fn visit_channel(
     if !model::looks_like_code(&code) {
         return Err(ApiError::NotFound("channel"));
     }
-    let mut conn = state.pool.acquire().await?;
-    let (ws, ch) = repo::by_code(&mut conn, &code).await?.ok_or(ApiError::NotFound("channel"))?;
-    drop(conn);
-    if ch.status == ChannelStatus::Archived {
-        return Err(ApiError::NotFound("channel"));
-    }
-    match service::visit(&state.pool, ws, &ch, state.clock.now()).await.map_err(ApiError::Internal)? {
+    let visit = service::visit(&state.pool, &code, state.clock.now()).await.map_err(ApiError::Internal)?;
+    match visit.ok_or(ApiError::NotFound("channel"))? {
         Visit::To(url) => {
             Ok((StatusCode::FOUND, [(header::LOCATION, url), (header::CACHE_CONTROL, "no-store".into())])
                 .into_response())

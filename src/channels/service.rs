@@ -6,7 +6,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::model::{self, ChannelStatus, Strategy, Target};
-use super::repo::{self, Row};
+use super::repo;
 use crate::ids::WorkspaceId;
 
 /// Where a visit goes.
@@ -29,13 +29,18 @@ pub async fn target_ids(conn: &mut PgConnection, ws: WorkspaceId, t: &Target) ->
     Ok(groups.iter().map(|g| g.id.0).collect())
 }
 
-/// Routes one visit. Reads only, except a round-robin channel's turn (one
-/// guarded counter) and the start and end of a full spell.
-pub async fn visit(pool: &PgPool, ws: WorkspaceId, ch: &Row, now: DateTime<Utc>) -> anyhow::Result<Visit> {
-    if ch.status != ChannelStatus::Active {
-        return Ok(Visit::Full);
-    }
+/// Routes one visit to the link of `code` (None: no such channel, or
+/// archived), on one pooled connection: reads only, except a round-robin
+/// channel's turn (one guarded counter) and the start and end of a full spell.
+pub async fn visit(pool: &PgPool, code: &str, now: DateTime<Utc>) -> anyhow::Result<Option<Visit>> {
     let mut conn = pool.acquire().await?;
+    let Some((ws, ch)) = repo::by_code(&mut conn, code).await? else { return Ok(None) };
+    match ch.status {
+        ChannelStatus::Archived => return Ok(None),
+        ChannelStatus::Paused => return Ok(Some(Visit::Full)),
+        ChannelStatus::Active => {}
+    }
+    let ch = &ch;
     let ids = target_ids(&mut conn, ws, &ch.target.0).await?;
     let groups = repo::candidates(&mut conn, ws, &ids).await?;
     let turn = match ch.strategy {
@@ -46,7 +51,7 @@ pub async fn visit(pool: &PgPool, ws: WorkspaceId, ch: &Row, now: DateTime<Utc>)
         if ch.full_since.is_some() {
             repo::clear_full(&mut conn, ws, ch.id).await?;
         }
-        return Ok(Visit::To(g.invite_url.clone().unwrap_or_default()));
+        return Ok(Some(Visit::To(g.invite_url.clone().unwrap_or_default())));
     }
     drop(conn);
     let mut tx = crate::db::begin(pool).await?;
@@ -54,5 +59,5 @@ pub async fn visit(pool: &PgPool, ws: WorkspaceId, ch: &Row, now: DateTime<Utc>)
         super::outbound::full(&mut tx, ws, ch, &ids, now).await?;
     }
     tx.commit().await?;
-    Ok(Visit::Full)
+    Ok(Some(Visit::Full))
 }
