@@ -34,8 +34,8 @@ pub struct App {
     pub claims: crate::coupons::writer::ClaimWriter,
     /// The group-committing flash-sale reservation writer (API reservations).
     pub reservations: crate::flash_sales::writer::ReservationWriter,
-    /// Visits to channel entry links per client address.
-    pub channel_visits: crate::channels::VisitLimiter,
+    /// Visits to channel entry links: limit per address, tally, HTTP client.
+    pub channel_visits: crate::channels::Visits,
     /// The campaign engines' live template values (`coupon.*`, `flash_sale.*`).
     pub live: crate::contents::LiveVars,
 }
@@ -45,6 +45,8 @@ impl App {
     /// runtime). `reactions` are the subscribers to stored events
     /// (`startup::subscribers()`).
     pub fn new(pool: PgPool, settings: Settings, clock: Arc<dyn Clock>, reactions: Reactions) -> Self {
+        let http = crate::deliveries::worker::http_client(&settings.delivery).unwrap_or_default();
+        let channel_visits = crate::channels::Visits::start(&pool, http);
         Self {
             inbox: Inbox::start(pool.clone()),
             check_ins: crate::checkin::writer::Writers::start(pool.clone(), reactions.clone()),
@@ -54,7 +56,7 @@ impl App {
             ingestion: Ingestion::new(reactions),
             connections: Arc::default(),
             senders: Senders::default(),
-            channel_visits: crate::channels::VisitLimiter::default(),
+            channel_visits,
             live: crate::contents::LiveVars::new(vec![
                 Arc::new(crate::coupons::live::Coupons),
                 Arc::new(crate::flash_sales::live::FlashSales),
@@ -105,7 +107,7 @@ impl FromRef<App> for crate::flash_sales::writer::ReservationWriter {
     }
 }
 
-impl FromRef<App> for crate::channels::VisitLimiter {
+impl FromRef<App> for crate::channels::Visits {
     fn from_ref(app: &App) -> Self {
         app.channel_visits.clone()
     }

@@ -13,5 +13,8 @@ mod outbound;
 pub mod repo;
 mod routes;
 pub mod service;
+mod stats;
+pub mod visits;
 
-pub use routes::{public_router, router, VisitLimiter};
+pub use routes::{public_router, router};
+pub use visits::Visits;

@@ -175,22 +175,40 @@ pub struct Candidate {
     pub id: GroupId,
     /// Members with an open stint.
     pub members: i64,
-    /// Active, with an invite link.
+    /// Active.
     pub open: bool,
+    /// The invite link made for this channel and group (attributes joins).
+    pub link: Option<String>,
+    /// The group's own invite link.
     pub invite_url: Option<String>,
+    /// The platform can make a named link for it (and has none yet).
+    pub can_make_link: bool,
+}
+
+impl Candidate {
+    /// Whether a visitor can be sent there at all.
+    pub fn reachable(&self) -> bool {
+        self.link.is_some() || self.invite_url.is_some() || self.can_make_link
+    }
 }
 
 /// The group a visit goes to: among the target's groups in order, those
-/// open with room (`members < capacity`); `fill_in_order` takes the first,
-/// `round_robin` the `turn`-th (modulo how many have room). None: full.
+/// open, reachable and with room (`members < capacity`); `fill_in_order`
+/// takes the first, `round_robin` the `turn`-th (modulo how many have room).
+/// None: full.
 pub fn route(groups: &[Candidate], capacity: i64, strategy: Strategy, turn: u64) -> Option<&Candidate> {
-    let room: Vec<&Candidate> =
-        groups.iter().filter(|g| g.open && g.invite_url.is_some() && g.members < capacity).collect();
+    let room: Vec<&Candidate> = groups.iter().filter(|g| g.open && g.reachable() && g.members < capacity).collect();
     match strategy {
         Strategy::FillInOrder => room.first().copied(),
         Strategy::RoundRobin if room.is_empty() => None,
         Strategy::RoundRobin => Some(room[(turn % room.len() as u64) as usize]),
     }
+}
+
+/// The name of the invite link made for a channel: its code first (what a
+/// join's link name is matched on), then as much of its name as fits.
+pub fn link_name(code: &str, name: &str) -> String {
+    format!("{code} {name}").chars().take(crate::platforms::telegram::invite::NAME_MAX).collect()
 }
 
 /// A new public code: 10 characters of the coupon codes' unambiguous
@@ -209,7 +227,14 @@ mod tests {
     use super::*;
 
     fn g(n: u128, members: i64, open: bool) -> Candidate {
-        Candidate { id: GroupId(Uuid::from_u128(n)), members, open, invite_url: Some(format!("https://g/{n}")) }
+        Candidate {
+            id: GroupId(Uuid::from_u128(n)),
+            members,
+            open,
+            link: None,
+            invite_url: Some(format!("https://g/{n}")),
+            can_make_link: false,
+        }
     }
 
     #[test]

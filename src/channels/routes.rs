@@ -1,9 +1,5 @@
 //! `/v1/channels` and the public entry link `GET /c/{code}`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -16,7 +12,8 @@ use uuid::Uuid;
 
 use super::model::{self, Channel, ChannelStatus, CreateChannel, Strategy, Target, UpdateChannel};
 use super::repo::{self, Row};
-use super::service::{self, Visit};
+use super::service;
+use super::visits::Visits;
 use crate::audit::{self, Actor};
 use crate::error::{on_constraint, ApiError, ApiResult, ErrorEnvelope};
 use crate::http::auth::{Auth, Role};
@@ -30,12 +27,12 @@ pub fn router<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     AppState: axum::extract::FromRef<S>,
+    Visits: axum::extract::FromRef<S>,
 {
-    OpenApiRouter::new().routes(routes!(list_channels, create_channel)).routes(routes!(
-        get_channel,
-        update_channel,
-        delete_channel
-    ))
+    OpenApiRouter::new()
+        .routes(routes!(list_channels, create_channel))
+        .routes(routes!(get_channel, update_channel, delete_channel))
+        .routes(routes!(super::stats::get_channel_stats))
 }
 
 /// The public entry link (no key; limited per client address).
@@ -43,7 +40,7 @@ pub fn public_router<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     AppState: axum::extract::FromRef<S>,
-    VisitLimiter: axum::extract::FromRef<S>,
+    Visits: axum::extract::FromRef<S>,
 {
     OpenApiRouter::new().routes(routes!(visit_channel))
 }
@@ -212,33 +209,6 @@ pub async fn delete_channel(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Visits per client address in the current minute (per process).
-#[derive(Clone, Default)]
-pub struct VisitLimiter(Arc<Mutex<HashMap<String, (Instant, u32)>>>);
-
-impl std::fmt::Debug for VisitLimiter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VisitLimiter").finish()
-    }
-}
-
-impl VisitLimiter {
-    /// Counts a visit of `addr`: `false` past `per_minute` in its minute.
-    pub fn allow(&self, addr: &str, per_minute: u32) -> bool {
-        let now = Instant::now();
-        let mut m = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if m.len() > 100_000 {
-            m.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
-        }
-        let e = m.entry(addr.to_owned()).or_insert((now, 0));
-        if now.duration_since(e.0) >= Duration::from_secs(60) {
-            *e = (now, 0);
-        }
-        e.1 += 1;
-        e.1 <= per_minute
-    }
-}
-
 const FULL_PAGE: &str = r#"<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>群已满 · The groups are full</title>
@@ -262,13 +232,13 @@ h1{font-size:1.4rem}p{color:#666}</style></head>
         (status = 429, body = ErrorEnvelope)))]
 pub async fn visit_channel(
     State(state): State<AppState>,
-    State(limiter): State<VisitLimiter>,
+    State(visits): State<Visits>,
     Peer(peer): Peer,
     headers: HeaderMap,
     ApiPath(code): ApiPath<String>,
 ) -> ApiResult<Response> {
     let addr = crate::users::service::client_address(&state.settings, &headers, peer).unwrap_or_default();
-    if !limiter.allow(&addr, state.settings.auth.channel_visits_per_minute) {
+    if !visits.limiter.allow(&addr, state.settings.auth.channel_visits_per_minute) {
         return Err(ApiError::refused(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -278,12 +248,15 @@ pub async fn visit_channel(
     if !model::looks_like_code(&code) {
         return Err(ApiError::NotFound("channel"));
     }
-    let visit = service::visit(&state.pool, &code, state.clock.now()).await.map_err(ApiError::Internal)?;
-    match visit.ok_or(ApiError::NotFound("channel"))? {
-        Visit::To(url) => {
+    let visit =
+        service::visit(&state.pool, &visits.http, &code, state.clock.now()).await.map_err(ApiError::Internal)?;
+    let visit = visit.ok_or(ApiError::NotFound("channel"))?;
+    visits.tally.count(&visit);
+    match visit.to {
+        Some((_, url)) => {
             Ok((StatusCode::FOUND, [(header::LOCATION, url), (header::CACHE_CONTROL, "no-store".into())])
                 .into_response())
         }
-        Visit::Full => Ok(([(header::CACHE_CONTROL, "no-store")], Html(FULL_PAGE)).into_response()),
+        None => Ok(([(header::CACHE_CONTROL, "no-store")], Html(FULL_PAGE)).into_response()),
     }
 }

@@ -185,6 +185,9 @@ pub struct EventIn {
     pub inviter_id: Option<MemberId>,
     pub inviter: Option<PlatformRef>,
     pub invite_code: Option<String>,
+    /// `member_joined`: the channel entry link it came through (a channel's
+    /// code or id); kept as the property `channel`, attributes the stint.
+    pub channel: Option<String>,
     /// `member_left`: why.
     pub leave_reason: Option<String>,
     /// `order_paid`: the coupon the order used (redeems it); kept as the
@@ -357,7 +360,12 @@ impl EventIn {
                 obj.insert("coupon_code".into(), code.into());
             }
         }
-        for (field, v) in [("invite_code", &self.invite_code), ("leave_reason", &self.leave_reason)] {
+        if let (Some(ch), Some(obj)) = (&self.channel, properties.as_object_mut()) {
+            obj.insert("channel".into(), ch.clone().into());
+        }
+        let texts =
+            [("invite_code", &self.invite_code), ("channel", &self.channel), ("leave_reason", &self.leave_reason)];
+        for (field, v) in texts {
             if v.as_ref().is_some_and(|s| s.is_empty() || s.chars().count() > 200) {
                 return Err(format!("{field} must be 1-200 characters"));
             }

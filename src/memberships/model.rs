@@ -26,6 +26,9 @@ pub struct Membership {
     pub source: JoinSource,
     pub inviter_id: Option<MemberId>,
     pub invite_code: Option<String>,
+    /// The channel entry link the member came through (from the invite
+    /// code: a channel's code, its Telegram link's name, or WeCom's `state`).
+    pub channel_id: Option<uuid::Uuid>,
     pub leave_reason: Option<String>,
 }
 

@@ -109,7 +109,7 @@ pub async fn sync_pairs(
             at: e.occurred_at,
             source: text(props, "join_source").and_then(|s| serde_json::from_value(serde_json::Value::String(s)).ok()),
             inviter: text(props, "inviter_id").and_then(|s| s.parse().ok()),
-            invite_code: text(props, "invite_code"),
+            invite_code: text(props, "invite_code").or_else(|| text(props, "channel")),
             reason: text(props, "leave_reason"),
         });
     }

@@ -11,7 +11,7 @@ use crate::ids::{GroupId, MemberId, MembershipId, WorkspaceId};
 
 const SELECT: &str =
     "SELECT s.id, s.group_id, s.member_id, m.display_name, g.name AS group_name, s.joined_at, s.left_at,
-    s.source, s.inviter_id, s.invite_code, s.leave_reason
+    s.source, s.inviter_id, s.invite_code, s.channel_id, s.leave_reason
     FROM memberships s
     JOIN members m ON m.workspace_id = s.workspace_id AND m.id = s.member_id
     JOIN groups g ON g.workspace_id = s.workspace_id AND g.id = s.group_id";
@@ -208,7 +208,9 @@ pub async fn stints_of_pairs(
 
 /// Replaces the stints of the `changed` (member, group) pairs with `stints`
 /// (member, group, stint). An inviter who is not a member of this workspace
-/// is not recorded.
+/// is not recorded. A stint whose invite code names a channel of the
+/// workspace — its code, a platform link named "<code> <name>", or its id —
+/// is attributed to it (`channel_id`).
 pub async fn replace_stints(
     conn: &mut PgConnection,
     ws: WorkspaceId,
@@ -229,8 +231,11 @@ pub async fn replace_stints(
     }
     sqlx::query(
         "INSERT INTO memberships (workspace_id, id, group_id, member_id, joined_at, left_at, source, inviter_id,
-             invite_code, leave_reason)
-         SELECT $1, u.id, u.g, u.m, u.joined, u.left_at, u.source, i.id, u.code, u.reason
+             invite_code, channel_id, leave_reason)
+         SELECT $1, u.id, u.g, u.m, u.joined, u.left_at, u.source, i.id, u.code,
+                (SELECT c.id FROM channels c WHERE c.workspace_id = $1
+                   AND (c.code = split_part(u.code, ' ', 1) OR c.id::text = lower(u.code)) LIMIT 1),
+                u.reason
          FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::timestamptz[], $7::text[],
                      $8::uuid[], $9::text[], $10::text[])
               AS u(id, g, m, joined, left_at, source, inviter, code, reason)

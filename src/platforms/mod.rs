@@ -150,6 +150,28 @@ pub fn outbound_of(channel: Channel) -> Option<&'static dyn Outbound> {
     })
 }
 
+/// Whether Shequn can make named invite links for groups of `p` (so a join
+/// tells which link it came through).
+pub fn makes_invite_links(p: Platform) -> bool {
+    p == Platform::Telegram
+}
+
+/// Makes a named invite link for the group `chat_id` of a connection of
+/// `p`; `Err` says why not (the platform cannot, or its answer).
+pub async fn create_invite_link(
+    http: &reqwest::Client,
+    p: Platform,
+    credentials: &serde_json::Value,
+    settings: &serde_json::Value,
+    chat_id: &str,
+    name: &str,
+) -> Result<String, String> {
+    match p {
+        Platform::Telegram => telegram::invite::create(http, credentials, settings, chat_id, name).await,
+        _ => Err(format!("{} groups have no invite-link API here", p.as_str())),
+    }
+}
+
 /// Sends one message through `channel` and classifies the answer.
 pub async fn send(calls: Calls<'_>, channel: Channel, r: &SendRequest<'_>) -> Sent {
     if channel == Channel::WecomMassSend {

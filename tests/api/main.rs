@@ -4,6 +4,7 @@
 mod helpers;
 
 mod campaigns;
+mod channel_stats;
 mod channels;
 mod checkin;
 mod checkin_chat;

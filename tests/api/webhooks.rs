@@ -343,14 +343,14 @@ pub(crate) async fn wecom_connection(app: &TestApp) -> String {
     connect(app, "wecom", json!({"corp_id": WECOM_CORP, "token": WECOM_TOKEN, "encoding_aes_key": WECOM_KEY})).await
 }
 
-fn wecom_post(inner: &str, receive_id: &str, ts: &str, nonce: &str) -> (String, Vec<u8>) {
+pub(crate) fn wecom_post(inner: &str, receive_id: &str, ts: &str, nonce: &str) -> (String, Vec<u8>) {
     let encrypt = wecom_encrypt(WECOM_KEY, inner.as_bytes(), receive_id, [9; 16]).unwrap();
     let sig = wecom_signature(WECOM_TOKEN, ts, nonce, &encrypt);
     let body = format!("<xml><ToUserName><![CDATA[{WECOM_CORP}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>");
     (format!("?msg_signature={sig}&timestamp={ts}&nonce={nonce}"), body.into_bytes())
 }
 
-fn chat_change(chat: &str, change: &str, detail: &str, extra: &str, time: i64) -> String {
+pub(crate) fn chat_change(chat: &str, change: &str, detail: &str, extra: &str, time: i64) -> String {
     format!("<xml><ToUserName><![CDATA[{WECOM_CORP}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName>\
              <CreateTime>{time}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_chat]]></Event>\
              <ChatId><![CDATA[{chat}]]></ChatId><ChangeType><![CDATA[{change}]]></ChangeType>\

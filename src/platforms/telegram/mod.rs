@@ -1,6 +1,7 @@
 //! Telegram: Bot API updates (secret-token header) and sends.
 
 mod inbound;
+pub mod invite;
 mod outbound;
 
 use serde::Deserialize;

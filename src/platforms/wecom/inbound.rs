@@ -153,6 +153,9 @@ fn chat_events(doc: &roxmltree::Document<'_>, scope: &str, out: &mut Normalized)
                         Some("3") => JoinSource::QrCode,
                         _ => JoinSource::Unknown,
                     });
+                    // The `state` of the join way (加入群聊) the member came
+                    // through: a channel's code when the channel made it.
+                    e.invite_code = text("State").filter(|s| !s.is_empty()).map(|s| s.chars().take(200).collect());
                 } else {
                     e.leave_reason =
                         Some(if text("QuitScene").as_deref() == Some("1") { "removed" } else { "left" }.to_owned());
