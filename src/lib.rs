@@ -43,6 +43,7 @@ pub mod metrics;
 pub mod platform;
 pub mod platforms;
 pub mod points;
+pub mod referrals;
 pub mod sop;
 pub mod staff;
 pub mod startup;

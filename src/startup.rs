@@ -25,6 +25,7 @@ pub fn subscribers() -> Reactions {
     let mut list: Vec<Arc<dyn crate::events::reactions::Reaction>> = vec![
         Arc::new(crate::memberships::reaction::Stints),
         Arc::new(crate::memberships::reaction::Announce),
+        Arc::new(crate::referrals::reaction::InviteJoins),
         Arc::new(crate::metrics::store::reaction::RollupQueue),
         Arc::new(crate::points::reaction::Earnings),
         Arc::new(crate::flash_sales::reaction::PaidReservations),

@@ -8,6 +8,7 @@
 //! other kinds keep a free object until their engine exists); the engines
 //! themselves are features of their own (`checkin`, …).
 
+pub mod invite_settings;
 pub mod model;
 pub mod repo;
 mod routes;

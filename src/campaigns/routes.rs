@@ -293,8 +293,14 @@ pub async fn delete_campaign(
     }
     repo::delete(&mut tx, auth.workspace_id, id).await.map_err(|e| {
         on_constraint(e, |c| {
-            (c == "sop_plans_campaign_fkey")
-                .then(|| ApiError::conflict("campaign_in_use", "SOP plans use this campaign"))
+            let what = match c {
+                "sop_plans_campaign_fkey" => "SOP plans",
+                "coupon_templates_campaign_fkey" => "coupon templates",
+                "flash_sales_campaign_fkey" => "flash sales",
+                "check_in_members_campaign_fkey" => "check-ins",
+                _ => return None,
+            };
+            Some(ApiError::conflict("campaign_in_use", format!("{what} use this campaign")))
         })
     })?;
     audit::record(

@@ -7,6 +7,7 @@ use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::invite_settings::ReferralSettings;
 use super::model::CampaignKind;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::ContentId;
@@ -196,11 +197,14 @@ pub fn normalize(kind: CampaignKind, settings: Option<serde_json::Value>) -> Api
     let raw = settings.unwrap_or_else(|| serde_json::json!({}));
     match kind {
         CampaignKind::CheckIn => {
-            let s: CheckInSettings = serde_path_to_error::deserialize(&raw).map_err(|e| {
-                let path = e.path().to_string();
-                let field = if path == "." { "settings".to_owned() } else { format!("settings.{path}") };
-                ApiError::field(field, "invalid", e.into_inner().to_string())
-            })?;
+            let s: CheckInSettings = typed(&raw)?;
+            let mut c = Checks::new();
+            s.check(&mut c);
+            c.finish()?;
+            Ok(serde_json::to_value(&s).map_err(anyhow::Error::new)?)
+        }
+        CampaignKind::Referral => {
+            let s: super::invite_settings::ReferralSettings = typed(&raw)?;
             let mut c = Checks::new();
             s.check(&mut c);
             c.finish()?;
@@ -208,6 +212,15 @@ pub fn normalize(kind: CampaignKind, settings: Option<serde_json::Value>) -> Api
         }
         _ => Ok(raw),
     }
+}
+
+/// Reads `raw` as `T`, naming the field that failed (`settings.…`).
+fn typed<T: serde::de::DeserializeOwned>(raw: &serde_json::Value) -> ApiResult<T> {
+    serde_path_to_error::deserialize(raw).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "settings".to_owned() } else { format!("settings.{path}") };
+        ApiError::field(field, "invalid", e.into_inner().to_string())
+    })
 }
 
 /// `Campaign.settings`: a kind's typed settings, or a free object for the
@@ -225,8 +238,11 @@ fn any_settings(nullable: bool) -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
     let mut any = AnyOfBuilder::new()
         .item(schema::reference::<CheckInSettings>())
+        .item(schema::reference::<ReferralSettings>())
         .item(schema::opt_json_object::<64>())
-        .description(Some("For kind `check_in`: CheckInSettings; other kinds: a free JSON object"));
+        .description(Some(
+            "For kind `check_in`: CheckInSettings; `referral`: ReferralSettings; other kinds: a free JSON object",
+        ));
     if nullable {
         any = any.item(ObjectBuilder::new().schema_type(Type::Null).build());
     }
@@ -239,18 +255,25 @@ fn any_settings(nullable: bool) -> utoipa::openapi::schema::Schema {
 pub fn describe(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{schema::Schema, RefOr};
     let components = doc.components.get_or_insert_with(Default::default);
-    components
-        .schemas
-        .insert(CheckInSettings::name().into_owned(), <CheckInSettings as utoipa::PartialSchema>::schema());
     let mut nested = Vec::new();
+    let mut rules = Vec::new();
+    for (kind, name, schema) in [
+        ("check_in", CheckInSettings::name(), <CheckInSettings as utoipa::PartialSchema>::schema()),
+        ("referral", ReferralSettings::name(), <ReferralSettings as utoipa::PartialSchema>::schema()),
+    ] {
+        let me = format!("#/components/schemas/{name}");
+        components.schemas.insert(name.into_owned(), schema);
+        rules.push(serde_json::json!({
+            "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+            "then": {"properties": {"settings": {"anyOf": [{"$ref": me}, {"type": "null"}]}}}
+        }));
+    }
     <CheckInSettings as ToSchema>::schemas(&mut nested);
+    <ReferralSettings as ToSchema>::schemas(&mut nested);
     components.schemas.extend(nested);
-    let me = format!("#/components/schemas/{}", CheckInSettings::name());
     if let Some(RefOr::T(Schema::Object(create))) = components.schemas.get_mut("CreateCampaign") {
-        create.extensions = Some(utoipa::openapi::extensions::Extensions::from_iter([
-            ("if", serde_json::json!({"properties": {"kind": {"const": "check_in"}}, "required": ["kind"]})),
-            ("then", serde_json::json!({"properties": {"settings": {"anyOf": [{"$ref": me}, {"type": "null"}]}}})),
-        ]));
+        create.extensions =
+            Some(utoipa::openapi::extensions::Extensions::from_iter([("allOf", serde_json::Value::Array(rules))]));
     }
 }
 

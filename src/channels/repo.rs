@@ -24,10 +24,13 @@ pub struct Row {
     pub full_since: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// An invite link: its campaign (whose groups it routes to) and inviter.
+    pub campaign_id: Option<Uuid>,
+    pub inviter_id: Option<Uuid>,
 }
 
-const COLUMNS: &str =
-    "id, name, source, target, capacity_per_group, strategy, code, status, full_since, created_at, updated_at";
+const COLUMNS: &str = "id, name, source, target, capacity_per_group, strategy, code, status, full_since, created_at,
+    updated_at, campaign_id, inviter_id";
 
 /// Stores a new channel.
 pub async fn insert(conn: &mut PgConnection, ws: WorkspaceId, r: &Row) -> Result<(), sqlx::Error> {
@@ -51,9 +54,77 @@ pub async fn insert(conn: &mut PgConnection, ws: WorkspaceId, r: &Row) -> Result
     Ok(())
 }
 
+/// The invite link of `inviter` in `campaign`, made now unless it exists
+/// (the partial unique key keeps one per member per campaign); `true` when
+/// made by this call.
+pub async fn upsert_invite(conn: &mut PgConnection, ws: WorkspaceId, r: &Row) -> Result<(Row, bool), sqlx::Error> {
+    let sql = format!(
+        "WITH ins AS (
+             INSERT INTO channels (workspace_id, id, name, source, target, capacity_per_group, strategy, code, status,
+                 created_at, updated_at, campaign_id, inviter_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)
+             ON CONFLICT (workspace_id, campaign_id, inviter_id) WHERE inviter_id IS NOT NULL DO NOTHING
+             RETURNING {COLUMNS}, true AS made)
+         SELECT * FROM ins
+         UNION ALL
+         SELECT {COLUMNS}, false FROM channels WHERE workspace_id = $1 AND campaign_id = $11 AND inviter_id = $12
+         LIMIT 1"
+    );
+    #[derive(FromRow)]
+    struct Made {
+        #[sqlx(flatten)]
+        row: Row,
+        made: bool,
+    }
+    let m: Made = sqlx::query_as(&sql)
+        .bind(ws)
+        .bind(r.id)
+        .bind(&r.name)
+        .bind(r.source)
+        .bind(&r.target)
+        .bind(r.capacity_per_group)
+        .bind(r.strategy)
+        .bind(&r.code)
+        .bind(r.status)
+        .bind(r.created_at)
+        .bind(r.campaign_id)
+        .bind(r.inviter_id)
+        .fetch_one(conn)
+        .await?;
+    Ok((m.row, m.made))
+}
+
+/// An invite link by its inviter and campaign.
+pub async fn invite_of(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    campaign: Uuid,
+    inviter: Uuid,
+) -> Result<Option<Row>, sqlx::Error> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM channels WHERE workspace_id = $1 AND campaign_id = $2 AND inviter_id = $3");
+    sqlx::query_as(&sql).bind(ws).bind(campaign).bind(inviter).fetch_optional(conn).await
+}
+
+/// The invite links among `codes` (the first word of a join's invite
+/// code), in any workspace: (workspace, channel, campaign, inviter, code).
+pub async fn invites_by_codes(
+    conn: &mut PgConnection,
+    codes: &[String],
+) -> Result<Vec<(WorkspaceId, Uuid, Uuid, Uuid, String)>, sqlx::Error> {
+    let rows: Vec<(Uuid, Uuid, Uuid, Uuid, String)> = sqlx::query_as(
+        "SELECT workspace_id, id, campaign_id, inviter_id, code FROM channels
+         WHERE code = ANY($1) AND inviter_id IS NOT NULL",
+    )
+    .bind(codes)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(w, i, c, m, code)| (WorkspaceId(w), i, c, m, code)).collect())
+}
+
 /// One channel.
 pub async fn get(conn: &mut PgConnection, ws: WorkspaceId, id: Uuid) -> Result<Option<Row>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM channels WHERE workspace_id = $1 AND id = $2");
+    let sql = format!("SELECT {COLUMNS} FROM channels WHERE workspace_id = $1 AND id = $2 AND inviter_id IS NULL");
     sqlx::query_as(&sql).bind(ws).bind(id).fetch_optional(conn).await
 }
 
@@ -66,7 +137,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<Row>, sqlx::Error> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM channels WHERE workspace_id = $1 AND ($2::text IS NULL OR status = $2)
+        "SELECT {COLUMNS} FROM channels WHERE workspace_id = $1 AND inviter_id IS NULL AND ($2::text IS NULL OR status = $2)
            AND ($3::uuid IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
     );
     sqlx::query_as(&sql).bind(ws).bind(status).bind(after).bind(limit).fetch_all(conn).await
@@ -84,7 +155,7 @@ pub async fn update(
         "UPDATE channels SET name = COALESCE($3, name), source = COALESCE($4, source),
              target = COALESCE($5, target), capacity_per_group = COALESCE($6, capacity_per_group),
              strategy = COALESCE($7, strategy), status = COALESCE($8, status), updated_at = $9
-         WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
+         WHERE workspace_id = $1 AND id = $2 AND inviter_id IS NULL RETURNING {COLUMNS}"
     );
     sqlx::query_as(&sql)
         .bind(ws)
@@ -102,8 +173,11 @@ pub async fn update(
 
 /// Deletes a channel; `false` when missing.
 pub async fn delete(conn: &mut PgConnection, ws: WorkspaceId, id: Uuid) -> Result<bool, sqlx::Error> {
-    let r =
-        sqlx::query("DELETE FROM channels WHERE workspace_id = $1 AND id = $2").bind(ws).bind(id).execute(conn).await?;
+    let r = sqlx::query("DELETE FROM channels WHERE workspace_id = $1 AND id = $2 AND inviter_id IS NULL")
+        .bind(ws)
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(r.rows_affected() == 1)
 }
 
@@ -117,7 +191,7 @@ pub async fn by_code(conn: &mut PgConnection, code: &str) -> Result<Option<(Work
         #[sqlx(flatten)]
         row: Row,
     }
-    let cols = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    let cols = COLUMNS.split(',').map(|c| format!("c.{}", c.trim())).collect::<Vec<_>>().join(", ");
     let sql = format!(
         "SELECT c.workspace_id, w.timezone, {cols} FROM channels c
          JOIN workspaces w ON w.id = c.workspace_id WHERE c.code = $1"

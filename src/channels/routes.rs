@@ -143,6 +143,8 @@ pub async fn create_channel(
         full_since: None,
         created_at: now,
         updated_at: now,
+        campaign_id: None,
+        inviter_id: None,
     };
     repo::insert(&mut tx, ws, &row).await.map_err(name_taken)?;
     audit::record(&mut tx, ws, Actor::from(&auth), "channel.create", "channel", row.id, serde_json::json!({})).await?;

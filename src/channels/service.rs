@@ -32,6 +32,14 @@ pub async fn target_ids(conn: &mut PgConnection, ws: WorkspaceId, t: &Target) ->
     Ok(groups.iter().map(|g| g.id.0).collect())
 }
 
+/// The groups an invite link routes to: its campaign's target.
+async fn campaign_groups(conn: &mut PgConnection, ws: WorkspaceId, campaign: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    match crate::campaigns::repo::get(conn, ws, crate::ids::CampaignId(campaign), false).await? {
+        Some(c) => crate::campaigns::target_groups(conn, ws, &c).await,
+        None => Ok(vec![]),
+    }
+}
+
 /// Routes one visit to the link of `code` (None: no such channel, or
 /// archived), on one pooled connection: reads only, except a round-robin
 /// channel's turn (one guarded counter), the start and end of a full spell,
@@ -52,7 +60,10 @@ pub async fn visit(
         ChannelStatus::Paused => return Ok(Some(visit)),
         ChannelStatus::Active => {}
     }
-    let ids = target_ids(&mut conn, ws, &ch.target.0).await?;
+    let ids = match ch.campaign_id {
+        Some(c) => campaign_groups(&mut conn, ws, c).await?,
+        None => target_ids(&mut conn, ws, &ch.target.0).await?,
+    };
     let mut groups = repo::candidates(&mut conn, ws, ch.id, &ids).await?;
     let turn = match ch.strategy {
         Strategy::RoundRobin => repo::next_turn(&mut conn, ws, ch.id).await?.max(0) as u64,

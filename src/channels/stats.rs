@@ -69,20 +69,44 @@ impl ChannelFigures {
     }
 }
 
-/// One local day.
+/// One local day (the figures spelled out: no flattening in the schema).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChannelDay {
     pub day: NaiveDate,
-    #[serde(flatten)]
-    pub figures: ChannelFigures,
+    pub visits: i64,
+    pub full_visits: i64,
+    pub joins: i64,
+    pub retained_7d: i64,
+    pub retained_7d_pending: i64,
+    pub orders: i64,
+    pub gmv: i64,
 }
 
 /// One group (null: visits that found every group full).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChannelGroup {
     pub group_id: Option<Uuid>,
-    #[serde(flatten)]
-    pub figures: ChannelFigures,
+    pub visits: i64,
+    pub full_visits: i64,
+    pub joins: i64,
+    pub retained_7d: i64,
+    pub retained_7d_pending: i64,
+    pub orders: i64,
+    pub gmv: i64,
+}
+
+impl ChannelDay {
+    fn of(day: NaiveDate, f: ChannelFigures) -> Self {
+        let ChannelFigures { visits, full_visits, joins, retained_7d, retained_7d_pending, orders, gmv } = f;
+        Self { day, visits, full_visits, joins, retained_7d, retained_7d_pending, orders, gmv }
+    }
+}
+
+impl ChannelGroup {
+    fn of(group_id: Option<Uuid>, f: ChannelFigures) -> Self {
+        let ChannelFigures { visits, full_visits, joins, retained_7d, retained_7d_pending, orders, gmv } = f;
+        Self { group_id, visits, full_visits, joins, retained_7d, retained_7d_pending, orders, gmv }
+    }
 }
 
 /// A channel's stats.
@@ -182,9 +206,9 @@ fn summarise(
     let days = from
         .iter_days()
         .take_while(|d| *d <= to)
-        .map(|day| ChannelDay { day, figures: by_day.get(&day).copied().unwrap_or_default() })
+        .map(|day| ChannelDay::of(day, by_day.get(&day).copied().unwrap_or_default()))
         .collect();
-    let groups = by_group.into_iter().map(|(group_id, figures)| ChannelGroup { group_id, figures }).collect();
+    let groups = by_group.into_iter().map(|(g, f)| ChannelGroup::of(g, f)).collect();
     ChannelStats { channel_id, from, to, timezone, currency, total, days, groups }
 }
 

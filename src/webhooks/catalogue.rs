@@ -58,6 +58,9 @@ pub const ALL: &[Entry] = &[
     entry::<FlashSaleSoldOut>(),
     entry::<ChannelFull>(),
     entry::<FlashSaleReservationExpired>(),
+    entry::<ReferralQualified>(),
+    entry::<ReferralRevoked>(),
+    entry::<ReferralFlagged>(),
 ];
 
 /// How a payload spells an enum of the API (its JSON string: `fulfilled`,
@@ -437,6 +440,61 @@ pub struct FlashSaleReservationExpired {
 impl Payload for FlashSaleReservationExpired {
     const TYPE: &'static str = "flash_sale.reservation_expired";
     const SUMMARY: &'static str = "An unpaid flash-sale reservation expired and its units went back.";
+}
+
+/// An invite qualified: the invitee stayed through the hold period.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReferralQualified {
+    pub referral_id: Uuid,
+    pub campaign_id: Uuid,
+    pub inviter_member_id: Uuid,
+    pub invitee_member_id: Uuid,
+    pub group_id: Option<Uuid>,
+    pub joined_at: DateTime<Utc>,
+    pub qualified_at: DateTime<Utc>,
+    /// The inviter's qualified invites in the campaign, this one included.
+    pub qualified_invites: i64,
+}
+
+impl Payload for ReferralQualified {
+    const TYPE: &'static str = "referral.qualified";
+    const SUMMARY: &'static str = "An invited member stayed through the hold period: the invite counts.";
+}
+
+/// An invite was revoked: the invitee left within the hold period (or the
+/// campaign was cancelled).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReferralRevoked {
+    pub referral_id: Uuid,
+    pub campaign_id: Uuid,
+    pub inviter_member_id: Uuid,
+    pub invitee_member_id: Uuid,
+    /// `left_within_hold` or `campaign_cancelled`.
+    pub reason: String,
+    pub revoked_at: DateTime<Utc>,
+}
+
+impl Payload for ReferralRevoked {
+    const TYPE: &'static str = "referral.revoked";
+    const SUMMARY: &'static str = "An invite did not count: the invited member left within the hold period.";
+}
+
+/// An invite is over the inviter's daily cap and waits for an operator's
+/// approval or rejection.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReferralFlagged {
+    pub referral_id: Uuid,
+    pub campaign_id: Uuid,
+    pub inviter_member_id: Uuid,
+    pub invitee_member_id: Uuid,
+    /// `over_daily_cap`.
+    pub reason: String,
+    pub flagged_at: DateTime<Utc>,
+}
+
+impl Payload for ReferralFlagged {
+    const TYPE: &'static str = "referral.flagged";
+    const SUMMARY: &'static str = "An invite is over the inviter's daily cap and waits for an operator.";
 }
 
 /// Adds the catalogue to an OpenAPI 3.1 document: each payload schema in

@@ -229,3 +229,25 @@ async fn another_workspace_cannot_see_use_or_change_these_layers_and_campaigns()
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(app.get(&format!("/v1/campaigns/{c}")).await.body["status"], "draft");
 }
+
+#[tokio::test]
+async fn a_draft_used_by_a_coupon_template_or_flash_sale_is_not_deleted() {
+    let app = TestApp::spawn().await;
+    let c = app.post("/v1/campaigns", json!({"name": "welfare", "scene": "conversion", "kind": "coupon"})).await.id();
+    let t = app
+        .post(
+            "/v1/coupon-templates",
+            json!({"name": "券", "campaign_id": c, "discount": {"kind": "amount_off", "amount": 500},
+              "validity": {"kind": "after_claim", "days": 7}}),
+        )
+        .await;
+    assert_eq!(t.status, StatusCode::CREATED, "{:?}", t.body);
+    let r = app.delete(&format!("/v1/campaigns/{c}")).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("campaign_in_use")),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(app.get(&format!("/v1/campaigns/{c}")).await.status, StatusCode::OK);
+}

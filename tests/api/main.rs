@@ -31,6 +31,7 @@ mod outbound_crash;
 mod outbound_events;
 mod points;
 mod reactions;
+mod referrals;
 mod sop;
 mod sop_crash;
 mod tier_rules;

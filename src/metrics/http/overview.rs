@@ -217,6 +217,8 @@ pub struct GrowthReport {
     /// Per group of the scope with a stint in the period.
     pub groups: Vec<GroupGrowth>,
     pub referrals: Referrals,
+    /// Invite campaigns (`kind: referral`, lotteries' invite codes): per campaign and overall.
+    pub invite_campaigns: crate::metrics::reports::invites::InviteCampaigns,
 }
 
 /// Joins, leaves, net growth, members at end of day, churn; referral stats.
@@ -236,6 +238,7 @@ pub async fn get_growth(
     let mut tx = snapshot(&state.pool).await?;
     let c = params::resolve(&mut tx, auth.workspace_id, &q, now).await?;
     let stints = repo::stints(&mut tx, &c).await?;
+    let invites = repo::invites(&mut tx, &c).await?;
     let g = growth::compute(&growth::Input {
         tz: c.tz,
         from: c.from,
@@ -245,6 +248,8 @@ pub async fn get_growth(
         stay_days,
         stints: &stints,
     });
+    // The members at the end of the period (its last day with a figure).
+    let members_end = g.days.iter().rev().find_map(|d| d.distinct_members_end).unwrap_or(0);
     let report = GrowthReport {
         timezone: c.tz_name.clone(),
         from: c.from,
@@ -252,6 +257,7 @@ pub async fn get_growth(
         members_start: g.groups.iter().map(|x| x.members_start).sum(),
         days: g.days,
         groups: g.groups,
+        invite_campaigns: crate::metrics::reports::invites::compute(&invites, members_end),
         referrals: g.referrals,
     };
     Ok(respond(c.format, report, "growth", growth_csv))

@@ -9,4 +9,5 @@ pub mod engagement;
 pub mod funnel;
 pub mod growth;
 pub mod health;
+pub mod invites;
 pub mod roles;

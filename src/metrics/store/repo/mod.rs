@@ -12,8 +12,10 @@ use uuid::Uuid;
 use crate::metrics::params::Ctx;
 
 mod groups;
+mod invites;
 mod members;
 pub use groups::*;
+pub use invites::{invites, InviteRow};
 pub use members::{member_totals, MemberTotal};
 
 /// The member filter every query shares: `$1` workspace, `$4` groups (NULL:
