@@ -45,7 +45,7 @@ where
 }
 
 async fn campaign(conn: &mut sqlx::PgConnection, ws: WorkspaceId, id: CampaignId) -> ApiResult<Campaign> {
-    Ok(crate::campaigns::repo::get(conn, ws, id, false).await?.ok_or(ApiError::NotFound("campaign"))?)
+    crate::campaigns::repo::get(conn, ws, id, false).await?.ok_or(ApiError::NotFound("campaign"))
 }
 
 async fn invite_campaign(conn: &mut sqlx::PgConnection, ws: WorkspaceId, id: CampaignId) -> ApiResult<Campaign> {
