@@ -102,6 +102,7 @@ fn v1_routes() -> OpenApiRouter<App> {
         .merge(crate::flash_sales::router())
         .merge(crate::channels::router())
         .merge(crate::referrals::router())
+        .merge(crate::lotteries::router())
         .merge(crate::tier_rules::router())
         .merge(crate::memberships::router())
         .merge(crate::layers::router())

@@ -60,6 +60,7 @@ impl App {
             live: crate::contents::LiveVars::new(vec![
                 Arc::new(crate::coupons::live::Coupons),
                 Arc::new(crate::flash_sales::live::FlashSales),
+                Arc::new(crate::lotteries::live::Lotteries),
             ]),
         }
     }

@@ -36,6 +36,7 @@ pub mod ids;
 pub mod jobs;
 pub mod keys;
 pub mod layers;
+pub mod lotteries;
 pub mod mall;
 pub mod members;
 pub mod memberships;

@@ -9,6 +9,7 @@
 //! themselves are features of their own (`checkin`, …).
 
 pub mod invite_settings;
+pub mod lottery_settings;
 pub mod model;
 pub mod repo;
 mod routes;

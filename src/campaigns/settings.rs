@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::invite_settings::ReferralSettings;
+use super::lottery_settings::LotterySettings;
 use super::model::CampaignKind;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::ContentId;
@@ -203,6 +204,13 @@ pub fn normalize(kind: CampaignKind, settings: Option<serde_json::Value>) -> Api
             c.finish()?;
             Ok(serde_json::to_value(&s).map_err(anyhow::Error::new)?)
         }
+        CampaignKind::Lottery => {
+            let s: super::lottery_settings::LotterySettings = typed(&raw)?;
+            let mut c = Checks::new();
+            s.check(&mut c);
+            c.finish()?;
+            Ok(serde_json::to_value(&s).map_err(anyhow::Error::new)?)
+        }
         CampaignKind::Referral => {
             let s: super::invite_settings::ReferralSettings = typed(&raw)?;
             let mut c = Checks::new();
@@ -239,9 +247,11 @@ fn any_settings(nullable: bool) -> utoipa::openapi::schema::Schema {
     let mut any = AnyOfBuilder::new()
         .item(schema::reference::<CheckInSettings>())
         .item(schema::reference::<ReferralSettings>())
+        .item(schema::reference::<LotterySettings>())
         .item(schema::opt_json_object::<64>())
         .description(Some(
-            "For kind `check_in`: CheckInSettings; `referral`: ReferralSettings; other kinds: a free JSON object",
+            "For kind `check_in`: CheckInSettings; `referral`: ReferralSettings; `lottery`: LotterySettings; \
+             other kinds: a free JSON object",
         ));
     if nullable {
         any = any.item(ObjectBuilder::new().schema_type(Type::Null).build());
@@ -260,6 +270,7 @@ pub fn describe(doc: &mut utoipa::openapi::OpenApi) {
     for (kind, name, schema) in [
         ("check_in", CheckInSettings::name(), <CheckInSettings as utoipa::PartialSchema>::schema()),
         ("referral", ReferralSettings::name(), <ReferralSettings as utoipa::PartialSchema>::schema()),
+        ("lottery", LotterySettings::name(), <LotterySettings as utoipa::PartialSchema>::schema()),
     ] {
         let me = format!("#/components/schemas/{name}");
         components.schemas.insert(name.into_owned(), schema);
@@ -270,6 +281,7 @@ pub fn describe(doc: &mut utoipa::openapi::OpenApi) {
     }
     <CheckInSettings as ToSchema>::schemas(&mut nested);
     <ReferralSettings as ToSchema>::schemas(&mut nested);
+    <LotterySettings as ToSchema>::schemas(&mut nested);
     components.schemas.extend(nested);
     if let Some(RefOr::T(Schema::Object(create))) = components.schemas.get_mut("CreateCampaign") {
         create.extensions =
@@ -315,8 +327,8 @@ mod tests {
         );
         assert_eq!(field(serde_json::json!({"keywords": [""]})), "settings.keywords[0]");
         assert_eq!(field(serde_json::json!({"bogus": 1})), "settings.bogus");
-        // Other kinds keep free objects.
-        assert!(normalize(CampaignKind::Lottery, Some(serde_json::json!({"bogus": 1}))).is_ok());
+        // Kinds without an engine keep free objects.
+        assert!(normalize(CampaignKind::Custom, Some(serde_json::json!({"bogus": 1}))).is_ok());
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub const VARIABLES: &[&str] = &[
     "flash_sale.link",
     "flash_sale.starts_at",
     "flash_sale.remaining",
+    "lottery.commitment",
+    "lottery.winners",
 ];
 
 /// Variables that stand alone in a URL field (the link a card opens).
@@ -36,13 +38,13 @@ pub const LINK_VARIABLES: &[&str] = &["campaign.link", "coupon.claim_link", "fla
 /// Whether a variable reads the campaign of the plan or preview: its own
 /// (`campaign.*`) or its engines' live figures (`coupon.*`, `flash_sale.*`).
 pub fn needs_campaign(var: &str) -> bool {
-    ["campaign.", "coupon.", "flash_sale."].iter().any(|p| var.starts_with(p))
+    ["campaign.", "coupon.", "flash_sale.", "lottery."].iter().any(|p| var.starts_with(p))
 }
 
 /// Whether a variable's value is read live from a campaign engine at render
 /// time ([`super::live`]).
 pub fn is_live(var: &str) -> bool {
-    var.starts_with("coupon.") || var.starts_with("flash_sale.")
+    ["coupon.", "flash_sale.", "lottery."].iter().any(|p| var.starts_with(p))
 }
 
 /// The templates [`variables`] accepts, as a regular expression (for the

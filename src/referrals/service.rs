@@ -12,6 +12,7 @@ use super::model::{Reason, Referral, ReferralStatus};
 use super::outbound;
 use super::repo::{self, NewReferral};
 use crate::campaigns::invite_settings::{InviteRules, ReferralSettings};
+use crate::campaigns::lottery_settings::LotterySettings;
 use crate::campaigns::model::{Campaign, CampaignKind, CampaignStatus};
 use crate::events::reactions::Reactions;
 use crate::ids::{CampaignId, WorkspaceId};
@@ -31,11 +32,21 @@ pub fn invites(kind: CampaignKind) -> bool {
     matches!(kind, CampaignKind::Referral | CampaignKind::Lottery)
 }
 
-/// The invite rules of a campaign (a lottery's own `invites`, else the defaults).
+/// The invite rules of a campaign (a lottery's own `invites`, the referral
+/// defaults where it gives none).
 pub fn rules(c: &Campaign) -> InviteRules {
     match c.kind {
         CampaignKind::Referral => ReferralSettings::from_stored(&c.settings).rules(),
-        _ => c.settings.get("invites").map(ReferralSettings::from_stored).unwrap_or_default().rules(),
+        _ => {
+            let d = ReferralSettings::default().rules();
+            let Some(i) = LotterySettings::from_stored(&c.settings).invites else { return d };
+            InviteRules {
+                hold_hours: i.hold_hours.unwrap_or(d.hold_hours),
+                new_members_only: i.new_members_only.unwrap_or(d.new_members_only),
+                max_qualified_per_day: i.max_qualified_per_day.or(d.max_qualified_per_day),
+                capacity_per_group: i.capacity_per_group.unwrap_or(d.capacity_per_group),
+            }
+        }
     }
 }
 

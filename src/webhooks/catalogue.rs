@@ -61,6 +61,7 @@ pub const ALL: &[Entry] = &[
     entry::<ReferralQualified>(),
     entry::<ReferralRevoked>(),
     entry::<ReferralFlagged>(),
+    entry::<LotteryPrizeWon>(),
 ];
 
 /// How a payload spells an enum of the API (its JSON string: `fulfilled`,
@@ -495,6 +496,27 @@ pub struct ReferralFlagged {
 impl Payload for ReferralFlagged {
     const TYPE: &'static str = "referral.flagged";
     const SUMMARY: &'static str = "An invite is over the inviter's daily cap and waits for an operator.";
+}
+
+/// A member won a lottery prize (one per winner). For goods the shop
+/// sends them; points and coupons are already delivered.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LotteryPrizeWon {
+    /// The lottery's campaign.
+    pub lottery_id: Uuid,
+    pub member_id: Uuid,
+    /// The prize's position in the lottery's `prizes` (0 for the first).
+    pub prize_index: i32,
+    pub prize: String,
+    pub entry_no: i32,
+    /// The prize's reward: `{"goods"}`, `{"points"}` or `{"coupon_template_id"}`.
+    pub reward: serde_json::Value,
+    pub drawn_at: DateTime<Utc>,
+}
+
+impl Payload for LotteryPrizeWon {
+    const TYPE: &'static str = "lottery.prize_won";
+    const SUMMARY: &'static str = "A member won a lottery prize: send the goods (points and coupons are delivered).";
 }
 
 /// Adds the catalogue to an OpenAPI 3.1 document: each payload schema in

@@ -20,6 +20,7 @@ mod flash_crash;
 mod flash_sales;
 mod foundation;
 mod groups;
+mod lotteries;
 mod mall;
 mod members;
 mod metrics;
