@@ -38,7 +38,31 @@
           list.items, (c, k) => ({ "common.name": c.name, "channel.source": t("channel.source." + c.source),
             "channel.strategy": t("channel.strategy." + c.strategy), "channel.capacity": fmt.num(c.capacity_per_group),
             "channel.link": c.link,
-            "settings.status": c.full_since ? t("channel.full_since", { at: when(c.full_since) }) : t("pstatus." + c.status) })[k]));
+            "settings.status": c.full_since ? t("channel.full_since", { at: when(c.full_since) }) : t("pstatus." + c.status) })[k],
+          (c) => S.go("channel", { id: c.id })));
+      stamp();
+    },
+  };
+
+  const FIGURES = ["visits", "full_visits", "joins", "retained_7d", "orders", "gmv"];
+  const figure = (f, k) => (k === "gmv" ? fmt.money(f.gmv, S.workspace.currency) : fmt.num(f[k]));
+
+  // One channel's stats: totals, per day, per group, CSV.
+  S.pages.channel = {
+    async render(params, root) {
+      const id = params.get("id");
+      const [c, s] = await Promise.all([S.api("GET", "/v1/channels/" + id), S.api("GET", "/v1/channels/" + id + "/stats")]);
+      const names = Object.fromEntries(((S.lists && S.lists.groups) || []).map((g) => [g.id, g.name]));
+      S.fill(root, el("h1", {}, c.name + " · " + t("channel.stats")),
+        el("p", { class: "note" }, c.link),
+        el("div", { class: "kpis" }, ...FIGURES.map((k) => el("div", { class: "kpi", "data-total": k, "data-value": String(s.total[k]) },
+          el("div", { class: "label" }, t("channel." + k)), el("div", { class: "value" }, figure(s.total, k))))),
+        el("div", { class: "filters" }, el("a", { class: "button", id: "channel-csv", download: "channel.csv",
+          href: "/v1/channels/" + id + "/stats?format=csv" }, t("channel.csv"))),
+        table("channel-groups", ["channel.groups"].concat(FIGURES.map((k) => "channel." + k)), s.groups,
+          (g, k) => (k === "channel.groups" ? (g.group_id ? names[g.group_id] || g.group_id : "–") : figure(g, k.slice(8)))),
+        table("channel-days", ["common.date"].concat(FIGURES.map((k) => "channel." + k)), s.days.slice().reverse(),
+          (d, k) => (k === "common.date" ? d.day : figure(d, k.slice(8)))));
       stamp();
     },
   };

@@ -1162,4 +1162,84 @@ async fn coupons_and_flash_sales_are_made_and_followed_in_the_console() {
     let shown = b.js("return document.querySelector('#channels tbody tr').textContent").await;
     assert!(shown.as_str().unwrap().contains(made["link"].as_str().unwrap()), "{shown}");
     assert_clean(&b, "the channels page").await;
+
+    // A channel's stats, from its row.
+    click(&b, "#channels tbody tr").await;
+    b.until("document.querySelector('#page[data-page=\"channel\"][data-ready=\"true\"]')", "the channel's stats").await;
+    assert_eq!(b.js("return document.querySelector('[data-total=\"joins\"]').dataset.value").await, json!("0"));
+    assert_clean(&b, "a channel's stats").await;
+
+    // An invite campaign: a code made on its page, a flagged invite approved there.
+    let members = send(Method::GET, "/v1/members?limit=3".into(), None).await.body;
+    let inviter = members["items"][0]["id"].as_str().unwrap().to_owned();
+    let group =
+        send(Method::GET, "/v1/groups?limit=1".into(), None).await.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let running = |kind: &'static str, settings: Value| {
+        let send = &send;
+        async move {
+            let c = send(
+                Method::POST,
+                "/v1/campaigns".into(),
+                Some(json!({"name": format!("{kind} 活动"), "scene": "fission", "kind": kind, "settings": settings})),
+            )
+            .await;
+            assert_eq!(c.status, reqwest::StatusCode::CREATED, "{:?}", c.body);
+            let id = c.id();
+            let r = send(Method::POST, format!("/v1/campaigns/{id}/status"), Some(json!({"status": "running"}))).await;
+            assert_eq!(r.status, reqwest::StatusCode::OK);
+            id
+        }
+    };
+    let rc = running("referral", json!({"hold_hours": 0, "max_qualified_per_day": 1})).await;
+    page(&b, "#/fission", "fission").await;
+    b.js("location.reload(); return 1").await; // the campaign list is read once per workspace
+    b.until("document.querySelector('#fission-campaigns tbody tr')", "the invite campaigns").await;
+    page(&b, &format!("#/invites?id={rc}"), "invites").await;
+    submit(&b, "code-form", &[("in-member_id", &inviter)]).await;
+    b.until("document.getElementById('invite-code')", "the invite code").await;
+    let code = b.js("return document.getElementById('invite-code').dataset.code").await;
+    let again =
+        send(Method::POST, format!("/v1/campaigns/{rc}/invite-codes"), Some(json!({"member_id": inviter}))).await;
+    assert_eq!(again.body["code"], code);
+    for i in 0..2 {
+        let m =
+            send(Method::POST, "/v1/members".into(), Some(json!({"display_name": format!("新朋友{i}")}))).await.id();
+        let e = json!([{"id": format!("console-join-{i}"), "type": "member_joined", "occurred_at": app.clock.now(),
+                        "member_id": m, "group_id": group, "channel": code}]);
+        assert_eq!(send(Method::POST, "/v1/events".into(), Some(e)).await.body["accepted"], 1);
+    }
+    shequn::jobs::run_campaign_jobs_once(&app.state).await.unwrap();
+    page(&b, &format!("#/invites?id={rc}&status=flagged"), "invites").await;
+    click(&b, "[data-approve]").await;
+    b.until("document.getElementById('referrals-empty')", "no flagged invite left").await;
+    let board = send(Method::GET, format!("/v1/campaigns/{rc}/leaderboard"), None).await.body;
+    assert_eq!(board["items"][0]["qualified"], 2, "{board}");
+    page(&b, &format!("#/invites?id={rc}"), "invites").await;
+    assert_eq!(b.js("return document.querySelectorAll('#referrals tbody tr').length").await, json!(2));
+    assert_clean(&b, "an invite campaign's page").await;
+
+    // A lottery: its commitment before the draw, an entry, then the winners.
+    // The demo workspace's zone; the draw two minutes from now (the session outlives it).
+    let tz: chrono_tz::Tz =
+        send(Method::GET, "/v1/workspace".into(), None).await.body["timezone"].as_str().unwrap().parse().unwrap();
+    let soon = (app.clock.now() + chrono::Duration::minutes(2)).with_timezone(&tz);
+    let lc = running(
+        "lottery",
+        json!({"draw_at": soon.format("%Y-%m-%dT%H:%M").to_string(),
+        "prizes": [{"name": "一等奖 空气炸锅", "quantity": 1, "reward": {"goods": "air fryer"}}]}),
+    )
+    .await;
+    b.js("location.reload(); return 1").await;
+    page(&b, &format!("#/lottery?id={lc}"), "lottery").await;
+    let l = send(Method::GET, format!("/v1/lotteries/{lc}"), None).await.body;
+    assert_eq!(b.js("return document.getElementById('commitment').textContent").await, l["commitment"]);
+    submit(&b, "enter-form", &[("in-member_id", &inviter)]).await;
+    b.until("document.querySelector('[data-entries=\"1\"]')", "one entry").await;
+    app.clock.advance(chrono::Duration::minutes(3));
+    shequn::jobs::run_campaign_jobs_once(&app.state).await.unwrap();
+    page(&b, &format!("#/lottery?id={lc}&drawn=1"), "lottery").await;
+    let d = send(Method::GET, format!("/v1/lotteries/{lc}/draw"), None).await.body;
+    assert_eq!(b.js("return document.getElementById('seed').textContent").await, d["seed"]);
+    assert_eq!(b.js("return document.querySelectorAll('#winners tbody tr').length").await, json!(1));
+    assert_clean(&b, "a drawn lottery's page").await;
 }
