@@ -69,6 +69,8 @@ pub struct Outcome {
     /// The welfare hour of the last two weeks, through the coupon and
     /// flash-sale engines.
     pub welfare: crate::demo_campaigns::WelfareOutcome,
+    /// Channels, the invite campaign's referrals and the lottery.
+    pub fission: crate::demo_fission::FissionOutcome,
 }
 
 /// SplitMix64: small, fast, deterministic.
@@ -462,6 +464,15 @@ pub async fn run(pool: &PgPool, o: &Options, now: DateTime<Utc>) -> anyhow::Resu
             sales.claimed, sales.reserved, sales.paid
         );
     }
+    let ls = o.days / 3;
+    let window = (first_day + Duration::days(ls), first_day + Duration::days(ls + 13));
+    let fission = crate::demo_fission::run(pool, ws, tz, (campaigns.lottery.0, window.0, window.1), now).await?;
+    if o.progress {
+        eprintln!(
+            "growth     {} channels ({} joins attributed), referrals {:?}, lottery drawn: {}",
+            fission.channels, fission.attributed, fission.referrals, fission.lottery_drawn
+        );
+    }
     let mut conn = pool.acquire().await?;
     let load_secs = started.elapsed().as_secs_f64();
 
@@ -495,6 +506,7 @@ pub async fn run(pool: &PgPool, o: &Options, now: DateTime<Utc>) -> anyhow::Resu
         redemptions,
         vips,
         welfare: sales,
+        fission,
     })
 }
 

@@ -26,6 +26,7 @@ pub mod db;
 pub mod deliveries;
 pub mod demo;
 mod demo_campaigns;
+mod demo_fission;
 pub mod error;
 pub mod events;
 pub mod flash_sales;

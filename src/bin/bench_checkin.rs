@@ -69,9 +69,20 @@ pub(super) async fn fire_counting_warm(
     concurrency: usize,
     warm: Option<&str>,
 ) -> anyhow::Result<Timed> {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    fire_with(client, key, requests, concurrency, warm).await
+}
+
+/// [`fire_counting_warm`] through `client` (e.g. one that does not follow redirects).
+pub(super) async fn fire_with(
+    client: reqwest::Client,
+    key: &str,
+    requests: Vec<(reqwest::Method, String, Option<serde_json::Value>)>,
+    concurrency: usize,
+    warm: Option<&str>,
+) -> anyhow::Result<Timed> {
     let total = requests.len();
     let requests = Arc::new(requests);
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let ready = Arc::new(tokio::sync::Barrier::new(concurrency + 1));
     let mut tasks = Vec::new();

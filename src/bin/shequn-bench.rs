@@ -6,6 +6,7 @@
 //! `cargo run --release --features bench --bin shequn-bench -- webhooks [--events N]` (see `bench_webhooks.rs`)
 //! `cargo run --release --features bench --bin shequn-bench -- checkin [--members N] [--groups N] [--runs N]` (see `bench_checkin.rs`)
 //! `cargo run --release --features bench --bin shequn-bench -- flash [--runs N]` (see `bench_flash.rs`)
+//! `cargo run --release --features bench --bin shequn-bench -- fission [--runs N]` (see `bench_fission.rs`)
 //!
 //! Uses `DATABASE_URL` if set, else a throwaway embedded cluster (durable
 //! settings). Starts `target/release/shequn` as a child process, then
@@ -38,6 +39,8 @@ use sqlx::{Connection, PgPool};
 
 #[path = "bench_checkin.rs"]
 mod checkin;
+#[path = "bench_fission.rs"]
+mod fission;
 #[path = "bench_flash.rs"]
 mod flash;
 #[path = "bench_metrics.rs"]
@@ -79,12 +82,15 @@ fn args() -> anyhow::Result<Args> {
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     match raw.first().map(String::as_str) {
-        Some(c @ ("ingest" | "sop" | "metrics" | "webhooks" | "checkin" | "flash")) => a.command = c.to_owned(),
+        Some(c @ ("ingest" | "sop" | "metrics" | "webhooks" | "checkin" | "flash" | "fission")) => {
+            a.command = c.to_owned()
+        }
         _ => {
             bail!(
                 "usage: shequn-bench ingest [--events N] [--clients N] [--webhooks N] | sop [--groups N] [--runs N] [--instances 1|2] \
                  | metrics [--events N] [--members N] [--groups N] [--days N] [--runs N] \
-                 | webhooks [--events N] [--runs N] | checkin [--members N] [--groups N] [--runs N]"
+                 | webhooks [--events N] [--runs N] | checkin [--members N] [--groups N] [--runs N] \
+                 | flash [--members N] [--runs N] | fission [--runs N]"
             )
         }
     }
@@ -503,6 +509,19 @@ async fn main() -> anyhow::Result<()> {
         let mut r = Ok(());
         for _ in 0..runs.max(1) {
             r = flash::run(&admin, &admin_url, members).await;
+            if r.is_err() {
+                break;
+            }
+        }
+        discard(embedded);
+        return r;
+    }
+    if a.command == "fission" {
+        let runs = if a.given.iter().any(|g| g == "--runs") { a.runs } else { 1 };
+        println!("machine: {} cores; runs: {runs}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+        let mut r = Ok(());
+        for _ in 0..runs.max(1) {
+            r = fission::run(&admin, &admin_url).await;
             if r.is_err() {
                 break;
             }

@@ -273,14 +273,17 @@ pub async fn entrant_count(conn: &mut PgConnection, ws: WorkspaceId, campaign: U
 /// settings, workspace time zone), of running or ended campaigns.
 pub async fn undrawn(
     conn: &mut PgConnection,
+    only: Option<WorkspaceId>,
 ) -> Result<Vec<(WorkspaceId, Uuid, serde_json::Value, String)>, sqlx::Error> {
     let rows: Vec<(Uuid, Uuid, serde_json::Value, String)> = sqlx::query_as(
         "SELECT c.workspace_id, c.id, c.settings, w.timezone FROM campaigns c
          JOIN workspaces w ON w.id = c.workspace_id
          LEFT JOIN lotteries l ON l.workspace_id = c.workspace_id AND l.campaign_id = c.id
          WHERE c.kind = 'lottery' AND c.status IN ('running', 'ended') AND c.settings ? 'draw_at'
-           AND jsonb_typeof(c.settings->'draw_at') = 'string' AND (l.status IS NULL OR l.status = 'open')",
+           AND jsonb_typeof(c.settings->'draw_at') = 'string' AND (l.status IS NULL OR l.status = 'open')
+           AND ($1::uuid IS NULL OR c.workspace_id = $1)",
     )
+    .bind(only)
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(|(w, c, s, tz)| (WorkspaceId(w), c, s, tz)).collect())

@@ -65,8 +65,18 @@ pub async fn eligible(
 
 /// Draws every lottery whose time has come; how many were drawn.
 pub async fn run_due(pool: &PgPool, now: DateTime<Utc>, reactions: &Reactions) -> anyhow::Result<usize> {
+    run_due_in(pool, None, now, reactions).await
+}
+
+/// [`run_due`] for one workspace (or all).
+pub async fn run_due_in(
+    pool: &PgPool,
+    only: Option<WorkspaceId>,
+    now: DateTime<Utc>,
+    reactions: &Reactions,
+) -> anyhow::Result<usize> {
     let mut conn = pool.acquire().await?;
-    let candidates = repo::undrawn(&mut conn).await?;
+    let candidates = repo::undrawn(&mut conn, only).await?;
     drop(conn);
     let mut drawn = 0;
     for (ws, campaign, settings, tz) in candidates {

@@ -476,4 +476,36 @@ async fn the_demo_has_real_check_ins_points_redemptions_and_rule_made_vips() {
     assert_eq!(reserved, 0, "unpaid reservations expired");
     assert_eq!((confirmed, paid_orders), (w.paid as i64, w.paid as i64));
     assert_eq!((unpaid_confirmed, sold, redeemed_unpaid), (0, 0, 0), "every sale is a paid order and back");
+
+    // Growth: a channel per source with attributed joins and visits, an
+    // invite tree through the referral engine (some rejected, some
+    // revoked), and the lottery drawn on its last day at 20:00.
+    let f = out.fission;
+    assert_eq!(f.channels, 3);
+    assert!(f.attributed > 10, "{f:?}");
+    let channels = get("/v1/channels").await;
+    let ch = channels["items"][0]["id"].as_str().unwrap().to_owned();
+    let cs = get(&format!("/v1/channels/{ch}/stats?from=2026-10-01&to=2026-11-20")).await;
+    assert!(
+        cs["total"]["joins"].as_i64() > Some(0) && cs["total"]["visits"].as_i64() > cs["total"]["joins"].as_i64(),
+        "{cs}"
+    );
+    let by: std::collections::HashMap<String, i64> = f.referrals.iter().cloned().collect();
+    for s in ["qualified", "rejected", "revoked"] {
+        assert!(by.get(s).copied().unwrap_or(0) > 0, "{s}: {by:?}");
+    }
+    let rejected = get("/v1/referrals?status=rejected&limit=200").await;
+    let reasons: std::collections::HashSet<&str> =
+        rejected["items"].as_array().unwrap().iter().map(|r| r["reason"].as_str().unwrap()).collect();
+    assert!(reasons.contains("not_new"), "{reasons:?}");
+    let referral = get("/v1/campaigns?kind=referral").await["items"][0]["id"].as_str().unwrap().to_owned();
+    let board = get(&format!("/v1/campaigns/{referral}/leaderboard")).await;
+    let top = board["items"][0]["member_id"].as_str().unwrap().to_owned();
+    let tree = get(&format!("/v1/members/{top}/referral-tree")).await;
+    assert!(tree["members"].as_i64() > Some(0), "{tree}");
+    assert!(f.lottery_drawn, "{f:?}");
+    let lottery = get("/v1/lotteries").await["items"][0]["id"].as_str().unwrap().to_owned();
+    let d = get(&format!("/v1/lotteries/{lottery}/draw")).await;
+    assert_eq!((d["status"].as_str(), d["late"].as_bool()), (Some("drawn"), Some(false)), "{d}");
+    assert!(d["winners"].as_array().unwrap().len() > 5, "{d}");
 }
