@@ -1,5 +1,8 @@
 -- Invite campaigns (kind `referral`, and a lottery's own invite codes).
 
+-- Round-robin turns are kept per process: no row written on every visit.
+ALTER TABLE channels DROP COLUMN turn;
+
 -- A member's invite link is a channel carrying its campaign and inviter:
 -- routing, the Telegram link per group, visits and join attribution are
 -- the channels'. Such channels are not in the operator's channel list and

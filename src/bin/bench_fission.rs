@@ -38,7 +38,7 @@ pub async fn run(admin: &PgConnectOptions, admin_url: &str) -> anyhow::Result<()
         ("SHEQUN__DATABASE__MAX_CONNECTIONS", "32".to_owned()),
         ("SHEQUN__WORKERS__CAMPAIGN_JOBS", "false".to_owned()),
         // One load generator is one client address.
-        ("SHEQUN__AUTH__CHANNEL_VISITS_PER_MINUTE", "10000000".to_owned()),
+        ("SHEQUN__AUTH__CHANNEL_VISITS_PER_MINUTE", "1000000".to_owned()),
     ];
     let server = super::start_server_with(&url, &env).await?;
     let base = server.base.clone();

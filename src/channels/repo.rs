@@ -171,14 +171,13 @@ pub async fn update(
         .await
 }
 
-/// Deletes a channel; `false` when missing.
-pub async fn delete(conn: &mut PgConnection, ws: WorkspaceId, id: Uuid) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM channels WHERE workspace_id = $1 AND id = $2 AND inviter_id IS NULL")
+/// Deletes a channel; its code (None when missing).
+pub async fn delete(conn: &mut PgConnection, ws: WorkspaceId, id: Uuid) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("DELETE FROM channels WHERE workspace_id = $1 AND id = $2 AND inviter_id IS NULL RETURNING code")
         .bind(ws)
         .bind(id)
-        .execute(conn)
-        .await?;
-    Ok(r.rows_affected() == 1)
+        .fetch_optional(conn)
+        .await
 }
 
 /// The channel of a public code, in any workspace, with the workspace's
@@ -298,15 +297,6 @@ pub async fn add_visits(
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// Takes the next turn of a round-robin channel: the turn before it.
-pub async fn next_turn(conn: &mut PgConnection, ws: WorkspaceId, id: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("UPDATE channels SET turn = turn + 1 WHERE workspace_id = $1 AND id = $2 RETURNING turn - 1")
-        .bind(ws)
-        .bind(id)
-        .fetch_one(conn)
-        .await
 }
 
 /// Marks a channel full now; `true` when it was routing until now (the

@@ -174,6 +174,7 @@ pub async fn get_channel(
     security(("bearer" = [])))]
 pub async fn update_channel(
     State(state): State<AppState>,
+    State(visits): State<Visits>,
     auth: Auth,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<UpdateChannel>,
@@ -189,25 +190,27 @@ pub async fn update_channel(
         repo::update(&mut tx, ws, id, &body, now).await.map_err(name_taken)?.ok_or(ApiError::NotFound("channel"))?;
     audit::record(&mut tx, ws, Actor::from(&auth), "channel.update", "channel", id, serde_json::json!({})).await?;
     tx.commit().await?;
+    visits.codes.forget(&r.code);
     Ok(Json(view(r, &base(&state))))
 }
 
-/// Delete a channel (operator): its link answers 404 from then on.
+/// Delete a channel (operator): its link answers 404 from then on (from
+/// other instances within a second).
 #[utoipa::path(delete, path = "/channels/{id}", tag = "channels", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn delete_channel(
     State(state): State<AppState>,
+    State(visits): State<Visits>,
     auth: Auth,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Operator)?;
     let ws = auth.workspace_id;
     let mut tx = crate::db::begin(&state.pool).await?;
-    if !repo::delete(&mut tx, ws, id).await? {
-        return Err(ApiError::NotFound("channel"));
-    }
+    let code = repo::delete(&mut tx, ws, id).await?.ok_or(ApiError::NotFound("channel"))?;
     audit::record(&mut tx, ws, Actor::from(&auth), "channel.delete", "channel", id, serde_json::json!({})).await?;
     tx.commit().await?;
+    visits.codes.forget(&code);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -250,8 +253,7 @@ pub async fn visit_channel(
     if !model::looks_like_code(&code) {
         return Err(ApiError::NotFound("channel"));
     }
-    let visit =
-        service::visit(&state.pool, &visits.http, &code, state.clock.now()).await.map_err(ApiError::Internal)?;
+    let visit = service::visit(&state.pool, &visits, &code, state.clock.now()).await.map_err(ApiError::Internal)?;
     let visit = visit.ok_or(ApiError::NotFound("channel"))?;
     visits.tally.count(&visit);
     match visit.to {

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::model::{self, Candidate, ChannelStatus, Strategy, Target};
 use super::repo::{self, Row};
+use super::visits::Visits;
 use crate::ids::{GroupId, WorkspaceId};
 
 /// Where a visit went.
@@ -41,18 +42,23 @@ async fn campaign_groups(conn: &mut PgConnection, ws: WorkspaceId, campaign: Uui
 }
 
 /// Routes one visit to the link of `code` (None: no such channel, or
-/// archived), on one pooled connection: reads only, except a round-robin
-/// channel's turn (one guarded counter), the start and end of a full spell,
+/// archived), on one pooled connection: reads only (the channel from a
+/// one-second cache, round-robin turns per process), except the start and
+/// end of a full spell,
 /// and — once per channel and group — the invite link a platform makes for
 /// it (Telegram), so joins through it are attributed.
-pub async fn visit(
-    pool: &PgPool,
-    http: &reqwest::Client,
-    code: &str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Option<Visit>> {
+pub async fn visit(pool: &PgPool, visits: &Visits, code: &str, now: DateTime<Utc>) -> anyhow::Result<Option<Visit>> {
+    let http = &visits.http;
     let mut conn = pool.acquire().await?;
-    let Some((ws, tz, ch)) = repo::by_code(&mut conn, code).await? else { return Ok(None) };
+    let found = match visits.codes.get(code) {
+        Some(f) => f,
+        None => {
+            let f = repo::by_code(&mut conn, code).await?;
+            visits.codes.put(code, f.clone());
+            f
+        }
+    };
+    let Some((ws, tz, ch)) = found else { return Ok(None) };
     let day = now.with_timezone(&crate::clock::zone(&tz)).date_naive();
     let mut visit = Visit { ws, channel: ch.id, day, to: None };
     match ch.status {
@@ -66,7 +72,7 @@ pub async fn visit(
     };
     let mut groups = repo::candidates(&mut conn, ws, ch.id, &ids).await?;
     let turn = match ch.strategy {
-        Strategy::RoundRobin => repo::next_turn(&mut conn, ws, ch.id).await?.max(0) as u64,
+        Strategy::RoundRobin => visits.turns.next(ch.id),
         Strategy::FillInOrder => 0,
     };
     // A group whose link cannot be made and that has none of its own is
@@ -76,6 +82,7 @@ pub async fn visit(
         if let Some(url) = link_of(&mut conn, http, ws, &ch, &g, now).await? {
             if ch.full_since.is_some() {
                 repo::clear_full(&mut conn, ws, ch.id).await?;
+                visits.codes.forget(code);
             }
             visit.to = Some((g.id, url));
             return Ok(Some(visit));
@@ -88,6 +95,7 @@ pub async fn visit(
         super::outbound::full(&mut tx, ws, &ch, &ids, now).await?;
     }
     tx.commit().await?;
+    visits.codes.forget(code);
     Ok(Some(visit))
 }
 

@@ -113,11 +113,83 @@ pub struct Visits {
     pub limiter: VisitLimiter,
     pub tally: VisitTally,
     pub http: reqwest::Client,
+    pub codes: CodeCache,
+    pub turns: Turns,
 }
 
 impl Visits {
     /// Starts the tally's task (call inside the runtime).
     pub fn start(pool: &PgPool, http: reqwest::Client) -> Self {
-        Self { limiter: VisitLimiter::default(), tally: VisitTally::start(pool), http }
+        Self {
+            limiter: VisitLimiter::default(),
+            tally: VisitTally::start(pool),
+            http,
+            codes: CodeCache::default(),
+            turns: Turns::default(),
+        }
+    }
+}
+
+/// A channel as a visit reads it: (workspace, its time zone, the row).
+pub type Found = Option<(WorkspaceId, String, super::repo::Row)>;
+
+/// Channels by code, each kept for a second (unknown codes too), so a burst
+/// of visits reads a channel once a second rather than once a visit: an
+/// operator's change reaches the link within a second.
+#[derive(Clone, Default)]
+pub struct CodeCache(Arc<Mutex<HashMap<String, (Instant, Found)>>>);
+
+impl std::fmt::Debug for CodeCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeCache").finish()
+    }
+}
+
+/// How long a code's channel is kept.
+const KEEP: Duration = Duration::from_secs(1);
+
+impl CodeCache {
+    /// The cached channel of `code`, if read within the last second.
+    pub fn get(&self, code: &str) -> Option<Found> {
+        let m = self.0.lock().ok()?;
+        m.get(code).filter(|(at, _)| at.elapsed() < KEEP).map(|(_, f)| f.clone())
+    }
+
+    /// Keeps what `code` read.
+    pub fn put(&self, code: &str, found: Found) {
+        if let Ok(mut m) = self.0.lock() {
+            if m.len() > 10_000 {
+                m.retain(|_, (at, _)| at.elapsed() < KEEP);
+            }
+            m.insert(code.to_owned(), (Instant::now(), found));
+        }
+    }
+
+    /// Forgets `code` (its channel changed: a full spell began or ended).
+    pub fn forget(&self, code: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(code);
+        }
+    }
+}
+
+/// Round-robin turns per channel, per process: each instance takes the
+/// groups with room in turn (no shared row to write on every visit).
+#[derive(Clone, Default)]
+pub struct Turns(Arc<Mutex<HashMap<uuid::Uuid, u64>>>);
+
+impl std::fmt::Debug for Turns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Turns").finish()
+    }
+}
+
+impl Turns {
+    /// The channel's next turn.
+    pub fn next(&self, channel: uuid::Uuid) -> u64 {
+        let Ok(mut m) = self.0.lock() else { return 0 };
+        let t = m.entry(channel).or_insert(0);
+        *t = t.wrapping_add(1);
+        *t - 1
     }
 }
