@@ -87,6 +87,8 @@ pub async fn run_campaign_jobs_once(state: &App) -> anyhow::Result<(usize, i64)>
     crate::coupons::service::expire_due(&state.pool, now).await?;
     crate::flash_sales::service::expire_due(&state.pool, now).await?;
     crate::coupons::issues::run_pending(&state.pool, now, &state.ingestion.reactions).await?;
+    let (http, tokens) = (&state.channel_visits.http, &state.senders.tokens);
+    crate::channels::states::run_due(&state.pool, http, tokens, now, &state.ingestion.reactions).await?;
     crate::referrals::service::run_due(&state.pool, now, &state.ingestion.reactions).await?;
     crate::lotteries::service::run_due(&state.pool, now, &state.ingestion.reactions).await?;
     Ok((expired, changed))

@@ -26,6 +26,7 @@ pub fn subscribers() -> Reactions {
         Arc::new(crate::memberships::reaction::Stints),
         Arc::new(crate::memberships::reaction::Announce),
         Arc::new(crate::referrals::reaction::InviteJoins),
+        Arc::new(crate::channels::states::WecomJoins),
         Arc::new(crate::metrics::store::reaction::RollupQueue),
         Arc::new(crate::points::reaction::Earnings),
         Arc::new(crate::flash_sales::reaction::PaidReservations),

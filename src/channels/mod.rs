@@ -13,6 +13,7 @@ mod outbound;
 pub mod repo;
 mod routes;
 pub mod service;
+pub mod states;
 mod stats;
 pub mod visits;
 

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::TestApp;
 use crate::sop::Fake;
-use crate::webhooks::{chat_change, raw, tg, tg_user, wecom_connection, wecom_post, T0, WECOM_CORP};
+use crate::webhooks::{chat_change, raw, tg, tg_user, wecom_post, T0, WECOM_CORP, WECOM_KEY, WECOM_TOKEN};
 
 async fn visit(app: &TestApp, code: &str) -> (StatusCode, String) {
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
@@ -81,13 +81,22 @@ async fn joins_through_a_channel_are_attributed_on_every_platform_and_counted_in
         .await;
     assert_eq!(bad.body["rejected"], 1, "{:?}", bad.body);
 
-    // WeCom: the join way's state.
-    let url = wecom_connection(&app).await;
+    // WeCom: the callback does not say; groupchat/get gives the join way's state.
+    let r = app
+        .post(
+            "/v1/connections",
+            json!({"platform": "wecom", "name": "wecom", "settings": {"api_base_url": fake.base},
+              "credentials": {"corp_id": WECOM_CORP, "token": WECOM_TOKEN, "encoding_aes_key": WECOM_KEY,
+                              "secret": "contact-secret"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let url = r.body["webhook_url"].as_str().unwrap().to_owned();
     let t = T0 - 1200;
     for (i, inner) in [
         chat_change("wrChan", "create", "", "", t),
         chat_change("wrChan", "update", "add_member",
-            &format!("<JoinScene>3</JoinScene><State><![CDATA[{code}]]></State><MemChangeCnt>1</MemChangeCnt><MemChangeList><Item>wmS</Item></MemChangeList>"), t + 1),
+            "<JoinScene>3</JoinScene><MemChangeCnt>2</MemChangeCnt><MemChangeList><Item>wmS</Item><Item>wmT</Item></MemChangeList>", t + 1),
     ]
     .iter()
     .enumerate()
@@ -96,7 +105,27 @@ async fn joins_through_a_channel_are_attributed_on_every_platform_and_counted_in
         assert_eq!(raw(&app, Method::POST, &format!("{url}{q}"), &[], body).await.0, StatusCode::OK);
     }
     let wg = app.get("/v1/groups?platform=wecom").await.body["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(channel_of(&app, &wg, "wmS").await, Value::Null, "not known before the lookup");
+    // The lookup fails once (WeCom busy), then reads the state: only wmS came through the channel.
+    fake.then(200, vec![], json!({"errcode": 0, "access_token": "TOKEN", "expires_in": 7200}));
+    fake.then(200, vec![], json!({"errcode": -1, "errmsg": "system busy"}));
+    shequn::jobs::run_campaign_jobs_once(&app.state).await.unwrap();
+    assert_eq!(channel_of(&app, &wg, "wmS").await, Value::Null);
+    app.clock.advance(Duration::minutes(2));
+    fake.then(
+        200,
+        vec![],
+        json!({"errcode": 0, "group_chat": {"chat_id": "wrChan", "member_list": [
+        {"userid": "wmS", "type": 2, "join_scene": 3, "state": code}, {"userid": "wmT", "type": 2, "join_scene": 3}]}}),
+    );
+    shequn::jobs::run_campaign_jobs_once(&app.state).await.unwrap();
     assert_eq!(channel_of(&app, &wg, "wmS").await, json!(channel));
+    assert_eq!(channel_of(&app, &wg, "wmT").await, Value::Null);
+    let calls: Vec<String> = fake.seen().iter().map(|s| s.path.clone()).collect();
+    assert!(calls[1].starts_with("/cgi-bin/gettoken?corpid="), "{calls:?}");
+    assert!(calls[2].starts_with("/cgi-bin/externalcontact/groupchat/get?access_token=TOKEN"), "{calls:?}");
+    assert!(calls[3].starts_with("/cgi-bin/externalcontact/groupchat/get"), "the token is reused: {calls:?}");
+    assert_eq!(app.count("wecom_join_lookups").await, 0);
 
     // One leaves within the week; one pays and is partly refunded.
     let e = json!([

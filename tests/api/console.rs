@@ -1152,19 +1152,21 @@ async fn coupons_and_flash_sales_are_made_and_followed_in_the_console() {
              return [o[0].value, o[1].value]")
         .await;
     submit(&b, "channel-form", &[("in-name", "门店海报 A"), ("in-source", "offline"), ("in-capacity", "150")]).await;
-    b.until("document.querySelector('#channels tbody tr')", "the channel's row").await;
+    // The demo's channels are listed already: wait for this one's row.
+    let row = "[...document.querySelectorAll('#channels tbody tr')].find((r) => r.textContent.includes('门店海报 A'))";
+    b.until(row, "the channel's row").await;
     let channels = send(Method::GET, "/v1/channels".into(), None).await.body;
     let made = &channels["items"][0];
     assert_eq!(
         (made["target"]["group_ids"].clone(), made["capacity_per_group"].clone(), made["source"].clone()),
         (picked, json!(150), json!("offline"))
     );
-    let shown = b.js("return document.querySelector('#channels tbody tr').textContent").await;
+    let shown = b.js(&format!("return {row}.textContent")).await;
     assert!(shown.as_str().unwrap().contains(made["link"].as_str().unwrap()), "{shown}");
     assert_clean(&b, "the channels page").await;
 
     // A channel's stats, from its row.
-    click(&b, "#channels tbody tr").await;
+    b.js(&format!("{row}.click(); return 1")).await;
     b.until("document.querySelector('#page[data-page=\"channel\"][data-ready=\"true\"]')", "the channel's stats").await;
     assert_eq!(b.js("return document.querySelector('[data-total=\"joins\"]').dataset.value").await, json!("0"));
     assert_clean(&b, "a channel's stats").await;

@@ -2,6 +2,7 @@
 //! AES key, URL verification), group robots and customer-group mass sends.
 
 pub mod crypto;
+pub mod groupchat;
 mod inbound;
 pub mod mass;
 mod robot;
