@@ -210,7 +210,9 @@ pub async fn stints_of_pairs(
 /// (member, group, stint). An inviter who is not a member of this workspace
 /// is not recorded. A stint whose invite code names a channel of the
 /// workspace — its code, a platform link named "<code> <name>", or its id —
-/// is attributed to it (`channel_id`).
+/// is attributed to it (`channel_id`) and counts under the channel's join
+/// source (a store poster's joins are `offline`; an invite link's
+/// `invite_link`).
 pub async fn replace_stints(
     conn: &mut PgConnection,
     ws: WorkspaceId,
@@ -232,14 +234,13 @@ pub async fn replace_stints(
     sqlx::query(
         "INSERT INTO memberships (workspace_id, id, group_id, member_id, joined_at, left_at, source, inviter_id,
              invite_code, channel_id, leave_reason)
-         SELECT $1, u.id, u.g, u.m, u.joined, u.left_at, u.source, i.id, u.code,
-                (SELECT c.id FROM channels c WHERE c.workspace_id = $1
-                   AND (c.code = split_part(u.code, ' ', 1) OR c.id::text = lower(u.code)) LIMIT 1),
-                u.reason
+         SELECT $1, u.id, u.g, u.m, u.joined, u.left_at, COALESCE(c.source, u.source), i.id, u.code, c.id, u.reason
          FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::timestamptz[], $7::text[],
                      $8::uuid[], $9::text[], $10::text[])
               AS u(id, g, m, joined, left_at, source, inviter, code, reason)
-         LEFT JOIN members i ON i.workspace_id = $1 AND i.id = u.inviter",
+         LEFT JOIN members i ON i.workspace_id = $1 AND i.id = u.inviter
+         LEFT JOIN LATERAL (SELECT c.id, c.source FROM channels c WHERE c.workspace_id = $1
+                              AND (c.code = split_part(u.code, ' ', 1) OR c.id::text = lower(u.code)) LIMIT 1) c ON true",
     )
     .bind(ws)
     .bind(stints.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())

@@ -61,6 +61,8 @@ async fn joins_through_a_channel_are_attributed_on_every_platform_and_counted_in
                         "creates_join_request": false, "is_primary": false, "is_revoked": false}}});
     assert_eq!(tg(&app, &hook, "s1", join).await, StatusCode::OK);
     assert_eq!(channel_of(&app, &group, "42").await, json!(channel));
+    let stints = app.get(&format!("/v1/groups/{group}/members?include=history")).await.body["items"].clone();
+    assert_eq!(stints[0]["source"], "offline", "the channel's source: {stints}");
 
     // Generic: `channel` on member_joined (the code), and a join naming no channel.
     let e = json!([

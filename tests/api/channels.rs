@@ -91,6 +91,10 @@ async fn a_link_fills_groups_in_order_skips_closed_ones_and_says_when_all_are_fu
     assert_eq!(visit(&app, &link).await.0, StatusCode::OK);
     app.patch(&format!("/v1/channels/{id}"), json!({"status": "active"})).await;
     assert_eq!(visit(&app, &link).await.1, "https://t.me/+aaa", "capacity raised");
+    // a dismissed on the platform: skipped.
+    let r = app.patch(&format!("/v1/groups/{a}"), json!({"status": "dismissed"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(visit(&app, &link).await.1, "https://t.me/+ccc");
     assert_eq!(app.delete(&format!("/v1/channels/{id}")).await.status, StatusCode::NO_CONTENT);
     assert_eq!(visit(&app, &link).await.0, StatusCode::NOT_FOUND);
 }
