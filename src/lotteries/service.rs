@@ -12,7 +12,7 @@ use super::repo::{self, NewWinner, Row, Rule};
 use crate::campaigns::lottery_settings::{LotteryEligible, LotterySettings, Prize};
 use crate::events::reactions::Reactions;
 use crate::ids::{MemberId, WorkspaceId};
-use crate::points::model::{EntryKind, Source, SourceType};
+use crate::points::model::{Source, SourceType};
 
 /// A lottery's row, made with a fresh 256-bit seed unless it exists.
 pub async fn ensure(
@@ -145,7 +145,8 @@ async fn run_draw(
     Ok(())
 }
 
-/// Delivers one prize (in the draw's transaction: once).
+/// Delivers one prize (in the draw's transaction: once): points and
+/// coupons as the referral rewards are given; goods are the shop's.
 async fn deliver(
     conn: &mut PgConnection,
     ws: WorkspaceId,
@@ -155,32 +156,15 @@ async fn deliver(
     now: DateTime<Utc>,
     reactions: &Reactions,
 ) -> anyhow::Result<serde_json::Value> {
+    use crate::referrals::rewards::{give, Gift};
     let r = &prize.reward;
-    if let Some(points) = r.points {
-        let Some(policy) = crate::points::service::policy(conn, ws).await? else {
-            return Ok(serde_json::json!({"skipped": "no_workspace"}));
-        };
-        let credit = crate::points::service::Credit {
-            member,
-            points,
-            kind: EntryKind::Earn,
-            source: Source::new(SourceType::Lottery, format!("{campaign}:{rank}")),
-            note: &format!("lottery prize: {}", prize.name),
-            at: now,
-        };
-        let e = crate::points::service::credit(conn, ws, &policy, credit).await?;
-        return Ok(serde_json::json!({"points": points, "ledger_entry_id": e.map(|e| e.id)}));
-    }
-    if let Some(template) = r.coupon_template_id {
-        use crate::coupons::model::TemplateStatus;
-        let t = match crate::coupons::repo::get_template(conn, ws, template, false).await? {
-            Some(t) if t.status == TemplateStatus::Active => t,
-            Some(_) => return Ok(serde_json::json!({"coupon_template_id": template, "skipped": "not_active"})),
-            None => return Ok(serde_json::json!({"coupon_template_id": template, "skipped": "not_found"})),
-        };
-        let issue = Uuid::now_v7();
-        let (issued, skipped) = crate::coupons::service::issue(conn, ws, &t, &[member], issue, now, reactions).await?;
-        return Ok(serde_json::json!({"coupon_template_id": template, "issued": issued, "skipped": skipped}));
-    }
-    Ok(serde_json::json!({"goods": r.goods, "via": "lottery.prize_won"}))
+    let note = format!("lottery prize: {}", prize.name);
+    let gift = match (r.points, r.coupon_template_id) {
+        (Some(points), _) => {
+            Gift::Points { points, source: Source::new(SourceType::Lottery, format!("{campaign}:{rank}")), note: &note }
+        }
+        (None, Some(t)) => Gift::Coupon(t),
+        (None, None) => return Ok(serde_json::json!({"goods": r.goods, "via": "lottery.prize_won"})),
+    };
+    give(conn, ws, member, gift, now, reactions).await
 }

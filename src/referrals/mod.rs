@@ -18,7 +18,7 @@ pub mod model;
 mod outbound;
 pub mod reaction;
 pub mod repo;
-mod rewards;
+pub mod rewards;
 mod routes;
 pub mod service;
 mod tree;
