@@ -23,6 +23,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgPool};
 
 use super::checkin::fire_with;
+use super::flash::post;
 
 /// Runs the three phases once.
 pub async fn run(admin: &PgConnectOptions, admin_url: &str) -> anyhow::Result<()> {
@@ -54,16 +55,6 @@ pub async fn run(admin: &PgConnectOptions, admin_url: &str) -> anyhow::Result<()
         let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut c).await;
     }
     r
-}
-
-async fn post(base: &str, key: &str, path: &str, body: serde_json::Value) -> anyhow::Result<serde_json::Value> {
-    let r = reqwest::Client::new().post(format!("{base}{path}")).bearer_auth(key).json(&body).send().await?;
-    let status = r.status();
-    let v: serde_json::Value = r.json().await?;
-    if !status.is_success() {
-        bail!("{path}: {status} {v}");
-    }
-    Ok(v)
 }
 
 fn no_redirects(concurrency: usize) -> anyhow::Result<reqwest::Client> {

@@ -54,7 +54,13 @@ pub async fn run(admin: &PgConnectOptions, admin_url: &str, members: usize) -> a
     r
 }
 
-async fn post(base: &str, key: &str, path: &str, body: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+/// POSTs `body` with the key; the answer, or why not.
+pub(super) async fn post(
+    base: &str,
+    key: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
     let r = reqwest::Client::new().post(format!("{base}{path}")).bearer_auth(key).json(&body).send().await?;
     let status = r.status();
     let v: serde_json::Value = r.json().await?;

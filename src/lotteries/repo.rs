@@ -90,14 +90,16 @@ pub async fn enter(
 pub type Rule = (i32, i32, i32);
 
 const COUNTS: &str = "
-    WITH ent AS (SELECT member_id AS m FROM lottery_entrants WHERE workspace_id = $1 AND campaign_id = $2),
+    WITH ent AS (SELECT member_id AS m FROM lottery_entrants WHERE workspace_id = $1 AND campaign_id = $2
+                   AND ($6::uuid IS NULL OR member_id = $6)),
          inv AS (SELECT inviter_id AS m, count(*) AS n FROM referrals
-                 WHERE workspace_id = $1 AND campaign_id = $2 AND status = 'qualified' GROUP BY 1),
+                 WHERE workspace_id = $1 AND campaign_id = $2 AND status = 'qualified'
+                   AND ($6::uuid IS NULL OR inviter_id = $6) GROUP BY 1),
          c AS (SELECT COALESCE(e.m, i.m) AS m,
                       LEAST($5, CASE WHEN e.m IS NULL THEN 0 ELSE $3 END + $4 * COALESCE(i.n, 0))::int AS n
                FROM ent e FULL JOIN inv i ON i.m = e.m)
     SELECT c.m, c.n FROM c JOIN members mm ON mm.workspace_id = $1 AND mm.id = c.m AND mm.erased_at IS NULL
-    WHERE c.n > 0 AND ($6::uuid IS NULL OR c.m = $6)";
+    WHERE c.n > 0";
 
 /// Entries per member now (`only`: one member), by member id.
 pub async fn counts(
@@ -134,6 +136,20 @@ pub async fn qualified_invites(
     .bind(member)
     .fetch_one(conn)
     .await
+}
+
+/// Entries in all now (summed in the database, not member by member).
+pub async fn total(conn: &mut PgConnection, ws: WorkspaceId, campaign: Uuid, rule: Rule) -> Result<i64, sqlx::Error> {
+    let (per_member, per_invite, max) = rule;
+    sqlx::query_scalar(&format!("SELECT COALESCE(sum(x.n), 0)::bigint FROM ({COUNTS}) x"))
+        .bind(ws)
+        .bind(campaign)
+        .bind(per_member)
+        .bind(per_invite)
+        .bind(max)
+        .bind(None::<Uuid>)
+        .fetch_one(conn)
+        .await
 }
 
 /// Freezes the entry list (one statement); the frozen counts by member id.

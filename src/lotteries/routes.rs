@@ -57,8 +57,7 @@ async fn view(
     let (entrants, entries) = if drawn {
         (l.entrant_count.unwrap_or(0), l.entry_count.unwrap_or(0))
     } else {
-        let counts = repo::counts(conn, ws, c.id.0, service::rule(&s), None).await?;
-        (repo::entrant_count(conn, ws, c.id.0).await?, counts.iter().map(|c| c.1 as i64).sum())
+        (repo::entrant_count(conn, ws, c.id.0).await?, repo::total(conn, ws, c.id.0, service::rule(&s)).await?)
     };
     Ok(Lottery {
         id: c.id.0,
