@@ -91,6 +91,7 @@ pub async fn run_campaign_jobs_once(state: &App) -> anyhow::Result<(usize, i64)>
     crate::channels::states::run_due(&state.pool, http, tokens, now, &state.ingestion.reactions).await?;
     crate::referrals::service::run_due(&state.pool, now, &state.ingestion.reactions).await?;
     crate::lotteries::service::run_due(&state.pool, now, &state.ingestion.reactions).await?;
+    crate::group_buys::service::fail_due(&state.pool, now).await?;
     Ok((expired, changed))
 }
 

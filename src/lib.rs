@@ -30,6 +30,7 @@ mod demo_fission;
 pub mod error;
 pub mod events;
 pub mod flash_sales;
+pub mod group_buys;
 pub mod groups;
 pub mod hooks;
 pub mod http;

@@ -34,6 +34,7 @@ pub enum CampaignKind {
     FlashSale,
     Lottery,
     GroupBuy,
+    Bargain,
     Referral,
     Content,
     Custom,

@@ -297,6 +297,8 @@ pub async fn delete_campaign(
                 "sop_plans_campaign_fkey" => "SOP plans",
                 "coupon_templates_campaign_fkey" => "coupon templates",
                 "flash_sales_campaign_fkey" => "flash sales",
+                "group_buys_campaign_fkey" => "group-buys",
+                "bargains_campaign_fkey" => "bargains",
                 "check_in_members_campaign_fkey" => "check-ins",
                 _ => return None,
             };

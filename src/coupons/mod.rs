@@ -21,7 +21,7 @@ pub mod reaction;
 pub mod repo;
 mod routes;
 pub mod service;
-mod stats;
+pub mod stats;
 pub mod writer;
 
 pub use routes::router;

@@ -62,6 +62,10 @@ pub const ALL: &[Entry] = &[
     entry::<ReferralRevoked>(),
     entry::<ReferralFlagged>(),
     entry::<LotteryPrizeWon>(),
+    entry::<GroupBuySucceeded>(),
+    entry::<GroupBuyFailed>(),
+    entry::<BargainCompleted>(),
+    entry::<BargainPurchased>(),
 ];
 
 /// How a payload spells an enum of the API (its JSON string: `fulfilled`,
@@ -578,4 +582,96 @@ mod tests {
         assert!(find("member.joined_group").is_some());
         assert!(find("member.joined").is_none());
     }
+}
+
+/// A place in a group-buy team: the member and the order that paid for it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TeamPlace {
+    pub member_id: Uuid,
+    pub order_id: String,
+    /// 1 for the leader.
+    pub position: i32,
+}
+
+/// A group-buy team filled: every member's order stands at the group price.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GroupBuySucceeded {
+    pub team_id: Uuid,
+    pub group_buy_id: Uuid,
+    pub campaign_id: Uuid,
+    pub product_id: String,
+    /// Minor units each member pays.
+    pub group_price: i64,
+    pub leader_member_id: Uuid,
+    /// Every member's order id, the leader's first.
+    pub order_ids: Vec<String>,
+    pub members: Vec<TeamPlace>,
+    pub succeeded_at: DateTime<Utc>,
+}
+
+impl Payload for GroupBuySucceeded {
+    const TYPE: &'static str = "group_buy.succeeded";
+    const SUMMARY: &'static str = "A group-buy team filled: ship every member's order at the group price.";
+}
+
+/// A group-buy team failed: refund **every** order listed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GroupBuyFailed {
+    pub team_id: Uuid,
+    pub group_buy_id: Uuid,
+    pub campaign_id: Uuid,
+    pub product_id: String,
+    pub group_price: i64,
+    pub leader_member_id: Uuid,
+    /// `expired` or `campaign_cancelled`.
+    pub reason: String,
+    /// Every member's order id to refund, the leader's first.
+    pub order_ids: Vec<String>,
+    pub members: Vec<TeamPlace>,
+    pub failed_at: DateTime<Utc>,
+}
+
+impl Payload for GroupBuyFailed {
+    const TYPE: &'static str = "group_buy.failed";
+    const SUMMARY: &'static str = "A group-buy team did not fill in time: refund every order listed.";
+}
+
+/// A bargain session reached its floor price.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BargainCompleted {
+    pub session_id: Uuid,
+    pub bargain_id: Uuid,
+    pub campaign_id: Uuid,
+    pub member_id: Uuid,
+    pub product_id: String,
+    /// The floor price, minor units.
+    pub price: i64,
+    pub helps: i32,
+    pub completed_at: DateTime<Utc>,
+}
+
+impl Payload for BargainCompleted {
+    const TYPE: &'static str = "bargain.completed";
+    const SUMMARY: &'static str = "A bargain session's helpers cut its price to the floor.";
+}
+
+/// A member bought at their bargain session's price.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BargainPurchased {
+    pub session_id: Uuid,
+    pub bargain_id: Uuid,
+    pub campaign_id: Uuid,
+    pub member_id: Uuid,
+    pub product_id: String,
+    pub order_id: String,
+    /// What the member pays, minor units.
+    pub price: i64,
+    pub list_price: i64,
+    pub helps: i32,
+    pub purchased_at: DateTime<Utc>,
+}
+
+impl Payload for BargainPurchased {
+    const TYPE: &'static str = "bargain.purchased";
+    const SUMMARY: &'static str = "A member bought at their bargain session's price: charge that price.";
 }

@@ -19,6 +19,7 @@ mod events;
 mod flash_crash;
 mod flash_sales;
 mod foundation;
+mod group_buys;
 mod groups;
 mod lotteries;
 mod mall;
