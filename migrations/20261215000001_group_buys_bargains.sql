@@ -15,7 +15,8 @@
 --   with `SKIP LOCKED` and a join holds the team's row to its commit;
 -- * a bargain's helps never pass `helpers_needed` and its price never goes
 --   under the floor (checks), a helper helps a session once (primary key),
---   a member has one open session per bargain (partial unique index).
+--   a member has one open session per bargain (partial unique index), a
+--   session changes state only under its row lock.
 ALTER TABLE campaigns DROP CONSTRAINT campaigns_kind_check;
 ALTER TABLE campaigns ADD CONSTRAINT campaigns_kind_check
     CHECK (kind IN ('check_in', 'coupon', 'flash_sale', 'lottery', 'group_buy', 'bargain', 'referral', 'content', 'custom'));
@@ -171,12 +172,13 @@ CREATE TABLE bargain_sessions (
     CONSTRAINT bargain_sessions_status_check CHECK (status IN ('open', 'completed', 'purchased', 'expired')),
     CONSTRAINT bargain_sessions_order_check CHECK ((status = 'purchased') = (order_id IS NOT NULL))
 );
+-- One session a member is bargaining or may still buy, per bargain.
 CREATE UNIQUE INDEX bargain_sessions_one_open ON bargain_sessions (workspace_id, bargain_id, member_id)
-    WHERE status = 'open';
+    WHERE status IN ('open', 'completed');
 CREATE UNIQUE INDEX bargain_sessions_order_key ON bargain_sessions (workspace_id, bargain_id, order_id)
     WHERE order_id IS NOT NULL;
 CREATE INDEX bargain_sessions_bargain_idx ON bargain_sessions (workspace_id, bargain_id, id);
-CREATE INDEX bargain_sessions_due_idx ON bargain_sessions (expires_at) WHERE status = 'open';
+CREATE INDEX bargain_sessions_due_idx ON bargain_sessions (expires_at) WHERE status IN ('open', 'completed');
 
 CREATE TABLE bargain_helps (
     workspace_id  uuid NOT NULL,

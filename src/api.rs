@@ -104,6 +104,7 @@ fn v1_routes() -> OpenApiRouter<App> {
         .merge(crate::referrals::router())
         .merge(crate::lotteries::router())
         .merge(crate::group_buys::router())
+        .merge(crate::bargains::router())
         .merge(crate::tier_rules::router())
         .merge(crate::memberships::router())
         .merge(crate::layers::router())

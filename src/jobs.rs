@@ -92,6 +92,7 @@ pub async fn run_campaign_jobs_once(state: &App) -> anyhow::Result<(usize, i64)>
     crate::referrals::service::run_due(&state.pool, now, &state.ingestion.reactions).await?;
     crate::lotteries::service::run_due(&state.pool, now, &state.ingestion.reactions).await?;
     crate::group_buys::service::fail_due(&state.pool, now).await?;
+    crate::bargains::service::expire_due(&state.pool, now).await?;
     Ok((expired, changed))
 }
 

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod app;
 pub mod audit;
+pub mod bargains;
 pub mod campaigns;
 pub mod channels;
 pub mod checkin;

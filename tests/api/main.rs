@@ -3,6 +3,7 @@
 #[allow(dead_code)] // not every helper is used by every test module
 mod helpers;
 
+mod bargains;
 mod campaigns;
 mod channel_stats;
 mod channels;
