@@ -605,6 +605,7 @@ pub struct GroupBuySucceeded {
     pub leader_member_id: Uuid,
     /// Every member's order id, the leader's first.
     pub order_ids: Vec<String>,
+    #[schema(inline)]
     pub members: Vec<TeamPlace>,
     pub succeeded_at: DateTime<Utc>,
 }
@@ -627,6 +628,7 @@ pub struct GroupBuyFailed {
     pub reason: String,
     /// Every member's order id to refund, the leader's first.
     pub order_ids: Vec<String>,
+    #[schema(inline)]
     pub members: Vec<TeamPlace>,
     pub failed_at: DateTime<Utc>,
 }
