@@ -71,6 +71,7 @@ pub struct Outcome {
     pub welfare: crate::demo_campaigns::WelfareOutcome,
     /// Channels, the invite campaign's referrals and the lottery.
     pub fission: crate::demo_fission::FissionOutcome,
+    pub social: crate::demo_social::SocialOutcome,
 }
 
 /// SplitMix64: small, fast, deterministic.
@@ -473,6 +474,10 @@ pub async fn run(pool: &PgPool, o: &Options, now: DateTime<Utc>) -> anyhow::Resu
             fission.channels, fission.attributed, fission.referrals, fission.lottery_drawn
         );
     }
+    let social = crate::demo_social::run(pool, ws, now).await?;
+    if o.progress {
+        eprintln!("social     group-buy teams {:?}, bargain sessions {:?}", social.teams, social.sessions);
+    }
     let mut conn = pool.acquire().await?;
     let load_secs = started.elapsed().as_secs_f64();
 
@@ -507,6 +512,7 @@ pub async fn run(pool: &PgPool, o: &Options, now: DateTime<Utc>) -> anyhow::Resu
         vips,
         welfare: sales,
         fission,
+        social,
     })
 }
 

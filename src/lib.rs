@@ -28,6 +28,7 @@ pub mod deliveries;
 pub mod demo;
 mod demo_campaigns;
 mod demo_fission;
+mod demo_social;
 pub mod error;
 pub mod events;
 pub mod flash_sales;

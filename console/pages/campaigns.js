@@ -5,7 +5,7 @@
   const { el, t, fmt, today, addDays, daysBetween, stamp, bucket, when, table, input, choose, numberOrNull, deliveryCell } = S;
 
   // ---- campaigns -----------------------------------------------------------
-  const KINDS = ["check_in", "coupon", "flash_sale", "lottery", "group_buy", "referral", "content", "custom"];
+  const KINDS = ["check_in", "coupon", "flash_sale", "lottery", "group_buy", "bargain", "referral", "content", "custom"];
   const SCENES = ["activity", "retention", "conversion", "fission"];
   // The legal status changes (campaigns/model.rs `can_transition`).
   const NEXT = { draft: ["scheduled", "running", "cancelled"], scheduled: ["draft", "running", "cancelled"],

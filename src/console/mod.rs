@@ -27,6 +27,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("pages/flash.js", "text/javascript; charset=utf-8", include_bytes!("../../console/pages/flash.js")),
     ("pages/channels.js", "text/javascript; charset=utf-8", include_bytes!("../../console/pages/channels.js")),
     ("pages/fission.js", "text/javascript; charset=utf-8", include_bytes!("../../console/pages/fission.js")),
+    ("pages/social.js", "text/javascript; charset=utf-8", include_bytes!("../../console/pages/social.js")),
     ("pages/funnel.js", "text/javascript; charset=utf-8", include_bytes!("../../console/pages/funnel.js")),
     ("pages/groups.js", "text/javascript; charset=utf-8", include_bytes!("../../console/pages/groups.js")),
     ("pages/health.js", "text/javascript; charset=utf-8", include_bytes!("../../console/pages/health.js")),

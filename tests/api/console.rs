@@ -1245,3 +1245,108 @@ async fn coupons_and_flash_sales_are_made_and_followed_in_the_console() {
     assert_eq!(b.js("return document.querySelectorAll('#winners tbody tr').length").await, json!(1));
     assert_clean(&b, "a drawn lottery's page").await;
 }
+
+#[tokio::test]
+async fn group_buys_and_bargains_are_made_and_followed_in_the_console() {
+    let Some(b) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let demo = open_demo(&b, &app, 200, 3, 7, "en").await;
+    let key = demo.api_key.clone();
+    let send = |m: Method, path: String, body: Option<Value>| {
+        let (app, key) = (&app, key.clone());
+        async move { app.send(m, &path, Some(&key), body).await }
+    };
+
+    // The demo's group-buy: its figures as the API gives them, its failed teams by filter.
+    page(&b, "#/social", "social").await;
+    assert_eq!(b.js("return document.querySelectorAll('#group-buys tbody tr').length").await, json!(1));
+    assert_eq!(b.js("return document.querySelectorAll('#bargains tbody tr').length").await, json!(1));
+    assert_clean(&b, "the group-buys and bargains page").await;
+    click(&b, "#group-buys tbody tr").await;
+    b.until("document.querySelector('#page[data-page=\"group-buy\"][data-ready=\"true\"]')", "the group-buy").await;
+    let gb =
+        b.js("return new URLSearchParams(location.hash.split('?')[1]).get('id')").await.as_str().unwrap().to_owned();
+    let stats = send(Method::GET, format!("/v1/group-buys/{gb}/stats"), None).await.body;
+    assert_eq!(
+        b.js("return document.querySelector('[data-opened]').dataset.opened").await,
+        json!(stats["total"]["teams_opened"].to_string())
+    );
+    assert_eq!(
+        b.js("return document.querySelector('[data-succeeded]').dataset.succeeded").await,
+        json!(stats["total"]["succeeded"].to_string())
+    );
+    assert_clean(&b, "a group-buy's page").await;
+    b.js("const s = document.getElementById('team-status'); s.value = 'failed'; s.dispatchEvent(new Event('change')); return 1")
+        .await;
+    b.until(
+        "location.hash.includes('status=failed') && document.querySelector('#page[data-ready=\"true\"]')",
+        "failed teams",
+    )
+    .await;
+    let shown =
+        b.js("return [...document.querySelectorAll('[data-team-status]')].map(e => e.dataset.teamStatus)").await;
+    let failed = stats["total"]["failed"].as_i64().unwrap();
+    assert_eq!(shown.as_array().unwrap().len() as i64, failed.min(100), "{shown}");
+    assert!(shown.as_array().unwrap().iter().all(|s| s == "failed"), "{shown}");
+
+    // A bargain made from the form on a bargain campaign, then helped through the API.
+    let c = send(
+        Method::POST,
+        "/v1/campaigns".into(),
+        Some(json!({"name": "砍价", "scene": "fission", "kind": "bargain"})),
+    )
+    .await
+    .id();
+    let r = send(Method::POST, format!("/v1/campaigns/{c}/status"), Some(json!({"status": "running"}))).await;
+    assert_eq!(r.status, reqwest::StatusCode::OK, "{:?}", r.body);
+    page(&b, "#/social?new=bargain", "social").await;
+    b.js("location.reload(); return 1").await; // the campaign list is read once per workspace
+    b.until("document.getElementById('bargain-form')", "the bargain form").await;
+    submit(
+        &b,
+        "bargain-form",
+        &[
+            ("in-campaign", &c),
+            ("in-product_id", "sku-5"),
+            ("in-name", "保温杯"),
+            ("in-list_price", "99"),
+            ("in-floor_price", "9.9"),
+            ("in-helpers", "3"),
+            ("in-hours", "24"),
+        ],
+    )
+    .await;
+    b.until("document.querySelector('#page[data-page=\"bargain\"][data-ready=\"true\"]')", "the bargain's page").await;
+    let bid =
+        b.js("return new URLSearchParams(location.hash.split('?')[1]).get('id')").await.as_str().unwrap().to_owned();
+    let made = send(Method::GET, format!("/v1/bargains/{bid}"), None).await.body;
+    assert_eq!(
+        (
+            made["list_price"].clone(),
+            made["floor_price"].clone(),
+            made["helpers_needed"].clone(),
+            made["buy_at"].clone()
+        ),
+        (json!(9900), json!(990), json!(3), json!("floor"))
+    );
+    let members = send(Method::GET, "/v1/members?limit=5".into(), None).await.body;
+    let ids: Vec<String> =
+        members["items"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
+    let s = send(Method::POST, format!("/v1/bargains/{bid}/sessions"), Some(json!({"member_id": ids[0]}))).await;
+    assert_eq!(s.status, reqwest::StatusCode::CREATED, "{:?}", s.body);
+    let sid = s.id();
+    for h in &ids[1..3] {
+        let r = send(Method::POST, format!("/v1/bargain-sessions/{sid}/helps"), Some(json!({"helper_id": h}))).await;
+        assert_eq!(r.status, reqwest::StatusCode::CREATED, "{:?}", r.body);
+    }
+    page(&b, &format!("#/bargain?id={bid}&again=1"), "bargain").await;
+    assert_eq!(b.js("return document.querySelector('[data-started]').dataset.started").await, json!("1"));
+    click(&b, "#sessions tbody tr").await;
+    b.until("document.querySelector('#page[data-page=\"bargain-session\"][data-ready=\"true\"]')", "the session").await;
+    assert_eq!(b.js("return document.querySelectorAll('#helps tbody tr').length").await, json!(2));
+    let now = send(Method::GET, format!("/v1/bargain-sessions/{sid}"), None).await.body;
+    let price = b.js("return document.getElementById('session-price').textContent").await;
+    let yuan = format!("{:.2}", now["price"].as_i64().unwrap() as f64 / 100.0);
+    assert!(price.as_str().unwrap().contains(&yuan), "{price} vs {yuan}");
+    assert_clean(&b, "a bargain session's page").await;
+}

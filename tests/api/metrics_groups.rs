@@ -508,4 +508,25 @@ async fn the_demo_has_real_check_ins_points_redemptions_and_rule_made_vips() {
     let d = get(&format!("/v1/lotteries/{lottery}/draw")).await;
     assert_eq!((d["status"].as_str(), d["late"].as_bool()), (Some("drawn"), Some(false)), "{d}");
     assert!(d["winners"].as_array().unwrap().len() > 5, "{d}");
+
+    // Social buying: teams and sessions in every state, through the engines.
+    let teams: std::collections::HashMap<String, i64> = out.social.teams.iter().cloned().collect();
+    let sessions: std::collections::HashMap<String, i64> = out.social.sessions.iter().cloned().collect();
+    for s in ["open", "succeeded", "failed"] {
+        assert!(teams.get(s).copied().unwrap_or(0) > 0, "{s}: {teams:?}");
+    }
+    for s in ["open", "completed", "purchased", "expired"] {
+        assert!(sessions.get(s).copied().unwrap_or(0) > 0, "{s}: {sessions:?}");
+    }
+    let gb = get("/v1/group-buys").await["items"][0]["id"].as_str().unwrap().to_owned();
+    let gs = get(&format!("/v1/group-buys/{gb}/stats")).await;
+    assert_eq!(gs["total"]["succeeded"].as_i64(), teams.get("succeeded").copied(), "{gs}");
+    assert_eq!(gs["total"]["gmv"].as_i64(), Some(teams["succeeded"] * 3 * 12900), "{gs}");
+    let failed = get(&format!("/v1/group-buys/{gb}/teams?status=failed&limit=1")).await;
+    assert_eq!(failed["items"][0]["reason"], "expired", "{failed}");
+    let bg = get("/v1/bargains").await["items"][0]["id"].as_str().unwrap().to_owned();
+    let bought = get(&format!("/v1/bargains/{bg}/sessions?status=purchased&limit=200")).await;
+    for s in bought["items"].as_array().unwrap() {
+        assert_eq!((s["price"].as_i64(), s["helps"].as_i64()), (Some(990), Some(5)), "bought at the floor: {s}");
+    }
 }
