@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::campaigns::model::{Campaign, CampaignKind, CampaignStatus, Scene};
-use crate::group_buys::service::Outcome;
+use crate::group_buys::service::{Ask, Outcome};
 use crate::ids::{CampaignId, GroupId, MemberId, WorkspaceId};
 
 /// What the scene made.
@@ -97,9 +97,9 @@ pub async fn run(pool: &PgPool, ws: WorkspaceId, now: DateTime<Utc>) -> anyhow::
             let opened = now - Duration::days(10 - day) + Duration::hours(2 + t) + Duration::minutes(7 * t);
             let (leader, group) = who(n);
             n += 1;
-            let team =
-                crate::group_buys::service::open(pool, ws, &g, leader, &format!("gb-{n}"), Some(group), opened).await?;
-            let Some(Outcome::Done(team)) = team else { continue };
+            let order = format!("gb-{n}");
+            let ask = Ask { member: leader, order: &order, group: Some(group), now: opened };
+            let Outcome::Done(team) = crate::group_buys::service::open(pool, ws, g.id, ask).await? else { continue };
             // Six in ten fill, two get one friend, two none.
             let joiners = match t % 5 {
                 0..=2 => 2,
@@ -110,16 +110,9 @@ pub async fn run(pool: &PgPool, ws: WorkspaceId, now: DateTime<Utc>) -> anyhow::
                 let (m, _) = who(n + 300);
                 n += 1;
                 let at = opened + Duration::minutes(20 + 90 * j);
-                crate::group_buys::service::join(
-                    pool,
-                    ws,
-                    &g,
-                    &team_row(pool, ws, team.id).await?,
-                    m,
-                    &format!("gb-{n}"),
-                    at,
-                )
-                .await?;
+                let order = format!("gb-{n}");
+                let ask = Ask { member: m, order: &order, group: None, now: at };
+                crate::group_buys::service::join(pool, ws, team.id, ask).await?;
             }
         }
     }
@@ -188,11 +181,4 @@ pub async fn run(pool: &PgPool, ws: WorkspaceId, now: DateTime<Utc>) -> anyhow::
     .fetch_all(pool)
     .await?;
     Ok(SocialOutcome { teams, sessions })
-}
-
-async fn team_row(pool: &PgPool, ws: WorkspaceId, id: Uuid) -> anyhow::Result<crate::group_buys::repo::TeamRow> {
-    let mut conn = pool.acquire().await?;
-    crate::group_buys::repo::get_team(&mut conn, ws, id, false)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("demo team {id} vanished"))
 }

@@ -130,4 +130,35 @@ mod tests {
     }
 
     const KNOWN: [i64; 4] = [11, 35, 1, 53];
+
+    /// The Python rule of docs/campaigns.md gives the same cuts over many
+    /// seeds and shapes (skipped without python3).
+    #[test]
+    fn the_documented_script_agrees() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/campaigns.md")).unwrap();
+        let rule = doc.split("### The cut rule").nth(1).unwrap();
+        let script = rule.split("```python\n").nth(1).and_then(|s| s.split("```").next()).unwrap();
+        let path = std::env::temp_dir().join(format!("cuts-{}.py", std::process::id()));
+        std::fs::write(&path, script).unwrap();
+        for (i, (n, total)) in
+            [(1u32, 5i64), (4, 100), (8, 8910), (10, 10), (10, 11), (37, 123_457)].into_iter().enumerate()
+        {
+            let s = seed(i as u64 * 31);
+            let Ok(out) = std::process::Command::new("python3")
+                .arg(&path)
+                .arg(hex::encode(&s))
+                .arg(n.to_string())
+                .arg(total.to_string())
+                .output()
+            else {
+                eprintln!("SKIPPED: no python3 to run docs/campaigns.md's script");
+                return;
+            };
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let printed: Vec<i64> =
+                String::from_utf8(out.stdout).unwrap().split_whitespace().map(|c| c.parse().unwrap()).collect();
+            assert_eq!(printed, all(&s, n, total), "n={n} total={total}");
+        }
+        let _ = std::fs::remove_file(&path);
+    }
 }

@@ -7,6 +7,7 @@
 //! `cargo run --release --features bench --bin shequn-bench -- checkin [--members N] [--groups N] [--runs N]` (see `bench_checkin.rs`)
 //! `cargo run --release --features bench --bin shequn-bench -- flash [--runs N]` (see `bench_flash.rs`)
 //! `cargo run --release --features bench --bin shequn-bench -- fission [--runs N]` (see `bench_fission.rs`)
+//! `cargo run --release --features bench --bin shequn-bench -- social [--runs N]` (see `bench_social.rs`)
 //!
 //! Uses `DATABASE_URL` if set, else a throwaway embedded cluster (durable
 //! settings). Starts `target/release/shequn` as a child process, then
@@ -45,6 +46,8 @@ mod fission;
 mod flash;
 #[path = "bench_metrics.rs"]
 mod metrics;
+#[path = "bench_social.rs"]
+mod social;
 #[path = "bench_sop.rs"]
 mod sop;
 #[path = "bench_webhooks.rs"]
@@ -82,7 +85,7 @@ fn args() -> anyhow::Result<Args> {
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     match raw.first().map(String::as_str) {
-        Some(c @ ("ingest" | "sop" | "metrics" | "webhooks" | "checkin" | "flash" | "fission")) => {
+        Some(c @ ("ingest" | "sop" | "metrics" | "webhooks" | "checkin" | "flash" | "fission" | "social")) => {
             a.command = c.to_owned()
         }
         _ => {
@@ -90,7 +93,7 @@ fn args() -> anyhow::Result<Args> {
                 "usage: shequn-bench ingest [--events N] [--clients N] [--webhooks N] | sop [--groups N] [--runs N] [--instances 1|2] \
                  | metrics [--events N] [--members N] [--groups N] [--days N] [--runs N] \
                  | webhooks [--events N] [--runs N] | checkin [--members N] [--groups N] [--runs N] \
-                 | flash [--members N] [--runs N] | fission [--runs N]"
+                 | flash [--members N] [--runs N] | fission [--runs N] | social [--runs N]"
             )
         }
     }
@@ -522,6 +525,19 @@ async fn main() -> anyhow::Result<()> {
         let mut r = Ok(());
         for _ in 0..runs.max(1) {
             r = fission::run(&admin, &admin_url).await;
+            if r.is_err() {
+                break;
+            }
+        }
+        discard(embedded);
+        return r;
+    }
+    if a.command == "social" {
+        let runs = if a.given.iter().any(|g| g == "--runs") { a.runs } else { 1 };
+        println!("machine: {} cores; runs: {runs}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+        let mut r = Ok(());
+        for _ in 0..runs.max(1) {
+            r = social::run(&admin, &admin_url).await;
             if r.is_err() {
                 break;
             }

@@ -56,9 +56,13 @@ impl From<Row> for GroupBuy {
     }
 }
 
-// `teams_opened` is counted, not kept, unless `max_teams` caps it: the
-// counter's row would otherwise be one every opening waits on.
+// `teams_opened` is counted for the API, not kept, unless `max_teams` caps
+// it: the counter's row would otherwise be one every opening waits on.
 const COLUMNS: &str = "g.id, g.campaign_id, g.product_id, g.name, g.list_price, g.group_price, g.team_size,
+    g.time_limit_hours, g.max_teams, g.per_member_limit, g.eligible, g.new_members_only_joiners, g.link, g.status,
+    g.teams_opened, g.created_at, g.updated_at";
+
+const VIEW_COLUMNS: &str = "g.id, g.campaign_id, g.product_id, g.name, g.list_price, g.group_price, g.team_size,
     g.time_limit_hours, g.max_teams, g.per_member_limit, g.eligible, g.new_members_only_joiners, g.link, g.status,
     CASE WHEN g.max_teams IS NULL
          THEN (SELECT count(*)::int FROM group_buy_teams t WHERE t.workspace_id = g.workspace_id AND t.group_buy_id = g.id)
@@ -94,10 +98,33 @@ pub async fn insert(conn: &mut PgConnection, ws: WorkspaceId, r: &Row) -> Result
     Ok(())
 }
 
-/// One group-buy.
+/// One group-buy as the API shows it (`teams_opened` counted).
 pub async fn get(conn: &mut PgConnection, ws: WorkspaceId, id: Uuid) -> Result<Option<Row>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM group_buys g WHERE g.workspace_id = $1 AND g.id = $2");
+    let sql = format!("SELECT {VIEW_COLUMNS} FROM group_buys g WHERE g.workspace_id = $1 AND g.id = $2");
     sqlx::query_as(&sql).bind(ws).bind(id).fetch_optional(conn).await
+}
+
+/// One group-buy for a write (`teams_opened` as kept), with whether its
+/// campaign is running and whether it is cancelled.
+pub async fn get_for_write(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    id: Uuid,
+) -> Result<Option<(Row, bool, bool)>, sqlx::Error> {
+    #[derive(FromRow)]
+    struct Got {
+        #[sqlx(flatten)]
+        row: Row,
+        running: bool,
+        cancelled: bool,
+    }
+    let sql = format!(
+        "SELECT {COLUMNS}, c.status = 'running' AS running, c.status = 'cancelled' AS cancelled
+         FROM group_buys g JOIN campaigns c ON c.workspace_id = g.workspace_id AND c.id = g.campaign_id
+         WHERE g.workspace_id = $1 AND g.id = $2"
+    );
+    let got: Option<Got> = sqlx::query_as(&sql).bind(ws).bind(id).fetch_optional(conn).await?;
+    Ok(got.map(|g| (g.row, g.running, g.cancelled)))
 }
 
 /// Group-buys, newest first.
@@ -109,7 +136,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<Row>, sqlx::Error> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM group_buys g
+        "SELECT {VIEW_COLUMNS} FROM group_buys g
          WHERE g.workspace_id = $1 AND ($2::uuid IS NULL OR g.campaign_id = $2) AND ($3::uuid IS NULL OR g.id < $3)
          ORDER BY g.id DESC LIMIT $4"
     );
@@ -214,21 +241,62 @@ pub async fn member_facts(
     member: MemberId,
     at: DateTime<Utc>,
 ) -> Result<MemberFacts, sqlx::Error> {
-    let got: Option<MemberFacts> = sqlx::query_as(
-        "SELECT true AS found,
-                m.is_staff OR m.is_bot
-                  OR EXISTS (SELECT 1 FROM staff s WHERE s.workspace_id = $1 AND s.member_id = m.id) AS staff_or_bot,
-                LEAST(m.first_seen_at, (SELECT min(s.joined_at) FROM memberships s
-                                        WHERE s.workspace_id = $1 AND s.member_id = m.id))
-                  >= $3 - interval '7 days' AS new_member
-         FROM members m WHERE m.workspace_id = $1 AND m.id = $2",
-    )
+    let got: Option<MemberFacts> = sqlx::query_as(&format!(
+        "SELECT true AS found, {FACTS} FROM members m WHERE m.workspace_id = $1 AND m.id = $2"
+    ))
     .bind(ws)
     .bind(member)
     .bind(at)
     .fetch_optional(conn)
     .await?;
     Ok(got.unwrap_or(MemberFacts { found: false, staff_or_bot: false, new_member: false }))
+}
+
+const FACTS: &str = "COALESCE(m.is_staff OR m.is_bot, false)
+      OR EXISTS (SELECT 1 FROM staff s WHERE s.workspace_id = $1 AND s.member_id = m.id) AS staff_or_bot,
+    COALESCE(LEAST(m.first_seen_at, (SELECT min(s.joined_at) FROM memberships s
+                                     WHERE s.workspace_id = $1 AND s.member_id = m.id))
+      >= $3 - interval '7 days', false) AS new_member";
+
+/// Everything a join or an open reads before writing, in one statement:
+/// the member's facts, where the order already holds a place in the
+/// group-buy (team, member), and whether the member is in `team`.
+#[derive(Debug, Clone, Copy, FromRow)]
+pub struct JoinFacts {
+    #[sqlx(flatten)]
+    pub member: MemberFacts,
+    pub order_team: Option<Uuid>,
+    pub order_member: Option<Uuid>,
+    pub in_team: bool,
+}
+
+/// [`JoinFacts`] at `at`.
+pub async fn join_facts(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    group_buy: Uuid,
+    team: Option<Uuid>,
+    member: MemberId,
+    order: &str,
+    at: DateTime<Utc>,
+) -> Result<JoinFacts, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT m.id IS NOT NULL AS found, {FACTS},
+                o.team_id AS order_team, o.member_id AS order_member,
+                EXISTS (SELECT 1 FROM group_buy_members x WHERE x.workspace_id = $1 AND x.team_id = $5 AND x.member_id = $2)
+                  AS in_team
+         FROM (SELECT 1) one
+         LEFT JOIN members m ON m.workspace_id = $1 AND m.id = $2
+         LEFT JOIN group_buy_members o ON o.workspace_id = $1 AND o.group_buy_id = $4 AND o.order_id = $6"
+    ))
+    .bind(ws)
+    .bind(member)
+    .bind(at)
+    .bind(group_buy)
+    .bind(team)
+    .bind(order)
+    .fetch_one(conn)
+    .await
 }
 
 /// A team as stored.
@@ -268,26 +336,6 @@ impl TeamRow {
             closed_at: self.closed_at,
         }
     }
-}
-
-/// Stores a new team (its leader is inserted with [`insert_member`]).
-pub async fn insert_team(conn: &mut PgConnection, ws: WorkspaceId, t: &TeamRow) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO group_buy_teams (workspace_id, id, group_buy_id, leader_id, group_id, team_size, joined, status,
-            expires_at, opened_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 1, 'open', $7, $8)",
-    )
-    .bind(ws)
-    .bind(t.id)
-    .bind(t.group_buy_id)
-    .bind(t.leader_id)
-    .bind(t.group_id)
-    .bind(t.team_size)
-    .bind(t.expires_at)
-    .bind(t.opened_at)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// One team (locked with `lock`).
@@ -376,94 +424,114 @@ pub async fn views(conn: &mut PgConnection, ws: WorkspaceId, rows: Vec<TeamRow>)
         .collect())
 }
 
-/// Takes a place in an open, unexpired, not full team: the guarded update
-/// that is the only way `joined` moves. The join that fills it makes it
-/// `succeeded`. The new member's position, or None.
-pub async fn fill(
+/// What [`join`] did.
+#[derive(Debug)]
+pub enum Joined {
+    /// The member holds the place (the team as it is now).
+    Done(TeamRow),
+    /// The team takes no one: full, failed, past its time or of a cancelled campaign.
+    Closed,
+    LimitReached,
+    /// The member is in the team already or the order holds a place.
+    Conflict,
+}
+
+/// Joins `member` to a team in one statement: the team's place by the
+/// guarded update that is the only way `joined` moves (the join that fills
+/// the team makes it `succeeded`), the member's place against the limit
+/// (a guarded upsert), the member row. The caller commits on `Done` only:
+/// otherwise what the statement did is rolled back.
+#[allow(clippy::too_many_arguments)]
+pub async fn join(
     conn: &mut PgConnection,
     ws: WorkspaceId,
+    g: &Row,
     team: Uuid,
+    member: MemberId,
+    order: &str,
+    new_member: bool,
     now: DateTime<Utc>,
-) -> Result<Option<(i32, TeamStatus)>, sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE group_buy_teams SET joined = joined + 1,
-                status = CASE WHEN joined + 1 = team_size THEN 'succeeded' ELSE 'open' END,
-                closed_at = CASE WHEN joined + 1 = team_size THEN $3 END
-         WHERE workspace_id = $1 AND id = $2 AND status = 'open' AND joined < team_size AND expires_at > $3
-         RETURNING joined, status",
-    )
+) -> Result<Joined, sqlx::Error> {
+    #[derive(FromRow)]
+    struct Got {
+        #[sqlx(flatten)]
+        team: TeamRow,
+        placed: i64,
+        inserted: i64,
+    }
+    let got: Option<Got> = sqlx::query_as(&format!(
+        "WITH filled AS (
+             UPDATE group_buy_teams SET joined = joined + 1,
+                    status = CASE WHEN joined + 1 = team_size THEN 'succeeded' ELSE 'open' END,
+                    closed_at = CASE WHEN joined + 1 = team_size THEN $3 END
+             WHERE workspace_id = $1 AND id = $2 AND status = 'open' AND joined < team_size AND expires_at > $3
+               AND NOT EXISTS (SELECT 1 FROM group_buys g JOIN campaigns c ON c.workspace_id = g.workspace_id
+                                 AND c.id = g.campaign_id AND c.status = 'cancelled'
+                               WHERE g.workspace_id = $1 AND g.id = group_buy_teams.group_buy_id)
+             RETURNING {TEAM_COLUMNS}),
+         place AS (
+             INSERT INTO group_buy_takers (workspace_id, group_buy_id, member_id, taken)
+             SELECT $1, $4, $5, 1 FROM filled
+             ON CONFLICT (workspace_id, group_buy_id, member_id)
+             DO UPDATE SET taken = group_buy_takers.taken + 1 WHERE group_buy_takers.taken < $6
+             RETURNING 1),
+         ins AS (
+             INSERT INTO group_buy_members (workspace_id, team_id, member_id, group_buy_id, order_id, position,
+                 new_member, joined_at)
+             SELECT $1, f.id, $5, $4, $7, f.joined, $8, $3 FROM filled f WHERE EXISTS (SELECT 1 FROM place)
+             ON CONFLICT DO NOTHING
+             RETURNING 1)
+         SELECT f.*, (SELECT count(*) FROM place) AS placed, (SELECT count(*) FROM ins) AS inserted FROM filled f"
+    ))
     .bind(ws)
     .bind(team)
     .bind(now)
+    .bind(g.id)
+    .bind(member)
+    .bind(g.per_member_limit)
+    .bind(order)
+    .bind(new_member)
     .fetch_optional(conn)
-    .await
+    .await?;
+    Ok(match got {
+        None => Joined::Closed,
+        Some(g) if g.placed == 0 => Joined::LimitReached,
+        Some(g) if g.inserted == 0 => Joined::Conflict,
+        Some(g) => Joined::Done(g.team),
+    })
 }
 
-/// Stores a team member; false when the member is in the team already or
-/// the order holds a place in the group-buy.
-#[allow(clippy::too_many_arguments)]
-pub async fn insert_member(
+/// Stores a new team with its leader in one statement.
+pub async fn insert_team_with_leader(
     conn: &mut PgConnection,
     ws: WorkspaceId,
-    group_buy: Uuid,
-    team: Uuid,
-    member: MemberId,
+    t: &TeamRow,
     order: &str,
-    position: i32,
     new_member: bool,
-    at: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
-        "INSERT INTO group_buy_members (workspace_id, team_id, member_id, group_buy_id, order_id, position, new_member,
-            joined_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        "WITH team AS (
+             INSERT INTO group_buy_teams (workspace_id, id, group_buy_id, leader_id, group_id, team_size, joined,
+                 status, expires_at, opened_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 1, 'open', $7, $8) RETURNING id)
+         INSERT INTO group_buy_members (workspace_id, team_id, member_id, group_buy_id, order_id, position, new_member,
+             joined_at)
+         SELECT $1, id, $4, $3, $9, 1, $10, $8 FROM team
+         ON CONFLICT DO NOTHING",
     )
     .bind(ws)
-    .bind(team)
-    .bind(member)
-    .bind(group_buy)
+    .bind(t.id)
+    .bind(t.group_buy_id)
+    .bind(t.leader_id)
+    .bind(t.group_id)
+    .bind(t.team_size)
+    .bind(t.expires_at)
+    .bind(t.opened_at)
     .bind(order)
-    .bind(position)
     .bind(new_member)
-    .bind(at)
     .execute(conn)
     .await?;
     Ok(r.rows_affected() == 1)
-}
-
-/// Where an order holds a place in a group-buy: (team, member).
-pub async fn place_of_order(
-    conn: &mut PgConnection,
-    ws: WorkspaceId,
-    group_buy: Uuid,
-    order: &str,
-) -> Result<Option<(Uuid, Uuid)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT team_id, member_id FROM group_buy_members
-         WHERE workspace_id = $1 AND group_buy_id = $2 AND order_id = $3",
-    )
-    .bind(ws)
-    .bind(group_buy)
-    .bind(order)
-    .fetch_optional(conn)
-    .await
-}
-
-/// Whether a member is in a team.
-pub async fn is_in_team(
-    conn: &mut PgConnection,
-    ws: WorkspaceId,
-    team: Uuid,
-    member: MemberId,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM group_buy_members WHERE workspace_id = $1 AND team_id = $2 AND member_id = $3)",
-    )
-    .bind(ws)
-    .bind(team)
-    .bind(member)
-    .fetch_one(conn)
-    .await
 }
 
 /// Quick join's team: the open, unexpired team of the group-buy closest to

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::model::{CreateGroupBuy, GroupBuy, JoinTeam, Status, Team, TeamStatus, Update};
 use super::repo::{self, Row, TeamFilter};
-use super::service::{self, Outcome, Refusal};
+use super::service::{self, Ask, Outcome, Refusal};
 use crate::audit::{self, Actor};
 use crate::campaigns::model::CampaignKind;
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
@@ -66,12 +66,17 @@ fn refusal(r: Refusal, order: &str) -> ApiError {
     }
 }
 
-fn answer(o: Option<Outcome>, order: &str) -> ApiResult<(StatusCode, Json<Team>)> {
+fn answer(o: Outcome, order: &str, what: &'static str) -> ApiResult<(StatusCode, Json<Team>)> {
     match o {
-        None => Err(ApiError::unknown("member_id", "no such member in this workspace")),
-        Some(Outcome::Done(t) | Outcome::Again(t)) => Ok((StatusCode::CREATED, Json(t))),
-        Some(Outcome::Refused(r)) => Err(refusal(r, order)),
+        Outcome::NotFound => Err(ApiError::NotFound(what)),
+        Outcome::UnknownMember => Err(ApiError::unknown("member_id", "no such member in this workspace")),
+        Outcome::Done(t) | Outcome::Again(t) => Ok((StatusCode::CREATED, Json(t))),
+        Outcome::Refused(r) => Err(refusal(r, order)),
     }
+}
+
+fn ask<'a>(state: &AppState, body: &'a JoinTeam) -> Ask<'a> {
+    Ask { member: body.member_id, order: &body.order_id, group: body.group_id, now: state.clock.now() }
 }
 
 fn check_join(body: &JoinTeam) -> ApiResult<()> {
@@ -228,12 +233,9 @@ pub async fn open_team(
 ) -> ApiResult<(StatusCode, Json<Team>)> {
     auth.require(Role::Operator)?;
     check_join(&body)?;
-    let g = group_buy(&state, &auth, id).await?;
     check_group(&state, &auth, &body).await?;
-    let now = state.clock.now();
-    let o =
-        service::open(&state.pool, auth.workspace_id, &g, body.member_id, &body.order_id, body.group_id, now).await?;
-    answer(o, &body.order_id)
+    let o = service::open(&state.pool, auth.workspace_id, id, ask(&state, &body)).await?;
+    answer(o, &body.order_id, "group-buy")
 }
 
 /// Quick join: the member joins the open team closest to filling (one no
@@ -252,12 +254,9 @@ pub async fn quick_join(
 ) -> ApiResult<(StatusCode, Json<Team>)> {
     auth.require(Role::Operator)?;
     check_join(&body)?;
-    let g = group_buy(&state, &auth, id).await?;
     check_group(&state, &auth, &body).await?;
-    let now = state.clock.now();
-    let o = service::quick_join(&state.pool, auth.workspace_id, &g, body.member_id, &body.order_id, body.group_id, now)
-        .await?;
-    answer(o, &body.order_id)
+    let o = service::quick_join(&state.pool, auth.workspace_id, id, ask(&state, &body)).await?;
+    answer(o, &body.order_id, "group-buy")
 }
 
 /// Join a team on the member's order at the group price (operator key).
@@ -279,16 +278,8 @@ pub async fn join_team(
 ) -> ApiResult<(StatusCode, Json<Team>)> {
     auth.require(Role::Operator)?;
     check_join(&body)?;
-    let ws = auth.workspace_id;
-    let (g, t) = {
-        let mut conn = state.pool.acquire().await?;
-        let t = repo::get_team(&mut conn, ws, id, false).await?.ok_or(ApiError::NotFound("team"))?;
-        let g = repo::get(&mut conn, ws, t.group_buy_id).await?.ok_or(ApiError::NotFound("team"))?;
-        (g, t)
-    };
-    let now = state.clock.now();
-    let o = service::join(&state.pool, ws, &g, &t, body.member_id, &body.order_id, now).await?;
-    answer(o, &body.order_id)
+    let o = service::join(&state.pool, auth.workspace_id, id, ask(&state, &body)).await?;
+    answer(o, &body.order_id, "team")
 }
 
 /// Team filters.

@@ -11,10 +11,9 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::model::{Status, Team, TeamStatus};
-use super::repo::{self, Row, TeamRow};
-use crate::campaigns::model::CampaignStatus;
-use crate::ids::{CampaignId, GroupId, MemberId, WorkspaceId};
+use super::model::{Status, Team, TeamMember, TeamStatus};
+use super::repo::{self, JoinFacts, Joined, Row, TeamRow};
+use crate::ids::{GroupId, MemberId, WorkspaceId};
 use crate::webhooks::catalogue::{GroupBuyFailed, GroupBuySucceeded, TeamPlace};
 use crate::webhooks::outbox::{self, Outgoing};
 
@@ -33,7 +32,7 @@ pub enum Refusal {
     LimitReached,
     MaxTeams,
     TeamFull,
-    /// Failed, or past `expires_at`.
+    /// Failed, past `expires_at`, or of a cancelled campaign.
     TeamClosed,
     AlreadyInTeam,
     /// The order holds a place for another member or in another team.
@@ -48,221 +47,239 @@ pub enum Outcome {
     /// The order already held this place: the same answer.
     Again(Team),
     Refused(Refusal),
+    /// No such member in the workspace.
+    UnknownMember,
+    /// No such group-buy or team in the workspace.
+    NotFound,
 }
 
-/// The checks before any write: the member exists (`None` otherwise), may
-/// take part, and is new when joiners must be.
-async fn admit(
-    conn: &mut PgConnection,
-    ws: WorkspaceId,
-    g: &Row,
-    member: MemberId,
-    joining: bool,
-    now: DateTime<Utc>,
-) -> Result<Option<Result<bool, Refusal>>, sqlx::Error> {
-    let f = repo::member_facts(conn, ws, member, now).await?;
-    if !f.found {
-        return Ok(None);
-    }
-    if f.staff_or_bot {
-        return Ok(Some(Err(Refusal::StaffOrBot)));
-    }
-    if joining && g.new_members_only_joiners && !f.new_member {
-        return Ok(Some(Err(Refusal::NotNew)));
-    }
-    let rule = g.eligible.as_ref().map(|e| &e.0);
-    if !crate::coupons::service::eligible(conn, ws, rule, member, now).await? {
-        return Ok(Some(Err(Refusal::NotEligible)));
-    }
-    Ok(Some(Ok(f.new_member)))
+/// What a request asks: who, on which order, from which group, when.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    pub member: MemberId,
+    pub order: &'a str,
+    pub group: Option<GroupId>,
+    pub now: DateTime<Utc>,
 }
 
-/// The team an order already holds a place in for this member, if any: a
-/// retried request gets the same answer; another member's, `OrderInUse`.
-async fn replay(
-    conn: &mut PgConnection,
-    ws: WorkspaceId,
-    g: &Row,
-    member: MemberId,
-    order: &str,
-    team: Option<Uuid>,
-) -> Result<Option<Outcome>, sqlx::Error> {
-    let Some((t, m)) = repo::place_of_order(conn, ws, g.id, order).await? else { return Ok(None) };
-    if m != member.0 || team.is_some_and(|id| id != t) {
-        return Ok(Some(Outcome::Refused(Refusal::OrderInUse)));
-    }
-    let row = repo::get_team(conn, ws, t, false).await?.ok_or(sqlx::Error::RowNotFound)?;
-    Ok(Some(Outcome::Again(view(conn, ws, row).await?)))
+/// Where the order already holds a place: the same member (in `team`,
+/// when one is named) is a retry; anyone else's is `OrderInUse`.
+fn replayed(f: &JoinFacts, member: MemberId, team: Option<Uuid>) -> Option<Result<Uuid, Refusal>> {
+    let (t, m) = (f.order_team?, f.order_member?);
+    Some(if m == member.0 && team.is_none_or(|id| id == t) { Ok(t) } else { Err(Refusal::OrderInUse) })
+}
+
+async fn again(conn: &mut PgConnection, ws: WorkspaceId, team: Uuid) -> Result<Outcome, sqlx::Error> {
+    let row = repo::get_team(conn, ws, team, false).await?.ok_or(sqlx::Error::RowNotFound)?;
+    Ok(Outcome::Again(view(conn, ws, row).await?))
 }
 
 async fn view(conn: &mut PgConnection, ws: WorkspaceId, t: TeamRow) -> Result<Team, sqlx::Error> {
     repo::views(conn, ws, vec![t]).await?.pop().ok_or(sqlx::Error::RowNotFound)
 }
 
-/// Opens a team with `member` as its leader (201), in its own transaction.
-/// `None`: no such member.
-pub async fn open(
+/// The member checks before any write, from the facts read: may the
+/// member take part (and, joining, are they new when joiners must be)?
+async fn admit(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    g: &Row,
+    f: &JoinFacts,
+    ask: &Ask<'_>,
+    joining: bool,
+) -> Result<Result<(), Outcome>, sqlx::Error> {
+    if !f.member.found {
+        return Ok(Err(Outcome::UnknownMember));
+    }
+    if f.member.staff_or_bot {
+        return Ok(Err(Outcome::Refused(Refusal::StaffOrBot)));
+    }
+    if joining && g.new_members_only_joiners && !f.member.new_member {
+        return Ok(Err(Outcome::Refused(Refusal::NotNew)));
+    }
+    let rule = g.eligible.as_ref().map(|e| &e.0);
+    if rule.is_some() && !crate::coupons::service::eligible(conn, ws, rule, ask.member, ask.now).await? {
+        return Ok(Err(Outcome::Refused(Refusal::NotEligible)));
+    }
+    Ok(Ok(()))
+}
+
+/// After a rolled-back attempt: a concurrent request with the same order
+/// may have taken the place meanwhile (the same answer); a conflict is the
+/// member already in the team, else the order's; otherwise `r`.
+async fn settle(
     pool: &PgPool,
     ws: WorkspaceId,
     g: &Row,
-    member: MemberId,
-    order: &str,
-    group: Option<GroupId>,
-    now: DateTime<Utc>,
-) -> Result<Option<Outcome>, sqlx::Error> {
+    ask: &Ask<'_>,
+    team: Option<Uuid>,
+    r: Refusal,
+) -> Result<Outcome, sqlx::Error> {
     let mut conn = pool.acquire().await?;
-    if let Some(again) = replay(&mut conn, ws, g, member, order, None).await? {
-        return Ok(Some(again));
+    let f = repo::join_facts(&mut conn, ws, g.id, team, ask.member, ask.order, ask.now).await?;
+    match replayed(&f, ask.member, team) {
+        Some(Ok(t)) => again(&mut conn, ws, t).await,
+        Some(Err(r)) => Ok(Outcome::Refused(r)),
+        None if r == Refusal::AlreadyInTeam && !f.in_team => Ok(Outcome::Refused(Refusal::OrderInUse)),
+        None => Ok(Outcome::Refused(r)),
+    }
+}
+
+/// Opens a team of group-buy `id` with the asking member as its leader
+/// (201).
+pub async fn open(pool: &PgPool, ws: WorkspaceId, id: Uuid, ask: Ask<'_>) -> Result<Outcome, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let Some((g, running, _)) = repo::get_for_write(&mut conn, ws, id).await? else { return Ok(Outcome::NotFound) };
+    let f = repo::join_facts(&mut conn, ws, g.id, None, ask.member, ask.order, ask.now).await?;
+    open_with(pool, conn, ws, &g, running, &f, ask).await
+}
+
+async fn open_with(
+    pool: &PgPool,
+    mut conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
+    ws: WorkspaceId,
+    g: &Row,
+    running: bool,
+    f: &JoinFacts,
+    ask: Ask<'_>,
+) -> Result<Outcome, sqlx::Error> {
+    match replayed(f, ask.member, None) {
+        Some(Ok(t)) => return again(&mut conn, ws, t).await,
+        Some(Err(r)) => return Ok(Outcome::Refused(r)),
+        None => {}
     }
     if g.status != Status::Active {
-        return Ok(Some(Outcome::Refused(Refusal::NotActive)));
+        return Ok(Outcome::Refused(Refusal::NotActive));
     }
-    let c = crate::campaigns::repo::get(&mut conn, ws, CampaignId(g.campaign_id), false).await?;
-    if c.is_none_or(|c| c.status != CampaignStatus::Running) {
-        return Ok(Some(Outcome::Refused(Refusal::CampaignNotRunning)));
+    if !running {
+        return Ok(Outcome::Refused(Refusal::CampaignNotRunning));
     }
-    let new_member = match admit(&mut conn, ws, g, member, false, now).await? {
-        None => return Ok(None),
-        Some(Err(r)) => return Ok(Some(Outcome::Refused(r))),
-        Some(Ok(new)) => new,
-    };
+    if let Err(o) = admit(&mut conn, ws, g, f, &ask, false).await? {
+        return Ok(o);
+    }
     drop(conn);
     let mut tx = crate::db::begin(pool).await?;
-    if !repo::take_place(&mut tx, ws, g.id, member, g.per_member_limit).await? {
+    if !repo::take_place(&mut tx, ws, g.id, ask.member, g.per_member_limit).await? {
         drop(tx);
-        return settle_refusal(pool, ws, g, member, order, None, Refusal::LimitReached).await;
+        return settle(pool, ws, g, &ask, None, Refusal::LimitReached).await;
     }
     let t = TeamRow {
         id: Uuid::now_v7(),
         group_buy_id: g.id,
-        leader_id: member.0,
-        group_id: group.map(|g| g.0),
+        leader_id: ask.member.0,
+        group_id: ask.group.map(|g| g.0),
         team_size: g.team_size,
         joined: 1,
         status: TeamStatus::Open,
         reason: None,
-        expires_at: now + Duration::hours(g.time_limit_hours as i64),
-        opened_at: now,
+        expires_at: ask.now + Duration::hours(g.time_limit_hours as i64),
+        opened_at: ask.now,
         closed_at: None,
     };
-    repo::insert_team(&mut tx, ws, &t).await?;
-    if !repo::insert_member(&mut tx, ws, g.id, t.id, member, order, 1, new_member, now).await? {
+    if !repo::insert_team_with_leader(&mut tx, ws, &t, ask.order, f.member.new_member).await? {
         drop(tx);
-        return settle_refusal(pool, ws, g, member, order, None, Refusal::OrderInUse).await;
+        return settle(pool, ws, g, &ask, None, Refusal::OrderInUse).await;
     }
     // Last: the group-buy's row is the one every opening waits on.
     if g.max_teams.is_some() && !repo::count_team(&mut tx, ws, g.id).await? {
-        return Ok(Some(Outcome::Refused(Refusal::MaxTeams)));
+        return Ok(Outcome::Refused(Refusal::MaxTeams));
     }
-    let team = view(&mut tx, ws, t).await?;
     tx.commit().await?;
-    Ok(Some(Outcome::Done(team)))
+    let leader = TeamMember {
+        member_id: ask.member,
+        order_id: ask.order.to_owned(),
+        position: 1,
+        new_member: f.member.new_member,
+        joined_at: ask.now,
+    };
+    Ok(Outcome::Done(t.view(vec![leader])))
 }
 
-/// After a rolled-back attempt: a concurrent request with the same order
-/// may have taken the place meanwhile (the same answer), else the refusal.
-async fn settle_refusal(
-    pool: &PgPool,
-    ws: WorkspaceId,
-    g: &Row,
-    member: MemberId,
-    order: &str,
-    team: Option<Uuid>,
-    r: Refusal,
-) -> Result<Option<Outcome>, sqlx::Error> {
+/// Joins the asking member to team `id` (201). A team past `expires_at`
+/// still open is failed at once.
+pub async fn join(pool: &PgPool, ws: WorkspaceId, id: Uuid, ask: Ask<'_>) -> Result<Outcome, sqlx::Error> {
     let mut conn = pool.acquire().await?;
-    Ok(Some(replay(&mut conn, ws, g, member, order, team).await?.unwrap_or(Outcome::Refused(r))))
-}
-
-/// Joins `member` to a team (201), in its own transaction. `None`: no such
-/// member. A team past `expires_at` still open is failed at once.
-pub async fn join(
-    pool: &PgPool,
-    ws: WorkspaceId,
-    g: &Row,
-    team: &TeamRow,
-    member: MemberId,
-    order: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<Outcome>, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    if let Some(again) = replay(&mut conn, ws, g, member, order, Some(team.id)).await? {
-        return Ok(Some(again));
-    }
-    // Answered before the member checks: the shop refunds on these at once.
-    match closed(team, now) {
-        Some(Refusal::TeamClosed) if team.status == TeamStatus::Open => {
-            drop(conn);
-            fail_one(pool, ws, team.id, now).await?;
-            return Ok(Some(Outcome::Refused(Refusal::TeamClosed)));
-        }
-        Some(r) => return Ok(Some(Outcome::Refused(r))),
+    let Some(team) = repo::get_team(&mut conn, ws, id, false).await? else { return Ok(Outcome::NotFound) };
+    let Some((g, _, cancelled)) = repo::get_for_write(&mut conn, ws, team.group_buy_id).await? else {
+        return Ok(Outcome::NotFound);
+    };
+    let f = repo::join_facts(&mut conn, ws, g.id, Some(team.id), ask.member, ask.order, ask.now).await?;
+    match replayed(&f, ask.member, Some(team.id)) {
+        Some(Ok(t)) => return again(&mut conn, ws, t).await,
+        Some(Err(r)) => return Ok(Outcome::Refused(r)),
         None => {}
     }
-    if repo::is_in_team(&mut conn, ws, team.id, member).await? {
-        return Ok(Some(Outcome::Refused(Refusal::AlreadyInTeam)));
+    // Answered before the member checks: the shop refunds on these at once.
+    match closed(&team, cancelled, ask.now) {
+        Some(Refusal::TeamClosed) if team.status == TeamStatus::Open => {
+            drop(conn);
+            fail_one(pool, ws, team.id, ask.now).await?;
+            return Ok(Outcome::Refused(Refusal::TeamClosed));
+        }
+        Some(r) => return Ok(Outcome::Refused(r)),
+        None => {}
     }
-    let new_member = match admit(&mut conn, ws, g, member, true, now).await? {
-        None => return Ok(None),
-        Some(Err(r)) => return Ok(Some(Outcome::Refused(r))),
-        Some(Ok(new)) => new,
-    };
+    if f.in_team {
+        return Ok(Outcome::Refused(Refusal::AlreadyInTeam));
+    }
+    if let Err(o) = admit(&mut conn, ws, &g, &f, &ask, true).await? {
+        return Ok(o);
+    }
     drop(conn);
     let mut tx = crate::db::begin(pool).await?;
-    if !repo::take_place(&mut tx, ws, g.id, member, g.per_member_limit).await? {
-        drop(tx);
-        return settle_refusal(pool, ws, g, member, order, Some(team.id), Refusal::LimitReached).await;
-    }
-    match take(&mut tx, ws, g, team.id, member, order, new_member, now).await? {
+    match take(&mut tx, ws, &g, team.id, &ask, f.member.new_member).await? {
         Ok(t) => {
             tx.commit().await?;
-            Ok(Some(Outcome::Done(t)))
+            Ok(Outcome::Done(t))
+        }
+        Err(Refusal::TeamClosed) => {
+            drop(tx);
+            let mut conn = pool.acquire().await?;
+            let t = repo::get_team(&mut conn, ws, team.id, false).await?.ok_or(sqlx::Error::RowNotFound)?;
+            drop(conn);
+            let r = closed(&t, cancelled, ask.now).unwrap_or(Refusal::TeamClosed);
+            if r == Refusal::TeamClosed && t.status == TeamStatus::Open && t.expires_at <= ask.now {
+                fail_one(pool, ws, t.id, ask.now).await?;
+            }
+            settle(pool, ws, &g, &ask, Some(team.id), r).await
         }
         Err(r) => {
             drop(tx);
-            settle_refusal(pool, ws, g, member, order, Some(team.id), r).await
+            settle(pool, ws, &g, &ask, Some(team.id), r).await
         }
     }
 }
 
 /// Why a team takes no one now (None: it may).
-fn closed(t: &TeamRow, now: DateTime<Utc>) -> Option<Refusal> {
+fn closed(t: &TeamRow, cancelled: bool, now: DateTime<Utc>) -> Option<Refusal> {
     match t.status {
         TeamStatus::Succeeded => Some(Refusal::TeamFull),
         TeamStatus::Failed => Some(Refusal::TeamClosed),
         TeamStatus::Open if t.joined >= t.team_size => Some(Refusal::TeamFull),
-        TeamStatus::Open if t.expires_at <= now => Some(Refusal::TeamClosed),
+        TeamStatus::Open if t.expires_at <= now || cancelled => Some(Refusal::TeamClosed),
         TeamStatus::Open => None,
     }
 }
 
-/// Takes a place in a team and stores the member; the join that fills it
-/// announces the success. The caller commits on `Ok`, rolls back otherwise.
-#[allow(clippy::too_many_arguments)]
+/// Takes a place in a team in one statement ([`repo::join`]); the join
+/// that fills the team announces the success. The caller commits on `Ok`,
+/// rolls back otherwise.
 async fn take(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     g: &Row,
     team: Uuid,
-    member: MemberId,
-    order: &str,
+    ask: &Ask<'_>,
     new_member: bool,
-    now: DateTime<Utc>,
 ) -> Result<Result<Team, Refusal>, sqlx::Error> {
-    let Some((position, status)) = repo::fill(conn, ws, team, now).await? else {
-        let t = repo::get_team(conn, ws, team, false).await?.ok_or(sqlx::Error::RowNotFound)?;
-        return Ok(Err(closed(&t, now).unwrap_or(Refusal::TeamClosed)));
+    let t = match repo::join(conn, ws, g, team, ask.member, ask.order, new_member, ask.now).await? {
+        Joined::Done(t) => t,
+        Joined::Closed => return Ok(Err(Refusal::TeamClosed)),
+        Joined::LimitReached => return Ok(Err(Refusal::LimitReached)),
+        Joined::Conflict => return Ok(Err(Refusal::AlreadyInTeam)),
     };
-    if !repo::insert_member(conn, ws, g.id, team, member, order, position, new_member, now).await? {
-        let r = match repo::is_in_team(conn, ws, team, member).await? {
-            true => Refusal::AlreadyInTeam,
-            false => Refusal::OrderInUse,
-        };
-        return Ok(Err(r));
-    }
-    let t = repo::get_team(conn, ws, team, false).await?.ok_or(sqlx::Error::RowNotFound)?;
     let t = view(conn, ws, t).await?;
-    if status == TeamStatus::Succeeded {
+    if t.status == TeamStatus::Succeeded {
         let (order_ids, members) = places(&t);
         let p = GroupBuySucceeded {
             team_id: t.id,
@@ -273,9 +290,9 @@ async fn take(
             leader_member_id: t.leader_id.0,
             order_ids,
             members,
-            succeeded_at: now,
+            succeeded_at: ask.now,
         };
-        outbox::emit(conn, ws, now, &[Outgoing::new(now, &p)?]).await?;
+        outbox::emit(conn, ws, ask.now, &[Outgoing::new(ask.now, &p)?]).await?;
     }
     Ok(Ok(t))
 }
@@ -290,44 +307,41 @@ fn places(t: &Team) -> (Vec<String>, Vec<TeamPlace>) {
 }
 
 /// Quick join: the open team closest to filling that no other join holds
-/// right now, else a new team with `member` as its leader.
-pub async fn quick_join(
-    pool: &PgPool,
-    ws: WorkspaceId,
-    g: &Row,
-    member: MemberId,
-    order: &str,
-    group: Option<GroupId>,
-    now: DateTime<Utc>,
-) -> Result<Option<Outcome>, sqlx::Error> {
+/// right now, else a new team with the asking member as its leader.
+pub async fn quick_join(pool: &PgPool, ws: WorkspaceId, id: Uuid, ask: Ask<'_>) -> Result<Outcome, sqlx::Error> {
     let mut conn = pool.acquire().await?;
-    if let Some(again) = replay(&mut conn, ws, g, member, order, None).await? {
-        return Ok(Some(again));
+    let Some((g, running, _)) = repo::get_for_write(&mut conn, ws, id).await? else { return Ok(Outcome::NotFound) };
+    let f = repo::join_facts(&mut conn, ws, g.id, None, ask.member, ask.order, ask.now).await?;
+    match replayed(&f, ask.member, None) {
+        Some(Ok(t)) => return again(&mut conn, ws, t).await,
+        Some(Err(r)) => return Ok(Outcome::Refused(r)),
+        None => {}
     }
-    let new_member = match admit(&mut conn, ws, g, member, true, now).await? {
-        None => return Ok(None),
-        Some(Err(Refusal::NotNew)) => return open(pool, ws, g, member, order, group, now).await,
-        Some(Err(r)) => return Ok(Some(Outcome::Refused(r))),
-        Some(Ok(new)) => new,
-    };
+    match admit(&mut conn, ws, &g, &f, &ask, true).await? {
+        Ok(()) => {}
+        // Who may not join may still lead.
+        Err(Outcome::Refused(Refusal::NotNew)) => return open_with(pool, conn, ws, &g, running, &f, ask).await,
+        Err(o) => return Ok(o),
+    }
     drop(conn);
     let mut tx = crate::db::begin(pool).await?;
-    if !repo::take_place(&mut tx, ws, g.id, member, g.per_member_limit).await? {
+    let Some(team) = repo::closest_open(&mut tx, ws, g.id, ask.member, ask.now).await? else {
         drop(tx);
-        return settle_refusal(pool, ws, g, member, order, None, Refusal::LimitReached).await;
-    }
-    let Some(team) = repo::closest_open(&mut tx, ws, g.id, member, now).await? else {
-        drop(tx);
-        return open(pool, ws, g, member, order, group, now).await;
+        return open_with(pool, pool.acquire().await?, ws, &g, running, &f, ask).await;
     };
-    match take(&mut tx, ws, g, team, member, order, new_member, now).await? {
+    match take(&mut tx, ws, &g, team, &ask, f.member.new_member).await? {
         Ok(t) => {
             tx.commit().await?;
-            Ok(Some(Outcome::Done(t)))
+            Ok(Outcome::Done(t))
+        }
+        // A cancelled campaign's team: opening answers why not.
+        Err(Refusal::TeamClosed) => {
+            drop(tx);
+            open_with(pool, pool.acquire().await?, ws, &g, running, &f, ask).await
         }
         Err(r) => {
             drop(tx);
-            settle_refusal(pool, ws, g, member, order, None, r).await
+            settle(pool, ws, &g, &ask, None, r).await
         }
     }
 }

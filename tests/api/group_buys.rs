@@ -202,6 +202,20 @@ async fn an_expired_team_fails_once_across_instances_with_every_order_and_late_j
     assert_eq!(messages(&app, "group_buy.failed").await.len(), 3);
     shequn::group_buys::service::fail_due(&app.pool, app.clock.now()).await.unwrap();
     assert_eq!(messages(&app, "group_buy.failed").await.len(), 4, "the leader's re-opened team, once");
+
+    // A cancelled campaign's open teams take no one and fail with that reason.
+    let g2 = group_buy(&app, 3, json!({})).await;
+    let team = open(&app, &g2, &ms[3], "c0").await.id();
+    let c = app.get(&format!("/v1/group-buys/{g2}")).await.body["campaign_id"].as_str().unwrap().to_owned();
+    let r = app.post(&format!("/v1/campaigns/{c}/status"), json!({"status": "cancelled"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = join(&app, &team, &ms[0], "c1").await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "team_closed"));
+    shequn::jobs::run_campaign_jobs_once(&app.state).await.unwrap();
+    let failed = messages(&app, "group_buy.failed").await;
+    let last = failed.last().unwrap();
+    assert_eq!((last["team_id"].clone(), last["reason"].clone()), (json!(team), json!("campaign_cancelled")));
+    assert_eq!(last["order_ids"], json!(["c0"]));
 }
 
 #[tokio::test]
