@@ -299,6 +299,88 @@ pub async fn join_facts(
     .await
 }
 
+/// A join's reads in one statement: the team, its group-buy (and whether
+/// its campaign runs or was cancelled) and the joining member's facts.
+#[derive(Debug, Clone)]
+pub struct JoinRead {
+    pub team: TeamRow,
+    pub buy: Row,
+    pub cancelled: bool,
+    pub facts: JoinFacts,
+}
+
+/// [`JoinRead`] of `member` joining `team` on `order` at `at` (None: no
+/// such team in the workspace).
+pub async fn join_read(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    team: Uuid,
+    member: MemberId,
+    order: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<JoinRead>, sqlx::Error> {
+    #[derive(FromRow)]
+    struct Got {
+        t_id: Uuid,
+        t_group_buy_id: Uuid,
+        t_leader_id: Uuid,
+        t_group_id: Option<Uuid>,
+        t_team_size: i32,
+        t_joined: i32,
+        t_status: TeamStatus,
+        t_reason: Option<String>,
+        t_expires_at: DateTime<Utc>,
+        t_opened_at: DateTime<Utc>,
+        t_closed_at: Option<DateTime<Utc>>,
+        #[sqlx(flatten)]
+        buy: Row,
+        cancelled: bool,
+        #[sqlx(flatten)]
+        facts: JoinFacts,
+    }
+    let got: Option<Got> = sqlx::query_as(&format!(
+        "SELECT t.id AS t_id, t.group_buy_id AS t_group_buy_id, t.leader_id AS t_leader_id, t.group_id AS t_group_id,
+                t.team_size AS t_team_size, t.joined AS t_joined, t.status AS t_status, t.reason AS t_reason,
+                t.expires_at AS t_expires_at, t.opened_at AS t_opened_at, t.closed_at AS t_closed_at,
+                {COLUMNS}, c.status = 'cancelled' AS cancelled,
+                m.id IS NOT NULL AS found, {FACTS},
+                o.team_id AS order_team, o.member_id AS order_member,
+                EXISTS (SELECT 1 FROM group_buy_members x WHERE x.workspace_id = $1 AND x.team_id = t.id AND x.member_id = $2)
+                  AS in_team
+         FROM group_buy_teams t
+         JOIN group_buys g ON g.workspace_id = t.workspace_id AND g.id = t.group_buy_id
+         JOIN campaigns c ON c.workspace_id = g.workspace_id AND c.id = g.campaign_id
+         LEFT JOIN members m ON m.workspace_id = $1 AND m.id = $2
+         LEFT JOIN group_buy_members o ON o.workspace_id = $1 AND o.group_buy_id = g.id AND o.order_id = $5
+         WHERE t.workspace_id = $1 AND t.id = $4"
+    ))
+    .bind(ws)
+    .bind(member)
+    .bind(at)
+    .bind(team)
+    .bind(order)
+    .fetch_optional(conn)
+    .await?;
+    Ok(got.map(|g| JoinRead {
+        team: TeamRow {
+            id: g.t_id,
+            group_buy_id: g.t_group_buy_id,
+            leader_id: g.t_leader_id,
+            group_id: g.t_group_id,
+            team_size: g.t_team_size,
+            joined: g.t_joined,
+            status: g.t_status,
+            reason: g.t_reason,
+            expires_at: g.t_expires_at,
+            opened_at: g.t_opened_at,
+            closed_at: g.t_closed_at,
+        },
+        buy: g.buy,
+        cancelled: g.cancelled,
+        facts: g.facts,
+    }))
+}
+
 /// A team as stored.
 #[derive(Debug, Clone, FromRow)]
 pub struct TeamRow {

@@ -199,11 +199,10 @@ async fn open_with(
 /// still open is failed at once.
 pub async fn join(pool: &PgPool, ws: WorkspaceId, id: Uuid, ask: Ask<'_>) -> Result<Outcome, sqlx::Error> {
     let mut conn = pool.acquire().await?;
-    let Some(team) = repo::get_team(&mut conn, ws, id, false).await? else { return Ok(Outcome::NotFound) };
-    let Some((g, _, cancelled)) = repo::get_for_write(&mut conn, ws, team.group_buy_id).await? else {
+    let Some(read) = repo::join_read(&mut conn, ws, id, ask.member, ask.order, ask.now).await? else {
         return Ok(Outcome::NotFound);
     };
-    let f = repo::join_facts(&mut conn, ws, g.id, Some(team.id), ask.member, ask.order, ask.now).await?;
+    let (team, g, cancelled, f) = (read.team, read.buy, read.cancelled, read.facts);
     match replayed(&f, ask.member, Some(team.id)) {
         Some(Ok(t)) => return again(&mut conn, ws, t).await,
         Some(Err(r)) => return Ok(Outcome::Refused(r)),
