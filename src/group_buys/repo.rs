@@ -509,20 +509,25 @@ pub async fn views(conn: &mut PgConnection, ws: WorkspaceId, rows: Vec<TeamRow>)
 /// What [`join`] did.
 #[derive(Debug)]
 pub enum Joined {
-    /// The member holds the place (the team as it is now).
-    Done(TeamRow),
-    /// The team takes no one: full, failed, past its time or of a cancelled campaign.
+    /// The member holds the place: the team as it is now, and its members
+    /// when the statement could read them all (else the caller reads them).
+    Done(TeamRow, Option<Vec<TeamMember>>),
+    /// The team took no one: full, failed, past its time, of a cancelled
+    /// campaign — or, asked not to fill it, this join would have.
     Closed,
     LimitReached,
     /// The member is in the team already or the order holds a place.
     Conflict,
 }
 
-/// Joins `member` to a team in one statement: the team's place by the
-/// guarded update that is the only way `joined` moves (the join that fills
-/// the team makes it `succeeded`), the member's place against the limit
-/// (a guarded upsert), the member row. The caller commits on `Done` only:
-/// otherwise what the statement did is rolled back.
+/// Joins `member` to a team in one statement, atomic on its own: the
+/// team's place by the guarded update that is the only way `joined` moves
+/// (the join that fills the team makes it `succeeded`; with `may_fill`
+/// false a join that would fill it takes nothing), then the member's place
+/// against the limit (a guarded upsert), then the member row. A refused
+/// member place or a conflicting member row raises an error inside the
+/// statement, so nothing of it stays: outside a transaction a join that
+/// cannot fill the team (and so sends no message) commits by itself.
 #[allow(clippy::too_many_arguments)]
 pub async fn join(
     conn: &mut PgConnection,
@@ -533,20 +538,25 @@ pub async fn join(
     order: &str,
     new_member: bool,
     now: DateTime<Utc>,
+    may_fill: bool,
 ) -> Result<Joined, sqlx::Error> {
     #[derive(FromRow)]
     struct Got {
         #[sqlx(flatten)]
         team: TeamRow,
-        placed: i64,
-        inserted: i64,
+        m_member: Vec<Uuid>,
+        m_order: Vec<String>,
+        m_position: Vec<i32>,
+        m_new: Vec<bool>,
+        m_at: Vec<DateTime<Utc>>,
     }
-    let got: Option<Got> = sqlx::query_as(&format!(
+    let got = sqlx::query_as::<_, Got>(&format!(
         "WITH filled AS (
              UPDATE group_buy_teams SET joined = joined + 1,
                     status = CASE WHEN joined + 1 = team_size THEN 'succeeded' ELSE 'open' END,
                     closed_at = CASE WHEN joined + 1 = team_size THEN $3 END
              WHERE workspace_id = $1 AND id = $2 AND status = 'open' AND joined < team_size AND expires_at > $3
+               AND ($9 OR joined + 1 < team_size)
                AND NOT EXISTS (SELECT 1 FROM group_buys g JOIN campaigns c ON c.workspace_id = g.workspace_id
                                  AND c.id = g.campaign_id AND c.status = 'cancelled'
                                WHERE g.workspace_id = $1 AND g.id = group_buy_teams.group_buy_id)
@@ -558,12 +568,23 @@ pub async fn join(
              DO UPDATE SET taken = group_buy_takers.taken + 1 WHERE group_buy_takers.taken < $6
              RETURNING 1),
          ins AS (
+             -- No member place: division by zero aborts the statement, team place included.
              INSERT INTO group_buy_members (workspace_id, team_id, member_id, group_buy_id, order_id, position,
                  new_member, joined_at)
-             SELECT $1, f.id, $5, $4, $7, f.joined, $8, $3 FROM filled f WHERE EXISTS (SELECT 1 FROM place)
-             ON CONFLICT DO NOTHING
-             RETURNING 1)
-         SELECT f.*, (SELECT count(*) FROM place) AS placed, (SELECT count(*) FROM ins) AS inserted FROM filled f"
+             SELECT $1, f.id, $5, $4, $7, f.joined + 0 * (f.joined / (SELECT count(*)::int FROM place)), $8, $3
+             FROM filled f
+             RETURNING member_id, order_id, position, new_member, joined_at),
+         every AS (
+             SELECT member_id, order_id, position, new_member, joined_at FROM group_buy_members
+             WHERE workspace_id = $1 AND team_id = $2
+             UNION ALL SELECT * FROM ins)
+         SELECT f.*,
+                (SELECT array_agg(member_id ORDER BY position) FROM every) AS m_member,
+                (SELECT array_agg(order_id ORDER BY position) FROM every) AS m_order,
+                (SELECT array_agg(position ORDER BY position) FROM every) AS m_position,
+                (SELECT array_agg(new_member ORDER BY position) FROM every) AS m_new,
+                (SELECT array_agg(joined_at ORDER BY position) FROM every) AS m_at
+         FROM filled f"
     ))
     .bind(ws)
     .bind(team)
@@ -573,14 +594,39 @@ pub async fn join(
     .bind(g.per_member_limit)
     .bind(order)
     .bind(new_member)
+    .bind(may_fill)
     .fetch_optional(conn)
-    .await?;
-    Ok(match got {
-        None => Joined::Closed,
-        Some(g) if g.placed == 0 => Joined::LimitReached,
-        Some(g) if g.inserted == 0 => Joined::Conflict,
-        Some(g) => Joined::Done(g.team),
-    })
+    .await;
+    let got = match got {
+        Ok(got) => got,
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("22012") => return Ok(Joined::LimitReached),
+        Err(sqlx::Error::Database(e))
+            if matches!(e.constraint(), Some("group_buy_members_pkey" | "group_buy_members_order_key")) =>
+        {
+            return Ok(Joined::Conflict)
+        }
+        Err(e) => return Err(e),
+    };
+    let Some(g) = got else { return Ok(Joined::Closed) };
+    // The statement's snapshot predates a join it waited for: then the
+    // members it read are fewer than `joined`, and the caller reads them.
+    let members = (g.m_member.len() == g.team.joined as usize).then(|| {
+        g.m_member
+            .iter()
+            .zip(g.m_order)
+            .zip(g.m_position)
+            .zip(g.m_new)
+            .zip(g.m_at)
+            .map(|((((m, order_id), position), new_member), joined_at)| TeamMember {
+                member_id: MemberId(*m),
+                order_id,
+                position,
+                new_member,
+                joined_at,
+            })
+            .collect()
+    });
+    Ok(Joined::Done(g.team, members))
 }
 
 /// Stores a new team with its leader in one statement.

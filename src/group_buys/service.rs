@@ -224,6 +224,20 @@ pub async fn join(pool: &PgPool, ws: WorkspaceId, id: Uuid, ask: Ask<'_>) -> Res
     if let Err(o) = admit(&mut conn, ws, &g, &f, &ask, true).await? {
         return Ok(o);
     }
+    // A join that cannot fill the team sends no message: its one
+    // statement commits by itself. One that may fill it (and announce the
+    // success with it) goes in a transaction.
+    if team.joined + 1 < team.team_size {
+        match joined(&mut conn, ws, &g, team.id, &ask, f.member.new_member, false).await? {
+            Ok(t) => return Ok(Outcome::Done(t)),
+            // Filled meanwhile to one short, or closed: the transaction tells.
+            Err(Refusal::TeamClosed) => {}
+            Err(r) => {
+                drop(conn);
+                return settle(pool, ws, &g, &ask, Some(team.id), r).await;
+            }
+        }
+    }
     drop(conn);
     let mut tx = crate::db::begin(pool).await?;
     match take(&mut tx, ws, &g, team.id, &ask, f.member.new_member).await? {
@@ -260,9 +274,9 @@ fn closed(t: &TeamRow, cancelled: bool, now: DateTime<Utc>) -> Option<Refusal> {
     }
 }
 
-/// Takes a place in a team in one statement ([`repo::join`]); the join
-/// that fills the team announces the success. The caller commits on `Ok`,
-/// rolls back otherwise.
+/// Takes a place in a team in one statement ([`repo::join`]) inside the
+/// caller's transaction; the join that fills the team announces the
+/// success. The caller commits on `Ok`, rolls back otherwise.
 async fn take(
     conn: &mut PgConnection,
     ws: WorkspaceId,
@@ -271,13 +285,10 @@ async fn take(
     ask: &Ask<'_>,
     new_member: bool,
 ) -> Result<Result<Team, Refusal>, sqlx::Error> {
-    let t = match repo::join(conn, ws, g, team, ask.member, ask.order, new_member, ask.now).await? {
-        Joined::Done(t) => t,
-        Joined::Closed => return Ok(Err(Refusal::TeamClosed)),
-        Joined::LimitReached => return Ok(Err(Refusal::LimitReached)),
-        Joined::Conflict => return Ok(Err(Refusal::AlreadyInTeam)),
+    let t = match joined(conn, ws, g, team, ask, new_member, true).await? {
+        Ok(t) => t,
+        Err(r) => return Ok(Err(r)),
     };
-    let t = view(conn, ws, t).await?;
     if t.status == TeamStatus::Succeeded {
         let (order_ids, members) = places(&t);
         let p = GroupBuySucceeded {
@@ -294,6 +305,25 @@ async fn take(
         outbox::emit(conn, ws, ask.now, &[Outgoing::new(ask.now, &p)?]).await?;
     }
     Ok(Ok(t))
+}
+
+/// [`repo::join`] with the team it answers.
+async fn joined(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    g: &Row,
+    team: Uuid,
+    ask: &Ask<'_>,
+    new_member: bool,
+    may_fill: bool,
+) -> Result<Result<Team, Refusal>, sqlx::Error> {
+    match repo::join(conn, ws, g, team, ask.member, ask.order, new_member, ask.now, may_fill).await? {
+        Joined::Done(t, Some(members)) => Ok(Ok(t.view(members))),
+        Joined::Done(t, None) => Ok(Ok(view(conn, ws, t).await?)),
+        Joined::Closed => Ok(Err(Refusal::TeamClosed)),
+        Joined::LimitReached => Ok(Err(Refusal::LimitReached)),
+        Joined::Conflict => Ok(Err(Refusal::AlreadyInTeam)),
+    }
 }
 
 fn places(t: &Team) -> (Vec<String>, Vec<TeamPlace>) {

@@ -251,10 +251,16 @@ async fn quick_join_fills_the_closest_team_limits_caps_and_rules_hold() {
     assert_eq!(app.get(&format!("/v1/group-buys/{g}")).await.body["teams_opened"], 2);
 
     // per_member_limit 1: a second team for the same member is refused.
-    let g2 = group_buy(&app, 2, json!({})).await;
+    let g2 = group_buy(&app, 3, json!({})).await;
     assert_eq!(open(&app, &g2, &ms[0], "x0").await.status, StatusCode::CREATED);
     let r = open(&app, &g2, &ms[0], "x1").await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "limit_reached"));
+    // Joining another team at the limit: refused, and the team keeps its place free.
+    let other = open(&app, &g2, &ms[1], "x2").await.id();
+    let r = join(&app, &other, &ms[0], "x3").await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "limit_reached"));
+    let t = app.get(&format!("/v1/group-buy-teams/{other}")).await.body;
+    assert_eq!((t["needed"].clone(), t["members"].as_array().unwrap().len()), (json!(2), 1));
 
     // New members only: an old member is refused, a new one joins.
     let g3 = group_buy(&app, 2, json!({"new_members_only_joiners": true})).await;
