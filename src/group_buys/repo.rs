@@ -523,7 +523,8 @@ pub enum Joined {
 /// Joins `member` to a team in one statement, atomic on its own: the
 /// team's place by the guarded update that is the only way `joined` moves
 /// (the join that fills the team makes it `succeeded`; with `may_fill`
-/// false a join that would fill it takes nothing), then the member's place
+/// false a join that would fill it takes nothing; a cancelled campaign's
+/// team is refused by the caller, which read it), then the member's place
 /// against the limit (a guarded upsert), then the member row. A refused
 /// member place or a conflicting member row raises an error inside the
 /// statement, so nothing of it stays: outside a transaction a join that
@@ -557,9 +558,6 @@ pub async fn join(
                     closed_at = CASE WHEN joined + 1 = team_size THEN $3 END
              WHERE workspace_id = $1 AND id = $2 AND status = 'open' AND joined < team_size AND expires_at > $3
                AND ($9 OR joined + 1 < team_size)
-               AND NOT EXISTS (SELECT 1 FROM group_buys g JOIN campaigns c ON c.workspace_id = g.workspace_id
-                                 AND c.id = g.campaign_id AND c.status = 'cancelled'
-                               WHERE g.workspace_id = $1 AND g.id = group_buy_teams.group_buy_id)
              RETURNING {TEAM_COLUMNS}),
          place AS (
              INSERT INTO group_buy_takers (workspace_id, group_buy_id, member_id, taken)
@@ -578,13 +576,11 @@ pub async fn join(
              SELECT member_id, order_id, position, new_member, joined_at FROM group_buy_members
              WHERE workspace_id = $1 AND team_id = $2
              UNION ALL SELECT * FROM ins)
-         SELECT f.*,
-                (SELECT array_agg(member_id ORDER BY position) FROM every) AS m_member,
-                (SELECT array_agg(order_id ORDER BY position) FROM every) AS m_order,
-                (SELECT array_agg(position ORDER BY position) FROM every) AS m_position,
-                (SELECT array_agg(new_member ORDER BY position) FROM every) AS m_new,
-                (SELECT array_agg(joined_at ORDER BY position) FROM every) AS m_at
-         FROM filled f"
+         SELECT f.*, e.* FROM filled f,
+             (SELECT array_agg(member_id ORDER BY position) AS m_member, array_agg(order_id ORDER BY position) AS m_order,
+                     array_agg(position ORDER BY position) AS m_position,
+                     array_agg(new_member ORDER BY position) AS m_new, array_agg(joined_at ORDER BY position) AS m_at
+              FROM every) e"
     ))
     .bind(ws)
     .bind(team)

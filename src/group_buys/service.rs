@@ -339,12 +339,18 @@ fn places(t: &Team) -> (Vec<String>, Vec<TeamPlace>) {
 /// right now, else a new team with the asking member as its leader.
 pub async fn quick_join(pool: &PgPool, ws: WorkspaceId, id: Uuid, ask: Ask<'_>) -> Result<Outcome, sqlx::Error> {
     let mut conn = pool.acquire().await?;
-    let Some((g, running, _)) = repo::get_for_write(&mut conn, ws, id).await? else { return Ok(Outcome::NotFound) };
+    let Some((g, running, cancelled)) = repo::get_for_write(&mut conn, ws, id).await? else {
+        return Ok(Outcome::NotFound);
+    };
     let f = repo::join_facts(&mut conn, ws, g.id, None, ask.member, ask.order, ask.now).await?;
     match replayed(&f, ask.member, None) {
         Some(Ok(t)) => return again(&mut conn, ws, t).await,
         Some(Err(r)) => return Ok(Outcome::Refused(r)),
         None => {}
+    }
+    if cancelled {
+        // Its open teams take no one; opening answers why not.
+        return open_with(pool, conn, ws, &g, running, &f, ask).await;
     }
     match admit(&mut conn, ws, &g, &f, &ask, true).await? {
         Ok(()) => {}
