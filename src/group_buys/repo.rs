@@ -348,10 +348,13 @@ pub async fn join_read(
                 EXISTS (SELECT 1 FROM group_buy_members x WHERE x.workspace_id = $1 AND x.team_id = t.id AND x.member_id = $2)
                   AS in_team
          FROM group_buy_teams t
-         JOIN group_buys g ON g.workspace_id = t.workspace_id AND g.id = t.group_buy_id
-         JOIN campaigns c ON c.workspace_id = g.workspace_id AND c.id = g.campaign_id
+         JOIN group_buys g ON g.workspace_id = $1 AND g.id = t.group_buy_id
+         JOIN campaigns c ON c.workspace_id = $1 AND c.id = g.campaign_id
          LEFT JOIN members m ON m.workspace_id = $1 AND m.id = $2
-         LEFT JOIN group_buy_members o ON o.workspace_id = $1 AND o.group_buy_id = g.id AND o.order_id = $5
+         -- Lateral, so the order's lookup uses the whole unique key (a join
+         -- condition on it was left to a filter over the workspace's orders).
+         LEFT JOIN LATERAL (SELECT x.team_id, x.member_id FROM group_buy_members x
+                            WHERE x.workspace_id = $1 AND x.group_buy_id = t.group_buy_id AND x.order_id = $5) o ON true
          WHERE t.workspace_id = $1 AND t.id = $4"
     ))
     .bind(ws)

@@ -118,6 +118,10 @@ async fn a_member_joins_a_team_once_never_their_own_and_an_order_holds_one_place
     let g = group_buy(&app, 4, json!({"per_member_limit": 2})).await;
     let [leader, a, b] = [member(&app, "l").await, member(&app, "a").await, member(&app, "b").await];
     let team = open(&app, &g, &leader, "o-l").await.id();
+    // Opening again on the same order (a retry, several at once) answers the same team.
+    let again = join_all((0..5).map(|_| open(&app, &g, &leader, "o-l"))).await;
+    assert!(again.iter().all(|r| r.status == StatusCode::CREATED && r.id() == team), "{:?}", again[0].body);
+    assert_eq!(app.count("group_buy_teams").await, 1);
     let own = join(&app, &team, &leader, "o-l2").await;
     assert_eq!((own.status, own.code()), (StatusCode::CONFLICT, "already_in_team"));
     // The same member, twenty concurrent joins with different orders: one place.
