@@ -31,12 +31,17 @@ pub async fn run(admin: &PgConnectOptions, admin_url: &str) -> anyhow::Result<()
     shequn::db::migrate(&pool).await?;
     let nw = shequn::workspaces::service::create_workspace(&pool, "bench", "Asia/Shanghai", Actor::Cli).await?;
     let key = nw.owner_key.key.clone();
-    let env = [
-        ("SHEQUN__DATABASE__MAX_CONNECTIONS", "32".to_owned()),
+    // The server's own pool size (20) unless `BENCH_SERVER_CONNECTIONS` (a
+    // diagnostic) says otherwise: 32 gave 1,163-1,338 joins/s where 20 gave
+    // 1,569-1,660 (BENCHMARKS.md) — on 2 cores more backends only queue.
+    let mut env = vec![
         ("SHEQUN__WORKERS__CAMPAIGN_JOBS", "false".to_owned()),
         // Messages are stored with each change; nobody receives them here.
         ("SHEQUN__WEBHOOKS__WORKERS", "false".to_owned()),
     ];
+    if let Ok(n) = std::env::var("BENCH_SERVER_CONNECTIONS") {
+        env.push(("SHEQUN__DATABASE__MAX_CONNECTIONS", n));
+    }
     let server = super::start_server_with(&url, &env).await?;
     let base = server.base.clone();
     let r = async {
