@@ -160,7 +160,7 @@ pub async fn run(pool: &PgPool, ws: WorkspaceId, now: DateTime<Utc>) -> anyhow::
                 let (helper, _) = who(k + 400 + tries);
                 tries += 1;
                 let at = started + Duration::minutes(15 * (helped as i64 + 1));
-                if let Some(Ok(h)) = crate::bargains::service::help(pool, ws, &b, session.id, helper, at).await? {
+                if let Some(Ok(h)) = crate::bargains::service::help(pool, ws, session.id, helper, at).await? {
                     helped += 1;
                     done = h.status == crate::bargains::model::SessionStatus::Completed;
                 }
@@ -168,7 +168,7 @@ pub async fn run(pool: &PgPool, ws: WorkspaceId, now: DateTime<Utc>) -> anyhow::
             k += tries;
             if done && s != 4 {
                 let at = started + Duration::hours(2);
-                crate::bargains::service::purchase(pool, ws, &b, session.id, &format!("bg-{k}"), at)
+                crate::bargains::service::purchase(pool, ws, session.id, &format!("bg-{k}"), at)
                     .await?
                     .map_err(|r| anyhow::anyhow!("demo purchase refused: {r:?}"))?;
             }

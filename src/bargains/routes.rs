@@ -58,19 +58,13 @@ fn refusal(r: Refusal) -> ApiError {
         }
         Refusal::AlreadyPurchased => ApiError::conflict("already_purchased", "the session was bought on another order"),
         Refusal::OrderInUse => ApiError::conflict("order_in_use", "the order bought another session of this bargain"),
+        Refusal::NoSuchSession => ApiError::NotFound("session"),
     }
 }
 
 async fn bargain(state: &AppState, auth: &Auth, id: Uuid) -> ApiResult<Row> {
     let mut conn = state.pool.acquire().await?;
     repo::get(&mut conn, auth.workspace_id, id).await?.ok_or(ApiError::NotFound("bargain"))
-}
-
-/// A session's bargain (404 for either missing).
-async fn bargain_of_session(state: &AppState, auth: &Auth, id: Uuid) -> ApiResult<Row> {
-    let mut conn = state.pool.acquire().await?;
-    let s = repo::get_session(&mut conn, auth.workspace_id, id, false).await?.ok_or(ApiError::NotFound("session"))?;
-    repo::get(&mut conn, auth.workspace_id, s.bargain_id).await?.ok_or(ApiError::NotFound("session"))
 }
 
 /// Bargain filters.
@@ -232,8 +226,7 @@ pub async fn help_session(
     ApiJson(body): ApiJson<HelpIn>,
 ) -> ApiResult<(StatusCode, Json<HelpDone>)> {
     auth.require(Role::Operator)?;
-    let b = bargain_of_session(&state, &auth, id).await?;
-    match service::help(&state.pool, auth.workspace_id, &b, id, body.helper_id, state.clock.now()).await? {
+    match service::help(&state.pool, auth.workspace_id, id, body.helper_id, state.clock.now()).await? {
         None => Err(ApiError::unknown("helper_id", "no such member in this workspace")),
         Some(Ok(h)) => Ok((StatusCode::CREATED, Json(h))),
         Some(Err(r)) => Err(refusal(r)),
@@ -260,8 +253,7 @@ pub async fn purchase_session(
     let mut c = crate::validate::Checks::new();
     c.text("order_id", &body.order_id, 1, 128);
     c.finish()?;
-    let b = bargain_of_session(&state, &auth, id).await?;
-    match service::purchase(&state.pool, auth.workspace_id, &b, id, &body.order_id, state.clock.now()).await? {
+    match service::purchase(&state.pool, auth.workspace_id, id, &body.order_id, state.clock.now()).await? {
         Ok(s) => Ok(Json(s)),
         Err(r) => Err(refusal(r)),
     }

@@ -40,6 +40,8 @@ pub enum Refusal {
     AlreadyPurchased,
     /// The order bought another session of the bargain.
     OrderInUse,
+    /// No such session in the workspace.
+    NoSuchSession,
 }
 
 /// A session with its helps.
@@ -104,11 +106,15 @@ pub async fn start(
     Ok(Some(Ok((false, view(&mut conn, ws, s).await?))))
 }
 
+/// The bargain of a session (locked by the caller).
+async fn bargain_of(conn: &mut PgConnection, ws: WorkspaceId, s: &SessionRow) -> Result<Row, sqlx::Error> {
+    repo::get(conn, ws, s.bargain_id).await?.ok_or(sqlx::Error::RowNotFound)
+}
+
 /// Applies one help. `None`: no such helper.
 pub async fn help(
     pool: &PgPool,
     ws: WorkspaceId,
-    b: &Row,
     session: Uuid,
     helper: MemberId,
     now: DateTime<Utc>,
@@ -120,7 +126,9 @@ pub async fn help(
     }
     drop(conn);
     let mut tx = crate::db::begin(pool).await?;
-    let s = repo::get_session(&mut tx, ws, session, true).await?.ok_or(sqlx::Error::RowNotFound)?;
+    let Some(s) = repo::get_session(&mut tx, ws, session, true).await? else {
+        return Ok(Some(Err(Refusal::NoSuchSession)));
+    };
     if s.member_id == helper.0 {
         return Ok(Some(Err(Refusal::SelfHelp)));
     }
@@ -140,6 +148,7 @@ pub async fn help(
     if f.staff_or_bot {
         return Ok(Some(Err(Refusal::StaffOrBot)));
     }
+    let b = &bargain_of(&mut tx, ws, &s).await?;
     if b.helpers_new_members_only && !f.new_member {
         return Ok(Some(Err(Refusal::NotNew)));
     }
@@ -182,13 +191,15 @@ pub async fn help(
 pub async fn purchase(
     pool: &PgPool,
     ws: WorkspaceId,
-    b: &Row,
     session: Uuid,
     order: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Result<Session, Refusal>> {
     let mut tx = crate::db::begin(pool).await?;
-    let s = repo::get_session(&mut tx, ws, session, true).await?.ok_or(sqlx::Error::RowNotFound)?;
+    let Some(s) = repo::get_session(&mut tx, ws, session, true).await? else {
+        return Ok(Err(Refusal::NoSuchSession));
+    };
+    let b = &bargain_of(&mut tx, ws, &s).await?;
     match s.status {
         SessionStatus::Purchased if s.order_id.as_deref() == Some(order) => {
             return Ok(Ok(view(&mut tx, ws, s).await?));

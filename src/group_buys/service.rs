@@ -1,11 +1,15 @@
-//! Opening, joining and failing teams, each in the caller's transaction
-//! with the messages it sends.
+//! Opening, joining and failing teams, with the messages they send.
 //!
-//! A join takes the member's place against their limit first (their row
-//! stays locked to the commit), then the team's place by the guarded
-//! update that is the only way a team grows (the team's row is the one
-//! every joiner of the team waits on, held from that update to the
-//! commit), then stores the member. A refusal rolls everything back.
+//! A join reads once (the team, its group-buy and campaign, the member's
+//! facts, where the order already stands), then makes one statement
+//! (`repo::join`): the team's place by the guarded update that is the only
+//! way a team grows (the team's row is the one every joiner of the team
+//! waits on), the member's place against the limit, the member row. The
+//! statement is atomic on its own — a refused member place or a conflicting
+//! row raises inside it — so a join that cannot fill the team commits by
+//! itself; one that may fill it runs in a transaction with the success
+//! message. Opening takes the member's place, then stores the team and its
+//! leader in one statement, in a transaction.
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -390,7 +394,7 @@ async fn fail_team(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let g = repo::get(conn, ws, t.group_buy_id).await?.ok_or(sqlx::Error::RowNotFound)?;
+    let (g, _, _) = repo::get_for_write(conn, ws, t.group_buy_id).await?.ok_or(sqlx::Error::RowNotFound)?;
     repo::fail(conn, ws, t.id, reason, now).await?;
     let team = view(conn, ws, t).await?;
     let ids: Vec<Uuid> = team.members.iter().map(|m| m.member_id.0).collect();

@@ -265,6 +265,9 @@ async fn stats_count_sessions_helps_and_new_helpers_by_group_and_other_workspace
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let missing = uuid::Uuid::now_v7().to_string();
+    assert_eq!(help(&app, &missing, &ms[3]).await.status, StatusCode::NOT_FOUND, "no such session");
+    assert_eq!(buy(&app, &missing, "o-x").await.status, StatusCode::NOT_FOUND);
     let l = app.send(reqwest::Method::GET, "/v1/bargain-sessions", Some(&other), None).await;
     assert_eq!(l.body["items"], json!([]));
 }

@@ -235,7 +235,7 @@ async fn quick_join_fills_the_closest_team_limits_caps_and_rules_hold() {
     };
     let first = quick(&ms[0], "q0").await;
     assert_eq!((first.status, first.body["members"].as_array().unwrap().len()), (StatusCode::CREATED, 1), "opens one");
-    let second = open(&app, &g, &ms[1], "q1").await;
+    assert_eq!(open(&app, &g, &ms[1], "q1").await.status, StatusCode::CREATED);
     let r = quick(&ms[2], "q2").await;
     assert_eq!(r.body["needed"], 1);
     let closest = r.id();
@@ -249,7 +249,6 @@ async fn quick_join_fills_the_closest_team_limits_caps_and_rules_hold() {
     assert_eq!(r.body["needed"], 1);
     let r = quick(&ms[5], "q5").await;
     assert_eq!(r.body["status"], "succeeded");
-    let _ = second;
     let capped = quick(&ms[6], "q6").await;
     assert_eq!((capped.status, capped.code()), (StatusCode::CONFLICT, "max_teams_reached"));
     assert_eq!(app.get(&format!("/v1/group-buys/{g}")).await.body["teams_opened"], 2);
