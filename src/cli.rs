@@ -1,6 +1,6 @@
 //! The command line: `serve` (default), `worker`, `migrate`, `openapi`,
 //! `workspace create`, `key create`, `user invite`, `user reset-password`,
-//! `demo`.
+//! `demo`, `rollup rebuild`.
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -40,6 +40,9 @@ pub enum Command {
     /// no e-mail: the links are printed).
     #[command(subcommand)]
     User(UserCommand),
+    /// Metric rollups.
+    #[command(subcommand)]
+    Rollup(RollupCommand),
     /// Create (or reset) the workspace `demo` with realistic data, roll its
     /// metrics up, and print an API key and example URLs.
     Demo {
@@ -80,6 +83,25 @@ pub enum WorkspaceCommand {
         /// Print `{"workspace_id", "api_key"}` as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `shequn rollup ...`.
+#[derive(Debug, Subcommand)]
+pub enum RollupCommand {
+    /// Recompute the rollups of local days whole from the raw events (the
+    /// repair path; new events are merged incrementally by the server). The
+    /// funnel timelines of the months of those days are rebuilt too.
+    Rebuild {
+        /// First local day (YYYY-MM-DD), in each workspace's timezone.
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last local day (YYYY-MM-DD), included.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// Only this workspace (by name; default: every workspace).
+        #[arg(long)]
+        workspace: Option<String>,
     },
 }
 
@@ -151,6 +173,21 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 println!("workspace `{}` created: {}", nw.workspace.name, nw.workspace.id);
                 println!("owner API key (shown once): {}", nw.owner_key.key);
             }
+            Ok(())
+        }
+        Command::Rollup(RollupCommand::Rebuild { from, to, workspace }) => {
+            if from > to || (to - from).num_days() >= 3_660 {
+                bail!("--from must be on or before --to, at most 3,660 days apart");
+            }
+            let db = open_migrated(&settings).await?;
+            let started = std::time::Instant::now();
+            let result = crate::metrics::store::rollup::rebuild_days(&db.pool, workspace.as_deref(), from, to).await;
+            db.close().await?;
+            let workspaces = result?;
+            println!(
+                "recomputed {from}..={to} of {workspaces} workspace(s) from the raw events in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::Demo { members, groups, days, events, seed, name, quiet } => {

@@ -264,77 +264,39 @@ async fn event_partitions(state: App, token: CancellationToken) {
     }
 }
 
-/// Recomputes dirty metric days until the queue is empty, then waits a tick.
+/// Merges newly stored events into the metric rollups, a pass starting every
+/// `rollup_interval_millis` (at once when the last pass took longer, or left
+/// a backlog).
 ///
-/// Paced under steady ingestion: a day that keeps receiving events is queued
-/// again while it is being recomputed, and each pass aggregates it whole, so
-/// back-to-back passes would re-aggregate the same days without pause —
-/// a core's worth of work competing with the ingestion itself. When more is
-/// queued for the days a pass recomputed, the worker pauses for
-/// [`ROLLUP_PACE`] times as long as that pass took (within
-/// [`ROLLUP_PACE_MIN`]..=[`ROLLUP_PACE_MAX`]) — but only while events keep
-/// arriving: a pause ends as soon as the queue is empty or has not grown for
-/// [`ROLLUP_QUIET`]. While days stay hot, rollups take about a twentieth of
-/// their backend's time (recomputing a day whole is the expensive way to
-/// keep it exact; ingestion needs the CPU more) and figures lag by 5 to 60 s;
-/// after a burst, the last pass starts within a second; a backlog of distinct
-/// days is worked through back to back.
+/// A pass costs in proportion to the events it merges and the members, groups
+/// and days they touch (`metrics::store::incremental`), not to what their days
+/// already hold, so there is nothing to gain by pausing under steady
+/// ingestion: today's figures trail the events by about one period plus one
+/// pass. Waiting the period rather than running back to back lets a pass
+/// take a second's events at once, which touches each busy member once.
 async fn metric_rollups(state: App, token: CancellationToken) {
     use crate::metrics::store::rollup;
-    let tick = Duration::from_millis(state.settings.workers.rollup_interval_millis);
+    let period = Duration::from_millis(state.settings.workers.rollup_interval_millis);
     loop {
         let started = std::time::Instant::now();
-        let (wait, paced) = match rollup::run_once(&state.pool).await {
+        let mut backlog = false;
+        match rollup::run_once(&state.pool).await {
             Ok(pass) if pass.ran && pass.queued > 0 => {
-                let took = started.elapsed();
-                tracing::debug!(days = pass.days(), ms = took.as_millis() as u64, "metric rollups recomputed");
-                if pass.requeued(&state.pool).await.unwrap_or(false) {
-                    (took.mul_f64(ROLLUP_PACE).clamp(ROLLUP_PACE_MIN, ROLLUP_PACE_MAX), true)
-                } else {
-                    (Duration::ZERO, false)
-                }
+                backlog = pass.more;
+                tracing::debug!(
+                    rows = pass.queued,
+                    events = pass.merged,
+                    days = pass.days(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "metric rollup pass"
+                );
             }
-            Ok(_) => (tick, false),
-            Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "metric rollup pass failed; will retry");
-                (tick, false)
-            }
-        };
-        if token.is_cancelled() {
-            return;
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "metric rollup pass failed; will retry"),
         }
-        if paced {
-            // The pause lasts while events keep arriving: once the queue
-            // stops growing (or was empty), the next pass starts.
-            let until = tokio::time::Instant::now() + wait;
-            let mut mark = rollup::queue_mark(&state.pool).await.ok();
-            while mark.is_some_and(|m| m > 0) && tokio::time::Instant::now() < until {
-                tokio::select! {
-                    _ = token.cancelled() => return,
-                    _ = tokio::time::sleep_until(until.min(tokio::time::Instant::now() + ROLLUP_QUIET)) => {}
-                }
-                let now = rollup::queue_mark(&state.pool).await.ok();
-                if now == mark {
-                    break;
-                }
-                mark = now;
-            }
-        } else if !wait.is_zero() {
-            tokio::select! {
-                _ = token.cancelled() => return,
-                _ = tokio::time::sleep(wait) => {}
-            }
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep(if backlog { Duration::ZERO } else { period.saturating_sub(started.elapsed()) }) => {}
         }
     }
 }
-
-/// How many times a pass's duration the rollup worker waits before
-/// recomputing days that were just recomputed.
-const ROLLUP_PACE: f64 = 20.0;
-/// The shortest such wait: a day receiving events all the time is
-/// recomputed every few seconds, not as often as it could be.
-const ROLLUP_PACE_MIN: Duration = Duration::from_secs(5);
-/// The longest such wait.
-const ROLLUP_PACE_MAX: Duration = Duration::from_secs(60);
-/// A pause ends early when nothing was queued for this long.
-const ROLLUP_QUIET: Duration = Duration::from_secs(1);

@@ -35,6 +35,7 @@ mod outbound_events;
 mod points;
 mod reactions;
 mod referrals;
+mod rollups;
 mod sop;
 mod sop_crash;
 mod tier_rules;

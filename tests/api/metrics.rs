@@ -376,7 +376,7 @@ async fn activity_from_the_rollups_equals_the_raw_event_computation_on_random_hi
 
 /// Joins (some invited), leaves, orders (some campaign-coded, some in USD,
 /// refunded once, twice or without amount) and campaign link clicks.
-fn commerce_history(seed: u64, start: DateTime<Utc>, days: i64, members: usize) -> Vec<Value> {
+pub fn commerce_history(seed: u64, start: DateTime<Utc>, days: i64, members: usize) -> Vec<Value> {
     let mut r = Lcg(seed);
     let mut out = Vec::new();
     let at = |r: &mut Lcg| start + Duration::seconds(r.below(days as u64 * 86_400) as i64);
@@ -794,46 +794,6 @@ async fn golden_midnight_boundaries_late_events_pending_and_tenancy() {
     let g0 = group_id(&app, 0).await;
     let r = app.send(reqwest::Method::GET, &format!("{q}&group_id={g0}"), Some(&other), None).await;
     assert_eq!((r.status, r.field()), (StatusCode::NOT_FOUND, "group_id"));
-}
-
-#[tokio::test]
-async fn a_rollup_pass_clears_every_queued_row_of_the_days_it_recomputes() {
-    let app = TestApp::spawn().await;
-    drain(&app).await;
-    // Three requests, each touching the local days 11-10, 11-11 and 11-13
-    // (Asia/Shanghai): nine queue rows, three per day.
-    let at = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap();
-    for r in 0..3 {
-        let batch: Vec<Value> =
-            [10, 11, 13].iter().map(|&d| ev(format!("q-{r}-{d}"), "message_sent", at(d, 2), r, Some(0))).collect();
-        post_events(&app, &batch).await;
-    }
-    let queued = || async {
-        sqlx::query_scalar::<_, NaiveDate>("SELECT day FROM metric_dirty_days ORDER BY id")
-            .fetch_all(&app.pool)
-            .await
-            .unwrap()
-    };
-    assert_eq!(queued().await.len(), 9);
-    // A pass choosing its days from the first two rows (11-10, 11-11) recomputes
-    // both days from its snapshot, so all six of their rows are done; 11-13 waits.
-    let pass = shequn::metrics::store::rollup::run_once_reading(&app.pool, 2).await.unwrap();
-    assert_eq!((pass.queued, pass.days()), (6, 2));
-    assert_eq!(queued().await, vec![day("2026-11-13"); 3]);
-    // What waits is another day: nothing queued again for the pass's days...
-    assert!(!pass.requeued(&app.pool).await.unwrap());
-    // ...until one of them receives an event.
-    post_events(&app, &[ev("q-late".into(), "checked_in", at(11, 5), 5, Some(0))]).await;
-    assert!(pass.requeued(&app.pool).await.unwrap());
-    assert_eq!(queued().await.len(), 4);
-    let dau = |r: &Value| r["days"].as_array().unwrap().iter().map(|d| d["dau"].as_i64().unwrap()).collect::<Vec<_>>();
-    let q = "/v1/metrics/activity?from=2026-11-10&to=2026-11-13";
-    let r = app.get(q).await;
-    assert_eq!((dau(&r.body), &r.body["pending"]), (vec![3, 3, 0, 0], &json!(true)));
-    drain(&app).await;
-    assert!(queued().await.is_empty());
-    let r = app.get(q).await;
-    assert_eq!((dau(&r.body), &r.body["pending"]), (vec![3, 4, 0, 3], &json!(false)));
 }
 
 #[tokio::test]

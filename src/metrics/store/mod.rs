@@ -5,7 +5,9 @@
 //! encoder (SQL, beside the rollup) and its decoder side by side — and every
 //! SQL read the reports need (`repo`, `group_days`).
 
+pub mod chunks;
 pub mod group_days;
+pub mod incremental;
 pub mod order_days;
 pub mod packed;
 pub mod points;

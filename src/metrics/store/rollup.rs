@@ -1,25 +1,28 @@
 //! The rollup worker: keeps `metric_member_days`, the day sets derived from
-//! them (`metric_group_days`, `metric_days`, numbered by
+//! them (`metric_group_days`, `metric_days`, `metric_type_days`, numbered by
 //! `metric_member_index`, see `sets`), the funnel timelines
-//! (`metric_member_events`, `metric_type_days`, see `timelines`),
-//! `metric_orders` (with each order's last-click campaign under the default
-//! attribution window, and packed per payment day: `order_days`) and
-//! `metric_campaign_clicks` equal to what the raw events say,
-//! and the packed stints per group (`metric_group_stints`, see `stints`)
-//! equal to `memberships`.
+//! (`metric_member_chunks`, see `chunks` and `timelines`), `metric_orders`
+//! (with each order's last-click campaign under the default attribution
+//! window, and packed per payment day: `order_days`) and
+//! `metric_campaign_clicks` equal to what the raw events say, and the packed
+//! stints per group (`metric_group_stints`, see `stints`) equal to
+//! `memberships`.
 //!
-//! The subscriber in `reaction` appends the local days new events fall on
-//! to `metric_dirty_days` and the groups whose stints they touched to
-//! `metric_dirty_stints` (in the storing transaction, so a committed event
-//! always has its queue rows); a full rebuild repacks every group. A
-//! pass takes a try-lock (one roller at a time across instances), reads the
-//! queue in a REPEATABLE READ snapshot, recomputes each dirty day from the
-//! events visible in that same snapshot, and deletes the queue rows it
-//! handled — so an event committed after the snapshot leaves its queue row
-//! for the next pass, and nothing is ever counted from a partial view. A day
-//! is recomputed whole (delete, then aggregate), which makes late and
-//! redelivered events exact by construction; orders and clicks are merged
-//! with order-independent rules (first refund wins), so re-running is harmless.
+//! The subscriber in `reaction` queues the new events by local day in
+//! `metric_dirty_days` (their ids and instants) and the groups whose stints
+//! they touched in `metric_dirty_stints`, in the storing transaction, so a
+//! committed event always has its queue row. A pass takes a try-lock (one
+//! roller at a time across instances) and reads the queue in a REPEATABLE
+//! READ snapshot. Rows naming events are merged (`incremental`: the cost
+//! follows the new events, not the size of their days) and deleted by id in
+//! the same transaction, so each event is merged exactly once. A row without
+//! events asks for its day to be recomputed whole from the raw events (the
+//! repair path), a row without a day for the whole workspace (a new
+//! timezone or active set): then every day of the workspace the snapshot
+//! has queue rows for is recomputed whole (delete, then aggregate) and all
+//! those rows go — an event committed after the snapshot keeps its row for
+//! the next pass, and nothing is ever counted from a partial view. Orders
+//! and clicks are merged with order-independent rules (first refund wins).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,37 +34,65 @@ use uuid::Uuid;
 use crate::events::model::TYPES;
 use crate::ids::WorkspaceId;
 use crate::metrics::period::{day_bounds, local_day};
-use crate::metrics::store::order_days;
+use crate::metrics::store::{chunks, incremental, order_days};
 use crate::workspaces::model::Workspace;
 
 /// Advisory lock key of the rollup worker ("shequn-r").
 const LOCK_KEY: i64 = 0x7368_6571_756e_2d72;
 
 /// Rollup tables keyed by local day (recomputed day by day).
-pub const DAY_TABLES: [&str; 5] =
-    ["metric_member_days", "metric_group_days", "metric_days", "metric_member_events", "metric_type_days"];
+pub const DAY_TABLES: [&str; 4] = ["metric_member_days", "metric_group_days", "metric_days", "metric_type_days"];
 
-/// Rollup tables keyed otherwise (merged, emptied only by a rebuild).
+/// Rollup tables keyed otherwise (merged, emptied only by a rebuild; the
+/// timelines' chunks are rebuilt by month, see `chunks::rebuild`).
 pub const OTHER_TABLES: [&str; 4] =
-    ["metric_orders", "metric_campaign_clicks", "metric_member_months", "metric_order_days"];
+    ["metric_orders", "metric_campaign_clicks", "metric_member_chunks", "metric_order_days"];
 
-/// Most queue rows one pass takes.
+/// Most queue rows one pass reads.
 const BATCH: i64 = 5000;
 
-/// Queues the local days (workspace timezone) of these event times for
-/// recomputation. The workspace row is share-locked, so a timezone change
-/// (which queues a full rebuild) waits for batches numbering days the old way.
-pub async fn mark_dirty(conn: &mut PgConnection, ws: WorkspaceId, times: &[DateTime<Utc>]) -> Result<(), sqlx::Error> {
-    if times.is_empty() {
+/// Most new events one pass merges (it always takes at least one queue row),
+/// which bounds its memory and its transaction.
+const MAX_EVENTS: i64 = 50_000;
+
+/// Queues newly stored events (id, instant) for merging: one row per local
+/// day (workspace timezone) with that day's events. The workspace row is
+/// share-locked, so a timezone change (which queues a full rebuild) waits
+/// for batches numbering days the old way.
+pub async fn mark_dirty(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    events: &[(Uuid, DateTime<Utc>)],
+) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
         return Ok(());
     }
     let tz = crate::workspaces::repo::timezone_for_share(conn, ws).await?;
     let Some(tz) = tz else { return Ok(()) };
     let zone = crate::clock::zone(&tz);
-    let days: Vec<NaiveDate> = times.iter().map(|t| local_day(zone, *t)).collect::<BTreeSet<_>>().into_iter().collect();
+    let days: Vec<NaiveDate> = events.iter().map(|(_, t)| local_day(zone, *t)).collect();
+    let (ids, times): (Vec<Uuid>, Vec<DateTime<Utc>>) = events.iter().copied().unzip();
+    sqlx::query(
+        "INSERT INTO metric_dirty_days (workspace_id, day, events, times, n)
+         SELECT $1, day, array_agg(id), array_agg(at), count(*)
+         FROM unnest($2::date[], $3::uuid[], $4::timestamptz[]) AS e(day, id, at)
+         GROUP BY day ORDER BY day",
+    )
+    .bind(ws)
+    .bind(&days)
+    .bind(&ids)
+    .bind(&times)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Queues local days of a workspace to be recomputed whole from the raw
+/// events (the repair path: `shequn rollup rebuild`).
+pub async fn mark_days_whole(conn: &mut PgConnection, ws: WorkspaceId, days: &[NaiveDate]) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO metric_dirty_days (workspace_id, day) SELECT $1, d FROM unnest($2::date[]) AS d")
         .bind(ws)
-        .bind(&days)
+        .bind(days)
         .execute(conn)
         .await?;
     Ok(())
@@ -86,16 +117,47 @@ pub async fn mark_all_dirty(conn: &mut PgConnection, ws: WorkspaceId) -> Result<
     Ok(())
 }
 
-/// Where the queues stand: the sum of their newest row ids, 0 when both
-/// are empty. It changes whenever a row is queued (ids only grow), so two
-/// equal readings mean nothing was queued in between.
-pub async fn queue_mark(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT COALESCE((SELECT max(id) FROM metric_dirty_days), 0)
-              + COALESCE((SELECT max(id) FROM metric_dirty_stints), 0)",
-    )
-    .fetch_one(pool)
-    .await
+/// Recomputes the local days `from..=to` of a workspace (by name; `None`:
+/// every workspace) whole from the raw events: queues them, then runs passes
+/// until they are done — waiting while another instance (a running server's
+/// worker) holds the roller's lock, which does the same work. Returns how
+/// many workspaces it queued days for.
+pub async fn rebuild_days(
+    pool: &PgPool,
+    workspace: Option<&str>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> anyhow::Result<usize> {
+    let mut conn = pool.acquire().await?;
+    let ids: Vec<Uuid> = match workspace {
+        Some(name) => {
+            let w = crate::workspaces::repo::by_name(&mut conn, name)
+                .await?
+                .with_context(|| format!("no workspace named `{name}`"))?;
+            vec![w.id.0]
+        }
+        None => sqlx::query_scalar("SELECT id FROM workspaces ORDER BY id").fetch_all(&mut *conn).await?,
+    };
+    let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
+    for ws in &ids {
+        mark_days_whole(&mut conn, WorkspaceId(*ws), &days).await?;
+    }
+    let last: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM metric_dirty_days").fetch_one(&mut *conn).await?;
+    drop(conn);
+    loop {
+        let p = run_once(pool).await?;
+        // Done once no row queued up to ours is left (later ones are new events).
+        let left: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM metric_dirty_days WHERE id <= $1)")
+            .bind(last)
+            .fetch_one(pool)
+            .await?;
+        if !left {
+            return Ok(ids.len());
+        }
+        if !p.ran {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
 }
 
 /// Whether some of the workspace's days in `[from, to]` wait for recomputation.
@@ -123,42 +185,29 @@ pub struct Pass {
     pub queued: usize,
     /// False when another instance held the lock (nothing was done).
     pub ran: bool,
-    /// What was recomputed: (workspace, local day), the day `None` for a full rebuild.
+    /// New events merged.
+    pub merged: usize,
+    /// The pass left queue rows it could have read for the next one.
+    pub more: bool,
+    /// What was recomputed whole: (workspace, local day), the day `None` for a full rebuild.
     pub recomputed: BTreeSet<(Uuid, Option<NaiveDate>)>,
 }
 
 impl Pass {
-    /// Days recomputed (a full rebuild counts as one).
+    /// Days recomputed whole (a full rebuild counts as one).
     pub fn days(&self) -> usize {
         self.recomputed.len()
     }
-
-    /// Whether more is queued for what this pass recomputed: days still
-    /// receiving events, which the next pass would aggregate whole again.
-    pub async fn requeued(&self, pool: &PgPool) -> Result<bool, sqlx::Error> {
-        if self.recomputed.is_empty() {
-            return Ok(false);
-        }
-        let (workspaces, days): (Vec<Uuid>, Vec<Option<NaiveDate>>) = self.recomputed.iter().copied().unzip();
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM unnest($1::uuid[], $2::date[]) AS r(ws, day)
-                            JOIN metric_dirty_days q ON q.workspace_id = r.ws
-                             AND (r.day IS NULL OR q.day IS NULL OR q.day = r.day))",
-        )
-        .bind(&workspaces)
-        .bind(&days)
-        .fetch_one(pool)
-        .await
-    }
 }
 
-/// One pass over the queue (its days chosen from at most [`BATCH`] rows), retried on a
-/// serialization failure. Returns what it did.
+/// One pass over the queue (its work chosen from at most [`BATCH`] rows and
+/// [`MAX_EVENTS`] new events), retried on a serialization failure. Returns
+/// what it did.
 pub async fn run_once(pool: &PgPool) -> anyhow::Result<Pass> {
     run_once_reading(pool, BATCH).await
 }
 
-/// [`run_once`] reading at most `batch` queue rows to choose its days.
+/// [`run_once`] reading at most `batch` queue rows.
 pub async fn run_once_reading(pool: &PgPool, batch: i64) -> anyhow::Result<Pass> {
     let mut attempt = 0;
     loop {
@@ -172,75 +221,142 @@ pub async fn run_once_reading(pool: &PgPool, batch: i64) -> anyhow::Result<Pass>
     }
 }
 
-/// Runs passes until the queue is empty (or another instance holds the lock).
+/// Runs passes until the queue is empty (or another instance holds the
+/// lock). Returns the queue rows handled.
 pub async fn drain(pool: &PgPool) -> anyhow::Result<usize> {
-    let mut days = 0;
+    let mut rows = 0;
     loop {
         let p = run_once(pool).await?;
-        days += p.days();
+        rows += p.queued;
         if !p.ran || p.queued == 0 {
-            return Ok(days);
+            return Ok(rows);
         }
     }
+}
+
+/// What a pass does for one workspace.
+enum Work {
+    /// Every day from the raw events.
+    Rebuild,
+    /// Every day the snapshot has queue rows for, whole.
+    Whole,
+    /// The events named by these queue rows.
+    Merge(Vec<i64>),
 }
 
 async fn pass(pool: &PgPool, batch: i64) -> anyhow::Result<Pass> {
     let mut tx = crate::db::begin(pool).await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
+    let out = pass_in(&mut tx, batch).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// One pass inside the caller's transaction (REPEATABLE READ, as [`run_once`]
+/// opens it), which commits it — or, in the tests' comparison with a full
+/// recompute, rolls it back.
+pub async fn pass_in(tx: &mut PgConnection, batch: i64) -> anyhow::Result<Pass> {
     let locked: bool =
         sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)").bind(LOCK_KEY).fetch_one(&mut *tx).await?;
     if !locked {
         return Ok(Pass::default());
     }
-    let rows: Vec<(Uuid, Option<NaiveDate>)> =
-        sqlx::query_as("SELECT workspace_id, day FROM metric_dirty_days ORDER BY id LIMIT $1")
+    let rows: Vec<(i64, Uuid, Option<NaiveDate>, i32, bool)> =
+        sqlx::query_as("SELECT id, workspace_id, day, n, events IS NULL FROM metric_dirty_days ORDER BY id LIMIT $1")
             .bind(batch)
             .fetch_all(&mut *tx)
             .await?;
-    // Per workspace, the days to recompute (None: all of them).
-    let mut work: BTreeMap<Uuid, Option<BTreeSet<NaiveDate>>> = BTreeMap::new();
-    for (ws, day) in &rows {
-        let entry = work.entry(*ws).or_insert_with(|| Some(BTreeSet::new()));
-        match (day, entry) {
-            (Some(d), Some(days)) => {
-                days.insert(*d);
-            }
-            (None, days) => *days = None,
-            (Some(_), None) => {}
+    let mut more = rows.len() as i64 >= batch;
+    let mut work: BTreeMap<Uuid, Work> = BTreeMap::new();
+    let mut budget = 0i64;
+    for (id, ws, day, n, whole) in rows {
+        if budget > 0 && budget + i64::from(n) > MAX_EVENTS {
+            more = true;
+            break;
+        }
+        budget += i64::from(n);
+        let entry = work.entry(ws).or_insert_with(|| Work::Merge(Vec::new()));
+        match (day, whole, &mut *entry) {
+            (None, ..) => *entry = Work::Rebuild,
+            (Some(_), true, Work::Merge(_)) => *entry = Work::Whole,
+            (Some(_), false, Work::Merge(ids)) => ids.push(id),
+            _ => {}
         }
     }
-    let (mut cleared, mut recomputed) = (0u64, BTreeSet::new());
-    let stints = pack_dirty_stints(&mut tx).await.context("group stints")?;
-    for (ws, days) in work {
+    let mut out = Pass { ran: true, more, ..Pass::default() };
+    out.queued += pack_dirty_stints(&mut *tx).await.context("group stints")?;
+    for (ws, todo) in work {
         let ws = WorkspaceId(ws);
-        let Some(w) = crate::workspaces::repo::get(&mut tx, ws).await? else {
+        let Some(w) = crate::workspaces::repo::get(&mut *tx, ws).await? else {
             // The workspace is gone: drop its queue rows.
-            cleared += delete_queued(&mut tx, ws, None).await?;
+            out.queued += delete_queued(&mut *tx, ws, None).await? as usize;
             continue;
         };
-        match days {
-            None => {
-                rebuild(&mut tx, &w).await.context("full rollup rebuild")?;
-                recomputed.insert((ws.0, None));
+        match todo {
+            Work::Rebuild => {
+                rebuild(&mut *tx, &w).await.context("full rollup rebuild")?;
+                out.recomputed.insert((ws.0, None));
                 // Every event of the workspace in this snapshot is rolled up.
-                cleared += delete_queued(&mut tx, ws, None).await?;
+                out.queued += delete_queued(&mut *tx, ws, None).await? as usize;
             }
-            Some(days) => {
+            Work::Whole => {
+                // Every day with a queue row in this snapshot, so that no row
+                // of a day recomputed here (or of a month whose timelines are)
+                // is merged again by a later pass.
+                let days: BTreeSet<NaiveDate> = sqlx::query_scalar(
+                    "SELECT DISTINCT day FROM metric_dirty_days WHERE workspace_id = $1 AND day IS NOT NULL",
+                )
+                .bind(ws)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
                 for (first, last) in runs(&days) {
-                    recompute_days(&mut tx, &w, first, last)
+                    recompute_days(&mut *tx, &w, first, last)
                         .await
                         .with_context(|| format!("rollup of {first}..={last}"))?;
                 }
-                recomputed.extend(days.iter().map(|d| (ws.0, Some(*d))));
-                // The days are recomputed from this snapshot, so every queue row
-                // of them it shows is handled, not only the rows read above.
+                let months: BTreeSet<NaiveDate> = days.iter().map(|d| chunks::month_of(*d)).collect();
+                let months: Vec<NaiveDate> = months.into_iter().collect();
+                chunks::rebuild(&mut *tx, &w, &months, false).await.context("timelines")?;
+                out.recomputed.extend(days.iter().map(|d| (ws.0, Some(*d))));
                 let days: Vec<NaiveDate> = days.into_iter().collect();
-                cleared += delete_queued(&mut tx, ws, Some(&days)).await?;
+                out.queued += delete_queued(&mut *tx, ws, Some(&days)).await? as usize;
+            }
+            Work::Merge(ids) => {
+                let events = queued_events(&mut *tx, &w, &ids).await?;
+                incremental::apply(&mut *tx, &w, &events).await.context("incremental rollup")?;
+                sqlx::query("DELETE FROM metric_dirty_days WHERE workspace_id = $1 AND id = ANY($2)")
+                    .bind(ws)
+                    .bind(&ids)
+                    .execute(&mut *tx)
+                    .await?;
+                out.queued += ids.len();
+                out.merged += events.len();
             }
         }
     }
-    tx.commit().await?;
-    Ok(Pass { queued: cleared as usize + stints, ran: true, recomputed })
+    Ok(out)
+}
+
+/// The events named by these queue rows of a workspace.
+async fn queued_events(
+    conn: &mut PgConnection,
+    w: &Workspace,
+    ids: &[i64],
+) -> Result<Vec<incremental::NewEvent>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT e.id, e.type, e.occurred_at, e.group_id, e.member_id, e.campaign_id, e.campaign_code, e.order_id,
+                e.amount, e.currency
+         FROM metric_dirty_days q
+         CROSS JOIN LATERAL unnest(q.events, q.times) AS x(id, at)
+         JOIN events e ON e.workspace_id = q.workspace_id AND e.id = x.id AND e.occurred_at = x.at
+         WHERE q.workspace_id = $1 AND q.id = ANY($2)",
+    )
+    .bind(w.id)
+    .bind(ids)
+    .fetch_all(conn)
+    .await
 }
 
 /// Repacks the stints of the groups queued in `metric_dirty_stints` (at
@@ -315,7 +431,7 @@ async fn pack_stints(conn: &mut PgConnection, ws: WorkspaceId, groups: Option<&[
 /// Fills in the numbers of staff and bots the staff mask (`metric_excluded`)
 /// lacks: members numbered since (or before they became staff, unseen by the
 /// trigger in a concurrent pass).
-async fn fill_excluded(conn: &mut PgConnection, ws: WorkspaceId) -> Result<(), sqlx::Error> {
+pub(crate) async fn fill_excluded(conn: &mut PgConnection, ws: WorkspaceId) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE metric_excluded e SET idx = i.idx FROM metric_member_index i
          WHERE e.workspace_id = $1 AND e.idx IS NULL AND i.workspace_id = $1 AND i.member_id = e.member_id",
@@ -374,6 +490,15 @@ async fn recompute_days(
     aggregate(conn, w, first, last).await
 }
 
+/// Recomputes every rollup of a workspace from the raw events, in the
+/// caller's transaction (what a full rebuild pass does; the tests' oracle).
+pub async fn rebuild_workspace(conn: &mut PgConnection, ws: WorkspaceId) -> anyhow::Result<()> {
+    match crate::workspaces::repo::get(&mut *conn, ws).await? {
+        Some(w) => rebuild(conn, &w).await,
+        None => Ok(()),
+    }
+}
+
 async fn rebuild(conn: &mut PgConnection, w: &Workspace) -> anyhow::Result<()> {
     for table in DAY_TABLES.iter().chain(&OTHER_TABLES) {
         sqlx::query(&format!("DELETE FROM {table} WHERE workspace_id = $1")).bind(w.id).execute(&mut *conn).await?;
@@ -390,9 +515,20 @@ async fn rebuild(conn: &mut PgConnection, w: &Workspace) -> anyhow::Result<()> {
             .await?;
     // Every group's stints too: writers that load memberships in bulk (the demo) queue only the rebuild.
     pack_stints(conn, w.id, None).await?;
-    let (Some(first), Some(last)) = span else { return Ok(()) };
+    let (Some(first), Some(last)) = span else {
+        return chunks::rebuild(conn, w, &[], true).await;
+    };
     let zone = crate::clock::zone(&w.timezone);
-    aggregate(conn, w, local_day(zone, first), local_day(zone, last)).await
+    let (first, last) = (local_day(zone, first), local_day(zone, last));
+    aggregate(conn, w, first, last).await?;
+    let months: Vec<NaiveDate> = first
+        .iter_days()
+        .take_while(|d| *d <= last)
+        .map(chunks::month_of)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    chunks::rebuild(conn, w, &months, true).await.context("timelines")
 }
 
 /// Numbers the members of the member-day rows of `first..=last` that have
@@ -450,60 +586,8 @@ async fn on_days(
     Ok(())
 }
 
-/// Packs each member's events of the local days `first..=last` (bounds as
-/// computed by [`aggregate`]), derives the per-type day sets from them and
-/// rebuilds the month values of the members and months they touch.
-async fn member_events(
-    conn: &mut PgConnection,
-    w: &Workspace,
-    first: NaiveDate,
-    last: NaiveDate,
-    bounds: &[DateTime<Utc>],
-) -> Result<(), sqlx::Error> {
-    let (Some(&lo), Some(&hi)) = (bounds.first(), bounds.last()) else { return Ok(()) };
-    sqlx::query(include_str!("sql/member_events.sql"))
-        .bind(w.id)
-        .bind(first)
-        .bind(bounds)
-        .bind(lo)
-        .bind(hi)
-        .bind(&TYPES[..])
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query(
-        "INSERT INTO metric_type_days (workspace_id, day, type_code, members)
-         SELECT $1, d.day, t.code, array_agg(d.member_idx ORDER BY d.member_idx)
-         FROM metric_member_events d CROSS JOIN generate_series(0, $4) AS t(code)
-         WHERE d.workspace_id = $1 AND d.day BETWEEN $2 AND $3 AND d.types & (1 << t.code) <> 0
-         GROUP BY d.day, t.code",
-    )
-    .bind(w.id)
-    .bind(first)
-    .bind(last)
-    .bind(TYPES.len() as i32 - 1)
-    .execute(&mut *conn)
-    .await?;
-    // Events are never removed, so the members with events on these days
-    // include everyone whose month rows they change.
-    on_days(
-        &mut *conn,
-        w,
-        first,
-        last,
-        "INSERT INTO metric_member_months (workspace_id, member_idx, month, data)
-         SELECT $1, d.member_idx, t.month, string_agg(d.data, '' ORDER BY d.day)
-         FROM (SELECT DISTINCT member_idx, date_trunc('month', day)::date AS month FROM metric_member_events
-               WHERE workspace_id = $1 AND day BETWEEN $2 AND $3) t
-         JOIN metric_member_events d ON d.workspace_id = $1 AND d.member_idx = t.member_idx
-              AND d.day >= t.month AND d.day < (t.month + interval '1 month')::date
-         GROUP BY d.member_idx, t.month
-         ON CONFLICT (workspace_id, member_idx, month) DO UPDATE SET data = EXCLUDED.data",
-    )
-    .await?;
-    Ok(())
-}
-
-/// Rolls up the events of the local days `first..=last` (whose member-day rows were deleted).
+/// Rolls up the events of the local days `first..=last` (whose member-day
+/// rows were deleted); the caller rebuilds their months' timelines.
 async fn aggregate(conn: &mut PgConnection, w: &Workspace, first: NaiveDate, last: NaiveDate) -> anyhow::Result<()> {
     let bounds = day_bounds(crate::clock::zone(&w.timezone), first, last);
     let (Some(&lo), Some(&hi)) = (bounds.first(), bounds.last()) else { return Ok(()) };
@@ -514,6 +598,7 @@ async fn aggregate(conn: &mut PgConnection, w: &Workspace, first: NaiveDate, las
         .bind(&bounds)
         .bind(lo)
         .bind(hi)
+        .bind(&TYPES[..])
         .execute(&mut *conn)
         .await
         .context("member days")?;
@@ -521,7 +606,6 @@ async fn aggregate(conn: &mut PgConnection, w: &Workspace, first: NaiveDate, las
     for statement in include_str!("sql/day_sets.sql").split("\n--\n") {
         on_days(&mut *conn, w, first, last, statement).await.context("day sets")?;
     }
-    member_events(conn, w, first, last, &bounds).await.context("member events")?;
     sqlx::query(include_str!("sql/orders_paid.sql")).bind(w.id).bind(lo).bind(hi).execute(&mut *conn).await?;
     sqlx::query(include_str!("sql/orders_refunded.sql")).bind(w.id).bind(lo).bind(hi).execute(&mut *conn).await?;
     sqlx::query(

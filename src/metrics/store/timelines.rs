@@ -1,10 +1,10 @@
-//! Funnel timelines: each member's events of a local day packed in one
-//! value (`metric_member_events`), concatenated per local month
-//! (`metric_member_months`), and per day and event type the members who
-//! had one (`metric_type_days`), kept by the rollup worker. A funnel finds
-//! its starters in the type sets of its days and reads their months,
-//! instead of the raw events of every starter. The packed layout
-//! is described in the migration that creates the tables.
+//! Funnel timelines: each member's events of a local month packed in
+//! chunks of consecutive events (`metric_member_chunks`, kept by the rollup
+//! worker through `chunks`), and per day and event type the members who had
+//! one (`metric_type_days`). A funnel finds its starters in the type sets of
+//! its days and reads their chunks, instead of the raw events of every
+//! starter. The packed layout is described in the migration that creates the
+//! chunks; [`pack`] writes one event and [`decode`] reads them.
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -57,6 +57,7 @@ pub fn decode(member: Uuid, data: &[u8], keep: &Keep, out: &mut Vec<Event>) -> O
         let (code, flags) = (head[0], head[1]);
         let kind = TYPES.get(usize::from(code))?;
         let micros = i64::from_be_bytes(take(data, &mut at, 8)?.try_into().ok()?);
+        let id = uuid_at(data, &mut at)?;
         let group_id = if flags & HAS_GROUP != 0 { Some(uuid_at(data, &mut at)?) } else { None };
         let campaign_id = if flags & HAS_CAMPAIGN != 0 { Some(uuid_at(data, &mut at)?) } else { None };
         let code_bytes = if flags & HAS_CODE != 0 {
@@ -75,7 +76,7 @@ pub fn decode(member: Uuid, data: &[u8], keep: &Keep, out: &mut Vec<Event>) -> O
             member_id: member,
             kind: (*kind).to_owned(),
             occurred_at: DateTime::from_timestamp_micros(micros)?,
-            id: Uuid::nil(),
+            id,
             group_id,
             campaign_id,
             campaign_code: match code_bytes {
@@ -88,13 +89,70 @@ pub fn decode(member: Uuid, data: &[u8], keep: &Keep, out: &mut Vec<Event>) -> O
     Some(())
 }
 
-/// A row of `metric_member_months`: member number, month, packed events.
-type MonthRow = (i32, NaiveDate, Vec<u8>);
+/// Packs one event as the chunks hold it (layout in the migration that
+/// creates `metric_member_chunks`). A campaign code longer than 65,535 bytes
+/// (ingestion allows far less) would be cut at a character boundary.
+pub fn pack(
+    code: u8,
+    micros: i64,
+    id: Uuid,
+    group: Option<Uuid>,
+    campaign: Option<Uuid>,
+    campaign_code: Option<&str>,
+) -> Vec<u8> {
+    let flags = if group.is_some() { HAS_GROUP } else { 0 }
+        | if campaign.is_some() { HAS_CAMPAIGN } else { 0 }
+        | if campaign_code.is_some() { HAS_CODE } else { 0 };
+    let mut out = Vec::with_capacity(26 + 32 + campaign_code.map_or(0, |c| c.len() + 2));
+    out.extend([code, flags]);
+    out.extend(micros.to_be_bytes());
+    out.extend(id.as_bytes());
+    for u in group.iter().chain(&campaign) {
+        out.extend(u.as_bytes());
+    }
+    if let Some(c) = campaign_code {
+        let mut end = c.len().min(usize::from(u16::MAX));
+        while !c.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.extend((end as u16).to_be_bytes());
+        out.extend(&c.as_bytes()[..end]);
+    }
+    out
+}
 
-/// The months of everyone with a step-1 type event (`first`) on a day of
+/// An event's place in a timeline: instant (µs since the epoch), id.
+pub type Key = (i64, Uuid);
+
+/// The key of each packed event of a value with where its bytes are.
+/// `None` if the value is malformed.
+pub fn keys(data: &[u8]) -> Option<Vec<(Key, std::ops::Range<usize>)>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < data.len() {
+        let start = at;
+        let head = take(data, &mut at, 2)?;
+        let flags = head[1];
+        let micros = i64::from_be_bytes(take(data, &mut at, 8)?.try_into().ok()?);
+        let id = uuid_at(data, &mut at)?;
+        let uuids = usize::from(flags & HAS_GROUP != 0) + usize::from(flags & HAS_CAMPAIGN != 0);
+        take(data, &mut at, 16 * uuids)?;
+        if flags & HAS_CODE != 0 {
+            let len = u16::from_be_bytes(take(data, &mut at, 2)?.try_into().ok()?);
+            take(data, &mut at, usize::from(len))?;
+        }
+        out.push(((micros, id), start..at));
+    }
+    Some(out)
+}
+
+/// A chunk as a funnel reads it: member number, month, first key, packed events.
+type MonthRow = (i32, NaiveDate, i64, Uuid, Vec<u8>);
+
+/// The chunks of everyone with a step-1 type event (`first`) on a day of
 /// the range whose number has parity `part` (in any group: the scope and step
 /// 1's filters apply to the events), from the month of `from` to that of
-/// `last`. One primary-key lookup per member (`OFFSET 0` keeps the planner
+/// `last`. One primary-key range per member (`OFFSET 0` keeps the planner
 /// from scanning every row of the months instead, which it estimates cheaper
 /// for thousands of members and is several times slower).
 async fn months(
@@ -106,11 +164,11 @@ async fn months(
 ) -> Result<Vec<MonthRow>, sqlx::Error> {
     let month = |d: NaiveDate| d.with_day(1).unwrap_or(d);
     sqlx::query_as(
-        "SELECT x.member_idx, x.month, x.data
+        "SELECT x.member_idx, x.month, x.first_at, x.first_id, x.data
          FROM (SELECT DISTINCT k FROM (SELECT unnest(members) AS k FROM metric_type_days
                                        WHERE workspace_id = $1 AND type_code = $2 AND day BETWEEN $3 AND $4) u
                WHERE k % 2 = $7) s
-         CROSS JOIN LATERAL (SELECT member_idx, month, data FROM metric_member_months
+         CROSS JOIN LATERAL (SELECT member_idx, month, first_at, first_id, data FROM metric_member_chunks
                              WHERE workspace_id = $1 AND member_idx = s.k AND month BETWEEN $5 AND $6 OFFSET 0) x",
     )
     .bind(c.ws)
@@ -150,8 +208,9 @@ pub async fn funnel_events(
     )
     .await?;
     rows.extend(other);
-    rows.retain(|(k, _, _)| u32::try_from(*k).is_ok_and(|k| mask.keeps(k)));
-    rows.sort_unstable_by_key(|(k, month, _)| (*k, *month));
+    rows.retain(|(k, ..)| u32::try_from(*k).is_ok_and(|k| mask.keeps(k)));
+    // A member's chunks in key order are its events in (instant, id) order.
+    rows.sort_unstable_by_key(|(k, month, at, id, _)| (*k, *month, *at, *id));
     let keep = Keep {
         codes: types.iter().filter_map(|t| type_code(t)).fold(0, |acc, c| acc | 1 << c),
         lo: lo.timestamp_micros(),
@@ -159,7 +218,7 @@ pub async fn funnel_events(
         groups: c.scope.groups.as_deref(),
     };
     let mut out = Vec::new();
-    for (k, _, data) in rows {
+    for (k, .., data) in rows {
         decode(Uuid::from_u128(u128::from(k.unsigned_abs())), &data, &keep, &mut out)
             .ok_or_else(|| sqlx::Error::Decode(format!("malformed timeline of member number {k}").into()))?;
     }
@@ -170,11 +229,12 @@ pub async fn funnel_events(
 mod tests {
     use super::*;
 
-    /// One event packed as `sql/member_events.sql` packs it.
+    /// One event packed by hand as the migration describes it (the id: the instant's bits).
     fn packed(kind: &str, micros: i64, group: Option<Uuid>, campaign: Option<Uuid>, code: Option<&str>) -> Vec<u8> {
         let flags = u8::from(group.is_some()) | u8::from(campaign.is_some()) << 1 | u8::from(code.is_some()) << 2;
         let mut out = vec![u8::try_from(type_code(kind).unwrap()).unwrap(), flags];
         out.extend(micros.to_be_bytes());
+        out.extend(Uuid::from_u128(micros as u128).as_bytes());
         out.extend(group.iter().chain(&campaign).flat_map(|u| *u.as_bytes()));
         if let Some(c) = code {
             out.extend(u16::try_from(c.len()).unwrap().to_be_bytes());
@@ -199,6 +259,7 @@ mod tests {
         assert_eq!(out[2].occurred_at.timestamp_micros(), -5, "before 1970 too");
         assert_eq!((out[1].group_id, out[1].campaign_id), (Some(g2), Some(camp)));
         assert_eq!(out[1].campaign_code.as_deref(), Some("春节-1"));
+        assert_eq!(out[1].id, Uuid::from_u128(2_000), "the event's id");
         assert_eq!((out[2].group_id, out[2].campaign_code.as_deref()), (None, Some("x")));
         assert!(out.iter().all(|e| e.member_id == Uuid::from_u128(7)));
 
@@ -215,7 +276,7 @@ mod tests {
         assert_eq!(out.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["member_joined", "message_sent"]);
 
         // Truncated or corrupt values are refused, not read past.
-        let records = [26, 10 + 32 + 2 + "春节-1".len(), 10 + 2 + 1, 26];
+        let records = [42, 26 + 32 + 2 + "春节-1".len(), 26 + 2 + 1, 42];
         let ends: Vec<usize> = records.iter().scan(0, |n, r| Some(std::mem::replace(n, *n + r) + r)).collect();
         assert_eq!(ends.last(), Some(&data.len()));
         for cut in 1..data.len() {
@@ -225,6 +286,38 @@ mod tests {
         let mut bad_type = data.clone();
         bad_type[0] = 200;
         assert!(decode(Uuid::nil(), &bad_type, &all, &mut Vec::new()).is_none());
+    }
+
+    #[test]
+    fn pack_writes_the_documented_layout_and_keys_find_each_event() {
+        let (g, camp) = (Uuid::from_u128(1), Uuid::from_u128(3));
+        let code = |k: &str| u8::try_from(type_code(k).unwrap()).unwrap();
+        let id = |m: i64| Uuid::from_u128(m as u128);
+        let parts = [
+            pack(code("member_joined"), 1_000, id(1_000), Some(g), None, None),
+            pack(code("link_clicked"), 2_000, id(2_000), None, Some(camp), Some("春节-1")),
+            pack(code("order_paid"), -5, id(-5), None, None, Some("x")),
+        ];
+        assert_eq!(parts[0], packed("member_joined", 1_000, Some(g), None, None));
+        assert_eq!(parts[1], packed("link_clicked", 2_000, None, Some(camp), Some("春节-1")));
+        assert_eq!(parts[2], packed("order_paid", -5, None, None, Some("x")));
+        let data = parts.concat();
+        let found = keys(&data).unwrap();
+        assert_eq!(
+            found.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            [(1_000, id(1_000)), (2_000, id(2_000)), (-5, id(-5))]
+        );
+        for ((_, range), part) in found.iter().zip(&parts) {
+            assert_eq!(&data[range.clone()], part.as_slice());
+        }
+        assert!(keys(&data[..data.len() - 1]).is_none(), "a cut value is refused");
+        // A code too long for its length field is cut at a character boundary.
+        let long = "节".repeat(30_000);
+        let p = pack(0, 0, Uuid::nil(), None, None, Some(&long));
+        let mut out = Vec::new();
+        let all = Keep { codes: u32::MAX, lo: i64::MIN, end: i64::MAX, groups: None };
+        decode(Uuid::nil(), &p, &all, &mut out).unwrap();
+        assert_eq!(out[0].campaign_code.as_deref(), Some("节".repeat(21_845).as_str()));
     }
 
     #[test]

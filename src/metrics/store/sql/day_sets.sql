@@ -2,8 +2,9 @@
 -- member-day rows (written just before, members already numbered): per
 -- group, then for the whole workspace, then every group's lists of a day in
 -- the workspace's row (`groups`). Lists are packed int4send values sorted by
--- member index; `senders` and `sent` are parallel. Run as three statements
--- (see rollup.rs).
+-- member index; `senders` and `sent` are parallel. Then per type, the
+-- members with an event of it (from the member-day rows' `types` bits).
+-- Run as four statements (see rollup.rs).
 INSERT INTO metric_group_days (workspace_id, day, group_id, active, senders, sent)
 SELECT $1, d.day, d.group_id,
        COALESCE(string_agg(int4send(i.idx), '' ORDER BY i.idx) FILTER (WHERE d.active_events > 0), ''),
@@ -31,3 +32,11 @@ UPDATE metric_days d SET groups = COALESCE(
                        || int4send(length(g.senders)) || g.senders || g.sent, '' ORDER BY g.group_id)
      FROM metric_group_days g WHERE g.workspace_id = $1 AND g.day = d.day), '')
 WHERE d.workspace_id = $1 AND d.day BETWEEN $2 AND $3;
+--
+INSERT INTO metric_type_days (workspace_id, day, type_code, members)
+SELECT $1, d.day, t.code, array_agg(DISTINCT i.idx ORDER BY i.idx)
+FROM metric_member_days d
+JOIN metric_member_index i ON i.workspace_id = d.workspace_id AND i.member_id = d.member_id
+CROSS JOIN generate_series(0, 30) AS t(code)
+WHERE d.workspace_id = $1 AND d.day BETWEEN $2 AND $3 AND d.types & (1 << t.code) <> 0
+GROUP BY d.day, t.code;

@@ -1,0 +1,67 @@
+-- Incremental rollups: a pass merges the events that are new since the
+-- last one instead of recomputing each of their local days whole, so its
+-- cost follows the new events (and the members and groups they touch), not
+-- what the day already holds. See docs/metrics.md, "Rollups".
+
+-- The queue names the new events: one row per storing transaction and local
+-- day with the ids and instants of that day's events (`n` of them), merged
+-- by the worker and deleted by id in the same transaction. A row without
+-- events still means "recompute this day whole" (the repair path,
+-- `shequn rollup rebuild`), and a row without a day a full rebuild.
+ALTER TABLE metric_dirty_days
+    ADD COLUMN events uuid[],
+    ADD COLUMN times  timestamptz[],
+    ADD COLUMN n      integer NOT NULL DEFAULT 0,
+    ADD CONSTRAINT metric_dirty_days_events_check
+        CHECK (events IS NULL OR (day IS NOT NULL AND cardinality(events) = n AND cardinality(times) = n));
+
+-- Per member, group and day, the built-in event types present (bit = code in
+-- events::model::TYPES): the per-type day sets are derived from it. Counters
+-- are now added to in place, so leave room on each page for the new version
+-- of a row (a HOT update touches no index).
+ALTER TABLE metric_member_days ADD COLUMN types integer NOT NULL DEFAULT 0;
+ALTER TABLE metric_member_days SET (fillfactor = 80);
+
+-- A late campaign click re-attributes its member's orders paid within the
+-- window after it: found by member, not by scanning the window's orders.
+CREATE INDEX metric_orders_member_idx ON metric_orders (workspace_id, member_id, paid_at)
+    WHERE member_id IS NOT NULL AND paid_at IS NOT NULL;
+
+-- Funnel timelines in chunks. A member's events of a local month (built-in
+-- types, in (occurred_at, id) order) are one or more rows here, each holding
+-- a run of consecutive events closed once it reaches 4 kB (see
+-- metrics::store::chunks), so adding events rewrites the chunk they fall
+-- into, never the whole month. A reader takes a
+-- member's chunks of a month in key order and concatenates them. Each event
+-- is packed as
+--   int2  (type code << 8) | flags    type code: 0-based index in TYPES (events::model)
+--                                     flags: 1 group, 2 campaign id, 4 campaign code
+--   int8  occurred_at, microseconds since the Unix epoch
+--   16 B  event id            (the order of events at the same instant)
+--   16 B  group id            (flag 1)
+--   16 B  campaign id         (flag 2)
+--   int2  code length, bytes  (flag 4; UTF-8)
+-- all big-endian. A chunk's key is its first event's (instant, id); its last
+-- event's are kept beside it so a writer knows where a new event goes
+-- without reading the data.
+CREATE TABLE metric_member_chunks (
+    workspace_id  uuid NOT NULL,
+    member_idx    integer NOT NULL,
+    month         date NOT NULL,
+    first_at      bigint NOT NULL,
+    first_id      uuid NOT NULL,
+    last_at       bigint NOT NULL,
+    last_id       uuid NOT NULL,
+    events        integer NOT NULL,
+    data          bytea NOT NULL,
+    CONSTRAINT metric_member_chunks_pkey PRIMARY KEY (workspace_id, member_idx, month, first_at, first_id),
+    CONSTRAINT metric_member_chunks_order CHECK ((first_at, first_id) <= (last_at, last_id))
+) WITH (toast_tuple_target = 8160, fillfactor = 70);
+ALTER TABLE metric_member_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+
+-- The per-day values and their month concatenations give way to the chunks.
+DROP TABLE metric_member_events;
+DROP TABLE metric_member_months;
+
+-- Every workspace is rolled up again into the new layout.
+INSERT INTO metric_dirty_days (workspace_id, day) SELECT id, NULL FROM workspaces;
