@@ -3,17 +3,19 @@
 -- cost follows the new events (and the members and groups they touch), not
 -- what the day already holds. See docs/metrics.md, "Rollups".
 
--- The queue names the new events: one row per storing transaction and local
--- day with the ids and instants of that day's events (`n` of them), merged
--- by the worker and deleted by id in the same transaction. A row without
--- events still means "recompute this day whole" (the repair path,
--- `shequn rollup rebuild`), and a row without a day a full rebuild.
+-- The queue holds the new events: one row per storing transaction and local
+-- day with what the rollups read of that day's `n` events, packed by the
+-- application (metrics::store::incremental, `pack`), so a pass never reads
+-- them back from `events`; merged by the worker and deleted by id in the
+-- same transaction. A row without events still means "recompute this day
+-- whole" (the repair path, `shequn rollup rebuild`), and a row without a
+-- day a full rebuild.
 ALTER TABLE metric_dirty_days
-    ADD COLUMN events uuid[],
-    ADD COLUMN times  timestamptz[],
+    ADD COLUMN events bytea,
     ADD COLUMN n      integer NOT NULL DEFAULT 0,
-    ADD CONSTRAINT metric_dirty_days_events_check
-        CHECK (events IS NULL OR (day IS NOT NULL AND cardinality(events) = n AND cardinality(times) = n));
+    ADD CONSTRAINT metric_dirty_days_events_check CHECK (events IS NULL OR day IS NOT NULL);
+-- Read whole, written once: never compressed.
+ALTER TABLE metric_dirty_days ALTER COLUMN events SET STORAGE EXTERNAL;
 
 -- Per member, group and day, the built-in event types present (bit = code in
 -- events::model::TYPES): the per-type day sets are derived from it. Counters
@@ -29,7 +31,7 @@ CREATE INDEX metric_orders_member_idx ON metric_orders (workspace_id, member_id,
 
 -- Funnel timelines in chunks. A member's events of a local month (built-in
 -- types, in (occurred_at, id) order) are one or more rows here, each holding
--- a run of consecutive events closed once it reaches 4 kB (see
+-- a run of consecutive events closed once it reaches 1 kB (see
 -- metrics::store::chunks), so adding events rewrites the chunk they fall
 -- into, never the whole month. A reader takes a
 -- member's chunks of a month in key order and concatenates them. Each event

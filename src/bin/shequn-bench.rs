@@ -8,6 +8,7 @@
 //! `cargo run --release --features bench --bin shequn-bench -- flash [--runs N]` (see `bench_flash.rs`)
 //! `cargo run --release --features bench --bin shequn-bench -- fission [--runs N]` (see `bench_fission.rs`)
 //! `cargo run --release --features bench --bin shequn-bench -- social [--runs N]` (see `bench_social.rs`)
+//! `cargo run --release --features bench --bin shequn-bench -- sustained [--seconds N] [--rate N] [--events N]` (see `bench_sustained.rs`)
 //!
 //! Uses `DATABASE_URL` if set, else a throwaway embedded cluster (durable
 //! settings). Starts `target/release/shequn` as a child process, then
@@ -50,6 +51,8 @@ mod metrics;
 mod social;
 #[path = "bench_sop.rs"]
 mod sop;
+#[path = "bench_sustained.rs"]
+mod sustained;
 #[path = "bench_webhooks.rs"]
 mod webhooks;
 
@@ -65,6 +68,9 @@ struct Args {
     days: usize,
     /// `sop`: 0 runs one instance then two; 1 or 2 only that setting.
     instances: usize,
+    /// `sustained`: seconds per stream, offered events/s (0: as fast as accepted).
+    seconds: usize,
+    rate: usize,
     /// Flags given on the command line.
     given: Vec<String>,
 }
@@ -81,19 +87,22 @@ fn args() -> anyhow::Result<Args> {
         members: 100_000,
         days: 180,
         instances: 0,
+        seconds: 600,
+        rate: 0,
         given: Vec::new(),
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     match raw.first().map(String::as_str) {
-        Some(c @ ("ingest" | "sop" | "metrics" | "webhooks" | "checkin" | "flash" | "fission" | "social")) => {
-            a.command = c.to_owned()
-        }
+        Some(
+            c @ ("ingest" | "sop" | "metrics" | "webhooks" | "checkin" | "flash" | "fission" | "social" | "sustained"),
+        ) => a.command = c.to_owned(),
         _ => {
             bail!(
                 "usage: shequn-bench ingest [--events N] [--clients N] [--webhooks N] | sop [--groups N] [--runs N] [--instances 1|2] \
                  | metrics [--events N] [--members N] [--groups N] [--days N] [--runs N] \
                  | webhooks [--events N] [--runs N] | checkin [--members N] [--groups N] [--runs N] \
-                 | flash [--members N] [--runs N] | fission [--runs N] | social [--runs N]"
+                 | flash [--members N] [--runs N] | fission [--runs N] | social [--runs N] \
+                 | sustained [--seconds N] [--rate N] [--clients N] [--members N] [--events N]"
             )
         }
     }
@@ -110,6 +119,8 @@ fn args() -> anyhow::Result<Args> {
             "--members" => a.members = v,
             "--days" => a.days = v,
             "--instances" if v <= 2 => a.instances = v,
+            "--seconds" if v >= 30 => a.seconds = v,
+            "--rate" => a.rate = v,
             other => bail!("unknown flag {other}"),
         }
         a.given.push(flag.clone());
@@ -542,6 +553,19 @@ async fn main() -> anyhow::Result<()> {
                 break;
             }
         }
+        discard(embedded);
+        return r;
+    }
+    if a.command == "sustained" {
+        let given = |f: &str| a.given.iter().any(|g| g == f);
+        let o = sustained::Options {
+            seconds: a.seconds as u64,
+            clients: a.clients,
+            rate: a.rate,
+            members: if given("--members") { a.members.max(1) } else { 5_000 },
+            day_events: if given("--events") { a.events } else { 10_000_000 },
+        };
+        let r = sustained::run(&admin, &admin_url, &o).await;
         discard(embedded);
         return r;
     }

@@ -52,9 +52,9 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every built-in type, in code order. A type's position is stored as
-    /// its code in the funnel timelines (`metric_member_events`): add new
-    /// types at the end only (reordering needs a rebuild of every
-    /// workspace's rollups).
+    /// its code in the funnel timelines (`metric_member_chunks`) and as a bit
+    /// of `metric_member_days.types`: add new types at the end only
+    /// (reordering needs a rebuild of every workspace's rollups), at most 31.
     pub const ALL: [EventKind; 11] = [
         Self::MemberJoined,
         Self::MemberLeft,

@@ -109,3 +109,35 @@ async fn without_server_binaries_or_a_database_url_the_binary_explains_what_to_i
     assert!(stderr.contains("apt-get install postgresql") && stderr.contains("DATABASE_URL"), "{stderr}");
     assert!(!dir.exists(), "nothing is created when the binaries are missing");
 }
+
+#[tokio::test]
+async fn the_rollup_rebuild_command_recomputes_the_days_it_is_given() {
+    let (pool, url) = fresh_database().await;
+    let out = shequn(&url, &["workspace", "create", "acme", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let app = TestApp::spawn_on(pool.clone()).await;
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key = created["api_key"].as_str().unwrap().to_owned();
+    let ev = serde_json::json!([{"id": "e1", "type": "message_sent", "occurred_at": "2026-11-11T02:00:00Z",
+        "member": {"platform": "generic", "external_id": "m1"}}]);
+    assert_eq!(app.send(Method::POST, "/v1/events", Some(&key), Some(ev)).await.status, StatusCode::OK);
+    shequn::metrics::store::rollup::drain(&pool).await.unwrap();
+    sqlx::query("UPDATE metric_member_days SET messages = 7").execute(&pool).await.unwrap();
+
+    let out = shequn(&url, &["rollup", "rebuild", "--from", "2026-11-11", "--to", "2026-11-11", "--workspace", "acme"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("recomputed 2026-11-11..=2026-11-11 of 1 workspace"));
+    let messages: i32 = sqlx::query_scalar("SELECT messages FROM metric_member_days").fetch_one(&pool).await.unwrap();
+    assert_eq!(messages, 1, "the day is what the raw events say again");
+
+    for (args, says) in [
+        (["--from", "2026-11-12", "--to", "2026-11-11", "--workspace", "acme"], "on or before --to"),
+        (["--from", "2026-11-11", "--to", "2026-11-11", "--workspace", "nope"], "no workspace named `nope`"),
+    ] {
+        let out = shequn(&url, &[&["rollup", "rebuild"][..], &args[..]].concat());
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains(says), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = shequn(&url, &["rollup", "rebuild", "--from", "11/11/2026", "--to", "2026-11-11"]);
+    assert!(!out.status.success(), "a malformed day is refused");
+}

@@ -23,7 +23,7 @@ use crate::workspaces::model::Workspace;
 
 /// A chunk is closed once it holds this many bytes (its last event may take
 /// it past them).
-pub const CHUNK_BYTES: usize = 4096;
+pub const CHUNK_BYTES: usize = 1024;
 
 /// One packed event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -432,12 +432,14 @@ mod tests {
     #[test]
     fn chunks_close_once_they_reach_the_limit_and_keep_the_order() {
         let events: Vec<(Key, Vec<u8>)> = (0..300).map(|n| ev(n, 42)).collect();
+        let few = split(events[..10].iter().map(|(k, b)| (*k, b.as_slice())));
+        assert_eq!(few.iter().map(|p| p.events).collect::<Vec<_>>(), [10], "an open chunk is kept");
         let pieces = split(events.iter().map(|(k, b)| (*k, b.as_slice())));
-        // 98 events of 42 bytes reach 4,116 bytes: each chunk holds 98 (the last the rest).
-        assert_eq!(pieces.iter().map(|p| p.events).collect::<Vec<_>>(), [98, 98, 98, 6]);
+        // 25 events of 42 bytes reach 1,050 bytes: each chunk holds 25.
+        assert_eq!(pieces.iter().map(|p| p.events).collect::<Vec<_>>(), [25; 12]);
         assert!(pieces.iter().all(|p| p.data.len() < CHUNK_BYTES + 42));
-        assert_eq!(pieces[1].first, events[98].0);
-        assert_eq!(pieces[1].last, events[195].0);
+        assert_eq!(pieces[1].first, events[25].0);
+        assert_eq!(pieces[1].last, events[49].0);
         let joined: Vec<u8> = pieces.iter().flat_map(|p| p.data.iter().copied()).collect();
         assert_eq!(joined, events.iter().flat_map(|(_, b)| b.iter().copied()).collect::<Vec<_>>());
         assert!(split(std::iter::empty()).is_empty());

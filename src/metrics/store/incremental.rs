@@ -31,14 +31,13 @@ use crate::metrics::period::local_day;
 use crate::metrics::store::chunks::{self, month_of, Additions, Packed};
 use crate::metrics::store::order_days;
 use crate::metrics::store::rows::DEFAULT_ATTRIBUTION_DAYS;
-use crate::metrics::store::timelines::{pack, type_code};
+use crate::metrics::store::timelines::{self, type_code};
 use crate::workspaces::model::Workspace;
 
 /// What the rollups read of an event.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvent {
     pub id: Uuid,
-    #[sqlx(rename = "type")]
     pub kind: String,
     pub occurred_at: DateTime<Utc>,
     pub group_id: Option<Uuid>,
@@ -50,24 +49,128 @@ pub struct NewEvent {
     pub currency: Option<String>,
 }
 
-/// Reads the named events (by their whole primary key).
-pub async fn fetch(
-    conn: &mut PgConnection,
-    w: &Workspace,
-    ids: &[Uuid],
-    times: &[DateTime<Utc>],
-) -> Result<Vec<NewEvent>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT e.id, e.type, e.occurred_at, e.group_id, e.member_id, e.campaign_id, e.campaign_code, e.order_id,
-                e.amount, e.currency
-         FROM unnest($2::uuid[], $3::timestamptz[]) AS q(id, at)
-         JOIN events e ON e.workspace_id = $1 AND e.id = q.id AND e.occurred_at = q.at",
-    )
-    .bind(w.id)
-    .bind(ids)
-    .bind(times)
-    .fetch_all(conn)
-    .await
+impl From<&crate::events::repo::Row> for NewEvent {
+    fn from(r: &crate::events::repo::Row) -> Self {
+        NewEvent {
+            id: r.id,
+            kind: r.kind.clone(),
+            occurred_at: r.occurred_at,
+            group_id: r.group_id,
+            member_id: r.member_id,
+            campaign_id: r.campaign_id,
+            campaign_code: r.campaign_code.clone(),
+            order_id: r.order_id.clone(),
+            amount: r.amount,
+            currency: r.currency.clone(),
+        }
+    }
+}
+
+const GROUP: u8 = 1;
+const MEMBER: u8 = 2;
+const CAMPAIGN: u8 = 4;
+const CODE: u8 = 8;
+const ORDER: u8 = 16;
+const AMOUNT: u8 = 32;
+const CURRENCY: u8 = 64;
+
+/// Packs events as a queue row holds them (`metric_dirty_days.events`):
+/// per event, big-endian, id (16 B), instant (i64 µs), flags (1 B), type
+/// (u16 length + UTF-8), then what the flags say is there — group, member,
+/// campaign id (16 B each), campaign code and order id (u16 length + UTF-8
+/// each), amount (i64), currency (u16 length + UTF-8). Texts are as
+/// ingestion validated them (far shorter than 65,535 bytes; longer would be
+/// cut at a character boundary).
+pub fn pack(events: &[NewEvent]) -> Vec<u8> {
+    fn text(out: &mut Vec<u8>, t: &str) {
+        let mut end = t.len().min(usize::from(u16::MAX));
+        while !t.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.extend((end as u16).to_be_bytes());
+        out.extend(&t.as_bytes()[..end]);
+    }
+    let mut out = Vec::with_capacity(events.len() * 80);
+    for e in events {
+        out.extend(e.id.as_bytes());
+        out.extend(e.occurred_at.timestamp_micros().to_be_bytes());
+        let flags = [
+            (e.group_id.is_some(), GROUP),
+            (e.member_id.is_some(), MEMBER),
+            (e.campaign_id.is_some(), CAMPAIGN),
+            (e.campaign_code.is_some(), CODE),
+            (e.order_id.is_some(), ORDER),
+            (e.amount.is_some(), AMOUNT),
+            (e.currency.is_some(), CURRENCY),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .fold(0u8, |acc, (_, bit)| acc | bit);
+        out.push(flags);
+        text(&mut out, &e.kind);
+        for u in [e.group_id, e.member_id, e.campaign_id].into_iter().flatten() {
+            out.extend(u.as_bytes());
+        }
+        for t in [&e.campaign_code, &e.order_id].into_iter().flatten() {
+            text(&mut out, t);
+        }
+        if let Some(a) = e.amount {
+            out.extend(a.to_be_bytes());
+        }
+        if let Some(c) = &e.currency {
+            text(&mut out, c);
+        }
+    }
+    out
+}
+
+/// Reads what [`pack`] wrote; `None` if the value is malformed.
+pub fn unpack(data: &[u8]) -> Option<Vec<NewEvent>> {
+    fn take<'a>(data: &'a [u8], at: &mut usize, n: usize) -> Option<&'a [u8]> {
+        let out = data.get(*at..at.checked_add(n)?)?;
+        *at += n;
+        Some(out)
+    }
+    fn uuid(data: &[u8], at: &mut usize) -> Option<Uuid> {
+        Uuid::from_slice(take(data, at, 16)?).ok()
+    }
+    fn i64_at(data: &[u8], at: &mut usize) -> Option<i64> {
+        Some(i64::from_be_bytes(take(data, at, 8)?.try_into().ok()?))
+    }
+    fn text(data: &[u8], at: &mut usize) -> Option<String> {
+        let len = u16::from_be_bytes(take(data, at, 2)?.try_into().ok()?);
+        String::from_utf8(take(data, at, usize::from(len))?.to_vec()).ok()
+    }
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < data.len() {
+        let id = uuid(data, &mut at)?;
+        let occurred_at = DateTime::from_timestamp_micros(i64_at(data, &mut at)?)?;
+        let flags = *take(data, &mut at, 1)?.first()?;
+        let kind = text(data, &mut at)?;
+        let opt_uuid = |bit: u8, at: &mut usize| if flags & bit != 0 { uuid(data, at).map(Some) } else { Some(None) };
+        let group_id = opt_uuid(GROUP, &mut at)?;
+        let member_id = opt_uuid(MEMBER, &mut at)?;
+        let campaign_id = opt_uuid(CAMPAIGN, &mut at)?;
+        let opt_text = |bit: u8, at: &mut usize| if flags & bit != 0 { text(data, at).map(Some) } else { Some(None) };
+        let campaign_code = opt_text(CODE, &mut at)?;
+        let order_id = opt_text(ORDER, &mut at)?;
+        let amount = if flags & AMOUNT != 0 { Some(i64_at(data, &mut at)?) } else { None };
+        let currency = opt_text(CURRENCY, &mut at)?;
+        out.push(NewEvent {
+            id,
+            kind,
+            occurred_at,
+            group_id,
+            member_id,
+            campaign_id,
+            campaign_code,
+            order_id,
+            amount,
+            currency,
+        });
+    }
+    Some(out)
 }
 
 /// One member-day row's additions.
@@ -306,7 +409,7 @@ async fn timelines(
         };
         let idx = *numbers.get(&member).context("a member without a number")?;
         let micros = e.occurred_at.timestamp_micros();
-        let bytes = pack(code, micros, e.id, e.group_id, e.campaign_id, e.campaign_code.as_deref());
+        let bytes = timelines::pack(code, micros, e.id, e.group_id, e.campaign_id, e.campaign_code.as_deref());
         by.entry((idx, month_of(local_day(zone, e.occurred_at))))
             .or_default()
             .push(Packed { key: (micros, e.id), bytes });
@@ -419,4 +522,62 @@ async fn orders(conn: &mut PgConnection, w: &Workspace, events: &[NewEvent]) -> 
     changed.extend(reattributed);
     order_days::pack(conn, w, &order_days::days_of(w, &changed)).await.context("order days")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queued_events_read_back_as_they_were_packed() {
+        let at = |s: i64| DateTime::from_timestamp_micros(s).unwrap();
+        let events = vec![
+            NewEvent {
+                id: Uuid::from_u128(1),
+                kind: "order_paid".into(),
+                occurred_at: at(1_700_000_000_123_456),
+                group_id: Some(Uuid::from_u128(2)),
+                member_id: Some(Uuid::from_u128(3)),
+                campaign_id: Some(Uuid::from_u128(4)),
+                campaign_code: Some("春节-1".into()),
+                order_id: Some("o-9".into()),
+                amount: Some(-5),
+                currency: Some("CNY".into()),
+            },
+            NewEvent {
+                id: Uuid::from_u128(5),
+                kind: "custom.投票".into(),
+                occurred_at: at(-1),
+                group_id: None,
+                member_id: None,
+                campaign_id: None,
+                campaign_code: None,
+                order_id: None,
+                amount: None,
+                currency: None,
+            },
+        ];
+        let data = pack(&events);
+        assert_eq!(unpack(&data), Some(events.clone()));
+        // Each field on its own: none is read as another.
+        for n in 0..7 {
+            let mut e = events[1].clone();
+            match n {
+                0 => e.group_id = Some(Uuid::from_u128(9)),
+                1 => e.member_id = Some(Uuid::from_u128(9)),
+                2 => e.campaign_id = Some(Uuid::from_u128(9)),
+                3 => e.campaign_code = Some("c".into()),
+                4 => e.order_id = Some("o".into()),
+                5 => e.amount = Some(9),
+                _ => e.currency = Some("USD".into()),
+            }
+            assert_eq!(unpack(&pack(std::slice::from_ref(&e))), Some(vec![e]));
+        }
+        // A cut value is refused, not read past.
+        for cut in 1..data.len() {
+            let whole_first = pack(&events[..1]).len();
+            assert_eq!(unpack(&data[..cut]).is_some(), cut == whole_first, "cut at {cut}");
+        }
+        assert_eq!(unpack(&[]), Some(Vec::new()));
+    }
 }

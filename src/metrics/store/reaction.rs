@@ -1,6 +1,6 @@
 //! The rollups follow stored events through one subscriber: it queues the
-//! new events by local day (`metric_dirty_days`: their ids and instants,
-//! merged by the rollup worker) and the groups
+//! new events by local day (`metric_dirty_days`: what the rollups read of
+//! them, packed, merged by the rollup worker) and the groups
 //! whose stints a join or leave may have changed (`metric_dirty_stints`), in
 //! the transaction that stored them, so a committed event always has its
 //! queue rows. It runs after the stint projection.
@@ -31,8 +31,8 @@ impl Reaction for RollupQueue {
         _stored_at: chrono::DateTime<chrono::Utc>,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
-            let named: Vec<_> = events.iter().map(|r| (r.id, r.occurred_at)).collect();
-            rollup::mark_dirty(conn, ws, &named).await?;
+            let new: Vec<_> = events.iter().map(crate::metrics::store::incremental::NewEvent::from).collect();
+            rollup::mark_dirty(conn, ws, &new).await?;
             let mut groups: Vec<Uuid> =
                 events.iter().filter(|r| r.is_membership()).filter_map(|r| r.group_id).collect();
             groups.sort_unstable();

@@ -55,14 +55,15 @@ const BATCH: i64 = 5000;
 /// which bounds its memory and its transaction.
 const MAX_EVENTS: i64 = 50_000;
 
-/// Queues newly stored events (id, instant) for merging: one row per local
-/// day (workspace timezone) with that day's events. The workspace row is
-/// share-locked, so a timezone change (which queues a full rebuild) waits
-/// for batches numbering days the old way.
+/// Queues newly stored events for merging: one row per local day
+/// (workspace timezone) with that day's events packed
+/// ([`incremental::pack`]). The workspace row is share-locked, so a timezone
+/// change (which queues a full rebuild) waits for batches numbering days the
+/// old way.
 pub async fn mark_dirty(
     conn: &mut PgConnection,
     ws: WorkspaceId,
-    events: &[(Uuid, DateTime<Utc>)],
+    events: &[incremental::NewEvent],
 ) -> Result<(), sqlx::Error> {
     if events.is_empty() {
         return Ok(());
@@ -70,18 +71,26 @@ pub async fn mark_dirty(
     let tz = crate::workspaces::repo::timezone_for_share(conn, ws).await?;
     let Some(tz) = tz else { return Ok(()) };
     let zone = crate::clock::zone(&tz);
-    let days: Vec<NaiveDate> = events.iter().map(|(_, t)| local_day(zone, *t)).collect();
-    let (ids, times): (Vec<Uuid>, Vec<DateTime<Utc>>) = events.iter().copied().unzip();
+    let mut by_day: BTreeMap<NaiveDate, Vec<incremental::NewEvent>> = BTreeMap::new();
+    for e in events {
+        by_day.entry(local_day(zone, e.occurred_at)).or_default().push(e.clone());
+    }
+    let mut days = Vec::with_capacity(by_day.len());
+    let mut packed = Vec::with_capacity(by_day.len());
+    let mut counts = Vec::with_capacity(by_day.len());
+    for (day, events) in by_day {
+        days.push(day);
+        counts.push(events.len() as i32);
+        packed.push(incremental::pack(&events));
+    }
     sqlx::query(
-        "INSERT INTO metric_dirty_days (workspace_id, day, events, times, n)
-         SELECT $1, day, array_agg(id), array_agg(at), count(*)
-         FROM unnest($2::date[], $3::uuid[], $4::timestamptz[]) AS e(day, id, at)
-         GROUP BY day ORDER BY day",
+        "INSERT INTO metric_dirty_days (workspace_id, day, events, n)
+         SELECT $1, * FROM unnest($2::date[], $3::bytea[], $4::int4[])",
     )
     .bind(ws)
     .bind(&days)
-    .bind(&ids)
-    .bind(&times)
+    .bind(&packed)
+    .bind(&counts)
     .execute(conn)
     .await?;
     Ok(())
@@ -324,7 +333,7 @@ pub async fn pass_in(tx: &mut PgConnection, batch: i64) -> anyhow::Result<Pass> 
                 out.queued += delete_queued(&mut *tx, ws, Some(&days)).await? as usize;
             }
             Work::Merge(ids) => {
-                let events = queued_events(&mut *tx, &w, &ids).await?;
+                let events = queued_events(&mut *tx, ws, &ids).await?;
                 incremental::apply(&mut *tx, &w, &events).await.context("incremental rollup")?;
                 sqlx::query("DELETE FROM metric_dirty_days WHERE workspace_id = $1 AND id = ANY($2)")
                     .bind(ws)
@@ -339,24 +348,23 @@ pub async fn pass_in(tx: &mut PgConnection, batch: i64) -> anyhow::Result<Pass> 
     Ok(out)
 }
 
-/// The events named by these queue rows of a workspace.
+/// The events held by these queue rows of a workspace.
 async fn queued_events(
     conn: &mut PgConnection,
-    w: &Workspace,
+    ws: WorkspaceId,
     ids: &[i64],
-) -> Result<Vec<incremental::NewEvent>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT e.id, e.type, e.occurred_at, e.group_id, e.member_id, e.campaign_id, e.campaign_code, e.order_id,
-                e.amount, e.currency
-         FROM metric_dirty_days q
-         CROSS JOIN LATERAL unnest(q.events, q.times) AS x(id, at)
-         JOIN events e ON e.workspace_id = q.workspace_id AND e.id = x.id AND e.occurred_at = x.at
-         WHERE q.workspace_id = $1 AND q.id = ANY($2)",
-    )
-    .bind(w.id)
-    .bind(ids)
-    .fetch_all(conn)
-    .await
+) -> anyhow::Result<Vec<incremental::NewEvent>> {
+    let rows: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT id, events FROM metric_dirty_days WHERE workspace_id = $1 AND id = ANY($2)")
+            .bind(ws)
+            .bind(ids)
+            .fetch_all(conn)
+            .await?;
+    let mut out = Vec::new();
+    for (id, data) in rows {
+        out.extend(incremental::unpack(&data).with_context(|| format!("malformed rollup queue row {id}"))?);
+    }
+    Ok(out)
 }
 
 /// Repacks the stints of the groups queued in `metric_dirty_stints` (at
