@@ -30,12 +30,13 @@ CREATE INDEX metric_orders_member_idx ON metric_orders (workspace_id, member_id,
     WHERE member_id IS NOT NULL AND paid_at IS NOT NULL;
 
 -- Funnel timelines in chunks. A member's events of a local month (built-in
--- types, in (occurred_at, id) order) are one or more rows here, each holding
--- a run of consecutive events closed once it reaches 1 kB (see
--- metrics::store::chunks), so adding events rewrites the chunk they fall
--- into, never the whole month. A reader takes a
--- member's chunks of a month in key order and concatenates them. Each event
--- is packed as
+-- types) are one or more rows here, numbered from 0 (`seq`), each holding up
+-- to about 1 kB of packed events (see metrics::store::chunks): new events are
+-- appended to the last chunk, or open the next one, whatever their instants,
+-- so a pass writes what it adds and never rewrites a month. A reader takes a
+-- member's chunks of a month, decodes them and orders the events by
+-- (occurred_at, id) — the order a read of the raw events gives — which they
+-- are already in except where events arrived late. Each event is packed as
 --   int2  (type code << 8) | flags    type code: 0-based index in TYPES (events::model)
 --                                     flags: 1 group, 2 campaign id, 4 campaign code
 --   int8  occurred_at, microseconds since the Unix epoch
@@ -43,23 +44,16 @@ CREATE INDEX metric_orders_member_idx ON metric_orders (workspace_id, member_id,
 --   16 B  group id            (flag 1)
 --   16 B  campaign id         (flag 2)
 --   int2  code length, bytes  (flag 4; UTF-8)
--- all big-endian. A chunk's key is its first event's (instant, id); its last
--- event's are kept beside it so a writer knows where a new event goes
--- without reading the data.
+-- all big-endian.
 CREATE TABLE metric_member_chunks (
     workspace_id  uuid NOT NULL,
     member_idx    integer NOT NULL,
     month         date NOT NULL,
-    first_at      bigint NOT NULL,
-    first_id      uuid NOT NULL,
-    last_at       bigint NOT NULL,
-    last_id       uuid NOT NULL,
+    seq           integer NOT NULL,
     events        integer NOT NULL,
     data          bytea NOT NULL,
-    CONSTRAINT metric_member_chunks_pkey PRIMARY KEY (workspace_id, member_idx, month, first_at, first_id),
-    CONSTRAINT metric_member_chunks_order CHECK ((first_at, first_id) <= (last_at, last_id))
-) WITH (toast_tuple_target = 8160, fillfactor = 70);
-ALTER TABLE metric_member_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+    CONSTRAINT metric_member_chunks_pkey PRIMARY KEY (workspace_id, member_idx, month, seq)
+) WITH (fillfactor = 70);
 
 -- The per-day values and their month concatenations give way to the chunks.
 DROP TABLE metric_member_events;

@@ -1,24 +1,24 @@
 //! The funnel timelines' chunks (`metric_member_chunks`): how the rollup
 //! worker adds new events to them and rebuilds whole months from the raw
-//! events. The chunks of one member and local month are consecutive runs of
-//! its events in (instant, id) order, each closed once it holds
-//! [`CHUNK_BYTES`]; a chunk's key is its first event's. Adding events
-//! rewrites only the chunks they fall into: events after the month's last
-//! event fill its last chunk and open new ones after it (the usual case:
-//! a few hundred bytes appended per member and pass, whatever the month
-//! already holds); an event that falls inside a chunk (a late one) has that
-//! chunk merged with it and split again. The packed layout is described in
-//! the migration that creates the table; `timelines` packs and reads events.
+//! events. A member's events of a local month are chunks numbered from 0,
+//! each closed once it holds [`CHUNK_BYTES`]. New events are appended to
+//! the month's last chunk until it is full, then open the next ones —
+//! whatever their instants, so a pass writes in proportion to what it adds
+//! (a few hundred bytes per busy member) and never reads or rewrites what a
+//! month already holds; a reader orders a member's events by (instant, id)
+//! (`timelines::funnel_events`). A rebuild writes each month's events in
+//! that order. The packed layout is described in the migration that creates
+//! the table; `timelines` packs and reads events.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::events::model::TYPES;
 use crate::metrics::period::day_start;
-use crate::metrics::store::timelines::{keys, pack, type_code, Key};
+use crate::metrics::store::timelines::{pack, type_code, Key};
 use crate::workspaces::model::Workspace;
 
 /// A chunk is closed once it holds this many bytes (its last event may take
@@ -40,7 +40,7 @@ pub struct Additions {
     pub events: Vec<Packed>,
 }
 
-/// A chunk to insert.
+/// A chunk to insert: its events' keys (first, last) and bytes.
 #[derive(Debug, PartialEq, Eq)]
 struct Piece {
     first: Key,
@@ -72,245 +72,109 @@ fn split<'a>(events: impl IntoIterator<Item = (Key, &'a [u8])>) -> Vec<Piece> {
     out
 }
 
-/// Where a chunk is: member number, month, first key.
-type At = (i32, NaiveDate, Key);
-
-/// A chunk new events may fall into, as the writer sees it (no data).
-#[derive(Debug, Clone)]
-struct Meta {
-    first: Key,
-    last: Key,
+/// A month's last chunk: its number and size.
+#[derive(Debug, Clone, Copy)]
+struct Last {
+    seq: i32,
     len: usize,
 }
 
-/// What one call writes.
-#[derive(Default)]
-struct Writes {
-    delete: Vec<At>,
-    insert: Vec<(i32, NaiveDate, Piece)>,
-    /// Appended to a chunk: where, the bytes, the new last key, how many events.
-    append: Vec<(At, Vec<u8>, Key, i32)>,
-}
-
-impl Writes {
-    fn pieces(&mut self, idx: i32, month: NaiveDate, pieces: Vec<Piece>) {
-        self.insert.extend(pieces.into_iter().map(|p| (idx, month, p)));
-    }
-}
-
 /// Adds new events to the timelines (each event once: the caller's queue
-/// rows go in the same transaction). Returns how many chunks it rewrote or
-/// wrote.
+/// rows go in the same transaction). Returns how many chunks it wrote.
 pub async fn add(conn: &mut PgConnection, ws: Uuid, adds: &[Additions]) -> anyhow::Result<usize> {
     let adds: Vec<&Additions> = adds.iter().filter(|a| !a.events.is_empty()).collect();
     if adds.is_empty() {
         return Ok(0);
     }
-    let metas = candidates(conn, ws, &adds).await?;
-    let mut w = Writes::default();
-    // Chunks to merge: (index in adds, chunk's first key) -> events falling into it.
-    let mut merges: BTreeMap<(usize, Key), Vec<&Packed>> = BTreeMap::new();
+    let last = last_chunks(conn, ws, &adds).await?;
+    let mut insert: Vec<(i32, NaiveDate, i32, Piece)> = Vec::new();
+    // Appended to a last chunk: member, month, seq, bytes, events.
+    let mut append: Vec<(i32, NaiveDate, i32, Vec<u8>, i32)> = Vec::new();
     for (i, a) in adds.iter().enumerate() {
-        let chunks = metas.get(&i).map(Vec::as_slice).unwrap_or_default();
-        let Some(last) = chunks.last() else {
-            w.pieces(a.member_idx, a.month, split(a.events.iter().map(|e| (e.key, e.bytes.as_slice()))));
-            continue;
-        };
-        let (after, inside): (Vec<&Packed>, Vec<&Packed>) = a.events.iter().partition(|e| e.key > last.last);
-        for e in inside {
-            // The last chunk starting at or before the event; the first if none does.
-            let at = chunks.partition_point(|c| c.first <= e.key).saturating_sub(1);
-            merges.entry((i, chunks[at].first)).or_default().push(e);
+        let (mut taken, mut next) = (0, 0);
+        if let Some(l) = last.get(&i) {
+            let mut len = l.len;
+            while taken < a.events.len() && len < CHUNK_BYTES {
+                len += a.events[taken].bytes.len();
+                taken += 1;
+            }
+            if taken > 0 {
+                let bytes: Vec<u8> = a.events[..taken].iter().flat_map(|e| e.bytes.iter().copied()).collect();
+                append.push((a.member_idx, a.month, l.seq, bytes, taken as i32));
+            }
+            next = l.seq + 1;
         }
-        if after.is_empty() {
-            continue;
-        }
-        if let Some(into) = merges.get_mut(&(i, last.first)) {
-            // The last chunk is merged anyway: the later events go with it.
-            into.extend(after);
-            continue;
-        }
-        // Fill the last chunk, then open new ones.
-        let (mut len, mut taken) = (last.len, 0);
-        while taken < after.len() && len < CHUNK_BYTES {
-            len += after[taken].bytes.len();
-            taken += 1;
-        }
-        if taken > 0 {
-            let bytes: Vec<u8> = after[..taken].iter().flat_map(|e| e.bytes.iter().copied()).collect();
-            w.append.push(((a.member_idx, a.month, last.first), bytes, after[taken - 1].key, taken as i32));
-        }
-        w.pieces(a.member_idx, a.month, split(after[taken..].iter().map(|e| (e.key, e.bytes.as_slice()))));
+        let pieces = split(a.events[taken..].iter().map(|e| (e.key, e.bytes.as_slice())));
+        insert.extend(pieces.into_iter().zip(next..).map(|(p, seq)| (a.member_idx, a.month, seq, p)));
     }
-    if !merges.is_empty() {
-        let at: Vec<At> = merges.keys().map(|(i, first)| (adds[*i].member_idx, adds[*i].month, *first)).collect();
-        let data = chunk_data(conn, ws, &at).await?;
-        for (((i, _), new), at) in merges.into_iter().zip(at) {
-            let old = data.get(&at).ok_or_else(|| anyhow::anyhow!("timeline chunk {at:?} vanished"))?;
-            let old_keys = keys(old).ok_or_else(|| anyhow::anyhow!("malformed timeline chunk {at:?}"))?;
-            let mut merged: Vec<(Key, &[u8])> = old_keys.into_iter().map(|(k, r)| (k, &old[r])).collect();
-            merged.extend(new.iter().map(|e| (e.key, e.bytes.as_slice())));
-            merged.sort_by_key(|(k, _)| *k);
-            merged.dedup_by_key(|(k, _)| *k);
-            w.delete.push(at);
-            w.pieces(adds[i].member_idx, adds[i].month, split(merged));
-        }
-    }
-    write(conn, ws, w).await
-}
-
-/// Per addition (by index), the chunks its events may fall into, in key
-/// order: the last one starting before its first event, and every one
-/// starting at or after it (so always the month's last chunk).
-async fn candidates(
-    conn: &mut PgConnection,
-    ws: Uuid,
-    adds: &[&Additions],
-) -> anyhow::Result<BTreeMap<usize, Vec<Meta>>> {
-    let idx: Vec<i32> = adds.iter().map(|a| a.member_idx).collect();
-    let months: Vec<NaiveDate> = adds.iter().map(|a| a.month).collect();
-    let at: Vec<i64> = adds.iter().map(|a| a.events[0].key.0).collect();
-    let ids: Vec<Uuid> = adds.iter().map(|a| a.events[0].key.1).collect();
-    let rows = sqlx::query(
-        "SELECT q.k, c.first_at, c.first_id, c.last_at, c.last_id, c.len
-         FROM unnest($2::int4[], $3::date[], $4::int8[], $5::uuid[]) WITH ORDINALITY AS q(idx, month, at, id, k)
-         CROSS JOIN LATERAL (
-             (SELECT first_at, first_id, last_at, last_id, octet_length(data) AS len FROM metric_member_chunks c
-              WHERE c.workspace_id = $1 AND c.member_idx = q.idx AND c.month = q.month
-                AND (c.first_at, c.first_id) < (q.at, q.id)
-              ORDER BY c.first_at DESC, c.first_id DESC LIMIT 1)
-             UNION ALL
-             (SELECT first_at, first_id, last_at, last_id, octet_length(data) FROM metric_member_chunks c
-              WHERE c.workspace_id = $1 AND c.member_idx = q.idx AND c.month = q.month
-                AND (c.first_at, c.first_id) >= (q.at, q.id))) c",
-    )
-    .bind(ws)
-    .bind(&idx)
-    .bind(&months)
-    .bind(&at)
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut out: BTreeMap<usize, Vec<Meta>> = BTreeMap::new();
-    for r in rows {
-        let k: i64 = r.try_get(0)?;
-        let len: i32 = r.try_get(5)?;
-        out.entry(usize::try_from(k - 1)?).or_default().push(Meta {
-            first: (r.try_get(1)?, r.try_get(2)?),
-            last: (r.try_get(3)?, r.try_get(4)?),
-            len: usize::try_from(len)?,
-        });
-    }
-    for chunks in out.values_mut() {
-        chunks.sort_by_key(|c| c.first);
-    }
-    Ok(out)
-}
-
-/// The data of these chunks.
-async fn chunk_data(conn: &mut PgConnection, ws: Uuid, at: &[At]) -> anyhow::Result<BTreeMap<At, Vec<u8>>> {
-    let (idx, months, firsts, ids) = columns(at);
-    let rows: Vec<(i32, NaiveDate, i64, Uuid, Vec<u8>)> = sqlx::query_as(
-        "SELECT c.member_idx, c.month, c.first_at, c.first_id, c.data
-         FROM unnest($2::int4[], $3::date[], $4::int8[], $5::uuid[]) AS q(idx, month, at, id)
-         JOIN metric_member_chunks c ON c.workspace_id = $1 AND c.member_idx = q.idx AND c.month = q.month
-          AND c.first_at = q.at AND c.first_id = q.id",
-    )
-    .bind(ws)
-    .bind(&idx)
-    .bind(&months)
-    .bind(&firsts)
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows.into_iter().map(|(i, m, a, id, d)| ((i, m, (a, id)), d)).collect())
-}
-
-fn columns(at: &[At]) -> (Vec<i32>, Vec<NaiveDate>, Vec<i64>, Vec<Uuid>) {
-    let mut out = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (i, m, (a, id)) in at {
-        out.0.push(*i);
-        out.1.push(*m);
-        out.2.push(*a);
-        out.3.push(*id);
-    }
-    out
-}
-
-/// Deletes, then inserts, then appends. Returns how many chunks were written.
-async fn write(conn: &mut PgConnection, ws: Uuid, w: Writes) -> anyhow::Result<usize> {
-    if !w.delete.is_empty() {
-        let (idx, months, firsts, ids) = columns(&w.delete);
-        sqlx::query(
-            "DELETE FROM metric_member_chunks c
-             USING unnest($2::int4[], $3::date[], $4::int8[], $5::uuid[]) AS q(idx, month, at, id)
-             WHERE c.workspace_id = $1 AND c.member_idx = q.idx AND c.month = q.month
-               AND c.first_at = q.at AND c.first_id = q.id",
-        )
-        .bind(ws)
-        .bind(&idx)
-        .bind(&months)
-        .bind(&firsts)
-        .bind(&ids)
-        .execute(&mut *conn)
-        .await?;
-    }
-    let written = w.insert.len() + w.append.len();
-    insert(conn, ws, w.insert).await?;
-    if !w.append.is_empty() {
-        let at: Vec<At> = w.append.iter().map(|(at, ..)| *at).collect();
-        let (idx, months, firsts, ids) = columns(&at);
-        let mut bytes = Vec::with_capacity(w.append.len());
-        let (mut last_at, mut last_id, mut n) = (Vec::new(), Vec::new(), Vec::new());
-        for (_, b, (la, lid), count) in w.append {
-            bytes.push(b);
-            last_at.push(la);
-            last_id.push(lid);
-            n.push(count);
+    let written = insert.len() + append.len();
+    self::insert(conn, ws, insert).await?;
+    if !append.is_empty() {
+        let mut c = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (idx, month, seq, bytes, n) in append {
+            c.0.push(idx);
+            c.1.push(month);
+            c.2.push(seq);
+            c.3.push(bytes);
+            c.4.push(n);
         }
         sqlx::query(
-            "UPDATE metric_member_chunks c
-             SET data = c.data || q.bytes, last_at = q.last_at, last_id = q.last_id, events = c.events + q.n
-             FROM unnest($2::int4[], $3::date[], $4::int8[], $5::uuid[], $6::bytea[], $7::int8[], $8::uuid[],
-                         $9::int4[]) AS q(idx, month, at, id, bytes, last_at, last_id, n)
-             WHERE c.workspace_id = $1 AND c.member_idx = q.idx AND c.month = q.month
-               AND c.first_at = q.at AND c.first_id = q.id",
+            "UPDATE metric_member_chunks c SET data = c.data || q.bytes, events = c.events + q.n
+             FROM unnest($2::int4[], $3::date[], $4::int4[], $5::bytea[], $6::int4[]) AS q(idx, month, seq, bytes, n)
+             WHERE c.workspace_id = $1 AND c.member_idx = q.idx AND c.month = q.month AND c.seq = q.seq",
         )
         .bind(ws)
-        .bind(&idx)
-        .bind(&months)
-        .bind(&firsts)
-        .bind(&ids)
-        .bind(&bytes)
-        .bind(&last_at)
-        .bind(&last_id)
-        .bind(&n)
+        .bind(&c.0)
+        .bind(&c.1)
+        .bind(&c.2)
+        .bind(&c.3)
+        .bind(&c.4)
         .execute(&mut *conn)
         .await?;
     }
     Ok(written)
 }
 
-async fn insert(conn: &mut PgConnection, ws: Uuid, rows: Vec<(i32, NaiveDate, Piece)>) -> Result<(), sqlx::Error> {
+/// Per addition (by index), its month's last chunk, if it has one: one
+/// index probe each (`OFFSET 0` keeps the planner from joining the whole
+/// table instead).
+async fn last_chunks(conn: &mut PgConnection, ws: Uuid, adds: &[&Additions]) -> anyhow::Result<BTreeMap<usize, Last>> {
+    let idx: Vec<i32> = adds.iter().map(|a| a.member_idx).collect();
+    let months: Vec<NaiveDate> = adds.iter().map(|a| a.month).collect();
+    let rows: Vec<(i64, i32, i32)> = sqlx::query_as(
+        "SELECT q.k, c.seq, c.len
+         FROM unnest($2::int4[], $3::date[]) WITH ORDINALITY AS q(idx, month, k)
+         CROSS JOIN LATERAL (SELECT seq, octet_length(data) AS len FROM metric_member_chunks c
+                             WHERE c.workspace_id = $1 AND c.member_idx = q.idx AND c.month = q.month
+                             ORDER BY c.seq DESC LIMIT 1 OFFSET 0) c",
+    )
+    .bind(ws)
+    .bind(&idx)
+    .bind(&months)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = BTreeMap::new();
+    for (k, seq, len) in rows {
+        out.insert(usize::try_from(k - 1)?, Last { seq, len: usize::try_from(len)? });
+    }
+    Ok(out)
+}
+
+async fn insert(conn: &mut PgConnection, ws: Uuid, rows: Vec<(i32, NaiveDate, i32, Piece)>) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
-    let mut c = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (idx, month, p) in rows {
+    let mut c = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (idx, month, seq, p) in rows {
         c.0.push(idx);
         c.1.push(month);
-        c.2.push(p.first.0);
-        c.3.push(p.first.1);
-        c.4.push(p.last.0);
-        c.5.push(p.last.1);
-        c.6.push(p.events);
-        c.7.push(p.data);
+        c.2.push(seq);
+        c.3.push(p.events);
+        c.4.push(p.data);
     }
     sqlx::query(
-        "INSERT INTO metric_member_chunks (workspace_id, member_idx, month, first_at, first_id, last_at, last_id,
-                                           events, data)
-         SELECT $1, * FROM unnest($2::int4[], $3::date[], $4::int8[], $5::uuid[], $6::int8[], $7::uuid[],
-                                  $8::int4[], $9::bytea[])",
+        "INSERT INTO metric_member_chunks (workspace_id, member_idx, month, seq, events, data)
+         SELECT $1, * FROM unnest($2::int4[], $3::date[], $4::int4[], $5::int4[], $6::bytea[])",
     )
     .bind(ws)
     .bind(&c.0)
@@ -318,9 +182,6 @@ async fn insert(conn: &mut PgConnection, ws: Uuid, rows: Vec<(i32, NaiveDate, Pi
     .bind(&c.2)
     .bind(&c.3)
     .bind(&c.4)
-    .bind(&c.5)
-    .bind(&c.6)
-    .bind(&c.7)
     .execute(conn)
     .await?;
     Ok(())
@@ -380,7 +241,7 @@ async fn rebuild_month(
     .execute(&mut *conn)
     .await?;
     let mut current: Option<(i32, Vec<Packed>)> = None;
-    let mut pending: Vec<(i32, NaiveDate, Piece)> = Vec::new();
+    let mut pending: Vec<(i32, NaiveDate, i32, Piece)> = Vec::new();
     loop {
         type Raw = (i32, String, DateTime<Utc>, Uuid, Option<Uuid>, Option<Uuid>, Option<String>);
         let rows: Vec<Raw> =
@@ -394,11 +255,7 @@ async fn rebuild_month(
                 Some((k, events)) if *k == idx => events.push(p),
                 _ => {
                     if let Some((k, events)) = current.replace((idx, vec![p])) {
-                        pending.extend(
-                            split(events.iter().map(|e| (e.key, e.bytes.as_slice())))
-                                .into_iter()
-                                .map(|p| (k, month, p)),
-                        );
+                        pending.extend(numbered(k, month, &events));
                     }
                 }
             }
@@ -406,9 +263,7 @@ async fn rebuild_month(
         if pending.len() >= 2_000 || done {
             if done {
                 if let Some((k, events)) = current.take() {
-                    pending.extend(
-                        split(events.iter().map(|e| (e.key, e.bytes.as_slice()))).into_iter().map(|p| (k, month, p)),
-                    );
+                    pending.extend(numbered(k, month, &events));
                 }
             }
             insert(conn, ws, std::mem::take(&mut pending)).await?;
@@ -419,6 +274,14 @@ async fn rebuild_month(
     }
     sqlx::query("CLOSE metric_timeline").execute(&mut *conn).await?;
     Ok(())
+}
+
+/// A member's month (events in key order) as chunks numbered from 0.
+fn numbered(idx: i32, month: NaiveDate, events: &[Packed]) -> impl Iterator<Item = (i32, NaiveDate, i32, Piece)> {
+    split(events.iter().map(|e| (e.key, e.bytes.as_slice())))
+        .into_iter()
+        .zip(0..)
+        .map(move |(p, seq)| (idx, month, seq, p))
 }
 
 #[cfg(test)]
