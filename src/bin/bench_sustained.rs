@@ -246,22 +246,13 @@ fn p99(v: &[f64]) -> f64 {
     v[((v.len() as f64 * 0.99) as usize).min(v.len() - 1)]
 }
 
-/// Waits until nothing is queued (or returns at once without the worker); the seconds waited.
+/// Waits until the worker has merged everything queued (at once without
+/// the worker); the seconds waited.
 async fn wait_drained(pool: &PgPool, rollups: bool) -> anyhow::Result<f64> {
-    let started = Instant::now();
-    if !rollups {
-        return Ok(0.0);
-    }
-    loop {
-        let left: i64 = sqlx::query_scalar(
-            "SELECT (SELECT count(*) FROM metric_dirty_days) + (SELECT count(*) FROM metric_dirty_stints)",
-        )
-        .fetch_one(pool)
-        .await?;
-        if left == 0 {
-            return Ok(started.elapsed().as_secs_f64());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    if rollups {
+        super::rollup_catch_up(pool).await
+    } else {
+        Ok(0.0)
     }
 }
 

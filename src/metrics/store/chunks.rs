@@ -40,28 +40,20 @@ pub struct Additions {
     pub events: Vec<Packed>,
 }
 
-/// A chunk to insert: its events' keys (first, last) and bytes.
+/// A chunk to insert: how many events, their bytes.
 #[derive(Debug, PartialEq, Eq)]
 struct Piece {
-    first: Key,
-    last: Key,
     events: i32,
     data: Vec<u8>,
 }
 
 /// Splits events (in key order) into chunks, each closed once it holds
 /// [`CHUNK_BYTES`].
-fn split<'a>(events: impl IntoIterator<Item = (Key, &'a [u8])>) -> Vec<Piece> {
+fn split<'a>(events: impl IntoIterator<Item = &'a [u8]>) -> Vec<Piece> {
     let mut out = Vec::new();
     let mut open: Option<Piece> = None;
-    for (key, bytes) in events {
-        let p = open.get_or_insert_with(|| Piece {
-            first: key,
-            last: key,
-            events: 0,
-            data: Vec::with_capacity(CHUNK_BYTES + 64),
-        });
-        p.last = key;
+    for bytes in events {
+        let p = open.get_or_insert_with(|| Piece { events: 0, data: Vec::with_capacity(CHUNK_BYTES + 64) });
         p.events += 1;
         p.data.extend_from_slice(bytes);
         if p.data.len() >= CHUNK_BYTES {
@@ -80,11 +72,11 @@ struct Last {
 }
 
 /// Adds new events to the timelines (each event once: the caller's queue
-/// rows go in the same transaction). Returns how many chunks it wrote.
-pub async fn add(conn: &mut PgConnection, ws: Uuid, adds: &[Additions]) -> anyhow::Result<usize> {
+/// rows go in the same transaction).
+pub async fn add(conn: &mut PgConnection, ws: Uuid, adds: &[Additions]) -> anyhow::Result<()> {
     let adds: Vec<&Additions> = adds.iter().filter(|a| !a.events.is_empty()).collect();
     if adds.is_empty() {
-        return Ok(0);
+        return Ok(());
     }
     let last = last_chunks(conn, ws, &adds).await?;
     let mut insert: Vec<(i32, NaiveDate, i32, Piece)> = Vec::new();
@@ -104,10 +96,9 @@ pub async fn add(conn: &mut PgConnection, ws: Uuid, adds: &[Additions]) -> anyho
             }
             next = l.seq + 1;
         }
-        let pieces = split(a.events[taken..].iter().map(|e| (e.key, e.bytes.as_slice())));
+        let pieces = split(a.events[taken..].iter().map(|e| e.bytes.as_slice()));
         insert.extend(pieces.into_iter().zip(next..).map(|(p, seq)| (a.member_idx, a.month, seq, p)));
     }
-    let written = insert.len() + append.len();
     self::insert(conn, ws, insert).await?;
     if !append.is_empty() {
         let mut c = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -132,7 +123,7 @@ pub async fn add(conn: &mut PgConnection, ws: Uuid, adds: &[Additions]) -> anyho
         .execute(&mut *conn)
         .await?;
     }
-    Ok(written)
+    Ok(())
 }
 
 /// Per addition (by index), its month's last chunk, if it has one: one
@@ -278,33 +269,27 @@ async fn rebuild_month(
 
 /// A member's month (events in key order) as chunks numbered from 0.
 fn numbered(idx: i32, month: NaiveDate, events: &[Packed]) -> impl Iterator<Item = (i32, NaiveDate, i32, Piece)> {
-    split(events.iter().map(|e| (e.key, e.bytes.as_slice())))
-        .into_iter()
-        .zip(0..)
-        .map(move |(p, seq)| (idx, month, seq, p))
+    split(events.iter().map(|e| e.bytes.as_slice())).into_iter().zip(0..).map(move |(p, seq)| (idx, month, seq, p))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ev(n: usize, len: usize) -> (Key, Vec<u8>) {
-        ((n as i64, Uuid::from_u128(n as u128)), vec![n as u8; len])
-    }
-
     #[test]
     fn chunks_close_once_they_reach_the_limit_and_keep_the_order() {
-        let events: Vec<(Key, Vec<u8>)> = (0..300).map(|n| ev(n, 42)).collect();
-        let few = split(events[..10].iter().map(|(k, b)| (*k, b.as_slice())));
+        // Event n is 42 bytes of the value n.
+        let events: Vec<Vec<u8>> = (0..300).map(|n| vec![n as u8; 42]).collect();
+        let few = split(events[..10].iter().map(Vec::as_slice));
         assert_eq!(few.iter().map(|p| p.events).collect::<Vec<_>>(), [10], "an open chunk is kept");
-        let pieces = split(events.iter().map(|(k, b)| (*k, b.as_slice())));
+        let pieces = split(events.iter().map(Vec::as_slice));
         // 25 events of 42 bytes reach 1,050 bytes: each chunk holds 25.
         assert_eq!(pieces.iter().map(|p| p.events).collect::<Vec<_>>(), [25; 12]);
         assert!(pieces.iter().all(|p| p.data.len() < CHUNK_BYTES + 42));
-        assert_eq!(pieces[1].first, events[25].0);
-        assert_eq!(pieces[1].last, events[49].0);
+        // The second chunk runs from event 25 to event 49.
+        assert_eq!((pieces[1].data[0], pieces[1].data[pieces[1].data.len() - 1]), (25, 49));
         let joined: Vec<u8> = pieces.iter().flat_map(|p| p.data.iter().copied()).collect();
-        assert_eq!(joined, events.iter().flat_map(|(_, b)| b.iter().copied()).collect::<Vec<_>>());
+        assert_eq!(joined, events.concat());
         assert!(split(std::iter::empty()).is_empty());
     }
 }
