@@ -11,12 +11,14 @@
 //!    accepted events/s, p99 request latency, the freshness lag (age of the
 //!    oldest stored event not yet merged into the rollups, sampled every
 //!    second) and what is queued; then the run's totals and the server's
-//!    peak resident memory (VmHWM).
+//!    peak resident memory (VmHWM). `--streams 1` runs only the first,
+//!    `--streams 2` only the second.
 //! 2. The cost of one incremental pass against the size of the day: today
 //!    grown to 100,000, 1,000,000 and 10,000,000 events (`--events`: the
 //!    largest; loaded with `COPY`, queued as the API would queue them and
 //!    merged by the worker's own code), then at each size five passes of
-//!    10,000 new events over the same 5,000 members, timed one by one.
+//!    10,000 new events over the same 5,000 members, timed one by one
+//!    (`--events 0`: skipped).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -42,8 +44,10 @@ pub struct Options {
     /// Offered events/s (0: as fast as accepted).
     pub rate: usize,
     pub members: usize,
-    /// The largest day of the pass-cost phase.
+    /// The largest day of the pass-cost phase (0: no pass-cost phase).
     pub day_events: usize,
+    /// 0 both streams, 1 only the one with the worker, 2 only the one without.
+    pub streams: usize,
 }
 
 /// Runs both phases.
@@ -56,19 +60,26 @@ pub async fn run(admin: &PgConnectOptions, admin_url: &str, o: &Options) -> anyh
         o.seconds,
         if o.rate == 0 { "as fast as accepted".to_owned() } else { format!("{} events/s", o.rate) }
     );
-    let on = stream(admin, admin_url, o, true).await?;
-    let off = stream(admin, admin_url, o, false).await?;
-    println!(
-        "1. with rollups {:.0} events/s, without {:.0} events/s: {:.2}x; freshness lag max {:.1} s, p99 {:.1} s; \
+    if o.streams != 0 {
+        stream(admin, admin_url, o, o.streams == 1).await?;
+    } else {
+        let on = stream(admin, admin_url, o, true).await?;
+        let off = stream(admin, admin_url, o, false).await?;
+        println!(
+            "1. with rollups {:.0} events/s, without {:.0} events/s: {:.2}x; freshness lag max {:.1} s, p99 {:.1} s; \
          server peak memory {:.0} MB with, {:.0} MB without",
-        on.rate,
-        off.rate,
-        on.rate / off.rate,
-        on.lag_max,
-        on.lag_p99,
-        on.rss_mb,
-        off.rss_mb
-    );
+            on.rate,
+            off.rate,
+            on.rate / off.rate,
+            on.lag_max,
+            on.lag_p99,
+            on.rss_mb,
+            off.rss_mb
+        );
+    }
+    if o.day_events == 0 {
+        return Ok(());
+    }
     pass_cost(admin, admin_url, o).await
 }
 

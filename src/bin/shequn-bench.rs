@@ -8,7 +8,7 @@
 //! `cargo run --release --features bench --bin shequn-bench -- flash [--runs N]` (see `bench_flash.rs`)
 //! `cargo run --release --features bench --bin shequn-bench -- fission [--runs N]` (see `bench_fission.rs`)
 //! `cargo run --release --features bench --bin shequn-bench -- social [--runs N]` (see `bench_social.rs`)
-//! `cargo run --release --features bench --bin shequn-bench -- sustained [--seconds N] [--rate N] [--events N]` (see `bench_sustained.rs`)
+//! `cargo run --release --features bench --bin shequn-bench -- sustained [--seconds N] [--rate N] [--events N] [--streams 1|2]` (see `bench_sustained.rs`)
 //!
 //! Uses `DATABASE_URL` if set, else a throwaway embedded cluster (durable
 //! settings). Starts `target/release/shequn` as a child process, then
@@ -71,6 +71,8 @@ struct Args {
     /// `sustained`: seconds per stream, offered events/s (0: as fast as accepted).
     seconds: usize,
     rate: usize,
+    /// `sustained`: 0 both streams, 1 only with the rollup worker, 2 only without.
+    streams: usize,
     /// Flags given on the command line.
     given: Vec<String>,
 }
@@ -89,6 +91,7 @@ fn args() -> anyhow::Result<Args> {
         instances: 0,
         seconds: 600,
         rate: 0,
+        streams: 0,
         given: Vec::new(),
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
@@ -102,7 +105,7 @@ fn args() -> anyhow::Result<Args> {
                  | metrics [--events N] [--members N] [--groups N] [--days N] [--runs N] \
                  | webhooks [--events N] [--runs N] | checkin [--members N] [--groups N] [--runs N] \
                  | flash [--members N] [--runs N] | fission [--runs N] | social [--runs N] \
-                 | sustained [--seconds N] [--rate N] [--clients N] [--members N] [--events N]"
+                 | sustained [--seconds N] [--rate N] [--clients N] [--members N] [--events N] [--streams 1|2]"
             )
         }
     }
@@ -121,6 +124,7 @@ fn args() -> anyhow::Result<Args> {
             "--instances" if v <= 2 => a.instances = v,
             "--seconds" if v >= 30 => a.seconds = v,
             "--rate" => a.rate = v,
+            "--streams" if v <= 2 => a.streams = v,
             other => bail!("unknown flag {other}"),
         }
         a.given.push(flag.clone());
@@ -564,6 +568,7 @@ async fn main() -> anyhow::Result<()> {
             rate: a.rate,
             members: if given("--members") { a.members.max(1) } else { 5_000 },
             day_events: if given("--events") { a.events } else { 10_000_000 },
+            streams: a.streams,
         };
         let r = sustained::run(&admin, &admin_url, &o).await;
         discard(embedded);

@@ -41,7 +41,7 @@ impl Row {
 ///
 /// Tried first as a plain `INSERT` inside a savepoint: it checks the primary
 /// key while inserting into it, where `ON CONFLICT` first probes the key in a
-/// separate descent (~15 % of the statement on the events table's five
+/// separate descent (~15 % of the statement on the events table's
 /// indexes). A batch holding an event stored before fails with a unique
 /// violation, is rolled back to the savepoint and inserted again with
 /// `ON CONFLICT DO NOTHING`, which reports the rows it stored.
@@ -56,7 +56,7 @@ pub async fn insert(
     }
     // Key order, so concurrent batches with overlapping events cannot deadlock.
     let mut sorted: Vec<&Row> = rows.iter().collect();
-    sorted.sort_by_key(|r| (r.id, r.occurred_at));
+    sorted.sort_by_key(|r| (r.occurred_at, r.id));
     let rows = sorted;
     sqlx::query("SAVEPOINT events_insert").execute(&mut *conn).await?;
     match insert_sorted(conn, ws, &rows, received_at, false).await {
@@ -83,7 +83,7 @@ pub async fn insert_new(
     received_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let mut sorted: Vec<&Row> = rows.iter().collect();
-    sorted.sort_by_key(|r| (r.id, r.occurred_at));
+    sorted.sort_by_key(|r| (r.occurred_at, r.id));
     insert_sorted(conn, ws, &sorted, received_at, false).await?;
     Ok(())
 }
