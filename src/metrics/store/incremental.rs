@@ -217,31 +217,80 @@ impl Counts {
     }
 }
 
-/// Merges these events (each stored and not yet merged) into the rollups.
-pub async fn apply(conn: &mut PgConnection, w: &Workspace, events: &[NewEvent]) -> anyhow::Result<()> {
-    let zone = crate::clock::zone(&w.timezone);
-    let nil = Uuid::nil();
-    let mut rows: BTreeMap<(NaiveDate, Uuid, Uuid), Counts> = BTreeMap::new();
-    let mut first_active: BTreeMap<Uuid, NaiveDate> = BTreeMap::new();
-    for e in events {
-        let Some(member) = e.member_id else { continue };
-        let day = local_day(zone, e.occurred_at);
-        let active = w.active_event_types.contains(&e.kind);
-        rows.entry((day, e.group_id.unwrap_or(nil), member)).or_default().add(e, active);
-        if active {
-            let d = first_active.entry(member).or_insert(day);
-            *d = (*d).min(day);
+/// What one pass merges, folded in as its queue rows are read (each row's
+/// events unpacked, added and dropped, so memory holds the pass's member-day
+/// counters and packed timeline records rather than every event it merges),
+/// then written by [`Merge::write`].
+pub struct Merge<'w> {
+    w: &'w Workspace,
+    zone: chrono_tz::Tz,
+    rows: BTreeMap<(NaiveDate, Uuid, Uuid), Counts>,
+    first_active: BTreeMap<Uuid, NaiveDate>,
+    /// Packed timeline records by member and local month.
+    timelines: BTreeMap<(Uuid, NaiveDate), Vec<Packed>>,
+    /// The payments, refunds and campaign clicks (all the orders step reads).
+    orders: Vec<NewEvent>,
+    /// Events added.
+    pub events: usize,
+}
+
+impl<'w> Merge<'w> {
+    pub fn new(w: &'w Workspace) -> Self {
+        Merge {
+            w,
+            zone: crate::clock::zone(&w.timezone),
+            rows: BTreeMap::new(),
+            first_active: BTreeMap::new(),
+            timelines: BTreeMap::new(),
+            orders: Vec::new(),
+            events: 0,
         }
     }
-    if !rows.is_empty() {
-        member_days(conn, w, &rows).await.context("member days")?;
-        let members: Vec<Uuid> = rows.keys().map(|(_, _, m)| *m).collect::<BTreeSet<_>>().into_iter().collect();
-        let numbers = number(conn, w, &members, &first_active).await.context("member index")?;
-        day_sets(conn, w, &rows).await.context("day sets")?;
-        timelines(conn, w, events, &numbers).await.context("timelines")?;
+
+    /// Adds events (each stored and not yet merged).
+    pub fn add(&mut self, events: Vec<NewEvent>) {
+        let nil = Uuid::nil();
+        for e in events {
+            self.events += 1;
+            if let Some(member) = e.member_id {
+                let day = local_day(self.zone, e.occurred_at);
+                let active = self.w.active_event_types.contains(&e.kind);
+                self.rows.entry((day, e.group_id.unwrap_or(nil), member)).or_default().add(&e, active);
+                if active {
+                    let d = self.first_active.entry(member).or_insert(day);
+                    *d = (*d).min(day);
+                }
+                if let Some(code) = type_code(&e.kind).and_then(|c| u8::try_from(c).ok()) {
+                    let micros = e.occurred_at.timestamp_micros();
+                    let bytes =
+                        timelines::pack(code, micros, e.id, e.group_id, e.campaign_id, e.campaign_code.as_deref());
+                    self.timelines
+                        .entry((member, month_of(day)))
+                        .or_default()
+                        .push(Packed { key: (micros, e.id), bytes });
+                }
+            }
+            let order = e.order_id.is_some() && (e.kind == "order_paid" || e.kind == "order_refunded");
+            if order || (e.kind == "link_clicked" && e.member_id.is_some() && e.campaign_id.is_some()) {
+                self.orders.push(e);
+            }
+        }
     }
-    orders(conn, w, events).await.context("orders")?;
-    Ok(())
+
+    /// Writes what was added into the rollups.
+    pub async fn write(self, conn: &mut PgConnection) -> anyhow::Result<()> {
+        let w = self.w;
+        if !self.rows.is_empty() {
+            member_days(conn, w, &self.rows).await.context("member days")?;
+            let members: Vec<Uuid> =
+                self.rows.keys().map(|(_, _, m)| *m).collect::<BTreeSet<_>>().into_iter().collect();
+            let numbers = number(conn, w, &members, &self.first_active).await.context("member index")?;
+            day_sets(conn, w, &self.rows).await.context("day sets")?;
+            timelines(conn, w, self.timelines, &numbers).await.context("timelines")?;
+        }
+        orders(conn, w, &self.orders).await.context("orders")?;
+        Ok(())
+    }
 }
 
 /// Adds the counters to the member-day rows (creating them as needed).
@@ -394,33 +443,19 @@ async fn day_sets(
     Ok(())
 }
 
-/// Adds the member events of built-in types to the timelines.
+/// Adds the packed records (by member and local month) to the timelines.
 async fn timelines(
     conn: &mut PgConnection,
     w: &Workspace,
-    events: &[NewEvent],
+    by: BTreeMap<(Uuid, NaiveDate), Vec<Packed>>,
     numbers: &HashMap<Uuid, i32>,
 ) -> anyhow::Result<()> {
-    let zone = crate::clock::zone(&w.timezone);
-    let mut by: BTreeMap<(i32, NaiveDate), Vec<Packed>> = BTreeMap::new();
-    for e in events {
-        let (Some(member), Some(code)) = (e.member_id, type_code(&e.kind).and_then(|c| u8::try_from(c).ok())) else {
-            continue;
-        };
-        let idx = *numbers.get(&member).context("a member without a number")?;
-        let micros = e.occurred_at.timestamp_micros();
-        let bytes = timelines::pack(code, micros, e.id, e.group_id, e.campaign_id, e.campaign_code.as_deref());
-        by.entry((idx, month_of(local_day(zone, e.occurred_at))))
-            .or_default()
-            .push(Packed { key: (micros, e.id), bytes });
+    let mut adds = Vec::with_capacity(by.len());
+    for ((member, month), mut events) in by {
+        let member_idx = *numbers.get(&member).context("a member without a number")?;
+        events.sort_by_key(|e| e.key);
+        adds.push(Additions { member_idx, month, events });
     }
-    let adds: Vec<Additions> = by
-        .into_iter()
-        .map(|((member_idx, month), mut events)| {
-            events.sort_by_key(|e| e.key);
-            Additions { member_idx, month, events }
-        })
-        .collect();
     chunks::add(conn, w.id.0, &adds).await?;
     Ok(())
 }
