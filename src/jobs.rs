@@ -264,16 +264,28 @@ async fn event_partitions(state: App, token: CancellationToken) {
     }
 }
 
+/// The longest a busy rollup worker waits between the starts of two passes.
+const BUSY_PERIOD: Duration = Duration::from_millis(2500);
+
+/// From the start of one rollup pass to the next, after one that took `took`.
+fn gap(period: Duration, took: Duration) -> Duration {
+    period.max((took * 3).min(BUSY_PERIOD))
+}
+
 /// Merges newly stored events into the metric rollups, a pass starting every
-/// `rollup_interval_millis` (at once when the last pass took longer, or left
-/// a backlog).
+/// `rollup_interval_millis` — or, after a pass that took a third of that or
+/// more, three times as long as it took, up to [`BUSY_PERIOD`] — and at once
+/// after one that left a backlog.
 ///
 /// A pass costs in proportion to the events it merges and the members, groups
 /// and days they touch (`metrics::store::incremental`), not to what their days
-/// already hold, so there is nothing to gain by pausing under steady
-/// ingestion: today's figures trail the events by about one period plus one
-/// pass. Waiting the period rather than running back to back lets a pass
-/// take a second's events at once, which touches each busy member once.
+/// already hold. Under a fast stream most of that cost is per member (each
+/// busy member's counters and timeline chunk are written once a pass, however
+/// many events it brings), so passes a little further apart merge more events
+/// for the same work: the worker then takes about a quarter of one database
+/// connection's time and today's figures trail the events by one period plus
+/// one pass — under 5 s at the fastest rate measured (BENCHMARKS.md,
+/// "Sustained ingest").
 async fn metric_rollups(state: App, token: CancellationToken) {
     use crate::metrics::store::rollup;
     let period = Duration::from_millis(state.settings.workers.rollup_interval_millis);
@@ -296,7 +308,22 @@ async fn metric_rollups(state: App, token: CancellationToken) {
         }
         tokio::select! {
             _ = token.cancelled() => return,
-            _ = tokio::time::sleep(if backlog { Duration::ZERO } else { period.saturating_sub(started.elapsed()) }) => {}
+            _ = tokio::time::sleep(if backlog { Duration::ZERO } else { gap(period, started.elapsed()).saturating_sub(started.elapsed()) }) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_rollup_worker_waits_three_times_its_pass_up_to_the_busy_period() {
+        let ms = Duration::from_millis;
+        assert_eq!(gap(ms(1000), ms(100)), ms(1000));
+        assert_eq!(gap(ms(1000), ms(500)), ms(1500));
+        assert_eq!(gap(ms(1000), ms(2000)), BUSY_PERIOD);
+        // A configured period longer than the busy one is kept.
+        assert_eq!(gap(ms(5000), ms(2000)), ms(5000));
     }
 }
