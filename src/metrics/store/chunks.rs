@@ -139,11 +139,15 @@ async fn write(
     rows: Vec<(i32, NaiveDate, i32, Piece)>,
     appending: bool,
 ) -> Result<(), sqlx::Error> {
-    const INSERT: &str = "INSERT INTO metric_member_chunks AS c (workspace_id, member_idx, month, seq, events, data)
-         SELECT $1, * FROM unnest($2::int4[], $3::date[], $4::int4[], $5::int4[], $6::bytea[])";
+    macro_rules! insert_chunks {
+        () => {
+            "INSERT INTO metric_member_chunks AS c (workspace_id, member_idx, month, seq, events, data)
+             SELECT $1, * FROM unnest($2::int4[], $3::date[], $4::int4[], $5::int4[], $6::bytea[])"
+        };
+    }
+    const INSERT: &str = insert_chunks!();
     const APPEND: &str = concat!(
-        "INSERT INTO metric_member_chunks AS c (workspace_id, member_idx, month, seq, events, data)
-         SELECT $1, * FROM unnest($2::int4[], $3::date[], $4::int4[], $5::int4[], $6::bytea[])",
+        insert_chunks!(),
         " ON CONFLICT (workspace_id, member_idx, month, seq)
          DO UPDATE SET data = c.data || EXCLUDED.data, events = c.events + EXCLUDED.events"
     );
