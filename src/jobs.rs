@@ -282,7 +282,7 @@ fn gap(period: Duration, took: Duration) -> Duration {
 /// already hold. Under a fast stream most of that cost is per member (each
 /// busy member's counters and timeline chunk are written once a pass, however
 /// many events it brings), so passes a little further apart merge more events
-/// for the same work: the worker then takes about a quarter of one database
+/// for the same work: the worker then takes about a third of one database
 /// connection's time and today's figures trail the events by one period plus
 /// one pass — under 5 s at the fastest rate measured (BENCHMARKS.md,
 /// "Sustained ingest").
