@@ -306,9 +306,11 @@ async fn metric_rollups(state: App, token: CancellationToken) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "metric rollup pass failed; will retry"),
         }
+        let took = started.elapsed();
+        let wait = if backlog { Duration::ZERO } else { gap(period, took).saturating_sub(took) };
         tokio::select! {
             _ = token.cancelled() => return,
-            _ = tokio::time::sleep(if backlog { Duration::ZERO } else { gap(period, started.elapsed()).saturating_sub(started.elapsed()) }) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }
